@@ -1,0 +1,116 @@
+// sigrelay/registry.hpp — the one owner of sigaction() in the process.
+//
+// The registry lets any number of independent pieces of code attach *actions* to a signal. The first
+// action on a signal installs sigrelay's trampoline (SA_SIGINFO | SA_ONSTACK, SA_RESTART unless asked
+// otherwise) and saves the previous disposition whole; removing the last action restores it, so that
+// after every subscriber is gone the signal behaves exactly as it did before (Ctrl+C kills again).
+//
+// Example:
+//
+//   std::atomic<bool> stop{false};
+//   sigrelay::action_id id = sigrelay::add_action(SIGINT, sigrelay::relay::set_flag(stop));
+//   while (!stop.load()) do_some_work();
+//   sigrelay::remove_action(id);   // Ctrl+C kills the process again
+//
+// Signal context
+//   An action's `fn` runs inside a signal handler. It must be async-signal-safe (man 7
+//   signal-safety): no locks, no allocation, no stdio, no exceptions (it is noexcept). It may run on
+//   any thread, nested inside itself, and concurrently on several threads. The trampoline saves and
+//   restores errno around all actions. The relays in <sigrelay/relays.hpp> are ready-made actions.
+//
+// Chaining
+//   A handler installed with sigaction() before the first action is called first, once per delivery,
+//   respecting its SA_SIGINFO flag; a previous SIG_DFL or SIG_IGN is not "called". If some other code
+//   replaces sigrelay's trampoline later, the registry never overwrites that handler: when the last
+//   action goes, the trampoline is left to pass deliveries through to the saved handler.
+//
+// Thread safety
+//   Every function here may be called from any thread, concurrently. None may be called from a
+//   signal handler, except signal_name(), which is async-signal-safe.
+//
+// Errors
+//   Functions not declared noexcept throw std::system_error; the non-throwing overloads report the
+//   same error through a std::error_code. On error, the process's signal state is left unchanged.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+
+namespace sigrelay {
+
+// A function run in signal context with the delivered siginfo, and the context pointer given with it.
+struct action {
+  void (*fn)(void* context, const siginfo_t& info) noexcept;
+  void* context;
+};
+
+struct action_options {
+  // Whether system calls interrupted by this signal are restarted (SA_RESTART). A signal keeps
+  // SA_RESTART only while every one of its actions asks for it.
+  bool restart = true;
+
+  // Fault signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) are refused unless this is set:
+  // returning from a handler of a synchronous fault re-executes the faulting instruction, so an
+  // action for one must not simply return (see relay::die_by_signal).
+  bool allow_fault_signals = false;
+};
+
+// Identifies one added action. Default-constructed ids identify nothing.
+class action_id {
+ public:
+  constexpr action_id() noexcept = default;
+  constexpr int signal() const noexcept { return signo_; }
+  constexpr explicit operator bool() const noexcept { return serial_ != 0; }
+  friend constexpr bool operator==(action_id a, action_id b) noexcept {
+    return a.signo_ == b.signo_ && a.serial_ == b.serial_;
+  }
+  friend constexpr bool operator!=(action_id a, action_id b) noexcept { return !(a == b); }
+  friend constexpr bool operator<(action_id a, action_id b) noexcept {
+    return a.serial_ < b.serial_ || (a.serial_ == b.serial_ && a.signo_ < b.signo_);
+  }
+
+ private:
+  friend struct action_id_access;
+  constexpr action_id(int signo, std::uint64_t serial) noexcept : signo_(signo), serial_(serial) {}
+  int signo_ = 0;
+  std::uint64_t serial_ = 0;
+};
+
+// add_action()
+//
+// Runs `a` on every delivery of `signo`, after any previously installed handler and after the
+// actions added before it.
+//
+// Errors: std::errc::invalid_argument (message names the signal) for 0, negative numbers, numbers
+// above SIGRTMAX, numbers reserved by the C library (between the standard signals and SIGRTMIN),
+// SIGKILL, SIGSTOP, fault signals without `allow_fault_signals`, and a null `fn`; otherwise the
+// error of sigaction() itself.
+action_id add_action(int signo, action a, action_options options = {});
+action_id add_action(int signo, action a, action_options options, std::error_code& ec) noexcept;
+
+// remove_action()
+//
+// Removes an action. Returns false if `id` is unknown (never added, or already removed).
+// Grace period: when this returns, no thread is running the action and none ever will again, so
+// its context may be destroyed right away. It waits for handlers already running to finish, so it
+// must not be called from an action.
+// If it removes the signal's last action, the disposition saved by the first add_action() is
+// restored, unless other code has installed its own handler over the trampoline meanwhile.
+bool remove_action(action_id id) noexcept;
+
+// signal_name()
+//
+// "SIGINT", "SIGRTMIN+3", "SIGRTMAX-1", or "" for a number that names no signal.
+// Async-signal-safe; the view refers to static storage.
+std::string_view signal_name(int signo) noexcept;
+
+// signal_number()
+//
+// Parses a signal's name or number: "INT", "SIGINT", "sigint", "2", "RTMIN+3", "SIGRTMAX-1".
+// Errors: std::errc::invalid_argument, naming the text, if it names no signal.
+int signal_number(std::string_view name);
+int signal_number(std::string_view name, std::error_code& ec) noexcept;
+
+}  // namespace sigrelay

@@ -1,0 +1,117 @@
+// sigrelay/relays.hpp — async-signal-safe building blocks, each usable as a registry action.
+//
+// A relay is the only kind of work a signal handler should do: set a flag, count, or wake a file
+// descriptor, so that ordinary code (a loop, an event loop, a thread) notices and does the real work
+// outside signal context. The terminal relays end the process the way its parent expects.
+//
+// Example: the double Ctrl+C (first asks nicely, second kills):
+//
+//   std::atomic<bool> stop{false};
+//   sigrelay::add_action(SIGINT, sigrelay::relay::die_if_set(stop));  // order matters: check first,
+//   sigrelay::add_action(SIGINT, sigrelay::relay::set_flag(stop));    // then set
+//   while (!stop) work();
+//
+// Signal context
+//   Every function returning an `action` builds it in ordinary code; the action's function then runs
+//   in signal context and is async-signal-safe. emulate_default() and die_by_signal() are themselves
+//   async-signal-safe and may be called from any action.
+//
+// Lifetime
+//   An action refers to the object it was made from (flag, counter, fd_relay): keep that object alive
+//   until remove_action() of every action made from it has returned.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <system_error>
+#include <sys/types.h>
+
+#include "sigrelay/registry.hpp"
+
+namespace sigrelay::detail {
+// What an fd_relay's action points at: the fd, and the only process that may write to it.
+struct fd_target {
+  int fd = -1;
+  pid_t owner = 0;
+};
+}  // namespace sigrelay::detail
+
+namespace sigrelay::relay {
+
+// Sets `flag` to true (release order).
+action set_flag(std::atomic<bool>& flag) noexcept;
+
+// Adds one to `counter` per delivery.
+action add_count(std::atomic<std::uint64_t>& counter) noexcept;
+
+// Conditional shutdown: if `flag` is already set when the signal arrives, dies by that signal (see
+// die_by_signal). Add it *before* a set_flag() on the same flag: the first signal sets the flag,
+// the second one kills.
+action die_if_set(std::atomic<bool>& flag) noexcept;
+
+// Emulates the default action of the delivered signal (see emulate_default).
+action default_action() noexcept;
+
+// fd_relay
+//
+// Wakes a file descriptor on each delivery: writes an 8-byte count of 1, which is what an eventfd
+// takes and what a pipe reader drains as 8 bytes; never a pointer. The fd must be non-blocking, so a
+// full pipe (or a saturated eventfd) never blocks the handler: the reader has pending data anyway, so
+// the wake-up is not lost. The fd is not owned.
+//
+// Fork: after fork(), a delivery in the child does not write to the fd (it is shared with the
+// parent, whose reader would otherwise be woken by the child's signals).
+//
+// Errors: std::errc::invalid_argument if the fd is not open or is blocking.
+class fd_relay {
+ public:
+  explicit fd_relay(int fd);
+  fd_relay(int fd, std::error_code& ec) noexcept;
+  fd_relay(const fd_relay&) = delete;
+  fd_relay& operator=(const fd_relay&) = delete;
+
+  action get() const noexcept;
+  int fd() const noexcept { return target_.fd; }
+
+ private:
+  detail::fd_target target_;
+};
+
+// wakeup_fd
+//
+// An owned, non-blocking, close-on-exec eventfd with its relay: readable after any delivery of a
+// signal it is added for, until drain()ed. Ready to hand to poll/epoll/select or an event loop.
+class wakeup_fd {
+ public:
+  wakeup_fd();  // throws std::system_error
+  ~wakeup_fd();
+  wakeup_fd(const wakeup_fd&) = delete;
+  wakeup_fd& operator=(const wakeup_fd&) = delete;
+
+  int native_handle() const noexcept { return relay_.fd(); }
+  action get() const noexcept { return relay_.get(); }
+  // Number of wake-ups since the last drain (0 if none); makes the fd unreadable. Never blocks.
+  std::uint64_t drain() noexcept;
+
+ private:
+  static int open_fd();
+  fd_relay relay_;
+};
+
+// emulate_default()
+//
+// Does what the kernel would do for `signo` with no handler: terminate or dump core (by dying by the
+// signal), stop the process (SIGTSTP, SIGTTIN, SIGTTOU), or nothing (SIGCHLD, SIGURG, SIGWINCH,
+// SIGCONT). Async-signal-safe.
+void emulate_default(int signo) noexcept;
+
+// die_by_signal()
+//
+// Ends the process so that its parent sees WIFSIGNALED with `signo` (and a core dump for the
+// core-dumping signals, where core dumps are enabled), even if the signal was blocked or handled:
+// resets it to SIG_DFL, unblocks it in this thread and sends it to this thread. Only if the process
+// survives that (a signal whose default is not to terminate, such as SIGCHLD) does it fall back to
+// _exit(128 + signo). Async-signal-safe; does not flush stdio or run atexit handlers.
+[[noreturn]] void die_by_signal(int signo) noexcept;
+
+}  // namespace sigrelay::relay

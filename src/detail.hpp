@@ -1,0 +1,53 @@
+// src/detail.hpp — small internal utilities shared by the library's ordinary (non-signal) code.
+#pragma once
+
+#include <cerrno>
+#include <new>
+#include <sys/types.h>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace sigrelay::detail {
+
+// A process-lifetime object that is never destroyed, so that nothing running during or after static
+// destruction (a late signal, an atexit handler, another library's destructor) meets a dead object.
+template <typename T>
+class no_destructor {
+ public:
+  template <typename... Args>
+  explicit no_destructor(Args&&... args) {
+    new (storage_) T(std::forward<Args>(args)...);
+  }
+  no_destructor(const no_destructor&) = delete;
+  no_destructor& operator=(const no_destructor&) = delete;
+  T& get() noexcept { return *std::launder(reinterpret_cast<T*>(storage_)); }
+  T* operator->() noexcept { return &get(); }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+};
+
+// The one place where errors become exceptions: "context: reason".
+[[noreturn]] inline void throw_error(std::error_code ec, const std::string& context) {
+  throw std::system_error(ec, context);
+}
+
+inline std::error_code errno_code(int err = errno) noexcept { return {err, std::system_category()}; }
+
+inline std::error_code invalid_argument() noexcept {
+  return std::make_error_code(std::errc::invalid_argument);
+}
+
+// "SIGINT", or "signal 99" for a number that names no signal.
+std::string describe_signal(int signo);
+
+// Why `signo` cannot take an action, or nullptr if it can. Never throws.
+const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;
+
+// This process's pid as the registry caches it for fork detection; registers the registry's fork
+// handlers on first use (registry.cc).
+pid_t process_pid();
+
+}  // namespace sigrelay::detail

@@ -1,0 +1,119 @@
+// src/handler/relays.cc — the relays that run in signal context. Signal context.
+//
+// Every function in this file is async-signal-safe (man 7 signal-safety): it uses only atomics and
+// the system calls write, getpid, gettid, tgkill, sigaction, pthread_sigmask and _exit; it never
+// allocates, locks, throws or logs. errno is restored by the trampoline around every action, and by
+// each function here that may be called directly from a user's own handler.
+#include "handler/relays.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <unistd.h>
+
+#include "handler/state.hpp"
+#include "sigrelay/relays.hpp"
+
+namespace sigrelay {
+namespace detail {
+namespace {
+
+enum class default_kind { terminate, core, ignore, stop, cont };
+
+// Signal context. The default action of each signal (man 7 signal).
+default_kind default_of(int signo) noexcept {
+  switch (signo) {
+    case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS: case SIGFPE:
+    case SIGSEGV: case SIGXCPU: case SIGXFSZ: case SIGSYS:
+      return default_kind::core;
+    case SIGCHLD: case SIGURG: case SIGWINCH:
+      return default_kind::ignore;
+    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+      return default_kind::stop;
+    case SIGCONT:
+      return default_kind::cont;
+    default:
+      return default_kind::terminate;  // the rest, realtime signals included
+  }
+}
+
+}  // namespace
+
+// Signal context.
+void set_flag_fn(void* flag, const siginfo_t&) noexcept {
+  static_cast<std::atomic<bool>*>(flag)->store(true, std::memory_order_release);
+}
+
+// Signal context.
+void add_count_fn(void* counter, const siginfo_t&) noexcept {
+  static_cast<std::atomic<std::uint64_t>*>(counter)->fetch_add(1, std::memory_order_acq_rel);
+}
+
+// Signal context.
+void die_if_set_fn(void* flag, const siginfo_t& info) noexcept {
+  if (static_cast<std::atomic<bool>*>(flag)->load(std::memory_order_acquire)) {
+    relay::die_by_signal(info.si_signo);
+  }
+}
+
+// Signal context.
+void default_action_fn(void*, const siginfo_t& info) noexcept { relay::emulate_default(info.si_signo); }
+
+// Signal context: write() is async-signal-safe; EAGAIN means a wake-up is already pending.
+void write_wakeup(int fd) noexcept {
+  const std::uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+// Signal context. Skips the write in a forked child, whose fd is shared with the parent.
+void wake_fd_fn(void* target, const siginfo_t&) noexcept {
+  const fd_target& t = *static_cast<const fd_target*>(target);
+  if (t.owner == current_pid()) write_wakeup(t.fd);
+}
+
+}  // namespace detail
+
+namespace relay {
+
+// Signal context: async-signal-safe, errno preserved.
+void emulate_default(int signo) noexcept {
+  const int saved_errno = errno;
+  switch (detail::default_of(signo)) {
+    case detail::default_kind::terminate:
+    case detail::default_kind::core:
+      die_by_signal(signo);
+    case detail::default_kind::stop:
+      ::kill(::getpid(), SIGSTOP);  // the whole process stops, as the default action would
+      break;
+    case detail::default_kind::ignore:
+    case detail::default_kind::cont:
+      break;  // SIGCONT's continuing was done by the kernel already
+  }
+  errno = saved_errno;
+}
+
+// Signal context: async-signal-safe, never returns.
+void die_by_signal(int signo) noexcept {
+  const detail::default_kind kind = detail::default_of(signo);
+  const bool can_kill = signo > 0 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP &&
+                        (kind == detail::default_kind::terminate || kind == detail::default_kind::core);
+  if (can_kill) {
+    detail::reset_to_default(signo);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, signo);
+    ::pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+    // Directed at this thread, so no other thread (which may block it) is chosen; delivered on
+    // return from the system call.
+    ::tgkill(::getpid(), ::gettid(), signo);
+  }
+  if (signo == SIGKILL) ::kill(::getpid(), SIGKILL);
+  ::_exit(128 + (signo > 0 && signo < 128 ? signo : 0));  // last resort: the shell's convention
+}
+
+}  // namespace relay
+}  // namespace sigrelay

@@ -1,0 +1,77 @@
+// src/handler/state.hpp — the registry's state as the trampoline sees it. Signal context.
+//
+// Everything here is read inside signal handlers, so it is all lock-free atomics with constant
+// initialisation and trivial destruction: a signal that arrives while the process runs static
+// destructors (or after) never meets freed memory.
+//
+// Read-copy-update
+//   Each signal has an immutable `snapshot` (its saved previous disposition and the actions to run),
+//   published through an atomic pointer. Writers (src/registry.cc, under the registry's mutex) build a
+//   new snapshot, publish it, run `synchronize()` and only then delete the old one.
+//
+//   Readers (the trampoline) announce themselves in one of two counters chosen by the low bit of
+//   `epoch`: load epoch -> increment active[parity] -> load the snapshot -> run -> decrement.
+//   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
+//   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
+//   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for
+//   any snapshot S it uses, its increment precedes S's replacement, and one of the writer's two waits
+//   (one per parity) is after that replacement and sees it. Starvation-free: new readers always go to
+//   the parity nobody is waiting on. All accesses are seq_cst: the argument above relies on one total
+//   order of the increment, the snapshot load, the writer's store and its counter check.
+//
+//   Consequence, and the registry's contract: when remove_action() returns, no thread is running, or
+//   will ever run, the removed action.
+#pragma once
+
+#include <atomic>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace sigrelay::detail {
+
+struct entry {
+  void (*fn)(void* context, const siginfo_t& info) noexcept;
+  void* context;
+  std::uint64_t serial;
+  bool restart;
+};
+
+// Immutable once published. Allocated and freed only by the registry, outside signal context.
+struct snapshot {
+  struct sigaction previous;  // chained when it is a function, never when SIG_DFL/SIG_IGN
+  std::size_t size;
+  const entry* entries;
+};
+
+// A test-only observer called on entering (true) and leaving (false) the trampoline.
+using trampoline_hook = void (*)(bool entering) noexcept;
+
+struct handler_state {
+  std::atomic<const snapshot*> slots[NSIG];
+  std::atomic<std::uint64_t> active[2];
+  std::atomic<std::uint32_t> epoch;
+  std::atomic<pid_t> pid;  // this process's pid, refreshed in fork children (see registry.cc)
+  std::atomic<trampoline_hook> hook;
+};
+
+// Constant-initialised, trivially destructible: never destroyed in any meaningful sense.
+extern handler_state g_handler;
+
+// The one sa_sigaction sigrelay installs. Signal context.
+void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
+
+// Runs the snapshot of `signo` (chained previous handler, then actions) exactly as the trampoline
+// does, including the reader protocol and errno preservation. Async-signal-safe; also used from
+// ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
+void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
+
+// Resets `signo` to SIG_DFL with a raw sigaction(). Async-signal-safe. Only die_by_signal uses it:
+// the process is about to end, so the registry's bookkeeping no longer matters.
+void reset_to_default(int signo) noexcept;
+
+// The pid of this process as the registry last saw it: cheap, async-signal-safe (no syscall).
+inline pid_t current_pid() noexcept { return g_handler.pid.load(std::memory_order_relaxed); }
+
+}  // namespace sigrelay::detail

@@ -1,0 +1,61 @@
+// src/platform/linux.cc — Linux implementations of the platform layer (ordinary context only).
+#include "platform/linux.hpp"
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "detail.hpp"
+
+namespace sigrelay::detail::os {
+
+int make_eventfd(std::error_code& ec) noexcept {
+  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ec = fd < 0 ? errno_code() : std::error_code{};
+  return fd;
+}
+
+std::uint64_t drain_eventfd(int fd) noexcept {
+  std::uint64_t value = 0;
+  ssize_t n;
+  do {
+    n = ::read(fd, &value, sizeof value);
+  } while (n < 0 && errno == EINTR);
+  return n == sizeof value ? value : 0;
+}
+
+void close_fd(int fd) noexcept {
+  if (fd >= 0) ::close(fd);
+}
+
+bool is_nonblocking(int fd, std::error_code& ec) noexcept {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) {
+    ec = errno_code();
+    return false;
+  }
+  ec.clear();
+  return (flags & O_NONBLOCK) != 0;
+}
+
+bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long timeout_ns) noexcept {
+  struct timespec ts {};
+  struct timespec* tsp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
+    tsp = &ts;
+  }
+  // Relative timeout; EINTR and EAGAIN (word changed) are ordinary wake-ups for the caller's loop.
+  const long r = ::syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp, nullptr, 0);
+  return !(r < 0 && errno == ETIMEDOUT);
+}
+
+pid_t gettid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+}  // namespace sigrelay::detail::os

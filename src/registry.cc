@@ -1,0 +1,263 @@
+// src/registry.cc — the registry: the only code in sigrelay that installs signal handlers.
+//
+// Design notes
+// - One trampoline (src/handler/trampoline.cc) for every signal. It reads the signal's immutable
+//   snapshot through an atomic pointer; this file is the only writer. Writers serialise on one
+//   mutex, publish a new snapshot, run synchronize() (a grace period, see src/handler/state.hpp)
+//   and only then free the old snapshot. So remove_action() returning means the action is gone for
+//   good, and its context may be freed.
+// - Installing: the previous disposition is saved whole (struct sigaction, SIG_IGN included) and put
+//   into every snapshot of the signal, so the trampoline chains it without a second shared variable.
+// - Restoring: when the last action goes, the saved disposition is put back, but only if the
+//   trampoline is still the installed handler. If other code installed its handler over ours (and
+//   maybe chains to us), the trampoline stays, in pass-through mode: an empty action list that only
+//   chains the saved handler. A later add_action() reuses that state without calling sigaction().
+//   There is an unavoidable window between reading the current handler and restoring; sigaction()
+//   offers no compare-and-swap.
+// - SA_RESTART is set while every action of the signal asks for it; changing it re-installs the
+//   trampoline with new flags, again only if it is still the installed handler.
+// - fork(): a pthread_atfork() handler holds the mutex across fork (the child's copy is consistent),
+//   resets the child's reader counters (handlers running on other threads do not exist in the child)
+//   and refreshes the cached pid that fd relays use to ignore deliveries in a forked child.
+// - Errors leave everything as it was: validation happens before any change, and a failed
+//   sigaction() unpublishes what it published.
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+#include <sched.h>
+#include <string>
+#include <time.h>
+#include <unistd.h>
+#include <vector>
+
+#include "detail.hpp"
+#include "handler/state.hpp"
+#include "sigrelay/registry.hpp"
+
+namespace sigrelay {
+
+struct action_id_access {
+  static action_id make(int signo, std::uint64_t serial) noexcept { return {signo, serial}; }
+  static std::uint64_t serial(action_id id) noexcept { return id.serial_; }
+};
+
+namespace detail {
+namespace {
+
+struct signal_record {
+  bool installed = false;  // the trampoline was installed by us and not restored since
+  bool restart = true;     // SA_RESTART as last installed
+  struct sigaction previous {};
+  std::vector<entry> entries;
+};
+
+struct registry {
+  std::mutex mutex;
+  std::uint64_t next_serial = 1;
+  signal_record signals[NSIG];
+};
+
+void prepare_fork() noexcept;
+void parent_after_fork() noexcept;
+void child_after_fork() noexcept;
+
+registry& the_registry() {
+  static no_destructor<registry> instance;
+  static const bool at_fork_registered = [] {
+    g_handler.pid.store(::getpid(), std::memory_order_relaxed);
+    ::pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
+    return true;
+  }();
+  (void)at_fork_registered;
+  return instance.get();
+}
+
+void prepare_fork() noexcept { the_registry().mutex.lock(); }
+void parent_after_fork() noexcept { the_registry().mutex.unlock(); }
+void child_after_fork() noexcept {
+  g_handler.active[0].store(0, std::memory_order_seq_cst);
+  g_handler.active[1].store(0, std::memory_order_seq_cst);
+  g_handler.pid.store(::getpid(), std::memory_order_relaxed);
+  the_registry().mutex.unlock();
+}
+
+// Grace period: returns once every trampoline run that might have loaded a snapshot replaced before
+// this call has finished. Ordinary context; never call it from an action.
+void synchronize() noexcept {
+  for (int flip = 0; flip < 2; ++flip) {
+    const std::uint32_t old_parity = g_handler.epoch.fetch_add(1, std::memory_order_seq_cst) & 1U;
+    for (unsigned spins = 0; g_handler.active[old_parity].load(std::memory_order_seq_cst) != 0; ++spins) {
+      if (spins < 64) {
+        ::sched_yield();
+      } else {
+        const struct timespec pause {0, 50000};
+        ::nanosleep(&pause, nullptr);
+      }
+    }
+  }
+}
+
+// Publishes a new snapshot for `signo` (nullptr for none), waits out the grace period and frees the
+// one it replaced. Called with the registry mutex held.
+void publish(int signo, const struct sigaction& previous, const std::vector<entry>& entries,
+             bool none = false) {
+  snapshot* fresh = nullptr;
+  if (!none) {
+    entry* copy = entries.empty() ? nullptr : new entry[entries.size()];
+    std::copy(entries.begin(), entries.end(), copy);
+    fresh = new snapshot{previous, entries.size(), copy};
+  }
+  const snapshot* old = g_handler.slots[signo].exchange(fresh, std::memory_order_seq_cst);
+  if (old != nullptr) {
+    synchronize();
+    delete[] old->entries;
+    delete old;
+  }
+}
+
+bool wants_restart(const std::vector<entry>& entries) noexcept {
+  return std::all_of(entries.begin(), entries.end(), [](const entry& e) { return e.restart; });
+}
+
+struct sigaction trampoline_action(bool restart) noexcept {
+  struct sigaction sa {};
+  sa.sa_sigaction = trampoline;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
+  sigemptyset(&sa.sa_mask);
+  return sa;
+}
+
+bool trampoline_is_installed(int signo) noexcept {
+  struct sigaction current {};
+  if (::sigaction(signo, nullptr, &current) != 0) return false;
+  return (current.sa_flags & SA_SIGINFO) != 0 && current.sa_sigaction == trampoline;
+}
+
+// A stale copy of our own trampoline (some code restored what it once saved from us) would recurse if
+// chained and be wrong if restored; what it stood for is the default disposition.
+struct sigaction chainable(const struct sigaction& sa) noexcept {
+  if ((sa.sa_flags & SA_SIGINFO) == 0 || sa.sa_sigaction != trampoline) return sa;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  return dfl;
+}
+
+// Installs the trampoline for a signal that has none of ours yet. Mutex held.
+std::error_code install(int signo, signal_record& record, std::vector<entry>& entries) {
+  struct sigaction raw {};
+  if (::sigaction(signo, nullptr, &raw) != 0) return errno_code();
+  const struct sigaction before = chainable(raw);
+  // Publish first, so that a delivery right after installation already finds its actions.
+  publish(signo, before, entries);
+  const bool restart = wants_restart(entries);
+  const struct sigaction ours = trampoline_action(restart);
+  struct sigaction replaced {};
+  if (::sigaction(signo, &ours, &replaced) != 0) {
+    const std::error_code ec = errno_code();
+    publish(signo, before, {}, /*none=*/true);
+    return ec;
+  }
+  record.installed = true;
+  record.restart = restart;
+  // Another thread changed the disposition between our two calls: chain what we really replaced.
+  const bool changed = replaced.sa_handler != raw.sa_handler || replaced.sa_flags != raw.sa_flags;
+  record.previous = changed ? chainable(replaced) : before;
+  if (changed) {
+    publish(signo, replaced, entries);
+  }
+  return {};
+}
+
+// Re-installs the trampoline with new SA_RESTART flags, if it is still the installed handler.
+void update_restart(int signo, signal_record& record) noexcept {
+  const bool restart = wants_restart(record.entries);
+  if (restart == record.restart || !trampoline_is_installed(signo)) return;
+  const struct sigaction ours = trampoline_action(restart);
+  if (::sigaction(signo, &ours, nullptr) == 0) record.restart = restart;
+}
+
+}  // namespace
+
+pid_t process_pid() {
+  the_registry();
+  return g_handler.pid.load(std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
+action_id add_action(int signo, action a, action_options options, std::error_code& ec) noexcept {
+  using namespace detail;
+  if (refuse_reason(signo, options.allow_fault_signals) != nullptr || a.fn == nullptr) {
+    ec = invalid_argument();
+    return {};
+  }
+  try {
+    registry& reg = the_registry();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    signal_record& record = reg.signals[signo];
+    std::vector<entry> entries = record.entries;
+    const std::uint64_t serial = reg.next_serial;
+    entries.push_back(entry{a.fn, a.context, serial, options.restart});
+    if (!record.installed) {
+      ec = install(signo, record, entries);
+      if (ec) return {};
+    } else {
+      publish(signo, record.previous, entries);
+    }
+    record.entries.swap(entries);
+    update_restart(signo, record);
+    ++reg.next_serial;
+    ec.clear();
+    return action_id_access::make(signo, serial);
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    return {};
+  }
+}
+
+action_id add_action(int signo, action a, action_options options) {
+  std::error_code ec;
+  const action_id id = add_action(signo, a, options, ec);
+  if (ec) {
+    const char* reason = detail::refuse_reason(signo, options.allow_fault_signals);
+    if (reason == nullptr && a.fn == nullptr) reason = "needs an action function (fn is null)";
+    detail::throw_error(ec, "sigrelay: cannot add an action for " + detail::describe_signal(signo) +
+                                (reason != nullptr ? std::string(": it ") + reason : std::string()));
+  }
+  return id;
+}
+
+bool remove_action(action_id id) noexcept {
+  using namespace detail;
+  const int signo = id.signal();
+  if (!id || signo <= 0 || signo >= NSIG) return false;
+  registry& reg = the_registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  signal_record& record = reg.signals[signo];
+  const std::uint64_t serial = action_id_access::serial(id);
+  const auto it = std::find_if(record.entries.begin(), record.entries.end(),
+                               [serial](const entry& e) { return e.serial == serial; });
+  if (it == record.entries.end()) return false;
+  // Allocation failure here ends in std::terminate (noexcept): better than a half-removed action.
+  std::vector<entry> remaining;
+  remaining.reserve(record.entries.size() - 1);
+  for (const entry& e : record.entries) {
+    if (e.serial != serial) remaining.push_back(e);
+  }
+  publish(signo, record.previous, remaining);  // pass-through while we decide below
+  record.entries.swap(remaining);
+  if (record.entries.empty()) {
+    if (record.installed && trampoline_is_installed(signo) &&
+        ::sigaction(signo, &record.previous, nullptr) == 0) {
+      record.installed = false;
+      record.restart = true;
+      publish(signo, record.previous, {}, /*none=*/true);
+    }
+  } else {
+    update_restart(signo, record);
+  }
+  return true;
+}
+
+}  // namespace sigrelay

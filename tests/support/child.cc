@@ -1,0 +1,90 @@
+// tests/support/child.cc — see child.hpp.
+#include "support/child.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sigrelay/registry.hpp"
+
+namespace sigrelay::test {
+
+void reset_signal_state() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int signo = 1; signo <= SIGRTMAX; ++signo) {
+    if (signo == SIGKILL || signo == SIGSTOP || (signo > 31 && signo < SIGRTMIN)) continue;
+    sigaction(signo, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+}
+
+int wait_with_deadline(pid_t pid, unsigned timeout_s) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    struct pollfd p {pidfd, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, static_cast<int>(timeout_s) * 1000);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+      std::fprintf(stderr, "watchdog: child %d still running after %u s; killing it\n", pid, timeout_s);
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    }
+    close(pidfd);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+int run_in_child(const std::function<void()>& body, unsigned timeout_s) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork failed";
+    return -1;
+  }
+  if (pid == 0) {
+    reset_signal_state();
+    const struct rlimit no_core {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);  // dying by SIGQUIT/SIGABRT on purpose must not litter cores
+    alarm(timeout_s + 5);              // second line of defence if the parent is gone
+    body();
+    std::fflush(nullptr);
+    _exit(testing::Test::HasFailure() ? 1 : 0);
+  }
+  return wait_with_deadline(pid, timeout_s);
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return "killed by " + std::string(sigrelay::signal_name(WTERMSIG(status))) +
+           (WCOREDUMP(status) ? " (core dumped)" : "");
+  }
+  if (WIFSTOPPED(status)) return "stopped by " + std::string(sigrelay::signal_name(WSTOPSIG(status)));
+  return "status " + std::to_string(status);
+}
+
+testing::AssertionResult exited_with(int status, int code) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == code) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "child " << describe_status(status) << ", expected exit " << code;
+}
+
+testing::AssertionResult killed_by(int status, int signo) {
+  if (WIFSIGNALED(status) && WTERMSIG(status) == signo) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "child " << describe_status(status) << ", expected to be killed by "
+                                     << sigrelay::signal_name(signo);
+}
+
+}  // namespace sigrelay::test
