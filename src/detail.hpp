@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cerrno>
+#include <csignal>
 #include <new>
 #include <sys/types.h>
 #include <string>
@@ -49,5 +50,9 @@ const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;
 // This process's pid as the registry caches it for fork detection; registers the registry's fork
 // handlers on first use (registry.cc).
 pid_t process_pid();
+
+// The signals that sigrelay's signalfd backend has blocked (in some thread) and that the user had not
+// blocked already; false if none. Async-signal-safe (used in a fork child handler).
+bool library_blocked_signals(sigset_t& out) noexcept;
 
 }  // namespace sigrelay::detail

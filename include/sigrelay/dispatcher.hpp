@@ -1,0 +1,62 @@
+// sigrelay/dispatcher.hpp — callbacks per signal, run on a thread of the caller's choosing.
+//
+// Example:
+//
+//   sigrelay::dispatcher d;
+//   d.on(SIGHUP, [&](const sigrelay::signal_event&) { reload_config(); });
+//   d.on(SIGTERM, [&](const sigrelay::signal_event&) { d.stop(); });
+//   d.run();   // on this thread; or d.start() for a background thread
+//
+// Callbacks run in ordinary code (never in a signal handler): they may lock, allocate, log, throw.
+//
+// Errors
+//   An exception thrown by a callback is never swallowed. With run(), it propagates out of run() (the
+//   dispatcher stays usable; call run() again to go on). With start(), it goes to the error handler
+//   (set_error_handler) if there is one, and the thread goes on; otherwise the background thread
+//   ends and join() rethrows it.
+//
+// Thread safety
+//   on()/off() may be called from any thread, also from a callback. stop() from any thread or callback.
+#pragma once
+
+#include <csignal>
+#include <exception>
+#include <functional>
+#include <memory>
+
+#include "sigrelay/signals.hpp"
+
+namespace sigrelay {
+
+class dispatcher {
+ public:
+  using callback = std::function<void(const signal_event&)>;
+
+  explicit dispatcher(enum backend kind = backend::relay);
+  ~dispatcher();  // stops and joins a background thread; unsubscribes everything
+  dispatcher(const dispatcher&) = delete;
+  dispatcher& operator=(const dispatcher&) = delete;
+
+  // Sets (or replaces) the callback of `signo` and subscribes to it. Errors: as add_action().
+  void on(int signo, callback cb);
+  // Removes the callback and unsubscribes; events of it already recorded are dropped with it.
+  void off(int signo);
+
+  // Runs callbacks on the calling thread until stop(). Rethrows a callback's exception.
+  void run();
+  // Runs callbacks on a new background thread until stop().
+  void start();
+  // Ends run() or the background thread (from any thread, or from a callback). Never blocks.
+  void stop() noexcept;
+  // Waits for the background thread to end (after stop()); rethrows an exception it ended with.
+  void join();
+
+  // Receives the exceptions of callbacks run by the background thread, which then goes on.
+  void set_error_handler(std::function<void(std::exception_ptr)> handler);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sigrelay

@@ -1,0 +1,193 @@
+// sigrelay/signals.hpp — signals relayed out of handler context into ordinary code.
+//
+// A `signals` object subscribes to a set of signals and hands each delivery to ordinary code: through
+// a blocking iterator, a non-blocking pending(), a timed wait, or a pollable file descriptor for any
+// event loop. Nothing is lost: standard signals coalesce (the kernel itself keeps at most one pending
+// instance of each), but every event says how many deliveries it stands for; realtime signals keep
+// every siginfo, in order, in a bounded ring whose overflow is counted exactly by dropped().
+//
+// Example:
+//
+//   sigrelay::signals sigs{SIGINT, SIGTERM, SIGHUP};
+//   for (const sigrelay::signal_event& e : sigs) {
+//     std::printf("%s x%llu from pid %d\n", sigrelay::signal_name(e.signo).data(),
+//                 (unsigned long long)e.count, (int)e.last.pid);
+//     if (e.signo != SIGHUP) break;
+//   }
+//
+// Backends
+//   backend::relay (default): a registry action per signal records the delivery and wakes the
+//     consumer (a futex for a blocked wait(), an eventfd for native_handle()). Signals stay unblocked,
+//     so children inherit nothing unusual. Works whatever thread the kernel picks.
+//   backend::signalfd (Linux, opt-in): the signals are blocked in the constructing thread and read
+//     synchronously from a signalfd, with full siginfo. Threads that do not block them still relay
+//     through the same actions, so nothing is lost or fatal. Children must get the original mask back:
+//     fork() does (a pthread_atfork handler), posix_spawn() does only through sigrelay::spawn_attr
+//     (<sigrelay/spawn.hpp>); plain posix_spawn() and system() children inherit the blocked signals.
+//
+// Thread safety
+//   One consumer thread at a time calls pending(), wait*(), the iterator and add()/remove(). The
+//   handle from get_handle() may be used from any thread, and outlives the object safely.
+//
+// Errors
+//   Functions not declared noexcept throw std::system_error (the signal named in the message); a
+//   failed constructor or add() leaves the process's signal state as it was.
+//
+// Fork
+//   After fork(), the child's copy of an object receives nothing: its deliveries never wake the
+//   parent's consumer. Create new objects in the child.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+#include "sigrelay/registry.hpp"
+
+namespace sigrelay {
+
+// Who or what sent a signal, as told by si_code.
+enum class origin_kind {
+  user,    // kill(), raise() (SI_USER)
+  queue,   // sigqueue() / rt_sigqueueinfo() (SI_QUEUE): pid and uid are the sender's word only
+  thread,  // tgkill(), pthread_kill() (SI_TKILL)
+  kernel,  // the kernel itself: SIGPIPE on a closed pipe, alarm(), faults, terminal (SI_KERNEL, > 0)
+  timer,   // a POSIX timer expired (SI_TIMER)
+  child,   // SIGCHLD about a child (CLD_*): pid is the child's, child_status its status
+  other,   // SI_MESGQ, SI_ASYNCIO, SI_SIGIO, anything else
+};
+std::string_view to_string(origin_kind kind) noexcept;
+
+// The sender of one delivery, copied from siginfo_t in the handler.
+struct origin {
+  pid_t pid = 0;  // sender (or child, for kind == child); 0 where siginfo has none
+  uid_t uid = 0;
+  int code = 0;   // si_code
+  origin_kind kind = origin_kind::other;
+  // Whether pid/uid were filled in by the kernel. A same-user process can forge any pid/uid with
+  // rt_sigqueueinfo(), but only with a negative si_code other than SI_TKILL: so SI_QUEUE (and the
+  // other negative codes) are never trusted. Filters like "only from my parent" need trusted == true.
+  bool trusted = false;
+  union sigval value {};  // sigqueue() payload
+  int child_status = 0;   // SIGCHLD: si_status (exit code, or the signal that killed/stopped it)
+};
+
+// Classifies a siginfo. Async-signal-safe.
+origin origin_of(const siginfo_t& info) noexcept;
+
+// One entry handed out by `signals`: `count` >= 1 deliveries of `signo` coalesced since the last
+// event of it, `last` the origin of the latest one. Realtime signals always have count == 1.
+struct signal_event {
+  int signo = 0;
+  std::uint64_t count = 0;
+  origin last;
+};
+
+enum class backend { relay, signalfd };
+
+struct signals_options {
+  enum backend backend = backend::relay;
+  // Records kept for realtime signals between drains (rounded up to a power of two). Deliveries
+  // that find the ring full are counted by dropped(), never lost silently.
+  std::size_t realtime_capacity = 1024;
+};
+
+namespace detail {
+struct signals_core;
+}  // namespace detail
+
+class signals {
+  using core = detail::signals_core;
+
+ public:
+  // Subscribes to `signos`. Errors: as add_action() (refused signals are named), and the errors of
+  // eventfd()/signalfd(). Nothing is subscribed if anything fails.
+  explicit signals(std::initializer_list<int> signos, enum backend kind = backend::relay);
+  signals(std::initializer_list<int> signos, const signals_options& options);
+  signals(const std::vector<int>& signos, const signals_options& options);
+  ~signals();  // unsubscribes (restoring a signal's disposition if it was the last subscriber)
+  signals(signals&&) noexcept;
+  signals& operator=(signals&&) noexcept;
+  signals(const signals&) = delete;
+  signals& operator=(const signals&) = delete;
+
+  // Subscribes to one more signal / unsubscribes from one. add() of a present signal and remove() of
+  // an absent one do nothing. Deliveries already recorded for a removed signal are still handed out.
+  void add(int signo);
+  void remove(int signo);
+
+  // Events recorded so far; empty if none. Never blocks.
+  std::vector<signal_event> pending();
+  // Blocks until at least one event, or until closed; empty only once closed (events recorded before
+  // close() are still handed out first).
+  std::vector<signal_event> wait();
+  // As wait(), but also returns empty when the time is up.
+  std::vector<signal_event> wait_for(std::chrono::nanoseconds timeout);
+  template <typename Clock, typename Duration>
+  std::vector<signal_event> wait_until(const std::chrono::time_point<Clock, Duration>& deadline) {
+    return wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()));
+  }
+
+  // Pollable: readable while events are pending (or after close()); hand it to poll/epoll/an event
+  // loop, then call pending(). Owned by this object.
+  int native_handle() const noexcept;
+
+  // Realtime deliveries that found the ring full, since construction.
+  std::uint64_t dropped() const noexcept;
+
+  // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends.
+  class handle {
+   public:
+    handle() = default;
+    void close() noexcept;
+    bool is_closed() const noexcept;
+
+   private:
+    friend class signals;
+    explicit handle(std::shared_ptr<core> c) : core_(std::move(c)) {}
+    std::shared_ptr<core> core_;
+  };
+  handle get_handle() const;
+  bool is_closed() const noexcept;
+
+  // Range-for: yields events one at a time, blocking between them, until closed.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = signal_event;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const signal_event*;
+    using reference = const signal_event&;
+
+    iterator() = default;
+    reference operator*() const { return batch_[index_]; }
+    pointer operator->() const { return &batch_[index_]; }
+    iterator& operator++();
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.owner_ == b.owner_; }
+    friend bool operator!=(const iterator& a, const iterator& b) noexcept { return !(a == b); }
+
+   private:
+    friend class signals;
+    explicit iterator(signals* owner);
+    signals* owner_ = nullptr;  // nullptr: the end
+    std::vector<signal_event> batch_;
+    std::size_t index_ = 0;
+  };
+  iterator begin() { return iterator(this); }
+  iterator end() noexcept { return iterator(); }
+
+  enum backend backend() const noexcept;
+
+ private:
+  std::shared_ptr<core> core_;
+};
+
+}  // namespace sigrelay

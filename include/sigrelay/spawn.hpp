@@ -1,0 +1,38 @@
+// sigrelay/spawn.hpp — posix_spawn() attributes that give a child the signal mask it should have.
+//
+// The signalfd backend blocks its signals, and a blocked mask is inherited across fork() and exec():
+// a child would never see SIGINT or SIGTERM (the classic signalfd trap). sigrelay fixes fork() with a
+// pthread_atfork() handler, but posix_spawn() (and so system(), popen() and most process libraries)
+// runs no fork handlers. Use these attributes with posix_spawn() instead:
+//
+//   sigrelay::spawn_attr attr;                       // the child's mask: ours minus sigrelay's blocks
+//   pid_t pid;
+//   posix_spawn(&pid, "/bin/sleep", nullptr, attr.get(), argv, environ);
+//
+// Errors: the constructor throws std::system_error if the attributes cannot be set up.
+// Thread safety: the mask is taken from the calling thread when the object is constructed.
+#pragma once
+
+#include <spawn.h>
+#include <system_error>
+
+namespace sigrelay {
+
+// Adds POSIX_SPAWN_SETSIGMASK to `attr`, with the calling thread's mask minus the signals sigrelay
+// blocked. Other flags already set on `attr` are kept.
+std::error_code restore_signal_mask(posix_spawnattr_t& attr) noexcept;
+
+// An owned posix_spawnattr_t with restore_signal_mask() applied.
+class spawn_attr {
+ public:
+  spawn_attr();
+  ~spawn_attr();
+  spawn_attr(const spawn_attr&) = delete;
+  spawn_attr& operator=(const spawn_attr&) = delete;
+  posix_spawnattr_t* get() noexcept { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
+}  // namespace sigrelay

@@ -1,0 +1,94 @@
+// src/handler/sink.cc — recording deliveries for `signals`. Signal context.
+//
+// Everything in this file runs inside signal handlers: async-signal-safe (man 7 signal-safety),
+// lock-free, no allocation, no exceptions, no logging. System calls: write (through write_wakeup)
+// and futex; errno is restored by the trampoline. See sink.hpp for the design.
+#include "handler/sink.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "handler/relays.hpp"
+#include "handler/state.hpp"
+
+namespace sigrelay::detail {
+
+thread_local const sink* t_consumer_of __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Signal context: one futex system call.
+void futex_wake(std::atomic<std::uint32_t>* word) noexcept {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+namespace {
+
+// Signal context. Stores the origin unless another writer holds the slot.
+void store_origin(origin_slot& slot, const siginfo_t& info) noexcept {
+  std::uint32_t seq = slot.seq.load(std::memory_order_relaxed);
+  if ((seq & 1U) != 0 ||
+      !slot.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+    return;  // a concurrent or interrupted writer is storing an origin just as recent
+  }
+  std::atomic_thread_fence(std::memory_order_release);
+  slot.code.store(info.si_code, std::memory_order_relaxed);
+  slot.pid.store(info.si_pid, std::memory_order_relaxed);
+  slot.uid.store(info.si_uid, std::memory_order_relaxed);
+  slot.status.store(info.si_status, std::memory_order_relaxed);
+  slot.value.store(info.si_value.sival_ptr, std::memory_order_relaxed);
+  slot.seq.store(seq + 2, std::memory_order_release);
+}
+
+// Signal context. Appends to the realtime ring; false if it is full.
+bool push_record(sink& s, const siginfo_t& info) noexcept {
+  std::size_t pos = s.enqueue_pos.load(std::memory_order_relaxed);
+  for (;;) {
+    ring_cell& cell = s.cells[pos & s.mask];
+    const std::size_t seq = cell.seq.load(std::memory_order_acquire);
+    const auto diff = static_cast<std::ptrdiff_t>(seq - pos);
+    if (diff == 0) {
+      if (s.enqueue_pos.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+        cell.record = raw_origin{info.si_signo, info.si_code, info.si_pid, info.si_uid, info.si_status,
+                                 info.si_value.sival_ptr};
+        cell.seq.store(pos + 1, std::memory_order_release);
+        return true;
+      }
+    } else if (diff < 0) {
+      return false;  // full: the cell still holds an unconsumed (or unpublished) record
+    } else {
+      pos = s.enqueue_pos.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+// Signal context. Wakes the consumer if this is the first delivery since its last drain.
+void notify(sink& s) noexcept {
+  const std::uint32_t old = s.state.fetch_or(sink::notified, std::memory_order_seq_cst);
+  if ((old & sink::notified) != 0) return;  // already woken, not yet drained
+  if (t_consumer_of == &s) return;         // on the consumer's own thread: it re-checks state
+  if ((old & sink::waiting) != 0) {
+    futex_wake(&s.state);
+    return;
+  }
+  s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
+  write_wakeup(s.event_fd);
+}
+
+}  // namespace
+
+// Signal context: the registry action of `signals`.
+void record_fn(void* context, const siginfo_t& info) noexcept {
+  sink& s = *static_cast<sink*>(context);
+  if (s.owner != current_pid()) return;  // a forked child's copy: never wake the parent
+  const int signo = info.si_signo;
+  if (signo <= 0 || signo >= NSIG) return;
+  if (signo >= s.rtmin && signo <= s.rtmax) {
+    if (!push_record(s, info)) s.dropped.fetch_add(1, std::memory_order_seq_cst);
+  } else {
+    store_origin(s.last[signo], info);
+    s.counts[signo].fetch_add(1, std::memory_order_seq_cst);
+  }
+  notify(s);
+}
+
+}  // namespace sigrelay::detail

@@ -1,0 +1,85 @@
+// src/handler/sink.hpp — where a `signals` object's handler side records deliveries. Signal context.
+//
+// Design notes
+// - Standard signals: a per-signal delivery count (atomic add) and the latest origin in a seqlock
+//   slot. Writers take the slot with a CAS from even to odd; one that finds it odd (a concurrent or
+//   interrupted writer of the same signal) skips the origin, whose slot then shows a delivery just as
+//   recent. The count is added after the origin, so an event with count > 0 has an origin at least
+//   that new. Coalescing is therefore counted, never silent.
+// - Realtime signals: every siginfo goes into a bounded multi-producer ring (per-cell sequence
+//   numbers, after D. Vyukov's bounded queue). A producer claims a cell with a CAS and publishes it
+//   with a release store; it never waits for another producer, so a handler interrupted between claim
+//   and publish (by a nested handler on its own thread) blocks nobody: later producers take later
+//   cells, or find the ring full. A full ring adds to `dropped`: received + dropped == delivered.
+// - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
+//   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
+//   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it). The
+//   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies.
+// - A delivery running on the consumer's own thread while the consumer is inside wait()/drain (the
+//   kernel tends to pick the sleeping main thread) skips the wake-up system call: the consumer
+//   re-checks `state` before it sleeps and after it wakes. `t_consumer_of` says which sink that is.
+// - Fork: `owner` is the pid that created the sink; in a forked child (which shares the eventfd with
+//   the parent) deliveries record nothing.
+#pragma once
+
+#include <atomic>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace sigrelay::detail {
+
+// The raw fields of one siginfo that the consumer turns into an `origin`.
+struct raw_origin {
+  int signo;
+  int code;
+  pid_t pid;
+  uid_t uid;
+  int status;
+  void* value;
+};
+
+struct origin_slot {
+  std::atomic<std::uint32_t> seq{0};
+  std::atomic<int> code{0};
+  std::atomic<pid_t> pid{0};
+  std::atomic<uid_t> uid{0};
+  std::atomic<int> status{0};
+  std::atomic<void*> value{nullptr};
+};
+
+struct ring_cell {
+  std::atomic<std::size_t> seq{0};
+  raw_origin record{};
+};
+
+struct sink {
+  static constexpr std::uint32_t notified = 1U;  // a delivery since the last drain
+  static constexpr std::uint32_t waiting = 2U;   // the consumer sleeps on the futex
+  static constexpr std::uint32_t fd_armed = 4U;  // the eventfd was written since the last drain
+  static constexpr std::uint32_t closed = 8U;    // close() was called
+
+  pid_t owner = 0;
+  int event_fd = -1;
+  int rtmin = 0;  // SIGRTMIN and SIGRTMAX, cached: their glibc macros are function calls
+  int rtmax = 0;
+  std::atomic<std::uint32_t> state{0};
+  std::atomic<std::uint64_t> counts[NSIG] = {};
+  origin_slot last[NSIG];
+  ring_cell* cells = nullptr;  // capacity = mask + 1 cells, cells[i].seq starts at i
+  std::size_t mask = 0;
+  std::atomic<std::size_t> enqueue_pos{0};
+  std::atomic<std::uint64_t> dropped{0};
+};
+
+// The sink whose consumer is the current thread, while it is inside wait() or a drain; else null.
+extern thread_local const sink* t_consumer_of __attribute__((tls_model("initial-exec")));
+
+// The registry action of every `signals` object: records `info` into the sink. Signal context.
+void record_fn(void* sink, const siginfo_t& info) noexcept;
+
+// Wakes a futex waiter (one). Async-signal-safe.
+void futex_wake(std::atomic<std::uint32_t>* word) noexcept;
+
+}  // namespace sigrelay::detail

@@ -1,0 +1,490 @@
+// src/signals.cc — `signals`: deliveries relayed out of handler context (ordinary context).
+//
+// Design notes
+// - The handler side is src/handler/sink.{hpp,cc}: one registry action per subscribed signal records
+//   into a `sink` (counts + seqlock origins for standard signals, a bounded ring for realtime ones)
+//   and wakes the consumer at most once until it drains. This file is the consumer side.
+// - wait() on the relay backend sleeps on a futex on the sink's state word, not on the eventfd: the
+//   handler's wake-up is then one futex system call, or none when the kernel delivered the signal to
+//   the sleeping thread itself (the consumer re-checks the word when the interrupted futex_wait
+//   restarts). native_handle() is the eventfd, written only when no futex waiter is registered.
+// - The signalfd backend blocks the signals in the constructing thread and reads them from a
+//   signalfd. Every siginfo read is pushed through the registry's dispatch(), exactly as if the
+//   trampoline had run: so every other subscriber of the signal (another `signals`, any action,
+//   a chained earlier handler) gets it too — a signalfd read consumes the signal for the whole process.
+//   The same registry actions stay installed, so a thread that does not block the signals relays it.
+//   native_handle() is an epoll fd over the signalfd and the eventfd; wait() ppoll()s both.
+// - signalfd's trap: blocked masks are inherited. The signals this library blocked are counted per
+//   signal; a pthread_atfork child handler unblocks them in fork children, and spawn_attr
+//   (src/spawn.cc) does the same for posix_spawn. Signals the user had blocked already are left alone.
+// - Lifetime: the sink lives in a shared `core`, owned by the object and by every handle, so a late
+//   close() never touches a closed fd. The destructor removes the actions (whose grace period makes
+//   the sink unreachable from handlers) before anything is freed.
+#include "sigrelay/signals.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "detail.hpp"
+#include "handler/relays.hpp"
+#include "handler/sink.hpp"
+#include "handler/state.hpp"
+#include "platform/linux.hpp"
+
+namespace sigrelay {
+
+// ---------------------------------------------------------------------------------------------------
+// Origins
+
+std::string_view to_string(origin_kind kind) noexcept {
+  switch (kind) {
+    case origin_kind::user: return "user";
+    case origin_kind::queue: return "queue";
+    case origin_kind::thread: return "thread";
+    case origin_kind::kernel: return "kernel";
+    case origin_kind::timer: return "timer";
+    case origin_kind::child: return "child";
+    case origin_kind::other: return "other";
+  }
+  return "other";
+}
+
+namespace detail {
+namespace {
+
+// Async-signal-safe: pure computation.
+// SIGPIPE for a write to a broken pipe is sent by the kernel as SI_USER "from" the writing process
+// itself; it is reported as a kernel origin (with that pid), as is a SIGPIPE the process sends itself.
+origin make_origin(const raw_origin& r, pid_t self) noexcept {
+  origin o;
+  o.code = r.code;
+  // si_code >= 0 is filled by the kernel; of the negative codes only SI_TKILL cannot be sent to
+  // another process with rt_sigqueueinfo() / rt_tgsigqueueinfo() (the kernel refuses it).
+  o.trusted = r.code >= 0 || r.code == SI_TKILL;
+  const bool is_child = r.signo == SIGCHLD && r.code >= CLD_EXITED && r.code <= CLD_CONTINUED;
+  if (r.signo == SIGPIPE && r.code == SI_USER && r.pid == self) {
+    o.kind = origin_kind::kernel;
+  } else if (r.code == SI_USER) {
+    o.kind = origin_kind::user;
+  } else if (r.code == SI_QUEUE) {
+    o.kind = origin_kind::queue;
+  } else if (r.code == SI_TKILL) {
+    o.kind = origin_kind::thread;
+  } else if (r.code == SI_TIMER) {
+    o.kind = origin_kind::timer;
+  } else if (is_child) {
+    o.kind = origin_kind::child;
+  } else if (r.code == SI_KERNEL || r.code > 0) {
+    o.kind = origin_kind::kernel;
+  } else {
+    o.kind = origin_kind::other;
+  }
+  const bool has_sender = r.code == SI_USER || o.kind == origin_kind::queue ||
+                          o.kind == origin_kind::thread || o.kind == origin_kind::child ||
+                          r.code == SI_MESGQ;
+  if (has_sender) {
+    o.pid = r.pid;
+    o.uid = r.uid;
+  }
+  if (is_child) {
+    o.child_status = r.status;
+  } else if (r.code < 0) {  // the codes that carry a sigval
+    o.value.sival_ptr = r.value;
+  }
+  return o;
+}
+
+}  // namespace
+}  // namespace detail
+
+origin origin_of(const siginfo_t& info) noexcept {
+  return detail::make_origin(detail::raw_origin{info.si_signo, info.si_code, info.si_pid, info.si_uid,
+                                                info.si_signo == SIGCHLD ? info.si_status : 0,
+                                                info.si_signo == SIGCHLD ? nullptr : info.si_value.sival_ptr},
+                             ::getpid());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Signals blocked by the signalfd backend, and the fork child handler that gives them back.
+
+namespace detail {
+namespace {
+
+std::atomic<int> g_blocked_refs[NSIG];
+
+void unblock_in_fork_child() noexcept {
+  sigset_t set;
+  if (library_blocked_signals(set)) ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+void ensure_fork_handler() {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, unblock_in_fork_child);
+    return true;
+  }();
+  (void)registered;
+}
+
+}  // namespace
+
+bool library_blocked_signals(sigset_t& out) noexcept {
+  sigemptyset(&out);
+  bool any = false;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (g_blocked_refs[signo].load(std::memory_order_relaxed) > 0) {
+      sigaddset(&out, signo);
+      any = true;
+    }
+  }
+  return any;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------------
+// The core
+
+struct detail::signals_core {
+  detail::sink sink;
+  std::unique_ptr<detail::ring_cell[]> cells;
+  enum backend kind = backend::relay;
+  int signal_fd = -1;
+  int epoll_fd = -1;
+  sigset_t signalfd_mask{};
+  sigset_t we_blocked{};  // blocked by this object in its thread (signalfd backend)
+  action_id ids[NSIG];
+  std::size_t dequeue_pos = 0;
+
+  signals_core() = default;
+  signals_core(const signals_core&) = delete;
+  signals_core& operator=(const signals_core&) = delete;
+  ~signals_core() {
+    detail::os::close_fd(epoll_fd);
+    detail::os::close_fd(signal_fd);
+    detail::os::close_fd(sink.event_fd);
+  }
+
+  void close() noexcept {
+    const std::uint32_t old = sink.state.fetch_or(detail::sink::closed, std::memory_order_seq_cst);
+    if ((old & detail::sink::closed) != 0) return;
+    detail::write_wakeup(sink.event_fd);  // native_handle() readable from now on
+    if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
+  }
+  bool closed() const noexcept { return (sink.state.load() & detail::sink::closed) != 0; }
+};
+
+namespace {
+
+using detail::sink;
+
+std::size_t round_up_pow2(std::size_t n) {
+  std::size_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+[[noreturn]] void throw_for_signal(std::error_code ec, int signo, const char* what) {
+  detail::throw_error(ec, std::string("sigrelay::signals: cannot ") + what + " " + detail::describe_signal(signo));
+}
+
+void check_signal(int signo) {
+  if (const char* reason = detail::refuse_reason(signo, false)) {
+    detail::throw_error(detail::invalid_argument(), "sigrelay::signals: cannot subscribe to " +
+                                                        detail::describe_signal(signo) + ": it " + reason);
+  }
+}
+
+// Reads every siginfo pending for this thread or process from the signalfd and dispatches it through
+// the registry, as the trampoline would have. Our own record_fn skips its wake-up (we drain next).
+void read_signalfd(detail::signals_core& c) {
+  if (c.signal_fd < 0) return;
+  detail::t_consumer_of = &c.sink;
+  constexpr std::size_t kBatch = 16;
+  struct signalfd_siginfo buffer[kBatch];
+  for (;;) {
+    const ssize_t n = ::read(c.signal_fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
+    for (std::size_t i = 0; i < records; ++i) {
+      const struct signalfd_siginfo& s = buffer[i];
+      siginfo_t info{};
+      info.si_signo = static_cast<int>(s.ssi_signo);
+      info.si_code = s.ssi_code;
+      info.si_pid = static_cast<pid_t>(s.ssi_pid);
+      info.si_uid = static_cast<uid_t>(s.ssi_uid);
+      if (info.si_signo == SIGCHLD) {
+        info.si_status = s.ssi_status;
+      } else {
+        info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(s.ssi_ptr));
+      }
+      detail::dispatch(info.si_signo, &info, nullptr);
+    }
+    if (records < kBatch) break;  // the queue is empty: spare the system call that says so
+  }
+  detail::t_consumer_of = nullptr;
+}
+
+detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    const std::uint32_t before = slot.seq.load(std::memory_order_acquire);
+    if ((before & 1U) == 0) {
+      const detail::raw_origin r{signo,
+                                 slot.code.load(std::memory_order_relaxed),
+                                 slot.pid.load(std::memory_order_relaxed),
+                                 slot.uid.load(std::memory_order_relaxed),
+                                 slot.status.load(std::memory_order_relaxed),
+                                 slot.value.load(std::memory_order_relaxed)};
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (slot.seq.load(std::memory_order_relaxed) == before) return r;
+    }
+    if (spins > 64) ::sched_yield();  // a writer on another thread is mid-store
+  }
+}
+
+std::vector<signal_event> drain(detail::signals_core& c) {
+  if (c.kind == backend::signalfd) read_signalfd(c);
+  sink& s = c.sink;
+  // Clear NOTIFIED before scanning: a delivery we miss below notifies again.
+  const std::uint32_t old = s.state.fetch_and(~(sink::notified | sink::fd_armed), std::memory_order_seq_cst);
+  if ((old & sink::fd_armed) != 0 && (old & sink::closed) == 0) detail::os::drain_eventfd(s.event_fd);
+
+  std::vector<signal_event> events;
+  for (int signo = 1; signo < 32; ++signo) {
+    if (s.counts[signo].load(std::memory_order_relaxed) == 0) continue;
+    const std::uint64_t n = s.counts[signo].exchange(0, std::memory_order_seq_cst);
+    if (n == 0) continue;
+    events.push_back(signal_event{signo, n, detail::make_origin(read_slot(s.last[signo], signo), s.owner)});
+  }
+  for (;;) {
+    detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
+    if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
+    const detail::raw_origin record = cell.record;
+    cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);
+    ++c.dequeue_pos;
+    events.push_back(signal_event{record.signo, 1, detail::make_origin(record, s.owner)});
+  }
+  return events;
+}
+
+std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_ns) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
+  for (;;) {
+    std::vector<signal_event> events = drain(c);
+    if (!events.empty() || c.closed()) return events;
+    long long remaining = -1;
+    if (timeout_ns >= 0) {
+      remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
+      if (remaining <= 0) return events;
+    }
+    if (c.kind == backend::relay) {
+      sink& s = c.sink;
+      detail::t_consumer_of = &s;
+      const std::uint32_t old = s.state.fetch_or(sink::waiting, std::memory_order_seq_cst);
+      if ((old & (sink::notified | sink::closed)) == 0) {
+        static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+        detail::os::futex_wait(reinterpret_cast<const std::uint32_t*>(&s.state), old | sink::waiting, remaining);
+      }
+      s.state.fetch_and(~sink::waiting, std::memory_order_seq_cst);
+      detail::t_consumer_of = nullptr;
+    } else {
+      struct pollfd fds[2] = {{c.signal_fd, POLLIN, 0}, {c.sink.event_fd, POLLIN, 0}};
+      struct timespec ts {};
+      if (remaining >= 0) {
+        ts.tv_sec = static_cast<time_t>(remaining / 1000000000LL);
+        ts.tv_nsec = static_cast<long>(remaining % 1000000000LL);
+      }
+      ::ppoll(fds, 2, remaining >= 0 ? &ts : nullptr, nullptr);  // EINTR: loop and look again
+    }
+  }
+}
+
+void block_here(detail::signals_core& c, int signo) {
+  sigset_t current;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
+  if (sigismember(&current, signo)) return;  // the user's own block: not ours to give back
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  detail::g_blocked_refs[signo].fetch_add(1);
+  ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
+  sigaddset(&c.we_blocked, signo);
+}
+
+void unblock_here(detail::signals_core& c, int signo) {
+  if (!sigismember(&c.we_blocked, signo)) return;
+  sigdelset(&c.we_blocked, signo);
+  detail::g_blocked_refs[signo].fetch_sub(1);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+}
+
+std::error_code update_signalfd(detail::signals_core& c) {
+  if (::signalfd(c.signal_fd, &c.signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0) return detail::errno_code();
+  return {};
+}
+
+// Subscribes `signo`; on failure, nothing changed.
+void subscribe(detail::signals_core& c, int signo) {
+  check_signal(signo);
+  if (c.ids[signo]) return;
+  std::error_code ec;
+  const action_id id = add_action(signo, action{detail::record_fn, &c.sink}, {}, ec);
+  if (ec) throw_for_signal(ec, signo, "subscribe to");
+  if (c.kind == backend::signalfd) {
+    sigaddset(&c.signalfd_mask, signo);
+    if (const std::error_code err = update_signalfd(c)) {
+      sigdelset(&c.signalfd_mask, signo);
+      remove_action(id);
+      throw_for_signal(err, signo, "add to the signalfd");
+    }
+    block_here(c, signo);
+  }
+  c.ids[signo] = id;
+}
+
+void unsubscribe(detail::signals_core& c, int signo) {
+  if (signo <= 0 || signo >= NSIG || !c.ids[signo]) return;
+  if (c.kind == backend::signalfd) {
+    read_signalfd(c);  // what is pending for it now was delivered while we were subscribed
+    sigdelset(&c.signalfd_mask, signo);
+    update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd
+  }
+  remove_action(c.ids[signo]);
+  c.ids[signo] = action_id{};
+  if (c.kind == backend::signalfd) unblock_here(c, signo);
+}
+
+void unsubscribe_all(detail::signals_core& c) {
+  for (int signo = 1; signo < NSIG; ++signo) unsubscribe(c, signo);
+}
+
+std::shared_ptr<detail::signals_core> make_core(const signals_options& options) {
+  auto c = std::make_shared<detail::signals_core>();
+  c->kind = options.backend;
+  const std::size_t capacity = round_up_pow2(std::max<std::size_t>(options.realtime_capacity, 2));
+  c->cells.reset(new detail::ring_cell[capacity]);
+  for (std::size_t i = 0; i < capacity; ++i) c->cells[i].seq.store(i, std::memory_order_relaxed);
+  c->sink.cells = c->cells.get();
+  c->sink.mask = capacity - 1;
+  c->sink.rtmin = SIGRTMIN;
+  c->sink.rtmax = SIGRTMAX;
+  c->sink.owner = detail::process_pid();
+  std::error_code ec;
+  c->sink.event_fd = detail::os::make_eventfd(ec);
+  if (ec) detail::throw_error(ec, "sigrelay::signals: cannot create an eventfd");
+  sigemptyset(&c->signalfd_mask);
+  sigemptyset(&c->we_blocked);
+  if (c->kind == backend::signalfd) {
+    detail::ensure_fork_handler();
+    c->signal_fd = ::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (c->signal_fd < 0) detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create a signalfd");
+    c->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (c->epoll_fd < 0) detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create an epoll fd");
+    for (const int fd : {c->signal_fd, c->sink.event_fd}) {
+      struct epoll_event ev {};
+      ev.events = EPOLLIN;
+      ev.data.fd = fd;
+      if (::epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot set up epoll");
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// signals
+
+signals::signals(std::initializer_list<int> signos, enum backend kind)
+    : signals(std::vector<int>(signos), signals_options{kind, signals_options{}.realtime_capacity}) {}
+
+signals::signals(std::initializer_list<int> signos, const signals_options& options)
+    : signals(std::vector<int>(signos), options) {}
+
+signals::signals(const std::vector<int>& signos, const signals_options& options) {
+  for (const int signo : signos) check_signal(signo);  // refuse before touching anything
+  core_ = make_core(options);
+  try {
+    for (const int signo : signos) subscribe(*core_, signo);
+  } catch (...) {
+    unsubscribe_all(*core_);
+    throw;
+  }
+}
+
+signals::~signals() {
+  if (!core_) return;
+  core_->close();
+  unsubscribe_all(*core_);
+}
+
+signals::signals(signals&&) noexcept = default;
+
+signals& signals::operator=(signals&& other) noexcept {
+  if (this != &other) {
+    if (core_) {
+      core_->close();
+      unsubscribe_all(*core_);
+    }
+    core_ = std::move(other.core_);
+  }
+  return *this;
+}
+
+void signals::add(int signo) { subscribe(*core_, signo); }
+
+void signals::remove(int signo) { unsubscribe(*core_, signo); }
+
+std::vector<signal_event> signals::pending() { return drain(*core_); }
+
+std::vector<signal_event> signals::wait() { return wait_impl(*core_, -1); }
+
+std::vector<signal_event> signals::wait_for(std::chrono::nanoseconds timeout) {
+  return wait_impl(*core_, std::max<long long>(0, timeout.count()));
+}
+
+int signals::native_handle() const noexcept {
+  return core_->kind == backend::signalfd ? core_->epoll_fd : core_->sink.event_fd;
+}
+
+std::uint64_t signals::dropped() const noexcept { return core_->sink.dropped.load(); }
+
+enum backend signals::backend() const noexcept { return core_->kind; }
+
+signals::handle signals::get_handle() const { return handle(core_); }
+
+bool signals::is_closed() const noexcept { return core_->closed(); }
+
+void signals::handle::close() noexcept {
+  if (core_) core_->close();
+}
+
+bool signals::handle::is_closed() const noexcept { return core_ && core_->closed(); }
+
+signals::iterator::iterator(signals* owner) : owner_(owner) {
+  batch_ = owner_->wait();
+  if (batch_.empty()) owner_ = nullptr;
+}
+
+signals::iterator& signals::iterator::operator++() {
+  if (++index_ < batch_.size()) return *this;
+  index_ = 0;
+  batch_ = owner_->wait();
+  if (batch_.empty()) owner_ = nullptr;
+  return *this;
+}
+
+}  // namespace sigrelay

@@ -1,0 +1,41 @@
+// src/spawn.cc — posix_spawn() attributes without sigrelay's blocked signals (see spawn.hpp).
+#include "sigrelay/spawn.hpp"
+
+#include <csignal>
+#include <pthread.h>
+
+#include "detail.hpp"
+
+namespace sigrelay {
+
+std::error_code restore_signal_mask(posix_spawnattr_t& attr) noexcept {
+  sigset_t mask;
+  if (const int err = ::pthread_sigmask(SIG_BLOCK, nullptr, &mask)) return detail::errno_code(err);
+  sigset_t ours;
+  if (detail::library_blocked_signals(ours)) {
+    for (int signo = 1; signo < NSIG; ++signo) {
+      if (sigismember(&ours, signo) == 1) sigdelset(&mask, signo);
+    }
+  }
+  short flags = 0;
+  if (const int err = ::posix_spawnattr_getflags(&attr, &flags)) return detail::errno_code(err);
+  if (const int err = ::posix_spawnattr_setsigmask(&attr, &mask)) return detail::errno_code(err);
+  if (const int err = ::posix_spawnattr_setflags(&attr, static_cast<short>(flags | POSIX_SPAWN_SETSIGMASK))) {
+    return detail::errno_code(err);
+  }
+  return {};
+}
+
+spawn_attr::spawn_attr() {
+  if (const int err = ::posix_spawnattr_init(&attr_)) {
+    detail::throw_error(detail::errno_code(err), "sigrelay::spawn_attr: posix_spawnattr_init");
+  }
+  if (const std::error_code ec = restore_signal_mask(attr_)) {
+    ::posix_spawnattr_destroy(&attr_);
+    detail::throw_error(ec, "sigrelay::spawn_attr: cannot set the signal mask");
+  }
+}
+
+spawn_attr::~spawn_attr() { ::posix_spawnattr_destroy(&attr_); }
+
+}  // namespace sigrelay
