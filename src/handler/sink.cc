@@ -14,7 +14,7 @@
 
 namespace sigrelay::detail {
 
-thread_local const sink* t_consumer_of __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread const sink* t_consumer_of __attribute__((tls_model("initial-exec"))) = nullptr;
 
 // Signal context: one futex system call.
 void futex_wake(std::atomic<std::uint32_t>* word) noexcept {

@@ -74,7 +74,9 @@ struct sink {
 };
 
 // The sink whose consumer is the current thread, while it is inside wait() or a drain; else null.
-extern thread_local const sink* t_consumer_of __attribute__((tls_model("initial-exec")));
+// GNU __thread with initial-exec TLS, not C++ thread_local: a plain thread-pointer-relative access
+// with no lazy-initialisation wrapper, so reading it in a signal handler is safe.
+extern __thread const sink* t_consumer_of __attribute__((tls_model("initial-exec")));
 
 // The registry action of every `signals` object: records `info` into the sink. Signal context.
 void record_fn(void* sink, const siginfo_t& info) noexcept;

@@ -1,0 +1,141 @@
+// src/dispatcher.cc — callbacks per signal on a thread of the caller's choosing.
+//
+// Design notes
+// - One `signals` object, guarded by a mutex so that on()/off() may come from any thread while the
+//   dispatching thread drains it; the blocking part (poll on its native_handle() and a stop eventfd)
+//   runs without the lock.
+// - Events taken from `signals` but not yet dispatched wait in a backlog. A callback that throws ends
+//   run() with the rest of its batch still in the backlog: the next run() goes on from there, so an
+//   exception never loses a signal.
+// - stop() sets a flag and writes the stop eventfd; run() clears the flag only as it returns, so a
+//   stop() that comes before run() starts is not lost either.
+#include "sigrelay/dispatcher.hpp"
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <poll.h>
+#include <thread>
+
+#include "detail.hpp"
+#include "handler/relays.hpp"
+#include "platform/linux.hpp"
+
+namespace sigrelay {
+
+struct dispatcher::impl {
+  explicit impl(enum backend kind) : sigs(std::initializer_list<int>{}, kind) {
+    std::error_code ec;
+    stop_fd = detail::os::make_eventfd(ec);
+    if (ec) detail::throw_error(ec, "sigrelay::dispatcher: cannot create an eventfd");
+  }
+  ~impl() { detail::os::close_fd(stop_fd); }
+
+  std::mutex mutex;
+  signals sigs;                                  // guarded by mutex (native_handle() is stable)
+  std::map<int, callback> callbacks;             // guarded by mutex
+  std::function<void(std::exception_ptr)> on_error;  // guarded by mutex
+  std::deque<signal_event> backlog;              // the dispatching thread's
+  std::atomic<bool> stopping{false};
+  int stop_fd = -1;
+  std::thread background;
+  std::exception_ptr failure;  // what ended the background thread, for join()
+
+  void run() {
+    struct reset_on_exit {
+      impl& self;
+      ~reset_on_exit() {
+        self.stopping.store(false);
+        detail::os::drain_eventfd(self.stop_fd);
+      }
+    } reset{*this};
+    while (!stopping.load()) {
+      if (backlog.empty()) {
+        struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+        ::poll(fds, 2, -1);  // EINTR: look again
+        std::lock_guard<std::mutex> lock(mutex);
+        for (signal_event& e : sigs.pending()) backlog.push_back(e);
+      }
+      while (!backlog.empty() && !stopping.load()) {
+        const signal_event event = backlog.front();
+        backlog.pop_front();
+        callback cb;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          const auto it = callbacks.find(event.signo);
+          if (it != callbacks.end()) cb = it->second;
+        }
+        if (cb) cb(event);  // may throw: the backlog keeps the rest
+      }
+    }
+  }
+};
+
+dispatcher::dispatcher(enum backend kind) : impl_(std::make_unique<impl>(kind)) {}
+
+dispatcher::~dispatcher() {
+  stop();
+  if (impl_->background.joinable()) impl_->background.join();
+}
+
+void dispatcher::on(int signo, callback cb) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->sigs.add(signo);
+  impl_->callbacks[signo] = std::move(cb);
+}
+
+void dispatcher::off(int signo) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->sigs.remove(signo);
+  impl_->callbacks.erase(signo);
+}
+
+void dispatcher::run() { impl_->run(); }
+
+void dispatcher::start() {
+  if (impl_->background.joinable()) {
+    detail::throw_error(std::make_error_code(std::errc::device_or_resource_busy),
+                        "sigrelay::dispatcher: already running in the background");
+  }
+  impl_->failure = nullptr;
+  impl_->background = std::thread([self = impl_.get()] {
+    for (;;) {
+      try {
+        self->run();
+        return;
+      } catch (...) {
+        std::function<void(std::exception_ptr)> handler;
+        {
+          std::lock_guard<std::mutex> lock(self->mutex);
+          handler = self->on_error;
+        }
+        if (!handler) {
+          self->failure = std::current_exception();
+          return;
+        }
+        handler(std::current_exception());
+      }
+    }
+  });
+}
+
+void dispatcher::stop() noexcept {
+  impl_->stopping.store(true);
+  detail::write_wakeup(impl_->stop_fd);
+}
+
+void dispatcher::join() {
+  if (impl_->background.joinable()) impl_->background.join();
+  if (impl_->failure) {
+    std::exception_ptr failure = std::exchange(impl_->failure, nullptr);
+    std::rethrow_exception(failure);
+  }
+}
+
+void dispatcher::set_error_handler(std::function<void(std::exception_ptr)> handler) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->on_error = std::move(handler);
+}
+
+}  // namespace sigrelay

@@ -1,0 +1,86 @@
+// tests/support/process.cc — see process.hpp.
+#include "support/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/child.hpp"
+
+namespace sigrelay::test {
+
+process::process(const std::string& path, const std::vector<std::string>& args, bool use_pty) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(path.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  if (use_pty) {
+    pid_ = forkpty(&fd_, nullptr, nullptr, nullptr);
+  } else {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      dup2(fds[1], 2);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+    if (pid_ == 0) close(fd_);
+  }
+  if (pid_ == 0) {
+    reset_signal_state();
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+process::~process() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    wait_with_deadline(pid_, 10);
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+process::read_result process::read_some(int timeout_ms) {
+  struct pollfd p {fd_, POLLIN, 0};
+  const int r = poll(&p, 1, timeout_ms);
+  if (r == 0 || (r < 0 && errno == EINTR)) return read_result::nothing_yet;
+  if (r < 0) return read_result::end;
+  char buffer[4096];
+  const ssize_t n = read(fd_, buffer, sizeof buffer);
+  if (n <= 0) return read_result::end;  // EOF (a pty says EIO once the program is gone)
+  output_.append(buffer, static_cast<std::size_t>(n));
+  return read_result::data;
+}
+
+bool process::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (output_.find(text) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || read_some(static_cast<int>(left.count())) == read_result::end) {
+      return output_.find(text) != std::string::npos;
+    }
+  }
+  return true;
+}
+
+void process::type(const std::string& keys) {
+  if (write(fd_, keys.data(), keys.size()) < 0) std::perror("write to pty");
+}
+
+int process::finish(unsigned timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline && read_some(200) != read_result::end) {
+  }
+  reaped_ = true;
+  return wait_with_deadline(pid_, timeout_s);
+}
+
+}  // namespace sigrelay::test

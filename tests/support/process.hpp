@@ -1,0 +1,39 @@
+// tests/support/process.hpp — run a program (an example) with its output captured, optionally on a
+// pseudo-terminal so that a test can type Ctrl+C at it.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace sigrelay::test {
+
+class process {
+ public:
+  // Starts `path args...` with a clean signal state (nothing ignored or blocked). With `use_pty`, the
+  // program runs in a new session whose controlling terminal is a fresh pseudo-terminal.
+  process(const std::string& path, const std::vector<std::string>& args, bool use_pty = false);
+  ~process();  // kills and reaps the program if it still runs
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Reads output until it contains `text` (true) or the time is up / output ends (false).
+  bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Types into the terminal (pty only), e.g. "\x03" for Ctrl+C.
+  void type(const std::string& keys);
+  // Reads the rest of the output and reaps the program; returns its wait status.
+  int finish(unsigned timeout_s = 20);
+  const std::string& output() const { return output_; }
+
+ private:
+  enum class read_result { data, nothing_yet, end };
+  read_result read_some(int timeout_ms);
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool reaped_ = false;
+  std::string output_;
+};
+
+}  // namespace sigrelay::test
