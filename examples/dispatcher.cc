@@ -1,9 +1,9 @@
 // examples/dispatcher.cc — callbacks per signal, run on the main thread.
 //
 //   ./dispatcher    SIGHUP "reloads", SIGUSR1 prints statistics, SIGTERM/SIGINT stop the loop
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
-#include <unistd.h>
 
 #include "sigrelay/dispatcher.hpp"
 

@@ -5,6 +5,7 @@
 // first. The signal handler itself only records and wakes; everything else is ordinary code.
 //
 //   ./interrupt_or_timeout [seconds]    press Ctrl+C (or `kill -INT <pid>`) within the time
+#include <unistd.h>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -12,7 +13,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include "sigrelay/signals.hpp"
 

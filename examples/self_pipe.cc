@@ -5,13 +5,13 @@
 // earlier SIGINT disposition is chained and restored, and errno is preserved.
 //
 //   ./self_pipe [count]   handles `count` SIGINT/SIGUSR1 deliveries (default 3), then exits
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
 
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
 
   int handled = 0;
   while (handled < wanted) {
-    struct pollfd p {fds[0], POLLIN, 0};
+    struct pollfd p {
+      fds[0], POLLIN, 0
+    };
     if (poll(&p, 1, -1) <= 0) continue;  // EINTR: poll again
     std::uint64_t wakeups = 0;
     while (read(fds[0], &wakeups, sizeof wakeups) == sizeof wakeups) {

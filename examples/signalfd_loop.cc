@@ -5,10 +5,10 @@
 // sigrelay::spawn_attr) get their normal signal mask back.
 //
 //   ./signalfd_loop       prints each SIGINT/SIGTERM/SIGHUP; exits after 5 s of quiet
-#include <csignal>
-#include <cstdio>
 #include <poll.h>
 #include <unistd.h>
+#include <csignal>
+#include <cstdio>
 
 #include "sigrelay/signals.hpp"
 
@@ -16,7 +16,9 @@ int main() {
   sigrelay::signals sigs({SIGINT, SIGTERM, SIGHUP}, sigrelay::backend::signalfd);
   std::printf("pid %d: send SIGINT, SIGTERM or SIGHUP; 5 s of quiet ends the loop\n", getpid());
   std::fflush(stdout);
-  struct pollfd p {sigs.native_handle(), POLLIN, 0};
+  struct pollfd p {
+    sigs.native_handle(), POLLIN, 0
+  };
   while (poll(&p, 1, 5000) > 0) {
     for (const sigrelay::signal_event& e : sigs.pending()) {
       std::printf("Received signal %d (%s) from pid %d\n", e.signo, sigrelay::signal_name(e.signo).data(),

@@ -1,10 +1,10 @@
 // src/detail.hpp — small internal utilities shared by the library's ordinary (non-signal) code.
 #pragma once
 
+#include <sys/types.h>
 #include <cerrno>
 #include <csignal>
 #include <new>
-#include <sys/types.h>
 #include <string>
 #include <system_error>
 #include <type_traits>

@@ -11,11 +11,11 @@
 //   stop() that comes before run() starts is not lost either.
 #include "sigrelay/dispatcher.hpp"
 
+#include <poll.h>
 #include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
-#include <poll.h>
 #include <thread>
 
 #include "detail.hpp"
@@ -33,10 +33,10 @@ struct dispatcher::impl {
   ~impl() { detail::os::close_fd(stop_fd); }
 
   std::mutex mutex;
-  signals sigs;                                  // guarded by mutex (native_handle() is stable)
-  std::map<int, callback> callbacks;             // guarded by mutex
+  signals sigs;                                      // guarded by mutex (native_handle() is stable)
+  std::map<int, callback> callbacks;                 // guarded by mutex
   std::function<void(std::exception_ptr)> on_error;  // guarded by mutex
-  std::deque<signal_event> backlog;              // the dispatching thread's
+  std::deque<signal_event> backlog;                  // the dispatching thread's
   std::atomic<bool> stopping{false};
   int stop_fd = -1;
   std::thread background;

@@ -15,11 +15,10 @@ namespace sigrelay {
 namespace {
 
 constexpr std::string_view kStandard[] = {
-    "",          "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",    "SIGTRAP", "SIGABRT",
-    "SIGBUS",    "SIGFPE",  "SIGKILL",   "SIGUSR1", "SIGSEGV",   "SIGUSR2", "SIGPIPE",
-    "SIGALRM",   "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",
-    "SIGTTIN",   "SIGTTOU", "SIGURG",    "SIGXCPU", "SIGXFSZ",   "SIGVTALRM", "SIGPROF",
-    "SIGWINCH",  "SIGIO",   "SIGPWR",    "SIGSYS"};
+    "",          "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",   "SIGTRAP", "SIGABRT", "SIGBUS",
+    "SIGFPE",    "SIGKILL", "SIGUSR1",   "SIGSEGV", "SIGUSR2",  "SIGPIPE", "SIGALRM", "SIGTERM",
+    "SIGSTKFLT", "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",  "SIGTTIN", "SIGTTOU", "SIGURG",
+    "SIGXCPU",   "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO",   "SIGPWR",  "SIGSYS"};
 static_assert(sizeof kStandard / sizeof kStandard[0] == 32);
 
 constexpr std::string_view kRtMinPlus[] = {
@@ -121,14 +120,18 @@ const char* refuse_reason(int signo, bool allow_fault_signals) noexcept {
   if (os::reserved_by_libc(signo)) return "is reserved by the C library";
   if (signo == SIGKILL || signo == SIGSTOP) return "cannot be caught";
   switch (signo) {
-    case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP: case SIGSYS:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGTRAP:
+    case SIGSYS:
       if (!allow_fault_signals) {
         return "is a fault signal (returning from its handler re-runs the fault); "
                "set action_options::allow_fault_signals to handle it";
       }
       break;
-    default:
-      break;
+    default: break;
   }
   return nullptr;
 }

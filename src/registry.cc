@@ -21,13 +21,13 @@
 //   and refreshes the cached pid that fd relays use to ignore deliveries in a forked child.
 // - Errors leave everything as it was: validation happens before any change, and a failed
 //   sigaction() unpublishes what it published.
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
-#include <sched.h>
 #include <string>
-#include <time.h>
-#include <unistd.h>
 #include <vector>
 
 #include "detail.hpp"
@@ -90,7 +90,7 @@ void synchronize() noexcept {
       if (spins < 64) {
         ::sched_yield();
       } else {
-        const struct timespec pause {0, 50000};
+        const struct timespec pause { 0, 50000 };
         ::nanosleep(&pause, nullptr);
       }
     }

@@ -39,7 +39,9 @@ fd_relay::fd_relay(int fd) {
   target_ = {fd, detail::process_pid()};
 }
 
-action fd_relay::get() const noexcept { return {detail::wake_fd_fn, const_cast<detail::fd_target*>(&target_)}; }
+action fd_relay::get() const noexcept {
+  return {detail::wake_fd_fn, const_cast<detail::fd_target*>(&target_)};
+}
 
 wakeup_fd::wakeup_fd() : relay_(open_fd()) {}
 

@@ -63,9 +63,9 @@ void shutdown::request_stop() noexcept {
 }
 
 void shutdown::exit(int status) {
-  std::fflush(nullptr);
+  static_cast<void>(std::fflush(nullptr));  // nothing better to do about a failed flush now
   if (const int signo = impl_->signo.load()) relay::die_by_signal(signo);
-  std::exit(status);
+  std::exit(status);  // NOLINT(concurrency-mt-unsafe): ending the process is what was asked for
 }
 
 }  // namespace sigrelay

@@ -22,15 +22,15 @@
 //   the sink unreachable from handlers) before anything is freed.
 #include "sigrelay/signals.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <ctime>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
 
 #include "detail.hpp"
 #include "handler/relays.hpp"
@@ -69,9 +69,8 @@ origin make_origin(const raw_origin& r, pid_t self) noexcept {
   // another process with rt_sigqueueinfo() / rt_tgsigqueueinfo() (the kernel refuses it).
   o.trusted = r.code >= 0 || r.code == SI_TKILL;
   const bool is_child = r.signo == SIGCHLD && r.code >= CLD_EXITED && r.code <= CLD_CONTINUED;
-  if (r.signo == SIGPIPE && r.code == SI_USER && r.pid == self) {
-    o.kind = origin_kind::kernel;
-  } else if (r.code == SI_USER) {
+  const bool broken_pipe = r.signo == SIGPIPE && r.code == SI_USER && r.pid == self;
+  if (r.code == SI_USER && !broken_pipe) {
     o.kind = origin_kind::user;
   } else if (r.code == SI_QUEUE) {
     o.kind = origin_kind::queue;
@@ -81,14 +80,13 @@ origin make_origin(const raw_origin& r, pid_t self) noexcept {
     o.kind = origin_kind::timer;
   } else if (is_child) {
     o.kind = origin_kind::child;
-  } else if (r.code == SI_KERNEL || r.code > 0) {
+  } else if (r.code == SI_KERNEL || r.code > 0 || broken_pipe) {
     o.kind = origin_kind::kernel;
   } else {
     o.kind = origin_kind::other;
   }
   const bool has_sender = r.code == SI_USER || o.kind == origin_kind::queue ||
-                          o.kind == origin_kind::thread || o.kind == origin_kind::child ||
-                          r.code == SI_MESGQ;
+                          o.kind == origin_kind::thread || o.kind == origin_kind::child || r.code == SI_MESGQ;
   if (has_sender) {
     o.pid = r.pid;
     o.uid = r.uid;
@@ -191,7 +189,8 @@ std::size_t round_up_pow2(std::size_t n) {
 }
 
 [[noreturn]] void throw_for_signal(std::error_code ec, int signo, const char* what) {
-  detail::throw_error(ec, std::string("sigrelay::signals: cannot ") + what + " " + detail::describe_signal(signo));
+  detail::throw_error(
+      ec, std::string("sigrelay::signals: cannot ") + what + " " + detail::describe_signal(signo));
 }
 
 void check_signal(int signo) {
@@ -223,6 +222,8 @@ void read_signalfd(detail::signals_core& c) {
       if (info.si_signo == SIGCHLD) {
         info.si_status = s.ssi_status;
       } else {
+        // The sender's sigval, as the kernel keeps it: an integer that may or may not be a pointer.
+        // NOLINTNEXTLINE(performance-no-int-to-ptr)
         info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(s.ssi_ptr));
       }
       detail::dispatch(info.si_signo, &info, nullptr);
@@ -232,18 +233,19 @@ void read_signalfd(detail::signals_core& c) {
   detail::t_consumer_of = nullptr;
 }
 
+// The reader half of the seqlock in src/handler/sink.cc (all seq_cst, no fences).
 detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcept {
+  constexpr auto order = std::memory_order_seq_cst;
   for (unsigned spins = 0;; ++spins) {
-    const std::uint32_t before = slot.seq.load(std::memory_order_acquire);
+    const std::uint32_t before = slot.seq.load(order);
     if ((before & 1U) == 0) {
       const detail::raw_origin r{signo,
-                                 slot.code.load(std::memory_order_relaxed),
-                                 slot.pid.load(std::memory_order_relaxed),
-                                 slot.uid.load(std::memory_order_relaxed),
-                                 slot.status.load(std::memory_order_relaxed),
-                                 slot.value.load(std::memory_order_relaxed)};
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (slot.seq.load(std::memory_order_relaxed) == before) return r;
+                                 slot.code.load(order),
+                                 slot.pid.load(order),
+                                 slot.uid.load(order),
+                                 slot.status.load(order),
+                                 slot.value.load(order)};
+      if (slot.seq.load(order) == before) return r;
     }
     if (spins > 64) ::sched_yield();  // a writer on another thread is mid-store
   }
@@ -291,7 +293,8 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
       const std::uint32_t old = s.state.fetch_or(sink::waiting, std::memory_order_seq_cst);
       if ((old & (sink::notified | sink::closed)) == 0) {
         static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-        detail::os::futex_wait(reinterpret_cast<const std::uint32_t*>(&s.state), old | sink::waiting, remaining);
+        detail::os::futex_wait(reinterpret_cast<const std::uint32_t*>(&s.state), old | sink::waiting,
+                               remaining);
       }
       s.state.fetch_and(~sink::waiting, std::memory_order_seq_cst);
       detail::t_consumer_of = nullptr;
@@ -388,9 +391,11 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   if (c->kind == backend::signalfd) {
     detail::ensure_fork_handler();
     c->signal_fd = ::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (c->signal_fd < 0) detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create a signalfd");
+    if (c->signal_fd < 0)
+      detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create a signalfd");
     c->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (c->epoll_fd < 0) detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create an epoll fd");
+    if (c->epoll_fd < 0)
+      detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create an epoll fd");
     for (const int fd : {c->signal_fd, c->sink.event_fd}) {
       struct epoll_event ev {};
       ev.events = EPOLLIN;

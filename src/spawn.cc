@@ -1,8 +1,8 @@
 // src/spawn.cc — posix_spawn() attributes without sigrelay's blocked signals (see spawn.hpp).
 #include "sigrelay/spawn.hpp"
 
-#include <csignal>
 #include <pthread.h>
+#include <csignal>
 
 #include "detail.hpp"
 

@@ -1,11 +1,11 @@
 // tests/dispatcher_test.cc — callbacks per signal on a chosen thread, with real signals.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
 #include <stdexcept>
 #include <thread>
-#include <unistd.h>
 
 #include "sigrelay/dispatcher.hpp"
 #include "support/child.hpp"

@@ -1,14 +1,14 @@
 // tests/registry_test.cc — the registry (DESIGN §1) with real signals, each test in its own child.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <memory>
-#include <pthread.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "sigrelay/registry.hpp"
@@ -207,10 +207,10 @@ TEST(Registry, RefusesBadSignalsWithANamedErrorAndNoChange) {
       int signo;
       const char* needle;
     };
-    const bad cases[] = {{0, "signal 0"},       {-3, "signal -3"},      {SIGRTMAX + 1, "signal 65"},
-                         {32, "reserved"},      {SIGKILL, "SIGKILL"},   {SIGSTOP, "SIGSTOP"},
-                         {SIGSEGV, "SIGSEGV"},  {SIGBUS, "SIGBUS"},     {SIGILL, "SIGILL"},
-                         {SIGFPE, "SIGFPE"},    {SIGTRAP, "SIGTRAP"},   {SIGSYS, "SIGSYS"}};
+    const bad cases[] = {{0, "signal 0"},      {-3, "signal -3"},    {SIGRTMAX + 1, "signal 65"},
+                         {32, "reserved"},     {SIGKILL, "SIGKILL"}, {SIGSTOP, "SIGSTOP"},
+                         {SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"},   {SIGILL, "SIGILL"},
+                         {SIGFPE, "SIGFPE"},   {SIGTRAP, "SIGTRAP"}, {SIGSYS, "SIGSYS"}};
     const auto before = all_dispositions();
     for (const bad& c : cases) {
       try {
@@ -361,55 +361,57 @@ void check_and_count(void* ctx, const siginfo_t&) noexcept {
 }
 
 TEST(Registry, RemoveActionGracePeriodUnderAFlood) {
-  SIGRELAY_IN_CHILD([] {
-    std::atomic<std::uint64_t> base{0};
-    const auto keep = add_action(SIGUSR1, sigrelay::relay::add_count(base));  // keeps the trampoline
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> threads;
-    std::atomic<int> receivers_ready{0};
-    std::vector<pid_t> receiver_tids(2);
-    for (int r = 0; r < 2; ++r) {
-      threads.emplace_back([&, r] {
-        receiver_tids[r] = gettid();
-        receivers_ready.fetch_add(1);
-        while (!stop.load()) sched_yield();
-      });
-    }
-    while (receivers_ready.load() < 2) usleep(100);
-    for (int f = 0; f < 2; ++f) {
-      threads.emplace_back([&, f] {
-        for (unsigned i = 0; !stop.load(); ++i) {
-          if (f == 0) {
-            kill(getpid(), SIGUSR1);
-          } else {
-            tgkill(getpid(), receiver_tids[i % 2], SIGUSR1);
-          }
+  SIGRELAY_IN_CHILD(
+      [] {
+        std::atomic<std::uint64_t> base{0};
+        const auto keep = add_action(SIGUSR1, sigrelay::relay::add_count(base));  // keeps the trampoline
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> threads;
+        std::atomic<int> receivers_ready{0};
+        std::vector<pid_t> receiver_tids(2);
+        for (int r = 0; r < 2; ++r) {
+          threads.emplace_back([&, r] {
+            receiver_tids[r] = gettid();
+            receivers_ready.fetch_add(1);
+            while (!stop.load()) sched_yield();
+          });
         }
-      });
-    }
-    std::atomic<std::uint64_t> churned{0};
-    for (int w = 0; w < 2; ++w) {
-      threads.emplace_back([&] {
-        for (int i = 0; i < 1500; ++i) {
-          auto ctx = std::make_unique<counted>();
-          const auto id = add_action(SIGUSR1, {check_and_count, ctx.get()});
-          if (i % 3 == 0) sched_yield();
-          EXPECT_TRUE(remove_action(id));
-          ctx->canary = 0;  // poison: any later handler call would count a bad canary...
-          ctx.reset();      // ...or touch freed memory
-          churned.fetch_add(1);
+        while (receivers_ready.load() < 2) usleep(100);
+        for (int f = 0; f < 2; ++f) {
+          threads.emplace_back([&, f] {
+            for (unsigned i = 0; !stop.load(); ++i) {
+              if (f == 0) {
+                kill(getpid(), SIGUSR1);
+              } else {
+                tgkill(getpid(), receiver_tids[i % 2], SIGUSR1);
+              }
+            }
+          });
         }
-      });
-    }
-    threads[4].join();
-    threads[5].join();
-    stop.store(true);
-    for (int i = 0; i < 4; ++i) threads[i].join();
-    EXPECT_EQ(3000U, churned.load());
-    EXPECT_EQ(0U, g_bad_canary.load());
-    EXPECT_GT(base.load(), 0U);
-    remove_action(keep);
-  }, 120);
+        std::atomic<std::uint64_t> churned{0};
+        for (int w = 0; w < 2; ++w) {
+          threads.emplace_back([&] {
+            for (int i = 0; i < 1500; ++i) {
+              auto ctx = std::make_unique<counted>();
+              const auto id = add_action(SIGUSR1, {check_and_count, ctx.get()});
+              if (i % 3 == 0) sched_yield();
+              EXPECT_TRUE(remove_action(id));
+              ctx->canary = 0;  // poison: any later handler call would count a bad canary...
+              ctx.reset();      // ...or touch freed memory
+              churned.fetch_add(1);
+            }
+          });
+        }
+        threads[4].join();
+        threads[5].join();
+        stop.store(true);
+        for (int i = 0; i < 4; ++i) threads[i].join();
+        EXPECT_EQ(3000U, churned.load());
+        EXPECT_EQ(0U, g_bad_canary.load());
+        EXPECT_GT(base.load(), 0U);
+        remove_action(keep);
+      },
+      120);
 }
 
 }  // namespace

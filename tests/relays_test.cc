@@ -1,13 +1,13 @@
 // tests/relays_test.cc — the relays (DESIGN §2) with real signals, each test in its own child.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cerrno>
-#include <csignal>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
 
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
@@ -21,7 +21,9 @@ using sigrelay::test::killed_by;
 using sigrelay::test::run_in_child;
 
 bool readable(int fd) {
-  struct pollfd p {fd, POLLIN, 0};
+  struct pollfd p {
+    fd, POLLIN, 0
+  };
   return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
@@ -54,21 +56,23 @@ TEST(Relays, WakeupFdCountsAndStopsBeingReadableWhenDrained) {
 }
 
 TEST(Relays, AFullPipeNeverBlocksTheHandlerAndTheWakeUpStaysPending) {
-  SIGRELAY_IN_CHILD([] {
-    int fds[2];
-    ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
-    char junk[4096] = {};
-    while (write(fds[1], junk, sizeof junk) > 0) {
-    }
-    ASSERT_EQ(EAGAIN, errno);  // the pipe is full
-    relay::fd_relay relay(fds[1]);
-    const auto id = add_action(SIGUSR1, relay.get());
-    for (int i = 0; i < 100; ++i) ASSERT_EQ(0, kill(getpid(), SIGUSR1));  // must not hang
-    EXPECT_TRUE(readable(fds[0]));
-    remove_action(id);
-    close(fds[0]);
-    close(fds[1]);
-  }, 10);
+  SIGRELAY_IN_CHILD(
+      [] {
+        int fds[2];
+        ASSERT_EQ(0, pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+        char junk[4096] = {};
+        while (write(fds[1], junk, sizeof junk) > 0) {
+        }
+        ASSERT_EQ(EAGAIN, errno);  // the pipe is full
+        relay::fd_relay relay(fds[1]);
+        const auto id = add_action(SIGUSR1, relay.get());
+        for (int i = 0; i < 100; ++i) ASSERT_EQ(0, kill(getpid(), SIGUSR1));  // must not hang
+        EXPECT_TRUE(readable(fds[0]));
+        remove_action(id);
+        close(fds[0]);
+        close(fds[1]);
+      },
+      10);
 }
 
 TEST(Relays, FdRelayWritesCountsNeverPointersToAPipe) {

@@ -1,9 +1,9 @@
 // tests/shutdown_test.cc — graceful shutdown end to end, each case in a child process.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
-#include <unistd.h>
 
 #include "sigrelay/registry.hpp"
 #include "sigrelay/shutdown.hpp"

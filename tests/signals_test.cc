@@ -2,21 +2,21 @@
 // its own child process.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <string>
-#include <sys/epoll.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "sigrelay/registry.hpp"
@@ -51,7 +51,9 @@ std::string backend_name(const testing::TestParamInfo<backend>& info) {
 INSTANTIATE_TEST_SUITE_P(Backends, Signals, testing::Values(backend::relay, backend::signalfd), backend_name);
 
 bool readable(int fd, int timeout_ms = 0) {
-  struct pollfd p {fd, POLLIN, 0};
+  struct pollfd p {
+    fd, POLLIN, 0
+  };
   return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
@@ -63,7 +65,8 @@ std::uint64_t total(const std::vector<signal_event>& events, int signo) {
 
 // Collects events until `pred(all)` holds or `timeout` passes.
 template <typename Pred>
-std::vector<signal_event> collect_until(signals& sigs, Pred pred, std::chrono::milliseconds timeout = 5000ms) {
+std::vector<signal_event> collect_until(signals& sigs, Pred pred,
+                                        std::chrono::milliseconds timeout = 5000ms) {
   std::vector<signal_event> all;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred(all) && std::chrono::steady_clock::now() < deadline) {
@@ -125,7 +128,8 @@ TEST_P(Signals, AlarmIsAKernelOrTimerOrigin) {
   SIGRELAY_IN_CHILD([this] {
     signals sigs({SIGALRM}, kind());
     alarm(1);
-    const auto events = collect_until(sigs, [](auto& all) { return !all.empty(); }, 5000ms);
+    const auto events = collect_until(
+        sigs, [](auto& all) { return !all.empty(); }, 5000ms);
     ASSERT_EQ(1U, events.size());
     EXPECT_TRUE(events[0].last.kind == origin_kind::kernel || events[0].last.kind == origin_kind::timer)
         << sigrelay::to_string(events[0].last.kind);
@@ -193,133 +197,142 @@ TEST_P(Signals, AForgedSigqueueinfoIsNotTrusted) {
 // instance must end up reporting exactly as many deliveries as the handler ran, including those that
 // came after the last send.
 TEST_P(Signals, NoLostWakeUpUnderAStorm) {
-  SIGRELAY_IN_CHILD([this] {
-    constexpr int kInstances = 3;
-    constexpr int kPerSender = 50000;
-    std::atomic<std::uint64_t> handler_runs{0};
-    sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(handler_runs));
-    std::vector<std::unique_ptr<signals>> instances;
-    for (int i = 0; i < kInstances; ++i) {
-      instances.push_back(std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, kind()));
-    }
-    std::vector<std::atomic<std::uint64_t>> totals(kInstances);
-    std::vector<std::atomic<pid_t>> consumer_tids(kInstances);
-    std::vector<std::thread> consumers;
-    for (int i = 0; i < kInstances; ++i) {
-      consumers.emplace_back([&, i] {
-        consumer_tids[i].store(gettid());
-        for (const signal_event& e : *instances[i]) totals[i].fetch_add(e.count);  // until closed
-      });
-    }
-    for (auto& t : consumer_tids) {
-      while (t.load() == 0) usleep(100);
-    }
-    const pid_t self = getpid();
-    std::vector<pid_t> procs;
-    for (int p = 0; p < 2; ++p) {
-      procs.push_back(fork_sender([self] {
-        for (int n = 0; n < kPerSender; ++n) kill(self, SIGUSR1);
-      }));
-    }
-    std::vector<std::thread> senders;
-    for (int t = 0; t < 2; ++t) {
-      senders.emplace_back([&, t] {
-        for (int n = 0; n < kPerSender; ++n) {
-          if (t == 0) {
-            kill(self, SIGUSR1);
-          } else {
-            tgkill(self, consumer_tids[n % kInstances].load(), SIGUSR1);
-          }
+  SIGRELAY_IN_CHILD(
+      [this] {
+        constexpr int kInstances = 3;
+        constexpr int kPerSender = 50000;
+        std::atomic<std::uint64_t> handler_runs{0};
+        sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(handler_runs));
+        std::vector<std::unique_ptr<signals>> instances;
+        for (int i = 0; i < kInstances; ++i) {
+          instances.push_back(std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, kind()));
         }
-      });
-    }
-    for (auto& s : senders) s.join();
-    for (const pid_t p : procs) EXPECT_TRUE(exited_with(wait_with_deadline(p, 60), 0));
-    const std::uint64_t before_last = handler_runs.load();
-    kill(self, SIGUSR1);  // the last send: delivered, or coalesced with one still pending
-    const auto settled = [&] {
-      if (handler_runs.load() <= before_last) return false;
-      for (auto& t : totals) {
-        if (t.load() != handler_runs.load()) return false;
-      }
-      return true;
-    };
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!settled() && std::chrono::steady_clock::now() < deadline) usleep(1000);
-    EXPECT_GT(handler_runs.load(), before_last) << "the last send never reached a handler";
-    for (int i = 0; i < kInstances; ++i) {
-      EXPECT_EQ(handler_runs.load(), totals[i].load()) << "instance " << i << " is asleep on unreported deliveries";
-      instances[i]->get_handle().close();
-    }
-    for (auto& c : consumers) c.join();
-    std::printf("storm: 200000 sent, %llu handler runs\n", static_cast<unsigned long long>(handler_runs.load()));
-  }, 120);
+        std::vector<std::atomic<std::uint64_t>> totals(kInstances);
+        std::vector<std::atomic<pid_t>> consumer_tids(kInstances);
+        std::vector<std::thread> consumers;
+        for (int i = 0; i < kInstances; ++i) {
+          consumers.emplace_back([&, i] {
+            consumer_tids[i].store(gettid());
+            for (const signal_event& e : *instances[i]) totals[i].fetch_add(e.count);  // until closed
+          });
+        }
+        for (auto& t : consumer_tids) {
+          while (t.load() == 0) usleep(100);
+        }
+        const pid_t self = getpid();
+        std::vector<pid_t> procs;
+        for (int p = 0; p < 2; ++p) {
+          procs.push_back(fork_sender([self] {
+            for (int n = 0; n < kPerSender; ++n) kill(self, SIGUSR1);
+          }));
+        }
+        std::vector<std::thread> senders;
+        for (int t = 0; t < 2; ++t) {
+          senders.emplace_back([&, t] {
+            for (int n = 0; n < kPerSender; ++n) {
+              if (t == 0) {
+                kill(self, SIGUSR1);
+              } else {
+                tgkill(self, consumer_tids[n % kInstances].load(), SIGUSR1);
+              }
+            }
+          });
+        }
+        for (auto& s : senders) s.join();
+        for (const pid_t p : procs) EXPECT_TRUE(exited_with(wait_with_deadline(p, 60), 0));
+        const std::uint64_t before_last = handler_runs.load();
+        kill(self, SIGUSR1);  // the last send: delivered, or coalesced with one still pending
+        const auto settled = [&] {
+          if (handler_runs.load() <= before_last) return false;
+          for (auto& t : totals) {
+            if (t.load() != handler_runs.load()) return false;
+          }
+          return true;
+        };
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!settled() && std::chrono::steady_clock::now() < deadline) usleep(1000);
+        EXPECT_GT(handler_runs.load(), before_last) << "the last send never reached a handler";
+        for (int i = 0; i < kInstances; ++i) {
+          EXPECT_EQ(handler_runs.load(), totals[i].load())
+              << "instance " << i << " is asleep on unreported deliveries";
+          instances[i]->get_handle().close();
+        }
+        for (auto& c : consumers) c.join();
+        std::printf("storm: 200000 sent, %llu handler runs\n",
+                    static_cast<unsigned long long>(handler_runs.load()));
+      },
+      120);
 }
 
 // Realtime signals are not coalesced: every sigqueue()d value arrives, in order.
 TEST_P(Signals, RealtimeValuesArriveInOrder) {
-  SIGRELAY_IN_CHILD([this] {
-    constexpr int kCount = 10000;
-    signals sigs({SIGRTMIN + 1}, options(16384));
-    const pid_t parent = getpid();
-    const pid_t sender = fork_sender([parent] {
-      for (int i = 0; i < kCount; ++i) {
-        while (sigqueue(parent, SIGRTMIN + 1, sigval{.sival_int = i}) != 0) {
-          if (errno != EAGAIN) _exit(3);
-          usleep(100);  // the kernel's queue is full: wait for the receiver
+  SIGRELAY_IN_CHILD(
+      [this] {
+        constexpr int kCount = 10000;
+        signals sigs({SIGRTMIN + 1}, options(16384));
+        const pid_t parent = getpid();
+        const pid_t sender = fork_sender([parent] {
+          for (int i = 0; i < kCount; ++i) {
+            while (sigqueue(parent, SIGRTMIN + 1, sigval{.sival_int = i}) != 0) {
+              if (errno != EAGAIN) _exit(3);
+              usleep(100);  // the kernel's queue is full: wait for the receiver
+            }
+          }
+        });
+        std::vector<int> values;
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (values.size() < static_cast<std::size_t>(kCount) &&
+               std::chrono::steady_clock::now() < deadline) {
+          for (const auto& e : sigs.wait_for(100ms)) {
+            EXPECT_EQ(1U, e.count);
+            EXPECT_EQ(origin_kind::queue, e.last.kind);
+            values.push_back(e.last.value.sival_int);
+          }
         }
-      }
-    });
-    std::vector<int> values;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (values.size() < static_cast<std::size_t>(kCount) && std::chrono::steady_clock::now() < deadline) {
-      for (const auto& e : sigs.wait_for(100ms)) {
-        EXPECT_EQ(1U, e.count);
-        EXPECT_EQ(origin_kind::queue, e.last.kind);
-        values.push_back(e.last.value.sival_int);
-      }
-    }
-    EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
-    ASSERT_EQ(static_cast<std::size_t>(kCount), values.size());
-    for (int i = 0; i < kCount; ++i) ASSERT_EQ(i, values[i]) << "out of order at " << i;
-    EXPECT_EQ(0U, sigs.dropped());
-  }, 60);
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
+        ASSERT_EQ(static_cast<std::size_t>(kCount), values.size());
+        for (int i = 0; i < kCount; ++i) ASSERT_EQ(i, values[i]) << "out of order at " << i;
+        EXPECT_EQ(0U, sigs.dropped());
+      },
+      60);
 }
 
 TEST_P(Signals, SmallRingReceivedPlusDroppedEqualsSent) {
-  SIGRELAY_IN_CHILD([this] {
-    constexpr int kCount = 10000;
-    signals sigs({SIGRTMIN}, options(8));
-    const pid_t parent = getpid();
-    const pid_t sender = fork_sender([parent] {
-      for (int i = 0; i < kCount; ++i) {
-        while (sigqueue(parent, SIGRTMIN, sigval{.sival_int = i}) != 0) {
-          if (errno != EAGAIN) _exit(3);
-          usleep(100);
+  SIGRELAY_IN_CHILD(
+      [this] {
+        constexpr int kCount = 10000;
+        signals sigs({SIGRTMIN}, options(8));
+        const pid_t parent = getpid();
+        const pid_t sender = fork_sender([parent] {
+          for (int i = 0; i < kCount; ++i) {
+            while (sigqueue(parent, SIGRTMIN, sigval{.sival_int = i}) != 0) {
+              if (errno != EAGAIN) _exit(3);
+              usleep(100);
+            }
+          }
+        });
+        std::uint64_t received = 0;
+        int last = -1;
+        bool ordered = true;
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (received + sigs.dropped() < static_cast<std::uint64_t>(kCount) &&
+               std::chrono::steady_clock::now() < deadline) {
+          for (const auto& e : sigs.wait_for(100ms)) {
+            ++received;
+            ordered = ordered && e.last.value.sival_int > last;
+            last = e.last.value.sival_int;
+          }
+          usleep(200);  // a slow consumer, so that the ring overflows
         }
-      }
-    });
-    std::uint64_t received = 0;
-    int last = -1;
-    bool ordered = true;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (received + sigs.dropped() < static_cast<std::uint64_t>(kCount) &&
-           std::chrono::steady_clock::now() < deadline) {
-      for (const auto& e : sigs.wait_for(100ms)) {
-        ++received;
-        ordered = ordered && e.last.value.sival_int > last;
-        last = e.last.value.sival_int;
-      }
-      usleep(200);  // a slow consumer, so that the ring overflows
-    }
-    EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
-    received += sigs.pending().size();
-    EXPECT_EQ(static_cast<std::uint64_t>(kCount), received + sigs.dropped());
-    EXPECT_GT(sigs.dropped(), 0U) << "the ring of 8 was expected to overflow";
-    EXPECT_TRUE(ordered);
-    std::printf("small ring: received %llu, dropped %llu\n", static_cast<unsigned long long>(received),
-                static_cast<unsigned long long>(sigs.dropped()));
-  }, 60);
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
+        received += sigs.pending().size();
+        EXPECT_EQ(static_cast<std::uint64_t>(kCount), received + sigs.dropped());
+        EXPECT_GT(sigs.dropped(), 0U) << "the ring of 8 was expected to overflow";
+        EXPECT_TRUE(ordered);
+        std::printf("small ring: received %llu, dropped %llu\n", static_cast<unsigned long long>(received),
+                    static_cast<unsigned long long>(sigs.dropped()));
+      },
+      60);
 }
 
 TEST_P(Signals, CloseFromAnotherThreadEndsABlockedWaitAndTheLoop) {
@@ -434,30 +447,32 @@ TEST_P(Signals, TwoInstancesOfTheSameSignalEachGetEverySignal) {
 }
 
 TEST_P(Signals, DestroyingDuringAStormIsCleanAndRestoresTheDisposition) {
-  SIGRELAY_IN_CHILD([this] {
-    std::atomic<bool> stop{false};
-    std::atomic<bool> survivor_flag{false};
-    const pid_t self = getpid();
-    // A foreign action keeps the process alive while instances come and go.
-    const auto keep = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(survivor_flag));
-    std::thread flood([&] {
-      while (!stop.load()) kill(self, SIGUSR1);
-    });
-    for (int round = 0; round < 200; ++round) {
-      signals sigs({SIGUSR1}, kind());
-      if (round % 2 == 0) sigs.pending();
-    }
-    stop.store(true);
-    flood.join();
-    sigrelay::remove_action(keep);
-    EXPECT_EQ(SIG_DFL, query(SIGUSR1).sa_handler);
-    sigset_t mask;
-    pthread_sigmask(SIG_BLOCK, nullptr, &mask);
-    EXPECT_FALSE(sigismember(&mask, SIGUSR1));
-    // Last subscriber gone: a fresh instance-less process dies by SIGUSR1 again.
-    const int status = sigrelay::test::run_in_child([] { raise(SIGUSR1); });
-    EXPECT_TRUE(sigrelay::test::killed_by(status, SIGUSR1));
-  }, 60);
+  SIGRELAY_IN_CHILD(
+      [this] {
+        std::atomic<bool> stop{false};
+        std::atomic<bool> survivor_flag{false};
+        const pid_t self = getpid();
+        // A foreign action keeps the process alive while instances come and go.
+        const auto keep = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(survivor_flag));
+        std::thread flood([&] {
+          while (!stop.load()) kill(self, SIGUSR1);
+        });
+        for (int round = 0; round < 200; ++round) {
+          signals sigs({SIGUSR1}, kind());
+          if (round % 2 == 0) sigs.pending();
+        }
+        stop.store(true);
+        flood.join();
+        sigrelay::remove_action(keep);
+        EXPECT_EQ(SIG_DFL, query(SIGUSR1).sa_handler);
+        sigset_t mask;
+        pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+        EXPECT_FALSE(sigismember(&mask, SIGUSR1));
+        // Last subscriber gone: a fresh instance-less process dies by SIGUSR1 again.
+        const int status = sigrelay::test::run_in_child([] { raise(SIGUSR1); });
+        EXPECT_TRUE(sigrelay::test::killed_by(status, SIGUSR1));
+      },
+      60);
 }
 
 TEST_P(Signals, RefusesBadSignalsWithoutChangingAnything) {
@@ -496,8 +511,8 @@ unsigned long long child_blocked_mask(const std::string& how) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    char* argv[] = {const_cast<char*>("grep"), const_cast<char*>("SigBlk"), const_cast<char*>("/proc/self/status"),
-                    nullptr};
+    char* argv[] = {const_cast<char*>("grep"), const_cast<char*>("SigBlk"),
+                    const_cast<char*>("/proc/self/status"), nullptr};
     if (how == "spawn_attr") {
       sigrelay::spawn_attr attr;
       posix_spawn(&pid, "/bin/grep", &actions, attr.get(), argv, environ);

@@ -21,10 +21,10 @@
 //   until remove_action() of every action made from it has returned.
 #pragma once
 
+#include <sys/types.h>
 #include <atomic>
 #include <cstdint>
 #include <system_error>
-#include <sys/types.h>
 
 #include "sigrelay/registry.hpp"
 

@@ -38,6 +38,7 @@
 //   parent's consumer. Create new objects in the child.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -46,7 +47,6 @@
 #include <iterator>
 #include <memory>
 #include <string_view>
-#include <sys/types.h>
 #include <vector>
 
 #include "sigrelay/registry.hpp"
@@ -69,7 +69,7 @@ std::string_view to_string(origin_kind kind) noexcept;
 struct origin {
   pid_t pid = 0;  // sender (or child, for kind == child); 0 where siginfo has none
   uid_t uid = 0;
-  int code = 0;   // si_code
+  int code = 0;  // si_code
   origin_kind kind = origin_kind::other;
   // Whether pid/uid were filled in by the kernel. A same-user process can forge any pid/uid with
   // rt_sigqueueinfo(), but only with a negative si_code other than SI_TKILL: so SI_QUEUE (and the

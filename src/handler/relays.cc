@@ -6,11 +6,11 @@
 // each function here that may be called directly from a user's own handler.
 #include "handler/relays.hpp"
 
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
-#include <unistd.h>
 
 #include "handler/state.hpp"
 #include "sigrelay/relays.hpp"
@@ -24,17 +24,25 @@ enum class default_kind { terminate, core, ignore, stop, cont };
 // Signal context. The default action of each signal (man 7 signal).
 default_kind default_of(int signo) noexcept {
   switch (signo) {
-    case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS: case SIGFPE:
-    case SIGSEGV: case SIGXCPU: case SIGXFSZ: case SIGSYS:
-      return default_kind::core;
-    case SIGCHLD: case SIGURG: case SIGWINCH:
-      return default_kind::ignore;
-    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
-      return default_kind::stop;
-    case SIGCONT:
-      return default_kind::cont;
-    default:
-      return default_kind::terminate;  // the rest, realtime signals included
+    case SIGQUIT:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGSEGV:
+    case SIGXCPU:
+    case SIGXFSZ:
+    case SIGSYS: return default_kind::core;
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH: return default_kind::ignore;
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU: return default_kind::stop;
+    case SIGCONT: return default_kind::cont;
+    default: return default_kind::terminate;  // the rest, realtime signals included
   }
 }
 
@@ -84,14 +92,12 @@ void emulate_default(int signo) noexcept {
   const int saved_errno = errno;
   switch (detail::default_of(signo)) {
     case detail::default_kind::terminate:
-    case detail::default_kind::core:
-      die_by_signal(signo);
+    case detail::default_kind::core: die_by_signal(signo);
     case detail::default_kind::stop:
       ::kill(::getpid(), SIGSTOP);  // the whole process stops, as the default action would
       break;
     case detail::default_kind::ignore:
-    case detail::default_kind::cont:
-      break;  // SIGCONT's continuing was done by the kernel already
+    case detail::default_kind::cont: break;  // SIGCONT's continuing was done by the kernel already
   }
   errno = saved_errno;
 }

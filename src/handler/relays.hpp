@@ -1,8 +1,8 @@
 // src/handler/relays.hpp — the relays' signal-context halves. Signal context.
 #pragma once
 
-#include <csignal>
 #include <sys/types.h>
+#include <csignal>
 
 #include "sigrelay/relays.hpp"
 

@@ -22,11 +22,11 @@
 //   the parent) deliveries record nothing.
 #pragma once
 
+#include <sys/types.h>
 #include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
-#include <sys/types.h>
 
 namespace sigrelay::detail {
 

@@ -23,11 +23,11 @@
 //   will ever run, the removed action.
 #pragma once
 
+#include <sys/types.h>
 #include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
-#include <sys/types.h>
 
 namespace sigrelay::detail {
 

@@ -1,14 +1,14 @@
 // src/platform/linux.cc — Linux implementations of the platform layer (ordinary context only).
 #include "platform/linux.hpp"
 
-#include <cerrno>
-#include <climits>
-#include <ctime>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <ctime>
 
 #include "detail.hpp"
 

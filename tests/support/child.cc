@@ -1,14 +1,14 @@
 // tests/support/child.cc — see child.hpp.
 #include "support/child.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include "sigrelay/registry.hpp"
 
@@ -30,7 +30,9 @@ void reset_signal_state() {
 int wait_with_deadline(pid_t pid, unsigned timeout_s) {
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd >= 0) {
-    struct pollfd p {pidfd, POLLIN, 0};
+    struct pollfd p {
+      pidfd, POLLIN, 0
+    };
     int r;
     do {
       r = poll(&p, 1, static_cast<int>(timeout_s) * 1000);
@@ -56,7 +58,7 @@ int run_in_child(const std::function<void()>& body, unsigned timeout_s) {
   }
   if (pid == 0) {
     reset_signal_state();
-    const struct rlimit no_core {0, 0};
+    const struct rlimit no_core { 0, 0 };
     setrlimit(RLIMIT_CORE, &no_core);  // dying by SIGQUIT/SIGABRT on purpose must not litter cores
     alarm(timeout_s + 5);              // second line of defence if the parent is gone
     body();

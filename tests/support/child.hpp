@@ -9,10 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/types.h>
 #include <csignal>
 #include <functional>
 #include <string>
-#include <sys/types.h>
 
 namespace sigrelay::test {
 
@@ -33,6 +33,7 @@ testing::AssertionResult exited_with(int status, int code);
 testing::AssertionResult killed_by(int status, int signo);
 
 // Runs `body` in a child and expects it to succeed (exit 0).
-#define SIGRELAY_IN_CHILD(...) EXPECT_TRUE(::sigrelay::test::exited_with(::sigrelay::test::run_in_child(__VA_ARGS__), 0))
+#define SIGRELAY_IN_CHILD(...) \
+  EXPECT_TRUE(::sigrelay::test::exited_with(::sigrelay::test::run_in_child(__VA_ARGS__), 0))
 
 }  // namespace sigrelay::test

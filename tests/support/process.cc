@@ -1,13 +1,13 @@
 // tests/support/process.cc — see process.hpp.
 #include "support/process.hpp"
 
-#include <cerrno>
-#include <csignal>
-#include <cstdio>
 #include <poll.h>
 #include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
 
 #include "support/child.hpp"
 
@@ -49,7 +49,9 @@ process::~process() {
 }
 
 process::read_result process::read_some(int timeout_ms) {
-  struct pollfd p {fd_, POLLIN, 0};
+  struct pollfd p {
+    fd_, POLLIN, 0
+  };
   const int r = poll(&p, 1, timeout_ms);
   if (r == 0 || (r < 0 && errno == EINTR)) return read_result::nothing_yet;
   if (r < 0) return read_result::end;
@@ -63,7 +65,8 @@ process::read_result process::read_some(int timeout_ms) {
 bool process::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (output_.find(text) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || read_some(static_cast<int>(left.count())) == read_result::end) {
       return output_.find(text) != std::string::npos;
     }

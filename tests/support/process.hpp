@@ -2,9 +2,9 @@
 // pseudo-terminal so that a test can type Ctrl+C at it.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace sigrelay::test {

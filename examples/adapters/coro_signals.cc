@@ -1,0 +1,110 @@
+// examples/adapters/coro_signals.cc — signals awaited by a C++20 coroutine on a home-made scheduler.
+//
+//   coro_signals        sends itself SIGHUP, SIGUSR1 twice, a sigqueue() value, then SIGTERM
+//   coro_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
+#include <sigrelay/coro.hpp>
+
+#include <condition_variable>
+#include <coroutine>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+// The program's scheduler: a run queue drained by main().
+class run_queue {
+ public:
+  void post(std::coroutine_handle<> h) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(h);
+    }
+    cv_.notify_one();
+  }
+  // Resumes queued coroutines until `done` is set.
+  void run(const bool& done) {
+    while (!done) {
+      std::coroutine_handle<> h;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return !queue_.empty(); });
+        h = queue_.front();
+        queue_.pop_front();
+      }
+      h.resume();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::coroutine_handle<>> queue_;
+};
+
+// A fire-and-forget coroutine that starts on the run queue.
+struct detached_task {
+  struct promise_type {
+    detached_task get_return_object() { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+void print(const sigrelay::signal_event& e) {
+  std::printf("%-8s x%llu  from pid %d uid %d (%s)", sigrelay::signal_name(e.signo).data(),
+              static_cast<unsigned long long>(e.count), static_cast<int>(e.last.pid),
+              static_cast<int>(e.last.uid), sigrelay::to_string(e.last.kind).data());
+  if (e.last.kind == sigrelay::origin_kind::queue) std::printf(" value %d", e.last.value.sival_int);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+void send_demo_signals() {
+  const pid_t parent = getpid();
+  const pid_t child = fork();
+  if (child == 0) {
+    kill(parent, SIGHUP);
+    kill(parent, SIGUSR1);
+    kill(parent, SIGUSR1);  // the kernel may merge these two into one delivery (x1) or not (x2)
+    sigqueue(parent, SIGUSR2, sigval{42});
+    kill(parent, SIGTERM);
+    _exit(0);
+  }
+  if (child > 0) waitpid(child, nullptr, 0);
+}
+
+detached_task watch(sigrelay::co::signal_channel& ch, bool& done) {
+  while (std::optional<sigrelay::signal_event> e = co_await ch.next()) {
+    print(*e);
+    if (e->signo == SIGINT || e->signo == SIGTERM) break;
+  }
+  done = true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool wait = argc > 1 && std::string_view(argv[1]) == "wait";
+  run_queue queue;
+  // Suspended coroutines continue on main()'s run queue, not on the channel's thread.
+  sigrelay::co::signal_channel ch({SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2},
+                                  [&](std::coroutine_handle<> h) { queue.post(h); });
+  if (wait) {
+    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()), static_cast<int>(getpid()));
+    std::fflush(stdout);
+  } else {
+    send_demo_signals();
+  }
+  bool done = false;
+  watch(ch, done);  // runs here until it first waits
+  queue.run(done);
+  return 0;
+}
