@@ -287,7 +287,7 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
       remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
       if (remaining <= 0) return events;
     }
-    if (c.kind == backend::relay) {
+    if (c.kind == backend::relay && !detail::os::sanitizer_defers_signals) {
       sink& s = c.sink;
       detail::t_consumer_of = &s;
       const std::uint32_t old = s.state.fetch_or(sink::waiting, std::memory_order_seq_cst);
@@ -299,13 +299,16 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
       s.state.fetch_and(~sink::waiting, std::memory_order_seq_cst);
       detail::t_consumer_of = nullptr;
     } else {
-      struct pollfd fds[2] = {{c.signal_fd, POLLIN, 0}, {c.sink.event_fd, POLLIN, 0}};
+      // The signalfd backend (and the relay backend under ThreadSanitizer): sleep until an fd is
+      // readable. The relay backend's handler writes the eventfd when no futex waiter is registered.
+      struct pollfd fds[2] = {{c.sink.event_fd, POLLIN, 0}, {c.signal_fd, POLLIN, 0}};
       struct timespec ts {};
       if (remaining >= 0) {
         ts.tv_sec = static_cast<time_t>(remaining / 1000000000LL);
         ts.tv_nsec = static_cast<long>(remaining % 1000000000LL);
       }
-      ::ppoll(fds, 2, remaining >= 0 ? &ts : nullptr, nullptr);  // EINTR: loop and look again
+      ::ppoll(fds, c.signal_fd >= 0 ? 2 : 1, remaining >= 0 ? &ts : nullptr,
+              nullptr);  // EINTR: loop and look again
     }
   }
 }

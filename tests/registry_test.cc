@@ -45,7 +45,9 @@ struct tagged {
 void log_tag(void* ctx, const siginfo_t&) noexcept { g_log.push(static_cast<tagged*>(ctx)->tag); }
 
 // Sends `signo` to this thread; the handler has run when this returns (the signal is unblocked).
-void raise_here(int signo) { ASSERT_EQ(0, tgkill(getpid(), gettid(), signo)); }
+// pthread_kill() rather than a raw tgkill(): ThreadSanitizer runs handlers of signals a thread sends
+// itself this way synchronously, but defers (and merges) others until the next intercepted call.
+void raise_here(int signo) { ASSERT_EQ(0, pthread_kill(pthread_self(), signo)); }
 
 struct sigaction query(int signo) {
   struct sigaction sa {};

@@ -86,6 +86,33 @@ pid_t fork_sender(const std::function<void()>& body) {
   return pid;
 }
 
+// A thread that does nothing but receive `signo` (every other thread blocks it), parked in usleep().
+// Used by the realtime floods: ThreadSanitizer runs a handler at once only while the receiving thread
+// is inside a call it intercepts, and otherwise keeps one pending siginfo per signal number, merging
+// realtime signals that the kernel had queued. A parked receiver keeps the test about sigrelay.
+class receiver_thread {
+ public:
+  explicit receiver_thread(int signo) {
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    pthread_sigmask(SIG_BLOCK, &one, nullptr);  // here, and so in threads created from now on
+    thread_ = std::thread([this, one] {
+      pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+      while (!stop_.load()) usleep(1000);
+      pthread_sigmask(SIG_BLOCK, &one, nullptr);
+    });
+  }
+  ~receiver_thread() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 TEST_P(Signals, KillFromAChildProcessCarriesItsPidAndUid) {
   SIGRELAY_IN_CHILD([this] {
     signals sigs({SIGUSR1}, kind());

@@ -15,6 +15,22 @@
 
 namespace sigrelay::detail::os {
 
+// ThreadSanitizer runs a signal's handler late: at once only if the receiving thread is inside a
+// function it intercepts (poll, pause, ...), otherwise at its next such call. A thread asleep in a raw
+// futex system call is in none, so a signal delivered to it would wait forever; under TSan, wait()
+// therefore sleeps in poll() on the eventfd instead of on the futex.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitizer_defers_signals = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool sanitizer_defers_signals = true;
+#else
+inline constexpr bool sanitizer_defers_signals = false;
+#endif
+#else
+inline constexpr bool sanitizer_defers_signals = false;
+#endif
+
 // Signal numbers between the standard signals and SIGRTMIN that the C library keeps for itself
 // (glibc: 32 and 33 for its threading implementation).
 inline bool reserved_by_libc(int signo) noexcept { return signo > 31 && signo < SIGRTMIN; }
