@@ -425,6 +425,20 @@ TEST_P(Signals, NativeHandleWorksWithEpollAndPollAndDrains) {
   });
 }
 
+TEST_P(Signals, AForkedChildsDeliveriesNeverWakeTheParent) {
+  SIGRELAY_IN_CHILD([this] {
+    signals sigs({SIGUSR1}, kind());
+    const pid_t child = fork_sender([] {
+      for (int i = 0; i < 10; ++i) kill(getpid(), SIGUSR1);  // the child's own signals
+    });
+    ASSERT_TRUE(exited_with(wait_with_deadline(child, 10), 0));
+    EXPECT_FALSE(readable(sigs.native_handle(), 100)) << "the child's deliveries woke the parent";
+    EXPECT_TRUE(sigs.pending().empty());
+    kill(getpid(), SIGUSR1);
+    EXPECT_EQ(1U, total(collect_until(sigs, [](auto& all) { return !all.empty(); }), SIGUSR1));
+  });
+}
+
 TEST_P(Signals, WaitForTimesOut) {
   SIGRELAY_IN_CHILD([this] {
     signals sigs({SIGUSR1}, kind());
