@@ -133,6 +133,11 @@ void dispatcher::join() {
   }
 }
 
+// signals::dropped() reads atomics only: no need for the mutex.
+std::uint64_t dispatcher::dropped() const noexcept { return impl_->sigs.dropped(); }
+
+std::uint64_t dispatcher::dropped(int signo) const noexcept { return impl_->sigs.dropped(signo); }
+
 void dispatcher::set_error_handler(std::function<void(std::exception_ptr)> handler) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->on_error = std::move(handler);

@@ -158,6 +158,7 @@ struct detail::signals_core {
   sigset_t signalfd_mask{};
   sigset_t we_blocked{};  // blocked by this object in its thread (signalfd backend)
   action_id ids[NSIG];
+  std::size_t capacity = 0;  // of the realtime ring, allocated with the first realtime signal
   std::size_t dequeue_pos = 0;
 
   signals_core() = default;
@@ -265,13 +266,19 @@ std::vector<signal_event> drain(detail::signals_core& c) {
     if (n == 0) continue;
     events.push_back(signal_event{signo, n, detail::make_origin(read_slot(s.last[signo], signo), s.owner)});
   }
-  for (;;) {
+  for (; s.cells != nullptr;) {
     detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
     if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
     const detail::raw_origin record = cell.record;
     cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);
     ++c.dequeue_pos;
     events.push_back(signal_event{record.signo, 1, detail::make_origin(record, s.owner)});
+  }
+  // A delivery that notified after our clear may have had its eventfd write eaten by our read above:
+  // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
+  if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
+    s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
+    detail::write_wakeup(s.event_fd);
   }
   return events;
 }
@@ -344,6 +351,13 @@ std::error_code update_signalfd(detail::signals_core& c) {
 void subscribe(detail::signals_core& c, int signo) {
   check_signal(signo);
   if (c.ids[signo]) return;
+  if (signo >= SIGRTMIN && !c.cells) {
+    // Published to handlers by add_action() below (the registry's snapshot store is seq_cst).
+    c.cells.reset(new detail::ring_cell[c.capacity]);
+    for (std::size_t i = 0; i < c.capacity; ++i) c.cells[i].seq.store(i, std::memory_order_relaxed);
+    c.sink.cells = c.cells.get();
+    c.sink.mask = c.capacity - 1;
+  }
   std::error_code ec;
   const action_id id = add_action(signo, action{detail::record_fn, &c.sink}, {}, ec);
   if (ec) throw_for_signal(ec, signo, "subscribe to");
@@ -378,11 +392,7 @@ void unsubscribe_all(detail::signals_core& c) {
 std::shared_ptr<detail::signals_core> make_core(const signals_options& options) {
   auto c = std::make_shared<detail::signals_core>();
   c->kind = options.backend;
-  const std::size_t capacity = round_up_pow2(std::max<std::size_t>(options.realtime_capacity, 2));
-  c->cells.reset(new detail::ring_cell[capacity]);
-  for (std::size_t i = 0; i < capacity; ++i) c->cells[i].seq.store(i, std::memory_order_relaxed);
-  c->sink.cells = c->cells.get();
-  c->sink.mask = capacity - 1;
+  c->capacity = round_up_pow2(std::max<std::size_t>(options.realtime_capacity, 2));
   c->sink.rtmin = SIGRTMIN;
   c->sink.rtmax = SIGRTMAX;
   c->sink.owner = detail::process_pid();
@@ -469,6 +479,10 @@ int signals::native_handle() const noexcept {
 }
 
 std::uint64_t signals::dropped() const noexcept { return core_->sink.dropped.load(); }
+
+std::uint64_t signals::dropped(int signo) const noexcept {
+  return signo > 0 && signo < NSIG ? core_->sink.dropped_by[signo].load() : 0;
+}
 
 enum backend signals::backend() const noexcept { return core_->kind; }
 

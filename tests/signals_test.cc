@@ -243,7 +243,30 @@ TEST_P(Signals, NoLostWakeUpUnderAStorm) {
         for (int i = 0; i < kInstances; ++i) {
           consumers.emplace_back([&, i] {
             consumer_tids[i].store(gettid());
-            for (const signal_event& e : *instances[i]) totals[i].fetch_add(e.count);  // until closed
+            // Three ways to consume, each blocking with no timeout, until closed: the iterator
+            // (futex wake-ups), poll() on native_handle() and epoll on it (eventfd wake-ups).
+            if (i == 0) {
+              for (const signal_event& e : *instances[i]) totals[i].fetch_add(e.count);
+              return;
+            }
+            const int fd = instances[i]->native_handle();
+            const int ep = epoll_create1(EPOLL_CLOEXEC);
+            struct epoll_event ev {};
+            ev.events = EPOLLIN;
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+            while (!instances[i]->is_closed()) {
+              if (i == 1) {
+                struct pollfd p {
+                  fd, POLLIN, 0
+                };
+                poll(&p, 1, -1);
+              } else {
+                struct epoll_event out {};
+                epoll_wait(ep, &out, 1, -1);
+              }
+              totals[i].fetch_add(total(instances[i]->pending(), SIGUSR1));
+            }
+            close(ep);
           });
         }
         for (auto& t : consumer_tids) {

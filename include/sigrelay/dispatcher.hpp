@@ -20,6 +20,7 @@
 #pragma once
 
 #include <csignal>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -50,6 +51,10 @@ class dispatcher {
   void stop() noexcept;
   // Waits for the background thread to end (after stop()); rethrows an exception it ended with.
   void join();
+
+  // Realtime deliveries that found the ring full (see signals::dropped()): in all, and of one signal.
+  std::uint64_t dropped() const noexcept;
+  std::uint64_t dropped(int signo) const noexcept;
 
   // Receives the exceptions of callbacks run by the background thread, which then goes on.
   void set_error_handler(std::function<void(std::exception_ptr)> handler);

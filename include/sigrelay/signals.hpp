@@ -94,8 +94,9 @@ enum class backend { relay, signalfd };
 
 struct signals_options {
   enum backend backend = backend::relay;
-  // Records kept for realtime signals between drains (rounded up to a power of two). Deliveries
-  // that find the ring full are counted by dropped(), never lost silently.
+  // Records kept for realtime signals between drains (rounded up to a power of two; allocated with
+  // the first realtime signal subscribed). Deliveries that find the ring full are counted by
+  // dropped(), in all and per signal, never lost silently.
   std::size_t realtime_capacity = 1024;
 };
 
@@ -139,8 +140,9 @@ class signals {
   // loop, then call pending(). Owned by this object.
   int native_handle() const noexcept;
 
-  // Realtime deliveries that found the ring full, since construction.
+  // Realtime deliveries that found the ring full, since construction: in all, and of one signal.
   std::uint64_t dropped() const noexcept;
+  std::uint64_t dropped(int signo) const noexcept;
 
   // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends.
   class handle {

@@ -83,7 +83,10 @@ void record_fn(void* context, const siginfo_t& info) noexcept {
   const int signo = info.si_signo;
   if (signo <= 0 || signo >= NSIG) return;
   if (signo >= s.rtmin && signo <= s.rtmax) {
-    if (!push_record(s, info)) s.dropped.fetch_add(1, std::memory_order_seq_cst);
+    if (!push_record(s, info)) {
+      s.dropped_by[signo].fetch_add(1, std::memory_order_seq_cst);
+      s.dropped.fetch_add(1, std::memory_order_seq_cst);
+    }
   } else {
     store_origin(s.last[signo], info);
     s.counts[signo].fetch_add(1, std::memory_order_seq_cst);

@@ -10,11 +10,15 @@
 //   numbers, after D. Vyukov's bounded queue). A producer claims a cell with a CAS and publishes it
 //   with a release store; it never waits for another producer, so a handler interrupted between claim
 //   and publish (by a nested handler on its own thread) blocks nobody: later producers take later
-//   cells, or find the ring full. A full ring adds to `dropped`: received + dropped == delivered.
+//   cells, or find the ring full. A full ring adds to `dropped` (and to that signal's `dropped_by`):
+//   received + dropped == delivered, and the consumer can tell which signals lost payloads.
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
 //   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
 //   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it). The
-//   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies.
+//   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies. A delivery
+//   that notifies between that clear and the consumer's read of the eventfd may have its write
+//   consumed by that read; so if NOTIFIED is set again once the scan is done, the consumer writes
+//   the eventfd itself (a spurious wake-up at worst, never a lost one).
 // - A delivery running on the consumer's own thread while the consumer is inside wait()/drain (the
 //   kernel tends to pick the sleeping main thread) skips the wake-up system call: the consumer
 //   re-checks `state` before it sleeps and after it wakes. `t_consumer_of` says which sink that is.
@@ -71,6 +75,7 @@ struct sink {
   std::size_t mask = 0;
   std::atomic<std::size_t> enqueue_pos{0};
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> dropped_by[NSIG] = {};  // the same, per realtime signal
 };
 
 // The sink whose consumer is the current thread, while it is inside wait() or a drain; else null.

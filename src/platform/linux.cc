@@ -44,15 +44,17 @@ bool is_nonblocking(int fd, std::error_code& ec) noexcept {
 }
 
 bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long timeout_ns) noexcept {
+  // Always with a timeout, even "forever" (a day, and the caller loops): a timed FUTEX_WAIT
+  // interrupted by a signal handler returns EINTR (-ERESTART_RESTARTBLOCK), while an untimed one
+  // is restarted under SA_RESTART (-ERESTARTSYS), which costs a second system call when the handler
+  // ran on this very thread to wake it.
+  constexpr long long kForever = 86400LL * 1000000000LL;
+  const long long ns = timeout_ns >= 0 ? timeout_ns : kForever;
   struct timespec ts {};
-  struct timespec* tsp = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
-    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
-    tsp = &ts;
-  }
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000LL);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000LL);
   // Relative timeout; EINTR and EAGAIN (word changed) are ordinary wake-ups for the caller's loop.
-  const long r = ::syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp, nullptr, 0);
+  const long r = ::syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
   return !(r < 0 && errno == ETIMEDOUT);
 }
 
