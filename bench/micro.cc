@@ -1,0 +1,164 @@
+// bench/micro.cc — Google Benchmark micro-benchmarks of the registry and of `signals`.
+//
+// * Delivery through the registry: tgkill() to this thread (delivered synchronously on the way out
+//   of the system call) with N actions on the signal (1, 8, 64), and with 1 action on it while
+//   unrelated signals carry 0, 8 or 64 actions each (must stay flat). A raw sigaction() handler
+//   doing the same work is the floor.
+// * add_action()/remove_action() pairs: the only action of its signal (installs and restores the
+//   disposition each time), next to a permanent action, and next to a permanent action while another
+//   thread floods the signal at itself (the grace period meets running handlers).
+// * Creating and destroying a `signals` instance (relay and signalfd backends), and one delivery
+//   all the way to ordinary code: tgkill() then pending().
+#include <benchmark/benchmark.h>
+
+#include <sigrelay/registry.hpp>
+#include <sigrelay/relays.hpp>
+#ifdef BENCH_HAVE_SIGRELAY_SIGNALS
+#include <sigrelay/signals.hpp>
+#endif
+
+#include <unistd.h>
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::atomic<std::uint64_t> g_raw_count{0};
+
+// Signal context.
+void raw_handler(int, siginfo_t*, void*) { g_raw_count.fetch_add(1, std::memory_order_acq_rel); }
+
+void send_self(int signo) {
+  if (::tgkill(::getpid(), ::gettid(), signo) != 0) std::abort();
+}
+
+void unblock(int signo) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+// The floor: a plain SA_SIGINFO handler that adds to a counter.
+void BM_RawHandlerDelivery(benchmark::State& state) {
+  unblock(SIGUSR1);
+  struct sigaction sa {
+  }, old{};
+  sa.sa_sigaction = raw_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGUSR1, &sa, &old);
+  const std::uint64_t before = g_raw_count.load();
+  for (auto _ : state) send_self(SIGUSR1);
+  if (g_raw_count.load() - before != static_cast<std::uint64_t>(state.iterations()))
+    state.SkipWithError("lost deliveries");
+  ::sigaction(SIGUSR1, &old, nullptr);
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("floor: plain sigaction handler adding to a counter");
+}
+BENCHMARK(BM_RawHandlerDelivery);
+
+// N relay::add_count actions on the delivered signal.
+void BM_RegistryDelivery(benchmark::State& state) {
+  unblock(SIGUSR1);
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<std::atomic<std::uint64_t>> counters(n);
+  std::vector<sigrelay::action_id> ids;
+  for (auto& c : counters) ids.push_back(sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(c)));
+  for (auto _ : state) send_self(SIGUSR1);
+  for (auto id : ids) sigrelay::remove_action(id);
+  for (auto& c : counters)
+    if (c.load() != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(std::to_string(n) + " action(s) on the signal");
+}
+BENCHMARK(BM_RegistryDelivery)->Arg(1)->Arg(8)->Arg(64);
+
+// One action on the delivered signal; range(0) actions on each of four unrelated signals.
+void BM_RegistryDeliveryUnrelated(benchmark::State& state) {
+  unblock(SIGUSR1);
+  const int unrelated[] = {SIGUSR2, SIGWINCH, SIGRTMIN + 2, SIGRTMIN + 3};
+  std::atomic<std::uint64_t> mine{0}, theirs{0};
+  std::vector<sigrelay::action_id> ids;
+  for (int s : unrelated)
+    for (long i = 0; i < state.range(0); ++i)
+      ids.push_back(sigrelay::add_action(s, sigrelay::relay::add_count(theirs)));
+  ids.push_back(sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(mine)));
+  for (auto _ : state) send_self(SIGUSR1);
+  for (auto id : ids) sigrelay::remove_action(id);
+  if (mine.load() != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("1 action on the signal; " + std::to_string(4 * state.range(0)) + " on unrelated signals");
+}
+BENCHMARK(BM_RegistryDeliveryUnrelated)->Arg(0)->Arg(8)->Arg(64);
+
+// add_action + remove_action. range(0): 0 = the signal's only action (installs the trampoline and
+// restores the disposition every time), 1 = next to a permanent action, 2 = the same while another
+// thread floods the signal at itself.
+void BM_AddRemovePair(benchmark::State& state) {
+  const int signo = SIGUSR2;
+  std::atomic<std::uint64_t> permanent_count{0}, count{0};
+  sigrelay::action_id permanent;
+  if (state.range(0) >= 1)
+    permanent = sigrelay::add_action(signo, sigrelay::relay::add_count(permanent_count));
+  std::atomic<bool> stop{false};
+  std::thread flooder;
+  if (state.range(0) == 2) {
+    flooder = std::thread([&] {
+      unblock(signo);
+      while (!stop.load(std::memory_order_relaxed)) send_self(signo);
+    });
+    while (permanent_count.load() == 0) std::this_thread::yield();
+  }
+  for (auto _ : state) {
+    const sigrelay::action_id id = sigrelay::add_action(signo, sigrelay::relay::add_count(count));
+    if (!sigrelay::remove_action(id)) state.SkipWithError("remove_action failed");
+  }
+  stop = true;
+  if (flooder.joinable()) flooder.join();
+  if (permanent) sigrelay::remove_action(permanent);
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0   ? "the signal's only action (installs/restores the disposition)"
+                 : state.range(0) == 1 ? "next to a permanent action"
+                                       : "next to a permanent action; another thread flooding the signal");
+}
+BENCHMARK(BM_AddRemovePair)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+
+#ifdef BENCH_HAVE_SIGRELAY_SIGNALS
+void BM_SignalsCreateDestroy(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  for (auto _ : state) {
+    sigrelay::signals s({SIGUSR1}, kind);
+    benchmark::DoNotOptimize(s.native_handle());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0 ? "relay" : "signalfd");
+}
+BENCHMARK(BM_SignalsCreateDestroy)->Arg(0)->Arg(1);
+
+// One delivery to ordinary code: tgkill() to this thread, then pending().
+void BM_SignalsDelivery(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  sigrelay::signals s({SIGUSR1}, kind);
+  if (kind == sigrelay::backend::relay) unblock(SIGUSR1);
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    send_self(SIGUSR1);
+    for (const auto& e : s.pending()) got += e.count;
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0 ? "relay" : "signalfd");
+}
+BENCHMARK(BM_SignalsDelivery)->Arg(0)->Arg(1);
+#endif
+
+}  // namespace
+
+BENCHMARK_MAIN();

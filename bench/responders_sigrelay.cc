@@ -1,0 +1,114 @@
+// bench/responders_sigrelay.cc — sigrelay's responders: signals::wait() and native_handle()+epoll
+// on the relay backend, the signalfd backend's wait(), and the dispatcher.
+#include <sigrelay/dispatcher.hpp>
+#include <sigrelay/relays.hpp>
+#include <sigrelay/signals.hpp>
+
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+
+#include "harness.hpp"
+#include "sigrelay_support.hpp"
+
+namespace bench {
+namespace {
+
+class signals_responder final : public mechanism {
+ public:
+  enum class how { wait, epoll };
+  signals_responder(sigrelay::backend b, how h) : backend_(b), how_(h) {}
+  ~signals_responder() override {
+    if (ep_ >= 0) ::close(ep_);
+  }
+  void setup(const setup_args& a) override {
+    sigrelay::signals_options o;
+    o.backend = backend_;
+    sigs_.emplace(a.signos, o);
+    if (a.count_deliveries && backend_ == sigrelay::backend::relay) counter_.add(a.signos.front());
+    if (how_ == how::epoll) {
+      ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+      if (ep_ < 0) die("epoll_create1");
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      if (::epoll_ctl(ep_, EPOLL_CTL_ADD, sigs_->native_handle(), &ev) != 0) die("epoll_ctl");
+    }
+  }
+  void run(event_sink& sink) override {
+    while (!sink.done) {
+      if (how_ == how::epoll) {
+        epoll_event ev;
+        const int n = ::epoll_wait(ep_, &ev, 1, -1);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          die("epoll_wait");
+        }
+        for (const sigrelay::signal_event& e : sigs_->pending())
+          sink.on(e.signo, e.count, carries_value(e), e.last.value.sival_int);
+      } else {
+        const std::vector<sigrelay::signal_event> batch = sigs_->wait();
+        if (batch.empty()) die("signals::wait returned nothing");
+        for (const sigrelay::signal_event& e : batch)
+          sink.on(e.signo, e.count, carries_value(e), e.last.value.sival_int);
+      }
+    }
+  }
+  long long dropped() const override { return static_cast<long long>(sigs_->dropped()); }
+  long long deliveries() const override { return counter_.get(); }
+
+ private:
+  sigrelay::backend backend_;
+  how how_;
+  std::optional<sigrelay::signals> sigs_;
+  int ep_ = -1;
+  delivery_counter counter_;
+};
+
+#ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
+class dispatcher_responder final : public mechanism {
+ public:
+  void setup(const setup_args& a) override {
+    if (a.count_deliveries) counter_.add(a.signos.front());
+    for (int s : a.signos) {
+      d_.on(s, [this](const sigrelay::signal_event& e) {
+        sink_->on(e.signo, e.count, carries_value(e), e.last.value.sival_int);
+        if (sink_->done) d_.stop();
+      });
+    }
+  }
+  void run(event_sink& sink) override {
+    sink_ = &sink;
+    d_.run();
+  }
+  long long deliveries() const override { return counter_.get(); }
+
+ private:
+  event_sink* sink_ = nullptr;
+  sigrelay::dispatcher d_;
+  delivery_counter counter_;
+};
+#endif
+
+}  // namespace
+
+void add_sigrelay(std::vector<mechanism_info>& out) {
+  using sigrelay::backend;
+  out.push_back({"sigrelay-wait", group::sigrelay, "signals::wait(), relay backend", true, [] {
+                   return std::make_unique<signals_responder>(backend::relay, signals_responder::how::wait);
+                 }});
+  out.push_back(
+      {"sigrelay-epoll", group::sigrelay, "native_handle()+epoll_wait, then pending(), relay backend", true,
+       [] { return std::make_unique<signals_responder>(backend::relay, signals_responder::how::epoll); }});
+  out.push_back(
+      {"sigrelay-signalfd", group::sigrelay, "signals::wait(), signalfd backend", true,
+       [] { return std::make_unique<signals_responder>(backend::signalfd, signals_responder::how::wait); }});
+#ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
+  out.push_back({"sigrelay-dispatcher", group::sigrelay, "dispatcher::run() callbacks, relay backend", true,
+                 [] { return std::make_unique<dispatcher_responder>(); }});
+#endif
+}
+
+}  // namespace bench
