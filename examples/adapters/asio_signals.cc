@@ -9,11 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <string_view>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   sigrelay::asio::signal_set sigs(io, {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2});
   boost::asio::co_spawn(io, watch(sigs), boost::asio::detached);
   if (wait) {
-    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()), static_cast<int>(getpid()));
+    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()),
+                static_cast<int>(getpid()));
     std::fflush(stdout);
   } else {
     send_demo_signals();  // all arrive before the loop runs: queued and counted, none lost

@@ -4,6 +4,8 @@
 //   coro_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
 #include <sigrelay/coro.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <condition_variable>
 #include <coroutine>
 #include <csignal>
@@ -12,8 +14,6 @@
 #include <exception>
 #include <mutex>
 #include <string_view>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   sigrelay::co::signal_channel ch({SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2},
                                   [&](std::coroutine_handle<> h) { queue.post(h); });
   if (wait) {
-    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()), static_cast<int>(getpid()));
+    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()),
+                static_cast<int>(getpid()));
     std::fflush(stdout);
   } else {
     send_demo_signals();

@@ -4,11 +4,11 @@
 //   event_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
 #include <sigrelay/event.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <string_view>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
       if (e.signo == SIGINT || e.signo == SIGTERM) sigs.stop();  // dispatch returns: nothing pending
     });
     if (wait) {
-      std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()), static_cast<int>(getpid()));
+      std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()),
+                  static_cast<int>(getpid()));
       std::fflush(stdout);
     } else {
       send_demo_signals();

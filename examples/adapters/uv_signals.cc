@@ -4,11 +4,11 @@
 //   uv_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
 #include <sigrelay/uv.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <string_view>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   // The loop's other work: a timer that ticks every second.
   uv_timer_t timer;
   uv_timer_init(loop, &timer);
-  uv_timer_start(&timer, [](uv_timer_t*) { std::printf("tick\n"); }, 1000, 1000);
+  uv_timer_start(
+      &timer, [](uv_timer_t*) { std::printf("tick\n"); }, 1000, 1000);
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer));  // does not keep the loop alive by itself
 
   sigrelay::uv::signal_watcher sigs(loop, {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2});
@@ -55,7 +56,8 @@ int main(int argc, char** argv) {
     }
   });
   if (wait) {
-    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()), static_cast<int>(getpid()));
+    std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()),
+                static_cast<int>(getpid()));
     std::fflush(stdout);
   } else {
     send_demo_signals();

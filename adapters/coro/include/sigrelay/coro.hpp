@@ -1,0 +1,139 @@
+// sigrelay/coro.hpp — awaiting signals from C++20 coroutines, with any scheduler (target
+// sigrelay::coro). No event-loop library is needed; for Boost.Asio coroutines use <sigrelay/asio.hpp>
+// with use_awaitable instead.
+//
+// Example:
+//
+//   // How this program's scheduler resumes a coroutine, e.g. by queueing it on its run queue:
+//   auto resume_on_mine = [&](std::coroutine_handle<> h) { my_scheduler.post(h); };
+//   sigrelay::co::signal_channel ch({SIGINT, SIGTERM, SIGHUP}, resume_on_mine);
+//
+//   my_task watch(sigrelay::co::signal_channel& ch) {
+//     while (std::optional<sigrelay::signal_event> e = co_await ch.next()) {
+//       std::printf("%s x%llu from pid %d\n", sigrelay::signal_name(e->signo).data(),
+//                   (unsigned long long)e->count, (int)e->last.pid);
+//       if (e->signo != SIGHUP) break;
+//     }
+//   }
+//
+// How it works
+//   The channel owns a `signals` and one background thread that poll()s signals::native_handle() and
+//   drains pending() into a queue (so the thread is the only consumer of the `signals`). `co_await ch.next()`
+//   takes the next event from the queue at once if there is one (the coroutine does not suspend and goes on
+//   on its own thread); otherwise it suspends, and the channel's thread hands it the next event and resumes
+//   it through the channel's resume function.
+//
+// Resuming on the caller's executor
+//   The resume function (std::function<void(std::coroutine_handle<>)>) decides where a suspended
+//   coroutine continues: pass one that queues the handle on your scheduler (post it to your event
+//   loop, thread pool, ...). With none, the coroutine resumes inline on the channel's thread, which
+//   is only right for code that does not care where it runs; such a coroutine must not destroy the
+//   channel while it runs there (the destructor would then detach the thread instead of joining it).
+//   The function is called from the channel's thread, from close(), or from the thread that requests
+//   a stop (see next(std::stop_token)), never with a lock held. It must not throw (an exception on
+//   the channel's thread ends the process with std::terminate).
+//
+// No loss
+//   Events are queued from the moment the channel exists, whether or not anyone awaits; each is handed
+//   out exactly once, first come, first served. A cancelled next() takes nothing from the queue.
+//
+// Close and cancellation
+//   close() (from any thread, also from a coroutine) ends the channel: the events already recorded
+//   are still handed out, then every next() yields std::nullopt; suspended ones are resumed with
+//   std::nullopt. next(std::stop_token) additionally yields std::nullopt when a stop is requested
+//   while it waits (or before). Destroying a coroutine that is suspended in next() is safe: its wait
+//   is withdrawn.
+//
+// Thread safety
+//   Every member may be called from any thread. The resume function is called concurrently only if
+//   several coroutines wait at once.
+//
+// Errors
+//   The constructors throw std::system_error as sigrelay::signals does, or as std::thread does.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <stop_token>
+
+#include "sigrelay/signals.hpp"
+
+namespace sigrelay::co {
+
+// Where a coroutine suspended in next() continues (see "Resuming on the caller's executor").
+using resume_function = std::function<void(std::coroutine_handle<>)>;
+
+namespace detail {
+struct channel_state;
+}  // namespace detail
+
+class signal_channel {
+ public:
+  // Subscribes to `signos` (with `options`) and starts the channel's thread.
+  explicit signal_channel(std::initializer_list<int> signos, resume_function resume = {},
+                          const signals_options& options = {});
+  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  explicit signal_channel(sigrelay::signals&& source, resume_function resume = {});
+  // close()s, then joins the channel's thread and unsubscribes.
+  ~signal_channel();
+  signal_channel(const signal_channel&) = delete;
+  signal_channel& operator=(const signal_channel&) = delete;
+
+  // The awaitable returned by next(): `co_await` it once, right away.
+  class [[nodiscard]] next_awaitable {
+   public:
+    next_awaitable(const next_awaitable&) = delete;
+    next_awaitable& operator=(const next_awaitable&) = delete;
+    ~next_awaitable();
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h);
+    std::optional<signal_event> await_resume() noexcept { return result_; }
+
+   private:
+    friend class signal_channel;
+    friend struct detail::channel_state;
+    struct canceller {
+      next_awaitable* self;
+      void operator()() noexcept;
+    };
+    next_awaitable(std::shared_ptr<detail::channel_state> state, std::stop_token token) noexcept;
+
+    std::shared_ptr<detail::channel_state> state_;
+    std::stop_token token_;
+    std::optional<std::stop_callback<canceller>> on_stop_;
+    std::coroutine_handle<> handle_;
+    std::optional<signal_event> result_;
+    next_awaitable* next_ = nullptr;  // the channel's list of suspended waits
+    bool queued_ = false;             // in that list
+    bool cancelled_ = false;          // stop requested before it got queued
+  };
+
+  // co_await next(): the next event, or std::nullopt once the channel is closed.
+  next_awaitable next() noexcept;
+  // The same, and std::nullopt when `token` is stop-requested before an event comes.
+  next_awaitable next(std::stop_token token) noexcept;
+
+  // The next queued event without waiting, if any.
+  std::optional<signal_event> try_next();
+
+  // Ends the channel (see "Close and cancellation"). Any thread; never blocks for long.
+  void close() noexcept;
+  bool is_closed() const noexcept;
+
+  // Subscribes to one more signal / unsubscribes from one (see signals::add/remove). Errors: as
+  // signals, and std::errc::bad_file_descriptor once closed.
+  void add(int signo);
+  void remove(int signo);
+  // Realtime deliveries lost to a full ring (see signals::dropped).
+  std::uint64_t dropped() const noexcept;
+
+ private:
+  std::shared_ptr<detail::channel_state> state_;
+};
+
+}  // namespace sigrelay::co

@@ -1,0 +1,120 @@
+// adapters/event/src/event.cc — see sigrelay/event.hpp.
+//
+// Design notes
+// - One persistent EV_READ event on signals::native_handle(); its callback drains pending() once and
+//   hands the batch out, so the loop's other events run between batches during a signal storm.
+// - Events drained but not handed out (the callback stopped the watcher) wait in `backlog`; the fd
+//   is no longer readable then, so start() activates the event by hand (event_active) to hand them out.
+// - The callback may destroy the watcher: the destructor then only marks the state dead, and the
+//   dispatch loop, which owns it for the duration, frees it on its way out.
+#include "sigrelay/event.hpp"
+
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+namespace sigrelay::event {
+
+struct signal_watcher::state {
+  ::event* ev = nullptr;
+  std::optional<sigrelay::signals> source;
+  std::shared_ptr<const callback> cb;
+  std::deque<signal_event> backlog;
+  bool active = false;
+  bool dispatching = false;
+  bool dead = false;  // the watcher was destroyed during dispatch
+
+  static void on_ready(evutil_socket_t fd, short what, void* arg);
+};
+
+void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, void* arg) {
+  auto* st = static_cast<state*>(arg);
+  if (!st->active) return;
+  if (st->backlog.empty()) {
+    for (signal_event& e : st->source->pending()) st->backlog.push_back(e);
+  }
+  const std::shared_ptr<const callback> cb = st->cb;  // the callback may replace st->cb
+  st->dispatching = true;
+  // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
+  std::size_t budget = st->backlog.size();
+  while (budget-- > 0 && st->active && !st->backlog.empty()) {
+    const signal_event e = st->backlog.front();
+    st->backlog.pop_front();
+    try {
+      (*cb)(e);
+    } catch (...) {
+      std::terminate();  // would unwind through libevent's C frames
+    }
+    if (st->dead) {
+      delete st;
+      return;
+    }
+  }
+  st->dispatching = false;
+  // Left over by a budget cut with the watcher still active: come back next iteration.
+  if (st->active && !st->backlog.empty()) event_active(st->ev, EV_READ, 0);
+}
+
+namespace {
+
+[[noreturn]] void throw_errc(std::errc e, const char* what) {
+  throw std::system_error(std::make_error_code(e), what);
+}
+
+}  // namespace
+
+signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> signos,
+                               const signals_options& options)
+    : signal_watcher(base, sigrelay::signals(signos, options)) {}
+
+signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
+  auto st = std::make_unique<state>();
+  st->source.emplace(std::move(source));
+  st->ev = event_new(base, st->source->native_handle(), EV_READ | EV_PERSIST, state::on_ready, st.get());
+  if (st->ev == nullptr)
+    throw_errc(std::errc::not_enough_memory, "sigrelay::event::signal_watcher: event_new");
+  state_ = st.release();
+}
+
+signal_watcher::~signal_watcher() {
+  state* st = state_;
+  event_free(st->ev);  // deletes it first; allowed from its own callback
+  st->ev = nullptr;
+  st->active = false;
+  st->source.reset();
+  if (st->dispatching) {
+    st->dead = true;  // on_ready frees it on its way out
+  } else {
+    delete st;
+  }
+}
+
+int signal_watcher::start(callback cb) {
+  if (!cb) return -1;
+  state_->cb = std::make_shared<const callback>(std::move(cb));
+  if (!state_->active) {
+    if (event_add(state_->ev, nullptr) != 0) return -1;
+    state_->active = true;
+    if (!state_->backlog.empty()) event_active(state_->ev, EV_READ, 0);
+  }
+  return 0;
+}
+
+int signal_watcher::stop() noexcept {
+  if (!state_->active) return 0;
+  state_->active = false;
+  return event_del(state_->ev);
+}
+
+bool signal_watcher::is_active() const noexcept { return state_->active; }
+
+void signal_watcher::add(int signo) { state_->source->add(signo); }
+
+void signal_watcher::remove(int signo) { state_->source->remove(signo); }
+
+std::uint64_t signal_watcher::dropped() const noexcept { return state_->source->dropped(); }
+
+}  // namespace sigrelay::event

@@ -1,0 +1,149 @@
+// adapters/tests/support/signal_helpers.cc — see signal_helpers.hpp.
+#include "support/signal_helpers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "support/child.hpp"
+
+namespace sigrelay::test {
+
+void prepare_signals(std::initializer_list<int> signos) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signo : signos) {
+    sigaction(signo, &dfl, nullptr);
+    sigaddset(&set, signo);
+  }
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+void block_signals_in_this_thread() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
+namespace {
+
+// Waits for `pid` with a deadline, killing it past the deadline. Unlike wait_with_deadline() it opens
+// no file descriptor: in a multithreaded test, ThreadSanitizer does not see a pidfd_open() made with
+// syscall(), and would report the close() of a reused fd number as a race with its previous owner.
+int reap(pid_t pid, unsigned timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() > end) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+pid_t send_from_other_process(int signo, send_how how, int value, int times) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer defers a signal that interrupts instrumented code and keeps one deferred signal
+  // per number, so a burst of one realtime signal loses deliveries before sigrelay's handler ever
+  // runs. Spacing the sends lets each deferred one be handled first.
+  constexpr useconds_t gap_us = 20000;
+#else
+  constexpr useconds_t gap_us = 0;
+#endif
+  const pid_t target = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork failed";
+    return -1;
+  }
+  if (pid == 0) {
+    for (int i = 0; i < times; ++i) {
+      int rc;
+      if (how == send_how::kill) {
+        rc = kill(target, signo);
+      } else {
+        union sigval v {};
+        v.sival_int = value + i;
+        rc = sigqueue(target, signo, v);
+      }
+      if (rc != 0) _exit(2);
+      if (gap_us != 0 && i + 1 < times) usleep(gap_us);
+    }
+    _exit(0);
+  }
+  EXPECT_TRUE(exited_with(reap(pid, 10), 0));
+  return pid;
+}
+
+void send_to_thread(pid_t tid, int signo) { EXPECT_EQ(0, syscall(SYS_tgkill, getpid(), tid, signo)); }
+
+pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+pid_t start_flood(int signo) {
+  const pid_t target = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork failed";
+    return -1;
+  }
+  if (pid == 0) {
+    while (getppid() == target) {
+      if (kill(target, signo) != 0) _exit(0);
+    }
+    _exit(0);
+  }
+  return pid;
+}
+
+void stop_flood(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+receiver_thread::receiver_thread(int signo)
+    : thread_([this, signo] {
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, signo);
+        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+        while (!stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }) {}
+
+receiver_thread::~receiver_thread() {
+  stop_ = true;
+  thread_.join();
+}
+
+void block_signal_in_this_thread(int signo) {
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  pthread_sigmask(SIG_BLOCK, &one, nullptr);
+}
+
+bool is_default_disposition(int signo) {
+  struct sigaction now {};
+  sigaction(signo, nullptr, &now);
+  return (now.sa_flags & SA_SIGINFO) == 0 && now.sa_handler == SIG_DFL;
+}
+
+}  // namespace sigrelay::test

@@ -1,0 +1,96 @@
+// sigrelay/uv.hpp — sigrelay signals as a libuv handle (target sigrelay::uv).
+//
+// What uv_signal_t does, plus what it lacks: it chains with every other handler of the signal
+// (through sigrelay's registry; uv_signal_t forgets the previous handler and resets the signal to
+// SIG_DFL when its last watcher stops), loses nothing while stopped, counts coalesced deliveries and
+// tells who sent each signal.
+//
+// Example:
+//
+//   uv_loop_t* loop = uv_default_loop();
+//   sigrelay::uv::signal_watcher w(loop, {SIGINT, SIGTERM, SIGHUP});
+//   w.start([&](const sigrelay::signal_event& e) {
+//     std::printf("%s x%llu from pid %d\n", sigrelay::signal_name(e.signo).data(),
+//                 (unsigned long long)e.count, (int)e.last.pid);
+//     if (e.signo != SIGHUP) w.close();
+//   });
+//   uv_run(loop, UV_RUN_DEFAULT);   // returns once the watcher is closed and nothing else is active
+//
+// Lifecycle (uv_close semantics)
+//   The watcher owns two libuv handles (a uv_poll_t on signals::native_handle() and a uv_idle_t that
+//   hands out events left over after a stop()). close() (or the destructor) unsubscribes at once
+//   and uv_close()s them; their memory is released from the loop's close callbacks, after which
+//   `on_closed` runs. As with any libuv handle, run the loop (even UV_RUN_NOWAIT) after close()
+//   before uv_loop_close(), or uv_loop_close() returns UV_EBUSY and the handles' memory leaks.
+//   While started, the watcher keeps uv_run() from returning, like any active handle.
+//
+// Callback
+//   Runs on the loop's thread with one event at a time. It may call stop(), start(), close(), or
+//   destroy the watcher. Each poll hands out one drained batch (at most one event per standard
+//   signal, plus queued realtime records), so a signal storm never starves the loop's timers and
+//   I/O. Events left when the callback stop()s stay queued for the next start(). An exception
+//   escaping the callback would cross libuv's C frames: it calls std::terminate.
+//
+// Thread safety
+//   Like any libuv handle: use a watcher only on its loop's thread. Several loops on several threads
+//   may each have their watchers, on the same or different signals: every watcher of a signal
+//   receives every delivery.
+//
+// Errors
+//   Constructors throw std::system_error as sigrelay::signals does, or with the libuv error (as a
+//   positive errno value) if the handles cannot be initialised. start() returns a libuv error code
+//   (0 on success, UV_EINVAL once closed).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+
+#include "sigrelay/signals.hpp"
+
+namespace sigrelay::uv {
+
+class signal_watcher {
+ public:
+  using callback = std::function<void(const signal_event&)>;
+
+  // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the handles on
+  // `loop`; not started yet (signals arriving meanwhile are recorded, not lost).
+  signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos, const signals_options& options = {});
+  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  signal_watcher(uv_loop_t* loop, sigrelay::signals&& source);
+  // close()s if not closed yet.
+  ~signal_watcher();
+  signal_watcher(const signal_watcher&) = delete;
+  signal_watcher& operator=(const signal_watcher&) = delete;
+
+  // Starts (or restarts, replacing the callback) handing events to `cb`. Returns 0, or a libuv
+  // error code (UV_EINVAL once closed or with an empty callback).
+  int start(callback cb);
+  // Stops handing out events; they keep being recorded, and go to the callback after start().
+  // Returns 0.
+  int stop() noexcept;
+  // Unsubscribes and uv_close()s the handles; `on_closed` runs from the loop once they are closed.
+  // Events not handed out are dropped. A second close() does nothing.
+  void close(std::function<void()> on_closed = {});
+
+  bool is_active() const noexcept;
+  bool is_closing() const noexcept;  // close() was called
+  uv_loop_t* loop() const noexcept { return loop_; }
+
+  // Subscribes to one more signal / unsubscribes from one (see signals::add/remove). Errors: as
+  // signals, and std::errc::bad_file_descriptor once closed.
+  void add(int signo);
+  void remove(int signo);
+  // Realtime deliveries lost to a full ring (see signals::dropped); 0 once closed.
+  std::uint64_t dropped() const noexcept;
+
+ private:
+  struct state;
+  uv_loop_t* loop_;
+  state* state_;  // null once closed; freed by the loop's close callbacks
+};
+
+}  // namespace sigrelay::uv

@@ -1,0 +1,185 @@
+// adapters/uv/src/uv.cc — see sigrelay/uv.hpp.
+//
+// Design notes
+// - A uv_poll_t watches signals::native_handle() for readability; its callback drains pending() once
+//   and hands the batch out. One batch per loop iteration keeps a signal storm from starving the
+//   loop: the rest of the loop (timers, I/O) runs between batches.
+// - Events drained but not handed out (the callback stop()ped) wait in `backlog`. The fd is no longer
+//   readable then, so a uv_idle_t, active only while the watcher is started and the backlog is not
+//   empty, hands them out instead of the poll.
+// - The state outlives the C++ object whenever needed: it is freed by the second uv_close callback,
+//   so the callback may destroy the watcher (the state then only notes it is closing).
+#include "sigrelay/uv.hpp"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+namespace sigrelay::uv {
+
+struct signal_watcher::state {
+  uv_poll_t poll{};
+  uv_idle_t idle{};
+  std::optional<sigrelay::signals> source;
+  std::shared_ptr<const callback> cb;
+  std::deque<signal_event> backlog;
+  std::function<void()> on_closed;
+  bool active = false;
+  bool closing = false;
+  int open_handles = 0;  // handles not yet through their close callback
+
+  static state* make(uv_loop_t* loop, sigrelay::signals&& source);
+  static void dispatch(state* st) noexcept;
+  static void update_idle(state* st) noexcept;
+  static void on_poll(uv_poll_t* handle, int status, int events);
+  static void on_idle(uv_idle_t* handle);
+  static void on_close(uv_handle_t* handle);
+};
+
+namespace {
+
+[[noreturn]] void throw_uv(int rc, const char* what) {
+  throw std::system_error(-rc, std::generic_category(), what);
+}
+
+[[noreturn]] void throw_closed() {
+  throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                          "sigrelay::uv::signal_watcher is closed");
+}
+
+}  // namespace
+
+// Hands out the backlog, refilled once from pending() if empty, while the watcher is active.
+void signal_watcher::state::dispatch(state* st) noexcept {
+  if (st->backlog.empty() && st->source) {
+    for (signal_event& e : st->source->pending()) st->backlog.push_back(e);
+  }
+  const std::shared_ptr<const callback> cb = st->cb;  // the callback may replace st->cb
+  // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
+  std::size_t budget = st->backlog.size();
+  while (budget-- > 0 && st->active && !st->closing && !st->backlog.empty()) {
+    const signal_event e = st->backlog.front();
+    st->backlog.pop_front();
+    (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
+  }
+  update_idle(st);
+}
+
+// The idle handle is active only while the watcher is started and has a backlog to hand out.
+void signal_watcher::state::update_idle(state* st) noexcept {
+  if (st->closing) return;
+  if (st->active && !st->backlog.empty()) {
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&st->idle)) == 0) uv_idle_start(&st->idle, on_idle);
+  } else {
+    uv_idle_stop(&st->idle);
+  }
+}
+
+void signal_watcher::state::on_poll(uv_poll_t* handle, int status, int /*events*/) {
+  auto* st = static_cast<state*>(handle->data);
+  if (status < 0 || st->closing || !st->active) return;
+  dispatch(st);
+}
+
+void signal_watcher::state::on_idle(uv_idle_t* handle) {
+  auto* st = static_cast<state*>(handle->data);
+  if (st->closing || !st->active) {
+    uv_idle_stop(handle);
+    return;
+  }
+  dispatch(st);
+}
+
+void signal_watcher::state::on_close(uv_handle_t* handle) {
+  auto* st = static_cast<state*>(handle->data);
+  if (--st->open_handles > 0) return;
+  std::function<void()> done = std::move(st->on_closed);
+  delete st;
+  if (done) done();
+}
+
+signal_watcher::state* signal_watcher::state::make(uv_loop_t* loop, sigrelay::signals&& source) {
+  auto st = std::make_unique<state>();
+  st->source.emplace(std::move(source));
+  int rc = uv_poll_init(loop, &st->poll, st->source->native_handle());
+  if (rc != 0) throw_uv(rc, "sigrelay::uv::signal_watcher: uv_poll_init");
+  st->poll.data = st.get();
+  ++st->open_handles;
+  rc = uv_idle_init(loop, &st->idle);
+  if (rc != 0) {
+    // The poll handle is initialised: its memory must wait for its close callback.
+    st->closing = true;
+    st->source.reset();
+    uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), on_close);
+    st.release();
+    throw_uv(rc, "sigrelay::uv::signal_watcher: uv_idle_init");
+  }
+  st->idle.data = st.get();
+  ++st->open_handles;
+  return st.release();
+}
+
+signal_watcher::signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos,
+                               const signals_options& options)
+    : signal_watcher(loop, sigrelay::signals(signos, options)) {}
+
+signal_watcher::signal_watcher(uv_loop_t* loop, sigrelay::signals&& source)
+    : loop_(loop), state_(state::make(loop, std::move(source))) {}
+
+signal_watcher::~signal_watcher() { close(); }
+
+int signal_watcher::start(callback cb) {
+  if (state_ == nullptr || !cb) return UV_EINVAL;
+  state_->cb = std::make_shared<const callback>(std::move(cb));
+  if (!state_->active) {
+    const int rc = uv_poll_start(&state_->poll, UV_READABLE, state::on_poll);
+    if (rc != 0) return rc;
+    state_->active = true;
+  }
+  state::update_idle(state_);
+  return 0;
+}
+
+int signal_watcher::stop() noexcept {
+  if (state_ == nullptr || !state_->active) return 0;
+  state_->active = false;
+  uv_poll_stop(&state_->poll);
+  state::update_idle(state_);
+  return 0;
+}
+
+void signal_watcher::close(std::function<void()> on_closed) {
+  if (state_ == nullptr) return;
+  state* st = state_;
+  state_ = nullptr;
+  st->active = false;
+  st->closing = true;
+  st->on_closed = std::move(on_closed);
+  // uv_close stops the poll (taking the fd out of the loop's epoll set) before the fd is closed.
+  uv_close(reinterpret_cast<uv_handle_t*>(&st->poll), state::on_close);
+  uv_close(reinterpret_cast<uv_handle_t*>(&st->idle), state::on_close);
+  st->source.reset();
+  st->backlog.clear();
+}
+
+bool signal_watcher::is_active() const noexcept { return state_ != nullptr && state_->active; }
+
+bool signal_watcher::is_closing() const noexcept { return state_ == nullptr; }
+
+void signal_watcher::add(int signo) {
+  if (state_ == nullptr) throw_closed();
+  state_->source->add(signo);
+}
+
+void signal_watcher::remove(int signo) {
+  if (state_ == nullptr) throw_closed();
+  state_->source->remove(signo);
+}
+
+std::uint64_t signal_watcher::dropped() const noexcept {
+  return state_ == nullptr ? 0 : state_->source->dropped();
+}
+
+}  // namespace sigrelay::uv
