@@ -252,7 +252,11 @@ detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcep
   }
 }
 
-std::vector<signal_event> drain(detail::signals_core& c) {
+// `stale_fd`: on an empty drain, read the eventfd even if FD_ARMED was clear. A handler interrupted
+// between setting FD_ARMED and writing leaves the fd readable with no flag set once the drain ran;
+// pollers would then wake for nothing until the next delivery. Not for the futex wait, whose empty
+// drains would pay a system call for it.
+std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
   if (c.kind == backend::signalfd) read_signalfd(c);
   sink& s = c.sink;
   // Clear NOTIFIED before scanning: a delivery we miss below notifies again.
@@ -274,7 +278,8 @@ std::vector<signal_event> drain(detail::signals_core& c) {
     ++c.dequeue_pos;
     events.push_back(signal_event{record.signo, 1, detail::make_origin(record, s.owner)});
   }
-  // A delivery that notified after our clear may have had its eventfd write eaten by our read above:
+  if (events.empty() && stale_fd && (old & sink::closed) == 0) detail::os::drain_eventfd(s.event_fd);
+  // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
   if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
     s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
@@ -287,7 +292,8 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
   for (;;) {
-    std::vector<signal_event> events = drain(c);
+    const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
+    std::vector<signal_event> events = drain(c, polls);
     if (!events.empty() || c.closed()) return events;
     long long remaining = -1;
     if (timeout_ns >= 0) {
@@ -466,7 +472,7 @@ void signals::add(int signo) { subscribe(*core_, signo); }
 
 void signals::remove(int signo) { unsubscribe(*core_, signo); }
 
-std::vector<signal_event> signals::pending() { return drain(*core_); }
+std::vector<signal_event> signals::pending() { return drain(*core_, /*stale_fd=*/true); }
 
 std::vector<signal_event> signals::wait() { return wait_impl(*core_, -1); }
 

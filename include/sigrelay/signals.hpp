@@ -4,7 +4,8 @@
 // a blocking iterator, a non-blocking pending(), a timed wait, or a pollable file descriptor for any
 // event loop. Nothing is lost: standard signals coalesce (the kernel itself keeps at most one pending
 // instance of each), but every event says how many deliveries it stands for; realtime signals keep
-// every siginfo, in order, in a bounded ring whose overflow is counted exactly by dropped().
+// every siginfo, in the order recorded (the order sent, when one thread receives them), in a bounded
+// ring whose overflow is counted exactly by dropped().
 //
 // Example:
 //
@@ -83,7 +84,9 @@ struct origin {
 origin origin_of(const siginfo_t& info) noexcept;
 
 // One entry handed out by `signals`: `count` >= 1 deliveries of `signo` coalesced since the last
-// event of it, `last` the origin of the latest one. Realtime signals always have count == 1.
+// event of it, `last` the origin of the latest one. Realtime signals always have count == 1 and come
+// in the order their handlers recorded them: the order sent when a single thread receives them (two
+// queued signals handed to two threads at once may be recorded either way round).
 struct signal_event {
   int signo = 0;
   std::uint64_t count = 0;
