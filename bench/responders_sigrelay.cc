@@ -83,6 +83,7 @@ class dispatcher_responder final : public mechanism {
     sink_ = &sink;
     d_.run();
   }
+  long long dropped() const override { return static_cast<long long>(d_.dropped()); }
   long long deliveries() const override { return counter_.get(); }
 
  private:
