@@ -4,6 +4,8 @@
 //   coro_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
 #include <sigrelay/coro.hpp>
 
+#include "demo.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 #include <condition_variable>
@@ -58,32 +60,9 @@ struct detached_task {
   };
 };
 
-void print(const sigrelay::signal_event& e) {
-  std::printf("%-8s x%llu  from pid %d uid %d (%s)", sigrelay::signal_name(e.signo).data(),
-              static_cast<unsigned long long>(e.count), static_cast<int>(e.last.pid),
-              static_cast<int>(e.last.uid), sigrelay::to_string(e.last.kind).data());
-  if (e.last.kind == sigrelay::origin_kind::queue) std::printf(" value %d", e.last.value.sival_int);
-  std::printf("\n");
-  std::fflush(stdout);
-}
-
-void send_demo_signals() {
-  const pid_t parent = getpid();
-  const pid_t child = fork();
-  if (child == 0) {
-    kill(parent, SIGHUP);
-    kill(parent, SIGUSR1);
-    kill(parent, SIGUSR1);  // the kernel may merge these two into one delivery (x1) or not (x2)
-    sigqueue(parent, SIGUSR2, sigval{42});
-    kill(parent, SIGTERM);
-    _exit(0);
-  }
-  if (child > 0) waitpid(child, nullptr, 0);
-}
-
 detached_task watch(sigrelay::co::signal_channel& ch, bool& done) {
   while (std::optional<sigrelay::signal_event> e = co_await ch.next()) {
-    print(*e);
+    demo::print(*e);
     if (e->signo == SIGINT || e->signo == SIGTERM) break;
   }
   done = true;
@@ -102,7 +81,7 @@ int main(int argc, char** argv) {
                 static_cast<int>(getpid()));
     std::fflush(stdout);
   } else {
-    send_demo_signals();
+    demo::send_demo_signals();
   }
   bool done = false;
   watch(ch, done);  // runs here until it first waits

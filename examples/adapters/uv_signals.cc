@@ -4,38 +4,13 @@
 //   uv_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
 #include <sigrelay/uv.hpp>
 
+#include "demo.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <string_view>
-
-namespace {
-
-void print(const sigrelay::signal_event& e) {
-  std::printf("%-8s x%llu  from pid %d uid %d (%s)", sigrelay::signal_name(e.signo).data(),
-              static_cast<unsigned long long>(e.count), static_cast<int>(e.last.pid),
-              static_cast<int>(e.last.uid), sigrelay::to_string(e.last.kind).data());
-  if (e.last.kind == sigrelay::origin_kind::queue) std::printf(" value %d", e.last.value.sival_int);
-  std::printf("\n");
-  std::fflush(stdout);
-}
-
-void send_demo_signals() {
-  const pid_t parent = getpid();
-  const pid_t child = fork();
-  if (child == 0) {
-    kill(parent, SIGHUP);
-    kill(parent, SIGUSR1);
-    kill(parent, SIGUSR1);  // the kernel may merge these two into one delivery (x1) or not (x2)
-    sigqueue(parent, SIGUSR2, sigval{42});
-    kill(parent, SIGTERM);
-    _exit(0);
-  }
-  if (child > 0) waitpid(child, nullptr, 0);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const bool wait = argc > 1 && std::string_view(argv[1]) == "wait";
@@ -50,7 +25,7 @@ int main(int argc, char** argv) {
 
   sigrelay::uv::signal_watcher sigs(loop, {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2});
   sigs.start([&](const sigrelay::signal_event& e) {
-    print(e);
+    demo::print(e);
     if (e.signo == SIGINT || e.signo == SIGTERM) {
       sigs.close([] { std::printf("closed\n"); });  // uv_run() returns once the handles are closed
     }
@@ -60,7 +35,7 @@ int main(int argc, char** argv) {
                 static_cast<int>(getpid()));
     std::fflush(stdout);
   } else {
-    send_demo_signals();
+    demo::send_demo_signals();
   }
   uv_run(loop, UV_RUN_DEFAULT);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);

@@ -1,0 +1,39 @@
+// examples/adapters/demo.hpp — what the adapter examples share: printing an event, and a child
+// process that sends the example a few signals.
+#pragma once
+
+#include <sigrelay/signals.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <csignal>
+#include <cstdio>
+
+namespace demo {
+
+inline void print(const sigrelay::signal_event& e) {
+  std::printf("%-8s x%llu  from pid %d uid %d (%s)", sigrelay::signal_name(e.signo).data(),
+              static_cast<unsigned long long>(e.count), static_cast<int>(e.last.pid),
+              static_cast<int>(e.last.uid), sigrelay::to_string(e.last.kind).data());
+  if (e.last.kind == sigrelay::origin_kind::queue) std::printf(" value %d", e.last.value.sival_int);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+// A child process sends us SIGHUP, SIGUSR1 twice, a sigqueue() value and SIGTERM, then exits; we
+// reap it.
+inline void send_demo_signals() {
+  const pid_t parent = getpid();
+  const pid_t child = fork();
+  if (child == 0) {
+    kill(parent, SIGHUP);
+    kill(parent, SIGUSR1);
+    kill(parent, SIGUSR1);  // the kernel may merge these two into one delivery (x1) or not (x2)
+    sigqueue(parent, SIGUSR2, sigval{42});
+    kill(parent, SIGTERM);
+    _exit(0);
+  }
+  if (child > 0) waitpid(child, nullptr, 0);
+}
+
+}  // namespace demo
