@@ -1,6 +1,7 @@
 // tests/dispatcher_test.cc — callbacks per signal on a chosen thread, with real signals.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
@@ -29,7 +30,15 @@ TEST(Dispatcher, RunsCallbacksOnTheThreadThatCallsRun) {
       ran_on.store(gettid());
       if (calls.fetch_add(1) + 1 == 3) d.stop();
     });
+    // The sender is the only thread that takes SIGUSR1, so its handler runs inside kill() itself:
+    // under ThreadSanitizer, a signal that reaches a thread just before it blocks may otherwise
+    // wait until the blocking call returns (never, here). The callbacks still run on this thread.
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
     std::thread sender([&] {
+      pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);
       for (int i = 1; i <= 3; ++i) {
         kill(getpid(), SIGUSR1);
         wait_until(calls, i);  // one at a time: standard signals coalesce

@@ -87,6 +87,16 @@ pid_t fork_sender(const std::function<void()>& body) {
   return pid;
 }
 
+// ThreadSanitizer keeps one deferred signal per number: a realtime signal that meets a receiving
+// thread outside an intercepted call waits there, and the next one of that number is merged into
+// it, before sigrelay's handler ever runs. In that build only, the realtime flood checks what TSan
+// lets through: order, and no duplicates. The dev and asan builds check every value.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderThreadSanitizer = true;
+#else
+constexpr bool kUnderThreadSanitizer = false;
+#endif
+
 // A thread that does nothing but receive `signo` (every other thread blocks it), parked in usleep().
 // Used by the realtime floods: ThreadSanitizer runs a handler at once only while the receiving thread
 // is inside a call it intercepts, and otherwise keeps one pending siginfo per signal number, merging
@@ -333,7 +343,8 @@ TEST_P(Signals, RealtimeValuesArriveInOrder) {
           }
         });
         std::vector<int> values;
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        // Under ThreadSanitizer some never come (see kUnderThreadSanitizer): wait less for them.
+        const auto deadline = std::chrono::steady_clock::now() + (kUnderThreadSanitizer ? 10s : 30s);
         while (values.size() < static_cast<std::size_t>(kCount) &&
                std::chrono::steady_clock::now() < deadline) {
           for (const auto& e : sigs.wait_for(100ms)) {
@@ -343,9 +354,16 @@ TEST_P(Signals, RealtimeValuesArriveInOrder) {
           }
         }
         EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
+        EXPECT_EQ(0U, sigs.dropped());
+        if (kUnderThreadSanitizer) {
+          // TSan itself may merge queued deliveries before any handler runs (see above): what
+          // reaches sigrelay must still be in order, with nothing twice.
+          ASSERT_FALSE(values.empty());
+          for (std::size_t i = 1; i < values.size(); ++i) ASSERT_LT(values[i - 1], values[i]) << "at " << i;
+          return;
+        }
         ASSERT_EQ(static_cast<std::size_t>(kCount), values.size());
         for (int i = 0; i < kCount; ++i) ASSERT_EQ(i, values[i]) << "out of order at " << i;
-        EXPECT_EQ(0U, sigs.dropped());
       },
       60);
 }
@@ -379,7 +397,11 @@ TEST_P(Signals, SmallRingReceivedPlusDroppedEqualsSent) {
         }
         EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
         received += sigs.pending().size();
-        EXPECT_EQ(static_cast<std::uint64_t>(kCount), received + sigs.dropped());
+        if (kUnderThreadSanitizer) {
+          EXPECT_GE(static_cast<std::uint64_t>(kCount), received + sigs.dropped());  // TSan merges some
+        } else {
+          EXPECT_EQ(static_cast<std::uint64_t>(kCount), received + sigs.dropped());
+        }
         EXPECT_GT(sigs.dropped(), 0U) << "the ring of 8 was expected to overflow";
         EXPECT_TRUE(ordered);
         std::printf("small ring: received %llu, dropped %llu\n", static_cast<unsigned long long>(received),
