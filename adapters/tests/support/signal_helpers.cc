@@ -33,30 +33,6 @@ void block_signals_in_this_thread() {
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
 }
 
-namespace {
-
-// Waits for `pid` with a deadline, killing it past the deadline. Unlike wait_with_deadline() it opens
-// no file descriptor: in a multithreaded test, ThreadSanitizer does not see a pidfd_open() made with
-// syscall(), and would report the close() of a reused fd number as a race with its previous owner.
-int reap(pid_t pid, unsigned timeout_s) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  for (;;) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() > end) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      return status;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
-}  // namespace
-
 pid_t send_from_other_process(int signo, send_how how, int value, int times) {
 #if defined(__SANITIZE_THREAD__)
   // ThreadSanitizer defers a signal that interrupts instrumented code and keeps one deferred signal
@@ -87,7 +63,7 @@ pid_t send_from_other_process(int signo, send_how how, int value, int times) {
     }
     _exit(0);
   }
-  EXPECT_TRUE(exited_with(reap(pid, 10), 0));
+  EXPECT_TRUE(exited_with(wait_with_deadline(pid, 10), 0));
   return pid;
 }
 
