@@ -11,21 +11,28 @@
 // - Restoring: when the last action goes, the saved disposition is put back, but only if the
 //   trampoline is still the installed handler. If other code installed its handler over ours (and
 //   maybe chains to us), the trampoline stays, in pass-through mode: an empty action list that only
-//   chains the saved handler. A later add_action() reuses that state without calling sigaction().
-//   There is an unavoidable window between reading the current handler and restoring; sigaction()
-//   offers no compare-and-swap.
+//   chains the saved handler. A later add_action() reuses that state without calling sigaction(),
+//   unless that code has since set SIG_DFL or SIG_IGN: then nothing can reach the trampoline any
+//   more, and the signal is installed afresh. There is an unavoidable window between reading the
+//   current handler and restoring; sigaction() offers no compare-and-swap.
+// - The saved disposition's flags count: SIGCHLD keeps SA_NOCLDWAIT (automatic reaping) while
+//   subscribed if it was SIG_IGN or had SA_NOCLDWAIT, and keeps SA_NOCLDSTOP; a chained SA_RESETHAND handler
+//   that has run is restored as SIG_DFL. The trampoline honours sa_mask, SA_NODEFER and SA_NOCLDSTOP when
+//   chaining.
 // - SA_RESTART is set while every action of the signal asks for it; changing it re-installs the
 //   trampoline with new flags, again only if it is still the installed handler.
 // - fork(): a pthread_atfork() handler holds the mutex across fork (the child's copy is consistent),
 //   resets the child's reader counters (handlers running on other threads do not exist in the child)
 //   and refreshes the cached pid that fd relays use to ignore deliveries in a forked child.
-// - Errors leave everything as it was: validation happens before any change, and a failed
-//   sigaction() unpublishes what it published.
+// - Errors leave everything as it was: validation happens before any change, every snapshot a
+//   change needs is allocated before the change begins (so std::bad_alloc never strands a published
+//   action without an id), and a failed sigaction() unpublishes what it published.
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -97,74 +104,119 @@ void synchronize() noexcept {
   }
 }
 
-// Publishes a new snapshot for `signo` (nullptr for none), waits out the grace period and frees the
-// one it replaced. Called with the registry mutex held.
-void publish(int signo, const struct sigaction& previous, const std::vector<entry>& entries,
-             bool none = false) {
-  snapshot* fresh = nullptr;
-  if (!none) {
-    entry* copy = entries.empty() ? nullptr : new entry[entries.size()];
-    std::copy(entries.begin(), entries.end(), copy);
-    fresh = new snapshot{previous, entries.size(), copy};
+// A snapshot owned by the writer until it is published; built (and so allocated) before any change.
+struct snapshot_deleter {
+  void operator()(const snapshot* s) const noexcept {
+    delete[] s->entries;
+    delete s;
   }
-  const snapshot* old = g_handler.slots[signo].exchange(fresh, std::memory_order_seq_cst);
-  if (old != nullptr) {
-    synchronize();
-    delete[] old->entries;
-    delete old;
-  }
+};
+using snapshot_ptr = std::unique_ptr<snapshot, snapshot_deleter>;
+using published_ptr = std::unique_ptr<const snapshot, snapshot_deleter>;
+
+snapshot_ptr make_snapshot(const struct sigaction& previous, const std::vector<entry>& entries) {
+  std::unique_ptr<entry[]> copy(entries.empty() ? nullptr : new entry[entries.size()]);
+  std::copy(entries.begin(), entries.end(), copy.get());
+  snapshot_ptr fresh(new snapshot{previous, entries.size(), copy.get()});
+  copy.release();
+  return fresh;
+}
+
+// Publishes `fresh` for `signo` (nullptr: none), waits out the grace period and frees the snapshot it
+// replaced. Never fails: everything that can was done by make_snapshot(). Mutex held.
+void publish(int signo, snapshot_ptr fresh) noexcept {
+  const published_ptr old(g_handler.slots[signo].exchange(fresh.release(), std::memory_order_seq_cst));
+  if (old) synchronize();
 }
 
 bool wants_restart(const std::vector<entry>& entries) noexcept {
   return std::all_of(entries.begin(), entries.end(), [](const entry& e) { return e.restart; });
 }
 
-struct sigaction trampoline_action(bool restart) noexcept {
+// The trampoline's sigaction for `signo`. SIGCHLD keeps an earlier SA_NOCLDSTOP (no notice of
+// stopped or continued children, for anyone), and the automatic reaping that an inherited SIG_IGN or
+// SA_NOCLDWAIT asked for: Linux still calls a handler installed with SA_NOCLDWAIT (with
+// the child's status) and reaps the child itself, so every subscriber hears of every child and no
+// zombie is left, exactly as before sigrelay.
+struct sigaction trampoline_action(int signo, bool restart, const struct sigaction& previous) noexcept {
   struct sigaction sa {};
   sa.sa_sigaction = trampoline;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | (restart ? SA_RESTART : 0);
+  if (signo == SIGCHLD && (previous.sa_handler == SIG_IGN || (previous.sa_flags & SA_NOCLDWAIT) != 0)) {
+    sa.sa_flags |= SA_NOCLDWAIT;
+  }
+  if (signo == SIGCHLD && (previous.sa_flags & SA_NOCLDSTOP) != 0) {
+    // Not only for the chained handler's sake: a notice of a stopped or continued child would take the
+    // place of (coalesce with) the notice of its exit that the handler relies on.
+    sa.sa_flags |= SA_NOCLDSTOP;
+  }
   sigemptyset(&sa.sa_mask);
   return sa;
+}
+
+bool is_trampoline(const struct sigaction& sa) noexcept {
+  return (sa.sa_flags & SA_SIGINFO) != 0 && sa.sa_sigaction == trampoline;
 }
 
 bool trampoline_is_installed(int signo) noexcept {
   struct sigaction current {};
   if (::sigaction(signo, nullptr, &current) != 0) return false;
-  return (current.sa_flags & SA_SIGINFO) != 0 && current.sa_sigaction == trampoline;
+  return is_trampoline(current);
 }
 
 // A stale copy of our own trampoline (some code restored what it once saved from us) would recurse if
 // chained and be wrong if restored; what it stood for is the default disposition.
 struct sigaction chainable(const struct sigaction& sa) noexcept {
-  if ((sa.sa_flags & SA_SIGINFO) == 0 || sa.sa_sigaction != trampoline) return sa;
+  if (!is_trampoline(sa)) return sa;
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   return dfl;
 }
 
-// Installs the trampoline for a signal that has none of ours yet. Mutex held.
-std::error_code install(int signo, signal_record& record, std::vector<entry>& entries) {
+// What the signal's disposition was before sigrelay, as far as it still stands: a chained
+// SA_RESETHAND handler that has had its one call has become SIG_DFL, as the kernel would have made it.
+struct sigaction saved_disposition(int signo, const signal_record& record) noexcept {
+  if ((record.previous.sa_flags & SA_RESETHAND) == 0 ||
+      !g_handler.previous_spent[signo].load(std::memory_order_seq_cst)) {
+    return record.previous;
+  }
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  return dfl;
+}
+
+// Installs the trampoline for a signal that has none of ours yet. Mutex held. On error, nothing
+// changed; it throws only std::bad_alloc, before any change.
+std::error_code install(int signo, signal_record& record, const std::vector<entry>& entries) {
   struct sigaction raw {};
   if (::sigaction(signo, nullptr, &raw) != 0) return errno_code();
   const struct sigaction before = chainable(raw);
+  // Both snapshots this may need are allocated before anything changes.
+  snapshot_ptr first = make_snapshot(before, entries);
+  snapshot_ptr second = make_snapshot(before, entries);
+  g_handler.previous_spent[signo].store(false, std::memory_order_seq_cst);
   // Publish first, so that a delivery right after installation already finds its actions.
-  publish(signo, before, entries);
+  publish(signo, std::move(first));
   const bool restart = wants_restart(entries);
-  const struct sigaction ours = trampoline_action(restart);
+  const struct sigaction ours = trampoline_action(signo, restart, before);
   struct sigaction replaced {};
   if (::sigaction(signo, &ours, &replaced) != 0) {
     const std::error_code ec = errno_code();
-    publish(signo, before, {}, /*none=*/true);
+    publish(signo, nullptr);
     return ec;
   }
   record.installed = true;
   record.restart = restart;
-  // Another thread changed the disposition between our two calls: chain what we really replaced.
+  record.previous = before;
+  // Another thread changed the disposition between our two calls: chain what we really replaced
+  // (through chainable(): it may be a stale copy of the trampoline itself).
   const bool changed = replaced.sa_handler != raw.sa_handler || replaced.sa_flags != raw.sa_flags;
-  record.previous = changed ? chainable(replaced) : before;
   if (changed) {
-    publish(signo, replaced, entries);
+    record.previous = chainable(replaced);
+    second->previous = record.previous;  // not published yet: still ours to change
+    publish(signo, std::move(second));
   }
   return {};
 }
@@ -173,8 +225,23 @@ std::error_code install(int signo, signal_record& record, std::vector<entry>& en
 void update_restart(int signo, signal_record& record) noexcept {
   const bool restart = wants_restart(record.entries);
   if (restart == record.restart || !trampoline_is_installed(signo)) return;
-  const struct sigaction ours = trampoline_action(restart);
+  const struct sigaction ours = trampoline_action(signo, restart, record.previous);
   if (::sigaction(signo, &ours, nullptr) == 0) record.restart = restart;
+}
+
+// Pass-through: the last action went while other code's handler stood over the trampoline, so the
+// trampoline stayed, reachable only through that handler. If that code has since set SIG_DFL or
+// SIG_IGN (or its handler is gone some other way), nothing reaches the trampoline any more: the
+// signal starts afresh, as if sigrelay had never installed it. A foreign function handler is left
+// alone: it may chain to the trampoline, and installing over it would make each call the other.
+void forget_abandoned_pass_through(int signo, signal_record& record) noexcept {
+  if (!record.installed || !record.entries.empty()) return;
+  struct sigaction current {};
+  if (::sigaction(signo, nullptr, &current) != 0 || is_trampoline(current)) return;
+  if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return;
+  record.installed = false;
+  record.restart = true;
+  publish(signo, nullptr);
 }
 
 }  // namespace
@@ -199,11 +266,12 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
     std::vector<entry> entries = record.entries;
     const std::uint64_t serial = reg.next_serial;
     entries.push_back(entry{a.fn, a.context, serial, options.restart});
+    forget_abandoned_pass_through(signo, record);
     if (!record.installed) {
       ec = install(signo, record, entries);
       if (ec) return {};
     } else {
-      publish(signo, record.previous, entries);
+      publish(signo, make_snapshot(record.previous, entries));
     }
     record.entries.swap(entries);
     update_restart(signo, record);
@@ -239,20 +307,21 @@ bool remove_action(action_id id) noexcept {
   const auto it = std::find_if(record.entries.begin(), record.entries.end(),
                                [serial](const entry& e) { return e.serial == serial; });
   if (it == record.entries.end()) return false;
-  // Allocation failure here ends in std::terminate (noexcept): better than a half-removed action.
+  // Allocation failure here ends in std::terminate (noexcept), before any change: better than a
+  // half-removed action.
   std::vector<entry> remaining;
   remaining.reserve(record.entries.size() - 1);
   for (const entry& e : record.entries) {
     if (e.serial != serial) remaining.push_back(e);
   }
-  publish(signo, record.previous, remaining);  // pass-through while we decide below
+  publish(signo, make_snapshot(record.previous, remaining));  // pass-through while we decide below
   record.entries.swap(remaining);
   if (record.entries.empty()) {
-    if (record.installed && trampoline_is_installed(signo) &&
-        ::sigaction(signo, &record.previous, nullptr) == 0) {
+    const struct sigaction saved = saved_disposition(signo, record);
+    if (record.installed && trampoline_is_installed(signo) && ::sigaction(signo, &saved, nullptr) == 0) {
       record.installed = false;
       record.restart = true;
-      publish(signo, record.previous, {}, /*none=*/true);
+      publish(signo, nullptr);
     }
   } else {
     update_restart(signo, record);

@@ -17,12 +17,27 @@
 //   signal-safety): no locks, no allocation, no stdio, no exceptions (it is noexcept). It may run on
 //   any thread, nested inside itself, and concurrently on several threads. The trampoline saves and
 //   restores errno around all actions. The relays in <sigrelay/relays.hpp> are ready-made actions.
+//   An action must return (or end the process, as relay::die_by_signal does): one that leaves by
+//   siglongjmp or longjmp is not supported, because remove_action() and every other change of that
+//   signal's actions wait for it to return (see remove_action), and would wait forever.
 //
 // Chaining
 //   A handler installed with sigaction() before the first action is called first, once per delivery,
-//   respecting its SA_SIGINFO flag; a previous SIG_DFL or SIG_IGN is not "called". If some other code
-//   replaces sigrelay's trampoline later, the registry never overwrites that handler: when the last
-//   action goes, the trampoline is left to pass deliveries through to the saved handler.
+//   the way the kernel would have called it: respecting its SA_SIGINFO flag, with its sa_mask (and
+//   the signal itself unless SA_NODEFER) blocked while it runs, only once if it has SA_RESETHAND
+//   (then it counts as SIG_DFL, and SIG_DFL is what the last remove_action() restores), and for
+//   SIGCHLD never about a stopped or continued child if it has SA_NOCLDSTOP. A previous SIG_DFL or
+//   SIG_IGN is not "called". For SIGCHLD, an earlier SIG_IGN or SA_NOCLDWAIT (children reaped by the
+//   kernel) and SA_NOCLDSTOP stay in force while actions are subscribed: every action still hears of
+//   every child that exits, and none becomes a zombie.
+//   The earlier handler may leave by siglongjmp (a REPL's Ctrl+C handler, a fault probe): the
+//   registry stays fully usable, and that delivery's actions do not run (the earlier handler took it,
+//   as it would have without sigrelay).
+//   If some other code replaces sigrelay's trampoline later, the registry never overwrites that
+//   handler: when the last action goes, the trampoline is left to pass deliveries through to the
+//   saved handler, and a later add_action() reaches only through that code's handler (if it chains
+//   to what it replaced). If that code has meanwhile set SIG_DFL or SIG_IGN, add_action() installs
+//   the trampoline afresh, saving that disposition as the one to restore.
 //
 // Thread safety
 //   Every function here may be called from any thread, concurrently. None may be called from a

@@ -10,7 +10,9 @@
 //   new snapshot, publish it, run `synchronize()` and only then delete the old one.
 //
 //   Readers (the trampoline) announce themselves in one of two counters chosen by the low bit of
-//   `epoch`: load epoch -> increment active[parity] -> load the snapshot -> run -> decrement.
+//   `epoch`: load epoch -> increment active[parity] -> load the snapshot -> run -> decrement. A
+//   chained earlier handler is called outside that section (its sigaction copied out first), since
+//   it may never return (siglongjmp); actions are called inside it and must return.
 //   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
 //   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
 //   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for
@@ -54,6 +56,8 @@ struct handler_state {
   std::atomic<std::uint32_t> epoch;
   std::atomic<pid_t> pid;  // this process's pid, refreshed in fork children (see registry.cc)
   std::atomic<trampoline_hook> hook;
+  // A chained SA_RESETHAND handler has had its one call (reset when the trampoline is installed).
+  std::atomic<bool> previous_spent[NSIG];
 };
 
 // Constant-initialised, trivially destructible: never destroyed in any meaningful sense.

@@ -3,9 +3,25 @@
 // Everything in this file runs inside signal handlers: it is async-signal-safe (man 7
 // signal-safety), never allocates, locks, throws or logs, and saves and restores errno. Nested and
 // concurrent runs on many threads are safe: the only shared writes are atomic increments of the
-// reader counters (see the read-copy-update notes in state.hpp).
+// reader counters (see the read-copy-update notes in state.hpp) and the one-shot flag of a chained
+// SA_RESETHAND handler.
+//
+// Chaining, exactly as the kernel would have run the earlier handler
+// - It is called outside the read-side section: the trampoline copies the saved disposition out of
+//   the snapshot, leaves the section, calls it, and enters again for the actions. So an earlier
+//   handler that never returns (a REPL's SIGINT handler or a fault probe leaving by siglongjmp)
+//   holds no reader count, and the registry's grace periods still end. That delivery's actions do
+//   not run: the earlier handler took it, as it would have without sigrelay.
+// - Its sa_mask and SA_NODEFER: it runs with the mask the kernel would have given it (the
+//   interrupted context's mask, plus its sa_mask, plus the signal unless SA_NODEFER); the mask is
+//   put back before the actions run. No system call when the mask would not change.
+// - SA_RESETHAND: called for the first delivery only; after that it counts as SIG_DFL (and the
+//   registry restores SIG_DFL, not the handler, when the last action goes).
+// - SA_NOCLDSTOP on SIGCHLD: not called for a child that stopped or continued.
 #include "handler/state.hpp"
 
+#include <signal.h>
+#include <ucontext.h>
 #include <cerrno>
 #include <csignal>
 
@@ -15,14 +31,63 @@ handler_state g_handler{};
 
 namespace {
 
-// Signal context. Calls the handler that was installed before sigrelay, the way the kernel would.
+// Signal context. Whether the saved disposition is a function the kernel would call for `info`.
+bool callable(const struct sigaction& previous, int signo, const siginfo_t& info) noexcept {
+  if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) return false;
+  if (signo == SIGCHLD && (previous.sa_flags & SA_NOCLDSTOP) != 0 &&
+      (info.si_code == CLD_STOPPED || info.si_code == CLD_CONTINUED)) {
+    return false;
+  }
+  return true;
+}
+
+// Signal context. Calls the handler that was installed before sigrelay, the way the kernel would:
+// with its own mask, and only once if it asked for SA_RESETHAND. It may not return (siglongjmp).
 void call_previous(const struct sigaction& previous, int signo, siginfo_t* info, void* uc) noexcept {
-  if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) return;  // nothing to call
+  if ((previous.sa_flags & SA_RESETHAND) != 0 &&
+      g_handler.previous_spent[signo].exchange(true, std::memory_order_seq_cst)) {
+    return;  // a one-shot handler that already ran: the disposition is SIG_DFL now
+  }
+  // The mask the kernel would have set: interrupted context's | sa_mask | signo (unless SA_NODEFER).
+  sigset_t current;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &current);
+  sigset_t wanted;
+  if (uc != nullptr) {
+    wanted = static_cast<const ucontext_t*>(uc)->uc_sigmask;
+  } else {
+    wanted = current;
+  }
+  for (int s = 1; s < NSIG; ++s) {
+    if (sigismember(&previous.sa_mask, s) == 1) sigaddset(&wanted, s);
+  }
+  if ((previous.sa_flags & SA_NODEFER) == 0) sigaddset(&wanted, signo);
+  bool change = false;
+  for (int s = 1; s < NSIG && !change; ++s) change = sigismember(&current, s) != sigismember(&wanted, s);
+  if (change) ::pthread_sigmask(SIG_SETMASK, &wanted, nullptr);
   if ((previous.sa_flags & SA_SIGINFO) != 0) {
     previous.sa_sigaction(signo, info, uc);
   } else {
     previous.sa_handler(signo);
   }
+  if (change) ::pthread_sigmask(SIG_SETMASK, &current, nullptr);
+}
+
+// Signal context. The read-side section of the grace period (state.hpp): returns the parity to
+// leave with.
+std::uint32_t enter_reader() noexcept {
+  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
+  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
+  return parity;
+}
+
+// Signal context.
+void leave_reader(std::uint32_t parity) noexcept {
+  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+}
+
+// Signal context.
+const snapshot* load_snapshot(int signo) noexcept {
+  return (signo > 0 && signo < NSIG) ? g_handler.slots[signo].load(std::memory_order_seq_cst) : nullptr;
 }
 
 }  // namespace
@@ -39,17 +104,22 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
     info = &synthetic;
   }
 
-  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
-  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  const snapshot* snap =
-      (signo > 0 && signo < NSIG) ? g_handler.slots[signo].load(std::memory_order_seq_cst) : nullptr;
+  std::uint32_t parity = enter_reader();
+  const snapshot* snap = load_snapshot(signo);
+  if (snap != nullptr && callable(snap->previous, signo, *info)) {
+    // Copied out, so that the call holds no reader count (it may never return).
+    const struct sigaction previous = snap->previous;
+    leave_reader(parity);
+    call_previous(previous, signo, info, ucontext);
+    parity = enter_reader();
+    snap = load_snapshot(signo);
+  }
   if (snap != nullptr) {
-    call_previous(snap->previous, signo, info, ucontext);
     for (std::size_t i = 0; i < snap->size; ++i) {
       snap->entries[i].fn(snap->entries[i].context, *info);
     }
   }
-  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+  leave_reader(parity);
 
   if (hook != nullptr) hook(false);
   errno = saved_errno;
