@@ -82,8 +82,11 @@ registry& the_registry() {
 void prepare_fork() noexcept { the_registry().mutex.lock(); }
 void parent_after_fork() noexcept { the_registry().mutex.unlock(); }
 void child_after_fork() noexcept {
-  g_handler.active[0].store(0, std::memory_order_seq_cst);
-  g_handler.active[1].store(0, std::memory_order_seq_cst);
+  // Handlers running on other threads do not exist in the child; this thread may be inside one.
+  std::uint64_t held[2];
+  held_reader_counts(held);
+  g_handler.active[0].store(held[0], std::memory_order_seq_cst);
+  g_handler.active[1].store(held[1], std::memory_order_seq_cst);
   g_handler.pid.store(::getpid(), std::memory_order_relaxed);
   the_registry().mutex.unlock();
 }

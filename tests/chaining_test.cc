@@ -110,6 +110,55 @@ TEST(Chaining, AnEarlierHandlerLeavingBySiglongjmpLeavesTheRegistryUsable) {
                           0));
 }
 
+sigjmp_buf g_out_of_action;
+void jumping_action(void*, const siginfo_t&) noexcept { siglongjmp(g_out_of_action, 1); }
+
+TEST(Chaining, AnActionLeftBySiglongjmpIsReleasedByItsThreadsNextSignal) {
+  EXPECT_TRUE(exited_with(run_in_child(
+                              [] {
+                                const auto jumping = add_action(SIGUSR1, {jumping_action, nullptr});
+                                if (sigsetjmp(g_out_of_action, 1) == 0) {
+                                  raise_here(SIGUSR1);
+                                  ADD_FAILURE() << "the action did not jump";
+                                }
+                                // The next delivery on this thread, from a shallower point of the
+                                // stack, releases the abandoned section.
+                                const auto counting = add_action(SIGUSR2, {count_action, nullptr});
+                                raise_here(SIGUSR2);
+                                EXPECT_EQ(1, g_actions.load());
+                                EXPECT_TRUE(remove_action(counting));  // before the fix: waited forever
+                                EXPECT_TRUE(remove_action(jumping));
+                              },
+                              10),
+                          0));
+}
+
+sigjmp_buf g_back_into_outer;
+std::atomic<int> g_outer_resumed{0};
+void outer_action(void*, const siginfo_t&) noexcept {
+  if (sigsetjmp(g_back_into_outer, 1) == 0) {
+    pthread_kill(pthread_self(), SIGUSR2);  // its action jumps back here
+    return;
+  }
+  g_outer_resumed.fetch_add(1);
+}
+void inner_action(void*, const siginfo_t&) noexcept { siglongjmp(g_back_into_outer, 1); }
+
+TEST(Chaining, ANestedActionJumpingBackIntoItsOuterOneIsReleasedWhenTheOuterReturns) {
+  EXPECT_TRUE(exited_with(run_in_child(
+                              [] {
+                                const auto outer = add_action(SIGUSR1, {outer_action, nullptr});
+                                const auto inner = add_action(SIGUSR2, {inner_action, nullptr});
+                                raise_here(SIGUSR1);
+                                EXPECT_EQ(1, g_outer_resumed.load());
+                                // No further signal: the outer run released the inner one on return.
+                                EXPECT_TRUE(remove_action(inner));
+                                EXPECT_TRUE(remove_action(outer));
+                              },
+                              10),
+                          0));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Item 4: add_action() after a pass-through episode whose foreign handler was then reset.
 

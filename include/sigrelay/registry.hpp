@@ -17,9 +17,13 @@
 //   signal-safety): no locks, no allocation, no stdio, no exceptions (it is noexcept). It may run on
 //   any thread, nested inside itself, and concurrently on several threads. The trampoline saves and
 //   restores errno around all actions. The relays in <sigrelay/relays.hpp> are ready-made actions.
-//   An action must return (or end the process, as relay::die_by_signal does): one that leaves by
-//   siglongjmp or longjmp is not supported, because remove_action() and every other change of that
-//   signal's actions wait for it to return (see remove_action), and would wait forever.
+//   An action should return (or end the process, as relay::die_by_signal does). One that leaves by
+//   siglongjmp is tolerated, not recommended: remove_action() and every other change of the actions
+//   wait for running actions to return (see remove_action), and wait for an abandoned one until its
+//   thread takes its next signal from a shallower point of the same stack (x86-64 and AArch64), or
+//   until the action whose run it jumped back into returns. A thread that never takes another signal
+//   keeps them waiting. Never leave an action by throwing (it is noexcept) or by longjmp without
+//   "sig" (the signal mask would stay as the handler had it).
 //
 // Chaining
 //   A handler installed with sigaction() before the first action is called first, once per delivery,

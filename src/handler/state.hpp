@@ -12,7 +12,18 @@
 //   Readers (the trampoline) announce themselves in one of two counters chosen by the low bit of
 //   `epoch`: load epoch -> increment active[parity] -> load the snapshot -> run -> decrement. A
 //   chained earlier handler is called outside that section (its sigaction copied out first), since
-//   it may never return (siglongjmp); actions are called inside it and must return.
+//   it may never return (siglongjmp); actions are called inside it.
+//
+// Actions that never return
+//   An action that leaves by siglongjmp would hold its counter forever, and every later grace period
+//   would wait for it. Each thread therefore records the sections it holds (trampoline.cc), innermost
+//   last, with the frame address of the dispatch() that holds each. The next delivery on that thread
+//   compares them with the stack pointer of the code it interrupted: a section whose frame lies below
+//   it cannot be one that code runs inside (stacks grow down), so it was abandoned, and its counter
+//   is given back. A section that returns also releases any nested ones that a siglongjmp back into
+//   it abandoned. So grace periods wait for such an action only until its thread next takes a signal
+//   (at a shallower point of its stack, on the same stack); never released where the interrupted
+//   stack pointer is unknown (architectures other than x86-64 and AArch64).
 //   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
 //   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
 //   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for
@@ -70,6 +81,10 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
 // does, including the reader protocol and errno preservation. Async-signal-safe; also used from
 // ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
 void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
+
+// The reader counts that the calling thread's read-side sections hold (for a fork child, whose
+// counters must equal what its one thread holds).
+void held_reader_counts(std::uint64_t counts[2]) noexcept;
 
 // Resets `signo` to SIG_DFL with a raw sigaction(). Async-signal-safe. Only die_by_signal uses it:
 // the process is about to end, so the registry's bookkeeping no longer matters.

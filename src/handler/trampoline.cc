@@ -24,6 +24,7 @@
 #include <ucontext.h>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 
 namespace sigrelay::detail {
 
@@ -72,17 +73,78 @@ void call_previous(const struct sigaction& previous, int signo, siginfo_t* info,
   if (change) ::pthread_sigmask(SIG_SETMASK, &current, nullptr);
 }
 
-// Signal context. The read-side section of the grace period (state.hpp): returns the parity to
-// leave with.
-std::uint32_t enter_reader() noexcept {
-  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
-  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  return parity;
+// Read-side sections held by this thread, innermost last, so that one left by siglongjmp can be
+// released (see "Actions that never return" in state.hpp). Plain __thread data with initial-exec
+// TLS, read and written only by its own thread and its nested handlers; the parity is taken with an
+// atomic exchange so that a section is released at most once even if a nested delivery interrupts
+// the release.
+struct held_section {
+  std::uintptr_t frame;  // __builtin_frame_address(0) of the dispatch() that holds it
+  std::uint32_t parity;  // the counter it holds, or kNotCounted
+};
+constexpr std::uint32_t kNotCounted = 2;
+constexpr unsigned kMaxHeld = 32;  // deeper nesting is held untracked (never seen in practice)
+__thread held_section t_held[kMaxHeld] __attribute__((tls_model("initial-exec")));
+__thread unsigned t_held_depth __attribute__((tls_model("initial-exec")));
+
+// Signal context. Gives back the counter of this thread's innermost held section and forgets it.
+void release_innermost() noexcept {
+  const unsigned index = t_held_depth - 1;
+  const std::uint32_t parity = __atomic_exchange_n(&t_held[index].parity, kNotCounted, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&t_held_depth, index, __ATOMIC_SEQ_CST);
+  if (parity != kNotCounted) g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
-// Signal context.
-void leave_reader(std::uint32_t parity) noexcept {
-  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+// Signal context. The stack pointer of the code this delivery interrupted; 0 if unknown.
+std::uintptr_t interrupted_sp(const void* uc) noexcept {
+  if (uc == nullptr) return 0;
+  const auto* context = static_cast<const ucontext_t*>(uc);
+#if defined(__x86_64__)
+  return static_cast<std::uintptr_t>(context->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  return static_cast<std::uintptr_t>(context->uc_mcontext.sp);
+#else
+  (void)context;
+  return 0;  // no repair: a section left by siglongjmp stays held
+#endif
+}
+
+// Signal context. Releases the sections of this thread that were left by siglongjmp: a section whose
+// dispatch() frame lies below the interrupted code's stack pointer cannot be one the interrupted code
+// runs inside (stacks grow down), so its dispatch() is gone.
+void release_abandoned(std::uintptr_t sp) noexcept {
+  if (sp == 0) return;
+  while (t_held_depth > 0 && t_held[t_held_depth - 1].frame < sp) release_innermost();
+}
+
+struct section {
+  unsigned index;  // in t_held, or kMaxHeld if untracked
+  std::uint32_t parity;
+};
+
+// Signal context. Enters the read-side section of the grace period (state.hpp).
+section enter_reader(std::uintptr_t frame) noexcept {
+  const unsigned index = t_held_depth;
+  const bool tracked = index < kMaxHeld;
+  if (tracked) {
+    t_held[index] = held_section{frame, kNotCounted};
+    __atomic_store_n(&t_held_depth, index + 1, __ATOMIC_SEQ_CST);
+  }
+  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
+  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
+  if (tracked) __atomic_store_n(&t_held[index].parity, parity, __ATOMIC_SEQ_CST);
+  return section{tracked ? index : kMaxHeld, parity};
+}
+
+// Signal context. Leaves it; sections nested inside it that a siglongjmp back into it abandoned are
+// released first.
+void leave_reader(section held) noexcept {
+  if (held.index == kMaxHeld) {
+    g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  while (t_held_depth > held.index + 1) release_innermost();
+  if (t_held_depth == held.index + 1) release_innermost();
 }
 
 // Signal context.
@@ -104,14 +166,16 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
     info = &synthetic;
   }
 
-  std::uint32_t parity = enter_reader();
+  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  release_abandoned(interrupted_sp(ucontext));
+  section held = enter_reader(frame);
   const snapshot* snap = load_snapshot(signo);
   if (snap != nullptr && callable(snap->previous, signo, *info)) {
     // Copied out, so that the call holds no reader count (it may never return).
     const struct sigaction previous = snap->previous;
-    leave_reader(parity);
+    leave_reader(held);
     call_previous(previous, signo, info, ucontext);
-    parity = enter_reader();
+    held = enter_reader(frame);
     snap = load_snapshot(signo);
   }
   if (snap != nullptr) {
@@ -119,7 +183,7 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
       snap->entries[i].fn(snap->entries[i].context, *info);
     }
   }
-  leave_reader(parity);
+  leave_reader(held);
 
   if (hook != nullptr) hook(false);
   errno = saved_errno;
@@ -127,6 +191,15 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
 
 // Signal context: the installed sa_sigaction.
 void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept { dispatch(signo, info, ucontext); }
+
+// The counters this thread's held sections hold. Called in a fork child, whose only thread is the
+// one that forked (maybe from inside an action).
+void held_reader_counts(std::uint64_t counts[2]) noexcept {
+  counts[0] = counts[1] = 0;
+  for (unsigned i = 0; i < t_held_depth && i < kMaxHeld; ++i) {
+    if (t_held[i].parity != kNotCounted) ++counts[t_held[i].parity];
+  }
+}
 
 // Signal context: sigaction() is async-signal-safe.
 void reset_to_default(int signo) noexcept {
