@@ -52,6 +52,14 @@ bool blocked_here(int signo) {
   return sigismember(&now, signo) == 1;
 }
 
+// ThreadSanitizer runs handlers from its own dispatcher: with every signal blocked, and a signal
+// raised inside a handler only after that handler has returned.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderThreadSanitizer = true;
+#else
+constexpr bool kUnderThreadSanitizer = false;
+#endif
+
 std::atomic<int> g_actions{0};
 void count_action(void*, const siginfo_t&) noexcept { g_actions.fetch_add(1); }
 
@@ -145,6 +153,10 @@ void outer_action(void*, const siginfo_t&) noexcept {
 void inner_action(void*, const siginfo_t&) noexcept { siglongjmp(g_back_into_outer, 1); }
 
 TEST(Chaining, ANestedActionJumpingBackIntoItsOuterOneIsReleasedWhenTheOuterReturns) {
+  if (kUnderThreadSanitizer) {
+    GTEST_SKIP() << "ThreadSanitizer runs the nested handler after the outer one returned: its jump "
+                    "would land in a dead frame";
+  }
   EXPECT_TRUE(exited_with(run_in_child(
                               [] {
                                 const auto outer = add_action(SIGUSR1, {outer_action, nullptr});
@@ -310,7 +322,9 @@ TEST(Chaining, AnEarlierHandlerRunsWithItsOwnSaMaskAndTheActionsWithout) {
         EXPECT_EQ(1, g_previous_calls.load());
         EXPECT_TRUE(g_saw_usr2_blocked.load()) << "its sa_mask was not applied";
         EXPECT_TRUE(g_saw_own_signal_blocked.load()) << "without SA_NODEFER its own signal is blocked";
-        EXPECT_FALSE(g_action_saw_usr2_blocked.load()) << "the mask is put back before the actions";
+        if (!kUnderThreadSanitizer) {  // which runs every handler with all signals blocked
+          EXPECT_FALSE(g_action_saw_usr2_blocked.load()) << "the mask is put back before the actions";
+        }
         EXPECT_FALSE(blocked_here(SIGUSR2));
         EXPECT_TRUE(remove_action(id));
       },
