@@ -20,7 +20,10 @@
 //
 // Chaining
 //   A handler installed with sigaction() before the first action is called first, once per delivery,
-//   respecting its SA_SIGINFO flag; a previous SIG_DFL or SIG_IGN is not "called". If some other code
+//   respecting its SA_SIGINFO flag; a previous SIG_DFL or SIG_IGN is not "called". A SA_SIGINFO
+//   handler gets the kernel's ucontext_t, except for a delivery that a signalfd-backed `signals`
+//   object read from its signalfd: that one is passed in the reading thread with a ucontext_t that
+//   getcontext() captured there (never null; see signals.hpp, Backends). If some other code
 //   replaces sigrelay's trampoline later, the registry never overwrites that handler: when the last
 //   action goes, the trampoline is left to pass deliveries through to the saved handler.
 //
