@@ -14,6 +14,14 @@
 //   a chained earlier handler) gets it too — a signalfd read consumes the signal for the whole process.
 //   The same registry actions stay installed, so a thread that does not block the signals relays it.
 //   native_handle() is an epoll fd over the signalfd and the eventfd; wait() ppoll()s both.
+// - A block hides the signal from every other action in that thread until we read the signalfd,
+//   which may be never (a single-threaded program waiting on a relay-backed object). So an object
+//   blocks a signal only while its action is the signal's only one (registry action_count()), and
+//   the registry's g_action_added hook lifts the block when another action is added in the thread
+//   that holds it (lift_block_here()). A block held by another thread hides nothing from this one:
+//   the kernel hands a process-directed signal to a thread that does not block it. Hence at most one
+//   object blocks a given signal at a time (g_block_tid), and it never blocks it again until it
+//   re-subscribes: it receives the signal through the handler instead, like the relay backend.
 // - Reading: a drain reads at most as many siginfos as the realtime ring has room for (the kernel's
 //   queue keeps the rest, safely, and keeps the signalfd readable); remove() reads all of the removed
 //   signal, with a wake-up like a handler's (no drain follows it). A chained SA_SIGINFO handler gets
@@ -121,6 +129,11 @@ namespace detail {
 namespace {
 
 std::atomic<int> g_blocked_refs[NSIG];
+
+// The thread (tid) in which the signalfd backend blocks each signal, 0 if none. At most one object
+// blocks a signal at a time: an object blocks only while its action is the signal's only one (see
+// subscribe()). lift_block_here() and unblock_here() take the block by exchanging it to 0.
+std::atomic<pid_t> g_block_tid[NSIG];
 
 void unblock_in_fork_child() noexcept {
   sigset_t set;
@@ -401,6 +414,7 @@ void block_here(detail::signals_core& c, int signo) {
   sigemptyset(&one);
   sigaddset(&one, signo);
   detail::g_blocked_refs[signo].fetch_add(1);
+  detail::g_block_tid[signo].store(detail::os::gettid());
   ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
   sigaddset(&c.we_blocked, signo);
 }
@@ -408,6 +422,23 @@ void block_here(detail::signals_core& c, int signo) {
 void unblock_here(detail::signals_core& c, int signo) {
   if (!sigismember(&c.we_blocked, signo)) return;
   sigdelset(&c.we_blocked, signo);
+  if (detail::g_block_tid[signo].exchange(0) == 0) return;  // lifted already (lift_block_here)
+  detail::g_blocked_refs[signo].fetch_sub(1);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+}
+
+// detail::g_action_added, set by the first signalfd-backed object: another action arrived for
+// `signo`. If a signalfd-backed object blocks `signo` in this thread, lift that block, so that the new
+// action (a relay-backed object, a dispatcher, a plain action) is run by the handler at once instead
+// of waiting until the signalfd object reads the signal. The object then receives `signo` through the
+// handler too, like a relay-backed one. Blocks in other threads do not hide the signal from this one.
+void lift_block_here(int signo) noexcept {
+  if (signo <= 0 || signo >= NSIG || detail::g_block_tid[signo].load() == 0) return;
+  pid_t here = detail::os::gettid();
+  if (!detail::g_block_tid[signo].compare_exchange_strong(here, 0)) return;  // not this thread's
   detail::g_blocked_refs[signo].fetch_sub(1);
   sigset_t one;
   sigemptyset(&one);
@@ -441,7 +472,10 @@ void subscribe(detail::signals_core& c, int signo) {
       remove_action(id);
       throw_for_signal(err, signo, "add to the signalfd");
     }
-    block_here(c, signo);
+    // Block only while ours is the signal's only action: a block would hide the signal from any other
+    // action in this thread (another object of either backend, a dispatcher, a plain action) until
+    // we happen to read the signalfd. Otherwise deliveries reach us through the handler.
+    if (detail::action_count(signo) == 1) block_here(c, signo);
   }
   c.ids[signo] = id;
 }
@@ -465,10 +499,12 @@ void unsubscribe(detail::signals_core& c, int signo) {
     read_pending_of(c, signo);  // what is pending for it now was delivered while we were subscribed
     sigdelset(&c.signalfd_mask, signo);
     update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd
+    // Before the action goes: a delivery pending once unblocked still finds it, and no other object
+    // can block the signal (it blocks only as the only action) while our block is still counted.
+    unblock_here(c, signo);
   }
   remove_action(c.ids[signo]);
   c.ids[signo] = action_id{};
-  if (c.kind == backend::signalfd) unblock_here(c, signo);
 }
 
 void unsubscribe_all(detail::signals_core& c) {
@@ -489,6 +525,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   sigemptyset(&c->we_blocked);
   if (c->kind == backend::signalfd) {
     detail::ensure_fork_handler();
+    detail::g_action_added.store(lift_block_here, std::memory_order_release);
     c->signal_fd = ::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (c->signal_fd < 0)
       detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create a signalfd");

@@ -23,6 +23,7 @@
 
 #include "sigrelay/dispatcher.hpp"
 #include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 
@@ -185,6 +186,58 @@ TEST_P(Wakeup, CloseRacingPendingLeavesTheHandleReadable) {
         EXPECT_EQ(0, unreadable) << "of " << kTrials << " close() calls left native_handle() unreadable";
       },
       240);
+}
+
+// --- Item 5: two backends on one signal, one thread: each gets every delivery promptly. -----------
+
+void expect_both_get_it_at_once(signals& relay_backed, signals& fd_backed) {
+  kill(getpid(), SIGUSR1);
+  // The relay-backed object first: the signalfd-backed one is not drained meanwhile.
+  EXPECT_EQ(1U, total(relay_backed.wait_for(2s), SIGUSR1)) << "hidden by the other object's block";
+  EXPECT_EQ(1U, total(fd_backed.wait_for(2s), SIGUSR1));
+  EXPECT_TRUE(relay_backed.pending().empty());
+  EXPECT_TRUE(fd_backed.pending().empty());
+}
+
+TEST(TwoBackends, SignalfdFirstThenRelayBothGetEverySignal) {
+  SIGRELAY_IN_CHILD([] {
+    {
+      signals fd_backed({SIGUSR1}, backend::signalfd);
+      EXPECT_TRUE(blocked_here(SIGUSR1)) << "alone, the signalfd backend blocks its signal";
+      signals relay_backed({SIGUSR1}, backend::relay);
+      EXPECT_FALSE(blocked_here(SIGUSR1)) << "a second subscriber lifts the block in this thread";
+      for (int round = 0; round < 3; ++round) expect_both_get_it_at_once(relay_backed, fd_backed);
+    }
+    EXPECT_FALSE(blocked_here(SIGUSR1));
+  });
+}
+
+TEST(TwoBackends, RelayFirstThenSignalfdBothGetEverySignal) {
+  SIGRELAY_IN_CHILD([] {
+    {
+      signals relay_backed({SIGUSR1}, backend::relay);
+      signals fd_backed({SIGUSR1}, backend::signalfd);
+      EXPECT_FALSE(blocked_here(SIGUSR1)) << "a signalfd object does not block another's signal";
+      for (int round = 0; round < 3; ++round) expect_both_get_it_at_once(relay_backed, fd_backed);
+    }
+    EXPECT_FALSE(blocked_here(SIGUSR1));
+  });
+}
+
+TEST(TwoBackends, APlainActionAfterASignalfdObjectRunsAtOnce) {
+  SIGRELAY_IN_CHILD([] {
+    signals fd_backed({SIGUSR1}, backend::signalfd);
+    std::atomic<bool> flag{false};
+    const auto id = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
+    kill(getpid(), SIGUSR1);
+    for (int i = 0; i < 2000 && !flag.load(); ++i) usleep(1000);
+    EXPECT_TRUE(flag.load()) << "the action waited for the signalfd object";
+    EXPECT_EQ(1U, total(fd_backed.wait_for(2s), SIGUSR1));
+    sigrelay::remove_action(id);
+    // The signalfd object alone again: it still gets the signal (through the handler now).
+    kill(getpid(), SIGUSR1);
+    EXPECT_EQ(1U, total(fd_backed.wait_for(2s), SIGUSR1));
+  });
 }
 
 // --- Item 11: a chained SA_SIGINFO handler gets a real ucontext on the signalfd path. ------------

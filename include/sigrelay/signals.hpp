@@ -26,6 +26,15 @@
 //     fatal. Children must get the original mask back: fork() does (a pthread_atfork handler),
 //     posix_spawn() does only through sigrelay::spawn_attr (<sigrelay/spawn.hpp>); plain
 //     posix_spawn() and system() children inherit the blocked signals.
+//     - Other subscribers of the same signal: a signal is blocked only while this object's action is
+//       its only registry action. If any other exists when it subscribes (another `signals` of either
+//       backend, a dispatcher, shutdown, an add_action()), it does not block that signal; if one is
+//       added later in the thread that holds the block, that thread's block is lifted at once (a
+//       block held by another thread stays, and so does the copy a thread inherited when it was
+//       created while the block was held). Either way the object then receives that signal through
+//       the handler, like backend::relay, and keeps doing so after the others leave. So a block never
+//       hides a delivery from another subscriber in the same thread: each object gets every delivery
+//       promptly, whatever the backends.
 //     - The realtime ring: a drain reads from the signalfd no more siginfos than the ring has room
 //       for. The rest stay queued in the kernel (up to RLIMIT_SIGPENDING; the kernel refuses a
 //       sigqueue() beyond that, the sender sees EAGAIN), keep native_handle() readable, and come
