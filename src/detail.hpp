@@ -2,8 +2,10 @@
 #pragma once
 
 #include <sys/types.h>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <new>
 #include <string>
 #include <system_error>
@@ -50,6 +52,14 @@ const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;
 // This process's pid as the registry caches it for fork detection; registers the registry's fork
 // handlers on first use (registry.cc).
 pid_t process_pid();
+
+// How many registry actions `signo` has now (0 for an invalid number). Ordinary context.
+std::size_t action_count(int signo) noexcept;
+
+// Called by add_action(), in the calling thread, after it added an action for `signo` (registry mutex
+// not held); null until the signalfd backend sets it. The signalfd backend uses it to lift a block it
+// holds on that signal in this thread, so that the new action sees deliveries at once (signals.cc).
+extern std::atomic<void (*)(int signo) noexcept> g_action_added;
 
 // The signals that sigrelay's signalfd backend has blocked (in some thread) and that the user had not
 // blocked already; false if none. Async-signal-safe (used in a fork child handler).

@@ -254,6 +254,15 @@ pid_t process_pid() {
   return g_handler.pid.load(std::memory_order_relaxed);
 }
 
+std::atomic<void (*)(int signo) noexcept> g_action_added{nullptr};
+
+std::size_t action_count(int signo) noexcept {
+  if (signo <= 0 || signo >= NSIG) return 0;
+  registry& reg = the_registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  return reg.signals[signo].entries.size();
+}
+
 }  // namespace detail
 
 action_id add_action(int signo, action a, action_options options, std::error_code& ec) noexcept {
@@ -262,12 +271,13 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
     ec = invalid_argument();
     return {};
   }
+  std::uint64_t serial = 0;
   try {
     registry& reg = the_registry();
     std::lock_guard<std::mutex> lock(reg.mutex);
     signal_record& record = reg.signals[signo];
     std::vector<entry> entries = record.entries;
-    const std::uint64_t serial = reg.next_serial;
+    serial = reg.next_serial;
     entries.push_back(entry{a.fn, a.context, serial, options.restart});
     forget_abandoned_pass_through(signo, record);
     if (!record.installed) {
@@ -280,11 +290,13 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
     update_restart(signo, record);
     ++reg.next_serial;
     ec.clear();
-    return action_id_access::make(signo, serial);
   } catch (const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }
+  // Outside the mutex: the hook may change this thread's signal mask (see detail.hpp).
+  if (const auto added = g_action_added.load(std::memory_order_acquire)) added(signo);
+  return action_id_access::make(signo, serial);
 }
 
 action_id add_action(int signo, action a, action_options options) {

@@ -8,12 +8,24 @@
 //   handler's wake-up is then one futex system call, or none when the kernel delivered the signal to
 //   the sleeping thread itself (the consumer re-checks the word when the interrupted futex_wait
 //   restarts). native_handle() is the eventfd, written only when no futex waiter is registered.
-// - The signalfd backend blocks the signals in the constructing thread and reads them from a
+// - The signalfd backend blocks the signals in the subscribing thread and reads them from a
 //   signalfd. Every siginfo read is pushed through the registry's dispatch(), exactly as if the
 //   trampoline had run: so every other subscriber of the signal (another `signals`, any action,
 //   a chained earlier handler) gets it too — a signalfd read consumes the signal for the whole process.
 //   The same registry actions stay installed, so a thread that does not block the signals relays it.
 //   native_handle() is an epoll fd over the signalfd and the eventfd; wait() ppoll()s both.
+// - A block hides the signal from every other action in that thread until we read the signalfd,
+//   which may be never (a single-threaded program waiting on a relay-backed object). So an object
+//   blocks a signal only while its action is the signal's only one (registry action_count()), and
+//   the registry's g_action_added hook lifts the block when another action is added in the thread
+//   that holds it (lift_block_here()). A block held by another thread hides nothing from this one:
+//   the kernel hands a process-directed signal to a thread that does not block it. Hence at most one
+//   object blocks a given signal at a time (g_block_tid), and it never blocks it again until it
+//   re-subscribes: it receives the signal through the handler instead, like the relay backend.
+// - Reading: a drain reads at most as many siginfos as the realtime ring has room for (the kernel's
+//   queue keeps the rest, safely, and keeps the signalfd readable); remove() reads all of the removed
+//   signal, with a wake-up like a handler's (no drain follows it). A chained SA_SIGINFO handler gets
+//   a getcontext() of the reading thread, never a null ucontext.
 // - signalfd's trap: blocked masks are inherited. The signals this library blocked are counted per
 //   signal; a pthread_atfork child handler unblocks them in fork children, and spawn_attr
 //   (src/spawn.cc) does the same for posix_spawn. Signals the user had blocked already are left alone.
@@ -27,6 +39,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -117,6 +130,11 @@ namespace {
 
 std::atomic<int> g_blocked_refs[NSIG];
 
+// The thread (tid) in which the signalfd backend blocks each signal, 0 if none. At most one object
+// blocks a signal at a time: an object blocks only while its action is the signal's only one (see
+// subscribe()). lift_block_here() and unblock_here() take the block by exchanging it to 0.
+std::atomic<pid_t> g_block_tid[NSIG];
+
 void unblock_in_fork_child() noexcept {
   sigset_t set;
   if (library_blocked_signals(set)) ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
@@ -201,17 +219,49 @@ void check_signal(int signo) {
   }
 }
 
-// Reads every siginfo pending for this thread or process from the signalfd and dispatches it through
-// the registry, as the trampoline would have. Our own record_fn skips its wake-up (we drain next).
-void read_signalfd(detail::signals_core& c) {
+// Free cells in the realtime ring as the consumer sees them (cells claimed by a producer count as
+// used); unlimited while no realtime signal was ever subscribed. Consumer thread only.
+std::size_t ring_room(const detail::signals_core& c) noexcept {
+  if (c.sink.cells == nullptr) return static_cast<std::size_t>(-1);
+  const std::size_t used = c.sink.enqueue_pos.load(std::memory_order_seq_cst) - c.dequeue_pos;
+  return used >= c.capacity ? 0 : c.capacity - used;
+}
+
+// getcontext() returns twice in principle (for setcontext()); kept out of read_signalfd() so that
+// none of its locals live across it. The context it captures is of this thread inside sigrelay.
+[[gnu::noinline]] bool capture_context(ucontext_t& context) noexcept { return ::getcontext(&context) == 0; }
+
+enum class read_mode {
+  // Inside drain(), which scans the sink right after: our own record_fn skips its wake-up (the
+  // consumer is this thread), and only as many siginfos are read as the realtime ring has room for.
+  // The rest stay queued in the kernel, where nothing is lost: the signalfd stays readable (and so
+  // native_handle()), and the next drain reads them. The kernel hands standard and realtime signals
+  // out interleaved, so the limit counts every record.
+  drain,
+  // Anywhere else (remove()): everything is read, and record_fn wakes the consumer as a handler would,
+  // since no drain follows to look at what was recorded.
+  everything,
+};
+
+// Reads the siginfos pending for this thread or process from the signalfd and dispatches each through
+// the registry, as the trampoline would have, with a ucontext_t captured here by getcontext(): a
+// chained SA_SIGINFO handler may read it (it describes this thread at the read, not an interrupted
+// instruction; there is none).
+void read_signalfd(detail::signals_core& c, read_mode mode) {
   if (c.signal_fd < 0) return;
-  detail::t_consumer_of = &c.sink;
+  const bool in_drain = mode == read_mode::drain;
+  if (in_drain) detail::t_consumer_of = &c.sink;
   constexpr std::size_t kBatch = 16;
   struct signalfd_siginfo buffer[kBatch];
+  ucontext_t context;
+  bool have_context = false;
   for (;;) {
-    const ssize_t n = ::read(c.signal_fd, buffer, sizeof buffer);
+    const std::size_t want = in_drain ? std::min(kBatch, ring_room(c)) : kBatch;
+    if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
+    const ssize_t n = ::read(c.signal_fd, buffer, want * sizeof buffer[0]);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
+    if (!have_context) have_context = capture_context(context);
     const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
     for (std::size_t i = 0; i < records; ++i) {
       const struct signalfd_siginfo& s = buffer[i];
@@ -227,11 +277,25 @@ void read_signalfd(detail::signals_core& c) {
         // NOLINTNEXTLINE(performance-no-int-to-ptr)
         info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(s.ssi_ptr));
       }
-      detail::dispatch(info.si_signo, &info, nullptr);
+      detail::dispatch(info.si_signo, &info, have_context ? &context : nullptr);
     }
-    if (records < kBatch) break;  // the queue is empty: spare the system call that says so
+    if (records < want) break;  // the queue is empty: spare the system call that says so
   }
-  detail::t_consumer_of = nullptr;
+  if (in_drain) detail::t_consumer_of = nullptr;
+}
+
+// Reads the eventfd, then gives close()'s wake-up back if close() came meanwhile: the write just read
+// may have been close()'s, and close() promises a readable native_handle() from then on. close() sets
+// CLOSED before it writes, so a read that took its write is followed by a load that sees CLOSED.
+void consume_eventfd(sink& s) noexcept {
+  detail::os::drain_eventfd(s.event_fd);
+  if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0) detail::write_wakeup(s.event_fd);
+}
+
+// Makes the wake-up of a drain that could not hand out what the sink holds (an exception) stand again.
+void rearm(sink& s) noexcept {
+  s.state.fetch_or(sink::notified | sink::fd_armed, std::memory_order_seq_cst);
+  detail::write_wakeup(s.event_fd);
 }
 
 // The reader half of the seqlock in src/handler/sink.cc (all seq_cst, no fences).
@@ -256,29 +320,45 @@ detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcep
 // between setting FD_ARMED and writing leaves the fd readable with no flag set once the drain ran;
 // pollers would then wake for nothing until the next delivery. Not for the futex wait, whose empty
 // drains would pay a system call for it.
+//
+// Exception safety: nothing leaves the sink before the event that carries it is in `events`. A
+// standard signal's slot is appended before its count is taken with exchange (and dropped again if
+// the count was 0 by then); a realtime record's cell is released only after its push_back. So if an
+// allocation throws (std::bad_alloc), what was not handed out stays in the sink; the wake-up is
+// re-armed so that the next drain (or poller) finds it, and events already taken out are returned
+// (the exception only if there are none). Nothing is allocated on an empty drain.
 std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
-  if (c.kind == backend::signalfd) read_signalfd(c);
+  if (c.kind == backend::signalfd) read_signalfd(c, read_mode::drain);
   sink& s = c.sink;
   // Clear NOTIFIED before scanning: a delivery we miss below notifies again.
   const std::uint32_t old = s.state.fetch_and(~(sink::notified | sink::fd_armed), std::memory_order_seq_cst);
-  if ((old & sink::fd_armed) != 0 && (old & sink::closed) == 0) detail::os::drain_eventfd(s.event_fd);
+  if ((old & sink::fd_armed) != 0 && (old & sink::closed) == 0) consume_eventfd(s);
 
   std::vector<signal_event> events;
-  for (int signo = 1; signo < 32; ++signo) {
-    if (s.counts[signo].load(std::memory_order_relaxed) == 0) continue;
-    const std::uint64_t n = s.counts[signo].exchange(0, std::memory_order_seq_cst);
-    if (n == 0) continue;
-    events.push_back(signal_event{signo, n, detail::make_origin(read_slot(s.last[signo], signo), s.owner)});
+  try {
+    for (int signo = 1; signo < 32; ++signo) {
+      if (s.counts[signo].load(std::memory_order_relaxed) == 0) continue;
+      events.emplace_back();  // may throw: the count is still in the sink
+      const std::uint64_t n = s.counts[signo].exchange(0, std::memory_order_seq_cst);
+      if (n == 0) {
+        events.pop_back();
+        continue;
+      }
+      events.back() = signal_event{signo, n, detail::make_origin(read_slot(s.last[signo], signo), s.owner)};
+    }
+    for (; s.cells != nullptr;) {
+      detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
+      if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
+      events.push_back(signal_event{cell.record.signo, 1, detail::make_origin(cell.record, s.owner)});
+      cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);  // now the cell may go
+      ++c.dequeue_pos;
+    }
+  } catch (...) {
+    rearm(s);
+    if (events.empty()) throw;
+    return events;  // already taken out of the sink: they must reach the caller
   }
-  for (; s.cells != nullptr;) {
-    detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
-    if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
-    const detail::raw_origin record = cell.record;
-    cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);
-    ++c.dequeue_pos;
-    events.push_back(signal_event{record.signo, 1, detail::make_origin(record, s.owner)});
-  }
-  if (events.empty() && stale_fd && (old & sink::closed) == 0) detail::os::drain_eventfd(s.event_fd);
+  if (events.empty() && stale_fd && (old & sink::closed) == 0) consume_eventfd(s);
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
   if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
@@ -334,6 +414,7 @@ void block_here(detail::signals_core& c, int signo) {
   sigemptyset(&one);
   sigaddset(&one, signo);
   detail::g_blocked_refs[signo].fetch_add(1);
+  detail::g_block_tid[signo].store(detail::os::gettid());
   ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
   sigaddset(&c.we_blocked, signo);
 }
@@ -341,6 +422,23 @@ void block_here(detail::signals_core& c, int signo) {
 void unblock_here(detail::signals_core& c, int signo) {
   if (!sigismember(&c.we_blocked, signo)) return;
   sigdelset(&c.we_blocked, signo);
+  if (detail::g_block_tid[signo].exchange(0) == 0) return;  // lifted already (lift_block_here)
+  detail::g_blocked_refs[signo].fetch_sub(1);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+}
+
+// detail::g_action_added, set by the first signalfd-backed object: another action arrived for
+// `signo`. If a signalfd-backed object blocks `signo` in this thread, lift that block, so that the new
+// action (a relay-backed object, a dispatcher, a plain action) is run by the handler at once instead
+// of waiting until the signalfd object reads the signal. The object then receives `signo` through the
+// handler too, like a relay-backed one. Blocks in other threads do not hide the signal from this one.
+void lift_block_here(int signo) noexcept {
+  if (signo <= 0 || signo >= NSIG || detail::g_block_tid[signo].load() == 0) return;
+  pid_t here = detail::os::gettid();
+  if (!detail::g_block_tid[signo].compare_exchange_strong(here, 0)) return;  // not this thread's
   detail::g_blocked_refs[signo].fetch_sub(1);
   sigset_t one;
   sigemptyset(&one);
@@ -374,21 +472,39 @@ void subscribe(detail::signals_core& c, int signo) {
       remove_action(id);
       throw_for_signal(err, signo, "add to the signalfd");
     }
-    block_here(c, signo);
+    // Block only while ours is the signal's only action: a block would hide the signal from any other
+    // action in this thread (another object of either backend, a dispatcher, a plain action) until
+    // we happen to read the signalfd. Otherwise deliveries reach us through the handler.
+    if (detail::action_count(signo) == 1) block_here(c, signo);
   }
   c.ids[signo] = id;
+}
+
+// Reads what is pending of `signo` alone from the signalfd (remove()): those siginfos were delivered
+// while we were subscribed. Everything is read (a realtime ring too small counts the rest as dropped):
+// left in the kernel, they would reach the handler once unblocked, and the default action if ours was
+// the last action. Other signals stay queued for the next drain. Leaves the signalfd's mask at `signo`
+// alone: the caller sets the mask it wants next.
+void read_pending_of(detail::signals_core& c, int signo) {
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, signo);
+  (void)::signalfd(c.signal_fd, &only, SFD_NONBLOCK | SFD_CLOEXEC);  // failing, it reads all: harmless
+  read_signalfd(c, read_mode::everything);
 }
 
 void unsubscribe(detail::signals_core& c, int signo) {
   if (signo <= 0 || signo >= NSIG || !c.ids[signo]) return;
   if (c.kind == backend::signalfd) {
-    read_signalfd(c);  // what is pending for it now was delivered while we were subscribed
+    read_pending_of(c, signo);  // what is pending for it now was delivered while we were subscribed
     sigdelset(&c.signalfd_mask, signo);
     update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd
+    // Before the action goes: a delivery pending once unblocked still finds it, and no other object
+    // can block the signal (it blocks only as the only action) while our block is still counted.
+    unblock_here(c, signo);
   }
   remove_action(c.ids[signo]);
   c.ids[signo] = action_id{};
-  if (c.kind == backend::signalfd) unblock_here(c, signo);
 }
 
 void unsubscribe_all(detail::signals_core& c) {
@@ -409,6 +525,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   sigemptyset(&c->we_blocked);
   if (c->kind == backend::signalfd) {
     detail::ensure_fork_handler();
+    detail::g_action_added.store(lift_block_here, std::memory_order_release);
     c->signal_fd = ::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (c->signal_fd < 0)
       detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create a signalfd");

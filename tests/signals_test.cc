@@ -402,7 +402,13 @@ TEST_P(Signals, SmallRingReceivedPlusDroppedEqualsSent) {
         } else {
           EXPECT_EQ(static_cast<std::uint64_t>(kCount), received + sigs.dropped());
         }
-        EXPECT_GT(sigs.dropped(), 0U) << "the ring of 8 was expected to overflow";
+        if (kind() == backend::relay) {
+          EXPECT_GT(sigs.dropped(), 0U) << "the ring of 8 was expected to overflow";
+        } else {
+          // The signalfd backend reads no more than the ring has room for: the rest wait in the
+          // kernel's queue (the sender waits while it is full), so nothing is dropped at all.
+          EXPECT_EQ(0U, sigs.dropped());
+        }
         EXPECT_TRUE(ordered);
         std::printf("small ring: received %llu, dropped %llu\n", static_cast<unsigned long long>(received),
                     static_cast<unsigned long long>(sigs.dropped()));

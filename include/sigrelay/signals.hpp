@@ -4,8 +4,8 @@
 // a blocking iterator, a non-blocking pending(), a timed wait, or a pollable file descriptor for any
 // event loop. Nothing is lost: standard signals coalesce (the kernel itself keeps at most one pending
 // instance of each), but every event says how many deliveries it stands for; realtime signals keep
-// every siginfo, in the order recorded (the order sent, when one thread receives them), in a bounded
-// ring whose overflow is counted exactly by dropped().
+// every siginfo in a bounded ring whose overflow is counted exactly by dropped(), each signal number's
+// in the order sent (see signal_event for what holds across numbers).
 //
 // Example:
 //
@@ -20,11 +20,34 @@
 //   backend::relay (default): a registry action per signal records the delivery and wakes the
 //     consumer (a futex for a blocked wait(), an eventfd for native_handle()). Signals stay unblocked,
 //     so children inherit nothing unusual. Works whatever thread the kernel picks.
-//   backend::signalfd (Linux, opt-in): the signals are blocked in the constructing thread and read
-//     synchronously from a signalfd, with full siginfo. Threads that do not block them still relay
-//     through the same actions, so nothing is lost or fatal. Children must get the original mask back:
-//     fork() does (a pthread_atfork handler), posix_spawn() does only through sigrelay::spawn_attr
-//     (<sigrelay/spawn.hpp>); plain posix_spawn() and system() children inherit the blocked signals.
+//   backend::signalfd (Linux, opt-in): the signals are blocked in the thread that subscribes them
+//     (the constructor's, or add()'s) and read synchronously from a signalfd, with full siginfo.
+//     Threads that do not block them still relay through the same actions, so nothing is lost or
+//     fatal. Children must get the original mask back: fork() does (a pthread_atfork handler),
+//     posix_spawn() does only through sigrelay::spawn_attr (<sigrelay/spawn.hpp>); plain
+//     posix_spawn() and system() children inherit the blocked signals.
+//     - Other subscribers of the same signal: a signal is blocked only while this object's action is
+//       its only registry action. If any other exists when it subscribes (another `signals` of either
+//       backend, a dispatcher, shutdown, an add_action()), it does not block that signal; if one is
+//       added later in the thread that holds the block, that thread's block is lifted at once (a
+//       block held by another thread stays, and so does the copy a thread inherited when it was
+//       created while the block was held). Either way the object then receives that signal through
+//       the handler, like backend::relay, and keeps doing so after the others leave. So a block never
+//       hides a delivery from another subscriber in the same thread: each object gets every delivery
+//       promptly, whatever the backends.
+//     - The realtime ring: a drain reads from the signalfd no more siginfos than the ring has room
+//       for. The rest stay queued in the kernel (up to RLIMIT_SIGPENDING; the kernel refuses a
+//       sigqueue() beyond that, the sender sees EAGAIN), keep native_handle() readable, and come
+//       with a later pending()/wait(): so dropped() stays 0 for signals read from the signalfd.
+//       Realtime signals that reach the object through the handler (another thread that does not
+//       block them) can still find the ring full; remove() reads everything of the removed signal.
+//     - Chained handlers: a handler installed before sigrelay (see registry.hpp, Chaining) is called
+//       for each siginfo read from the signalfd, in the reading thread (inside pending(), wait*(),
+//       the iterator or remove()). A SA_SIGINFO one gets a real ucontext_t (never null), captured
+//       with getcontext() in that thread once per read: its registers (PC, stack pointer) and signal
+//       mask are those of the reading thread inside sigrelay, not of an interrupted instruction (a
+//       signal read from a signalfd interrupted nothing). Profilers that sample the PC see the
+//       reader; the context must not be resumed with setcontext() (the frame it was taken in is gone).
 //
 // Thread safety
 //   One consumer thread at a time calls pending(), wait*(), the iterator and add()/remove(). The
@@ -84,9 +107,18 @@ struct origin {
 origin origin_of(const siginfo_t& info) noexcept;
 
 // One entry handed out by `signals`: `count` >= 1 deliveries of `signo` coalesced since the last
-// event of it, `last` the origin of the latest one. Realtime signals always have count == 1 and come
-// in the order their handlers recorded them: the order sent when a single thread receives them (two
-// queued signals handed to two threads at once may be recorded either way round).
+// event of it, `last` the origin of the latest one. Within one batch, standard signals come first
+// (ascending numbers), then realtime ones.
+// Realtime signals always have count == 1 and come in the order recorded. What that means:
+// - Per signal number, the order sent, when one thread receives them (a signalfd read, or one thread
+//   that does not block them): the kernel queues each number's siginfos in order and hands them out
+//   in that order. (Two queued signals handed to two threads at once may be recorded either way
+//   round.)
+// - Across numbers, no send order is kept: of several pending realtime signals, the kernel delivers
+//   the lowest-numbered first. Queued together, RTMIN+1, RTMIN, RTMIN+1, RTMIN (values 0, 1, 2, 3)
+//   come out as RTMIN (1), RTMIN (3), RTMIN+1 (0), RTMIN+1 (2). Signals that arrive one at a time,
+//   each handled before the next is sent, come in the order sent. Use one number, or the sigqueue
+//   value, where the order across numbers matters.
 struct signal_event {
   int signo = 0;
   std::uint64_t count = 0;
@@ -124,6 +156,9 @@ class signals {
 
   // Subscribes to one more signal / unsubscribes from one. add() of a present signal and remove() of
   // an absent one do nothing. Deliveries already recorded for a removed signal are still handed out.
+  // signalfd backend: remove() first reads what the kernel still queues of that signal (counting a
+  // realtime ring's overflow in dropped()) and wakes native_handle()/wait() for it as a handler
+  // would; other signals' deliveries stay where they are and still wake the consumer.
   void add(int signo);
   void remove(int signo);
 
@@ -140,7 +175,9 @@ class signals {
   }
 
   // Pollable: readable while events are pending (or after close()); hand it to poll/epoll/an event
-  // loop, then call pending(). Owned by this object.
+  // loop, then call pending(). Owned by this object. Once close() was called it stays readable for
+  // good, also when close() races a pending()/wait() on another thread. On the signalfd backend it
+  // is also readable while siginfos the ring had no room for wait in the kernel (see Backends).
   int native_handle() const noexcept;
 
   // Realtime deliveries that found the ring full, since construction: in all, and of one signal.

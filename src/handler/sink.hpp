@@ -18,10 +18,16 @@
 //   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies. A delivery
 //   that notifies between that clear and the consumer's read of the eventfd may have its write
 //   consumed by that read; so if NOTIFIED is set again once the scan is done, the consumer writes
-//   the eventfd itself (a spurious wake-up at worst, never a lost one).
+//   the eventfd itself (a spurious wake-up at worst, never a lost one). close() sets CLOSED, then
+//   writes the eventfd for good; a drain racing it may read that write away, so every eventfd read of
+//   a drain is followed by a check of CLOSED and, if set, a write that puts it back.
 // - A delivery running on the consumer's own thread while the consumer is inside wait()/drain (the
 //   kernel tends to pick the sleeping main thread) skips the wake-up system call: the consumer
 //   re-checks `state` before it sleeps and after it wakes. `t_consumer_of` says which sink that is.
+//   It is set only around code that looks at the sink afterwards (a drain, the futex wait): the
+//   signalfd backend's remove() reads siginfos outside a drain and leaves it unset, so that a
+//   delivery it records wakes native_handle() pollers like any handler's (else NOTIFIED would stay
+//   set with nothing written, and every later delivery would skip its wake-up too).
 // - Fork: `owner` is the pid that created the sink; in a forked child (which shares the eventfd with
 //   the parent) deliveries record nothing.
 #pragma once
