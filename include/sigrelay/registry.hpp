@@ -33,9 +33,10 @@
 //   SIGCHLD never about a stopped or continued child if it has SA_NOCLDSTOP. A previous SIG_DFL or
 //   SIG_IGN is not "called". A SA_SIGINFO handler gets the kernel's ucontext_t, except for a delivery
 //   that a signalfd-backed `signals` object read from its signalfd: that one is passed in the reading
-//   thread with a ucontext_t that getcontext() captured there (never null; see signals.hpp, Backends). For SIGCHLD, an earlier SIG_IGN or SA_NOCLDWAIT (children reaped by the
-//   kernel) and SA_NOCLDSTOP stay in force while actions are subscribed: every action still hears of
-//   every child that exits, and none becomes a zombie.
+//   thread with a ucontext_t that getcontext() captured there (never null; see signals.hpp,
+//   Backends). For SIGCHLD, an earlier SIG_IGN or SA_NOCLDWAIT (children reaped by the kernel) and
+//   SA_NOCLDSTOP stay in force while actions are subscribed: every action still hears of every child
+//   that exits, and none becomes a zombie.
 //   The earlier handler may leave by siglongjmp (a REPL's Ctrl+C handler, a fault probe): the
 //   registry stays fully usable, and that delivery's actions do not run (the earlier handler took it,
 //   as it would have without sigrelay).
