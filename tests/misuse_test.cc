@@ -224,4 +224,22 @@ TEST(EmulateDefault, NothingStopsInAnOrphanedProcessGroup) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Item 18: signal_name() of an unknown number is an empty, NUL-terminated view, never a null data().
+
+TEST(Names, UnknownNumbersAreEmptyNulTerminatedViews) {
+  for (const int signo : {0, -1, 32, 33, NSIG, 1000, std::numeric_limits<int>::min()}) {
+    const std::string_view name = signal_name(signo);
+    EXPECT_TRUE(name.empty()) << signo;
+    ASSERT_NE(nullptr, name.data()) << signo;
+    EXPECT_EQ('\0', name.data()[0]) << signo;
+  }
+  for (int signo = 1; signo <= SIGRTMAX; ++signo) {  // known names are C strings too
+    const std::string_view name = signal_name(signo);
+    ASSERT_NE(nullptr, name.data()) << signo;
+    EXPECT_EQ('\0', name.data()[name.size()]) << signo;
+    EXPECT_EQ(name.size(), std::strlen(name.data())) << signo;
+  }
+}
+
 }  // namespace
