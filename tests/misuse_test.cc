@@ -242,4 +242,215 @@ TEST(Names, UnknownNumbersAreEmptyNulTerminatedViews) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Helpers for the `signals` tests
+
+bool same_mask(const sigset_t& a, const sigset_t& b) {
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (sigismember(&a, signo) != sigismember(&b, signo)) return false;
+  }
+  return true;
+}
+
+sigset_t current_mask() {
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, nullptr, &now);
+  return now;
+}
+
+// Runs `fn`, expecting a std::system_error with `code` whose message contains every one of `words`.
+testing::AssertionResult throws_system_error(const std::function<void()>& fn, std::errc code,
+                                             const std::vector<std::string>& words) {
+  try {
+    fn();
+  } catch (const std::system_error& e) {
+    if (e.code() != std::make_error_code(code)) {
+      return testing::AssertionFailure() << "wrong error code " << e.code() << ": " << e.what();
+    }
+    for (const std::string& w : words) {
+      if (std::string(e.what()).find(w) == std::string::npos) {
+        return testing::AssertionFailure() << "message \"" << e.what() << "\" does not name " << w;
+      }
+    }
+    return testing::AssertionSuccess() << e.what();
+  } catch (const std::exception& e) {
+    return testing::AssertionFailure() << "threw something else: " << e.what();
+  }
+  return testing::AssertionFailure() << "did not throw";
+}
+
+class Misuse : public testing::TestWithParam<backend> {
+ protected:
+  backend kind() const { return GetParam(); }
+};
+
+std::string backend_name(const testing::TestParamInfo<backend>& info) {
+  return info.param == backend::relay ? "relay" : "signalfd";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Misuse, testing::Values(backend::relay, backend::signalfd), backend_name);
+
+std::uint64_t total(const std::vector<signal_event>& events, int signo) {
+  std::uint64_t n = 0;
+  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
+  return n;
+}
+
+// Collects events until one of `signo` came, or 5 s passed.
+std::vector<signal_event> collect(signals& sigs, int signo) {
+  std::vector<signal_event> all;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (total(all, signo) == 0 && std::chrono::steady_clock::now() < deadline) {
+    for (auto& e : sigs.wait_for(50ms)) all.push_back(e);
+  }
+  return all;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Item 16: absurd realtime capacities are refused before anything is touched.
+
+TEST_P(Misuse, RealtimeCapacityAboveTheLimitIsRefusedBeforeAnythingChanges) {
+  SIGRELAY_IN_CHILD(
+      [this] {
+        constexpr std::size_t kMax = signals_options::max_realtime_capacity;
+        // kMax + 1 first: the code before the fix accepted it (and hung on the others).
+        for (const std::size_t capacity :
+             {kMax + 1, (std::size_t{1} << 63) + 1, std::numeric_limits<std::size_t>::max()}) {
+          const struct sigaction before = disposition(SIGUSR1);
+          const sigset_t mask = current_mask();
+          EXPECT_TRUE(throws_system_error(
+              [&] {
+                signals sigs({SIGUSR1}, signals_options{kind(), capacity});
+              },
+              std::errc::invalid_argument, {std::to_string(capacity), std::to_string(kMax)}))
+              << capacity;
+          EXPECT_TRUE(same_disposition(before, disposition(SIGUSR1)));
+          EXPECT_TRUE(same_mask(mask, current_mask()));
+        }
+        // The limit itself is accepted (no realtime signal here, so no ring is allocated).
+        signals at_limit({SIGUSR1}, signals_options{kind(), kMax});
+        signal_self(SIGUSR1);
+        EXPECT_EQ(1U, total(collect(at_limit, SIGUSR1), SIGUSR1));
+      },
+      10);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Item 17: a moved-from object behaves as closed.
+
+TEST_P(Misuse, AMovedFromObjectBehavesAsClosed) {
+  SIGRELAY_IN_CHILD([this] {
+    signals a({SIGUSR1}, kind());
+    const signals::handle old_handle = a.get_handle();
+    signals b(std::move(a));
+
+    // NOLINTBEGIN(bugprone-use-after-move): that is the point
+    EXPECT_TRUE(a.is_closed());
+    EXPECT_TRUE(a.pending().empty());
+    EXPECT_TRUE(a.wait().empty());
+    EXPECT_TRUE(a.wait_for(0ns).empty());
+    EXPECT_TRUE(a.wait_for(1h).empty());
+    EXPECT_TRUE(a.wait_until(std::chrono::steady_clock::now() + 1h).empty());
+    EXPECT_EQ(-1, a.native_handle());
+    EXPECT_EQ(0U, a.dropped());
+    EXPECT_EQ(0U, a.dropped(SIGUSR1));
+    EXPECT_EQ(backend::relay, a.backend());
+    signals::handle h = a.get_handle();
+    EXPECT_TRUE(h.is_closed());
+    h.close();  // nothing to close: no effect
+    int iterations = 0;
+    for (const signal_event& e : a) {
+      (void)e;
+      ++iterations;
+    }
+    EXPECT_EQ(0, iterations);
+
+    const struct sigaction usr2 = disposition(SIGUSR2);
+    const sigset_t mask = current_mask();
+    EXPECT_TRUE(throws_system_error([&] { a.add(SIGUSR2); }, std::errc::bad_file_descriptor,
+                                    {"SIGUSR2", "moved from"}));
+    EXPECT_TRUE(same_disposition(usr2, disposition(SIGUSR2)));
+    EXPECT_TRUE(same_mask(mask, current_mask()));
+    const struct sigaction usr1 = disposition(SIGUSR1);
+    a.remove(SIGUSR1);  // no-op: b's subscription stays
+    EXPECT_TRUE(same_disposition(usr1, disposition(SIGUSR1)));
+    // NOLINTEND(bugprone-use-after-move)
+
+    // The new owner has it all, the old handle included.
+    EXPECT_FALSE(b.is_closed());
+    EXPECT_FALSE(old_handle.is_closed());
+    EXPECT_EQ(kind(), b.backend());
+    signal_self(SIGUSR1);
+    EXPECT_EQ(1U, total(collect(b, SIGUSR1), SIGUSR1));
+
+    // Assigning to a moved-from object brings it back to life.
+    a = signals({SIGUSR2}, kind());
+    EXPECT_FALSE(a.is_closed());
+    EXPECT_NE(-1, a.native_handle());
+    signal_self(SIGUSR2);
+    EXPECT_EQ(1U, total(collect(a, SIGUSR2), SIGUSR2));
+    a = std::move(b);  // a's SIGUSR2 goes, b's SIGUSR1 moves in; b is moved-from again
+    EXPECT_EQ(SIG_DFL, disposition(SIGUSR2).sa_handler);
+    EXPECT_TRUE(b.is_closed());  // NOLINT(bugprone-use-after-move)
+    signal_self(SIGUSR1);
+    EXPECT_EQ(1U, total(collect(a, SIGUSR1), SIGUSR1));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Item 20: add() on a closed object and an empty dispatcher callback are refused, changing nothing.
+
+TEST_P(Misuse, AddOnAClosedObjectThrowsAndChangesNothing) {
+  SIGRELAY_IN_CHILD([this] {
+    signals sigs({SIGUSR1}, kind());
+    sigs.get_handle().close();
+    const struct sigaction usr1 = disposition(SIGUSR1);
+    const struct sigaction usr2 = disposition(SIGUSR2);
+    const sigset_t mask = current_mask();
+    EXPECT_TRUE(throws_system_error([&] { sigs.add(SIGUSR2); }, std::errc::bad_file_descriptor,
+                                    {"SIGUSR2", "closed"}));
+    EXPECT_TRUE(throws_system_error([&] { sigs.add(SIGUSR1); }, std::errc::bad_file_descriptor,
+                                    {"SIGUSR1", "closed"}));
+    EXPECT_TRUE(same_disposition(usr2, disposition(SIGUSR2)));
+    EXPECT_TRUE(same_disposition(usr1, disposition(SIGUSR1)));
+    EXPECT_TRUE(same_mask(mask, current_mask()));
+    EXPECT_EQ(SIG_DFL, disposition(SIGUSR2).sa_handler);
+    // remove() still works on a closed object: the disposition comes back.
+    sigs.remove(SIGUSR1);
+    EXPECT_EQ(SIG_DFL, disposition(SIGUSR1).sa_handler);
+  });
+}
+
+TEST_P(Misuse, AnEmptyDispatcherCallbackIsRefusedAndChangesNothing) {
+  SIGRELAY_IN_CHILD(
+      [this] {
+        dispatcher d(kind());
+        const struct sigaction usr1 = disposition(SIGUSR1);
+        const sigset_t mask = current_mask();
+        EXPECT_TRUE(
+            throws_system_error([&] { d.on(SIGUSR1, nullptr); }, std::errc::invalid_argument, {"SIGUSR1"}));
+        EXPECT_TRUE(throws_system_error([&] { d.on(SIGUSR1, dispatcher::callback{}); },
+                                        std::errc::invalid_argument, {"SIGUSR1"}));
+        EXPECT_TRUE(same_disposition(usr1, disposition(SIGUSR1)));
+        EXPECT_TRUE(same_mask(mask, current_mask()));
+
+        // Replacing a callback by an empty one is refused too: the old one stays and runs.
+        int calls = 0;
+        d.on(SIGUSR2, [&](const signal_event&) {
+          ++calls;
+          d.stop();
+        });
+        const struct sigaction usr2 = disposition(SIGUSR2);
+        const sigset_t mask2 = current_mask();
+        ASSERT_TRUE(
+            throws_system_error([&] { d.on(SIGUSR2, nullptr); }, std::errc::invalid_argument, {"SIGUSR2"}));
+        EXPECT_TRUE(same_disposition(usr2, disposition(SIGUSR2)));
+        EXPECT_TRUE(same_mask(mask2, current_mask()));
+        signal_self(SIGUSR2);
+        d.run();  // until the callback stops it
+        EXPECT_EQ(1, calls);
+      },
+      10);
+}
+
 }  // namespace

@@ -99,8 +99,15 @@ struct signals_options {
   enum backend backend = backend::relay;
   // Records kept for realtime signals between drains (rounded up to a power of two; allocated with
   // the first realtime signal subscribed). Deliveries that find the ring full are counted by
-  // dropped(), in all and per signal, never lost silently.
+  // dropped(), in all and per signal, never lost silently. At most max_realtime_capacity: a larger
+  // value makes the constructor throw std::system_error (std::errc::invalid_argument, naming the
+  // capacity and the limit) before anything is subscribed.
   std::size_t realtime_capacity = 1024;
+
+  // 2^24 = 16,777,216 records (a few dozen bytes each, so about 640 MiB of ring on 64-bit Linux):
+  // far above what the kernel itself queues (RLIMIT_SIGPENDING, per user), and far below where the
+  // rounding up to a power of two or the ring's size could overflow.
+  static constexpr std::size_t max_realtime_capacity = std::size_t{1} << 24;
 };
 
 namespace detail {
@@ -117,6 +124,11 @@ class signals {
   signals(std::initializer_list<int> signos, const signals_options& options);
   signals(const std::vector<int>& signos, const signals_options& options);
   ~signals();  // unsubscribes (restoring a signal's disposition if it was the last subscriber)
+  // Moving transfers the subscriptions (and every handle's target) to the new object. A moved-from
+  // object behaves as a closed one that has no subscriptions: is_closed() is true, pending(), wait(),
+  // wait_for() and wait_until() return empty at once, iteration ends at once, native_handle() is -1,
+  // dropped() is 0, backend() is backend::relay, get_handle() returns a closed handle, add() throws
+  // (see add()), remove() does nothing. It may be destroyed or assigned to.
   signals(signals&&) noexcept;
   signals& operator=(signals&&) noexcept;
   signals(const signals&) = delete;
@@ -124,6 +136,9 @@ class signals {
 
   // Subscribes to one more signal / unsubscribes from one. add() of a present signal and remove() of
   // an absent one do nothing. Deliveries already recorded for a removed signal are still handed out.
+  // Errors: add() on a closed (or moved-from) object throws std::system_error
+  // (std::errc::bad_file_descriptor, naming the signal) and changes nothing; remove() works on a
+  // closed object (it unsubscribes, restoring the disposition) and does nothing on a moved-from one.
   void add(int signo);
   void remove(int signo);
 
@@ -147,7 +162,9 @@ class signals {
   std::uint64_t dropped() const noexcept;
   std::uint64_t dropped(int signo) const noexcept;
 
-  // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends.
+  // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends. A default-constructed
+  // handle, or one taken from a moved-from object, refers to nothing: it is closed, close() does
+  // nothing.
   class handle {
    public:
     handle() = default;
