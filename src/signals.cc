@@ -23,6 +23,9 @@
 // - A moved-from object has no core: every member checks for that and behaves as on a closed object
 //   with no subscriptions (add() throws, as on a closed one: a subscription nobody could ever drain
 //   would swallow the signal).
+// - Timeouts never overflow: the templates in the header saturate any duration or time point to
+//   [0, nanoseconds::max()], and wait_impl() takes a timeout that would carry the deadline past
+//   steady_clock's range as "forever".
 #include "sigrelay/signals.hpp"
 
 #include <poll.h>
@@ -294,7 +297,10 @@ std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
 
 std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_ns) {
   using clock = std::chrono::steady_clock;
-  const auto deadline = clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
+  const auto start = clock::now();
+  // A timeout that would take the deadline past the clock's range means "forever" (never overflow).
+  if (timeout_ns > (clock::time_point::max() - start).count()) timeout_ns = -1;
+  const auto deadline = start + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
   for (;;) {
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
     std::vector<signal_event> events = drain(c, polls);

@@ -398,6 +398,84 @@ TEST_P(Misuse, AMovedFromObjectBehavesAsClosed) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Item 19: huge timeouts wait forever; none overflows.
+
+using waiter = std::function<std::vector<signal_event>(signals&)>;
+
+std::vector<std::pair<const char*, waiter>> forever_waiters() {
+  using std::chrono::steady_clock;
+  using std::chrono::system_clock;
+  using hours_point = std::chrono::time_point<system_clock, std::chrono::hours>;
+  return {
+      {"wait_for(hours::max())", [](signals& s) { return s.wait_for(std::chrono::hours::max()); }},
+      {"wait_for(seconds::max())", [](signals& s) { return s.wait_for(std::chrono::seconds::max()); }},
+      {"wait_for(nanoseconds::max())",
+       [](signals& s) { return s.wait_for(std::chrono::nanoseconds::max()); }},
+      {"wait_for(duration<double>::max())",
+       [](signals& s) { return s.wait_for(std::chrono::duration<double>::max()); }},
+      {"wait_until(steady_clock max)",
+       [](signals& s) { return s.wait_until(steady_clock::time_point::max()); }},
+      {"wait_until(system_clock max)",
+       [](signals& s) { return s.wait_until(system_clock::time_point::max()); }},
+      {"wait_until(system_clock hours max)", [](signals& s) { return s.wait_until(hours_point::max()); }},
+  };
+}
+
+TEST_P(Misuse, HugeTimeoutsWaitUntilASignalArrives) {
+  SIGRELAY_IN_CHILD([this] {
+    signals sigs({SIGUSR1}, kind());
+    const pthread_t self = pthread_self();
+    for (const auto& [name, wait] : forever_waiters()) {
+      // Directed at this thread: the one that waits (and, for signalfd, blocks and reads it).
+      std::thread sender([self] {
+        usleep(300 * 1000);
+        pthread_kill(self, SIGUSR1);
+      });
+      const std::vector<signal_event> events = wait(sigs);
+      sender.join();
+      EXPECT_EQ(1U, total(events, SIGUSR1)) << name << " returned before the signal came";
+      sigs.pending();  // the late signal of a waiter that returned early, if any: not the next one's
+    }
+  });
+}
+
+TEST_P(Misuse, HugeTimeoutsWaitUntilClosed) {
+  SIGRELAY_IN_CHILD([this] {
+    for (const auto& [name, wait] : forever_waiters()) {
+      signals sigs({SIGUSR1}, kind());
+      std::thread closer([h = sigs.get_handle()]() mutable {
+        usleep(300 * 1000);
+        h.close();
+      });
+      const std::vector<signal_event> events = wait(sigs);
+      const bool closed_on_return = sigs.is_closed();
+      closer.join();
+      EXPECT_TRUE(events.empty()) << name;
+      EXPECT_TRUE(closed_on_return) << name << " returned before close()";
+    }
+  });
+}
+
+// Zero, negative and past deadlines poll once, with no overflow either, and still hand out events.
+TEST_P(Misuse, PastDeadlinesPollOnce) {
+  SIGRELAY_IN_CHILD([this] {
+    using std::chrono::steady_clock;
+    using std::chrono::system_clock;
+    using hours_point = std::chrono::time_point<system_clock, std::chrono::hours>;
+    signals sigs({SIGUSR1}, kind());
+    EXPECT_TRUE(sigs.wait_for(std::chrono::hours::min()).empty());
+    EXPECT_TRUE(sigs.wait_for(std::chrono::nanoseconds::min()).empty());
+    EXPECT_TRUE(sigs.wait_for(-std::chrono::duration<double>::max()).empty());
+    EXPECT_TRUE(sigs.wait_until(steady_clock::time_point::min()).empty());
+    EXPECT_TRUE(sigs.wait_until(system_clock::time_point::min()).empty());
+    EXPECT_TRUE(sigs.wait_until(hours_point::min()).empty());
+    EXPECT_TRUE(sigs.wait_until(steady_clock::now() - 1s).empty());
+    signal_self(SIGUSR1);
+    EXPECT_EQ(1U, total(sigs.wait_until(steady_clock::time_point::min()), SIGUSR1));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Item 20: add() on a closed object and an empty dispatcher callback are refused, changing nothing.
 
 TEST_P(Misuse, AddOnAClosedObjectThrowsAndChangesNothing) {

@@ -112,6 +112,18 @@ struct signals_options {
 
 namespace detail {
 struct signals_core;
+
+// A timeout as nanoseconds, saturated: at most nanoseconds::max() (which wait_for() takes as "wait
+// forever"), zero for a negative (or NaN) one; never an overflow.
+template <typename Rep, typename Period>
+std::chrono::nanoseconds saturated_ns(const std::chrono::duration<Rep, Period>& d) noexcept {
+  const long double ns = std::chrono::duration<long double, std::nano>(d).count();
+  if (!(ns > 0)) return std::chrono::nanoseconds::zero();
+  if (ns >= static_cast<long double>(std::chrono::nanoseconds::max().count())) {
+    return std::chrono::nanoseconds::max();
+  }
+  return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(ns));
+}
 }  // namespace detail
 
 class signals {
@@ -147,11 +159,23 @@ class signals {
   // Blocks until at least one event, or until closed; empty only once closed (events recorded before
   // close() are still handed out first).
   std::vector<signal_event> wait();
-  // As wait(), but also returns empty when the time is up.
+  // As wait(), but also returns empty when the time is up. Any timeout is accepted, never overflows:
+  // zero or negative polls once; one too long to add to steady_clock::now() (nanoseconds::max(),
+  // hours::max(), ...) waits forever, as wait(). wait_until() measures the time left on `Clock`
+  // once, then waits that long on steady_clock; a deadline in the past polls once, and
+  // time_point::max() waits forever.
   std::vector<signal_event> wait_for(std::chrono::nanoseconds timeout);
+  template <typename Rep, typename Period>
+  std::vector<signal_event> wait_for(const std::chrono::duration<Rep, Period>& timeout) {
+    return wait_for(detail::saturated_ns(timeout));
+  }
   template <typename Clock, typename Duration>
   std::vector<signal_event> wait_until(const std::chrono::time_point<Clock, Duration>& deadline) {
-    return wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()));
+    // In long double: neither `deadline` nor now() is converted to the other's duration, which could
+    // overflow (time_point::max(), a deadline in hours, time_point::min()).
+    using fine = std::chrono::duration<long double, std::nano>;
+    const fine left = fine(deadline.time_since_epoch()) - fine(Clock::now().time_since_epoch());
+    return wait_for(detail::saturated_ns(left));
   }
 
   // Pollable: readable while events are pending (or after close()); hand it to poll/epoll/an event
