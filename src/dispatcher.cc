@@ -80,6 +80,11 @@ dispatcher::~dispatcher() {
 }
 
 void dispatcher::on(int signo, callback cb) {
+  if (!cb) {  // it would subscribe, then swallow every delivery
+    detail::throw_error(
+        detail::invalid_argument(),
+        "sigrelay::dispatcher: cannot set an empty callback for " + detail::describe_signal(signo));
+  }
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->sigs.add(signo);
   impl_->callbacks[signo] = std::move(cb);

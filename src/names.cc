@@ -1,7 +1,9 @@
 // src/names.cc — signal names and numbers.
 //
-// signal_name() is async-signal-safe: it only indexes constant tables. Realtime signals are named the
-// way `kill -l` does: SIGRTMIN, SIGRTMIN+1 .. SIGRTMIN+15, SIGRTMAX-14 .. SIGRTMAX-1, SIGRTMAX.
+// signal_name() is async-signal-safe: it only indexes constant tables of string literals, so every
+// view it returns ("" for an unknown number too) is NUL-terminated with a non-null data(). Realtime
+// signals are named the way `kill -l` does: SIGRTMIN, SIGRTMIN+1 .. SIGRTMIN+15, SIGRTMAX-14 ..
+// SIGRTMAX-1, SIGRTMAX.
 #include <cctype>
 #include <csignal>
 #include <string>
@@ -70,13 +72,15 @@ int parse_realtime(std::string_view s) noexcept {
 }  // namespace
 
 std::string_view signal_name(int signo) noexcept {
+  // Every name, "" included, views a string literal: static, NUL-terminated, never a null data().
+  constexpr std::string_view kUnknown = kStandard[0];
   if (signo > 0 && signo < 32) return kStandard[signo];
-  if (signo < SIGRTMIN || signo > SIGRTMAX) return {};
+  if (signo < SIGRTMIN || signo > SIGRTMAX) return kUnknown;
   const int from_min = signo - SIGRTMIN;
   const int from_max = SIGRTMAX - signo;
   constexpr int kHalf = static_cast<int>(sizeof kRtMinPlus / sizeof kRtMinPlus[0]);
   if (from_min <= from_max || from_max >= kHalf) {
-    return from_min < kHalf ? kRtMinPlus[from_min] : std::string_view{};
+    return from_min < kHalf ? kRtMinPlus[from_min] : kUnknown;
   }
   return kRtMaxMinus[from_max];
 }

@@ -32,6 +32,12 @@
 // - Lifetime: the sink lives in a shared `core`, owned by the object and by every handle, so a late
 //   close() never touches a closed fd. The destructor removes the actions (whose grace period makes
 //   the sink unreachable from handlers) before anything is freed.
+// - A moved-from object has no core: every member checks for that and behaves as on a closed object
+//   with no subscriptions (add() throws, as on a closed one: a subscription nobody could ever drain
+//   would swallow the signal).
+// - Timeouts never overflow: the templates in the header saturate any duration or time point to
+//   [0, nanoseconds::max()], and wait_impl() takes a timeout that would carry the deadline past
+//   steady_clock's range as "forever".
 #include "sigrelay/signals.hpp"
 
 #include <poll.h>
@@ -44,6 +50,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <string>
 
 #include "detail.hpp"
 #include "handler/relays.hpp"
@@ -370,7 +377,10 @@ std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
 
 std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_ns) {
   using clock = std::chrono::steady_clock;
-  const auto deadline = clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
+  const auto start = clock::now();
+  // A timeout that would take the deadline past the clock's range means "forever" (never overflow).
+  if (timeout_ns > (clock::time_point::max() - start).count()) timeout_ns = -1;
+  const auto deadline = start + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
   for (;;) {
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
     std::vector<signal_event> events = drain(c, polls);
@@ -556,7 +566,14 @@ signals::signals(std::initializer_list<int> signos, const signals_options& optio
     : signals(std::vector<int>(signos), options) {}
 
 signals::signals(const std::vector<int>& signos, const signals_options& options) {
-  for (const int signo : signos) check_signal(signo);  // refuse before touching anything
+  // Refuse before touching anything.
+  if (options.realtime_capacity > signals_options::max_realtime_capacity) {
+    detail::throw_error(detail::invalid_argument(),
+                        "sigrelay::signals: realtime_capacity " + std::to_string(options.realtime_capacity) +
+                            " is above the limit of " +
+                            std::to_string(signals_options::max_realtime_capacity) + " records");
+  }
+  for (const int signo : signos) check_signal(signo);
   core_ = make_core(options);
   try {
     for (const int signo : signos) subscribe(*core_, signo);
@@ -585,39 +602,59 @@ signals& signals::operator=(signals&& other) noexcept {
   return *this;
 }
 
-void signals::add(int signo) { subscribe(*core_, signo); }
+// A moved-from object (core_ == nullptr) behaves as a closed one with no subscriptions (see the
+// header): every member checks core_ first.
 
-void signals::remove(int signo) { unsubscribe(*core_, signo); }
+void signals::add(int signo) {
+  if (!core_ || core_->closed()) {
+    detail::throw_error(std::make_error_code(std::errc::bad_file_descriptor),
+                        "sigrelay::signals: cannot subscribe to " + detail::describe_signal(signo) +
+                            (core_ ? ": the object is closed" : ": the object was moved from"));
+  }
+  subscribe(*core_, signo);
+}
 
-std::vector<signal_event> signals::pending() { return drain(*core_, /*stale_fd=*/true); }
+void signals::remove(int signo) {
+  if (core_) unsubscribe(*core_, signo);
+}
 
-std::vector<signal_event> signals::wait() { return wait_impl(*core_, -1); }
+std::vector<signal_event> signals::pending() {
+  if (!core_) return {};
+  return drain(*core_, /*stale_fd=*/true);
+}
+
+std::vector<signal_event> signals::wait() {
+  if (!core_) return {};
+  return wait_impl(*core_, -1);
+}
 
 std::vector<signal_event> signals::wait_for(std::chrono::nanoseconds timeout) {
+  if (!core_) return {};
   return wait_impl(*core_, std::max<long long>(0, timeout.count()));
 }
 
 int signals::native_handle() const noexcept {
+  if (!core_) return -1;
   return core_->kind == backend::signalfd ? core_->epoll_fd : core_->sink.event_fd;
 }
 
-std::uint64_t signals::dropped() const noexcept { return core_->sink.dropped.load(); }
+std::uint64_t signals::dropped() const noexcept { return core_ ? core_->sink.dropped.load() : 0; }
 
 std::uint64_t signals::dropped(int signo) const noexcept {
-  return signo > 0 && signo < NSIG ? core_->sink.dropped_by[signo].load() : 0;
+  return core_ && signo > 0 && signo < NSIG ? core_->sink.dropped_by[signo].load() : 0;
 }
 
-enum backend signals::backend() const noexcept { return core_->kind; }
+enum backend signals::backend() const noexcept { return core_ ? core_->kind : backend::relay; }
 
 signals::handle signals::get_handle() const { return handle(core_); }
 
-bool signals::is_closed() const noexcept { return core_->closed(); }
+bool signals::is_closed() const noexcept { return !core_ || core_->closed(); }
 
 void signals::handle::close() noexcept {
   if (core_) core_->close();
 }
 
-bool signals::handle::is_closed() const noexcept { return core_ && core_->closed(); }
+bool signals::handle::is_closed() const noexcept { return !core_ || core_->closed(); }
 
 signals::iterator::iterator(signals* owner) : owner_(owner) {
   batch_ = owner_->wait();

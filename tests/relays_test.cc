@@ -156,12 +156,15 @@ TEST(Relays, EmulateDefaultIgnoresWhatIsIgnoredAndStopsWhatStops) {
   if (pid == 0) {
     sigrelay::test::reset_signal_state();
     alarm(20);
+    // A group of its own, whose parent is in another group of the same session: not orphaned (in an
+    // orphaned group SIGTSTP's default is to do nothing; see misuse_test.cc).
+    setpgid(0, 0);
     relay::emulate_default(SIGTSTP);
     _exit(5);
   }
   int status = 0;
   ASSERT_EQ(pid, waitpid(pid, &status, WUNTRACED));
-  EXPECT_TRUE(WIFSTOPPED(status));
+  EXPECT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTSTP) << sigrelay::test::describe_status(status);
   kill(pid, SIGCONT);
   EXPECT_TRUE(exited_with(sigrelay::test::wait_with_deadline(pid, 20), 5));
 }

@@ -38,7 +38,10 @@ class dispatcher {
   dispatcher(const dispatcher&) = delete;
   dispatcher& operator=(const dispatcher&) = delete;
 
-  // Sets (or replaces) the callback of `signo` and subscribes to it. Errors: as add_action().
+  // Sets (or replaces) the callback of `signo` and subscribes to it. Errors: as add_action(); and an
+  // empty `cb` (nullptr, a default-constructed std::function) is refused with std::system_error
+  // (std::errc::invalid_argument, naming the signal): nothing changes, a callback already set for
+  // `signo` stays.
   void on(int signo, callback cb);
   // Removes the callback and unsubscribes; events of it already recorded are dropped with it.
   void off(int signo);

@@ -124,8 +124,10 @@ bool remove_action(action_id id) noexcept;
 
 // signal_name()
 //
-// "SIGINT", "SIGRTMIN+3", "SIGRTMAX-1", or "" for a number that names no signal.
-// Async-signal-safe; the view refers to static storage.
+// "SIGINT", "SIGRTMIN+3", "SIGRTMAX-1", or "" for a number that names no signal (0, negative,
+// reserved by the C library, above SIGRTMAX).
+// Async-signal-safe. The view refers to static, NUL-terminated storage: data() is never null and may
+// be passed where a C string is expected (printf("%s", signal_name(n).data()) is fine for any n).
 std::string_view signal_name(int signo) noexcept;
 
 // signal_number()

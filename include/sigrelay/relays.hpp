@@ -101,8 +101,20 @@ class wakeup_fd {
 // emulate_default()
 //
 // Does what the kernel would do for `signo` with no handler: terminate or dump core (by dying by the
-// signal), stop the process (SIGTSTP, SIGTTIN, SIGTTOU), or nothing (SIGCHLD, SIGURG, SIGWINCH,
-// SIGCONT). Async-signal-safe.
+// signal), stop the process (SIGTSTP, SIGTTIN, SIGTTOU, SIGSTOP), or nothing (SIGCHLD, SIGURG,
+// SIGWINCH, SIGCONT). Async-signal-safe; errno is preserved.
+//
+// Stop signals: the kernel itself performs the stop, so the parent sees WIFSTOPPED with WSTOPSIG ==
+// `signo` (SIGTSTP, not SIGSTOP), and in an orphaned process group SIGTSTP, SIGTTIN and SIGTTOU are
+// discarded as the kernel discards them (nothing is left to continue the process): the call then
+// returns at once. To do so it briefly sets the signal's disposition to SIG_DFL, unblocks it in the
+// calling thread and sends it to that thread; once the process is continued (or at once, if the
+// signal was discarded) it blocks the signal again if it was blocked and restores the saved
+// disposition, so it may be called from an action (relay::default_action()) or from ordinary code.
+// Race condition: while the disposition is SIG_DFL, another delivery of the same signal (to any
+// thread) takes the default action too (it coalesces with this stop, or is discarded likewise)
+// without running any handler or action; and an add_action()/remove_action() of the same signal
+// made by another thread meanwhile may be undone. Do not change that signal's actions concurrently.
 void emulate_default(int signo) noexcept;
 
 // die_by_signal()

@@ -131,12 +131,31 @@ struct signals_options {
   enum backend backend = backend::relay;
   // Records kept for realtime signals between drains (rounded up to a power of two; allocated with
   // the first realtime signal subscribed). Deliveries that find the ring full are counted by
-  // dropped(), in all and per signal, never lost silently.
+  // dropped(), in all and per signal, never lost silently. At most max_realtime_capacity: a larger
+  // value makes the constructor throw std::system_error (std::errc::invalid_argument, naming the
+  // capacity and the limit) before anything is subscribed.
   std::size_t realtime_capacity = 1024;
+
+  // 2^24 = 16,777,216 records (a few dozen bytes each, so about 640 MiB of ring on 64-bit Linux):
+  // far above what the kernel itself queues (RLIMIT_SIGPENDING, per user), and far below where the
+  // rounding up to a power of two or the ring's size could overflow.
+  static constexpr std::size_t max_realtime_capacity = std::size_t{1} << 24;
 };
 
 namespace detail {
 struct signals_core;
+
+// A timeout as nanoseconds, saturated: at most nanoseconds::max() (which wait_for() takes as "wait
+// forever"), zero for a negative (or NaN) one; never an overflow.
+template <typename Rep, typename Period>
+std::chrono::nanoseconds saturated_ns(const std::chrono::duration<Rep, Period>& d) noexcept {
+  const long double ns = std::chrono::duration<long double, std::nano>(d).count();
+  if (!(ns > 0)) return std::chrono::nanoseconds::zero();
+  if (ns >= static_cast<long double>(std::chrono::nanoseconds::max().count())) {
+    return std::chrono::nanoseconds::max();
+  }
+  return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(ns));
+}
 }  // namespace detail
 
 class signals {
@@ -149,6 +168,11 @@ class signals {
   signals(std::initializer_list<int> signos, const signals_options& options);
   signals(const std::vector<int>& signos, const signals_options& options);
   ~signals();  // unsubscribes (restoring a signal's disposition if it was the last subscriber)
+  // Moving transfers the subscriptions (and every handle's target) to the new object. A moved-from
+  // object behaves as a closed one that has no subscriptions: is_closed() is true, pending(), wait(),
+  // wait_for() and wait_until() return empty at once, iteration ends at once, native_handle() is -1,
+  // dropped() is 0, backend() is backend::relay, get_handle() returns a closed handle, add() throws
+  // (see add()), remove() does nothing. It may be destroyed or assigned to.
   signals(signals&&) noexcept;
   signals& operator=(signals&&) noexcept;
   signals(const signals&) = delete;
@@ -159,6 +183,9 @@ class signals {
   // signalfd backend: remove() first reads what the kernel still queues of that signal (counting a
   // realtime ring's overflow in dropped()) and wakes native_handle()/wait() for it as a handler
   // would; other signals' deliveries stay where they are and still wake the consumer.
+  // Errors: add() on a closed (or moved-from) object throws std::system_error
+  // (std::errc::bad_file_descriptor, naming the signal) and changes nothing; remove() works on a
+  // closed object (it unsubscribes, restoring the disposition) and does nothing on a moved-from one.
   void add(int signo);
   void remove(int signo);
 
@@ -167,11 +194,23 @@ class signals {
   // Blocks until at least one event, or until closed; empty only once closed (events recorded before
   // close() are still handed out first).
   std::vector<signal_event> wait();
-  // As wait(), but also returns empty when the time is up.
+  // As wait(), but also returns empty when the time is up. Any timeout is accepted, never overflows:
+  // zero or negative polls once; one too long to add to steady_clock::now() (nanoseconds::max(),
+  // hours::max(), ...) waits forever, as wait(). wait_until() measures the time left on `Clock`
+  // once, then waits that long on steady_clock; a deadline in the past polls once, and
+  // time_point::max() waits forever.
   std::vector<signal_event> wait_for(std::chrono::nanoseconds timeout);
+  template <typename Rep, typename Period>
+  std::vector<signal_event> wait_for(const std::chrono::duration<Rep, Period>& timeout) {
+    return wait_for(detail::saturated_ns(timeout));
+  }
   template <typename Clock, typename Duration>
   std::vector<signal_event> wait_until(const std::chrono::time_point<Clock, Duration>& deadline) {
-    return wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()));
+    // In long double: neither `deadline` nor now() is converted to the other's duration, which could
+    // overflow (time_point::max(), a deadline in hours, time_point::min()).
+    using fine = std::chrono::duration<long double, std::nano>;
+    const fine left = fine(deadline.time_since_epoch()) - fine(Clock::now().time_since_epoch());
+    return wait_for(detail::saturated_ns(left));
   }
 
   // Pollable: readable while events are pending (or after close()); hand it to poll/epoll/an event
@@ -184,7 +223,9 @@ class signals {
   std::uint64_t dropped() const noexcept;
   std::uint64_t dropped(int signo) const noexcept;
 
-  // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends.
+  // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends. A default-constructed
+  // handle, or one taken from a moved-from object, refers to nothing: it is closed, close() does
+  // nothing.
   class handle {
    public:
     handle() = default;

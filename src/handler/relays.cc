@@ -83,6 +83,50 @@ void wake_fd_fn(void* target, const siginfo_t&) noexcept {
   if (t.owner == current_pid()) write_wakeup(t.fd);
 }
 
+namespace {
+
+// Signal context. Has the kernel itself apply the default action of a stop signal: that gives the
+// parent the right WSTOPSIG, and in an orphaned process group the kernel discards SIGTSTP, SIGTTIN and
+// SIGTTOU instead of stopping (nothing could ever continue the process). So: set SIG_DFL with a raw
+// sigaction() (saving the disposition), unblock the signal in this thread, send it to this thread with
+// tgkill() (the kernel acts on it before tgkill() returns to user space: the process stops here, and
+// goes on when continued), then block it again if it was blocked and put the saved disposition back,
+// unless something else replaced our SIG_DFL meanwhile.
+// The window (short: from the first sigaction() to tgkill(), and from the continue to the restore;
+// every thread is stopped in between): while the disposition is SIG_DFL, a delivery of the same
+// signal to any thread of the process also takes the default action (one more stop request, which
+// coalesces with ours, or a discard in an orphaned group): it runs no handler, so chained handlers
+// and sigrelay's subscribers do not hear of it. An add_action()/remove_action() of the same signal
+// on another thread in that window may be undone by the restore (sigaction() has no
+// compare-and-swap; see relays.hpp).
+void stop_by_default(int signo) noexcept {
+  if (signo == SIGSTOP) {  // cannot be caught, blocked or discarded: just send it
+    ::tgkill(::getpid(), ::gettid(), SIGSTOP);
+    return;
+  }
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  struct sigaction saved {};
+  if (::sigaction(signo, &dfl, &saved) != 0) {  // not for a valid stop signal; never re-enter a handler
+    ::tgkill(::getpid(), ::gettid(), SIGSTOP);
+    return;
+  }
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, signo);
+  sigset_t before;
+  ::pthread_sigmask(SIG_UNBLOCK, &only, &before);
+  ::tgkill(::getpid(), ::gettid(), signo);  // stops (or is discarded) on the way back from the call
+  if (sigismember(&before, signo) == 1) ::pthread_sigmask(SIG_BLOCK, &only, nullptr);
+  struct sigaction now {};
+  if (::sigaction(signo, nullptr, &now) == 0 && now.sa_handler == SIG_DFL) {
+    ::sigaction(signo, &saved, nullptr);
+  }
+}
+
+}  // namespace
+
 }  // namespace detail
 
 namespace relay {
@@ -93,9 +137,7 @@ void emulate_default(int signo) noexcept {
   switch (detail::default_of(signo)) {
     case detail::default_kind::terminate:
     case detail::default_kind::core: die_by_signal(signo);
-    case detail::default_kind::stop:
-      ::kill(::getpid(), SIGSTOP);  // the whole process stops, as the default action would
-      break;
+    case detail::default_kind::stop: detail::stop_by_default(signo); break;
     case detail::default_kind::ignore:
     case detail::default_kind::cont: break;  // SIGCONT's continuing was done by the kernel already
   }

@@ -2,11 +2,18 @@
 #pragma once
 
 #include <sys/types.h>
+#include <atomic>
 #include <csignal>
+#include <cstdint>
 
 #include "sigrelay/relays.hpp"
 
 namespace sigrelay::detail {
+
+// The relays read and write the user's atomics in signal context: these must not hide a lock (a
+// handler interrupting the lock's holder on its own thread would deadlock; see sink.hpp).
+static_assert(std::atomic<bool>::is_always_lock_free, "relay::set_flag, die_if_set");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "relay::add_count");
 
 // Each is an action function: async-signal-safe, runs in signal context, errno restored by the
 // trampoline.

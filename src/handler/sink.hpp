@@ -40,6 +40,17 @@
 
 namespace sigrelay::detail {
 
+// Every atomic here is written in signal context. One that is not lock-free would be emulated with a
+// lock (libatomic): a handler interrupting its own thread while that thread holds the lock of the same
+// atomic would deadlock, and taking a lock is not async-signal-safe anyway. So refuse to build there.
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "sink::state, origin_slot::seq");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "sink::counts, dropped, dropped_by");
+static_assert(std::atomic<std::size_t>::is_always_lock_free, "ring_cell::seq, sink::enqueue_pos");
+static_assert(std::atomic<int>::is_always_lock_free, "origin_slot::code, status");
+static_assert(std::atomic<pid_t>::is_always_lock_free, "origin_slot::pid");
+static_assert(std::atomic<uid_t>::is_always_lock_free, "origin_slot::uid");
+static_assert(std::atomic<void*>::is_always_lock_free, "origin_slot::value");
+
 // The raw fields of one siginfo that the consumer turns into an `origin`.
 struct raw_origin {
   int signo;

@@ -71,6 +71,15 @@ struct handler_state {
   std::atomic<bool> previous_spent[NSIG];
 };
 
+// The trampoline reads and writes these atomics in signal context. One that is not lock-free would be
+// emulated with a lock (libatomic): a handler that interrupts a thread holding that lock would
+// deadlock, and locking is not async-signal-safe. So refuse to build where they are not lock-free.
+static_assert(std::atomic<const snapshot*>::is_always_lock_free, "handler_state::slots");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "handler_state::active");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "handler_state::epoch");
+static_assert(std::atomic<pid_t>::is_always_lock_free, "handler_state::pid");
+static_assert(std::atomic<trampoline_hook>::is_always_lock_free, "handler_state::hook");
+
 // Constant-initialised, trivially destructible: never destroyed in any meaningful sense.
 extern handler_state g_handler;
 
