@@ -122,6 +122,9 @@ sigjmp_buf g_out_of_action;
 void jumping_action(void*, const siginfo_t&) noexcept { siglongjmp(g_out_of_action, 1); }
 
 TEST(Chaining, AnActionLeftBySiglongjmpIsReleasedByItsThreadsNextSignal) {
+  if (kUnderThreadSanitizer) {
+    GTEST_SKIP() << "ThreadSanitizer hands deferred handlers a stale interrupted context: no release";
+  }
   EXPECT_TRUE(exited_with(run_in_child(
                               [] {
                                 const auto jumping = add_action(SIGUSR1, {jumping_action, nullptr});

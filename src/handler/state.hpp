@@ -23,7 +23,8 @@
 //   is given back. A section that returns also releases any nested ones that a siglongjmp back into
 //   it abandoned. So grace periods wait for such an action only until its thread next takes a signal
 //   (at a shallower point of its stack, on the same stack); never released where the interrupted
-//   stack pointer is unknown (architectures other than x86-64 and AArch64).
+//   stack pointer is unknown (architectures other than x86-64 and AArch64), nor under
+//   ThreadSanitizer (whose deferred handlers see a stale interrupted context).
 //   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
 //   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
 //   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for

@@ -19,6 +19,7 @@
 //   registry restores SIG_DFL, not the handler, when the last action goes).
 // - SA_NOCLDSTOP on SIGCHLD: not called for a child that stopped or continued.
 #include "handler/state.hpp"
+#include "platform/linux.hpp"  // sanitizer_defers_signals only
 
 #include <signal.h>
 #include <ucontext.h>
@@ -112,9 +113,18 @@ std::uintptr_t interrupted_sp(const void* uc) noexcept {
 // Signal context. Releases the sections of this thread that were left by siglongjmp: a section whose
 // dispatch() frame lies below the interrupted code's stack pointer cannot be one the interrupted code
 // runs inside (stacks grow down), so its dispatch() is gone.
+// A section still being entered (kNotCounted) is never released: only the code it interrupted can be
+// entering it.
+// ThreadSanitizer runs a deferred handler later, deeper in the thread's stack, with the context saved
+// when the signal arrived: that stack pointer says nothing about the sections held now, so no
+// section is released there (an action left by siglongjmp then keeps its section).
 void release_abandoned(std::uintptr_t sp) noexcept {
-  if (sp == 0) return;
-  while (t_held_depth > 0 && t_held[t_held_depth - 1].frame < sp) release_innermost();
+  if (sp == 0 || os::sanitizer_defers_signals) return;
+  while (t_held_depth > 0) {
+    const held_section& top = t_held[t_held_depth - 1];
+    if (top.frame >= sp || __atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
+    release_innermost();
+  }
 }
 
 struct section {
