@@ -22,8 +22,8 @@
 //   wait for running actions to return (see remove_action), and wait for an abandoned one until its
 //   thread takes its next signal from a shallower point of the same stack (x86-64 and AArch64; not
 //   under ThreadSanitizer), or until the action whose run it jumped back into returns. A thread that
-//   never takes another signal keeps them waiting. Never leave an action by throwing (it is noexcept) or by
-//   longjmp without "sig" (the signal mask would stay as the handler had it).
+//   never takes another signal keeps them waiting. Never leave an action by throwing (it is
+//   noexcept) or by longjmp without "sig" (the signal mask would stay as the handler had it).
 //
 // Chaining
 //   A handler installed with sigaction() before the first action is called first, once per delivery,
