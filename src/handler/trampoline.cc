@@ -6,8 +6,11 @@
 // reader counters (see the read-copy-update notes in state.hpp).
 #include "handler/state.hpp"
 
+#include <ucontext.h>
 #include <cerrno>
 #include <csignal>
+
+#include "handler/masks.hpp"
 
 namespace sigrelay::detail {
 
@@ -55,8 +58,16 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   errno = saved_errno;
 }
 
-// Signal context: the installed sa_sigaction.
-void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept { dispatch(signo, info, ucontext); }
+// Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
+// needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
+// the kernel restores on return. A poke exists only for that and runs nothing else.
+void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
+  if (t_applied != 0) {
+    lift_released_blocks(ucontext != nullptr ? &static_cast<ucontext_t*>(ucontext)->uc_sigmask : nullptr);
+  }
+  if (is_poke(info)) return;
+  dispatch(signo, info, ucontext);
+}
 
 // Signal context: sigaction() is async-signal-safe.
 void reset_to_default(int signo) noexcept {
