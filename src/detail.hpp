@@ -51,8 +51,8 @@ const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;
 // handlers on first use (registry.cc).
 pid_t process_pid();
 
-// The signals that sigrelay's signalfd backend has blocked (in some thread) and that the user had not
-// blocked already; false if none. Async-signal-safe (used in a fork child handler).
+// The signals that sigrelay's signalfd backend has blocked in the calling thread (and that the thread
+// had not blocked already); false if none. Lifts released blocks first (src/handler/masks.hpp).
 bool library_blocked_signals(sigset_t& out) noexcept;
 
 }  // namespace sigrelay::detail

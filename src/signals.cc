@@ -234,9 +234,9 @@ void poke_owner(thread_blocks& slot) noexcept {
   info.si_uid = ::getuid();
   info.si_value.sival_ptr = const_cast<char*>(&poke_cookie);
   if (::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, signo, &info) == 0) {
-    for (int i = 0; i < 20000 && slot.lifts.load(std::memory_order_seq_cst) == lifts &&
-                    slot.tid.load(std::memory_order_seq_cst) == tid;
-         ++i) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (slot.lifts.load(std::memory_order_seq_cst) == lifts &&
+           slot.tid.load(std::memory_order_seq_cst) == tid && std::chrono::steady_clock::now() < deadline) {
       const struct timespec pause { 0, 50000 };
       ::nanosleep(&pause, nullptr);
     }
