@@ -151,10 +151,9 @@ void free_if_abandoned(thread_blocks& slot) noexcept {
 // pthread key destructor: the thread exits, and its mask with it.
 void release_slot_at_exit(void* p) noexcept {
   auto* slot = static_cast<thread_blocks*>(p);
-  if (t_blocks == slot) {
-    t_blocks = nullptr;
-    t_applied = 0;
-  }
+  if (t_blocks != slot) return;  // forgotten in a fork child (the slot may be another thread's now)
+  t_blocks = nullptr;
+  t_applied = 0;
   slot->tid.store(-1, std::memory_order_seq_cst);
   free_if_abandoned(*slot);
 }
@@ -201,8 +200,9 @@ bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
   return true;
 }
 
-// Asks the owner thread of `slot` to lift its released blocks now (see the notes at the top).
-void poke_owner(thread_blocks& slot) noexcept {
+// Asks the owner thread of `slot` to lift its released block of `released` now (see the notes at the
+// top). Returns once it has, or after a second.
+void poke_owner(thread_blocks& slot, int released) noexcept {
   const pid_t tid = slot.tid.load(std::memory_order_seq_cst);
   if (tid <= 0) return;
   // The owner may be in a short window with every signal blocked (glibc's pthread_create() and
@@ -226,19 +226,29 @@ void poke_owner(thread_blocks& slot) noexcept {
   std::error_code ec;
   const action_id keep = add_action(signo, action{noop_fn, nullptr}, {}, ec);
   if (ec) return;
-  const std::uint32_t lifts = slot.lifts.load(std::memory_order_seq_cst);
   siginfo_t info{};
   info.si_signo = signo;
   info.si_code = SI_QUEUE;
   info.si_pid = ::getpid();
   info.si_uid = ::getuid();
   info.si_value.sival_ptr = const_cast<char*>(&poke_cookie);
-  if (::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, signo, &info) == 0) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (slot.lifts.load(std::memory_order_seq_cst) == lifts &&
-           slot.tid.load(std::memory_order_seq_cst) == tid && std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  // Done when the owner's handler has run the lift. Under ThreadSanitizer, which may run the handler
+  // on a copy of the context and put the old mask back (see masks.cc), done only when the owner's
+  // mask really shows the signal unblocked: poke again until it does.
+  bool done = false;
+  while (!done && slot.tid.load(std::memory_order_seq_cst) == tid &&
+         std::chrono::steady_clock::now() < deadline) {
+    const std::uint32_t lifts = slot.lifts.load(std::memory_order_seq_cst);
+    if (::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, signo, &info) != 0) break;
+    const auto retry = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    while (!done && std::chrono::steady_clock::now() < retry) {
       const struct timespec pause { 0, 50000 };
       ::nanosleep(&pause, nullptr);
+      if (slot.lifts.load(std::memory_order_seq_cst) == lifts) continue;
+      unsigned long long blocked = 0;
+      done = !os::sanitizer_defers_signals ||
+             (thread_blocked_mask(tid, blocked) && (blocked & signal_bit(released)) == 0);
     }
   }
   remove_action(keep);
@@ -448,23 +458,25 @@ void block_here(detail::signals_core& c, int signo, int slot) noexcept {
   detail::lift_released_blocks(nullptr);
   std::atomic<std::uint32_t>& refs = detail::g_thread_blocks[slot].refs[signo];
   const std::uint64_t bit = detail::signal_bit(signo);
+  detail::t_busy = 1;            // keeps the trampoline's lift away from a half-made record
   if ((t_applied & bit) != 0) {  // sigrelay blocks it here already, for another object
     refs.fetch_add(1, std::memory_order_seq_cst);
     c.block_slot[signo] = slot;
-    return;
+  } else {
+    sigset_t current;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
+    if (!sigismember(&current, signo)) {  // else the thread's own block: not ours to give back
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, signo);
+      refs.fetch_add(1, std::memory_order_seq_cst);
+      ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
+      t_applied |= bit;
+      c.block_slot[signo] = slot;
+    }
   }
-  sigset_t current;
-  ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
-  if (sigismember(&current, signo)) return;  // the user's own block: not ours to give back
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, signo);
-  detail::t_busy = 1;  // keeps the trampoline's lift away from a half-made record
-  refs.fetch_add(1, std::memory_order_seq_cst);
-  ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
-  t_applied |= bit;
   detail::t_busy = 0;
-  c.block_slot[signo] = slot;
+  if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
 
 // Gives back `c`'s block of `signo`, in the thread that made it (see the notes at the top).
@@ -478,7 +490,7 @@ void unblock_owned(detail::signals_core& c, int signo) noexcept {
   if (&slot == detail::t_blocks) {
     detail::lift_released_blocks(nullptr);
   } else if (left == 0) {
-    detail::poke_owner(slot);
+    detail::poke_owner(slot, signo);
     detail::free_if_abandoned(slot);
   }
 }

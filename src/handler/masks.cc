@@ -13,28 +13,48 @@ thread_blocks g_thread_blocks[max_blocking_threads]{};
 __thread thread_blocks* t_blocks __attribute__((tls_model("initial-exec"))) = nullptr;
 __thread std::uint64_t t_applied __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec"))) = 0;
+__thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec"))) = 0;
 const char poke_cookie = 0;
 
-// Signal context (also ordinary context on the owner thread).
+// Signal context (also ordinary context on the owner thread). Marks itself busy, so that a handler
+// interrupting an ordinary-context run leaves `t_applied` to it.
 bool lift_released_blocks(sigset_t* mask) noexcept {
   thread_blocks* const slot = t_blocks;
-  if (t_applied == 0 || slot == nullptr || t_busy != 0) return false;
-  const int saved_errno = errno;
-  sigset_t lifted;
-  sigemptyset(&lifted);
-  bool any = false;
-  for (int signo = 1; signo < NSIG; ++signo) {
-    if ((t_applied & signal_bit(signo)) == 0) continue;
-    if (slot->refs[signo].load(std::memory_order_seq_cst) != 0) continue;
-    // Only the owner thread adds references, and it is here: a zero stays zero until we return.
-    t_applied &= ~signal_bit(signo);
-    sigaddset(&lifted, signo);
-    if (mask != nullptr) sigdelset(mask, signo);
-    any = true;
+  if (t_applied == 0 || slot == nullptr) return false;
+  if (t_busy != 0) {  // interrupted the owner's own bookkeeping: it looks again when done
+    t_missed = 1;
+    return false;
   }
-  if (any) ::pthread_sigmask(SIG_UNBLOCK, &lifted, nullptr);
+  t_busy = 1;
+  const int saved_errno = errno;
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer may run a handler late, on a copy of the context, and then put back the mask it
+  // saved: a handler cannot know that its unblocking sticks, so only ordinary context records it.
+  const bool record = mask == nullptr;
+#else
+  const bool record = true;
+#endif
+  bool any = false;
+  do {
+    t_missed = 0;
+    sigset_t lifted;
+    sigemptyset(&lifted);
+    bool some = false;
+    for (std::uint64_t rest = t_applied; rest != 0; rest &= rest - 1) {
+      const int signo = __builtin_ctzll(rest) + 1;
+      if (slot->refs[signo].load(std::memory_order_seq_cst) != 0) continue;
+      // Only the owner thread adds references, and it is here: a zero stays zero until we return.
+      if (record) t_applied &= ~signal_bit(signo);
+      sigaddset(&lifted, signo);
+      if (mask != nullptr) sigdelset(mask, signo);
+      some = true;
+    }
+    if (some) ::pthread_sigmask(SIG_UNBLOCK, &lifted, nullptr);
+    any = any || some;
+  } while (t_missed != 0);
   slot->lifts.fetch_add(1, std::memory_order_seq_cst);
   errno = saved_errno;
+  t_busy = 0;
   return any;
 }
 

@@ -41,12 +41,14 @@ extern thread_blocks g_thread_blocks[max_blocking_threads];
 extern __thread thread_blocks* t_blocks __attribute__((tls_model("initial-exec")));  // this thread's slot
 extern __thread std::uint64_t t_applied __attribute__((tls_model("initial-exec")));  // bit signo-1
 extern __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec")));
+// Set by a lift that found `t_busy`: the busy code runs the lift again when it is done.
+extern __thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec")));
 
 inline std::uint64_t signal_bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
 // Lifts the blocks of this thread that no object references any more: removes them from `t_applied`
 // and from `*mask` if given (a handler's uc_sigmask), and unblocks them with pthread_sigmask. Returns
-// whether it lifted anything. Does nothing while `t_busy`. Async-signal-safe; Signal context (also
+// whether it lifted anything. While `t_busy`, only sets `t_missed`. Async-signal-safe; Signal context (also
 // called from ordinary code on the owner thread).
 bool lift_released_blocks(sigset_t* mask) noexcept;
 
