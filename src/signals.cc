@@ -25,7 +25,9 @@
 //   only when /proc/self/task/<tid>/status shows the owner does not block it, and while a no-op
 //   action keeps the trampoline installed for it. The trampoline lifts the owner's released blocks
 //   (editing uc_sigmask) and runs nothing else for a poke; the poker waits (at most a second) until
-//   the owner has done so, then removes the no-op action. Should the poke not arrive in time (the
+//   the owner has done so (under ThreadSanitizer, which may restore the mask after a late handler,
+//   until /proc shows the owner's mask without the signal, poking again), then removes the no-op
+//   action. Should the poke not arrive in time (the
 //   owner is stopped, or blocked it meanwhile), a pending poke is discarded by the kernel when SIGURG
 //   is back to SIG_DFL, and the owner lifts the block at its next entry into a `signals` call or the
 //   trampoline. The owner's own blocks are never touched by the tearing-down thread.
@@ -183,7 +185,7 @@ int my_slot() {
 // The blocked mask of thread `tid` of this process, from /proc; false if unreadable.
 bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
+  (void)std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char text[4096];

@@ -19,11 +19,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "sigrelay/dispatcher.hpp"
 #include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
@@ -197,6 +199,25 @@ TEST(ForkMask, DispatcherOffOnAnotherThreadLiftsTheBlockWhereOnSetIt) {
   });
 }
 
+// Threads that exit while their objects live on: the slots they held are freed once those objects
+// go (more threads than there are slots), and the destroying thread's mask is left alone.
+TEST(ForkMask, ObjectsOutlivingTheirThreadsFreeTheirSlots) {
+  SIGRELAY_IN_CHILD([] {
+    block_here(SIGUSR1);  // main's own block
+    for (int i = 0; i < 300; ++i) {
+      std::unique_ptr<signals> sigs;
+      on_other_thread([&] {
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, nullptr);
+        sigs = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, backend::signalfd);
+      });
+      sigs.reset();
+      ASSERT_TRUE(blocked_here(SIGUSR1)) << "round " << i;
+    }
+  });
+}
+
 // The owner blocks SIGURG and SIGWINCH too, so it cannot be poked: it lifts the block at its next
 // call into the library (documented).
 TEST(ForkMask, AnOwnerThatCannotBePokedLiftsTheBlockAtItsNextCall) {
@@ -219,6 +240,8 @@ TEST(ForkMask, AnOwnerThatCannotBePokedLiftsTheBlockAtItsNextCall) {
 TEST(ForkMask, AChildOfRawForkDoesNotWakeTheParent) {
   SIGRELAY_IN_CHILD([] {
     signals sigs({SIGUSR1});
+    sigrelay::relay::wakeup_fd wake;
+    const sigrelay::action_id id = sigrelay::add_action(SIGUSR1, wake.get());
     std::fflush(nullptr);
     const pid_t child = _Fork();
     if (child == 0) {
@@ -228,6 +251,8 @@ TEST(ForkMask, AChildOfRawForkDoesNotWakeTheParent) {
     EXPECT_TRUE(exited_with(wait_with_deadline(child, 10), 0));
     EXPECT_FALSE(readable(sigs.native_handle(), 200)) << "the child's own signal woke the parent";
     EXPECT_TRUE(sigs.pending().empty());
+    EXPECT_EQ(0U, wake.drain()) << "the child's own signal woke the parent's fd relay";
+    sigrelay::remove_action(id);
   });
 }
 
@@ -263,6 +288,13 @@ TEST_P(ChildExit, NothingTheChildDoesWakesTheParent) {
           case 1: sigs->get_handle().close(); break;  // closes its copy
           case 2: (void)sigs->pending(); break;       // drains its copy
           case 3: g_static_sigs.reset(); break;       // a global destroyed at exit
+        }
+        if (sigs) {
+          try {
+            sigs->add(SIGHUP);
+            _exit(7);  // an inherited object must refuse: its signalfd is the parent's too
+          } catch (const std::system_error&) {
+          }
         }
         _exit(0);
       }

@@ -3,7 +3,8 @@
 // Everything in this file runs inside signal handlers: it is async-signal-safe (man 7
 // signal-safety), never allocates, locks, throws or logs, and saves and restores errno. Nested and
 // concurrent runs on many threads are safe: the only shared writes are atomic increments of the
-// reader counters (see the read-copy-update notes in state.hpp).
+// reader counters (see the read-copy-update notes in state.hpp) and of the running thread's own
+// lift counter (masks.hpp).
 #include "handler/state.hpp"
 
 #include <ucontext.h>
