@@ -208,13 +208,13 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   const pid_t tid = slot.tid.load(std::memory_order_seq_cst);
   if (tid <= 0) return;
   // The owner may be in a short window with every signal blocked (glibc's pthread_create() and
-  // posix_spawn() do that): look again a few times before giving up.
+  // posix_spawn() do that): wait for its end (up to the deadline). A thread that blocks SIGURG and
+  // SIGWINCH but not everything is not poked.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  constexpr unsigned long long standard =
+      0x7fffffffULL & ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
   int signo = 0;
-  for (int attempt = 0; signo == 0 && attempt < 40; ++attempt) {
-    if (attempt > 0) {
-      const struct timespec pause { 0, 50000 };
-      ::nanosleep(&pause, nullptr);
-    }
+  for (;;) {
     unsigned long long blocked = 0;
     if (!thread_blocked_mask(tid, blocked)) return;   // the owner exited
     for (const int candidate : {SIGURG, SIGWINCH}) {  // default action: ignore
@@ -223,6 +223,9 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
         break;
       }
     }
+    if (signo != 0 || (blocked & standard) != standard || std::chrono::steady_clock::now() >= deadline) break;
+    const struct timespec pause { 0, 50000 };
+    ::nanosleep(&pause, nullptr);
   }
   if (signo == 0) return;
   std::error_code ec;
@@ -234,7 +237,6 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   info.si_pid = ::getpid();
   info.si_uid = ::getuid();
   info.si_value.sival_ptr = const_cast<char*>(&poke_cookie);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   // Done when the owner's handler has run the lift. Under ThreadSanitizer, which may run the handler
   // on a copy of the context and put the old mask back (see masks.cc), done only when the owner's
   // mask really shows the signal unblocked: poke again until it does.
