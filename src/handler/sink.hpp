@@ -23,7 +23,9 @@
 //   kernel tends to pick the sleeping main thread) skips the wake-up system call: the consumer
 //   re-checks `state` before it sleeps and after it wakes. `t_consumer_of` says which sink that is.
 // - Fork: `owner` is the pid that created the sink; in a forked child (which shares the eventfd with
-//   the parent) deliveries record nothing.
+//   the parent) deliveries record nothing. A child of _Fork() (no fork handlers, so the cached pid
+//   is still the parent's) records into its private copy, but notify() checks getpid() before the
+//   eventfd write, so it never wakes the parent either.
 #pragma once
 
 #include <sys/types.h>
