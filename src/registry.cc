@@ -277,9 +277,12 @@ action_id add_action(int signo, action a, action_options options) {
 
 void after_fork_in_child() noexcept {
   using namespace detail;
+  const pid_t self = ::getpid();
+  // Not a fresh child (the parent, or a fork() child whose handler ran, or a second call): the
+  // reader counters and the block records are live here, and must not be reset.
+  if (g_handler.pid.load(std::memory_order_relaxed) == self) return;
   g_handler.active[0].store(0, std::memory_order_seq_cst);
   g_handler.active[1].store(0, std::memory_order_seq_cst);
-  const pid_t self = ::getpid();
   g_handler.pid.store(self, std::memory_order_relaxed);
   registry& reg = the_registry();
   if (reg.mutex.try_lock()) {  // held by a thread of the parent at _Fork(): left as it is

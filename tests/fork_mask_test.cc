@@ -261,6 +261,9 @@ TEST(ForkMask, AChildOfRawForkInheritsTheBlockUntilAfterForkInChild) {
     signals sigs({SIGUSR1}, backend::signalfd);
     EXPECT_EQ(1, child_blocks(SIGUSR1, /*raw=*/true)) << "documented: _Fork() keeps the mask as it is";
     EXPECT_EQ(0, child_blocks(SIGUSR1, /*raw=*/true, [] { sigrelay::after_fork_in_child(); }));
+    sigrelay::after_fork_in_child();  // not a fresh child: nothing happens
+    EXPECT_TRUE(blocked_here(SIGUSR1));
+    EXPECT_EQ(0, child_blocks(SIGUSR1)) << "the parent's block records are intact";
   });
 }
 
@@ -365,6 +368,28 @@ TEST_P(Worker, WithItsOwnObjectReceivesSigterm) {
     ASSERT_EQ(1, read(ready[0], &c, 1));
     kill(worker, SIGTERM);
     EXPECT_TRUE(exited_with(wait_with_deadline(worker, 20), 0));
+  });
+}
+
+// A child of _Fork() gets the same from after_fork_in_child().
+TEST(Worker, OfRawForkDiesBySigtermAfterAfterForkInChild) {
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGTERM});
+    int ready[2];
+    ASSERT_EQ(0, pipe(ready));
+    std::fflush(nullptr);
+    const pid_t worker = _Fork();
+    if (worker == 0) {
+      sigrelay::after_fork_in_child();
+      const char c = 1;
+      if (write(ready[1], &c, 1) != 1) _exit(4);
+      for (int i = 0; i < 5000; ++i) usleep(1000);
+      _exit(3);
+    }
+    char c = 0;
+    ASSERT_EQ(1, read(ready[0], &c, 1));
+    kill(worker, SIGTERM);
+    EXPECT_TRUE(killed_by(wait_with_deadline(worker, 20), SIGTERM));
   });
 }
 

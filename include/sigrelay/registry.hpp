@@ -112,8 +112,8 @@ bool remove_action(action_id id) noexcept;
 // disposition of every signal whose only subscribers are inherited `signals` objects (see "Fork" in
 // <sigrelay/signals.hpp>); that last step is skipped if another thread of the parent was inside the
 // registry at the time of _Fork(). Uses only async-signal-safe calls and a non-blocking try-lock, so
-// it may be called in the child of a multithreaded parent. Calling it in any other process than a
-// fresh child is harmless but pointless.
+// it may be called in the child of a multithreaded parent. Anywhere else (the parent, a child of
+// fork(), a second call) it does nothing: it acts only when sigrelay's cached pid is not the caller's.
 void after_fork_in_child() noexcept;
 
 // signal_name()
