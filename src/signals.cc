@@ -506,6 +506,7 @@ std::error_code update_signalfd(detail::signals_core& c) {
 
 // Subscribes `signo`; on failure, nothing changed.
 void subscribe(detail::signals_core& c, int signo) {
+  detail::lift_released_blocks(nullptr);  // this thread's released blocks (see the notes at the top)
   check_signal(signo);
   if (c.ids[signo]) return;
   if (c.foreign()) {
@@ -537,6 +538,7 @@ void subscribe(detail::signals_core& c, int signo) {
 }
 
 void unsubscribe(detail::signals_core& c, int signo) {
+  detail::lift_released_blocks(nullptr);
   if (signo <= 0 || signo >= NSIG || !c.ids[signo]) return;
   // A fork child's copy shares the signalfd (and its mask) with the parent: leave it alone.
   if (c.kind == backend::signalfd && !c.foreign()) {
@@ -554,6 +556,7 @@ void unsubscribe_all(detail::signals_core& c) {
 }
 
 std::shared_ptr<detail::signals_core> make_core(const signals_options& options) {
+  detail::lift_released_blocks(nullptr);
   auto c = std::make_shared<detail::signals_core>();
   c->kind = options.backend;
   c->capacity = round_up_pow2(std::max<std::size_t>(options.realtime_capacity, 2));

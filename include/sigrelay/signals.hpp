@@ -43,8 +43,9 @@
 //     poke, SIGURG/SIGWINCH have sigrelay's handler for that moment (a previous handler is still
 //     chained for real deliveries).
 //   - When the owner blocks both SIGURG and SIGWINCH, or does not take the poke in time, the block is
-//     lifted at the owner's next call of a `signals` member (pending(), wait*(), add(), remove(),
-//     construction) or the next sigrelay handler run on it, or in the child at the owner's next fork().
+//     lifted at the owner thread's next pending(), wait*(), add(), remove(), construction or
+//     destruction of any `signals` object (or dispatcher::on()/off()), or at the next run of
+//     sigrelay's handler on that thread; a fork() from that thread gives the child the mask without it.
 //     Until then that thread still blocks the signal (and so may keep a process-directed delivery
 //     pending, as with any blocked signal).
 //   - If a thread saves its mask, sigrelay lifts its block meanwhile, and the thread then restores the
