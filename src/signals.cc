@@ -250,9 +250,12 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
       const struct timespec pause { 0, 50000 };
       ::nanosleep(&pause, nullptr);
       if (slot.lifts.load(std::memory_order_seq_cst) == lifts) continue;
+      // (ThreadSanitizer runs a late handler with every signal blocked and then restores the mask it
+      // saved: "all blocked but the released one" is that moment, not the owner's mask.)
       unsigned long long blocked = 0;
       done = !os::sanitizer_defers_signals ||
-             (thread_blocked_mask(tid, blocked) && (blocked & signal_bit(released)) == 0);
+             (thread_blocked_mask(tid, blocked) && (blocked & signal_bit(released)) == 0 &&
+              ((blocked | signal_bit(released)) & standard) != standard);
     }
   }
   remove_action(keep);
