@@ -61,8 +61,8 @@ std::size_t action_count(int signo) noexcept;
 // holds on that signal in this thread, so that the new action sees deliveries at once (signals.cc).
 extern std::atomic<void (*)(int signo) noexcept> g_action_added;
 
-// The signals that sigrelay's signalfd backend has blocked (in some thread) and that the user had not
-// blocked already; false if none. Async-signal-safe (used in a fork child handler).
+// The signals that sigrelay's signalfd backend has blocked in the calling thread (and that the thread
+// had not blocked already); false if none. Lifts released blocks first (src/handler/masks.hpp).
 bool library_blocked_signals(sigset_t& out) noexcept;
 
 }  // namespace sigrelay::detail

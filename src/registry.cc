@@ -21,12 +21,22 @@
 //   chaining.
 // - SA_RESTART is set while every action of the signal asks for it; changing it re-installs the
 //   trampoline with new flags, again only if it is still the installed handler.
-// - fork(): a pthread_atfork() handler holds the mutex across fork (the child's copy is consistent),
-//   resets the child's reader counters (handlers running on other threads do not exist in the child)
-//   and refreshes the cached pid that fd relays use to ignore deliveries in a forked child.
+// - fork(): a pthread_atfork() handler holds the mutex across fork (the child's copy is consistent)
+//   and blocks every signal in the forking thread until each side's handler has run, so no delivery
+//   meets the child half-updated. The child handler resets the reader counters (handlers running on
+//   other threads do not exist in the child; the forking thread
+//   may be inside one, see held_reader_counts()), refreshes the cached pid that fd relays use to ignore
+//   deliveries in a forked child, and gives the child back the mask the forking thread had, minus what
+//   sigrelay's signalfd backend blocked in that thread (src/handler/masks.hpp).
+// - A signal whose every action is an inherited `signals` object (owned by the parent, so silent in
+//   the child) gets back, in the child only, the disposition it had before sigrelay: a pre-fork
+//   worker that keeps the parent's objects still dies by SIGTERM (or whatever that disposition says).
+//   The record stays, marked not installed, so that a new subscriber in the child installs again.
+//   after_fork_in_child() does the same for a child of _Fork(), which runs no fork handlers.
 // - Errors leave everything as it was: validation happens before any change, every snapshot a
 //   change needs is allocated before the change begins (so std::bad_alloc never strands a published
 //   action without an id), and a failed sigaction() unpublishes what it published.
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +48,8 @@
 #include <vector>
 
 #include "detail.hpp"
+#include "handler/masks.hpp"
+#include "handler/sink.hpp"
 #include "handler/state.hpp"
 #include "sigrelay/registry.hpp"
 
@@ -79,16 +91,52 @@ registry& the_registry() {
   return instance.get();
 }
 
-void prepare_fork() noexcept { the_registry().mutex.lock(); }
-void parent_after_fork() noexcept { the_registry().mutex.unlock(); }
+bool trampoline_is_installed(int signo) noexcept;
+
+sigset_t g_mask_before_fork;  // the forking thread's mask; guarded by the registry mutex across fork
+
+// Fork child, registry mutex held: every signal whose actions are all `signals` sinks of another
+// process gets its saved disposition back (see the notes at the top). sigaction() only: safe here.
+void restore_inherited_only_signals(registry& reg, pid_t self) noexcept {
+  for (int signo = 1; signo < NSIG; ++signo) {
+    signal_record& record = reg.signals[signo];
+    if (!record.installed || record.entries.empty()) continue;
+    const bool inherited_only =
+        std::all_of(record.entries.begin(), record.entries.end(), [self](const entry& e) {
+          return e.fn == record_fn && static_cast<const sink*>(e.context)->owner != self;
+        });
+    if (!inherited_only || !trampoline_is_installed(signo)) continue;
+    if (::sigaction(signo, &record.previous, nullptr) == 0) {
+      record.installed = false;
+      record.restart = true;
+    }
+  }
+}
+
+void prepare_fork() noexcept {
+  the_registry().mutex.lock();
+  sigset_t all;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &g_mask_before_fork);
+}
+void parent_after_fork() noexcept {
+  const sigset_t mask = g_mask_before_fork;
+  the_registry().mutex.unlock();
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+}
 void child_after_fork() noexcept {
   // Handlers running on other threads do not exist in the child; this thread may be inside one.
   std::uint64_t held[2];
   held_reader_counts(held);
   g_handler.active[0].store(held[0], std::memory_order_seq_cst);
   g_handler.active[1].store(held[1], std::memory_order_seq_cst);
-  g_handler.pid.store(::getpid(), std::memory_order_relaxed);
+  const pid_t self = ::getpid();
+  g_handler.pid.store(self, std::memory_order_relaxed);
+  restore_inherited_only_signals(the_registry(), self);
+  sigset_t mask = g_mask_before_fork;
+  forget_blocks_in_child(mask);
   the_registry().mutex.unlock();
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 
 // Grace period: returns once every trampoline run that might have loaded a snapshot replaced before
@@ -309,6 +357,28 @@ action_id add_action(int signo, action a, action_options options) {
                                 (reason != nullptr ? std::string(": it ") + reason : std::string()));
   }
   return id;
+}
+
+void after_fork_in_child() noexcept {
+  using namespace detail;
+  const pid_t self = ::getpid();
+  // Not a fresh child (the parent, or a fork() child whose handler ran, or a second call): the
+  // reader counters and the block records are live here, and must not be reset.
+  if (g_handler.pid.load(std::memory_order_relaxed) == self) return;
+  std::uint64_t held[2];
+  held_reader_counts(held);
+  g_handler.active[0].store(held[0], std::memory_order_seq_cst);
+  g_handler.active[1].store(held[1], std::memory_order_seq_cst);
+  g_handler.pid.store(self, std::memory_order_relaxed);
+  registry& reg = the_registry();
+  if (reg.mutex.try_lock()) {  // held by a thread of the parent at _Fork(): left as it is
+    restore_inherited_only_signals(reg, self);
+    reg.mutex.unlock();
+  }
+  sigset_t mask;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  forget_blocks_in_child(mask);
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 
 bool remove_action(action_id id) noexcept {

@@ -20,15 +20,33 @@
 //   the registry's g_action_added hook lifts the block when another action is added in the thread
 //   that holds it (lift_block_here()). A block held by another thread hides nothing from this one:
 //   the kernel hands a process-directed signal to a thread that does not block it. Hence at most one
-//   object blocks a given signal at a time (g_block_tid), and it never blocks it again until it
-//   re-subscribes: it receives the signal through the handler instead, like the relay backend.
+//   object blocks a given signal at a time, and it never blocks it again until it re-subscribes: it
+//   receives the signal through the handler instead, like the relay backend.
 // - Reading: a drain reads at most as many siginfos as the realtime ring has room for (the kernel's
 //   queue keeps the rest, safely, and keeps the signalfd readable); remove() reads all of the removed
 //   signal, with a wake-up like a handler's (no drain follows it). A chained SA_SIGINFO handler gets
 //   a getcontext() of the reading thread, never a null ucontext.
-// - signalfd's trap: blocked masks are inherited. The signals this library blocked are counted per
-//   signal; a pthread_atfork child handler unblocks them in fork children, and spawn_attr
-//   (src/spawn.cc) does the same for posix_spawn. Signals the user had blocked already are left alone.
+// - signalfd's trap: blocked masks are inherited. What this library blocked is recorded per thread
+//   (src/handler/masks.hpp): the registry's fork child handler unblocks, in the child, what sigrelay
+//   blocked in the forking thread, and spawn_attr (src/spawn.cc) does the same for posix_spawn.
+//   Signals the user had blocked already, and sigrelay's blocks in other threads, are left alone.
+// - Masks are restored in the thread where they were changed. Each subscribed signal remembers the
+//   slot of the thread that blocked it. Teardown on that thread unblocks at once; teardown on another
+//   thread drops the reference and *pokes* the owner: a thread-directed SIGURG (or SIGWINCH), whose
+//   default action is to ignore, sent with rt_tgsigqueueinfo() and a private cookie as its value,
+//   only when /proc/self/task/<tid>/status shows the owner does not block it, and while a no-op
+//   action keeps the trampoline installed for it. The trampoline lifts the owner's released blocks
+//   (editing uc_sigmask) and runs nothing else for a poke; the poker waits (at most a second) until
+//   the owner has done so (under ThreadSanitizer, which may restore the mask after a late handler,
+//   until /proc shows the owner's mask without the signal, poking again), then removes the no-op
+//   action. Should the poke not arrive in time (the
+//   owner is stopped, or blocked it meanwhile), a pending poke is discarded by the kernel when SIGURG
+//   is back to SIG_DFL, and the owner lifts the block at its next entry into a `signals` call or the
+//   trampoline. The owner's own blocks are never touched by the tearing-down thread.
+// - Fork children: an inherited object is dead in the child (its owner pid is the parent's): it
+//   records nothing, never reads or writes the eventfd it shares with the parent, never touches a
+//   mask; pending()/wait() return nothing at once. The checks use getpid() (a system call) so that a
+//   child of _Fork(), which runs no atfork handlers, is covered too.
 // - Lifetime: the sink lives in a shared `core`, owned by the object and by every handle, so a late
 //   close() never touches a closed fd. The destructor removes the actions (whose grace period makes
 //   the sink unreachable from handlers) before anything is freed.
@@ -40,19 +58,26 @@
 //   steady_clock's range as "forever".
 #include "sigrelay/signals.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <ucontext.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <string>
+#include <iterator>
 
 #include "detail.hpp"
+#include "handler/masks.hpp"
 #include "handler/relays.hpp"
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
@@ -130,43 +155,141 @@ origin origin_of(const siginfo_t& info) noexcept {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Signals blocked by the signalfd backend, and the fork child handler that gives them back.
+// Signals blocked by the signalfd backend, per thread (see src/handler/masks.hpp).
 
 namespace detail {
 namespace {
 
-std::atomic<int> g_blocked_refs[NSIG];
-
-// The thread (tid) in which the signalfd backend blocks each signal, 0 if none. At most one object
-// blocks a signal at a time: an object blocks only while its action is the signal's only one (see
-// subscribe()). lift_block_here() and unblock_here() take the block by exchanging it to 0.
-std::atomic<pid_t> g_block_tid[NSIG];
-
-void unblock_in_fork_child() noexcept {
-  sigset_t set;
-  if (library_blocked_signals(set)) ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+// Frees a slot whose owner thread exited once nobody references a block in it any more.
+void free_if_abandoned(thread_blocks& slot) noexcept {
+  if (slot.tid.load(std::memory_order_seq_cst) != -1) return;
+  for (const std::atomic<std::uint32_t>& r : slot.refs) {
+    if (r.load(std::memory_order_seq_cst) != 0) return;
+  }
+  pid_t dead = -1;
+  slot.tid.compare_exchange_strong(dead, 0, std::memory_order_seq_cst);
 }
 
-void ensure_fork_handler() {
-  static const bool registered = [] {
-    ::pthread_atfork(nullptr, nullptr, unblock_in_fork_child);
-    return true;
+// pthread key destructor: the thread exits, and its mask with it.
+void release_slot_at_exit(void* p) noexcept {
+  auto* slot = static_cast<thread_blocks*>(p);
+  if (t_blocks != slot) return;  // forgotten in a fork child (the slot may be another thread's now)
+  t_blocks = nullptr;
+  t_applied = 0;
+  slot->tid.store(-1, std::memory_order_seq_cst);
+  free_if_abandoned(*slot);
+}
+
+// This thread's slot, claimed on first use. Throws if every slot is taken.
+int my_slot() {
+  if (t_blocks != nullptr) return static_cast<int>(t_blocks - g_thread_blocks);
+  static const pthread_key_t key = [] {
+    pthread_key_t k{};
+    ::pthread_key_create(&k, [](void* p) { release_slot_at_exit(p); });
+    return k;
   }();
-  (void)registered;
+  const pid_t tid = os::gettid();
+  for (thread_blocks& slot : g_thread_blocks) {
+    pid_t expected = 0;
+    if (slot.tid.compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) {
+      t_blocks = &slot;
+      ::pthread_setspecific(key, &slot);
+      return static_cast<int>(&slot - g_thread_blocks);
+    }
+  }
+  throw_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+              "sigrelay::signals: more than " + std::to_string(max_blocking_threads) +
+                  " threads hold signals blocked for the signalfd backend");
+}
+
+// The blocked mask of thread `tid` of this process, from /proc; false if unreadable.
+bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
+  char path[64];
+  (void)std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[4096];
+  ssize_t n;
+  do {
+    n = ::read(fd, text, sizeof text - 1);
+  } while (n < 0 && errno == EINTR);
+  os::close_fd(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char* line = std::strstr(text, "SigBlk:");
+  if (line == nullptr) return false;
+  mask = std::strtoull(line + 7, nullptr, 16);
+  return true;
+}
+
+// Asks the owner thread of `slot` to lift its released block of `released` now (see the notes at the
+// top). Returns once it has, or after a second.
+void poke_owner(thread_blocks& slot, int released) noexcept {
+  const pid_t tid = slot.tid.load(std::memory_order_seq_cst);
+  if (tid <= 0) return;
+  // The owner may be in a short window with every signal blocked (glibc's pthread_create() and
+  // posix_spawn() do that): wait for its end (up to the deadline). A thread that blocks SIGURG and
+  // SIGWINCH but not everything is not poked.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  constexpr unsigned long long standard =
+      0x7fffffffULL & ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+  int signo = 0;
+  for (;;) {
+    unsigned long long blocked = 0;
+    if (!thread_blocked_mask(tid, blocked)) return;   // the owner exited
+    for (const int candidate : {SIGURG, SIGWINCH}) {  // default action: ignore
+      if ((blocked & signal_bit(candidate)) == 0) {
+        signo = candidate;
+        break;
+      }
+    }
+    if (signo != 0 || (blocked & standard) != standard || std::chrono::steady_clock::now() >= deadline) break;
+    const struct timespec pause { 0, 50000 };
+    ::nanosleep(&pause, nullptr);
+  }
+  if (signo == 0) return;
+  std::error_code ec;
+  const action_id keep = add_action(signo, action{noop_fn, nullptr}, {}, ec);
+  if (ec) return;
+  siginfo_t info{};
+  info.si_signo = signo;
+  info.si_code = SI_QUEUE;
+  info.si_pid = ::getpid();
+  info.si_uid = ::getuid();
+  info.si_value.sival_ptr = const_cast<char*>(&poke_cookie);
+  // Done when the owner's handler has run the lift. Under ThreadSanitizer, which may run the handler
+  // on a copy of the context and put the old mask back (see masks.cc), done only when the owner's
+  // mask really shows the signal unblocked: poke again until it does.
+  bool done = false;
+  while (!done && slot.tid.load(std::memory_order_seq_cst) == tid &&
+         std::chrono::steady_clock::now() < deadline) {
+    const std::uint32_t lifts = slot.lifts.load(std::memory_order_seq_cst);
+    if (::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, signo, &info) != 0) break;
+    const auto retry = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    while (!done && std::chrono::steady_clock::now() < retry) {
+      const struct timespec pause { 0, 50000 };
+      ::nanosleep(&pause, nullptr);
+      if (slot.lifts.load(std::memory_order_seq_cst) == lifts) continue;
+      // (ThreadSanitizer runs a late handler with every signal blocked and then restores the mask it
+      // saved: "all blocked but the released one" is that moment, not the owner's mask.)
+      unsigned long long blocked = 0;
+      done = !os::sanitizer_defers_signals ||
+             (thread_blocked_mask(tid, blocked) && (blocked & signal_bit(released)) == 0 &&
+              ((blocked | signal_bit(released)) & standard) != standard);
+    }
+  }
+  remove_action(keep);
 }
 
 }  // namespace
 
 bool library_blocked_signals(sigset_t& out) noexcept {
+  lift_released_blocks(nullptr);
   sigemptyset(&out);
-  bool any = false;
   for (int signo = 1; signo < NSIG; ++signo) {
-    if (g_blocked_refs[signo].load(std::memory_order_relaxed) > 0) {
-      sigaddset(&out, signo);
-      any = true;
-    }
+    if ((t_applied & signal_bit(signo)) != 0) sigaddset(&out, signo);
   }
-  return any;
+  return t_applied != 0;
 }
 
 }  // namespace detail
@@ -181,7 +304,7 @@ struct detail::signals_core {
   int signal_fd = -1;
   int epoll_fd = -1;
   sigset_t signalfd_mask{};
-  sigset_t we_blocked{};  // blocked by this object in its thread (signalfd backend)
+  int block_slot[NSIG];  // per signal: the slot (masks.hpp) of the thread that blocked it, or -1
   action_id ids[NSIG];
   std::size_t capacity = 0;  // of the realtime ring, allocated with the first realtime signal
   std::size_t dequeue_pos = 0;
@@ -195,9 +318,12 @@ struct detail::signals_core {
     detail::os::close_fd(sink.event_fd);
   }
 
+  // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
+  bool foreign() const noexcept { return sink.owner != ::getpid(); }
+
   void close() noexcept {
     const std::uint32_t old = sink.state.fetch_or(detail::sink::closed, std::memory_order_seq_cst);
-    if ((old & detail::sink::closed) != 0) return;
+    if ((old & detail::sink::closed) != 0 || foreign()) return;
     detail::write_wakeup(sink.event_fd);  // native_handle() readable from now on
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
   }
@@ -335,6 +461,8 @@ detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcep
 // re-armed so that the next drain (or poller) finds it, and events already taken out are returned
 // (the exception only if there are none). Nothing is allocated on an empty drain.
 std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
+  detail::lift_released_blocks(nullptr);
+  if (c.foreign()) return {};
   if (c.kind == backend::signalfd) read_signalfd(c, read_mode::drain);
   sink& s = c.sink;
   // Clear NOTIFIED before scanning: a delivery we miss below notifies again.
@@ -384,7 +512,7 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
   for (;;) {
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
     std::vector<signal_event> events = drain(c, polls);
-    if (!events.empty() || c.closed()) return events;
+    if (!events.empty() || c.closed() || c.foreign()) return events;
     long long remaining = -1;
     if (timeout_ns >= 0) {
       remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
@@ -416,44 +544,68 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
   }
 }
 
-void block_here(detail::signals_core& c, int signo) {
-  sigset_t current;
-  ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
-  if (sigismember(&current, signo)) return;  // the user's own block: not ours to give back
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, signo);
-  detail::g_blocked_refs[signo].fetch_add(1);
-  detail::g_block_tid[signo].store(detail::os::gettid());
-  ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
-  sigaddset(&c.we_blocked, signo);
+// Blocks `signo` in this thread for `c`, whose slot `slot` (my_slot()) is this thread's.
+void block_here(detail::signals_core& c, int signo, int slot) noexcept {
+  using detail::t_applied;
+  detail::lift_released_blocks(nullptr);
+  std::atomic<std::uint32_t>& refs = detail::g_thread_blocks[slot].refs[signo];
+  const std::uint64_t bit = detail::signal_bit(signo);
+  detail::t_busy = 1;            // keeps the trampoline's lift away from a half-made record
+  if ((t_applied & bit) != 0) {  // sigrelay blocks it here already, for another object
+    refs.fetch_add(1, std::memory_order_seq_cst);
+    c.block_slot[signo] = slot;
+  } else {
+    sigset_t current;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
+    if (!sigismember(&current, signo)) {  // else the thread's own block: not ours to give back
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, signo);
+      refs.fetch_add(1, std::memory_order_seq_cst);
+      ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
+      t_applied |= bit;
+      c.block_slot[signo] = slot;
+    }
+  }
+  detail::t_busy = 0;
+  if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
 
-void unblock_here(detail::signals_core& c, int signo) {
-  if (!sigismember(&c.we_blocked, signo)) return;
-  sigdelset(&c.we_blocked, signo);
-  if (detail::g_block_tid[signo].exchange(0) == 0) return;  // lifted already (lift_block_here)
-  detail::g_blocked_refs[signo].fetch_sub(1);
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, signo);
-  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+// Gives back `c`'s block of `signo`, in the thread that made it (see the notes at the top).
+void unblock_owned(detail::signals_core& c, int signo) noexcept {
+  const int index = c.block_slot[signo];
+  if (index < 0) return;
+  c.block_slot[signo] = -1;
+  if (c.foreign()) return;  // a fork child's copy: the child's record was reset by the fork handler
+  detail::thread_blocks& slot = detail::g_thread_blocks[index];
+  const std::uint32_t left = slot.refs[signo].fetch_sub(1, std::memory_order_seq_cst) - 1;
+  if (&slot == detail::t_blocks) {
+    detail::lift_released_blocks(nullptr);
+  } else if (left == 0) {
+    detail::poke_owner(slot, signo);
+    detail::free_if_abandoned(slot);
+  }
 }
 
 // detail::g_action_added, set by the first signalfd-backed object: another action arrived for
-// `signo`. If a signalfd-backed object blocks `signo` in this thread, lift that block, so that the new
-// action (a relay-backed object, a dispatcher, a plain action) is run by the handler at once instead
-// of waiting until the signalfd object reads the signal. The object then receives `signo` through the
-// handler too, like a relay-backed one. Blocks in other threads do not hide the signal from this one.
+// `signo`. If sigrelay blocks `signo` in this thread for a signalfd-backed object, lift that block,
+// so that the new action (a relay-backed object, a dispatcher, a plain action) is run by the handler
+// at once instead of waiting until the signalfd object reads the signal. The object then receives
+// `signo` through the handler too, like a relay-backed one, and keeps its reference in this thread's
+// slot (masks.hpp) until it unsubscribes; t_applied no longer has the signal, so nothing re-blocks or
+// lifts it again. Blocks in other threads do not hide the signal from this one.
 void lift_block_here(int signo) noexcept {
-  if (signo <= 0 || signo >= NSIG || detail::g_block_tid[signo].load() == 0) return;
-  pid_t here = detail::os::gettid();
-  if (!detail::g_block_tid[signo].compare_exchange_strong(here, 0)) return;  // not this thread's
-  detail::g_blocked_refs[signo].fetch_sub(1);
+  if (signo <= 0 || signo >= NSIG) return;
+  const std::uint64_t bit = detail::signal_bit(signo);
+  if ((detail::t_applied & bit) == 0) return;  // sigrelay does not block it in this thread
+  detail::t_busy = 1;                           // keeps the trampoline's lift away meanwhile
+  detail::t_applied &= ~bit;
   sigset_t one;
   sigemptyset(&one);
   sigaddset(&one, signo);
   ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  detail::t_busy = 0;
+  if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
 
 std::error_code update_signalfd(detail::signals_core& c) {
@@ -463,8 +615,14 @@ std::error_code update_signalfd(detail::signals_core& c) {
 
 // Subscribes `signo`; on failure, nothing changed.
 void subscribe(detail::signals_core& c, int signo) {
+  detail::lift_released_blocks(nullptr);  // this thread's released blocks (see the notes at the top)
   check_signal(signo);
   if (c.ids[signo]) return;
+  if (c.foreign()) {
+    detail::throw_error(std::make_error_code(std::errc::operation_not_permitted),
+                        "sigrelay::signals: cannot subscribe to " + detail::describe_signal(signo) +
+                            ": the object was inherited across fork(); create a new one in this process");
+  }
   if (signo >= SIGRTMIN && !c.cells) {
     // Published to handlers by add_action() below (the registry's snapshot store is seq_cst).
     c.cells.reset(new detail::ring_cell[c.capacity]);
@@ -472,6 +630,7 @@ void subscribe(detail::signals_core& c, int signo) {
     c.sink.cells = c.cells.get();
     c.sink.mask = c.capacity - 1;
   }
+  const int slot = c.kind == backend::signalfd ? detail::my_slot() : -1;  // may throw: before any change
   std::error_code ec;
   const action_id id = add_action(signo, action{detail::record_fn, &c.sink}, {}, ec);
   if (ec) throw_for_signal(ec, signo, "subscribe to");
@@ -485,7 +644,7 @@ void subscribe(detail::signals_core& c, int signo) {
     // Block only while ours is the signal's only action: a block would hide the signal from any other
     // action in this thread (another object of either backend, a dispatcher, a plain action) until
     // we happen to read the signalfd. Otherwise deliveries reach us through the handler.
-    if (detail::action_count(signo) == 1) block_here(c, signo);
+    if (detail::action_count(signo) == 1) block_here(c, signo, slot);
   }
   c.ids[signo] = id;
 }
@@ -504,15 +663,17 @@ void read_pending_of(detail::signals_core& c, int signo) {
 }
 
 void unsubscribe(detail::signals_core& c, int signo) {
+  detail::lift_released_blocks(nullptr);
   if (signo <= 0 || signo >= NSIG || !c.ids[signo]) return;
-  if (c.kind == backend::signalfd) {
+  // A fork child's copy shares the signalfd (and its mask) with the parent: leave it alone.
+  if (c.kind == backend::signalfd && !c.foreign()) {
     read_pending_of(c, signo);  // what is pending for it now was delivered while we were subscribed
     sigdelset(&c.signalfd_mask, signo);
     update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd
-    // Before the action goes: a delivery pending once unblocked still finds it, and no other object
-    // can block the signal (it blocks only as the only action) while our block is still counted.
-    unblock_here(c, signo);
   }
+  // Before the action goes: a delivery pending once unblocked still finds it, and no other object
+  // can block the signal (it blocks only as the only action) while our block is still counted.
+  if (c.kind == backend::signalfd) unblock_owned(c, signo);
   remove_action(c.ids[signo]);
   c.ids[signo] = action_id{};
 }
@@ -522,6 +683,7 @@ void unsubscribe_all(detail::signals_core& c) {
 }
 
 std::shared_ptr<detail::signals_core> make_core(const signals_options& options) {
+  detail::lift_released_blocks(nullptr);
   auto c = std::make_shared<detail::signals_core>();
   c->kind = options.backend;
   c->capacity = round_up_pow2(std::max<std::size_t>(options.realtime_capacity, 2));
@@ -532,9 +694,8 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   c->sink.event_fd = detail::os::make_eventfd(ec);
   if (ec) detail::throw_error(ec, "sigrelay::signals: cannot create an eventfd");
   sigemptyset(&c->signalfd_mask);
-  sigemptyset(&c->we_blocked);
+  std::fill(std::begin(c->block_slot), std::end(c->block_slot), -1);
   if (c->kind == backend::signalfd) {
-    detail::ensure_fork_handler();
     detail::g_action_added.store(lift_block_here, std::memory_order_release);
     c->signal_fd = ::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (c->signal_fd < 0)

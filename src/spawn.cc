@@ -1,4 +1,5 @@
 // src/spawn.cc — posix_spawn() attributes without sigrelay's blocked signals (see spawn.hpp).
+// "sigrelay's blocked signals" are those of the calling thread only (src/handler/masks.hpp).
 #include "sigrelay/spawn.hpp"
 
 #include <pthread.h>

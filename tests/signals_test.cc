@@ -480,6 +480,11 @@ TEST_P(Signals, AForkedChildsDeliveriesNeverWakeTheParent) {
   SIGRELAY_IN_CHILD([this] {
     signals sigs({SIGUSR1}, kind());
     const pid_t child = fork_sender([] {
+      // A signal held only by inherited objects gets its old disposition back in the child (here
+      // SIG_DFL, fatal); an action of the child's own keeps the trampoline, and so the inherited
+      // object's handler side, running there.
+      static std::atomic<std::uint64_t> seen{0};
+      sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(seen));
       for (int i = 0; i < 10; ++i) kill(getpid(), SIGUSR1);  // the child's own signals
     });
     ASSERT_TRUE(exited_with(wait_with_deadline(child, 10), 0));

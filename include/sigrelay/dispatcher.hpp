@@ -17,6 +17,9 @@
 //
 // Thread safety
 //   on()/off() may be called from any thread, also from a callback. stop() from any thread or callback.
+//   With backend::signalfd, on() blocks the signal in the calling thread, and off() lifts that block
+//   in that same thread whatever thread calls it, without touching the calling thread's own mask (as
+//   signals::remove(), see "Masks" in <sigrelay/signals.hpp>).
 #pragma once
 
 #include <csignal>

@@ -122,6 +122,22 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
 // restored, unless other code has installed its own handler over the trampoline meanwhile.
 bool remove_action(action_id id) noexcept;
 
+// after_fork_in_child()
+//
+// For the child of _Fork() (or of a raw clone()), which runs no pthread_atfork() handlers: call it in
+// the child, first thing, before any other sigrelay call. It does what sigrelay's fork child handler
+// does after fork(): refreshes the pid that sigrelay caches (until then, an inherited object's
+// handler side still thinks it is in the parent: it records into the child's private copy, but never
+// writes a descriptor shared with the parent, which is checked with getpid()), unblocks in the
+// calling thread what sigrelay's signalfd backend had blocked in the forking thread (the child of
+// _Fork() inherits that thread's mask, sigrelay's blocks included), and gives back the saved
+// disposition of every signal whose only subscribers are inherited `signals` objects (see "Fork" in
+// <sigrelay/signals.hpp>); that last step is skipped if another thread of the parent was inside the
+// registry at the time of _Fork(). Uses only async-signal-safe calls and a non-blocking try-lock, so
+// it may be called in the child of a multithreaded parent. Anywhere else (the parent, a child of
+// fork(), a second call) it does nothing: it acts only when sigrelay's cached pid is not the caller's.
+void after_fork_in_child() noexcept;
+
 // signal_name()
 //
 // "SIGINT", "SIGRTMIN+3", "SIGRTMAX-1", or "" for a number that names no signal (0, negative,

@@ -49,6 +49,37 @@
 //       signal read from a signalfd interrupted nothing). Profilers that sample the PC see the
 //       reader; the context must not be resumed with setcontext() (the frame it was taken in is gone).
 //
+// Masks (signalfd backend)
+//   A signal mask belongs to one thread. sigrelay blocks a signal in the thread that subscribes it
+//   only if that thread does not block it already (a block the program set itself is never sigrelay's
+//   to lift) and the object is the signal's only subscriber (see Backends), and counts, per thread and
+//   signal, the objects that want it blocked there.
+//   - The block is lifted in the thread that set it when its last object there lets go, whatever
+//     thread destroys the object or calls remove() (or dispatcher::off()). The calling thread's own
+//     mask is never changed by a teardown of another thread's block.
+//   - On the owner thread, at once. From another thread: the owner is interrupted by a poke, a
+//     thread-directed SIGURG (or SIGWINCH if it blocks SIGURG), both ignored by default, sent with
+//     sigqueue-style data that sigrelay's handler recognises: it lifts the block (and runs no action,
+//     chains no handler for it). The teardown waits until the owner has done so (normally at once;
+//     at most about a second, if the owner is stopped), so after ~signals() returns on thread B, thread
+//     A's mask no longer blocks the signal and a kill() of it acts on the process as usual. For the
+//     poke, SIGURG/SIGWINCH have sigrelay's handler for that moment (a previous handler is still
+//     chained for real deliveries).
+//   - When the owner blocks both SIGURG and SIGWINCH, or does not take the poke in time, the block is
+//     lifted at the owner thread's next pending(), wait*(), add(), remove(), construction or
+//     destruction of any `signals` object (or dispatcher::on()/off()), or at the next run of
+//     sigrelay's handler on that thread; a fork() from that thread gives the child the mask without it.
+//     Until then that thread still blocks the signal (and so may keep a process-directed delivery
+//     pending, as with any blocked signal).
+//   - If a thread saves its mask, sigrelay lifts its block meanwhile, and the thread then restores the
+//     saved mask (pthread_sigmask(SIG_SETMASK, &saved)), the block is back as the program's own.
+//   - A thread created while its creator held sigrelay's blocks inherits them as part of its initial
+//     mask, like any mask; they are that thread's own blocks, which sigrelay neither lifts nor removes
+//     from fork or spawn_attr children of that thread. Fork or spawn from the thread that subscribed,
+//     or create threads before the object, or unblock in the new thread.
+//   - At most 256 threads at a time can hold signalfd blocks; the 257th subscribing thread gets
+//     std::errc::resource_unavailable_try_again.
+//
 // Thread safety
 //   One consumer thread at a time calls pending(), wait*(), the iterator and add()/remove(). The
 //   handle from get_handle() may be used from any thread, and outlives the object safely.
@@ -58,8 +89,23 @@
 //   failed constructor or add() leaves the process's signal state as it was.
 //
 // Fork
-//   After fork(), the child's copy of an object receives nothing: its deliveries never wake the
-//   parent's consumer. Create new objects in the child.
+//   After fork(), the child's copy of an object is dead: nothing it receives is recorded, and nothing
+//   the child does with it (pending(), wait*(), close(), destroying it, exit() running a global
+//   object's destructor) reads or writes the descriptors it shares with the parent or changes the
+//   parent's signalfd, so it never wakes or robs the parent's consumer. pending() and wait*() return
+//   nothing at once; add() throws (std::errc::operation_not_permitted). Create new objects in the child.
+//   - Masks: the child gets the forking thread's mask minus what sigrelay blocked in that thread.
+//   - Dispositions: in the child, a signal whose every subscriber is such an inherited object gets
+//     back the disposition it had before sigrelay (SIG_DFL, SIG_IGN, or a handler), so a pre-fork
+//     worker that keeps the parent's objects dies by SIGTERM as if sigrelay were not there. A signal
+//     that also has other actions (a registry action, a relay, a shutdown watcher) keeps sigrelay's
+//     handler and those actions. A new object in the child subscribes as usual and receives.
+//     Between fork() and the child's fork handler every signal is blocked in the forking thread, so a
+//     signal sent to the child at once is held until its disposition is right.
+//   - _Fork() runs no fork handlers: the child keeps the forking thread's mask, sigrelay's blocks
+//     included, and the parent's dispositions; inherited objects still never write the shared
+//     descriptors (a getpid() check). Call sigrelay::after_fork_in_child() (<sigrelay/registry.hpp>)
+//     first thing in such a child to get what fork() gives.
 #pragma once
 
 #include <sys/types.h>
@@ -183,6 +229,8 @@ class signals {
   // signalfd backend: remove() first reads what the kernel still queues of that signal (counting a
   // realtime ring's overflow in dropped()) and wakes native_handle()/wait() for it as a handler
   // would; other signals' deliveries stay where they are and still wake the consumer.
+  // signalfd backend: add() blocks in the calling thread (when it blocks, see Backends); remove() (and
+  // the destructor) lift the block in the thread that set it (see "Masks" above).
   // Errors: add() on a closed (or moved-from) object throws std::system_error
   // (std::errc::bad_file_descriptor, naming the signal) and changes nothing; remove() works on a
   // closed object (it unsubscribes, restoring the disposition) and does nothing on a moved-from one.

@@ -5,7 +5,7 @@
 // pthread_atfork() handler, but posix_spawn() (and so system(), popen() and most process libraries)
 // runs no fork handlers. Use these attributes with posix_spawn() instead:
 //
-//   sigrelay::spawn_attr attr;                       // the child's mask: ours minus sigrelay's blocks
+//   sigrelay::spawn_attr attr;     // the child's mask: this thread's, minus sigrelay's blocks here
 //   pid_t pid;
 //   posix_spawn(&pid, "/bin/sleep", nullptr, attr.get(), argv, environ);
 //
@@ -19,7 +19,9 @@
 namespace sigrelay {
 
 // Adds POSIX_SPAWN_SETSIGMASK to `attr`, with the calling thread's mask minus the signals sigrelay
-// blocked. Other flags already set on `attr` are kept.
+// blocked in the calling thread. A signal this thread blocked itself stays blocked, even if sigrelay
+// also blocks it in another thread; so does a block this thread inherited from its creator (see
+// "Masks" in <sigrelay/signals.hpp>). Other flags already set on `attr` are kept.
 std::error_code restore_signal_mask(posix_spawnattr_t& attr) noexcept;
 
 // An owned posix_spawnattr_t with restore_signal_mask() applied.

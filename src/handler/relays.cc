@@ -77,10 +77,12 @@ void write_wakeup(int fd) noexcept {
   } while (n < 0 && errno == EINTR);
 }
 
-// Signal context. Skips the write in a forked child, whose fd is shared with the parent.
+// Signal context. Skips the write in a forked child, whose fd is shared with the parent. The cached
+// pid covers fork(); getpid() (one system call, next to the write's) covers _Fork(), which runs no
+// fork handlers and so leaves the parent's pid cached.
 void wake_fd_fn(void* target, const siginfo_t&) noexcept {
   const fd_target& t = *static_cast<const fd_target*>(target);
-  if (t.owner == current_pid()) write_wakeup(t.fd);
+  if (t.owner == current_pid() && t.owner == ::getpid()) write_wakeup(t.fd);
 }
 
 namespace {

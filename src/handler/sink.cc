@@ -1,8 +1,8 @@
 // src/handler/sink.cc — recording deliveries for `signals`. Signal context.
 //
 // Everything in this file runs inside signal handlers: async-signal-safe (man 7 signal-safety),
-// lock-free, no allocation, no exceptions, no logging. System calls: write (through write_wakeup)
-// and futex; errno is restored by the trampoline. See sink.hpp for the design.
+// lock-free, no allocation, no exceptions, no logging. System calls: write (through write_wakeup),
+// getpid and futex; errno is restored by the trampoline. See sink.hpp for the design.
 #include "handler/sink.hpp"
 
 #include <linux/futex.h>
@@ -70,6 +70,11 @@ void notify(sink& s) noexcept {
     futex_wake(&s.state);
     return;
   }
+  // The eventfd is shared with fork children. A child of fork() never gets here (record_fn checks the
+  // pid the fork handler refreshed), but a child of _Fork() (no fork handlers) still has the parent's
+  // pid cached: ask the kernel. getpid() is one cheap system call, paid only on this path, which makes
+  // a system call anyway, and only once until the consumer drains.
+  if (s.owner != ::getpid()) return;
   s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
   write_wakeup(s.event_fd);
 }

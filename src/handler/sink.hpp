@@ -29,7 +29,9 @@
 //   delivery it records wakes native_handle() pollers like any handler's (else NOTIFIED would stay
 //   set with nothing written, and every later delivery would skip its wake-up too).
 // - Fork: `owner` is the pid that created the sink; in a forked child (which shares the eventfd with
-//   the parent) deliveries record nothing.
+//   the parent) deliveries record nothing. A child of _Fork() (no fork handlers, so the cached pid
+//   is still the parent's) records into its private copy, but notify() checks getpid() before the
+//   eventfd write, so it never wakes the parent either.
 #pragma once
 
 #include <sys/types.h>

@@ -100,7 +100,9 @@ void held_reader_counts(std::uint64_t counts[2]) noexcept;
 // the process is about to end, so the registry's bookkeeping no longer matters.
 void reset_to_default(int signo) noexcept;
 
-// The pid of this process as the registry last saw it: cheap, async-signal-safe (no syscall).
+// The pid of this process as the registry last saw it: cheap, async-signal-safe (no syscall). Stale
+// in a child of _Fork() until it calls after_fork_in_child(): writes to shared descriptors check
+// getpid() as well.
 inline pid_t current_pid() noexcept { return g_handler.pid.load(std::memory_order_relaxed); }
 
 }  // namespace sigrelay::detail

@@ -3,8 +3,8 @@
 // Everything in this file runs inside signal handlers: it is async-signal-safe (man 7
 // signal-safety), never allocates, locks, throws or logs, and saves and restores errno. Nested and
 // concurrent runs on many threads are safe: the only shared writes are atomic increments of the
-// reader counters (see the read-copy-update notes in state.hpp) and the one-shot flag of a chained
-// SA_RESETHAND handler.
+// reader counters (see the read-copy-update notes in state.hpp), the one-shot flag of a chained
+// SA_RESETHAND handler, and the running thread's own lift counter (masks.hpp).
 //
 // Chaining, exactly as the kernel would have run the earlier handler
 // - It is called outside the read-side section: the trampoline copies the saved disposition out of
@@ -26,6 +26,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+
+#include "handler/masks.hpp"
 
 namespace sigrelay::detail {
 
@@ -199,8 +201,16 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   errno = saved_errno;
 }
 
-// Signal context: the installed sa_sigaction.
-void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept { dispatch(signo, info, ucontext); }
+// Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
+// needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
+// the kernel restores on return. A poke exists only for that and runs nothing else.
+void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
+  if (t_applied != 0) {
+    lift_released_blocks(ucontext != nullptr ? &static_cast<ucontext_t*>(ucontext)->uc_sigmask : nullptr);
+  }
+  if (is_poke(info)) return;
+  dispatch(signo, info, ucontext);
+}
 
 // The counters this thread's held sections hold. Called in a fork child, whose only thread is the
 // one that forked (maybe from inside an action).

@@ -1,0 +1,77 @@
+// src/handler/masks.cc — per-thread record of sigrelay's blocked signals. Signal context.
+//
+// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS and pthread_sigmask only;
+// no allocation, locks, exceptions or logging; errno is saved and restored. See masks.hpp.
+#include "handler/masks.hpp"
+
+#include <pthread.h>
+#include <cerrno>
+
+namespace sigrelay::detail {
+
+thread_blocks g_thread_blocks[max_blocking_threads]{};
+__thread thread_blocks* t_blocks __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread std::uint64_t t_applied __attribute__((tls_model("initial-exec"))) = 0;
+__thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec"))) = 0;
+__thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec"))) = 0;
+const char poke_cookie = 0;
+
+// Signal context (also ordinary context on the owner thread). Marks itself busy, so that a handler
+// interrupting an ordinary-context run leaves `t_applied` to it.
+bool lift_released_blocks(sigset_t* mask) noexcept {
+  thread_blocks* const slot = t_blocks;
+  if (t_applied == 0 || slot == nullptr) return false;
+  if (t_busy != 0) {  // interrupted the owner's own bookkeeping: it looks again when done
+    t_missed = 1;
+    return false;
+  }
+  t_busy = 1;
+  const int saved_errno = errno;
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer may run a handler late, on a copy of the context, and then put back the mask it
+  // saved: a handler cannot know that its unblocking sticks, so only ordinary context records it.
+  const bool record = mask == nullptr;
+#else
+  const bool record = true;
+#endif
+  bool any = false;
+  do {
+    t_missed = 0;
+    sigset_t lifted;
+    sigemptyset(&lifted);
+    bool some = false;
+    for (std::uint64_t rest = t_applied; rest != 0; rest &= rest - 1) {
+      const int signo = __builtin_ctzll(rest) + 1;
+      if (slot->refs[signo].load(std::memory_order_seq_cst) != 0) continue;
+      // Only the owner thread adds references, and it is here: a zero stays zero until we return.
+      if (record) t_applied &= ~signal_bit(signo);
+      sigaddset(&lifted, signo);
+      if (mask != nullptr) sigdelset(mask, signo);
+      some = true;
+    }
+    if (some) ::pthread_sigmask(SIG_UNBLOCK, &lifted, nullptr);
+    any = any || some;
+  } while (t_missed != 0);
+  slot->lifts.fetch_add(1, std::memory_order_seq_cst);
+  errno = saved_errno;
+  t_busy = 0;
+  return any;
+}
+
+// Signal context.
+void noop_fn(void*, const siginfo_t&) noexcept {}
+
+// Signal context (a fork child handler).
+void forget_blocks_in_child(sigset_t& mask) noexcept {
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if ((t_applied & signal_bit(signo)) != 0) sigdelset(&mask, signo);
+  }
+  t_applied = 0;
+  t_blocks = nullptr;
+  for (thread_blocks& slot : g_thread_blocks) {
+    slot.tid.store(0, std::memory_order_relaxed);
+    for (std::atomic<std::uint32_t>& r : slot.refs) r.store(0, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace sigrelay::detail

@@ -1,0 +1,69 @@
+// src/handler/masks.hpp — which signals sigrelay blocked in which thread. Signal context.
+//
+// Design notes
+// - The signalfd backend blocks its signals in the thread that subscribes them (the *owner* thread).
+//   A signal mask belongs to one thread: only that thread can change it. So the record is per thread:
+//   each thread that blocked something has a slot in a fixed, constant-initialised table, holding per
+//   signal the number of sigrelay objects that want it blocked there (`refs`). Any thread may take a
+//   reference away (an object torn down on another thread); only the owner adds them.
+// - `t_applied` (thread-local, owner-only) is what the owner thread's mask really holds for sigrelay.
+//   The owner *lifts* a block (unblocks) when it is applied but no longer referenced: at its next entry
+//   into the library, in the trampoline (by editing the interrupted context's uc_sigmask, which the
+//   kernel restores on return, and with pthread_sigmask for a runtime that calls handlers itself),
+//   and in the fork child handler. A thread that tears down another thread's object pokes the owner
+//   with a thread-directed signal so that this happens at once (src/signals.cc).
+// - Fork children, spawn_attr: only the calling thread's `t_applied` is removed from the child's mask,
+//   never a block that the thread set itself, and never one that sigrelay set in another thread.
+// - `t_busy` keeps the trampoline away while the owner edits its mask and `t_applied` in ordinary code.
+#pragma once
+
+#include <sys/types.h>
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+
+namespace sigrelay::detail {
+
+struct thread_blocks {
+  // 0: free; > 0: the owner's kernel thread id; -1: the owner exited while references remained (the
+  // slot is freed by whoever drops the last one).
+  std::atomic<pid_t> tid;
+  std::atomic<std::uint32_t> refs[NSIG];
+  std::atomic<std::uint32_t> lifts;  // counts the owner's lift runs (a poker waits for it to move)
+};
+
+inline constexpr int max_blocking_threads = 256;
+
+// Constant-initialised, trivially destructible.
+extern thread_blocks g_thread_blocks[max_blocking_threads];
+
+// GNU __thread, initial-exec: plain thread-pointer-relative accesses, safe in a signal handler.
+extern __thread thread_blocks* t_blocks __attribute__((tls_model("initial-exec")));  // this thread's slot
+extern __thread std::uint64_t t_applied __attribute__((tls_model("initial-exec")));  // bit signo-1
+extern __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec")));
+// Set by a lift that found `t_busy`: the busy code runs the lift again when it is done.
+extern __thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec")));
+
+inline std::uint64_t signal_bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
+
+// Lifts the blocks of this thread that no object references any more: removes them from `t_applied`
+// and from `*mask` if given (a handler's uc_sigmask), and unblocks them with pthread_sigmask. Returns
+// whether it lifted anything. While `t_busy`, only sets `t_missed`. Async-signal-safe; Signal context (also
+// called from ordinary code on the owner thread).
+bool lift_released_blocks(sigset_t* mask) noexcept;
+
+// For a fork child (one thread, the forking one): removes this thread's sigrelay blocks from `mask`
+// and forgets every slot (the parent's threads do not exist here). Async-signal-safe.
+void forget_blocks_in_child(sigset_t& mask) noexcept;
+
+// An action that does nothing: keeps the trampoline installed while a poke is under way. Signal context.
+void noop_fn(void* unused, const siginfo_t& info) noexcept;
+
+// A poke (see src/signals.cc) is a thread-directed SI_QUEUE signal whose value is this address. The
+// trampoline lifts released blocks and runs nothing else for it. Async-signal-safe.
+extern const char poke_cookie;
+inline bool is_poke(const siginfo_t* info) noexcept {
+  return info != nullptr && info->si_code == SI_QUEUE && info->si_value.sival_ptr == &poke_cookie;
+}
+
+}  // namespace sigrelay::detail
