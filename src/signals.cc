@@ -64,8 +64,8 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <ucontext.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -73,8 +73,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <string>
 #include <iterator>
+#include <string>
 
 #include "detail.hpp"
 #include "handler/masks.hpp"
@@ -598,7 +598,7 @@ void lift_block_here(int signo) noexcept {
   if (signo <= 0 || signo >= NSIG) return;
   const std::uint64_t bit = detail::signal_bit(signo);
   if ((detail::t_applied & bit) == 0) return;  // sigrelay does not block it in this thread
-  detail::t_busy = 1;                           // keeps the trampoline's lift away meanwhile
+  detail::t_busy = 1;                          // keeps the trampoline's lift away meanwhile
   detail::t_applied &= ~bit;
   sigset_t one;
   sigemptyset(&one);
