@@ -92,6 +92,7 @@ registry& the_registry() {
 }
 
 bool trampoline_is_installed(int signo) noexcept;
+struct sigaction saved_disposition(int signo, const signal_record& record) noexcept;
 
 sigset_t g_mask_before_fork;  // the forking thread's mask; guarded by the registry mutex across fork
 
@@ -106,7 +107,8 @@ void restore_inherited_only_signals(registry& reg, pid_t self) noexcept {
           return e.fn == record_fn && static_cast<const sink*>(e.context)->owner != self;
         });
     if (!inherited_only || !trampoline_is_installed(signo)) continue;
-    if (::sigaction(signo, &record.previous, nullptr) == 0) {
+    const struct sigaction saved = saved_disposition(signo, record);
+    if (::sigaction(signo, &saved, nullptr) == 0) {
       record.installed = false;
       record.restart = true;
     }
