@@ -83,10 +83,13 @@
 //   One consumer thread at a time calls pending(), wait*() and the iterator. The handle from
 //   get_handle() may be used from any thread, and outlives the object safely: its close(), and its
 //   add()/remove() that change the subscriptions while the consumer waits (see signals::handle).
-//   add()/remove() of the object itself are safe against those of a handle and a running drain
-//   too, but block for the signalfd backend in the calling thread: call them from the consumer.
-//   One mutex per object orders subscription changes and drains (pending(), wait*()' reads, the
-//   iterator); a thread blocked in wait() does not hold it.
+//   add()/remove() of the object itself are safe against those of a handle and against a running
+//   pending()/wait*(), but on the signalfd backend add() blocks the signal in the calling thread: call
+//   them from the consumer thread. One mutex per object orders subscription changes and the
+//   consumer's reads (the drain inside pending(), wait*() and the iterator); it is not held while
+//   wait() sleeps, and never in signal context. The other members (native_handle(), dropped(),
+//   backend(), is_closed()) may be called from any thread; destruction and moving need the object to
+//   be otherwise unused, as for any object (handles stay valid).
 //
 // Errors
 //   Functions not declared noexcept throw std::system_error (the signal named in the message); a
