@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 
 #include "sigrelay/dispatcher.hpp"
 
@@ -12,8 +13,7 @@ int main() {
   int reloads = 0;
   d.on(SIGHUP, [&](const sigrelay::signal_event& e) {
     ++reloads;
-    std::printf("reloading configuration (asked by pid %d)\n", static_cast<int>(e.last.pid));
-    std::fflush(stdout);
+    std::cout << "reloading configuration (asked by pid " << e.last.pid << ")" << std::endl;
   });
   d.on(SIGUSR1, [&](const sigrelay::signal_event&) {
     std::printf("%d reloads so far\n", reloads);

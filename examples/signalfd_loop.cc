@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 
 #include "sigrelay/signals.hpp"
 
@@ -21,10 +22,11 @@ int main() {
   };
   while (poll(&p, 1, 5000) > 0) {
     for (const sigrelay::signal_event& e : sigs.pending()) {
-      std::printf("Received signal %d (%s) from pid %d\n", e.signo, sigrelay::signal_name(e.signo).data(),
-                  static_cast<int>(e.last.pid));
+      // "Received signal 1 (SIGHUP) from pid 4242 (user, uid 1000, trusted)"
+      std::cout << "Received signal " << e.signo << " (" << sigrelay::signal_name(e.signo) << ") from "
+                << e.last << '\n';
     }
-    std::fflush(stdout);
+    std::cout.flush();
   }
   std::printf("quiet for 5 s: bye\n");
   return 0;

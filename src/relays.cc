@@ -17,6 +17,8 @@ action add_count(std::atomic<std::uint64_t>& counter) noexcept { return {detail:
 
 action die_if_set(std::atomic<bool>& flag) noexcept { return {detail::die_if_set_fn, &flag}; }
 
+action default_if_set(std::atomic<bool>& flag) noexcept { return {detail::default_if_set_fn, &flag}; }
+
 action default_action() noexcept { return {detail::default_action_fn, nullptr}; }
 
 fd_relay::fd_relay(int fd, std::error_code& ec) noexcept {

@@ -47,6 +47,17 @@
 //   records nothing, never reads or writes the eventfd it shares with the parent, never touches a
 //   mask; pending()/wait() return nothing at once. The checks use getpid() (a system call) so that a
 //   child of _Fork(), which runs no atfork handlers, is covered too.
+// - Subscriptions from any thread (handle::add()/remove()): a mutex per core orders every change of
+//   the subscription state (ids[], block_slot[], signalfd_mask, the realtime ring's allocation, the
+//   signalfd reads and mask changes of remove()) against the others and against drain(), which reads
+//   the ring pointer and the signalfd. It is held only for bounded work, never while wait() sleeps
+//   (futex/ppoll), and never in signal context (handlers read the sink, published by add_action()).
+//   unsubscribe() gives a block back without it: poke_owner() may wait up to a second for the owner,
+//   which may be the consumer about to drain. A handle's add() never blocks a signal: the block would
+//   land in the calling thread, not the consumer's, and hide the signal from any action run there;
+//   its deliveries come through the handler. A mask change made by signalfd() from another thread
+//   wakes the signalfd's pollers (the kernel does so on every signalfd() update), so a consumer in
+//   ppoll()/epoll re-checks with the new mask.
 // - Lifetime: the sink lives in a shared `core`, owned by the object and by every handle, so a late
 //   close() never touches a closed fd. The destructor removes the actions (whose grace period makes
 //   the sink unreachable from handlers) before anything is freed.
@@ -74,6 +85,7 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
+#include <mutex>
 #include <string>
 
 #include "detail.hpp"
@@ -283,6 +295,14 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
 
 }  // namespace
 
+std::vector<int> signals_in(const sigset_t& set) {
+  std::vector<int> out;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (sigismember(&set, signo) == 1) out.push_back(signo);
+  }
+  return out;
+}
+
 bool library_blocked_signals(sigset_t& out) noexcept {
   lift_released_blocks(nullptr);
   sigemptyset(&out);
@@ -308,6 +328,9 @@ struct detail::signals_core {
   action_id ids[NSIG];
   std::size_t capacity = 0;  // of the realtime ring, allocated with the first realtime signal
   std::size_t dequeue_pos = 0;
+  // Orders subscription changes (ids, block_slot, signalfd_mask, the ring's allocation, the signalfd
+  // reads of remove()) against each other and against drain(); never held while sleeping in wait().
+  std::mutex mutex;
 
   signals_core() = default;
   signals_core(const signals_core&) = delete;
@@ -463,6 +486,7 @@ detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcep
 std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
   detail::lift_released_blocks(nullptr);
   if (c.foreign()) return {};
+  const std::lock_guard<std::mutex> lock(c.mutex);  // against a handle's add()/remove()
   if (c.kind == backend::signalfd) read_signalfd(c, read_mode::drain);
   sink& s = c.sink;
   // Clear NOTIFIED before scanning: a delivery we miss below notifies again.
@@ -571,12 +595,9 @@ void block_here(detail::signals_core& c, int signo, int slot) noexcept {
   if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
 
-// Gives back `c`'s block of `signo`, in the thread that made it (see the notes at the top).
-void unblock_owned(detail::signals_core& c, int signo) noexcept {
-  const int index = c.block_slot[signo];
-  if (index < 0) return;
-  c.block_slot[signo] = -1;
-  if (c.foreign()) return;  // a fork child's copy: the child's record was reset by the fork handler
+// Gives back an object's block of `signo` recorded in slot `index`, in the thread that made it (see
+// the notes at the top). Called without the object's mutex: the poke may wait for the owner.
+void release_block(int index, int signo) noexcept {
   detail::thread_blocks& slot = detail::g_thread_blocks[index];
   const std::uint32_t left = slot.refs[signo].fetch_sub(1, std::memory_order_seq_cst) - 1;
   if (&slot == detail::t_blocks) {
@@ -613,8 +634,9 @@ std::error_code update_signalfd(detail::signals_core& c) {
   return {};
 }
 
-// Subscribes `signo`; on failure, nothing changed.
-void subscribe(detail::signals_core& c, int signo) {
+// Subscribes `signo`; on failure, nothing changed. `may_block`: false for a handle's add() (never
+// blocks, see the header). Caller holds c.mutex.
+void subscribe(detail::signals_core& c, int signo, bool may_block) {
   detail::lift_released_blocks(nullptr);  // this thread's released blocks (see the notes at the top)
   check_signal(signo);
   if (c.ids[signo]) return;
@@ -630,7 +652,8 @@ void subscribe(detail::signals_core& c, int signo) {
     c.sink.cells = c.cells.get();
     c.sink.mask = c.capacity - 1;
   }
-  const int slot = c.kind == backend::signalfd ? detail::my_slot() : -1;  // may throw: before any change
+  const bool blocks = c.kind == backend::signalfd && may_block;
+  const int slot = blocks ? detail::my_slot() : -1;  // may throw: before any change
   std::error_code ec;
   const action_id id = add_action(signo, action{detail::record_fn, &c.sink}, {}, ec);
   if (ec) throw_for_signal(ec, signo, "subscribe to");
@@ -644,7 +667,7 @@ void subscribe(detail::signals_core& c, int signo) {
     // Block only while ours is the signal's only action: a block would hide the signal from any other
     // action in this thread (another object of either backend, a dispatcher, a plain action) until
     // we happen to read the signalfd. Otherwise deliveries reach us through the handler.
-    if (detail::action_count(signo) == 1) block_here(c, signo, slot);
+    if (blocks && detail::action_count(signo) == 1) block_here(c, signo, slot);
   }
   c.ids[signo] = id;
 }
@@ -662,19 +685,35 @@ void read_pending_of(detail::signals_core& c, int signo) {
   read_signalfd(c, read_mode::everything);
 }
 
+// In three steps, so that the poke of another thread's block (up to a second) is made without the
+// mutex, which the consumer's drain takes: under the mutex, the signalfd is read and its mask
+// shrunk, and the block's record taken; without it, the block is given back; under it again, the
+// action goes. Before the action goes: a delivery pending once unblocked still finds it, and no
+// other object can block the signal (it blocks only as the only action) while our block is still
+// counted. An add() of the same signal meanwhile finds it still subscribed and does nothing (it is
+// ordered before this remove()); a second remove() finds the action gone or going and leaves it.
 void unsubscribe(detail::signals_core& c, int signo) {
   detail::lift_released_blocks(nullptr);
-  if (signo <= 0 || signo >= NSIG || !c.ids[signo]) return;
-  // A fork child's copy shares the signalfd (and its mask) with the parent: leave it alone.
-  if (c.kind == backend::signalfd && !c.foreign()) {
-    read_pending_of(c, signo);  // what is pending for it now was delivered while we were subscribed
-    sigdelset(&c.signalfd_mask, signo);
-    update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd
+  if (signo <= 0 || signo >= NSIG) return;
+  action_id id{};
+  int block = -1;
+  {
+    const std::lock_guard<std::mutex> lock(c.mutex);
+    if (!c.ids[signo]) return;
+    id = c.ids[signo];
+    // A fork child's copy shares the signalfd (and its mask) with the parent: leave it alone.
+    if (c.kind == backend::signalfd && !c.foreign() && sigismember(&c.signalfd_mask, signo) == 1) {
+      read_pending_of(c, signo);  // what is pending for it now was delivered while we were subscribed
+      sigdelset(&c.signalfd_mask, signo);
+      update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd; wakes its pollers
+    }
+    block = c.block_slot[signo];
+    c.block_slot[signo] = -1;
   }
-  // Before the action goes: a delivery pending once unblocked still finds it, and no other object
-  // can block the signal (it blocks only as the only action) while our block is still counted.
-  if (c.kind == backend::signalfd) unblock_owned(c, signo);
-  remove_action(c.ids[signo]);
+  if (block >= 0 && !c.foreign()) release_block(block, signo);  // a fork child's record was reset
+  const std::lock_guard<std::mutex> lock(c.mutex);
+  if (c.ids[signo] != id) return;  // another remove() took it meanwhile
+  remove_action(id);
   c.ids[signo] = action_id{};
 }
 
@@ -737,12 +776,19 @@ signals::signals(const std::vector<int>& signos, const signals_options& options)
   for (const int signo : signos) check_signal(signo);
   core_ = make_core(options);
   try {
-    for (const int signo : signos) subscribe(*core_, signo);
+    const std::lock_guard<std::mutex> lock(core_->mutex);
+    for (const int signo : signos) subscribe(*core_, signo, /*may_block=*/true);
   } catch (...) {
     unsubscribe_all(*core_);
     throw;
   }
 }
+
+signals::signals(const sigset_t& signos, enum backend kind)
+    : signals(detail::signals_in(signos), signals_options{kind, signals_options{}.realtime_capacity}) {}
+
+signals::signals(const sigset_t& signos, const signals_options& options)
+    : signals(detail::signals_in(signos), options) {}
 
 signals::~signals() {
   if (!core_) return;
@@ -766,16 +812,36 @@ signals& signals::operator=(signals&& other) noexcept {
 // A moved-from object (core_ == nullptr) behaves as a closed one with no subscriptions (see the
 // header): every member checks core_ first.
 
-void signals::add(int signo) {
-  if (!core_ || core_->closed()) {
+namespace {
+
+// add() of the object (`may_block`) or of a handle. Closed is checked under the mutex: a close()
+// and unsubscribe_all() of the destructor that took the mutex first leave nothing to subscribe to.
+void add_to(detail::signals_core* c, int signo, bool may_block, const char* none) {
+  std::unique_lock<std::mutex> lock;
+  if (c != nullptr) lock = std::unique_lock<std::mutex>(c->mutex);
+  if (c == nullptr || c->closed()) {
     detail::throw_error(std::make_error_code(std::errc::bad_file_descriptor),
                         "sigrelay::signals: cannot subscribe to " + detail::describe_signal(signo) +
-                            (core_ ? ": the object is closed" : ": the object was moved from"));
+                            (c != nullptr ? ": the object is closed" : none));
   }
-  subscribe(*core_, signo);
+  subscribe(*c, signo, may_block);
+}
+
+}  // namespace
+
+void signals::add(int signo) {
+  add_to(core_.get(), signo, /*may_block=*/true, ": the object was moved from");
 }
 
 void signals::remove(int signo) {
+  if (core_) unsubscribe(*core_, signo);
+}
+
+void signals::handle::add(int signo) {
+  add_to(core_.get(), signo, /*may_block=*/false, ": the handle refers to no object");
+}
+
+void signals::handle::remove(int signo) {
   if (core_) unsubscribe(*core_, signo);
 }
 

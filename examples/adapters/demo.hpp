@@ -7,18 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
-#include <cstdio>
+#include <iostream>
 
 namespace demo {
 
-inline void print(const sigrelay::signal_event& e) {
-  std::printf("%-8s x%llu  from pid %d uid %d (%s)", sigrelay::signal_name(e.signo).data(),
-              static_cast<unsigned long long>(e.count), static_cast<int>(e.last.pid),
-              static_cast<int>(e.last.uid), sigrelay::to_string(e.last.kind).data());
-  if (e.last.kind == sigrelay::origin_kind::queue) std::printf(" value %d", e.last.value.sival_int);
-  std::printf("\n");
-  std::fflush(stdout);
-}
+// "SIGUSR2 x1 from pid 4242 (queue, uid 1000, untrusted, value 42)"
+inline void print(const sigrelay::signal_event& e) { std::cout << e << std::endl; }
 
 // A child process sends us SIGHUP, SIGUSR1 twice, a sigqueue() value and SIGTERM, then exits; we
 // reap it.

@@ -49,6 +49,16 @@ action add_count(std::atomic<std::uint64_t>& counter) noexcept;
 // the second one kills.
 action die_if_set(std::atomic<bool>& flag) noexcept;
 
+// Conditional default: if `flag` is already set when the signal arrives, performs the signal's
+// default action (see emulate_default: terminate or dump core by the signal, stop by it, or nothing
+// for SIGCHLD, SIGURG, SIGWINCH, SIGCONT); otherwise does nothing. As with die_if_set, add it
+// *before* a set_flag() on the same flag: the first signal sets the flag, a later one takes the
+// default action (added after, the first signal would already find the flag set). Unlike
+// die_if_set, a stop signal stops the process (and the program goes on once continued: the flag
+// stays set, so each later delivery stops it again), and a signal whose default is to ignore is
+// ignored. Clear the flag (in ordinary code) to start over.
+action default_if_set(std::atomic<bool>& flag) noexcept;
+
 // Emulates the default action of the delivered signal (see emulate_default).
 action default_action() noexcept;
 

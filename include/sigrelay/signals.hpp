@@ -11,8 +11,7 @@
 //
 //   sigrelay::signals sigs{SIGINT, SIGTERM, SIGHUP};
 //   for (const sigrelay::signal_event& e : sigs) {
-//     std::printf("%s x%llu from pid %d\n", sigrelay::signal_name(e.signo).data(),
-//                 (unsigned long long)e.count, (int)e.last.pid);
+//     std::cout << e << '\n';  // SIGHUP x1 from pid 4242 (user, uid 1000, trusted)
 //     if (e.signo != SIGHUP) break;
 //   }
 //
@@ -81,8 +80,16 @@
 //     std::errc::resource_unavailable_try_again.
 //
 // Thread safety
-//   One consumer thread at a time calls pending(), wait*(), the iterator and add()/remove(). The
-//   handle from get_handle() may be used from any thread, and outlives the object safely.
+//   One consumer thread at a time calls pending(), wait*() and the iterator. The handle from
+//   get_handle() may be used from any thread, and outlives the object safely: its close(), and its
+//   add()/remove() that change the subscriptions while the consumer waits (see signals::handle).
+//   add()/remove() of the object itself are safe against those of a handle and against a running
+//   pending()/wait*(), but on the signalfd backend add() blocks the signal in the calling thread: call
+//   them from the consumer thread. One mutex per object orders subscription changes and the
+//   consumer's reads (the drain inside pending(), wait*() and the iterator); it is not held while
+//   wait() sleeps, and never in signal context. The other members (native_handle(), dropped(),
+//   backend(), is_closed()) may be called from any thread; destruction and moving need the object to
+//   be otherwise unused, as for any object (handles stay valid).
 //
 // Errors
 //   Functions not declared noexcept throw std::system_error (the signal named in the message); a
@@ -109,14 +116,19 @@
 #pragma once
 
 #include <sys/types.h>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <iterator>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "sigrelay/registry.hpp"
@@ -171,7 +183,34 @@ struct signal_event {
   origin last;
 };
 
+// Printing
+//
+// Text for logs, the same through to_string(), operator<< and the fmt formatters
+// (<sigrelay/fmt.hpp>). Not async-signal-safe (they allocate): ordinary code only.
+// - origin_kind: its to_string() above ("user", "queue", ...).
+// - origin, when it names a sender (pid != 0):
+//     "pid <pid> (<kind>, uid <uid>, trusted|untrusted[, status <child_status>][, value <sival_int>])"
+//   status for kind == child, value for kind == queue (and timer: the timer's sigev_value); for
+//   example "pid 123 (user, uid 1000, trusted)", "pid 77 (queue, uid 1000, untrusted, value 42)".
+//   Otherwise: "<kind> (code <si_code>, trusted|untrusted[, value <sival_int>])", e.g. "kernel (code
+//   128, trusted)", "timer (code -2, untrusted, value 7)".
+// - signal_event: "<signal_name> x<count> from <origin>", e.g. "SIGINT x2 from pid 123 (user, uid
+//   1000, trusted)"; a number that names no signal prints as "signal <n>".
+// operator<< writes the same text as to_string(), as a std::string would be written (a width set on
+// the stream pads it).
+std::string to_string(const origin& o);
+std::string to_string(const signal_event& e);
+std::ostream& operator<<(std::ostream& out, origin_kind kind);
+std::ostream& operator<<(std::ostream& out, const origin& o);
+std::ostream& operator<<(std::ostream& out, const signal_event& e);
+
 enum class backend { relay, signalfd };
+
+// The signals that ask a program to terminate, in this order: SIGTERM (kill's default, service
+// managers), SIGQUIT (Ctrl+\ at a terminal) and SIGINT (Ctrl+C). SIGHUP is left out on purpose:
+// daemons take it as "reload", and it means "terminal gone" only to interactive programs. A range of
+// ints, so it constructs a `signals` directly: `sigrelay::signals sigs{sigrelay::termination_signals};`
+inline constexpr std::array<int, 3> termination_signals{SIGTERM, SIGQUIT, SIGINT};
 
 struct signals_options {
   enum backend backend = backend::relay;
@@ -202,6 +241,25 @@ std::chrono::nanoseconds saturated_ns(const std::chrono::duration<Rep, Period>& 
   }
   return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(ns));
 }
+
+// Whether `R` is a range of int-convertible values: std::begin()/std::end() of a const R work and
+// what they point to converts to int (C++17: no concepts).
+template <typename R, typename = void>
+struct is_signal_range : std::false_type {};
+template <typename R>
+struct is_signal_range<R, std::void_t<decltype(std::begin(std::declval<const R&>())),
+                                      decltype(std::end(std::declval<const R&>()))>>
+    : std::is_convertible<decltype(*std::begin(std::declval<const R&>())), int> {};
+
+template <typename R>
+std::vector<int> to_signal_vector(const R& range) {
+  std::vector<int> out;
+  for (auto it = std::begin(range), last = std::end(range); it != last; ++it)
+    out.push_back(static_cast<int>(*it));
+  return out;
+}
+
+std::vector<int> signals_in(const sigset_t& set);
 }  // namespace detail
 
 class signals {
@@ -213,6 +271,21 @@ class signals {
   explicit signals(std::initializer_list<int> signos, enum backend kind = backend::relay);
   signals(std::initializer_list<int> signos, const signals_options& options);
   signals(const std::vector<int>& signos, const signals_options& options);
+  // From any range of int-convertible values (a std::vector<int>, std::array, a C array, a span,
+  // termination_signals, ...), each converted to int, in order; duplicates are subscribed once. A
+  // std::vector<int> with options takes the constructor above. Errors as above.
+  template <typename Range, typename = std::enable_if_t<detail::is_signal_range<Range>::value>>
+  explicit signals(const Range& signos, enum backend kind = backend::relay)
+      : signals(detail::to_signal_vector(signos),
+                signals_options{kind, signals_options{}.realtime_capacity}) {}
+  template <typename Range, typename = std::enable_if_t<detail::is_signal_range<Range>::value>>
+  signals(const Range& signos, const signals_options& options)
+      : signals(detail::to_signal_vector(signos), options) {}
+  // From a sigset_t: every signal in it, ascending. Errors as above: a set that holds a signal that
+  // cannot be subscribed (SIGKILL, SIGSTOP, those reserved by the C library, as sigfillset() adds
+  // some of them) is refused, naming it; remove those with sigdelset() first.
+  explicit signals(const sigset_t& signos, enum backend kind = backend::relay);
+  signals(const sigset_t& signos, const signals_options& options);
   ~signals();  // unsubscribes (restoring a signal's disposition if it was the last subscriber)
   // Moving transfers the subscriptions (and every handle's target) to the new object. A moved-from
   // object behaves as a closed one that has no subscriptions: is_closed() is true, pending(), wait(),
@@ -271,14 +344,35 @@ class signals {
   std::uint64_t dropped() const noexcept;
   std::uint64_t dropped(int signo) const noexcept;
 
-  // Thread-safe closer: close() wakes a blocked wait() or loop, which then ends. A default-constructed
-  // handle, or one taken from a moved-from object, refers to nothing: it is closed, close() does
-  // nothing.
+  // Thread-safe closer and subscriber: close() wakes a blocked wait() or loop, which then ends. A
+  // default-constructed handle, or one taken from a moved-from object, refers to nothing: it is
+  // closed, close() does nothing.
+  //
+  // add()/remove() subscribe to one more signal / unsubscribe from one from any thread, also while the
+  // consumer is blocked in wait(), the iterator or a poll() of native_handle(); as signals::add() and
+  // signals::remove() in everything else (a present/absent signal, deliveries already recorded, the
+  // errors: add() on a closed object, or on a handle that refers to nothing, throws std::system_error
+  // with std::errc::bad_file_descriptor; a fork child's copy throws std::errc::operation_not_permitted).
+  // Each call is atomic with respect to the consumer's drains and to other add()/remove() calls:
+  // once add() returns, every later delivery is recorded and wakes the consumer; once remove()
+  // returns, none is recorded. A consumer already asleep in wait() keeps waiting for the signals
+  // subscribed now (an add() does not wake it; a remove() of the only signal leaves it asleep until
+  // close()).
+  // signalfd backend: a handle's add() never blocks the signal in any thread (a block belongs to the
+  // thread that makes it, which would be the caller's, not the consumer's): the signal is added to
+  // the signalfd's mask, and its deliveries reach the object through the handler, as with
+  // backend::relay (or through the signalfd, where a thread blocks it on its own). Its remove() reads
+  // what the kernel still queues of that signal, as signals::remove() does, and lifts a block the
+  // consumer made for it (signals::add() or construction) in the consumer's thread (see "Masks":
+  // at once, by a poke, when called from another thread). These may wait for a drain in progress to
+  // end; they never wait for a consumer blocked in wait().
   class handle {
    public:
     handle() = default;
     void close() noexcept;
     bool is_closed() const noexcept;
+    void add(int signo);
+    void remove(int signo);
 
    private:
     friend class signals;

@@ -65,6 +65,13 @@ void die_if_set_fn(void* flag, const siginfo_t& info) noexcept {
   }
 }
 
+// Signal context. emulate_default() is async-signal-safe and preserves errno.
+void default_if_set_fn(void* flag, const siginfo_t& info) noexcept {
+  if (static_cast<std::atomic<bool>*>(flag)->load(std::memory_order_acquire)) {
+    relay::emulate_default(info.si_signo);
+  }
+}
+
 // Signal context.
 void default_action_fn(void*, const siginfo_t& info) noexcept { relay::emulate_default(info.si_signo); }
 

@@ -12,7 +12,7 @@ namespace sigrelay::detail {
 
 // The relays read and write the user's atomics in signal context: these must not hide a lock (a
 // handler interrupting the lock's holder on its own thread would deadlock; see sink.hpp).
-static_assert(std::atomic<bool>::is_always_lock_free, "relay::set_flag, die_if_set");
+static_assert(std::atomic<bool>::is_always_lock_free, "relay::set_flag, die_if_set, default_if_set");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "relay::add_count");
 
 // Each is an action function: async-signal-safe, runs in signal context, errno restored by the
@@ -20,6 +20,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "relay::add_count
 void set_flag_fn(void* flag, const siginfo_t& info) noexcept;
 void add_count_fn(void* counter, const siginfo_t& info) noexcept;
 void die_if_set_fn(void* flag, const siginfo_t& info) noexcept;
+void default_if_set_fn(void* flag, const siginfo_t& info) noexcept;
 void default_action_fn(void* unused, const siginfo_t& info) noexcept;
 void wake_fd_fn(void* target, const siginfo_t& info) noexcept;
 
