@@ -48,8 +48,10 @@
 //   failure.
 //
 // Fork
-//   A fork child's copy does not request stops (its watcher thread did not survive the fork) and
-//   counts as alive in the child: create no other one there. The second-signal kill stays armed.
+//   A fork child's copy counts as alive in the child (create no other one there) but requests no
+//   stop: its watcher thread did not survive the fork, so the child's token is never requested by a
+//   signal. The signal-context part stays: in the child, the first of the signals arms the kill and
+//   the second one kills the child by that signal.
 #pragma once
 
 #if __cplusplus >= 202002L && __has_include(<stop_token>)
