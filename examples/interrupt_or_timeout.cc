@@ -3,6 +3,8 @@
 // A waiting thread iterates over SIGINT deliveries and hands each to the main thread through a
 // channel; the main thread waits for "an interrupt or a 5-second timeout" and prints which came
 // first. The signal handler itself only records and wakes; everything else is ordinary code.
+// Interrupted, it ends the way an interrupted program should: killed by SIGINT (so that a shell
+// running it in a script stops there too), not with a misleading exit status 0.
 //
 //   ./interrupt_or_timeout [seconds]    press Ctrl+C (or `kill -INT <pid>`) within the time
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 
 namespace {
@@ -58,12 +61,17 @@ int main(int argc, char** argv) {
   std::printf("pid %d: press Ctrl+C (or kill -INT %d) within %lld s\n", getpid(), getpid(),
               static_cast<long long>(timeout.count()));
   std::fflush(stdout);
-  if (interrupts.receive_for(timeout)) {
+  const bool interrupted = interrupts.receive_for(timeout);
+  if (interrupted) {
     std::printf("Received interrupt notification\n");
   } else {
     std::printf("Finally finished the long task\n");
   }
   closer.close();
   waiter.join();
+  if (interrupted) {
+    std::fflush(stdout);
+    sigrelay::relay::die_by_signal(SIGINT);  // the parent sees "killed by SIGINT"
+  }
   return 0;
 }

@@ -10,20 +10,20 @@
 #include <cstdlib>
 #include <thread>
 
-#include "sigrelay/shutdown.hpp"
+#include "sigrelay/termination.hpp"
 
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
-  sigrelay::shutdown shutdown;  // SIGINT and SIGTERM
+  sigrelay::termination term;  // SIGINT and SIGTERM
   std::printf("Hello (working for %d s; press Ctrl+C to interrupt)\n", seconds);
   std::fflush(stdout);
 
   // The "long-running task": sleeps in small steps and notices the stop request between them.
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end && !shutdown.stop_requested()) {
+  while (std::chrono::steady_clock::now() < end && !term.stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (shutdown.stop_requested()) std::printf("Sorry we didn't get the chance to finish\n");
+  if (term.stop_requested()) std::printf("Sorry we didn't get the chance to finish\n");
   std::printf("Goodbye\n");
-  shutdown.exit(EXIT_SUCCESS);  // killed by the signal if one stopped us, exit 0 otherwise
+  term.exit(EXIT_SUCCESS);  // killed by the signal if one stopped us, exit 0 otherwise
 }

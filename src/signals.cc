@@ -64,6 +64,14 @@
 // - A moved-from object has no core: every member checks for that and behaves as on a closed object
 //   with no subscriptions (add() throws, as on a closed one: a subscription nobody could ever drain
 //   would swallow the signal).
+// - wait(std::stop_token) (C++20, inline in the header) registers a std::stop_callback that sets a
+//   flag on the caller's stack and calls interrupt(); wait_impl() checks the flag before each drain
+//   and after it. interrupt() sets the sink's INTERRUPTED bit (so a futex sleep that had not begun
+//   finds the word changed, and one that had is woken if WAITING is set) and, for a wait that polls
+//   the fds instead, writes the eventfd (an empty drain reads it away: hence the flag is checked
+//   again after the drain, before the sleep). Nothing is closed; a plain wait() ignores the bit, and
+//   a stoppable wait clears it when it starts. Flag before bit, both seq_cst: a wait that clears the
+//   bit after the callback set it then sees the flag.
 // - Timeouts never overflow: the templates in the header saturate any duration or time point to
 //   [0, nanoseconds::max()], and wait_impl() takes a timeout that would carry the deadline past
 //   steady_clock's range as "forever".
@@ -351,6 +359,16 @@ struct detail::signals_core {
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
   }
   bool closed() const noexcept { return (sink.state.load() & detail::sink::closed) != 0; }
+
+  // A stop callback of wait(std::stop_token), after it set the wait's flag (see the notes at the top).
+  void interrupt() noexcept {
+    const std::uint32_t old = sink.state.fetch_or(detail::sink::interrupted, std::memory_order_seq_cst);
+    if (foreign()) return;
+    if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
+    // A wait that polls the fds (signalfd backend, or any backend under ThreadSanitizer).
+    if (kind == backend::signalfd || detail::os::sanitizer_defers_signals)
+      detail::write_wakeup(sink.event_fd);
+  }
 };
 
 namespace {
@@ -527,16 +545,27 @@ std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
   return events;
 }
 
-std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_ns) {
+// `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
+// the notes at the top for the wake-up.
+std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_ns,
+                                    const std::atomic<bool>* stopped = nullptr) {
   using clock = std::chrono::steady_clock;
+  // A stop callback sets *stopped before INTERRUPTED: once this clear is done, either the bit is set
+  // again (and ends the futex sleep) or *stopped reads true below.
+  if (stopped != nullptr) c.sink.state.fetch_and(~sink::interrupted, std::memory_order_seq_cst);
+  const auto is_stopped = [stopped] {
+    return stopped != nullptr && stopped->load(std::memory_order_seq_cst);
+  };
   const auto start = clock::now();
   // A timeout that would take the deadline past the clock's range means "forever" (never overflow).
   if (timeout_ns > (clock::time_point::max() - start).count()) timeout_ns = -1;
   const auto deadline = start + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
   for (;;) {
+    if (is_stopped()) return {};
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
     std::vector<signal_event> events = drain(c, polls);
-    if (!events.empty() || c.closed() || c.foreign()) return events;
+    // (After the drain, which may have read the stop callback's eventfd write away: look again.)
+    if (!events.empty() || c.closed() || c.foreign() || is_stopped()) return events;
     long long remaining = -1;
     if (timeout_ns >= 0) {
       remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
@@ -546,7 +575,9 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
       sink& s = c.sink;
       detail::t_consumer_of = &s;
       const std::uint32_t old = s.state.fetch_or(sink::waiting, std::memory_order_seq_cst);
-      if ((old & (sink::notified | sink::closed)) == 0) {
+      const std::uint32_t wakers =
+          sink::notified | sink::closed | (stopped != nullptr ? sink::interrupted : 0U);
+      if ((old & wakers) == 0) {
         static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
         detail::os::futex_wait(reinterpret_cast<const std::uint32_t*>(&s.state), old | sink::waiting,
                                remaining);
@@ -858,6 +889,16 @@ std::vector<signal_event> signals::wait() {
 std::vector<signal_event> signals::wait_for(std::chrono::nanoseconds timeout) {
   if (!core_) return {};
   return wait_impl(*core_, std::max<long long>(0, timeout.count()));
+}
+
+std::vector<signal_event> signals::wait_unless(std::chrono::nanoseconds timeout,
+                                               const std::atomic<bool>& stopped) {
+  if (!core_) return {};
+  return wait_impl(*core_, std::max<long long>(0, timeout.count()), &stopped);
+}
+
+void signals::interrupt_wait() const noexcept {
+  if (core_) core_->interrupt();
 }
 
 int signals::native_handle() const noexcept {

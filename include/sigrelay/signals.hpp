@@ -27,7 +27,7 @@
 //     posix_spawn() and system() children inherit the blocked signals.
 //     - Other subscribers of the same signal: a signal is blocked only while this object's action is
 //       its only registry action. If any other exists when it subscribes (another `signals` of either
-//       backend, a dispatcher, shutdown, an add_action()), it does not block that signal; if one is
+//       backend, a dispatcher, a termination, an add_action()), it does not block that signal; if one is
 //       added later in the thread that holds the block, that thread's block is lifted at once (a
 //       block held by another thread stays, and so does the copy a thread inherited when it was
 //       created while the block was held). Either way the object then receives that signal through
@@ -105,7 +105,7 @@
 //   - Dispositions: in the child, a signal whose every subscriber is such an inherited object gets
 //     back the disposition it had before sigrelay (SIG_DFL, SIG_IGN, or a handler), so a pre-fork
 //     worker that keeps the parent's objects dies by SIGTERM as if sigrelay were not there. A signal
-//     that also has other actions (a registry action, a relay, a shutdown watcher) keeps sigrelay's
+//     that also has other actions (a registry action, a relay, a termination watcher) keeps sigrelay's
 //     handler and those actions. A new object in the child subscribes as usual and receives.
 //     Between fork() and the child's fork handler every signal is blocked in the forking thread, so a
 //     signal sent to the child at once is held until its disposition is right.
@@ -117,6 +117,7 @@
 
 #include <sys/types.h>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -132,6 +133,10 @@
 #include <vector>
 
 #include "sigrelay/registry.hpp"
+
+#if __cplusplus >= 202002L && __has_include(<stop_token>)
+#include <stop_token>
+#endif
 
 namespace sigrelay {
 
@@ -334,6 +339,35 @@ class signals {
     return wait_for(detail::saturated_ns(left));
   }
 
+#if defined(__cpp_lib_jthread)
+  // C++20: wait() and wait_for() that also end when `stop` is requested, returning empty: at once if
+  // the stop was requested before the call (even with events pending: those stay recorded for a
+  // later call), else as soon as it is requested, from any thread (a std::stop_callback wakes this
+  // wait, without closing anything). Events already taken out of the object when the stop comes are
+  // returned, never lost. Otherwise as wait() / wait_for() (which they are when `stop` can never be
+  // requested). The stop wake-up may leave native_handle() readable once with nothing pending (a
+  // spurious wake-up for a poller, which pending() clears). The thread that requests the stop runs
+  // the callback: it takes no lock of this object and never blocks.
+  // Made for a daemon's loop with sigrelay::termination (<sigrelay/termination.hpp>):
+  //   while (!stop.stop_requested()) for (auto& e : hup.wait(stop.token())) reload_config();
+  std::vector<signal_event> wait(std::stop_token stop) {
+    return wait_for(std::chrono::nanoseconds::max(), std::move(stop));
+  }
+  std::vector<signal_event> wait_for(std::chrono::nanoseconds timeout, std::stop_token stop) {
+    std::atomic<bool> stopped{false};
+    const std::stop_callback wake(std::move(stop), [this, &stopped]() noexcept {
+      stopped.store(true);
+      interrupt_wait();
+    });
+    return wait_unless(timeout, stopped);
+  }
+  template <typename Rep, typename Period>
+  std::vector<signal_event> wait_for(const std::chrono::duration<Rep, Period>& timeout,
+                                     std::stop_token stop) {
+    return wait_for(detail::saturated_ns(timeout), std::move(stop));
+  }
+#endif
+
   // Pollable: readable while events are pending (or after close()); hand it to poll/epoll/an event
   // loop, then call pending(). Owned by this object. Once close() was called it stays readable for
   // good, also when close() races a pending()/wait() on another thread. On the signalfd backend it
@@ -412,6 +446,12 @@ class signals {
   enum backend backend() const noexcept;
 
  private:
+  // The engine of the std::stop_token overloads, in the C++17 ABI: wait_for(timeout), but returns
+  // empty once `stopped` is true (checked before each drain and before each sleep); interrupt_wait(),
+  // from any thread after `stopped` was set, wakes it. `stopped` must outlive the call.
+  std::vector<signal_event> wait_unless(std::chrono::nanoseconds timeout, const std::atomic<bool>& stopped);
+  void interrupt_wait() const noexcept;
+
   std::shared_ptr<core> core_;
 };
 

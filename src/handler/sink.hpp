@@ -82,6 +82,10 @@ struct sink {
   static constexpr std::uint32_t waiting = 2U;   // the consumer sleeps on the futex
   static constexpr std::uint32_t fd_armed = 4U;  // the eventfd was written since the last drain
   static constexpr std::uint32_t closed = 8U;    // close() was called
+  // A stop was requested for a signals::wait(std::stop_token) (set by the stop callback, cleared when
+  // such a wait starts; never set or read in signal context): ends that wait's futex sleep without
+  // closing. A plain wait() ignores it.
+  static constexpr std::uint32_t interrupted = 16U;
 
   pid_t owner = 0;
   int event_fd = -1;

@@ -1,0 +1,99 @@
+// sigrelay/termination.hpp — graceful termination on SIGINT/SIGTERM with std::stop_token (C++20).
+//
+// A `termination` object turns the termination signals into a std::stop_token. The first signal
+// requests a stop; the second one ends the process at once, by that signal (the double Ctrl+C); and
+// exit() ends a program that finished its graceful stop with the status its parent expects: killed
+// by the signal that stopped it, so that a shell stops its script and systemd records the right
+// reason, instead of a misleading "exited 0".
+//
+// (Named so that nothing collides with POSIX under `using namespace sigrelay;`: an earlier name,
+// `shutdown`, made every unqualified call of shutdown(fd, how) from <sys/socket.h> ambiguous.)
+//
+// Example, a long task:
+//
+//   int main() {
+//     sigrelay::termination term;                  // SIGINT and SIGTERM
+//     while (!term.stop_requested()) serve_one_request();
+//     flush_and_close();
+//     term.exit(0);                                // dies by SIGINT/SIGTERM if one stopped us
+//   }
+//
+// Example, a daemon (examples/daemon.cc): reload on SIGHUP, graceful stop on SIGINT/SIGTERM, a
+// second stopping signal kills at once, and the process ends killed by the signal that stopped it.
+// signals::wait(std::stop_token) (<sigrelay/signals.hpp>) returns empty once the stop is requested:
+//
+//   sigrelay::termination stop;                    // first SIGINT/SIGTERM requests the stop
+//   sigrelay::signals hup{SIGHUP};
+//   while (!stop.stop_requested()) {
+//     for (const sigrelay::signal_event& e : hup.wait(stop.token())) reload_config();
+//   }
+//   clean_up();                                    // a second SIGINT/SIGTERM here kills at once
+//   stop.exit();                                   // killed by the signal that stopped us
+//
+// Only one at a time
+//   At most one `termination` object may be alive in a process: two would both arm the second-signal
+//   kill, so that the first signal of one would be the "second" of the other. Constructing a second
+//   one while another lives throws std::system_error with std::errc::device_or_resource_busy (the
+//   message says so); once the first is destroyed, a new one may be made. Share the one object (or
+//   its token()) instead.
+//
+// Thread safety
+//   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop
+//   callbacks registered on the token run on sigrelay's watcher thread (or on the thread calling
+//   request_stop()), never in signal context.
+//
+// Errors
+//   The constructor throws std::system_error: as signals' does (a refused signal is named), or
+//   std::errc::device_or_resource_busy for a second live object (see above). Nothing is changed on
+//   failure.
+//
+// Fork
+//   A fork child's copy counts as alive in the child (create no other one there) but requests no
+//   stop: its watcher thread did not survive the fork, so the child's token is never requested by a
+//   signal. The signal-context part stays: in the child, the first of the signals arms the kill and
+//   the second one kills the child by that signal.
+#pragma once
+
+#if __cplusplus >= 202002L && __has_include(<stop_token>)
+#define SIGRELAY_HAS_TERMINATION 1
+
+#include <csignal>
+#include <cstdlib>
+#include <initializer_list>
+#include <memory>
+#include <stop_token>
+
+namespace sigrelay {
+
+class termination {
+ public:
+  // Watches `signos` (SIGINT and SIGTERM unless given). Throws std::system_error if another
+  // termination object is alive (std::errc::device_or_resource_busy) or a signal is refused.
+  explicit termination(std::initializer_list<int> signos = {SIGINT, SIGTERM});
+  ~termination();  // stops watching; the signals' dispositions are restored; another may be made
+  termination(const termination&) = delete;
+  termination& operator=(const termination&) = delete;
+
+  // Requested on the first of the signals (or by request_stop()). Pass it to
+  // signals::wait(std::stop_token) to end a wait at once when the stop is requested.
+  std::stop_token token() const noexcept;
+  bool stop_requested() const noexcept;
+
+  // The signal that requested the stop; 0 if none did.
+  int signal() const noexcept;
+
+  // Requests the stop from the program itself. A signal after that ends the process at once.
+  void request_stop() noexcept;
+
+  // Flushes stdio, then: if a signal requested the stop, dies by that signal (see
+  // relay::die_by_signal); otherwise std::exit(status).
+  [[noreturn]] void exit(int status = EXIT_SUCCESS);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sigrelay
+
+#endif

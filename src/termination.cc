@@ -1,0 +1,101 @@
+// src/termination.cc — graceful termination with std::stop_token (C++20; see termination.hpp).
+//
+// Design notes
+// - Per signal, three registry actions in this order: die_if_set(armed) (the second signal kills,
+//   in signal context, even if every thread of the program is stuck), the `signals` recorder, and
+//   set_flag(armed). Order matters: the check must come before the flag is set.
+// - std::stop_source::request_stop() runs stop callbacks and takes locks, so it must not run in a
+//   signal handler: a watcher thread waits on the `signals` object and requests the stop. A
+//   signals::wait(std::stop_token) on the token is woken by such a callback (see signals.cc).
+// - One live object per process (g_alive): two would each count the other's first signal as its
+//   own "second". The flag is taken before anything is subscribed and given back after everything
+//   is torn down (or when the constructor fails), so a refused second object changes nothing.
+#include "sigrelay/termination.hpp"
+
+#if defined(SIGRELAY_HAS_TERMINATION)
+
+#include <atomic>
+#include <cstdio>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "sigrelay/relays.hpp"
+#include "sigrelay/signals.hpp"
+
+namespace sigrelay {
+namespace {
+
+std::atomic<bool> g_alive{false};
+
+// Holds g_alive for one object; gives it back when destroyed (after the object's impl).
+struct alive_token {
+  alive_token() {
+    if (g_alive.exchange(true, std::memory_order_acq_rel)) {
+      throw std::system_error(std::make_error_code(std::errc::device_or_resource_busy),
+                              "sigrelay::termination: another termination object is alive; only one "
+                              "may exist at a time (share it, or its token())");
+    }
+  }
+  ~alive_token() { g_alive.store(false, std::memory_order_release); }
+  alive_token(const alive_token&) = delete;
+  alive_token& operator=(const alive_token&) = delete;
+};
+
+}  // namespace
+
+struct termination::impl {
+  alive_token alive;  // first member: taken before anything else, given back last
+  std::stop_source source;
+  std::atomic<bool> armed{false};
+  std::atomic<int> signo{0};
+  std::vector<action_id> actions;
+  signals sigs{std::initializer_list<int>{}, backend::relay};
+  std::thread watcher;
+
+  impl() = default;
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl() {
+    sigs.get_handle().close();
+    if (watcher.joinable()) watcher.join();
+    for (const action_id id : actions) remove_action(id);
+  }
+};
+
+termination::termination(std::initializer_list<int> signos) : impl_(std::make_unique<impl>()) {
+  impl& s = *impl_;
+  for (const int signo : signos) s.actions.push_back(add_action(signo, relay::die_if_set(s.armed)));
+  for (const int signo : signos) s.sigs.add(signo);
+  for (const int signo : signos) s.actions.push_back(add_action(signo, relay::set_flag(s.armed)));
+  s.watcher = std::thread([&s] {
+    for (const signal_event& e : s.sigs) {
+      int none = 0;
+      s.signo.compare_exchange_strong(none, e.signo);
+      s.source.request_stop();
+    }
+  });
+}
+
+termination::~termination() = default;
+
+std::stop_token termination::token() const noexcept { return impl_->source.get_token(); }
+
+bool termination::stop_requested() const noexcept { return impl_->source.stop_requested(); }
+
+int termination::signal() const noexcept { return impl_->signo.load(); }
+
+void termination::request_stop() noexcept {
+  impl_->armed.store(true);
+  impl_->source.request_stop();
+}
+
+void termination::exit(int status) {
+  static_cast<void>(std::fflush(nullptr));  // nothing better to do about a failed flush now
+  if (const int signo = impl_->signo.load()) relay::die_by_signal(signo);
+  std::exit(status);  // NOLINT(concurrency-mt-unsafe): ending the process is what was asked for
+}
+
+}  // namespace sigrelay
+
+#endif
