@@ -33,6 +33,13 @@
 //   worker that keeps the parent's objects still dies by SIGTERM (or whatever that disposition says).
 //   The record stays, marked not installed, so that a new subscriber in the child installs again.
 //   after_fork_in_child() does the same for a child of _Fork(), which runs no fork handlers.
+// - ignore()/reset(): the record keeps `ignoring` and `before_ignore` (the disposition ignore()
+//   replaced, whole). While installed, ignoring just makes `previous` SIG_IGN (so nothing is chained,
+//   the last removal restores SIG_IGN, a forked child's inherited-only restore gives SIG_IGN, and
+//   SIGCHLD's trampoline flags follow it); reset() puts `before_ignore` back into `previous`. While not
+//   installed, they call sigaction() directly, and reset() restores only over our own SIG_IGN.
+//   ignored() reads `previous` (through saved_disposition()) while installed, so the answer does not
+//   change when the trampoline goes in. Actions are never removed by reset(): they have owners.
 // - Errors leave everything as it was: validation happens before any change, every snapshot a
 //   change needs is allocated before the change begins (so std::bad_alloc never strands a published
 //   action without an id), and a failed sigaction() unpublishes what it published.

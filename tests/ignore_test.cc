@@ -14,7 +14,6 @@
 #include <system_error>
 
 #include "sigrelay/registry.hpp"
-#include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 

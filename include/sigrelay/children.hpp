@@ -6,13 +6,18 @@
 // must do after each SIGCHLD: it reaps with waitpid(WNOHANG) in a loop until nothing is left, and
 // hands out one child_event per child state change, with the pid and the decoded status.
 //
-// Example (an init, or any parent that wants every status):
+// Example:
 //
-//   sigrelay::children kids{{sigrelay::child_scope::all}};
-//   for (pid_t pid : start_workers()) (void)pid;
-//   while (running) {
-//     for (const sigrelay::child_event& e : kids.wait()) {
-//       if (e.state == sigrelay::child_state::exited) std::printf("%d exited %d\n", (int)e.pid, e.code);
+//   sigrelay::children kids;                       // scope own: only the pids given to watch()
+//   for (int i = 0; i < 40; ++i) {
+//     const pid_t pid = fork();
+//     if (pid == 0) { do_work(i); _exit(i); }
+//     kids.watch(pid);
+//   }
+//   for (int left = 40; left > 0;) {
+//     for (const sigrelay::child_event& e : kids.wait()) {   // every child, exactly once
+//       if (e.state == sigrelay::child_state::exited) std::printf("%d exited with %d\n", (int)e.pid, e.code);
+//       --left;
 //     }
 //   }
 //
