@@ -33,6 +33,13 @@
 //   worker that keeps the parent's objects still dies by SIGTERM (or whatever that disposition says).
 //   The record stays, marked not installed, so that a new subscriber in the child installs again.
 //   after_fork_in_child() does the same for a child of _Fork(), which runs no fork handlers.
+// - ignore()/reset(): the record keeps `ignoring` and `before_ignore` (the disposition ignore()
+//   replaced, whole). While installed, ignoring just makes `previous` SIG_IGN (so nothing is chained,
+//   the last removal restores SIG_IGN, a forked child's inherited-only restore gives SIG_IGN, and
+//   SIGCHLD's trampoline flags follow it); reset() puts `before_ignore` back into `previous`. While not
+//   installed, they call sigaction() directly, and reset() restores only over our own SIG_IGN.
+//   ignored() reads `previous` (through saved_disposition()) while installed, so the answer does not
+//   change when the trampoline goes in. Actions are never removed by reset(): they have owners.
 // - Errors leave everything as it was: validation happens before any change, every snapshot a
 //   change needs is allocated before the change begins (so std::bad_alloc never strands a published
 //   action without an id), and a failed sigaction() unpublishes what it published.
@@ -68,6 +75,8 @@ struct signal_record {
   bool restart = true;     // SA_RESTART as last installed
   struct sigaction previous {};
   std::vector<entry> entries;
+  bool ignoring = false;              // ignore() is in force
+  struct sigaction before_ignore {};  // what reset() gives back (only while `ignoring`)
 };
 
 struct registry {
@@ -414,6 +423,156 @@ bool remove_action(action_id id) noexcept {
     update_restart(signo, record);
   }
   return true;
+}
+
+namespace {
+
+// Validates for ignore()/reset()/ignored(); fault signals are allowed (see registry.hpp).
+bool valid_for_ignore(int signo) noexcept { return detail::refuse_reason(signo, true) == nullptr; }
+
+[[noreturn]] void throw_ignore_error(std::error_code ec, const char* what, int signo) {
+  const char* reason = detail::refuse_reason(signo, true);
+  detail::throw_error(ec, std::string("sigrelay: cannot ") + what + " " + detail::describe_signal(signo) +
+                              (reason != nullptr ? std::string(": it ") + reason : std::string()));
+}
+
+struct sigaction ignore_disposition() noexcept {
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  return ign;
+}
+
+// Makes `previous` the disposition underneath the trampoline: published for chaining, and with the
+// trampoline's SIGCHLD flags following it (SA_NOCLDWAIT for SIG_IGN). Mutex held; record installed.
+// On error nothing changed; throws only std::bad_alloc, before any change.
+std::error_code replace_previous(int signo, detail::signal_record& record, const struct sigaction& previous) {
+  using namespace detail;
+  snapshot_ptr fresh = make_snapshot(previous, record.entries);
+  if (signo == SIGCHLD && trampoline_is_installed(signo)) {
+    const struct sigaction ours = trampoline_action(signo, record.restart, previous);
+    if (::sigaction(signo, &ours, nullptr) != 0) return errno_code();
+  }
+  record.previous = previous;
+  publish(signo, std::move(fresh));
+  return {};
+}
+
+}  // namespace
+
+bool ignore(int signo, std::error_code& ec) noexcept {
+  using namespace detail;
+  if (!valid_for_ignore(signo)) {
+    ec = invalid_argument();
+    return false;
+  }
+  try {
+    registry& reg = the_registry();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    signal_record& record = reg.signals[signo];
+    ec.clear();
+    if (record.ignoring) return false;
+    forget_abandoned_pass_through(signo, record);
+    const struct sigaction ign = ignore_disposition();
+    if (record.installed) {
+      const struct sigaction before = saved_disposition(signo, record);
+      ec = replace_previous(signo, record, ign);
+      if (ec) return false;
+      record.before_ignore = before;
+    } else {
+      struct sigaction raw {};
+      if (::sigaction(signo, &ign, &raw) != 0) {
+        ec = errno_code();
+        return false;
+      }
+      record.before_ignore = chainable(raw);
+    }
+    record.ignoring = true;
+    return true;
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    return false;
+  }
+}
+
+bool ignore(int signo) {
+  std::error_code ec;
+  const bool done = ignore(signo, ec);
+  if (ec) throw_ignore_error(ec, "ignore", signo);
+  return done;
+}
+
+bool reset(int signo, std::error_code& ec) noexcept {
+  using namespace detail;
+  if (!valid_for_ignore(signo)) {
+    ec = invalid_argument();
+    return false;
+  }
+  try {
+    registry& reg = the_registry();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    signal_record& record = reg.signals[signo];
+    ec.clear();
+    if (!record.ignoring) return false;
+    forget_abandoned_pass_through(signo, record);
+    if (record.installed) {
+      ec = replace_previous(signo, record, record.before_ignore);
+      if (ec) return false;
+    } else {
+      // Put back only our own SIG_IGN: a disposition other code set since is theirs (as with the
+      // trampoline, see remove_action).
+      struct sigaction current {};
+      if (::sigaction(signo, nullptr, &current) != 0) {
+        ec = errno_code();
+        return false;
+      }
+      if (current.sa_handler == SIG_IGN && (current.sa_flags & SA_SIGINFO) == 0 &&
+          ::sigaction(signo, &record.before_ignore, nullptr) != 0) {
+        ec = errno_code();
+        return false;
+      }
+    }
+    record.ignoring = false;
+    g_handler.previous_spent[signo].store(false, std::memory_order_seq_cst);
+    return true;
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    return false;
+  }
+}
+
+bool reset(int signo) {
+  std::error_code ec;
+  const bool done = reset(signo, ec);
+  if (ec) throw_ignore_error(ec, "reset", signo);
+  return done;
+}
+
+bool ignored(int signo, std::error_code& ec) noexcept {
+  using namespace detail;
+  if (!valid_for_ignore(signo)) {
+    ec = invalid_argument();
+    return false;
+  }
+  registry& reg = the_registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  const signal_record& record = reg.signals[signo];
+  ec.clear();
+  if (record.ignoring) return true;
+  if (record.installed) return saved_disposition(signo, record).sa_handler == SIG_IGN;
+  struct sigaction current {};
+  if (::sigaction(signo, nullptr, &current) != 0) {
+    ec = errno_code();
+    return false;
+  }
+  return chainable(current).sa_handler == SIG_IGN;
+}
+
+bool ignored(int signo) {
+  std::error_code ec;
+  const bool result = ignored(signo, ec);
+  if (ec) throw_ignore_error(ec, "ask whether it ignores", signo);
+  return result;
 }
 
 }  // namespace sigrelay

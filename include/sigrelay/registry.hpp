@@ -122,6 +122,58 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
 // restored, unless other code has installed its own handler over the trampoline meanwhile.
 bool remove_action(action_id id) noexcept;
 
+// ignore(), reset(), ignored()
+//
+// Ignoring a signal through the registry, so that it is undone exactly (the equivalents of
+// signal(signo, SIG_IGN) and of putting back what was there, without calling sigaction() behind the
+// registry's back). What they act on is the disposition *underneath* sigrelay: the one in force
+// while the signal has no action, and the one the trampoline chains while it has some.
+//
+// ignore(signo): from now on that disposition is SIG_IGN.
+//   - No actions subscribed: the signal is set to SIG_IGN at once (a SIGPIPE no longer kills; a
+//     write to a closed pipe fails with EPIPE), and the disposition it replaced is saved whole.
+//   - Actions subscribed: they keep running on every delivery (the trampoline stays installed);
+//     what changes is that the handler sigrelay chained (see Chaining) is no longer called, and the
+//     last remove_action() restores SIG_IGN rather than the disposition from before sigrelay. For
+//     SIGCHLD, SIG_IGN means what it means to the kernel: the trampoline gets SA_NOCLDWAIT, children
+//     are reaped automatically (and waitpid() fails with ECHILD; see <sigrelay/children.hpp>).
+//   - An add_action() while ignore() is in force saves SIG_IGN as the disposition to restore.
+//   Returns true if it ignored the signal, false if ignore() was already in force (nothing changes:
+//   ignore() is a state, not a count; one reset() undoes any number of ignore()s).
+//
+// reset(signo): undoes ignore(): the disposition underneath becomes again exactly the one ignore()
+//   replaced (SIG_DFL, an inherited SIG_IGN, or another code's handler with its flags and mask; a
+//   chained SA_RESETHAND handler that had already had its call comes back as SIG_DFL).
+//   - No actions subscribed: that disposition is installed again, but only if the signal is still
+//     SIG_IGN; if other code has set its own disposition since, reset() leaves it (the registry
+//     never overwrites another code's handler) and just forgets the ignore().
+//   - Actions subscribed: they stay, and are not removed: they belong to their owners (a `signals`
+//     object, a dispatcher, ...), who remove them. The chained handler is called again, and the last
+//     remove_action() restores that disposition, the one from before sigrelay.
+//   Returns true if it undid an ignore(), false if none was in force (nothing changes). Unlike Go's
+//   signal.Reset, it never unsubscribes anybody: the disposition before sigrelay comes back once the
+//   last subscriber is gone, as always.
+//
+// ignored(signo): whether the disposition underneath is SIG_IGN: ignore() is in force, or sigrelay
+//   found the signal ignored (inherited across exec, as `nohup` does for SIGHUP, or set with
+//   sigaction() before sigrelay's first action for it). The answer does not change when sigrelay
+//   installs its trampoline: it is read from the saved disposition then. Without subscribers or
+//   ignore() it is the current disposition (SIG_IGN set by other code counts).
+//
+// Errors: std::errc::invalid_argument (message names the signal) for 0, negative numbers, numbers
+//   above SIGRTMAX, numbers reserved by the C library, SIGKILL and SIGSTOP; otherwise the error of
+//   sigaction(). Fault signals are accepted (an ignored fault signal still kills when the fault is
+//   real: the kernel forces the default action). On error, nothing changed.
+// Thread safety: as everything here (any thread, not from a signal handler).
+// Fork: the state is inherited; exec: a SIG_IGN disposition survives exec (a handler does not), so a
+//   program exec'd while ignore() is in force starts with the signal ignored, and ignored() says so.
+bool ignore(int signo);
+bool ignore(int signo, std::error_code& ec) noexcept;
+bool reset(int signo);
+bool reset(int signo, std::error_code& ec) noexcept;
+bool ignored(int signo);
+bool ignored(int signo, std::error_code& ec) noexcept;
+
 // after_fork_in_child()
 //
 // For the child of _Fork() (or of a raw clone()), which runs no pthread_atfork() handlers: call it in
