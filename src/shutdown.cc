@@ -6,7 +6,12 @@
 //   set_flag(armed). Order matters: the check must come before the flag is set.
 // - std::stop_source::request_stop() runs stop callbacks and takes locks, so it must not run in a
 //   signal handler: a watcher thread waits on the `signals` object and requests the stop.
+
+// The library is built as C++17 where the compiler has no C++20: then there is no shutdown (and its
+// header, which stops a C++17 compilation with #error, is not included).
+#if __cplusplus >= 202002L && __has_include(<stop_token>)  // what shutdown.hpp requires
 #include "sigrelay/shutdown.hpp"
+#endif
 
 #if defined(SIGRELAY_HAS_SHUTDOWN)
 

@@ -26,6 +26,11 @@
 // Only one shutdown object should exist at a time: two would both arm the second-signal kill.
 #pragma once
 
+// C++20 only: in C++17 (or without <stop_token>) including this header is an error, not silence.
+#if !(__cplusplus >= 202002L && __has_include(<stop_token>))
+#error "sigrelay/shutdown.hpp needs C++20 (std::stop_token): compile with -std=c++20 or later"
+#endif
+
 #if __cplusplus >= 202002L && __has_include(<stop_token>)
 #define SIGRELAY_HAS_SHUTDOWN 1
 
@@ -35,9 +40,11 @@
 #include <memory>
 #include <stop_token>
 
+#include "sigrelay/export.hpp"
+
 namespace sigrelay {
 
-class shutdown {
+class SIGRELAY_EXPORT shutdown {
  public:
   explicit shutdown(std::initializer_list<int> signos = {SIGINT, SIGTERM});
   ~shutdown();  // stops watching; the signals' dispositions are restored

@@ -119,6 +119,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sigrelay/export.hpp"
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay {
@@ -133,7 +134,7 @@ enum class origin_kind {
   child,   // SIGCHLD about a child (CLD_*): pid is the child's, child_status its status
   other,   // SI_MESGQ, SI_ASYNCIO, SI_SIGIO, anything else
 };
-std::string_view to_string(origin_kind kind) noexcept;
+SIGRELAY_EXPORT std::string_view to_string(origin_kind kind) noexcept;
 
 // The sender of one delivery, copied from siginfo_t in the handler.
 struct origin {
@@ -150,7 +151,7 @@ struct origin {
 };
 
 // Classifies a siginfo. Async-signal-safe.
-origin origin_of(const siginfo_t& info) noexcept;
+SIGRELAY_EXPORT origin origin_of(const siginfo_t& info) noexcept;
 
 // One entry handed out by `signals`: `count` >= 1 deliveries of `signo` coalesced since the last
 // event of it, `last` the origin of the latest one. Within one batch, standard signals come first
@@ -204,7 +205,7 @@ std::chrono::nanoseconds saturated_ns(const std::chrono::duration<Rep, Period>& 
 }
 }  // namespace detail
 
-class signals {
+class SIGRELAY_EXPORT signals {
   using core = detail::signals_core;
 
  public:
