@@ -10,7 +10,12 @@
 // - One live object per process (g_alive): two would each count the other's first signal as its
 //   own "second". The flag is taken before anything is subscribed and given back after everything
 //   is torn down (or when the constructor fails), so a refused second object changes nothing.
+
+// The library is built as C++17 where the compiler has no C++20: then there is no termination (and
+// its header, which stops a C++17 compilation with #error, is not included).
+#if __cplusplus >= 202002L && __has_include(<stop_token>)  // what termination.hpp requires
 #include "sigrelay/termination.hpp"
+#endif
 
 #if defined(SIGRELAY_HAS_TERMINATION)
 

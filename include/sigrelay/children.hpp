@@ -118,7 +118,7 @@ struct children_options {
   bool report_stops = false;
 };
 
-class children {
+class SIGRELAY_EXPORT children {
  public:
   // Subscribes to SIGCHLD (see Backends). Errors: see Errors above.
   explicit children(children_options options = {});

@@ -28,11 +28,12 @@
 #include <functional>
 #include <memory>
 
+#include "sigrelay/export.hpp"
 #include "sigrelay/signals.hpp"
 
 namespace sigrelay {
 
-class dispatcher {
+class SIGRELAY_EXPORT dispatcher {
  public:
   using callback = std::function<void(const signal_event&)>;
 

@@ -60,6 +60,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "sigrelay/export.hpp"
+
 namespace sigrelay {
 
 // A function run in signal context with the delivered siginfo, and the context pointer given with it.
@@ -109,8 +111,9 @@ class action_id {
 // above SIGRTMAX, numbers reserved by the C library (between the standard signals and SIGRTMIN),
 // SIGKILL, SIGSTOP, fault signals without `allow_fault_signals`, and a null `fn`; otherwise the
 // error of sigaction() itself.
-action_id add_action(int signo, action a, action_options options = {});
-action_id add_action(int signo, action a, action_options options, std::error_code& ec) noexcept;
+SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options = {});
+SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options,
+                                     std::error_code& ec) noexcept;
 
 // remove_action()
 //
@@ -120,7 +123,7 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
 // must not be called from an action.
 // If it removes the signal's last action, the disposition saved by the first add_action() is
 // restored, unless other code has installed its own handler over the trampoline meanwhile.
-bool remove_action(action_id id) noexcept;
+SIGRELAY_EXPORT bool remove_action(action_id id) noexcept;
 
 // ignore(), reset(), ignored()
 //
@@ -167,12 +170,12 @@ bool remove_action(action_id id) noexcept;
 // Thread safety: as everything here (any thread, not from a signal handler).
 // Fork: the state is inherited; exec: a SIG_IGN disposition survives exec (a handler does not), so a
 //   program exec'd while ignore() is in force starts with the signal ignored, and ignored() says so.
-bool ignore(int signo);
-bool ignore(int signo, std::error_code& ec) noexcept;
-bool reset(int signo);
-bool reset(int signo, std::error_code& ec) noexcept;
-bool ignored(int signo);
-bool ignored(int signo, std::error_code& ec) noexcept;
+SIGRELAY_EXPORT bool ignore(int signo);
+SIGRELAY_EXPORT bool ignore(int signo, std::error_code& ec) noexcept;
+SIGRELAY_EXPORT bool reset(int signo);
+SIGRELAY_EXPORT bool reset(int signo, std::error_code& ec) noexcept;
+SIGRELAY_EXPORT bool ignored(int signo);
+SIGRELAY_EXPORT bool ignored(int signo, std::error_code& ec) noexcept;
 
 // after_fork_in_child()
 //
@@ -188,7 +191,7 @@ bool ignored(int signo, std::error_code& ec) noexcept;
 // registry at the time of _Fork(). Uses only async-signal-safe calls and a non-blocking try-lock, so
 // it may be called in the child of a multithreaded parent. Anywhere else (the parent, a child of
 // fork(), a second call) it does nothing: it acts only when sigrelay's cached pid is not the caller's.
-void after_fork_in_child() noexcept;
+SIGRELAY_EXPORT void after_fork_in_child() noexcept;
 
 // signal_name()
 //
@@ -196,13 +199,13 @@ void after_fork_in_child() noexcept;
 // reserved by the C library, above SIGRTMAX).
 // Async-signal-safe. The view refers to static, NUL-terminated storage: data() is never null and may
 // be passed where a C string is expected (printf("%s", signal_name(n).data()) is fine for any n).
-std::string_view signal_name(int signo) noexcept;
+SIGRELAY_EXPORT std::string_view signal_name(int signo) noexcept;
 
 // signal_number()
 //
 // Parses a signal's name or number: "INT", "SIGINT", "sigint", "2", "RTMIN+3", "SIGRTMAX-1".
 // Errors: std::errc::invalid_argument, naming the text, if it names no signal.
-int signal_number(std::string_view name);
-int signal_number(std::string_view name, std::error_code& ec) noexcept;
+SIGRELAY_EXPORT int signal_number(std::string_view name);
+SIGRELAY_EXPORT int signal_number(std::string_view name, std::error_code& ec) noexcept;
 
 }  // namespace sigrelay

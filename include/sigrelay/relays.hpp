@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <system_error>
 
+#include "sigrelay/export.hpp"
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay::detail {
@@ -39,15 +40,15 @@ struct fd_target {
 namespace sigrelay::relay {
 
 // Sets `flag` to true (release order).
-action set_flag(std::atomic<bool>& flag) noexcept;
+SIGRELAY_EXPORT action set_flag(std::atomic<bool>& flag) noexcept;
 
 // Adds one to `counter` per delivery.
-action add_count(std::atomic<std::uint64_t>& counter) noexcept;
+SIGRELAY_EXPORT action add_count(std::atomic<std::uint64_t>& counter) noexcept;
 
 // Conditional shutdown: if `flag` is already set when the signal arrives, dies by that signal (see
 // die_by_signal). Add it *before* a set_flag() on the same flag: the first signal sets the flag,
 // the second one kills.
-action die_if_set(std::atomic<bool>& flag) noexcept;
+SIGRELAY_EXPORT action die_if_set(std::atomic<bool>& flag) noexcept;
 
 // Conditional default: if `flag` is already set when the signal arrives, performs the signal's
 // default action (see emulate_default: terminate or dump core by the signal, stop by it, or nothing
@@ -57,10 +58,10 @@ action die_if_set(std::atomic<bool>& flag) noexcept;
 // die_if_set, a stop signal stops the process (and the program goes on once continued: the flag
 // stays set, so each later delivery stops it again), and a signal whose default is to ignore is
 // ignored. Clear the flag (in ordinary code) to start over.
-action default_if_set(std::atomic<bool>& flag) noexcept;
+SIGRELAY_EXPORT action default_if_set(std::atomic<bool>& flag) noexcept;
 
 // Emulates the default action of the delivered signal (see emulate_default).
-action default_action() noexcept;
+SIGRELAY_EXPORT action default_action() noexcept;
 
 // fd_relay
 //
@@ -73,7 +74,7 @@ action default_action() noexcept;
 // parent, whose reader would otherwise be woken by the child's signals).
 //
 // Errors: std::errc::invalid_argument if the fd is not open or is blocking.
-class fd_relay {
+class SIGRELAY_EXPORT fd_relay {
  public:
   explicit fd_relay(int fd);
   fd_relay(int fd, std::error_code& ec) noexcept;
@@ -91,7 +92,7 @@ class fd_relay {
 //
 // An owned, non-blocking, close-on-exec eventfd with its relay: readable after any delivery of a
 // signal it is added for, until drain()ed. Ready to hand to poll/epoll/select or an event loop.
-class wakeup_fd {
+class SIGRELAY_EXPORT wakeup_fd {
  public:
   wakeup_fd();  // throws std::system_error
   ~wakeup_fd();
@@ -125,7 +126,7 @@ class wakeup_fd {
 // thread) takes the default action too (it coalesces with this stop, or is discarded likewise)
 // without running any handler or action; and an add_action()/remove_action() of the same signal
 // made by another thread meanwhile may be undone. Do not change that signal's actions concurrently.
-void emulate_default(int signo) noexcept;
+SIGRELAY_EXPORT void emulate_default(int signo) noexcept;
 
 // die_by_signal()
 //
@@ -134,6 +135,6 @@ void emulate_default(int signo) noexcept;
 // resets it to SIG_DFL, unblocks it in this thread and sends it to this thread. Only if the process
 // survives that (a signal whose default is not to terminate, such as SIGCHLD) does it fall back to
 // _exit(128 + signo). Async-signal-safe; does not flush stdio or run atexit handlers.
-[[noreturn]] void die_by_signal(int signo) noexcept;
+[[noreturn]] SIGRELAY_EXPORT void die_by_signal(int signo) noexcept;
 
 }  // namespace sigrelay::relay

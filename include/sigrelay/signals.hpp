@@ -132,6 +132,7 @@
 #include <utility>
 #include <vector>
 
+#include "sigrelay/export.hpp"
 #include "sigrelay/registry.hpp"
 
 #if __cplusplus >= 202002L && __has_include(<stop_token>)
@@ -150,7 +151,7 @@ enum class origin_kind {
   child,   // SIGCHLD about a child (CLD_*): pid is the child's, child_status its status
   other,   // SI_MESGQ, SI_ASYNCIO, SI_SIGIO, anything else
 };
-std::string_view to_string(origin_kind kind) noexcept;
+SIGRELAY_EXPORT std::string_view to_string(origin_kind kind) noexcept;
 
 // The sender of one delivery, copied from siginfo_t in the handler.
 struct origin {
@@ -167,7 +168,7 @@ struct origin {
 };
 
 // Classifies a siginfo. Async-signal-safe.
-origin origin_of(const siginfo_t& info) noexcept;
+SIGRELAY_EXPORT origin origin_of(const siginfo_t& info) noexcept;
 
 // One entry handed out by `signals`: `count` >= 1 deliveries of `signo` coalesced since the last
 // event of it, `last` the origin of the latest one. Within one batch, standard signals come first
@@ -203,11 +204,11 @@ struct signal_event {
 //   1000, trusted)"; a number that names no signal prints as "signal <n>".
 // operator<< writes the same text as to_string(), as a std::string would be written (a width set on
 // the stream pads it).
-std::string to_string(const origin& o);
-std::string to_string(const signal_event& e);
-std::ostream& operator<<(std::ostream& out, origin_kind kind);
-std::ostream& operator<<(std::ostream& out, const origin& o);
-std::ostream& operator<<(std::ostream& out, const signal_event& e);
+SIGRELAY_EXPORT std::string to_string(const origin& o);
+SIGRELAY_EXPORT std::string to_string(const signal_event& e);
+SIGRELAY_EXPORT std::ostream& operator<<(std::ostream& out, origin_kind kind);
+SIGRELAY_EXPORT std::ostream& operator<<(std::ostream& out, const origin& o);
+SIGRELAY_EXPORT std::ostream& operator<<(std::ostream& out, const signal_event& e);
 
 enum class backend { relay, signalfd };
 
@@ -264,10 +265,10 @@ std::vector<int> to_signal_vector(const R& range) {
   return out;
 }
 
-std::vector<int> signals_in(const sigset_t& set);
+std::vector<int> signals_in(const sigset_t& set);  // used only inside the library
 }  // namespace detail
 
-class signals {
+class SIGRELAY_EXPORT signals {
   using core = detail::signals_core;
 
  public:

@@ -16,16 +16,18 @@
 #include <spawn.h>
 #include <system_error>
 
+#include "sigrelay/export.hpp"
+
 namespace sigrelay {
 
 // Adds POSIX_SPAWN_SETSIGMASK to `attr`, with the calling thread's mask minus the signals sigrelay
 // blocked in the calling thread. A signal this thread blocked itself stays blocked, even if sigrelay
 // also blocks it in another thread; so does a block this thread inherited from its creator (see
 // "Masks" in <sigrelay/signals.hpp>). Other flags already set on `attr` are kept.
-std::error_code restore_signal_mask(posix_spawnattr_t& attr) noexcept;
+SIGRELAY_EXPORT std::error_code restore_signal_mask(posix_spawnattr_t& attr) noexcept;
 
 // An owned posix_spawnattr_t with restore_signal_mask() applied.
-class spawn_attr {
+class SIGRELAY_EXPORT spawn_attr {
  public:
   spawn_attr();
   ~spawn_attr();

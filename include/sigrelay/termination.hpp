@@ -54,6 +54,11 @@
 //   the second one kills the child by that signal.
 #pragma once
 
+// C++20 only: in C++17 (or without <stop_token>) including this header is an error, not silence.
+#if !(__cplusplus >= 202002L && __has_include(<stop_token>))
+#error "sigrelay/termination.hpp needs C++20 (std::stop_token): compile with -std=c++20 or later"
+#endif
+
 #if __cplusplus >= 202002L && __has_include(<stop_token>)
 #define SIGRELAY_HAS_TERMINATION 1
 
@@ -63,9 +68,11 @@
 #include <memory>
 #include <stop_token>
 
+#include "sigrelay/export.hpp"
+
 namespace sigrelay {
 
-class termination {
+class SIGRELAY_EXPORT termination {
  public:
   // Watches `signos` (SIGINT and SIGTERM unless given). Throws std::system_error if another
   // termination object is alive (std::errc::device_or_resource_busy) or a signal is refused.

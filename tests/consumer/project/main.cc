@@ -4,12 +4,22 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <string_view>
 
 #include <sigrelay/registry.hpp>
 #include <sigrelay/relays.hpp>
 #include <sigrelay/signals.hpp>
+#include <sigrelay/sigrelay.hpp>  // the umbrella header, with the version macros
+
+#include "parts.hpp"
 
 static_assert(__cplusplus == 201703L, "the consumer is compiled as C++17");
+static_assert(SIGRELAY_VERSION_NUMBER ==
+                  SIGRELAY_VERSION_MAJOR * 10000 + SIGRELAY_VERSION_MINOR * 100 + SIGRELAY_VERSION_PATCH,
+              "<sigrelay/version.hpp>");
+#if defined(SIGRELAY_HAS_TERMINATION)
+#error "the umbrella header included the C++20 termination.hpp in C++17"
+#endif
 
 namespace {
 
@@ -52,6 +62,11 @@ int main() {
   sigaction(SIGUSR1, nullptr, &now);
   expect(now.sa_handler == SIG_DFL, "the default disposition is back");
   expect(sigrelay::signal_name(SIGUSR1) == "SIGUSR1", "signal_name");
+  expect(consumer_signal_name(SIGUSR2) == "SIGUSR2", "signal_name through the consumer's own library");
+#if defined(SIGRELAY_EXPECTED_VERSION)
+  expect(std::string_view(SIGRELAY_VERSION) == SIGRELAY_EXPECTED_VERSION,
+         "SIGRELAY_VERSION is the package's version");
+#endif
 
   {
     sigrelay::signals sigs{SIGUSR2};

@@ -52,6 +52,12 @@
 //   The constructors throw std::system_error as sigrelay::signals does, or as std::thread does.
 #pragma once
 
+// C++20 only: in C++17 (or without coroutines and <stop_token>) including this header is an error.
+#if !(__cplusplus >= 202002L && defined(__cpp_impl_coroutine) && __has_include(<coroutine>) && \
+      __has_include(<stop_token>))
+#error "sigrelay/coro.hpp needs C++20 (coroutines, std::stop_token): compile with -std=c++20 or later"
+#endif
+
 #include <coroutine>
 #include <cstdint>
 #include <functional>

@@ -1,0 +1,6 @@
+// See parts.cc.
+#pragma once
+
+#include <string_view>
+
+std::string_view consumer_signal_name(int signo);
