@@ -1,6 +1,6 @@
 # sigrelay-adapters.cmake — package components for the event-loop adapters. Included by
 # sigrelay-config.cmake after the core targets; sets sigrelay_<name>_FOUND for every requested
-# component (asio, uv, event, coro) whose targets were installed and whose library is found here.
+# component (asio, asio_standalone, uv, event, coro) whose targets were installed and whose library is found here.
 #
 #   find_package(sigrelay REQUIRED COMPONENTS asio)   ->  target sigrelay::asio
 #   find_package(sigrelay OPTIONAL_COMPONENTS uv)     ->  if(sigrelay_uv_FOUND) ... sigrelay::uv
@@ -9,8 +9,13 @@ foreach(_sigrelay_comp IN LISTS ${CMAKE_FIND_PACKAGE_NAME}_FIND_COMPONENTS)
   set(_sigrelay_deps_found FALSE)
   if(EXISTS "${_sigrelay_targets}")
     if(_sigrelay_comp STREQUAL "asio")
-      find_package(Boost 1.74 QUIET CONFIG)
+      find_package(Boost 1.81 QUIET CONFIG)
       set(_sigrelay_deps_found ${Boost_FOUND})
+    elseif(_sigrelay_comp STREQUAL "asio_standalone")
+      find_path(SIGRELAY_ASIO_INCLUDE_DIR asio.hpp)
+      if(SIGRELAY_ASIO_INCLUDE_DIR)
+        set(_sigrelay_deps_found TRUE)
+      endif()
     elseif(_sigrelay_comp STREQUAL "uv")
       find_package(PkgConfig QUIET)
       if(PkgConfig_FOUND)
@@ -29,6 +34,10 @@ foreach(_sigrelay_comp IN LISTS ${CMAKE_FIND_PACKAGE_NAME}_FIND_COMPONENTS)
   endif()
   if(_sigrelay_deps_found)
     include("${_sigrelay_targets}")
+    if(_sigrelay_comp STREQUAL "asio_standalone")
+      set_property(TARGET sigrelay::asio_standalone APPEND PROPERTY
+        INTERFACE_INCLUDE_DIRECTORIES "${SIGRELAY_ASIO_INCLUDE_DIR}")
+    endif()
     set(${CMAKE_FIND_PACKAGE_NAME}_${_sigrelay_comp}_FOUND TRUE)
   else()
     set(${CMAKE_FIND_PACKAGE_NAME}_${_sigrelay_comp}_FOUND FALSE)
