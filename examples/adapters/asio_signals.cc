@@ -1,4 +1,5 @@
-// examples/adapters/asio_signals.cc — signals in a Boost.Asio program, awaited by a coroutine.
+// examples/adapters/asio_signals.cc — signals in a Boost.Asio program, awaited by a coroutine, with
+// sigrelay::asio::signal_event_set (counts and senders; the drop-in signal_set gives signal numbers).
 //
 //   asio_signals        sends itself SIGHUP, SIGUSR1 twice, a sigqueue() value, then SIGTERM
 //   asio_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
