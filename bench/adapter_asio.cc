@@ -1,4 +1,4 @@
-// bench/adapter_asio.cc — sigrelay::asio::signal_set responder (sigrelay's Boost.Asio adapter).
+// bench/adapter_asio.cc — sigrelay::asio::signal_event_set responder (sigrelay's Boost.Asio adapter).
 #include <sigrelay/asio.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -16,7 +16,7 @@ class asio_adapter final : public mechanism {
   void setup(const setup_args& a) override {
     io_ = std::make_unique<boost::asio::io_context>(1);
     if (a.count_deliveries) counter_.add(a.signos.front());
-    set_ = std::make_unique<sigrelay::asio::signal_set>(
+    set_ = std::make_unique<sigrelay::asio::signal_event_set>(
         *io_, sigrelay::signals(a.signos, sigrelay::signals_options{}));
   }
   void run(event_sink& sink) override {
@@ -35,14 +35,14 @@ class asio_adapter final : public mechanism {
  private:
   delivery_counter counter_;
   std::unique_ptr<boost::asio::io_context> io_;
-  std::unique_ptr<sigrelay::asio::signal_set> set_;
+  std::unique_ptr<sigrelay::asio::signal_event_set> set_;
 };
 
 }  // namespace
 
 void add_adapter_asio(std::vector<mechanism_info>& out) {
   out.push_back({"sigrelay-asio", group::sigrelay,
-                 "sigrelay::asio::signal_set::async_wait on a one-thread io_context", true,
+                 "sigrelay::asio::signal_event_set::async_wait on a one-thread io_context", true,
                  [] { return std::make_unique<asio_adapter>(); }});
 }
 

@@ -1,6 +1,6 @@
 # sigrelay-adapters.cmake — package components for the event-loop adapters. Included by
 # sigrelay-config.cmake after the core targets; sets sigrelay_<name>_FOUND for every requested
-# component (asio, uv, event, coro) whose targets were installed and whose library is found here,
+# component (asio, asio_standalone, uv, event, coro) whose targets were installed and whose library is found here,
 # and sigrelay_<name>_NOT_FOUND_REASON (naming the component and what it lacks) for the others;
 # sigrelay-config.cmake turns those into the package's not-found message. Unknown names are left to
 # sigrelay-config.cmake.
@@ -11,14 +11,20 @@ foreach(_sigrelay_comp IN LISTS ${CMAKE_FIND_PACKAGE_NAME}_FIND_COMPONENTS)
   set(_sigrelay_targets "${CMAKE_CURRENT_LIST_DIR}/sigrelay-${_sigrelay_comp}-targets.cmake")
   set(_sigrelay_deps_found FALSE)
   set(_sigrelay_reason "")
-  if(NOT _sigrelay_comp MATCHES "^(asio|uv|event|coro)$")
+  if(NOT _sigrelay_comp MATCHES "^(asio|asio_standalone|uv|event|coro)$")
     continue()
   elseif(NOT EXISTS "${_sigrelay_targets}")
     set(_sigrelay_reason "component \"${_sigrelay_comp}\" is not installed: the build of this sigrelay did not build it (its library was not found there)")
   elseif(_sigrelay_comp STREQUAL "asio")
-    find_package(Boost 1.74 QUIET CONFIG)
+    find_package(Boost 1.81 QUIET CONFIG)
     set(_sigrelay_deps_found ${Boost_FOUND})
-    set(_sigrelay_reason "component \"asio\" needs the Boost headers >= 1.74 (find_package(Boost CONFIG)), not found")
+    set(_sigrelay_reason "component \"asio\" needs the Boost headers >= 1.81 (find_package(Boost CONFIG)), not found")
+  elseif(_sigrelay_comp STREQUAL "asio_standalone")
+    find_path(SIGRELAY_ASIO_INCLUDE_DIR asio.hpp)
+    if(SIGRELAY_ASIO_INCLUDE_DIR)
+      set(_sigrelay_deps_found TRUE)
+    endif()
+    set(_sigrelay_reason "component \"asio_standalone\" needs standalone Asio (asio.hpp, Debian's libasio-dev), not found")
   elseif(_sigrelay_comp STREQUAL "uv" OR _sigrelay_comp STREQUAL "event")
     set(_sigrelay_module libuv)
     if(_sigrelay_comp STREQUAL "event")

@@ -1,4 +1,5 @@
-// examples/adapters/asio_signals.cc — signals in a Boost.Asio program, awaited by a coroutine.
+// examples/adapters/asio_signals.cc — signals in a Boost.Asio program, awaited by a coroutine, with
+// sigrelay::asio::signal_event_set (counts and senders; the drop-in signal_set gives signal numbers).
 //
 //   asio_signals        sends itself SIGHUP, SIGUSR1 twice, a sigqueue() value, then SIGTERM
 //   asio_signals wait   waits for yours (kill -HUP <pid>) until SIGINT or SIGTERM
@@ -19,7 +20,7 @@
 
 namespace {
 
-boost::asio::awaitable<void> watch(sigrelay::asio::signal_set& sigs) {
+boost::asio::awaitable<void> watch(sigrelay::asio::signal_event_set& sigs) {
   for (;;) {
     const sigrelay::signal_event e = co_await sigs.async_wait(boost::asio::use_awaitable);
     demo::print(e);
@@ -32,7 +33,7 @@ boost::asio::awaitable<void> watch(sigrelay::asio::signal_set& sigs) {
 int main(int argc, char** argv) {
   const bool wait = argc > 1 && std::string_view(argv[1]) == "wait";
   boost::asio::io_context io;
-  sigrelay::asio::signal_set sigs(io, {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2});
+  sigrelay::asio::signal_event_set sigs(io, {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2});
   boost::asio::co_spawn(io, watch(sigs), boost::asio::detached);
   if (wait) {
     std::printf("pid %d: try kill -HUP %d; Ctrl+C ends\n", static_cast<int>(getpid()),

@@ -1,42 +1,87 @@
-// sigrelay/asio.hpp — sigrelay signals as a Boost.Asio I/O object (target sigrelay::asio).
+// sigrelay/asio.hpp — sigrelay signals as Asio I/O objects: Boost.Asio (target sigrelay::asio) or
+// standalone Asio (target sigrelay::asio_standalone, which defines SIGRELAY_ASIO_STANDALONE).
 //
-// A drop-in for boost::asio::signal_set that keeps what Asio's own lacks: it chains with every other
-// handler of the signal (through sigrelay's registry), loses nothing (a signal that arrives while no
-// wait is pending is queued and handed to a later wait), counts coalesced deliveries and tells who
-// sent each signal.
+// Two types, both bound to an executor or an execution context:
 //
-// Example:
+//   sigrelay::asio::signal_set        a drop-in for asio::signal_set: the same constructors, members,
+//                                     overloads and completion signature void(error_code, int), so that
+//                                     changing the type's name is the whole migration.
+//   sigrelay::asio::signal_event_set  the richer form: each wait completes with a sigrelay::signal_event
+//                                     (signal, count of coalesced deliveries, origin: who sent it).
+//
+// Migration: replace `boost::asio::signal_set` (or `asio::signal_set`) by `sigrelay::asio::signal_set`
+// and link sigrelay::asio (or sigrelay::asio_standalone). What the program then gets that Asio's own
+// lacks: sigrelay chains with every other handler of the signal (through its registry) instead of
+// overwriting it, and nothing is lost between waits. What differs from Asio's signal_set:
+//   - Several waits pending at once: Asio completes all of them with one delivery; here each
+//     delivery completes one wait (first come, first served), the others go on waiting.
+//   - Order: deliveries queued between waits come out in the order sigrelay's pending() returns them
+//     (standard signals by ascending number, then realtime ones in arrival order); Asio's also go
+//     by ascending number.
+//   - Counts and origins are only on signal_event_set. The drop-in hands out one completion per
+//     recorded delivery (a signal_event with count 3 makes three completions), which is what Asio's
+//     signal_set does with deliveries that arrive while no wait is pending. The kernel itself still
+//     merges a standard signal sent again before its handler ran, for both.
+//   - Errors from add() are sigrelay's (e.g. refused signals such as SIGKILL or SIGSEGV: see
+//     <sigrelay/signals.hpp>), as the same error_code type Asio uses: boost::system::error_code, or
+//     std::error_code with standalone Asio. The throwing overloads throw boost::system::system_error
+//     (std::system_error with standalone Asio), as Asio's do.
+//   - The drop-in is also movable (Asio's is not); a moved-from object completes waits with
+//     error::bad_descriptor and its add() fails with error::bad_descriptor.
+//
+// Boost or standalone Asio
+//   <sigrelay/asio.hpp> uses Boost.Asio unless SIGRELAY_ASIO_STANDALONE is defined before it is
+//   included (the sigrelay::asio_standalone target defines it): then ::asio (Debian's libasio-dev,
+//   Asio 1.22) and std::error_code. The types live in an inline namespace named after the flavour
+//   (sigrelay::asio::boost_asio / sigrelay::asio::standalone), so translation units of one program may
+//   use different flavours without clashing; each spells them sigrelay::asio::signal_set.
+//   sigrelay::asio::error_code and sigrelay::asio::system_error name the flavour's error types.
+//   Boost: the project builds and tests with Boost 1.81 (Debian 12's libboost1.81-dev), and its CMake
+//   asks for >= 1.81: it is the first Boost in Debian with the non-experimental asio::deferred (Boost
+//   1.80) and per-operation cancellation slots (1.77); Debian's default libboost-dev (1.74) has
+//   neither. Programs stuck with Boost 1.74 can use standalone Asio instead.
+//
+// Example (drop-in):
 //
 //   boost::asio::io_context io;
-//   sigrelay::asio::signal_set sigs(io, {SIGINT, SIGTERM, SIGHUP});
+//   sigrelay::asio::signal_set sigs(io, SIGINT, SIGTERM);
+//   sigs.async_wait([&](boost::system::error_code ec, int signo) { ... });
+//   int s = co_await sigs.async_wait(boost::asio::use_awaitable);
+//
+// Example (richer form):
+//
+//   sigrelay::asio::signal_event_set sigs(io, {SIGINT, SIGTERM, SIGHUP});
 //   sigs.async_wait([&](boost::system::error_code ec, const sigrelay::signal_event& e) {
 //     if (ec) return;  // operation_aborted: cancel() or destruction
 //     std::printf("%s x%llu from pid %d\n", sigrelay::signal_name(e.signo).data(),
 //                 (unsigned long long)e.count, (int)e.last.pid);
 //   });
-//   io.run();
-//
-//   // Any completion token: a future, or a C++20 coroutine.
 //   std::future<sigrelay::signal_event> f = sigs.async_wait(boost::asio::use_future);
 //   sigrelay::signal_event e = co_await sigs.async_wait(boost::asio::use_awaitable);
 //
-// Completion
-//   async_wait() completes with (boost::system::error_code, sigrelay::signal_event): one event each.
-//   Events are handed out in the order pending() returns them; several pending waits are served
-//   first come, first served, one event each. A wait never completes inside async_wait() itself;
-//   its handler runs through the handler's associated executor (by default the object's executor).
-//   The completion token may be anything Asio accepts (the operation is built with async_compose):
-//   a callback, use_future, use_awaitable (also as the default token, through
-//   use_awaitable_t<>::as_default_on_t<signal_set>), bind_executor(strand, ...), redirect_error,
-//   detached. Boost 1.74 (Asio 1.18) has no `deferred` at all, not even experimental::deferred (first
-//   in Boost 1.77), nor per-operation cancellation slots; both need a newer Boost, and are untested.
+// Completion (both types)
+//   A wait completes with one result: (error_code, int) for signal_set, (error_code, signal_event) for
+//   signal_event_set. Several pending waits are served first come, first served, one result each. A
+//   wait never completes inside async_wait() itself; its handler runs through the handler's
+//   associated executor (by default the object's executor). The completion token may be anything
+//   Asio accepts (the operation is built with async_compose): a callback, use_future, use_awaitable
+//   (also as the default token, through use_awaitable_t<>::as_default_on_t<...>), deferred (Boost's
+//   asio::deferred; standalone 1.22's asio::experimental::deferred), bind_executor(strand, ...),
+//   redirect_error, detached. Per-operation cancellation (a bound cancellation slot) is honoured
+//   while the wait is waiting for the descriptor, like cancel() below; a wait already completing
+//   completes normally.
 //
 // Cancellation
-//   cancel() completes every wait pending on the object with boost::asio::error::operation_aborted.
-//   Events are never consumed by a cancelled wait: they stay queued for the next one. A wait whose
-//   event is already taken (its handler already scheduled) completes normally. Destroying the object
-//   cancels its waits likewise (their handlers still run, with operation_aborted, and may outlive the
+//   cancel() completes every wait pending on the object with error::operation_aborted. Signals are
+//   never consumed by a cancelled wait: they stay queued for the next one. A wait whose result is
+//   already taken (its handler already scheduled) completes normally. Destroying the object cancels
+//   its waits likewise (their handlers still run, with operation_aborted, and may outlive the
 //   object: they never touch it).
+//
+// remove() and clear()
+//   signal_set (as Asio's): remove() and clear() also discard the deliveries of the removed signals
+//   not yet handed out. signal_event_set keeps them (as sigrelay::signals::remove() does): they are
+//   still handed to later waits.
 //
 // Beside Asio's own signal_set
 //   Both may live in one program. On different signals they do not meet. On the same signal, make
@@ -50,9 +95,20 @@
 //   another thread uses it. Handlers may call async_wait() on the same object again.
 //
 // Errors
-//   The constructors, add() and remove() throw std::system_error as sigrelay::signals does.
+//   signal_event_set: the constructors, add() and remove() throw std::system_error as
+//   sigrelay::signals does. signal_set: see above.
 #pragma once
 
+#if defined(SIGRELAY_ASIO_STANDALONE)
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/compose.hpp>
+#include <asio/error.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
+#define SIGRELAY_ASIO_FLAVOUR standalone
+#else
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/compose.hpp>
@@ -61,7 +117,11 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+#define SIGRELAY_ASIO_FLAVOUR boost_asio
+#endif
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <initializer_list>
@@ -71,14 +131,42 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "sigrelay/signals.hpp"
 
 namespace sigrelay::asio {
+inline namespace SIGRELAY_ASIO_FLAVOUR {
+
+#if defined(SIGRELAY_ASIO_STANDALONE)
+using error_code = std::error_code;      // the flavour's error code
+using system_error = std::system_error;  // what the drop-in's throwing overloads throw
+namespace detail {
+namespace net = ::asio;
+}  // namespace detail
+#else
+using error_code = ::boost::system::error_code;
+using system_error = ::boost::system::system_error;
+namespace detail {
+namespace net = ::boost::asio;
+}  // namespace detail
+#endif
 
 namespace detail {
 
-// What the object and its operations share. An operation holds it by shared_ptr, so it never
+inline error_code to_error_code(const std::error_code& e) noexcept {
+#if defined(SIGRELAY_ASIO_STANDALONE)
+  return e;
+#else
+  if (e.category() == std::generic_category())
+    return error_code(e.value(), ::boost::system::generic_category());
+  if (e.category() == std::system_category())
+    return error_code(e.value(), ::boost::system::system_category());
+  return error_code(e);
+#endif
+}
+
+// What an object and its operations share. An operation holds it by shared_ptr, so it never
 // depends on the object's lifetime; everything in it is guarded by `mutex`.
 template <typename Executor>
 struct set_state {
@@ -86,15 +174,31 @@ struct set_state {
     descriptor->assign(source->native_handle());
   }
 
-  // Moves the next event, if any, into `out`; drains the source when the queue is empty.
+  // Appends what the source has recorded to the queue. With `mutex` held and !closed.
+  void drain() {
+    for (signal_event& e : source->pending()) queue.push_back(e);
+  }
+
+  // Moves the next whole event, if any, into `out` (signal_event_set).
   // Called with `mutex` held and !closed.
   bool take(signal_event& out) {
-    if (queue.empty()) {
-      for (signal_event& e : source->pending()) queue.push_back(e);
-    }
+    if (queue.empty()) drain();
     if (queue.empty()) return false;
     out = queue.front();
     queue.pop_front();
+    return true;
+  }
+
+  // Takes one delivery of the next event, if any (signal_set): an event of count n is n results.
+  bool take(int& out) {
+    if (queue.empty()) drain();
+    if (queue.empty()) return false;
+    out = queue.front().signo;
+    if (queue.front().count <= 1) {
+      queue.pop_front();
+    } else {
+      --queue.front().count;
+    }
     return true;
   }
 
@@ -103,7 +207,7 @@ struct set_state {
   void close() noexcept {
     if (closed) return;
     closed = true;
-    boost::system::error_code ignored;
+    error_code ignored;
     descriptor->cancel(ignored);
     (void)descriptor->release();
     descriptor.reset();
@@ -114,19 +218,19 @@ struct set_state {
   std::mutex mutex;
   bool closed = false;
   std::optional<sigrelay::signals> source;
-  std::optional<boost::asio::posix::basic_stream_descriptor<Executor>> descriptor;
+  std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
   std::deque<signal_event> queue;  // drained from `source`, not yet handed out
 };
 
-// The composed operation behind async_wait().
-template <typename Executor>
+// The composed operation behind async_wait(); Result is int (signal_set) or signal_event.
+template <typename Executor, typename Result>
 class wait_op {
  public:
   wait_op(std::shared_ptr<set_state<Executor>> state, Executor ex)
       : state_(std::move(state)), ex_(std::move(ex)) {}
 
   template <typename Self>
-  void operator()(Self& self, boost::system::error_code ec = {}) {
+  void operator()(Self& self, error_code ec = {}) {
     // Keep the shared state alive while `self` (and with it this object) is moved away below.
     const std::shared_ptr<set_state<Executor>> state = state_;
     if (!started_) {
@@ -136,23 +240,23 @@ class wait_op {
     }
     if (!ec) ec = error_;
     if (ec) {
-      self.complete(ec, signal_event{});
+      self.complete(ec, Result{});
       return;
     }
-    signal_event event;
+    Result result{};
     {
       std::unique_lock<std::mutex> lock(state->mutex);
       if (state->closed) {
         lock.unlock();
-        self.complete(boost::asio::error::operation_aborted, signal_event{});
+        self.complete(error_code(net::error::operation_aborted), Result{});
         return;
       }
-      if (!state->take(event)) {
-        state->descriptor->async_wait(boost::asio::posix::descriptor_base::wait_read, std::move(self));
+      if (!state->take(result)) {
+        state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
         return;
       }
     }
-    self.complete(boost::system::error_code{}, event);
+    self.complete(error_code{}, result);
   }
 
  private:
@@ -160,78 +264,56 @@ class wait_op {
   template <typename Self>
   void start(Self& self, const std::shared_ptr<set_state<Executor>>& state) {
     if (!state) {
-      error_ = boost::asio::error::bad_descriptor;  // a moved-from object
-      boost::asio::post(ex_, std::move(self));
+      error_ = net::error::bad_descriptor;  // a moved-from object
+      net::post(ex_, std::move(self));
       return;
     }
     std::unique_lock<std::mutex> lock(state->mutex);
     if (state->closed) {
-      error_ = boost::asio::error::operation_aborted;
+      error_ = net::error::operation_aborted;
     } else if (state->queue.empty()) {
-      for (signal_event& e : state->source->pending()) state->queue.push_back(e);
+      state->drain();
     }
     if (error_ || !state->queue.empty()) {
       lock.unlock();
-      boost::asio::post(ex_, std::move(self));
+      net::post(ex_, std::move(self));
       return;
     }
-    state->descriptor->async_wait(boost::asio::posix::descriptor_base::wait_read, std::move(self));
+    state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
   }
 
   std::shared_ptr<set_state<Executor>> state_;
   Executor ex_;
   bool started_ = false;
-  boost::system::error_code error_;
+  error_code error_;
 };
 
-}  // namespace detail
+template <typename ExecutionContext>
+using if_context = std::enable_if_t<std::is_convertible_v<ExecutionContext&, net::execution_context&>, int>;
 
-// basic_signal_set
-//
-// Subscribes to a set of signals (a sigrelay::signals it owns) and hands their events to
-// async_wait() on an executor. Movable, not copyable; a moved-from object completes waits with
-// boost::asio::error::bad_descriptor.
-template <typename Executor = boost::asio::any_io_executor>
-class basic_signal_set {
+// What both types share: the state, moving, async_wait(), cancel().
+template <typename Executor, typename Result>
+class set_base {
  public:
   using executor_type = Executor;
-  // The signature every wait completes with.
-  using signature = void(boost::system::error_code, signal_event);
+  using signature = void(error_code, Result);
 
-  // Rebinds to another executor type, as Asio's I/O objects do (for use_awaitable_t::as_default_on).
-  template <typename OtherExecutor>
-  struct rebind_executor {
-    using other = basic_signal_set<OtherExecutor>;
-  };
+  set_base(const set_base&) = delete;
+  set_base& operator=(const set_base&) = delete;
 
-  // Subscribes to `signos` (with `options`: backend, realtime capacity). Errors: as signals.
-  basic_signal_set(const executor_type& ex, std::initializer_list<int> signos,
-                   const signals_options& options = {})
-      : basic_signal_set(ex, sigrelay::signals(signos, options)) {}
+  executor_type get_executor() const noexcept { return ex_; }
 
-  template <
-      typename ExecutionContext,
-      typename = std::enable_if_t<std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
-  basic_signal_set(ExecutionContext& context, std::initializer_list<int> signos,
-                   const signals_options& options = {})
-      : basic_signal_set(context.get_executor(), sigrelay::signals(signos, options)) {}
+  template <typename CompletionToken = net::default_completion_token_t<executor_type>>
+  auto async_wait(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
+    return net::async_compose<CompletionToken, signature>(wait_op<Executor, Result>(state_, ex_), token, ex_);
+  }
 
-  // Takes over an existing `signals` (e.g. one made with backend::signalfd). Nothing else may
-  // consume from it afterwards.
-  basic_signal_set(const executor_type& ex, sigrelay::signals&& source)
-      : ex_(ex), state_(std::make_shared<detail::set_state<Executor>>(ex, std::move(source))) {}
-
-  template <
-      typename ExecutionContext,
-      typename = std::enable_if_t<std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
-  basic_signal_set(ExecutionContext& context, sigrelay::signals&& source)
-      : basic_signal_set(context.get_executor(), std::move(source)) {}
-
-  // Cancels pending waits (operation_aborted) and unsubscribes; events not yet handed out are dropped.
-  ~basic_signal_set() { reset(); }
-
-  basic_signal_set(basic_signal_set&& other) noexcept : ex_(other.ex_), state_(std::move(other.state_)) {}
-  basic_signal_set& operator=(basic_signal_set&& other) noexcept {
+ protected:
+  set_base(const executor_type& ex, sigrelay::signals&& source)
+      : ex_(ex), state_(std::make_shared<set_state<Executor>>(ex, std::move(source))) {}
+  ~set_base() { reset(); }
+  set_base(set_base&& other) noexcept : ex_(other.ex_), state_(std::move(other.state_)) {}
+  set_base& operator=(set_base&& other) noexcept {
     if (this != &other) {
       reset();
       ex_ = other.ex_;
@@ -239,56 +321,20 @@ class basic_signal_set {
     }
     return *this;
   }
-  basic_signal_set(const basic_signal_set&) = delete;
-  basic_signal_set& operator=(const basic_signal_set&) = delete;
 
-  executor_type get_executor() const noexcept { return ex_; }
-
-  // async_wait()
-  //
-  // Waits for the next event: (error_code, signal_event). Queued events complete it at once (through
-  // a post, never inside this call). Errors passed to the handler: operation_aborted after cancel()
-  // or destruction; bad_descriptor on a moved-from object.
-  template <typename CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-  auto async_wait(CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return boost::asio::async_compose<CompletionToken, signature>(detail::wait_op<Executor>(state_, ex_),
-                                                                  token, ex_);
-  }
-
-  // Completes every pending wait with operation_aborted. Queued events stay for later waits.
-  void cancel() {
+  // Completes every pending wait with operation_aborted; no effect on a moved-from object.
+  void cancel_waits() {
     if (!state_) return;
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (!state_->closed) {
-      boost::system::error_code ignored;
+      error_code ignored;
       state_->descriptor->cancel(ignored);
     }
   }
 
-  // Subscribes to one more signal / unsubscribes from one (see signals::add/remove).
-  void add(int signo) {
-    std::lock_guard<std::mutex> lock(checked_state().mutex);
-    state_->source->add(signo);
-  }
-  void remove(int signo) {
-    std::lock_guard<std::mutex> lock(checked_state().mutex);
-    state_->source->remove(signo);
-  }
-
-  // Realtime deliveries lost to a full ring (see signals::dropped).
-  std::uint64_t dropped() const {
-    if (!state_) return 0;
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    return state_->closed ? 0 : state_->source->dropped();
-  }
-
- private:
-  detail::set_state<Executor>& checked_state() {
-    if (!state_ || state_->closed) {
-      throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
-                              "sigrelay::asio::signal_set: moved-from object");
-    }
-    return *state_;
+  // The live state, or null for a moved-from object.
+  set_state<Executor>* live_state() const noexcept {
+    return state_ && !state_->closed ? state_.get() : nullptr;
   }
 
   void reset() noexcept {
@@ -301,9 +347,231 @@ class basic_signal_set {
   }
 
   executor_type ex_;
-  std::shared_ptr<detail::set_state<Executor>> state_;
+  std::shared_ptr<set_state<Executor>> state_;
+};
+
+}  // namespace detail
+
+// basic_signal_set — the drop-in for asio::basic_signal_set<Executor>.
+//
+// Subscribes to a set of signals (a sigrelay::signals it owns, empty at first) and hands one
+// delivery to each async_wait(), as (error_code, int signal_number). Not copyable; movable.
+template <typename Executor = detail::net::any_io_executor>
+class basic_signal_set : public detail::set_base<Executor, int> {
+  using base = detail::set_base<Executor, int>;
+
+ public:
+  using executor_type = Executor;
+  using signature = void(error_code, int);
+
+  template <typename OtherExecutor>
+  struct rebind_executor {
+    using other = basic_signal_set<OtherExecutor>;
+  };
+
+  // A set with no signals / with one, two or three. Throws system_error (see add()).
+  explicit basic_signal_set(const executor_type& ex)
+      : base(ex, sigrelay::signals(std::initializer_list<int>{})) {}
+  basic_signal_set(const executor_type& ex, int signo_1) : basic_signal_set(ex) { add(signo_1); }
+  basic_signal_set(const executor_type& ex, int signo_1, int signo_2) : basic_signal_set(ex) {
+    add(signo_1);
+    add(signo_2);
+  }
+  basic_signal_set(const executor_type& ex, int signo_1, int signo_2, int signo_3) : basic_signal_set(ex) {
+    add(signo_1);
+    add(signo_2);
+    add(signo_3);
+  }
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  explicit basic_signal_set(ExecutionContext& context) : basic_signal_set(context.get_executor()) {}
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_signal_set(ExecutionContext& context, int signo_1)
+      : basic_signal_set(context.get_executor(), signo_1) {}
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_signal_set(ExecutionContext& context, int signo_1, int signo_2)
+      : basic_signal_set(context.get_executor(), signo_1, signo_2) {}
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_signal_set(ExecutionContext& context, int signo_1, int signo_2, int signo_3)
+      : basic_signal_set(context.get_executor(), signo_1, signo_2, signo_3) {}
+
+  // Cancels pending waits (operation_aborted) and unsubscribes.
+  ~basic_signal_set() = default;
+  basic_signal_set(basic_signal_set&&) noexcept = default;
+  basic_signal_set& operator=(basic_signal_set&&) noexcept = default;
+
+  // add(): subscribes to one more signal; a present one does nothing. Errors: sigrelay's (as
+  // sigrelay::signals::add(): e.g. invalid_argument for a bad number, a refused signal),
+  // bad_descriptor on a moved-from object.
+  void add(int signo) {
+    error_code ec;
+    add(signo, ec);
+    throw_on_error(ec, "add");
+  }
+  void add(int signo, error_code& ec) {
+    ec = {};
+    detail::set_state<Executor>* s = this->live_state();
+    if (!s) {
+      ec = detail::net::error::bad_descriptor;
+      return;
+    }
+    std::lock_guard<std::mutex> lock(s->mutex);
+    try {
+      s->source->add(signo);
+    } catch (const std::system_error& e) {
+      ec = detail::to_error_code(e.code());
+      return;
+    }
+    if (std::find(signos_.begin(), signos_.end(), signo) == signos_.end()) signos_.push_back(signo);
+  }
+
+  // remove(): unsubscribes from one signal and discards its deliveries not yet handed out; an
+  // absent one does nothing. No effect (and no error) on a moved-from object.
+  void remove(int signo) {
+    error_code ec;
+    remove(signo, ec);
+    throw_on_error(ec, "remove");
+  }
+  void remove(int signo, error_code& ec) {
+    ec = {};
+    detail::set_state<Executor>* s = this->live_state();
+    if (!s) return;
+    std::lock_guard<std::mutex> lock(s->mutex);
+    remove_locked(*s, signo, ec);
+  }
+
+  // clear(): remove() of every signal in the set.
+  void clear() {
+    error_code ec;
+    clear(ec);
+    throw_on_error(ec, "clear");
+  }
+  void clear(error_code& ec) {
+    ec = {};
+    detail::set_state<Executor>* s = this->live_state();
+    if (!s) return;
+    std::lock_guard<std::mutex> lock(s->mutex);
+    const std::vector<int> all = signos_;
+    for (int signo : all) {
+      remove_locked(*s, signo, ec);
+      if (ec) return;
+    }
+  }
+
+  // cancel(): completes every pending wait with operation_aborted; the set and its queued
+  // deliveries stay. Never fails.
+  void cancel() { this->cancel_waits(); }
+  void cancel(error_code& ec) {
+    ec = {};
+    this->cancel_waits();
+  }
+
+ private:
+  static void throw_on_error(const error_code& ec, const char* what) {
+    if (ec) throw system_error(ec, what);
+  }
+
+  void remove_locked(detail::set_state<Executor>& s, int signo, error_code& ec) {
+    try {
+      s.drain();  // what was recorded before: to be discarded below, as Asio's remove() does
+      s.source->remove(signo);
+      s.drain();
+    } catch (const std::system_error& e) {
+      ec = detail::to_error_code(e.code());
+      return;
+    }
+    s.queue.erase(std::remove_if(s.queue.begin(), s.queue.end(),
+                                 [signo](const signal_event& e) { return e.signo == signo; }),
+                  s.queue.end());
+    signos_.erase(std::remove(signos_.begin(), signos_.end(), signo), signos_.end());
+  }
+
+  std::vector<int> signos_;  // the signals in the set, for clear()
 };
 
 using signal_set = basic_signal_set<>;
 
+// basic_signal_event_set — the richer form.
+//
+// Subscribes to a set of signals (a sigrelay::signals it owns) and hands their events to
+// async_wait(): (error_code, signal_event), one event each, counts and origins included. Movable,
+// not copyable; a moved-from object completes waits with error::bad_descriptor.
+template <typename Executor = detail::net::any_io_executor>
+class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
+  using base = detail::set_base<Executor, signal_event>;
+
+ public:
+  using executor_type = Executor;
+  // The signature every wait completes with.
+  using signature = void(error_code, signal_event);
+
+  // Rebinds to another executor type, as Asio's I/O objects do (for use_awaitable_t::as_default_on).
+  template <typename OtherExecutor>
+  struct rebind_executor {
+    using other = basic_signal_event_set<OtherExecutor>;
+  };
+
+  // Subscribes to `signos` (with `options`: backend, realtime capacity). Errors: as signals.
+  basic_signal_event_set(const executor_type& ex, std::initializer_list<int> signos,
+                         const signals_options& options = {})
+      : base(ex, sigrelay::signals(signos, options)) {}
+
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_signal_event_set(ExecutionContext& context, std::initializer_list<int> signos,
+                         const signals_options& options = {})
+      : base(context.get_executor(), sigrelay::signals(signos, options)) {}
+
+  // Takes over an existing `signals` (e.g. one made with backend::signalfd). Nothing else may
+  // consume from it afterwards.
+  basic_signal_event_set(const executor_type& ex, sigrelay::signals&& source) : base(ex, std::move(source)) {}
+
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_signal_event_set(ExecutionContext& context, sigrelay::signals&& source)
+      : base(context.get_executor(), std::move(source)) {}
+
+  // Cancels pending waits (operation_aborted) and unsubscribes; events not yet handed out are dropped.
+  ~basic_signal_event_set() = default;
+  basic_signal_event_set(basic_signal_event_set&&) noexcept = default;
+  basic_signal_event_set& operator=(basic_signal_event_set&&) noexcept = default;
+
+  // async_wait() (inherited): waits for the next event, (error_code, signal_event). Queued events
+  // complete it at once (through a post, never inside the call). Errors passed to the handler:
+  // operation_aborted after cancel() or destruction; bad_descriptor on a moved-from object.
+
+  // Completes every pending wait with operation_aborted. Queued events stay for later waits.
+  void cancel() { this->cancel_waits(); }
+
+  // Subscribes to one more signal / unsubscribes from one (see signals::add/remove): events already
+  // recorded for a removed signal are still handed out.
+  void add(int signo) {
+    std::lock_guard<std::mutex> lock(checked_state().mutex);
+    this->state_->source->add(signo);
+  }
+  void remove(int signo) {
+    std::lock_guard<std::mutex> lock(checked_state().mutex);
+    this->state_->source->remove(signo);
+  }
+
+  // Realtime deliveries lost to a full ring (see signals::dropped).
+  std::uint64_t dropped() const {
+    if (!this->state_) return 0;
+    std::lock_guard<std::mutex> lock(this->state_->mutex);
+    return this->state_->closed ? 0 : this->state_->source->dropped();
+  }
+
+ private:
+  detail::set_state<Executor>& checked_state() {
+    detail::set_state<Executor>* s = this->live_state();
+    if (!s) {
+      throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                              "sigrelay::asio::signal_event_set: moved-from object");
+    }
+    return *s;
+  }
+};
+
+using signal_event_set = basic_signal_event_set<>;
+
+}  // namespace SIGRELAY_ASIO_FLAVOUR
 }  // namespace sigrelay::asio
+
+#undef SIGRELAY_ASIO_FLAVOUR
