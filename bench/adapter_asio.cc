@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/adapter_asio.cc — sigrelay::asio::signal_event_set responder (sigrelay's Boost.Asio adapter).
 #include <sigrelay/asio.hpp>
 

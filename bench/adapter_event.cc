@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/adapter_event.cc — sigrelay::event::signal_watcher responder (sigrelay's libevent adapter).
 #include <sigrelay/event.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/adapter_uv.cc — sigrelay::uv::signal_watcher responder (sigrelay's libuv adapter).
 #include <sigrelay/uv.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/adapters.cc — the responders of sigrelay's event-loop adapters that are built.
 #include "harness.hpp"
 

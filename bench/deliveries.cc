@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/deliveries.cc — a fixed number of deliveries, to be counted under callgrind.
 //
 //   deliveries MODE N

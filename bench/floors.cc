@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/floors.cc — the floors: the kernel's own synchronous interfaces and hand-written relays.
 //
 // These are what a careful programmer writes without a library. sigrelay's ratios are taken against

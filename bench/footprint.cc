@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/footprint.cc — file descriptors and heap bytes per `signals` instance (and per dispatcher).
 //
 // For N instances subscribed to one signal: the open descriptors (entries of /proc/self/fd) and the

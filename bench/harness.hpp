@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/harness.hpp — what every responder mechanism of the ping-pong/flood harness implements.
 //
 // A mechanism is one way for a process to learn about signals: a floor (the kernel's own interfaces,

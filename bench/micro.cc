@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/micro.cc — Google Benchmark micro-benchmarks of the registry and of `signals`.
 //
 // * Delivery through the registry: tgkill() to this thread (delivered synchronously on the way out

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peer_asio.cc — Boost.Asio signal_set responder (a peer).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peer_ev.cc — libev ev_signal responder (a peer).
 #include <ev.h>
 

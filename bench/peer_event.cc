@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peer_event.cc — libevent evsignal responder (a peer).
 #include <event2/event.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peer_uv.cc — libuv uv_signal_t responder (a peer).
 #include <uv.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/pingpong.cc — the signal ping-pong and flood harness: sigrelay against the floors and peers.
 //
 // Design notes

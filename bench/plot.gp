@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/plot.gp — latency distribution per mechanism, one panel per pinning.
 # Usage: gnuplot -e "dir='bench/results/DATE'" bench/plot.gp   (writes DIR/latency.png)
 # Box: p25–p75 with the median as a bar (its value in µs printed under the whisker); whiskers:

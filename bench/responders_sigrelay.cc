@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/responders_sigrelay.cc — sigrelay's responders: signals::wait() and native_handle()+epoll
 // on the relay backend, the signalfd backend's wait(), and the dispatcher.
 #include <sigrelay/dispatcher.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/sigrelay_support.hpp — helpers shared by the responders built on sigrelay.
 #pragma once
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # docs/comments.awk — Doxygen's INPUT_FILTER for sigrelay's headers (docs/Doxyfile.in).
 #
 # The headers are the manual, written in plain `//` comments: this filter hands them to Doxygen as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/daemon.cc — the daemon shape: reload on SIGHUP, graceful stop on SIGINT/SIGTERM.
 //
 // The first SIGINT/SIGTERM requests the stop: the wait on the token returns empty, the loop ends,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/dispatcher.cc — callbacks per signal, run on the main thread.
 //
 //   ./dispatcher    SIGHUP "reloads", SIGUSR1 prints statistics, SIGTERM/SIGINT stop the loop

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/interrupt_or_timeout.cc — the article's final example in C++.
 //
 // A waiting thread iterates over SIGINT deliveries and hands each to the main thread through a

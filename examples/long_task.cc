@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/long_task.cc — the article's first example, done right.
 //
 // A long task that the user may interrupt with Ctrl+C: it says it did not finish, still says

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/self_pipe.cc — the self-pipe trick, with sigrelay's registry and fd relay.
 //
 // The handler only writes to a non-blocking pipe (an 8-byte count, never a pointer; a full pipe

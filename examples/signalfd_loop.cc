@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/signalfd_loop.cc — the article's signalfd loop, with sigrelay's signalfd backend.
 //
 // sigrelay blocks the signals and reads them from a signalfd, and fixes the trap every signalfd

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scripts/lib.sh — shared by sigrelay's scripts: install missing Debian packages (as root, or with sudo).
 need_packages() {
   local missing=()

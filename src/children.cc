@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/children.cc — the child watcher (ordinary context only).
 //
 // Design notes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/detail.hpp — small internal utilities shared by the library's ordinary (non-signal) code.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/dispatcher.cc — callbacks per signal on a thread of the caller's choosing.
 //
 // Design notes

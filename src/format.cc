@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/format.cc — text for origin_kind, origin and signal_event (ordinary context): to_string() and
 // operator<< (<sigrelay/signals.hpp>); <sigrelay/fmt.hpp> formats through to_string().
 //

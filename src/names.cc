@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/names.cc — signal names and numbers.
 //
 // signal_name() is async-signal-safe: it only indexes constant tables of string literals, so every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/registry.cc — the registry: the only code in sigrelay that installs signal handlers.
 //
 // Design notes

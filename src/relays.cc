@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/relays.cc — building relay actions (ordinary context). Their signal-context halves live in
 // src/handler/relays.cc.
 #include "sigrelay/relays.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/signals.cc — `signals`: deliveries relayed out of handler context (ordinary context).
 //
 // Design notes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/spawn.cc — posix_spawn() attributes without sigrelay's blocked signals (see spawn.hpp).
 // "sigrelay's blocked signals" are those of the calling thread only (src/handler/masks.hpp).
 #include "sigrelay/spawn.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/termination.cc — graceful termination with std::stop_token (C++20; see termination.hpp).
 //
 // Design notes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/api_test.cc — issue 10, items 6 and 7: construction forms, termination_signals, printing (to
 // ostreams and {fmt}), handle::add()/remove() from another thread, relay::default_if_set(). Each test
 // that sends a signal runs in its own child process.

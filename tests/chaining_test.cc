@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/chaining_test.cc — chaining an earlier handler exactly as the kernel would have run it, and
 // the registry's recovery from handlers that never return (issue 8, items 1, 4 and 12). Real
 // signals, each test in its own forked child under a watchdog.

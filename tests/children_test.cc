@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/children_test.cc — the child watcher (<sigrelay/children.hpp>) with real children, each test
 // in its own forked child under a watchdog, on both backends and both scopes.
 #include <gtest/gtest.h>

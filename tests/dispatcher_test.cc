@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/dispatcher_test.cc — callbacks per signal on a chosen thread, with real signals.
 #include <gtest/gtest.h>
 

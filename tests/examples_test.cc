@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/examples_test.cc — every example, run as a real process and sent real signals (and, for the
 // interactive ones, a real Ctrl+C typed on a pseudo-terminal).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/fork_mask_test.cc — masks and children (issue 8, items 6 to 10): the signalfd backend's
 // blocks are lifted in the thread that set them, whatever thread tears the object down; fork and
 // spawn_attr give back only what sigrelay blocked; nothing a child does wakes the parent; a pre-fork

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/ignore_test.cc — ignore(), reset() and ignored() through the registry, with real signals, each
 // test in its own forked child.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/misuse_test.cc — bad input and misuse (issue 8, items 13 and 16-20): stop signals emulated
 // as the kernel stops, absurd ring capacities, moved-from and closed objects, unknown signal names,
 // huge timeouts, empty callbacks. Every test that sends a signal runs in its own child process.

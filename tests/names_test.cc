@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/names_test.cc — signal names and numbers.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/registry_test.cc — the registry (DESIGN §1) with real signals, each test in its own child.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/relays_test.cc — the relays (DESIGN §2) with real signals, each test in its own child.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/signals_test.cc — `signals` (DESIGN §3) with real signals, for both backends, each test in
 // its own child process.
 #include <gtest/gtest.h>

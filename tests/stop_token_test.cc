@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/stop_token_test.cc — signals::wait(std::stop_token) and wait_for(..., std::stop_token) (C++20),
 // for both backends, each test in its own child process.
 #include <gtest/gtest.h>

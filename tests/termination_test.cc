@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/termination_test.cc — graceful termination end to end, each case in a child process.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/wakeup_test.cc — no lost wake-up, nothing lost that the kernel kept, and the order promised:
 // remove()/off() on the signalfd backend, close() racing pending(), two backends on one signal, the
 // ucontext of a chained handler on the signalfd path, the realtime ring against the kernel's queue,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # sigrelay-adapters.cmake — package components for the event-loop adapters. Included by
 # sigrelay-config.cmake after the core targets; sets sigrelay_<name>_FOUND for every requested
 # component (asio, asio_standalone, uv, event, coro) whose targets were installed and whose library is found here,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/asio_program.cc — an ordinary asio::signal_set program, for the drop-in check.
 //
 // Written against Asio's own signal_set, with nothing of sigrelay in it but the type name, which the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/asio_test.cc — sigrelay's Asio adapter with real signals. Compiled twice: against
 // Boost.Asio (asio_adapter_test) and against standalone Asio with SIGRELAY_ASIO_STANDALONE
 // (asio_standalone_adapter_test). The shared scenarios are typed tests run through both the drop-in

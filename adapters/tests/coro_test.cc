@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/coro_test.cc — sigrelay::co::signal_channel with C++20 coroutines on a scheduler of
 // the test's own (no event-loop library), with real signals.
 #include "sigrelay/coro.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/event_test.cc — sigrelay::event::signal_watcher against libevent, with real signals.
 #include "sigrelay/event.hpp"
 

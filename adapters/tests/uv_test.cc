@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/uv_test.cc — sigrelay::uv::signal_watcher against libuv, with real signals.
 #include "sigrelay/uv.hpp"
 

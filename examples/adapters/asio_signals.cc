@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/adapters/asio_signals.cc — signals in a Boost.Asio program, awaited by a coroutine, with
 // sigrelay::asio::signal_event_set (counts and senders; the drop-in signal_set gives signal numbers).
 //

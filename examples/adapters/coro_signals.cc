@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/adapters/coro_signals.cc — signals awaited by a C++20 coroutine on a home-made scheduler.
 //
 //   coro_signals        sends itself SIGHUP, SIGUSR1 twice, a sigqueue() value, then SIGTERM

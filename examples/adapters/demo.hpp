@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/adapters/demo.hpp — what the adapter examples share: printing an event, and a child
 // process that sends the example a few signals.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/adapters/event_signals.cc — signals in a libevent program.
 //
 //   event_signals        sends itself SIGHUP, SIGUSR1 twice, a sigqueue() value, then SIGTERM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/adapters/uv_signals.cc — signals in a libuv program, next to a timer.
 //
 //   uv_signals        sends itself SIGHUP, SIGUSR1 twice, a sigqueue() value, then SIGTERM

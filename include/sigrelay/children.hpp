@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/children.hpp — one event per child that ends, never lost to coalescing.
 //
 // SIGCHLD is a standard signal: while one is pending, more children ending add nothing, so 40

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/dispatcher.hpp — callbacks per signal, run on a thread of the caller's choosing.
 //
 // Example:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/export.hpp — SIGRELAY_EXPORT marks the public API of libsigrelay.
 //
 // A shared build (BUILD_SHARED_LIBS=ON) compiles the library with -fvisibility=hidden: only what

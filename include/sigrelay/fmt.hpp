@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/fmt.hpp — {fmt} formatters for origin_kind, origin and signal_event.
 //
 // Optional: include it only where {fmt} is available (it includes <fmt/format.h>). In sigrelay's own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/registry.hpp — the one owner of sigaction() in the process.
 //
 // The registry lets any number of independent pieces of code attach *actions* to a signal. The first

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/relays.hpp — async-signal-safe building blocks, each usable as a registry action.
 //
 // A relay is the only kind of work a signal handler should do: set a flag, count, or wake a file

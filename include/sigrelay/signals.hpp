@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/signals.hpp — signals relayed out of handler context into ordinary code.
 //
 // A `signals` object subscribes to a set of signals and hands each delivery to ordinary code: through

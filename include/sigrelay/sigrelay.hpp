@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/sigrelay.hpp — the whole core API in one include (target sigrelay::sigrelay).
 //
 //   #include <sigrelay/sigrelay.hpp>

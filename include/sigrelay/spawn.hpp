@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/spawn.hpp — posix_spawn() attributes that give a child the signal mask it should have.
 //
 // The signalfd backend blocks its signals, and a blocked mask is inherited across fork() and exec():

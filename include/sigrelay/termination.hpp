@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/termination.hpp — graceful termination on SIGINT/SIGTERM with std::stop_token (C++20).
 //
 // A `termination` object turns the termination signals into a std::stop_token. The first signal

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/masks.cc — per-thread record of sigrelay's blocked signals. Signal context.
 //
 // Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS and pthread_sigmask only;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/masks.hpp — which signals sigrelay blocked in which thread. Signal context.
 //
 // Design notes

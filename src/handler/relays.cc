@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/relays.cc — the relays that run in signal context. Signal context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): it uses only atomics and

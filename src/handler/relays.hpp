@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/relays.hpp — the relays' signal-context halves. Signal context.
 #pragma once
 

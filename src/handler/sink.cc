@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/sink.cc — recording deliveries for `signals`. Signal context.
 //
 // Everything in this file runs inside signal handlers: async-signal-safe (man 7 signal-safety),

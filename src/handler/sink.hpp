@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/sink.hpp — where a `signals` object's handler side records deliveries. Signal context.
 //
 // Design notes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/state.hpp — the registry's state as the trampoline sees it. Signal context.
 //
 // Everything here is read inside signal handlers, so it is all lock-free atomics with constant

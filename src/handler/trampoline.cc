@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/handler/trampoline.cc — the one signal handler sigrelay installs. Signal context.
 //
 // Everything in this file runs inside signal handlers: it is async-signal-safe (man 7

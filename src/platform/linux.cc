@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/platform/linux.cc — Linux implementations of the platform layer (ordinary context only).
 #include "platform/linux.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // src/platform/linux.hpp — the operating system underneath sigrelay (ordinary context only).
 //
 // The only place that knows which kernel it runs on. Every wrapper retries EINTR where a retry is

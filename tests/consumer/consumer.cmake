@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/consumer/consumer.cmake — the consumer tests' driver, run with `cmake -P`.
 #
 #   -DSTEP=install   BUILD_DIR, PREFIX, LIBDIR, INCLUDEDIR: installs the build tree to PREFIX (fresh)

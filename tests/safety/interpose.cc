@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/safety/interpose.cc — interposers for the functions a signal handler must never call.
 //
 // See interpose.hpp. This file deliberately includes neither <stdio.h> nor <stdlib.h>: it defines

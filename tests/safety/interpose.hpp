@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/safety/interpose.hpp — the safety test's view of its own interposers (interpose.cc).
 //
 // The safety test executable defines malloc, free, calloc, realloc, the aligned allocators,

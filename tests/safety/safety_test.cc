@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/safety/safety_test.cc — async-signal-safety proven, not assumed.
 //
 // The executable interposes malloc, free, calloc, realloc (and the aligned allocators),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/support/child.cc — see child.hpp.
 #include "support/child.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/support/child.hpp — run a test body in a forked child under a watchdog.
 //
 // Every test that sends a real signal runs its body here, so that a signal gone wrong kills a child,

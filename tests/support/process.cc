@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/support/process.cc — see process.hpp.
 #include "support/process.hpp"
 

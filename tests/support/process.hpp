@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/support/process.hpp — run a program (an example) with its output captured, optionally on a
 // pseudo-terminal so that a test can type Ctrl+C at it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/coro/src/coro.cc — see sigrelay/coro.hpp.
 //
 // Design notes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/event/src/event.cc — see sigrelay/event.hpp.
 //
 // Design notes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/support/signal_helpers.cc — see signal_helpers.hpp.
 #include "support/signal_helpers.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/tests/support/signal_helpers.hpp — sending real signals to the test process.
 //
 // Used inside run_in_child() bodies only: every signal goes to this process (or one of its threads)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // adapters/uv/src/uv.cc — see sigrelay/uv.hpp.
 //
 // Design notes

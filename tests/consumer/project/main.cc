@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A C++17 program using sigrelay's core from outside the project: add an action, raise the signal,
 // see it run, remove it and see the previous disposition back. Prints OK and exits 0 on success.
 #include <atomic>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // See parts.cc.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/asio.hpp — sigrelay signals as Asio I/O objects: Boost.Asio (target sigrelay::asio) or
 // standalone Asio (target sigrelay::asio_standalone, which defines SIGRELAY_ASIO_STANDALONE).
 //

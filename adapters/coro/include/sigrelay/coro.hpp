@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/coro.hpp — awaiting signals from C++20 coroutines, with any scheduler (target
 // sigrelay::coro). No event-loop library is needed; for Boost.Asio coroutines use <sigrelay/asio.hpp>
 // with use_awaitable instead.

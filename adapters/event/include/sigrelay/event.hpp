@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/event.hpp — sigrelay signals as a libevent event (target sigrelay::event).
 //
 // What evsignal_new() does, plus what it lacks: it chains with every other handler of the signal

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sigrelay/uv.hpp — sigrelay signals as a libuv handle (target sigrelay::uv).
 //
 // What uv_signal_t does, plus what it lacks: it chains with every other handler of the signal
