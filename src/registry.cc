@@ -136,14 +136,19 @@ void parent_after_fork() noexcept {
   the_registry().mutex.unlock();
   ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
-void child_after_fork() noexcept {
-  // Handlers running on other threads do not exist in the child; this thread may be inside one.
+// A fresh child (of fork() or _Fork()) becomes process `self`: handlers running on other threads do
+// not exist here, so the reader counters are what this thread holds (it may be inside a handler).
+void become_child(pid_t self) noexcept {
   std::uint64_t held[2];
   held_reader_counts(held);
   g_handler.active[0].store(held[0], std::memory_order_seq_cst);
   g_handler.active[1].store(held[1], std::memory_order_seq_cst);
-  const pid_t self = ::getpid();
   g_handler.pid.store(self, std::memory_order_relaxed);
+}
+
+void child_after_fork() noexcept {
+  const pid_t self = ::getpid();
+  become_child(self);
   restore_inherited_only_signals(the_registry(), self);
   sigset_t mask = g_mask_before_fork;
   forget_blocks_in_child(mask);
@@ -377,11 +382,7 @@ void after_fork_in_child() noexcept {
   // Not a fresh child (the parent, or a fork() child whose handler ran, or a second call): the
   // reader counters and the block records are live here, and must not be reset.
   if (g_handler.pid.load(std::memory_order_relaxed) == self) return;
-  std::uint64_t held[2];
-  held_reader_counts(held);
-  g_handler.active[0].store(held[0], std::memory_order_seq_cst);
-  g_handler.active[1].store(held[1], std::memory_order_seq_cst);
-  g_handler.pid.store(self, std::memory_order_relaxed);
+  become_child(self);
   registry& reg = the_registry();
   if (reg.mutex.try_lock()) {  // held by a thread of the parent at _Fork(): left as it is
     restore_inherited_only_signals(reg, self);
