@@ -16,7 +16,8 @@
 #                    and every public symbol that STATIC_LIB (a static libsigrelay.a) defines.
 #   -DSTEP=pkgconfig PREFIX, LIBDIR, PROJECT_DIR, WORK_DIR, CXX_COMPILER, CXX_FLAGS, LINKER_FLAGS:
 #                    builds the project's program with `pkg-config --cflags --libs sigrelay` from the
-#                    install tree in PREFIX, and runs it.
+#                    install tree in PREFIX, and runs it; then the C99 program c_consumer.c with
+#                    C_COMPILER and `pkg-config --static`.
 #   -DSTEP=headers   SOURCE_DIR, BINARY_INCLUDE_DIR, ADAPTERS ("|"-separated), CXX_COMPILER: compiles
 #                    each public header alone, in C++17 and in C++20. In C++17, the C++20-only headers
 #                    must fail with "needs C++20" and every other one must compile; in C++20 all must.
@@ -45,6 +46,7 @@ if(STEP STREQUAL "install")
       "${PREFIX}/${INCLUDEDIR}/sigrelay/registry.hpp" "${PREFIX}/${INCLUDEDIR}/sigrelay/relays.hpp"
       "${PREFIX}/${INCLUDEDIR}/sigrelay/signals.hpp" "${PREFIX}/${INCLUDEDIR}/sigrelay/sigrelay.hpp"
       "${PREFIX}/${INCLUDEDIR}/sigrelay/version.hpp" "${PREFIX}/${INCLUDEDIR}/sigrelay/export.hpp"
+      "${PREFIX}/${INCLUDEDIR}/sigrelay.h"
       "${PREFIX}/${LIBDIR}/pkgconfig/sigrelay.pc")
     if(NOT EXISTS "${f}")
       list(APPEND missing "${f}")
@@ -58,10 +60,12 @@ if(STEP STREQUAL "install")
     list(JOIN missing "\n  " missing)
     message(FATAL_ERROR "consumer: the install tree lacks\n  ${missing}")
   endif()
-  # Only the public API is installed: no private headers, no test or benchmark programs.
+  # Only the public API (and the sigrelay program) is installed: no private headers, no test or
+  # benchmark programs.
   file(GLOB_RECURSE installed RELATIVE "${PREFIX}" "${PREFIX}/*")
   set(unexpected "${installed}")
   list(FILTER unexpected INCLUDE REGEX "(^bin/|/(handler|platform|support)/|/(state|sink|detail|linux|child)\\.hpp$|gtest|gmock)")
+  list(REMOVE_ITEM unexpected "bin/sigrelay")  # the sigrelay program, when the tools are built
   if(unexpected)
     message(FATAL_ERROR "consumer: the install tree holds more than the library's public part: ${unexpected}")
   endif()
@@ -184,6 +188,16 @@ elseif(STEP STREQUAL "pkgconfig")
   run("${WORK_DIR}/consumer")
   if(NOT run_output MATCHES "^OK\n$")
     message(FATAL_ERROR "consumer: expected OK, got '${run_output}'")
+  endif()
+  # The C API from C99, with the static library's private libraries (the C++ runtime).
+  run(pkg-config --static --cflags --libs sigrelay)
+  string(STRIP "${run_output}" pc_static_flags)
+  separate_arguments(pc_static_flags UNIX_COMMAND "${pc_static_flags}")
+  run("${C_COMPILER}" -std=c99 -Wall -Wextra -Wpedantic -Werror ${cxx_flags}
+      "${PROJECT_DIR}/c_consumer.c" -o "${WORK_DIR}/c_consumer" ${pc_static_flags} ${link_flags})
+  run("${WORK_DIR}/c_consumer")
+  if(NOT run_output MATCHES "^OK SIGUSR1\n$")
+    message(FATAL_ERROR "consumer: expected 'OK SIGUSR1' from the C program, got '${run_output}'")
   endif()
 elseif(STEP STREQUAL "headers")
   # The C++20-only headers: included in C++17, each must stop with "needs C++20".

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+// src/capi.cc — the C API (<sigrelay.h>) over the C++ library.
+//
+// Design notes
+// - Every entry point is a thin wrapper: it calls the throwing C++ function inside `guarded()`,
+//   which turns an exception into the error's errno value (std::errc values are errno values; any
+//   other category maps through default_error_condition(), else EINVAL) and keeps its what() text
+//   for sigrelay_last_error(), per thread. No exception ever crosses into C.
+// - A C action has a C function type, which the registry's `action` (a C++ noexcept function
+//   taking a reference) is not: each one is boxed (fn, context) and the registry runs
+//   detail::call_c_action (src/handler/capi_action.cc, the only signal-context code here) with the
+//   box. Relay actions need no box, but some own something (an fd_relay for WRITE_FD). Either is
+//   kept in `g_actions` under the key handed to C, and freed only after remove_action() returned,
+//   i.e. after its grace period: no handler can still be using it.
+// - The C action id is (signo, key) with our own key, so the registry's action_id stays opaque.
+// - A consumer keeps what did not fit into the caller's array in a backlog, handed out first by the
+//   next call: nothing is lost, the order is kept. The backlog belongs to the consumer thread, like
+//   pending() itself; add/remove/close go through the C++ handle, which any thread may use.
+#include "sigrelay.h"
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "handler/capi_action.hpp"
+#include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
+#include "sigrelay/signals.hpp"
+
+struct sigrelay_flag {
+  std::atomic<bool> value{false};
+};
+struct sigrelay_counter {
+  std::atomic<std::uint64_t> value{0};
+};
+struct sigrelay_signals {
+  explicit sigrelay_signals(sigrelay::signals&& s) : sigs(std::move(s)), handle(sigs.get_handle()) {}
+  sigrelay::signals sigs;
+  sigrelay::signals::handle handle;
+  std::deque<sigrelay::signal_event> backlog;  // drained, not yet handed out (consumer thread only)
+};
+
+namespace {
+
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free,
+              "flags and counters are read and written in signal context");
+
+thread_local std::string t_last_error;
+
+int errno_of(const std::error_code& ec) noexcept {
+  if (!ec) return 0;
+  if (ec.category() == std::generic_category() || ec.category() == std::system_category()) return ec.value();
+  const std::error_condition cond = ec.default_error_condition();
+  if (cond.category() == std::generic_category()) return cond.value();
+  return EINVAL;
+}
+
+// Runs `f`; returns 0, or the errno value of what it threw (its message kept for sigrelay_last_error).
+template <typename F>
+int guarded(F&& f) noexcept {
+  try {
+    f();
+    return 0;
+  } catch (const std::system_error& e) {
+    try {
+      t_last_error = e.what();
+    } catch (...) {
+    }
+    const int code = errno_of(e.code());
+    return code != 0 ? code : EINVAL;
+  } catch (const std::bad_alloc&) {
+    t_last_error.clear();  // never allocates
+    return ENOMEM;
+  } catch (const std::exception& e) {
+    try {
+      t_last_error = e.what();
+    } catch (...) {
+    }
+    return EINVAL;
+  }
+}
+
+int invalid(const char* message) noexcept {
+  try {
+    t_last_error = message;
+  } catch (...) {
+  }
+  return EINVAL;
+}
+
+sigrelay::action_options to_options(const sigrelay_action_options* o) noexcept {
+  sigrelay::action_options options;
+  if (o != nullptr) {
+    options.restart = o->restart != 0;
+    options.allow_fault_signals = o->allow_fault_signals != 0;
+  }
+  return options;
+}
+
+// What a registered action owns, freed once the registry has removed it.
+struct registered {
+  sigrelay::action_id id;
+  std::unique_ptr<sigrelay::detail::c_action> box;
+  std::unique_ptr<sigrelay::relay::fd_relay> fd;
+};
+
+std::mutex g_actions_mutex;
+std::map<std::uint64_t, registered>& g_actions() {
+  static auto* actions = new std::map<std::uint64_t, registered>;  // never destroyed: usable at exit
+  return *actions;
+}
+std::uint64_t g_next_key = 1;  // guarded by g_actions_mutex
+
+// Adds `a` and keeps what it owns under a new key.
+int add(int signo, sigrelay::action a, const sigrelay_action_options* options, registered r,
+        sigrelay_action_id* out) noexcept {
+  if (out == nullptr) return invalid("sigrelay: the action id pointer is NULL");
+  return guarded([&] {
+    // Room in the map first, so that nothing can fail once the action is live.
+    std::unique_lock<std::mutex> lock(g_actions_mutex);
+    const std::uint64_t key = g_next_key++;
+    auto slot = g_actions().emplace(key, std::move(r)).first;
+    lock.unlock();
+    try {
+      slot->second.id = sigrelay::add_action(signo, a, to_options(options));
+    } catch (...) {
+      lock.lock();
+      g_actions().erase(key);
+      throw;
+    }
+    *out = sigrelay_action_id{signo, key};
+  });
+}
+
+void copy_out(const sigrelay::signal_event& e, sigrelay_event* out) noexcept {
+  out->signo = e.signo;
+  out->count = e.count;
+  sigrelay_origin& o = out->last;
+  o.pid = e.last.pid;
+  o.uid = e.last.uid;
+  o.code = e.last.code;
+  o.kind = static_cast<int>(e.last.kind);
+  o.trusted = e.last.trusted ? 1 : 0;
+  o.value = e.last.value;
+  o.child_status = e.last.child_status;
+}
+
+// Hands out the backlog, then `fresh`, up to `capacity`; keeps the rest in the backlog.
+void hand_out(sigrelay_signals* s, std::vector<sigrelay::signal_event>&& fresh, sigrelay_event* events,
+              std::size_t capacity, std::size_t* count) {
+  s->backlog.insert(s->backlog.end(), fresh.begin(), fresh.end());
+  std::size_t n = 0;
+  while (n < capacity && !s->backlog.empty()) {
+    copy_out(s->backlog.front(), &events[n++]);
+    s->backlog.pop_front();
+  }
+  *count = n;
+}
+
+int check_consumer_args(sigrelay_signals* s, sigrelay_event* events, std::size_t capacity,
+                        std::size_t* count) noexcept {
+  if (count != nullptr) *count = 0;
+  if (s == nullptr || count == nullptr) return invalid("sigrelay: NULL consumer or count");
+  if (capacity == 0) return invalid("sigrelay: an event array of capacity 0");
+  if (events == nullptr) return invalid("sigrelay: NULL event array");
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* sigrelay_strerror(int code) {
+  if (code == 0) return "success";
+  thread_local char text[128];
+  return strerror_r(code, text, sizeof text);  // the GNU strerror_r: a static string, or `text`
+}
+
+const char* sigrelay_last_error(void) { return t_last_error.c_str(); }
+
+const char* sigrelay_signal_name(int signo) { return sigrelay::signal_name(signo).data(); }
+
+int sigrelay_signal_number(const char* name, int* signo) {
+  if (name == nullptr || signo == nullptr) return invalid("sigrelay: NULL signal name or result");
+  int n = 0;
+  const int rc = guarded([&] { n = sigrelay::signal_number(name); });
+  if (rc == 0) *signo = n;
+  return rc;
+}
+
+void sigrelay_origin_of(const siginfo_t* info, sigrelay_origin* out) {
+  sigrelay::signal_event e;
+  e.last = sigrelay::origin_of(*info);
+  sigrelay_event tmp;
+  copy_out(e, &tmp);
+  *out = tmp.last;
+}
+
+const char* sigrelay_origin_kind_name(int kind) {
+  if (kind < SIGRELAY_ORIGIN_USER || kind > SIGRELAY_ORIGIN_OTHER) return "";
+  return sigrelay::to_string(static_cast<sigrelay::origin_kind>(kind)).data();
+}
+
+int sigrelay_add_action(int signo, sigrelay_action_fn fn, void* context,
+                        const sigrelay_action_options* options, sigrelay_action_id* id) {
+  if (fn == nullptr) {
+    return guarded([&] { (void)sigrelay::add_action(signo, sigrelay::action{nullptr, nullptr}); });
+  }
+  registered r;
+  try {
+    r.box.reset(new sigrelay::detail::c_action{fn, context});
+  } catch (const std::bad_alloc&) {
+    return ENOMEM;
+  }
+  const sigrelay::action a{&sigrelay::detail::call_c_action, r.box.get()};
+  return add(signo, a, options, std::move(r), id);
+}
+
+int sigrelay_remove_action(sigrelay_action_id id) {
+  registered r;
+  {
+    std::lock_guard<std::mutex> lock(g_actions_mutex);
+    auto it = g_actions().find(id.key);
+    if (it == g_actions().end() || it->second.id.signal() != id.signo || !it->second.id) return 0;
+    r = std::move(it->second);
+    g_actions().erase(it);
+  }
+  // After the grace period of remove_action(), nothing runs the box or the fd relay any more.
+  return sigrelay::remove_action(r.id) ? 1 : 0;
+}
+
+int sigrelay_flag_create(sigrelay_flag** out) {
+  if (out == nullptr) return invalid("sigrelay: NULL result pointer");
+  *out = new (std::nothrow) sigrelay_flag;
+  return *out != nullptr ? 0 : ENOMEM;
+}
+void sigrelay_flag_destroy(sigrelay_flag* flag) { delete flag; }
+int sigrelay_flag_test(const sigrelay_flag* flag) { return flag->value.load() ? 1 : 0; }
+int sigrelay_flag_clear(sigrelay_flag* flag) { return flag->value.exchange(false) ? 1 : 0; }
+
+int sigrelay_counter_create(sigrelay_counter** out) {
+  if (out == nullptr) return invalid("sigrelay: NULL result pointer");
+  *out = new (std::nothrow) sigrelay_counter;
+  return *out != nullptr ? 0 : ENOMEM;
+}
+void sigrelay_counter_destroy(sigrelay_counter* counter) { delete counter; }
+uint64_t sigrelay_counter_get(const sigrelay_counter* counter) { return counter->value.load(); }
+uint64_t sigrelay_counter_take(sigrelay_counter* counter) { return counter->value.exchange(0); }
+
+int sigrelay_add_relay(int signo, sigrelay_relay_kind kind, sigrelay_flag* flag, sigrelay_counter* counter,
+                       int fd, const sigrelay_action_options* options, sigrelay_action_id* id) {
+  namespace relay = sigrelay::relay;
+  registered r;
+  sigrelay::action a{};
+  switch (kind) {
+    case SIGRELAY_RELAY_SET_FLAG:
+    case SIGRELAY_RELAY_DIE_IF_SET:
+    case SIGRELAY_RELAY_DEFAULT_IF_SET:
+      if (flag == nullptr) return invalid("sigrelay: this relay needs a flag (flag is NULL)");
+      a = kind == SIGRELAY_RELAY_SET_FLAG     ? relay::set_flag(flag->value)
+          : kind == SIGRELAY_RELAY_DIE_IF_SET ? relay::die_if_set(flag->value)
+                                              : relay::default_if_set(flag->value);
+      break;
+    case SIGRELAY_RELAY_ADD_COUNT:
+      if (counter == nullptr) return invalid("sigrelay: this relay needs a counter (counter is NULL)");
+      a = relay::add_count(counter->value);
+      break;
+    case SIGRELAY_RELAY_DEFAULT_ACTION: a = relay::default_action(); break;
+    case SIGRELAY_RELAY_WRITE_FD: {
+      const int rc = guarded([&] { r.fd.reset(new relay::fd_relay(fd)); });
+      if (rc != 0) return rc;
+      a = r.fd->get();
+      break;
+    }
+    default: return invalid("sigrelay: unknown relay kind");
+  }
+  return add(signo, a, options, std::move(r), id);
+}
+
+void sigrelay_emulate_default(int signo) { sigrelay::relay::emulate_default(signo); }
+void sigrelay_die_by_signal(int signo) { sigrelay::relay::die_by_signal(signo); }
+
+int sigrelay_ignore(int signo, int* changed) {
+  bool done = false;
+  const int rc = guarded([&] { done = sigrelay::ignore(signo); });
+  if (rc == 0 && changed != nullptr) *changed = done ? 1 : 0;
+  return rc;
+}
+int sigrelay_reset(int signo, int* changed) {
+  bool done = false;
+  const int rc = guarded([&] { done = sigrelay::reset(signo); });
+  if (rc == 0 && changed != nullptr) *changed = done ? 1 : 0;
+  return rc;
+}
+int sigrelay_ignored(int signo, int* ignored) {
+  if (ignored == nullptr) return invalid("sigrelay: NULL result pointer");
+  bool is = false;
+  const int rc = guarded([&] { is = sigrelay::ignored(signo); });
+  if (rc == 0) *ignored = is ? 1 : 0;
+  return rc;
+}
+
+void sigrelay_after_fork_in_child(void) { sigrelay::after_fork_in_child(); }
+
+int sigrelay_signals_create(const int* signos, size_t count, const sigrelay_signals_options* options,
+                            sigrelay_signals** out) {
+  if (out == nullptr) return invalid("sigrelay: NULL result pointer");
+  if (signos == nullptr && count != 0) return invalid("sigrelay: NULL signal array with a non-zero count");
+  sigrelay::signals_options o;
+  if (options != nullptr) {
+    if (options->backend != SIGRELAY_BACKEND_RELAY && options->backend != SIGRELAY_BACKEND_SIGNALFD) {
+      return invalid("sigrelay: unknown backend");
+    }
+    o.backend = options->backend == SIGRELAY_BACKEND_SIGNALFD ? sigrelay::backend::signalfd
+                                                              : sigrelay::backend::relay;
+    if (options->realtime_capacity != 0) o.realtime_capacity = options->realtime_capacity;
+  }
+  return guarded([&] {
+    std::vector<int> list(signos, signos + count);
+    *out = new sigrelay_signals(sigrelay::signals(list, o));
+  });
+}
+
+void sigrelay_signals_destroy(sigrelay_signals* s) { delete s; }
+
+int sigrelay_signals_add(sigrelay_signals* s, int signo) {
+  if (s == nullptr) return invalid("sigrelay: NULL consumer");
+  return guarded([&] { s->handle.add(signo); });
+}
+
+int sigrelay_signals_remove(sigrelay_signals* s, int signo) {
+  if (s == nullptr) return invalid("sigrelay: NULL consumer");
+  return guarded([&] { s->handle.remove(signo); });
+}
+
+int sigrelay_signals_pending(sigrelay_signals* s, sigrelay_event* events, size_t capacity, size_t* count) {
+  if (const int rc = check_consumer_args(s, events, capacity, count)) return rc;
+  return guarded([&] {
+    std::vector<sigrelay::signal_event> fresh;
+    if (s->backlog.size() < capacity) fresh = s->sigs.pending();
+    hand_out(s, std::move(fresh), events, capacity, count);
+  });
+}
+
+int sigrelay_signals_wait(sigrelay_signals* s, int timeout_ms, sigrelay_event* events, size_t capacity,
+                          size_t* count) {
+  if (const int rc = check_consumer_args(s, events, capacity, count)) return rc;
+  return guarded([&] {
+    std::vector<sigrelay::signal_event> fresh;
+    if (s->backlog.empty()) {
+      fresh = timeout_ms < 0 ? s->sigs.wait() : s->sigs.wait_for(std::chrono::milliseconds(timeout_ms));
+    } else if (s->backlog.size() < capacity) {
+      fresh = s->sigs.pending();
+    }
+    hand_out(s, std::move(fresh), events, capacity, count);
+  });
+}
+
+int sigrelay_signals_native_handle(const sigrelay_signals* s) {
+  return s != nullptr ? s->sigs.native_handle() : -1;
+}
+
+uint64_t sigrelay_signals_dropped(const sigrelay_signals* s, int signo) {
+  if (s == nullptr) return 0;
+  return signo == 0 ? s->sigs.dropped() : s->sigs.dropped(signo);
+}
+
+void sigrelay_signals_close(sigrelay_signals* s) {
+  if (s != nullptr) s->handle.close();
+}
+
+int sigrelay_signals_is_closed(const sigrelay_signals* s) {
+  return s == nullptr || s->sigs.is_closed() ? 1 : 0;
+}
+
+}  // extern "C"
