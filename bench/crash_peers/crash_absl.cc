@@ -13,6 +13,7 @@
 
 namespace {
 
+// Signal context (Abseil's writerfn runs in its handler): faults on the first call with data.
 void faulting_writer(const char* data) {
   if (data != nullptr) crash_peers::faulting_hook_body();
 }

@@ -20,6 +20,8 @@
 
 namespace {
 
+// Signal context. The documented recipe, verbatim: safe_dump_to() is what Boost calls async-signal-safe;
+// raise(SIGABRT) re-enters this handler once, since SIGABRT's is still installed.
 void my_signal_handler(int signum) {
   ::signal(signum, SIG_DFL);
   boost::stacktrace::safe_dump_to("./backtrace.dump");

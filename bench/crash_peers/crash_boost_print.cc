@@ -18,6 +18,8 @@
 
 namespace {
 
+// Signal context, deliberately not async-signal-safe: allocation, symbolization and iostreams in a
+// handler are what this peer stands for, and what the shim counts.
 void print_handler(int signum) {
   ::signal(signum, SIG_DFL);
   std::cerr << "Caught signal " << signum << " (" << strsignal(signum) << "), backtrace:\n"

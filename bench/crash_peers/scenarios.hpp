@@ -47,6 +47,7 @@ int main(int argc, char** argv, const peer& p);
 
 // The user callback every peer with a hook gets in scenario hook-fault: writes one line, then
 // dereferences a null pointer (the fault inside the reporter's callback the runner watches for).
+// Signal context: write(2) only.
 void faulting_hook_body() noexcept;
 
 }  // namespace crash_peers
