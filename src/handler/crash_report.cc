@@ -270,17 +270,36 @@ bool record_in(std::uintptr_t fp, std::uintptr_t low, std::uintptr_t high) noexc
          fp % sizeof(std::uintptr_t) == 0;
 }
 
-// Signal context. The first plausible frame record at or above the stack pointer (within 64 KiB): a
-// saved frame pointer above it in the stack next to a return address inside a known module's code. For a
-// crash inside code built without frame pointers (the C library's abort() and raise()), whose fp
-// register holds anything; 0 if none.
+// Signal context. Whether a frame record at `a` is plausible: a saved frame pointer above it in the
+// stack next to a return address inside a known module's code, and the record it points to holds a
+// return address inside code too (two links of a chain, not one lucky pair of words).
+bool plausible_record(std::uintptr_t a, std::uintptr_t low, std::uintptr_t high,
+                      const crash_module_table* table) noexcept {
+  if (!record_in(a, low, high)) return false;
+  const auto* record = reinterpret_cast<const std::uintptr_t*>(a);
+  if (record[0] <= a || !record_in(record[0], low, high) || !in_code(table, record[1])) return false;
+  return in_code(table, reinterpret_cast<const std::uintptr_t*>(record[0])[1]);
+}
+
+// Signal context. The first live-looking frame record at or above the stack pointer (within 64 KiB),
+// for a crash inside code built without frame pointers (the C library's abort() and raise()), whose
+// fp register holds anything; 0 if none. A plausible record can be stale, left below the live frames
+// by an earlier, deeper call: one is skipped when a higher plausible record lies between it and the
+// frame it points to and points to that same frame, since a live chain has one record per frame and
+// the live callee's record is the one right below its caller's frame.
 std::uintptr_t scan_for_record(std::uintptr_t sp, std::uintptr_t low, std::uintptr_t high,
                                const crash_module_table* table) noexcept {
   const std::uintptr_t start = (sp > low ? sp : low) & ~(sizeof(std::uintptr_t) - 1);
   const std::uintptr_t end = high - start > (1U << 16) ? start + (1U << 16) : high;
   for (std::uintptr_t a = start; record_in(a, low, end); a += sizeof(std::uintptr_t)) {
-    const auto* record = reinterpret_cast<const std::uintptr_t*>(a);
-    if (record[0] > a && record_in(record[0], low, high) && in_code(table, record[1])) return a;
+    if (!plausible_record(a, low, end, table)) continue;
+    const std::uintptr_t parent = reinterpret_cast<const std::uintptr_t*>(a)[0];
+    bool stale = false;
+    for (std::uintptr_t b = a + sizeof(std::uintptr_t); b < parent && !stale; b += sizeof(std::uintptr_t)) {
+      stale =
+          plausible_record(b, low, high, table) && reinterpret_cast<const std::uintptr_t*>(b)[0] == parent;
+    }
+    if (!stale) return a;
   }
   return 0;
 }
