@@ -93,7 +93,7 @@ void release_thread(void* record) noexcept {
   t->tid.store(0, std::memory_order_release);
 }
 
-std::size_t g_alt_stack_size = 64 * 1024;  // set by install() before it prepares its thread
+std::size_t g_alt_stack_size = std::size_t{64} * 1024;  // set by install() before it prepares its thread
 
 // Gives the calling thread an alternate stack unless it has one. Returns the mapping (null if the
 // thread kept its own) through `mapping`.
@@ -104,7 +104,8 @@ std::error_code give_alt_stack(void*& mapping, std::size_t& mapping_size) noexce
   if (::sigaltstack(nullptr, &current) != 0) return detail::errno_code();
   if ((current.ss_flags & SS_DISABLE) == 0) return {};  // it has one: never replaced
   const std::size_t page = page_size();
-  const std::size_t usable = (std::max<std::size_t>(g_alt_stack_size, 64 * 1024) + page - 1) / page * page;
+  const std::size_t usable =
+      (std::max<std::size_t>(g_alt_stack_size, std::size_t{64} * 1024) + page - 1) / page * page;
   const std::size_t size = usable + page;
   void* block = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (block == MAP_FAILED) return detail::errno_code();
@@ -185,6 +186,7 @@ void read_build_id(const dl_phdr_info& info, detail::crash_module& m) noexcept {
     const ElfW(Phdr)& ph = info.dlpi_phdr[i];
     if (ph.p_type != PT_NOTE) continue;
     const std::size_t align = ph.p_align == 8 ? 8 : 4;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the segment's address, as the loader gives it
     const auto* p = reinterpret_cast<const unsigned char*>(info.dlpi_addr + ph.p_vaddr);
     const unsigned char* end = p + ph.p_memsz;
     while (p + sizeof(ElfW(Nhdr)) <= end) {

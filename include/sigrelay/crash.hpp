@@ -164,7 +164,7 @@ struct options {
   unsigned max_frames = 64;
 
   // Size of each alternate signal stack sigrelay maps (plus a guard page); at least 64 KiB.
-  std::size_t alt_stack_size = 64 * 1024;
+  std::size_t alt_stack_size = std::size_t{64} * 1024;
 
   hook_fn hook = nullptr;
   void* hook_context = nullptr;

@@ -257,6 +257,12 @@ const crash_module* find_module(const crash_module_table* table, std::uintptr_t 
   return nullptr;
 }
 
+// Signal context. The word at `address` of the crashing thread's stack (callers check the bounds).
+std::uintptr_t word_at(std::uintptr_t address) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): reading the stack by address is the point
+  return *reinterpret_cast<const std::uintptr_t*>(address);
+}
+
 // Signal context. Whether `address` lies in the executable code of a known module.
 bool in_code(const crash_module_table* table, std::uintptr_t address) noexcept {
   const crash_module* m = find_module(table, address);
@@ -276,9 +282,10 @@ bool record_in(std::uintptr_t fp, std::uintptr_t low, std::uintptr_t high) noexc
 bool plausible_record(std::uintptr_t a, std::uintptr_t low, std::uintptr_t high,
                       const crash_module_table* table) noexcept {
   if (!record_in(a, low, high)) return false;
-  const auto* record = reinterpret_cast<const std::uintptr_t*>(a);
-  if (record[0] <= a || !record_in(record[0], low, high) || !in_code(table, record[1])) return false;
-  return in_code(table, reinterpret_cast<const std::uintptr_t*>(record[0])[1]);
+  const std::uintptr_t parent = word_at(a);
+  if (parent <= a || !record_in(parent, low, high) || !in_code(table, word_at(a + sizeof parent)))
+    return false;
+  return in_code(table, word_at(parent + sizeof parent));
 }
 
 // Signal context. The first live-looking frame record at or above the stack pointer (within 64 KiB),
@@ -293,11 +300,10 @@ std::uintptr_t scan_for_record(std::uintptr_t sp, std::uintptr_t low, std::uintp
   const std::uintptr_t end = high - start > (1U << 16) ? start + (1U << 16) : high;
   for (std::uintptr_t a = start; record_in(a, low, end); a += sizeof(std::uintptr_t)) {
     if (!plausible_record(a, low, end, table)) continue;
-    const std::uintptr_t parent = reinterpret_cast<const std::uintptr_t*>(a)[0];
+    const std::uintptr_t parent = word_at(a);
     bool stale = false;
     for (std::uintptr_t b = a + sizeof(std::uintptr_t); b < parent && !stale; b += sizeof(std::uintptr_t)) {
-      stale =
-          plausible_record(b, low, high, table) && reinterpret_cast<const std::uintptr_t*>(b)[0] == parent;
+      stale = plausible_record(b, low, high, table) && word_at(b) == parent;
     }
     if (!stale) return a;
   }
@@ -313,9 +319,8 @@ std::size_t walk(std::uintptr_t pc, std::uintptr_t fp, std::uintptr_t low, std::
   if (max == 0) return 0;
   frames[n++] = pc;
   while (n < max && record_in(fp, low, high)) {
-    const auto* record = reinterpret_cast<const std::uintptr_t*>(fp);
-    const std::uintptr_t next = record[0];
-    const std::uintptr_t ra = record[1];
+    const std::uintptr_t next = word_at(fp);
+    const std::uintptr_t ra = word_at(fp + sizeof fp);
     if (ra == 0) break;
     frames[n++] = ra;
     if (next <= fp) break;
@@ -413,8 +418,7 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
   }
   const crash_module_table* table = g_crash.modules.load(std::memory_order_acquire);
   std::uintptr_t fp = regs.fp;
-  const bool fp_usable =
-      record_in(fp, low, high) && in_code(table, reinterpret_cast<const std::uintptr_t*>(fp)[1]);
+  const bool fp_usable = record_in(fp, low, high) && in_code(table, word_at(fp + sizeof fp));
   if (!fp_usable) fp = scan_for_record(regs.sp, low, high, table);
   std::uintptr_t frames[kCrashMaxFrames];
   const unsigned max =
