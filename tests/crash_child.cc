@@ -2,7 +2,7 @@
 // tests/crash_child.cc — a program that installs sigrelay's crash handler and then crashes the way
 // its first argument names. tests/crash_test.cc runs it as a real process and reads its report.
 //
-//   crash_child SCENARIO [--file PATH] [--chain] [--core] [--no-install]
+//   crash_child SCENARIO [--file PATH] [--chain|--previous] [--core] [--no-install]
 //
 // Scenarios (each one's crashing function has a distinctive name, for the symbolizer test):
 //   null             write through a null pointer (SIGSEGV, SEGV_MAPERR)   crash_null_dereference
@@ -18,7 +18,8 @@
 //   wait             prints "ready" and waits to be sent a signal
 // Options: --file PATH also writes the report to PATH; --chain installs a SA_SIGINFO handler before
 // sigrelay that writes "previous handler: <signal number>" and returns, and installs with
-// call_previous_handler; --core raises RLIMIT_CORE to 64 MiB and chdirs to $CRASH_CHILD_CORE_DIR;
+// call_previous_handler; --previous installs that handler but not call_previous_handler; --core raises
+// RLIMIT_CORE to 64 MiB and chdirs to $CRASH_CHILD_CORE_DIR;
 // --no-install crashes without sigrelay (to compare). Exits 2 on bad usage, 3 if it did not crash.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -40,7 +41,11 @@ volatile int* volatile g_null = nullptr;
 volatile int g_zero = 0;
 volatile bool g_forever = true;
 
-extern "C" __attribute__((noinline)) void crash_null_dereference() {
+// UBSan would stop the null store and the division itself (-fno-sanitize-recover): the crashes must
+// reach the processor.
+#define CRASH_CHILD_REAL_FAULT __attribute__((noinline, no_sanitize("undefined")))
+
+extern "C" CRASH_CHILD_REAL_FAULT void crash_null_dereference() {
   *g_null = 42;
   std::puts("not reached");
 }
@@ -54,7 +59,7 @@ extern "C" __attribute__((noinline)) int crash_recurse(int depth) {
 
 extern "C" __attribute__((noinline)) void crash_abort() { std::abort(); }
 
-extern "C" __attribute__((noinline)) int crash_divide(int n) { return n / g_zero; }
+extern "C" CRASH_CHILD_REAL_FAULT int crash_divide(int n) { return n / g_zero; }
 
 extern "C" __attribute__((noinline)) void crash_trap() { __builtin_trap(); }
 
@@ -75,7 +80,7 @@ extern "C" __attribute__((noinline)) int crash_bus() {
 void say(int fd, const char* text) noexcept {
   if (::write(fd, text, std::strlen(text)) < 0) return;
 }
-void hook_that_faults(int fd, const siginfo_t&, void*) noexcept {
+CRASH_CHILD_REAL_FAULT void hook_that_faults(int fd, const siginfo_t&, void*) noexcept {
   say(fd, "hook: about to fault\n");
   *g_null = 1;
 }
@@ -111,7 +116,8 @@ void two_threads() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: crash_child SCENARIO [--file PATH] [--chain] [--core] [--no-install]\n");
+    std::fprintf(stderr,
+                 "usage: crash_child SCENARIO [--file PATH] [--chain|--previous] [--core] [--no-install]\n");
     return 2;
   }
   const std::string scenario = argv[1];
@@ -121,13 +127,13 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "--file" && i + 1 < argc) {
       opts.file = argv[++i];
-    } else if (arg == "--chain") {
+    } else if (arg == "--chain" || arg == "--previous") {
       struct sigaction sa {};
       sa.sa_sigaction = previous_handler;
       sa.sa_flags = SA_SIGINFO;
       sigemptyset(&sa.sa_mask);
       for (int s : {SIGSEGV, SIGABRT, SIGFPE}) sigaction(s, &sa, nullptr);
-      opts.call_previous_handler = true;
+      opts.call_previous_handler = arg == "--chain";
     } else if (arg == "--core") {
       const struct rlimit core { 64UL << 20, 64UL << 20 };
       if (setrlimit(RLIMIT_CORE, &core) != 0) return 2;

@@ -215,6 +215,13 @@ TEST(Crash, ChainsThePreviousHandlerAfterTheReportWhenAsked) {
   EXPECT_EQ(count(run.output, "previous handler:"), 1U) << run.output;
 }
 
+TEST(Crash, DoesNotCallThePreviousHandlerUnlessAsked) {
+  const crash_run run = run_child({"null", "--previous"});
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;
+  expect_complete_report(run);
+  EXPECT_EQ(run.output.find("previous handler:"), std::string::npos) << run.output;
+}
+
 TEST(Crash, ReportIsCopiedToTheFile) {
   char dir[] = "/tmp/crash_test_XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);

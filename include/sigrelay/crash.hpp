@@ -50,7 +50,12 @@
 //     and the module's GNU build-id (hex) when it has one. An address in no known module prints as
 //     "?". The walk follows frame pointers, with bounds checks against the recorded stack, so frames of
 //     code compiled without frame pointers are skipped (the chain resumes at the first caller that
-//     keeps one) or end the walk early. At most `max_frames` frames.
+//     keeps one) or end the walk early; a crash in a function that has not yet pushed its own frame
+//     record (an optimised leaf, or GCC's shrink-wrapping: -fno-shrink-wrap avoids it) loses its
+//     caller, frame #1. When the fp register holds no usable frame record (the crash is inside such
+//     code, e.g. the C library's abort()), the first live-looking record is searched for in the 64 KiB
+//     above the stack pointer, and the header line says "first record found by scanning the stack".
+//     At most `max_frames` frames.
 //   - A user hook's output, if any, comes before the end line.
 //   Offline symbolization: scripts/symbolize-crash REPORT (build-ids -> binaries -> eu-addr2line).
 //
