@@ -190,6 +190,11 @@ TEST(Crash, TwoThreadsCrashingAtOnceGiveOneWholeReport) {
 }
 
 TEST(Crash, FaultInsideTheHookStillDiesByTheOriginalSignal) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer installs every handler with all signals blocked (a filled sa_mask): the "
+                  "hook's SIGSEGV is then blocked, and the kernel kills by SIGSEGV instead of running the "
+                  "handler that would die by the original SIGABRT";
+#endif
   const crash_run run = run_child({"hook_fault"});
   EXPECT_TRUE(killed_by(run.status, SIGABRT)) << run.output;  // not SIGSEGV, the hook's fault
   EXPECT_EQ(count(run.output, kHeader), 1U) << run.output;
@@ -325,8 +330,12 @@ TEST(Crash, SymbolizerResolvesTheCrashingFunction) {
   EXPECT_EQ(null_symbols.compare(next_line, 34, "       crash_null_dereference at /"), 0) << null_symbols;
   EXPECT_NE(null_symbols.find("crash_child.cc:"), std::string::npos) << null_symbols;
   EXPECT_NE(null_symbols.find("       main at "), std::string::npos) << null_symbols;
-  // abort() runs in the C library, built without frame pointers: the walk finds crash_abort's frame.
-  EXPECT_NE(abort_symbols.find("       crash_abort at "), std::string::npos) << abort_symbols;
+  // abort() runs in the C library, built without frame pointers: the scan finds the program's frames
+  // again (crash_abort's own, or, where the C library's pushes leave no record pointing into it,
+  // main's, which called it).
+  EXPECT_TRUE(abort_symbols.find("       crash_abort at ") != std::string::npos ||
+              abort_symbols.find("       main at ") != std::string::npos)
+      << abort_symbols;
 }
 
 // In-process checks of install()'s errors, in a forked child (they install handlers).
