@@ -255,30 +255,53 @@ std::error_code publish_modules() {
   return {};
 }
 
-std::string describe_failure(const options& opts, int failed_signo) {
+// Which step of install() failed, for the message.
+struct failure {
+  int signo = 0;               // the signal refused or whose action failed
+  const char* step = nullptr;  // "open", "timer_create", "prepare_thread", ...
+};
+
+std::string describe_failure(const options& opts, const failure& f) {
   std::string what = "sigrelay: cannot install the crash handler";
-  if (failed_signo != 0) what += " for " + detail::describe_signal(failed_signo);
-  if (failed_signo != 0 && !is_crash_signal(failed_signo)) what += ": it is not a fatal signal";
-  if (failed_signo == 0 && !opts.file.empty()) what += " (file " + opts.file + ")";
+  if (f.signo != 0) what += " for " + detail::describe_signal(f.signo);
+  if (f.signo != 0 && !is_crash_signal(f.signo)) what += ": it is not a fatal signal";
+  if (f.step != nullptr) what += std::string(" (") + f.step + ")";
+  if (f.step != nullptr && std::string(f.step) == "open") what += " " + opts.file;
   return what;
 }
 
-void install_impl(const options& opts, std::error_code& ec, int& failed_signo) {
-  failed_signo = 0;
+// timer_create() fails with EAGAIN while the user's RLIMIT_SIGPENDING is exhausted (its signal is
+// preallocated): other processes of the same user may free some soon, so it is retried for 2 s.
+int create_watchdog(timer_t& timer) noexcept {
+  struct sigevent event {};
+  event.sigev_notify = SIGEV_SIGNAL;
+  event.sigev_signo = SIGKILL;
+  for (int attempt = 0;; ++attempt) {
+    if (::timer_create(CLOCK_MONOTONIC, &event, &timer) == 0) return 0;
+    if (errno != EAGAIN || attempt >= 200) return errno;
+    const struct timespec pause { 0, 10 * 1000 * 1000 };
+    ::nanosleep(&pause, nullptr);
+  }
+}
+
+void install_impl(const options& opts, std::error_code& ec, failure& failed) {
+  failed = {};
   std::lock_guard<std::mutex> lock(g_install_mutex);
   if (g_crash.installed.load(std::memory_order_acquire)) {
     ec = std::make_error_code(std::errc::device_or_resource_busy);
+    failed.step = "already installed";
     return;
   }
   for (int signo : opts.signals) {
     if (!is_crash_signal(signo)) {
-      failed_signo = signo;
+      failed.signo = signo;
       ec = detail::invalid_argument();
       return;
     }
   }
   if (opts.max_frames == 0 || opts.max_frames > detail::kCrashMaxFrames) {
     ec = detail::invalid_argument();
+    failed.step = "max_frames must be 1..256";
     return;
   }
   // Resources first, each undone on a later failure; the actions last.
@@ -287,17 +310,17 @@ void install_impl(const options& opts, std::error_code& ec, int& failed_signo) {
     file_fd = ::open(opts.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (file_fd < 0) {
       ec = detail::errno_code();
+      failed.step = "open";
       return;
     }
   }
   timer_t timer{};
   bool has_timer = false;
   if (opts.watchdog_seconds > 0) {
-    struct sigevent event {};
-    event.sigev_notify = SIGEV_SIGNAL;
-    event.sigev_signo = SIGKILL;
-    if (::timer_create(CLOCK_MONOTONIC, &event, &timer) != 0) {
-      ec = detail::errno_code();
+    const int err = create_watchdog(timer);
+    if (err != 0) {
+      ec = detail::errno_code(err);
+      failed.step = "timer_create";
       if (file_fd >= 0) ::close(file_fd);
       return;
     }
@@ -309,7 +332,11 @@ void install_impl(const options& opts, std::error_code& ec, int& failed_signo) {
   };
   g_alt_stack_size = opts.alt_stack_size;
   prepare_thread_impl(ec);
-  if (!ec) ec = publish_modules();
+  failed.step = "prepare_thread";
+  if (!ec) {
+    ec = publish_modules();
+    failed.step = "module table";
+  }
   if (ec) {
     undo();
     return;
@@ -334,7 +361,8 @@ void install_impl(const options& opts, std::error_code& ec, int& failed_signo) {
     const action_id id =
         detail::add_action_chaining_itself(signo, action{detail::crash_action, nullptr}, o, ec);
     if (ec) {
-      failed_signo = signo;
+      failed.signo = signo;
+      failed.step = "add_action";
       for (action_id a : added) remove_action(a);
       undo();
       return;
@@ -342,15 +370,16 @@ void install_impl(const options& opts, std::error_code& ec, int& failed_signo) {
     added.push_back(id);
   }
   g_crash.installed.store(true, std::memory_order_release);
+  failed = {};
   ec.clear();
 }
 
 }  // namespace
 
 void install(const options& opts, std::error_code& ec) noexcept {
-  int failed_signo = 0;
+  failure failed;
   try {
-    install_impl(opts, ec, failed_signo);
+    install_impl(opts, ec, failed);
   } catch (const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
   }
@@ -358,9 +387,9 @@ void install(const options& opts, std::error_code& ec) noexcept {
 
 void install(const options& opts) {
   std::error_code ec;
-  int failed_signo = 0;
-  install_impl(opts, ec, failed_signo);
-  if (ec) detail::throw_error(ec, describe_failure(opts, failed_signo));
+  failure failed;
+  install_impl(opts, ec, failed);
+  if (ec) detail::throw_error(ec, describe_failure(opts, failed));
 }
 
 bool installed() noexcept { return g_crash.installed.load(std::memory_order_acquire); }

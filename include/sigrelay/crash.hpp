@@ -118,8 +118,11 @@
 //   Functions not declared noexcept throw std::system_error; the std::error_code overloads report the
 //   same errors. install() fails with std::errc::device_or_resource_busy if it was called before
 //   (one install per process), std::errc::invalid_argument (message names the signal) for a signal
-//   outside the fatal set above, or the error of open(), mmap(), sigaltstack(), timer_create() or
-//   add_action(); on error nothing was installed (the signal dispositions are as they were).
+//   outside the fatal set above or a max_frames outside 1..256, or the error of open(), mmap(),
+//   sigaltstack(), timer_create() (EAGAIN, an exhausted RLIMIT_SIGPENDING, is retried for 2 s first)
+//   or add_action(); the message names the signal or the step. On error nothing was installed (the
+//   signal dispositions are as they were; the calling thread may keep the alternate stack that
+//   prepare_thread() gave it).
 #pragma once
 
 #include <signal.h>
