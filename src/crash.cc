@@ -279,7 +279,7 @@ int create_watchdog(timer_t& timer) noexcept {
   for (int attempt = 0;; ++attempt) {
     if (::timer_create(CLOCK_MONOTONIC, &event, &timer) == 0) return 0;
     if (errno != EAGAIN || attempt >= 200) return errno;
-    const struct timespec pause { 0, 10 * 1000 * 1000 };
+    const struct timespec pause { 0, 10L * 1000 * 1000 };
     ::nanosleep(&pause, nullptr);
   }
 }
