@@ -39,9 +39,11 @@
 //     when it does not, "unknown (thread not prepared)" for a thread whose stack sigrelay never
 //     recorded. Only for SIGSEGV and SIGBUS; left out otherwise.
 //   - "thread:" the kernel thread id and the thread's name (prctl(PR_GET_NAME)).
-//   - "sender:" "kernel" (si_code > 0), or "pid P uid U (kill|tkill|queue|..., trusted|untrusted)"
-//     for a signal sent by a process (si_code <= 0). trusted: the kernel filled in pid and uid
-//     (SI_USER, SI_TKILL); the other negative codes can be forged by a same-user process.
+//   - "sender:" "kernel" (si_code > 0), or "pid P uid U (KIND, trusted|untrusted[, this process])"
+//     for a signal sent by a process (si_code <= 0), KIND being kill (SI_USER), tkill (SI_TKILL),
+//     queue (SI_QUEUE) or other. trusted: the kernel filled in pid and uid (SI_USER, SI_TKILL); the
+//     other negative codes can be forged by a same-user process. ", this process" when P is the
+//     crashing process itself (abort(), raise()).
 //   - "registers:" pc, sp and fp (rbp on x86-64, x29 on AArch64) from the signal's ucontext; left out
 //     on other architectures.
 //   - "backtrace:" frame #0 is the pc ("pc"), the others return addresses ("ra": the symbolizer looks
@@ -62,7 +64,7 @@
 // Signal context
 //   Everything the report needs is prepared at install time: the output fd and file, the list of
 //   loaded modules with their build-ids (dl_iterate_phdr), the installing thread's stack bounds and
-//   alternate signal stack, and a watchdog timer. In the handler: only write(2), prctl, gettid,
+//   alternate signal stack, and a watchdog timer. In the handler: only write(2), prctl, gettid, getpid,
 //   timer_settime, nanosleep, sigaction, pthread_sigmask, tgkill, plain loads; no allocation, no
 //   lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
 //   symbolization at all): names come later, offline.
