@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "sigrelay/registry.hpp"
+
 namespace sigrelay::detail {
 
 // A process-lifetime object that is never destroyed, so that nothing running during or after static
@@ -53,6 +55,13 @@ const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;
 // This process's pid as the registry caches it for fork detection; registers the registry's fork
 // handlers on first use (registry.cc).
 pid_t process_pid();
+
+// add_action() for an action that calls the chained earlier handler itself, if at all
+// (call_chained() in src/handler/state.hpp): while the signal has such an action, the trampoline does
+// not call that handler before the actions. The crash handler's (src/crash.cc), so that a report comes
+// before, or instead of, the earlier handler.
+action_id add_action_chaining_itself(int signo, action a, action_options options,
+                                     std::error_code& ec) noexcept;
 
 // How many registry actions `signo` has now (0 for an invalid number). Ordinary context.
 std::size_t action_count(int signo) noexcept;

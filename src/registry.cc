@@ -185,7 +185,9 @@ using published_ptr = std::unique_ptr<const snapshot, snapshot_deleter>;
 snapshot_ptr make_snapshot(const struct sigaction& previous, const std::vector<entry>& entries) {
   std::unique_ptr<entry[]> copy(entries.empty() ? nullptr : new entry[entries.size()]);
   std::copy(entries.begin(), entries.end(), copy.get());
-  snapshot_ptr fresh(new snapshot{previous, entries.size(), copy.get()});
+  const bool chained_by_action =
+      std::any_of(entries.begin(), entries.end(), [](const entry& e) { return e.chains_itself; });
+  snapshot_ptr fresh(new snapshot{previous, entries.size(), copy.get(), chained_by_action});
   copy.release();
   return fresh;
 }
@@ -330,8 +332,9 @@ std::size_t action_count(int signo) noexcept {
 
 }  // namespace detail
 
-action_id add_action(int signo, action a, action_options options, std::error_code& ec) noexcept {
-  using namespace detail;
+namespace detail {
+action_id add_action_impl(int signo, action a, action_options options, bool chains_itself,
+                          std::error_code& ec) noexcept {
   if (refuse_reason(signo, options.allow_fault_signals) != nullptr || a.fn == nullptr) {
     ec = invalid_argument();
     return {};
@@ -343,7 +346,7 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
     signal_record& record = reg.signals[signo];
     std::vector<entry> entries = record.entries;
     serial = reg.next_serial;
-    entries.push_back(entry{a.fn, a.context, serial, options.restart});
+    entries.push_back(entry{a.fn, a.context, serial, options.restart, chains_itself});
     forget_abandoned_pass_through(signo, record);
     if (!record.installed) {
       ec = install(signo, record, entries);
@@ -362,6 +365,16 @@ action_id add_action(int signo, action a, action_options options, std::error_cod
   // Outside the mutex: the hook may change this thread's signal mask (see detail.hpp).
   if (const auto added = g_action_added.load(std::memory_order_acquire)) added(signo);
   return action_id_access::make(signo, serial);
+}
+
+action_id add_action_chaining_itself(int signo, action a, action_options options,
+                                     std::error_code& ec) noexcept {
+  return add_action_impl(signo, a, options, true, ec);
+}
+}  // namespace detail
+
+action_id add_action(int signo, action a, action_options options, std::error_code& ec) noexcept {
+  return detail::add_action_impl(signo, a, options, false, ec);
 }
 
 action_id add_action(int signo, action a, action_options options) {

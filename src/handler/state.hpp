@@ -51,6 +51,9 @@ struct entry {
   void* context;
   std::uint64_t serial;
   bool restart;
+  // The action calls the chained earlier handler itself, if at all (call_chained()): the trampoline
+  // does not call it before the actions. Only sigrelay's crash handler adds such an action.
+  bool chains_itself;
 };
 
 // Immutable once published. Allocated and freed only by the registry, outside signal context.
@@ -58,6 +61,7 @@ struct snapshot {
   struct sigaction previous;  // chained when it is a function, never when SIG_DFL/SIG_IGN
   std::size_t size;
   const entry* entries;
+  bool chained_by_action;  // some entry has chains_itself: the trampoline does not chain `previous`
 };
 
 // A test-only observer called on entering (true) and leaving (false) the trampoline.
@@ -92,6 +96,15 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
 // does, including the reader protocol and errno preservation. Async-signal-safe; also used from
 // ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
 void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
+
+// Signal context. Inside an action: the ucontext the kernel passed with the delivery being handled
+// on this thread (nullptr outside an action, or when there was none).
+void* current_ucontext() noexcept;
+
+// Signal context. Inside an action whose entry has chains_itself: calls the earlier handler saved
+// for `signo` exactly as the trampoline would have (SA_SIGINFO, sa_mask, SA_RESETHAND; nothing for
+// SIG_DFL or SIG_IGN). It may not return.
+void call_chained(int signo, siginfo_t* info, void* ucontext) noexcept;
 
 // The reader counts that the calling thread's read-side sections hold (for a fork child, whose
 // counters must equal what its one thread holds).

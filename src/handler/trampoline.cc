@@ -160,6 +160,9 @@ void leave_reader(section held) noexcept {
   if (t_held_depth == held.index + 1) release_innermost();
 }
 
+// The ucontext of the delivery whose actions run on this thread (current_ucontext()).
+__thread void* t_ucontext __attribute__((tls_model("initial-exec")));
+
 // Signal context.
 const snapshot* load_snapshot(int signo) noexcept {
   return (signo > 0 && signo < NSIG) ? g_handler.slots[signo].load(std::memory_order_seq_cst) : nullptr;
@@ -183,7 +186,7 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   release_abandoned(interrupted_sp(ucontext));
   section held = enter_reader(frame);
   const snapshot* snap = load_snapshot(signo);
-  if (snap != nullptr && callable(snap->previous, signo, *info)) {
+  if (snap != nullptr && !snap->chained_by_action && callable(snap->previous, signo, *info)) {
     // Copied out, so that the call holds no reader count (it may never return).
     const struct sigaction previous = snap->previous;
     leave_reader(held);
@@ -192,9 +195,12 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
     snap = load_snapshot(signo);
   }
   if (snap != nullptr) {
+    void* const outer_ucontext = t_ucontext;
+    t_ucontext = ucontext;
     for (std::size_t i = 0; i < snap->size; ++i) {
       snap->entries[i].fn(snap->entries[i].context, *info);
     }
+    t_ucontext = outer_ucontext;
   }
   leave_reader(held);
 
@@ -211,6 +217,18 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   }
   if (is_poke(info)) return;
   dispatch(signo, info, ucontext);
+}
+
+// Signal context.
+void* current_ucontext() noexcept { return t_ucontext; }
+
+// Signal context. Called from inside an action (its reader section held): the previous disposition
+// is read from the snapshot that action runs from, copied, and called as dispatch() would.
+void call_chained(int signo, siginfo_t* info, void* ucontext) noexcept {
+  const snapshot* snap = load_snapshot(signo);
+  if (snap == nullptr || info == nullptr || !callable(snap->previous, signo, *info)) return;
+  const struct sigaction previous = snap->previous;
+  call_previous(previous, signo, info, ucontext);
 }
 
 // The counters this thread's held sections hold. Called in a fork child, whose only thread is the

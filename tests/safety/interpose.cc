@@ -13,6 +13,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <atomic>
 #include <cstdarg>
 #include <cstddef>
@@ -49,11 +50,20 @@ static_assert(std::atomic<std::size_t>::is_always_lock_free);
 static_assert(std::atomic<const char*>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
-// Signal context (that is the point): records `name` if this thread is inside the trampoline.
+std::atomic<int> g_violation_fd{-1};  // set_violation_fd()
+
+// Signal context (that is the point): records `name` if this thread is inside the trampoline, and
+// writes it (a line) to the violation fd if one is set.
 inline void check(const char* name) noexcept {
   if (t_depth <= 0) return;
   const std::size_t i = g_violations.fetch_add(1, std::memory_order_relaxed);
   if (i < kCapacity) g_names[i].store(name, std::memory_order_relaxed);
+  const int fd = g_violation_fd.load(std::memory_order_relaxed);
+  if (fd >= 0) {
+    std::size_t length = 0;
+    while (name[length] != '\0') ++length;
+    if (::write(fd, name, length) > 0) (void)::write(fd, "\n", 1);
+  }
 }
 
 // The forwarding targets that have no __libc_ alias, found with dlsym(RTLD_NEXT) at startup,
@@ -159,6 +169,8 @@ const char* violation_summary() noexcept {
 
 std::uint64_t hook_entries() noexcept { return g_entries.load(std::memory_order_relaxed); }
 std::uint64_t hook_entries_on_this_thread() noexcept { return t_entries; }
+
+void set_violation_fd(int fd) noexcept { g_violation_fd.store(fd, std::memory_order_relaxed); }
 
 int depth() noexcept { return t_depth; }
 void set_depth(int depth) noexcept { t_depth = depth; }

@@ -33,6 +33,10 @@ const char* violation_summary() noexcept;
 std::uint64_t hook_entries() noexcept;
 std::uint64_t hook_entries_on_this_thread() noexcept;
 
+// From now on, each violation is also written, as a line with its name, to `fd` (-1: no longer):
+// for a process that dies inside the window (a crash report), whose counters nobody can read later.
+void set_violation_fd(int fd) noexcept;
+
 // The calling thread's depth counter: how many trampoline runs are on its stack. The interposer
 // self-test forces it up to check that a call in the window is noticed.
 int depth() noexcept;
