@@ -230,7 +230,6 @@ std::optional<int> front_end(int argc, char** argv) {
   if (self == "tini") return tini_main(argc, argv);
   if (self == "dumb-init") return dumb_init_main(argc, argv);
   if (argc < 3 || std::strcmp(argv[1], "run") != 0) return std::nullopt;
-  if (const int dd = options_end(argc, argv, 2); dd > 0) argv[dd] = end_of_options;
   std::string which;
   int rest = 0;  // index of the first argument after the --compat option
   if (std::strncmp(argv[2], "--compat=", 9) == 0) {
@@ -240,6 +239,7 @@ std::optional<int> front_end(int argc, char** argv) {
     which = argv[3];
     rest = 4;
   } else {
+    if (const int dd = options_end(argc, argv, 2); dd > 0) argv[dd] = end_of_options;
     return std::nullopt;
   }
   if (which != "tini" && which != "dumb-init") return std::nullopt;  // CLI11 says what is allowed
