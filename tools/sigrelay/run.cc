@@ -136,8 +136,8 @@ bool parse_rewrite(const std::string& text, init_options& o, std::string& error)
 
 void setup(CLI::App& app, int& status) {
   CLI::App* sub = app.add_subcommand("run", "Run a program as a signal-forwarding, zombie-reaping init");
-  sub->description(description);
-  sub->footer(footer);
+  // The one-line description stays for `sigrelay --help`; the manual goes after the options.
+  sub->footer(std::string(description) + "\n" + footer);
   sub->prefix_command();
   struct settings {
     std::string compat;

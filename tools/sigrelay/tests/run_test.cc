@@ -18,9 +18,10 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/child.hpp"
@@ -109,6 +110,20 @@ char proc_state(pid_t pid) {
   return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
 }
 
+// Fields 5 and 6 of /proc/PID/stat: the process group and the session; {0, 0} if unreadable.
+std::pair<pid_t, pid_t> group_and_session(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(in, text);
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return {0, 0};
+  std::istringstream rest(text.substr(close + 2));
+  std::string state;
+  long ppid = 0, pgrp = 0, session = 0;
+  rest >> state >> ppid >> pgrp >> session;
+  return {static_cast<pid_t>(pgrp), static_cast<pid_t>(session)};
+}
+
 bool wait_for_state(pid_t pid, char want) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -118,10 +133,17 @@ bool wait_for_state(pid_t pid, char want) {
   return false;
 }
 
+// The characters after `key` up to a space or a line end ("" if `key` is absent).
+std::string word_after(const std::string& text, const std::string& key) {
+  const std::size_t at = text.find(key);
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + key.size();
+  return text.substr(start, text.find_first_of(" \n", start) - start);
+}
+
 pid_t ready_pid(const std::string& output) {
-  std::smatch m;
-  static const std::regex ready("ready pid=([0-9]+)");
-  return std::regex_search(output, m, ready) ? static_cast<pid_t>(std::stoi(m[1])) : 0;
+  const std::string pid = word_after(output, "ready pid=");
+  return pid.empty() ? 0 : static_cast<pid_t>(std::stoi(pid));
 }
 
 // The originals print argv[0] as given (/usr/bin/tini); --compat prints the bare name.
@@ -132,7 +154,12 @@ std::string as_named(const std::string& text, const std::string& path, const std
 }
 
 std::string without_pids(std::string text) {
-  return std::regex_replace(text, std::regex("\\([0-9]+\\)"), "(N)");
+  for (std::size_t open = 0; (open = text.find('(', open)) != std::string::npos; ++open) {
+    const std::size_t close = text.find_first_not_of("0123456789", open + 1);
+    if (close != std::string::npos && close > open + 1 && text[close] == ')')
+      text.replace(open + 1, close - open - 1, "N");
+  }
+  return text;
 }
 
 std::string param_name(const testing::TestParamInfo<init_kind>& p) { return p.param.name; }
@@ -177,7 +204,9 @@ TEST_P(every_init, reaps_orphans_as_pid_1) {
   auto p = start(GetParam(), {"orphan"}, false, true);
   const int status = p->finish();
   EXPECT_NE(p->output().find("orphan="), std::string::npos) << p->output();
-  EXPECT_NE(p->output().find("\nreaped"), std::string::npos) << p->output();
+  // (tini writes its prefix and its message separately: the probe's lines may land between them)
+  EXPECT_NE(p->output().find("reaped\n"), std::string::npos) << p->output();
+  EXPECT_EQ(p->output().find("not reaped"), std::string::npos) << p->output();
   EXPECT_EQ(exit_code(status), 0) << describe_status(status) << p->output();
 }
 
@@ -251,10 +280,11 @@ TEST_P(every_init, child_starts_with_the_inits_signal_state) {
   close(out[0]);
   const int status = sigrelay::test::wait_with_deadline(pid, 20);
   EXPECT_EQ(exit_code(status), 0) << describe_status(status) << output;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(output, m, std::regex("ignored=([0-9a-f]+) blocked=([0-9a-f]+)"))) << output;
-  const unsigned long long ignored = std::stoull(m[1], nullptr, 16);
-  const unsigned long long blocked = std::stoull(m[2], nullptr, 16);
+  const std::string ignored_text = word_after(output, "ignored=");
+  const std::string blocked_text = word_after(output, "blocked=");
+  ASSERT_FALSE(ignored_text.empty() || blocked_text.empty()) << output;
+  const unsigned long long ignored = std::stoull(ignored_text, nullptr, 16);
+  const unsigned long long blocked = std::stoull(blocked_text, nullptr, 16);
   const unsigned long long int_bit = 1ULL << (SIGINT - 1);
   const unsigned long long usr2_bit = 1ULL << (SIGUSR2 - 1);
   if (k.ours || k.fam == family::tini) {
@@ -281,17 +311,18 @@ class tini_like : public testing::TestWithParam<init_kind> {};
 TEST_P(tini_like, reaps_orphans_as_subreaper_and_warns_with_w) {
   auto p = start(GetParam(), {"orphan"});
   const int status = p->finish();
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(p->output(), m, std::regex("orphan=([0-9]+)"))) << p->output();
-  EXPECT_NE(p->output().find("\nreaped"), std::string::npos) << p->output();
+  const std::string orphan = word_after(p->output(), "orphan=");
+  ASSERT_FALSE(orphan.empty()) << p->output();
+  // (tini writes its prefix and its message separately: the probe's lines may land between them)
+  EXPECT_NE(p->output().find("reaped\n"), std::string::npos) << p->output();
+  EXPECT_EQ(p->output().find("not reaped"), std::string::npos) << p->output();
   const std::string warning =
       GetParam().name == std::string("native") ? "sigrelay run: reaped orphan pid " : "[WARN  tini (";
   EXPECT_NE(p->output().find(warning), std::string::npos) << p->output();
   if (GetParam().name != std::string("native")) {
-    EXPECT_NE(p->output().find("Reaped zombie process with pid=" + m[1].str()), std::string::npos)
-        << p->output();
+    EXPECT_NE(p->output().find("Reaped zombie process with pid=" + orphan), std::string::npos) << p->output();
   } else {
-    EXPECT_NE(p->output().find("reaped orphan pid " + m[1].str()), std::string::npos) << p->output();
+    EXPECT_NE(p->output().find("reaped orphan pid " + orphan), std::string::npos) << p->output();
   }
   EXPECT_EQ(exit_code(status), 0) << describe_status(status) << p->output();
 }
@@ -304,6 +335,7 @@ INSTANTIATE_TEST_SUITE_P(run, tini_like, testing::ValuesIn([] {
                          param_name);
 
 class tini_group : public testing::TestWithParam<init_kind> {};
+class tini_env : public testing::TestWithParam<init_kind> {};
 
 // -g: the whole process group gets the signal; the exit code maps with -e.
 TEST_P(tini_group, signals_the_process_group_and_maps_exit_codes) {
@@ -323,6 +355,26 @@ INSTANTIATE_TEST_SUITE_P(run, tini_group, testing::ValuesIn([] {
                            return all;
                          }()),
                          param_name);
+
+// tini's environment: TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP as -s and -g, set to anything.
+TEST_P(tini_env, environment_variables_act_as_options) {
+  std::vector<std::string> argv{"TINI_SUBREAPER=", "TINI_KILL_PROCESS_GROUP=1"};
+  argv.insert(argv.end(), GetParam().argv.begin(), GetParam().argv.end());
+  argv.push_back(probe);
+  argv.push_back("wait");
+  argv.push_back("group");
+  process p("/usr/bin/env", argv);
+  ASSERT_TRUE(p.wait_for_output("ready")) << p.output();
+  EXPECT_EQ(p.output().find("[WARN"), std::string::npos) << "TINI_SUBREAPER: no reaping warning\n"
+                                                         << p.output();
+  ASSERT_EQ(kill(p.pid(), SIGUSR1), 0);
+  ASSERT_TRUE(p.wait_for_output("grandchild got SIGUSR1")) << p.output();
+  ASSERT_EQ(kill(p.pid(), SIGTERM), 0);
+  const int status = p.finish();
+  EXPECT_EQ(exit_code(status), 42) << describe_status(status) << p.output();
+}
+
+INSTANTIATE_TEST_SUITE_P(run, tini_env, testing::ValuesIn(tini_family({})), param_name);
 
 // Usage errors: the same exit status and the same first line as tini (pids aside).
 TEST(run_tini_compat, usage_errors_match_tini) {
@@ -413,6 +465,52 @@ INSTANTIATE_TEST_SUITE_P(run, dumb_init_rewrite, testing::ValuesIn([] {
                            return all;
                          }()),
                          param_name);
+
+// Where each mode puts the child: tini and sigrelay run, its own process group in the init's session;
+// dumb-init (and --setsid), a new session; dumb-init -c (and DUMB_INIT_SETSID=0), the init's group.
+TEST(run_modes, process_group_and_session_of_the_child) {
+  struct mode {
+    init_kind kind;
+    const char* env;  // or nullptr
+    enum { own_group, new_session, inits_group } want;
+  };
+  std::vector<mode> modes;
+  for (const auto& k : tini_family({"-s"})) modes.push_back({k, nullptr, mode::own_group});
+  modes.push_back({native({}), nullptr, mode::own_group});
+  for (const auto& k : dumb_init_family({})) modes.push_back({k, nullptr, mode::new_session});
+  modes.push_back({native({"--setsid"}), nullptr, mode::new_session});
+  for (const auto& k : dumb_init_family({"-c"})) modes.push_back({k, nullptr, mode::inits_group});
+  for (const auto& k : dumb_init_family({})) modes.push_back({k, "DUMB_INIT_SETSID=0", mode::inits_group});
+  for (const mode& m : modes) {
+    SCOPED_TRACE(std::string(m.kind.name) + (m.env != nullptr ? std::string(" ") + m.env : ""));
+    std::vector<std::string> argv;
+    if (m.env != nullptr) argv.push_back(m.env);
+    argv.insert(argv.end(), m.kind.argv.begin(), m.kind.argv.end());
+    argv.push_back(probe);
+    argv.push_back("wait");
+    process p("/usr/bin/env", argv);
+    ASSERT_TRUE(p.wait_for_output("ready")) << p.output();
+    const pid_t child = ready_pid(p.output());
+    const auto [child_group, child_session] = group_and_session(child);
+    const auto [init_group, init_session] = group_and_session(p.pid());
+    switch (m.want) {
+      case mode::own_group:
+        EXPECT_EQ(child_group, child);
+        EXPECT_EQ(child_session, init_session);
+        break;
+      case mode::new_session:
+        EXPECT_EQ(child_session, child);
+        EXPECT_EQ(child_group, child);
+        break;
+      case mode::inits_group:
+        EXPECT_EQ(child_group, init_group);
+        EXPECT_EQ(child_session, init_session);
+        break;
+    }
+    ASSERT_EQ(kill(p.pid(), SIGTERM), 0);
+    EXPECT_EQ(exit_code(p.finish()), 42) << p.output();
+  }
+}
 
 // Usage errors: byte for byte dumb-init's output and status.
 TEST(run_dumb_init_compat, usage_errors_match_dumb_init) {
