@@ -544,6 +544,15 @@ TEST(run_native, die_by_signal_dies_by_the_childs_signal) {
   EXPECT_TRUE(sigrelay::test::killed_by(status, SIGUSR1)) << p.output();
 }
 
+// As PID 1 the kernel ignores a default-action signal the init sends itself: 128+N instead.
+TEST(run_native, die_by_signal_as_pid_1_exits_128_plus_n) {
+  if (!unshare_works()) GTEST_SKIP() << "unshare --pid --fork fails here (needs root or user namespaces)";
+  process p("/usr/bin/unshare", {"--pid", "--fork", sigrelay_bin, "run", "--die-by-signal", "--", probe,
+                                 "kill", std::to_string(SIGUSR1)});
+  const int status = p.finish();
+  EXPECT_EQ(exit_code(status), 128 + SIGUSR1) << describe_status(status) << p.output();
+}
+
 TEST(run_native, verbose_names_each_sender) {
   process p(sigrelay_bin, {"run", "-v", "--", probe, "wait"});
   ASSERT_TRUE(p.wait_for_output("ready")) << p.output();
