@@ -33,11 +33,11 @@
 //     background init never steals the terminal); no terminal is fine. Without it (dumb-init's
 //     single-child mode) the child stays in the init's process group and session.
 //   - stdin/stdout/stderr, the environment and the working directory are the init's.
-//   - exec failure: the errno reaches the init through a close-on-exec pipe, which prints the
-//     dialect's message; the child exits with exec_failure_status(): tini and native 127 when not
-//     found (ENOENT, ENOTDIR), 126 when found but not executable (EACCES and every other error in
-//     native; tini: 126 for EACCES, 1 otherwise), dumb-init 2. That status then passes through as any
-//     exit status of the child (so -e applies to it, as in tini).
+//   - exec failure: the errno reaches the init through a close-on-exec pipe, and the init prints the
+//     dialect's message; the child exits with exec_failure_status(): native 127 when not found
+//     (ENOENT, ENOTDIR) and 126 for every other error (found but not executable: EACCES, ENOEXEC,
+//     ...); tini 127 for ENOENT, 126 for EACCES, 1 otherwise; dumb-init 2. That status then passes
+//     through as any exit status of the child (so -e applies to it, as in tini).
 //
 // Forwarding
 //   Each signal event (a delivery, or several of one signal coalesced while the init was busy, as the
