@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+// tools/sigrelay/run_init.hpp — the engine of `sigrelay run`: a signal-forwarding, zombie-reaping init.
+//
+// The three front ends (run.cc: `sigrelay run`; run_compat_tini.cc: tini's options; run_compat_dumb_init.cc:
+// dumb-init's options) fill one init_options and call run_init(). What the engine does:
+//
+// Start
+//   - Subscribes every catchable signal (below) on sigrelay's signalfd backend, so they are blocked in
+//     the init and read synchronously: the init's own writes to a terminal never stop it (SIGTTOU is
+//     blocked), and nothing is lost while the child starts. SIGCHLD goes to a scope-all
+//     sigrelay::children watcher, which reaps every child, orphans included.
+//   - Forwarded: every signal from 1 to SIGRTMAX except SIGKILL and SIGSTOP (uncatchable), SIGCHLD
+//     (reaping), the synchronous fault signals SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS (a
+//     real fault of the init must kill it; tini leaves them alone too) and the numbers the C library
+//     reserves. A signal sent by the init to itself (si_pid == its pid, such as the SIGPIPE of a log
+//     write to a closed pipe) is not forwarded.
+//   - `new_session` (dumb-init's default): detaches the init from its controlling terminal
+//     (TIOCNOTTY). If the init was that session's leader, the kernel sends its foreground group
+//     SIGHUP and SIGCONT: the first SIGHUP and the first SIGCONT read afterwards are not forwarded.
+//   - `parent_death_signal`: prctl(PR_SET_PDEATHSIG) on the init; when its parent dies the signal
+//     arrives and is forwarded like any other (SIGKILL just kills the init).
+//   - Subreaper: prctl(PR_SET_CHILD_SUBREAPER) with `subreaper`, or with `auto_subreaper` when the init
+//     is not PID 1. Not PID 1 and not a subreaper: the dialect's warning that orphans are not reaped.
+//
+// The child (fork, then execvp)
+//   - Signal mask: exactly the mask the init was started with (saved first thing), never the blocks
+//     of the init's own signalfd backend. Dispositions: those the init was started with (sigrelay's
+//     fork handler gives back each subscribed signal's saved disposition, so an inherited SIG_IGN of
+//     SIGINT stays ignored in the child; handlers become SIG_DFL at exec, as always).
+//   - Terminal: `new_session`: setsid() and TIOCSCTTY (the child's session takes the terminal the
+//     init let go of). Otherwise, with `own_process_group`, its own process group (setpgid), made the
+//     terminal's foreground group (tcsetpgrp on stdin) if the init's group was the foreground one (a
+//     background init never steals the terminal); no terminal is fine. Without it (dumb-init's
+//     single-child mode) the child stays in the init's process group and session.
+//   - stdin/stdout/stderr, the environment and the working directory are the init's.
+//   - exec failure: the errno reaches the init through a close-on-exec pipe, and the init prints the
+//     dialect's message; the child exits with exec_failure_status(): native 127 when not found
+//     (ENOENT, ENOTDIR) and 126 for every other error (found but not executable: EACCES, ENOEXEC,
+//     ...); tini 127 for ENOENT, 126 for EACCES, 1 otherwise; dumb-init 2. That status then passes
+//     through as any exit status of the child (so -e applies to it, as in tini).
+//
+// Forwarding
+//   Each signal event (a delivery, or several of one signal coalesced while the init was busy, as the
+//   kernel coalesces them anyway) is forwarded once with kill(): to the child, or with
+//   `signal_group` to its process group. `rewrite[signo]` replaces the number first (0: dropped).
+//   With `stop_self_on_tty_signals`, after forwarding SIGTSTP, SIGTTIN or SIGTTOU the init stops
+//   itself with SIGSTOP (a SIGCONT to the init continues it and is forwarded, waking the child).
+//   `drop_tty_input_output` drops SIGTTIN and SIGTTOU (tini ignores them). At verbosity >= 1 (tini: 2)
+//   each forwarded signal is logged with its sender: pid, uid, command name (/proc/PID/comm), and
+//   trusted (sent by kill/tgkill or the kernel, so pid and uid are the kernel's word) or forgeable
+//   (sigqueue: the sender wrote them). Realtime signals are forwarded by number; a sigqueue() value
+//   is not carried over (kill() carries none, and a process group cannot be sigqueue()d).
+//
+// The end
+//   When the child ends (orphans reaped meanwhile, each logged with `warn_reaped`), the init:
+//   `term_group_on_exit`: sends SIGTERM (through `rewrite`) to the child's process group, for the
+//   descendants left; then exits with the child's exit code, or 128+N if signal N killed it, modulo
+//   256; a status in `success_statuses` becomes 0. With `die_by_signal` and a child killed by N, the
+//   init instead dies by N (sigrelay::relay::die_by_signal), so its parent sees WIFSIGNALED; as PID 1
+//   the kernel does not let the init die by its own signal, so it exits 128+N then.
+//   Descendants that still run are not waited for (as tini and dumb-init): as PID 1, the namespace
+//   ends with the init and the kernel kills them.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <csignal>
+#include <string>
+#include <vector>
+
+namespace sigrelay::tool::run {
+
+// Whose messages, prefixes and exit statuses the init uses.
+enum class dialect {
+  native,     // "sigrelay run: ..." on stderr
+  tini,       // "[FATAL tini (pid)] ...", "[WARN  tini (pid)] ..." on stderr; INFO/DEBUG on stdout
+  dumb_init,  // "[dumb-init] ..." on stderr
+};
+
+struct init_options {
+  std::vector<std::string> command;  // PROGRAM ARGS...; command[0] is looked up in PATH
+  enum dialect dialect = dialect::native;
+  // tini: 1 by default (warnings), 2 info, 3 debug. native: 0 by default (warnings and errors), 1 each
+  // forwarded signal with its sender, 2 reaping and start-up details. dumb-init: 0 or 1 (everything).
+  int verbosity = 0;
+  bool subreaper = false;         // always register as a child subreaper
+  bool auto_subreaper = false;    // register as one when not PID 1
+  bool signal_group = false;      // forward to the child's process group (kill(-pid))
+  bool new_session = false;       // dumb-init's setsid mode (see Start and The child)
+  bool own_process_group = true;  // without new_session: the child gets its own process group
+  bool stop_self_on_tty_signals = false;
+  bool drop_tty_input_output = false;
+  bool term_group_on_exit = false;
+  bool warn_reaped = false;
+  bool die_by_signal = false;
+  int parent_death_signal = 0;
+  std::array<int, NSIG> rewrite{};  // index: signal; -1 = unchanged, 0 = drop, else the new number
+  std::bitset<256> success_statuses;
+  init_options() { rewrite.fill(-1); }
+};
+
+// Runs the init; returns the status to exit with (or dies by the child's signal, see The end). Errors
+// that prevent the start (a signal that cannot be subscribed, fork failing) are printed in the
+// dialect's words and return 1.
+int run_init(const init_options& options);
+
+// The status of a child whose execvp() failed with `err`, per dialect (see The child).
+int exec_failure_status(dialect d, int err) noexcept;
+
+}  // namespace sigrelay::tool::run

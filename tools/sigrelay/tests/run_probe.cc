@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+// tools/sigrelay/tests/run_probe.cc — the child that run_test runs under each init; it reports what
+// it receives and does what a scenario needs. Output on stdout, one line per fact:
+//   run_probe exit N        exits N
+//   run_probe kill SIG      dies by SIG (a number)
+//   run_probe wait [group]  "ready pid=P"; prints "got SIGxxx" for each signal it handles; exits 42
+//                           after SIGTERM. With `group`: first starts a grandchild in its process
+//                           group that prints "grandchild got SIGxxx" and ends after SIGTERM (or 10 s).
+//   run_probe group-exit    starts such a grandchild, waits for it to be ready, exits 7
+//   run_probe orphan        makes an orphan (a grandchild whose parent exits), waits until it ends,
+//                           then until its init reaped it: "orphan=P" then "reaped" or "not reaped"
+//   run_probe state         "ignored=HEX blocked=HEX" from /proc/self/status (SigIgn, SigBlk)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+volatile sig_atomic_t got_term = 0;
+const char* prefix = "";
+
+const char* name(int signo) {
+  switch (signo) {
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGTERM: return "SIGTERM";
+    case SIGCONT: return "SIGCONT";
+    case SIGWINCH: return "SIGWINCH";
+    default: return "other";
+  }
+}
+
+// Signal context: write() only, errno saved.
+void on_signal(int signo) {
+  const int saved = errno;
+  char line[64];
+  std::size_t n = 0;
+  for (const char* p = prefix; *p != '\0' && n < 40;) line[n++] = *p++;
+  for (const char* p = "got "; *p != '\0';) line[n++] = *p++;
+  for (const char* p = name(signo); *p != '\0' && n < 62;) line[n++] = *p++;
+  line[n++] = '\n';
+  (void)!write(STDOUT_FILENO, line, n);
+  if (signo == SIGTERM) got_term = 1;
+  errno = saved;
+}
+
+void handle_all() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (const int s : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGCONT, SIGWINCH})
+    sigaction(s, &sa, nullptr);
+}
+
+void say(const std::string& text) {
+  const std::string line = text + "\n";
+  (void)!write(STDOUT_FILENO, line.data(), line.size());
+}
+
+// A grandchild in our process group; returns once it is ready.
+pid_t start_grandchild() {
+  int ready[2];
+  if (pipe(ready) != 0) std::exit(90);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(ready[0]);
+    prefix = "grandchild ";
+    handle_all();
+    alarm(10);  // never outlives a scenario that sends it nothing
+    close(ready[1]);
+    while (got_term == 0) pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char c;
+  while (read(ready[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  close(ready[0]);
+  return pid;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "exit" && argc > 2) return std::atoi(argv[2]);
+  if (mode == "kill" && argc > 2) {
+    const int signo = std::atoi(argv[2]);
+    signal(signo, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(signo);
+    return 99;
+  }
+  if (mode == "wait") {
+    const bool group = argc > 2 && std::strcmp(argv[2], "group") == 0;
+    handle_all();
+    const pid_t grandchild = group ? start_grandchild() : 0;
+    say("ready pid=" + std::to_string(getpid()));
+    while (got_term == 0) pause();
+    if (grandchild > 0) {
+      // Give a group-wide SIGTERM time to reach it too, then make sure it is gone.
+      int status = 0;
+      for (int i = 0; i < 2000 && waitpid(grandchild, &status, WNOHANG) == 0; ++i) usleep(1000);
+      kill(grandchild, SIGKILL);
+      waitpid(grandchild, &status, 0);
+    }
+    return 42;
+  }
+  if (mode == "group-exit") {
+    start_grandchild();
+    say("ready pid=" + std::to_string(getpid()));
+    return 7;
+  }
+  if (mode == "orphan") {
+    int gone[2];
+    if (pipe(gone) != 0) return 90;
+    int report[2];
+    if (pipe(report) != 0) return 90;
+    const pid_t middle = fork();
+    if (middle == 0) {
+      const pid_t orphan = fork();
+      if (orphan == 0) {
+        close(gone[0]);
+        close(report[0]);
+        close(report[1]);
+        usleep(100 * 1000);  // its parent has exited by then: it is an orphan when it ends
+        _exit(0);            // closes gone[1]
+      }
+      (void)!write(report[1], &orphan, sizeof orphan);
+      _exit(0);
+    }
+    close(gone[1]);
+    close(report[1]);
+    pid_t orphan = 0;
+    while (read(report[0], &orphan, sizeof orphan) < 0 && errno == EINTR) {
+    }
+    int status = 0;
+    waitpid(middle, &status, 0);
+    say("orphan=" + std::to_string(orphan));
+    char c;
+    while (read(gone[0], &c, 1) != 0 && errno == EINTR) {
+    }
+    // It has exited: a zombie until its new parent (the init) reaps it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (kill(orphan, 0) == 0 && std::chrono::steady_clock::now() < deadline) usleep(1000);
+    say(kill(orphan, 0) == 0 ? "not reaped" : "reaped");
+    return 0;
+  }
+  if (mode == "state") {
+    std::ifstream in("/proc/self/status");
+    std::string line, ignored, blocked;
+    while (std::getline(in, line)) {
+      if (line.rfind("SigIgn:", 0) == 0) ignored = line.substr(line.find_first_not_of(" \t", 7));
+      if (line.rfind("SigBlk:", 0) == 0) blocked = line.substr(line.find_first_not_of(" \t", 7));
+    }
+    say("ignored=" + ignored + " blocked=" + blocked);
+    return 0;
+  }
+  std::fprintf(stderr, "run_probe: unknown mode\n");
+  return 98;
+}
