@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// bench/responders_sigrelay.cc — sigrelay's responders: signals::wait() and native_handle()+epoll
-// on the relay backend, the signalfd backend's wait(), and the dispatcher.
+// bench/responders_sigrelay.cc — sigrelay's responders: signals::wait(), the iterator and
+// native_handle()+epoll on the relay backend, the signalfd backend's wait(), and the dispatcher.
 #include <sigrelay/dispatcher.hpp>
 #include <sigrelay/relays.hpp>
 #include <sigrelay/signals.hpp>
@@ -20,7 +20,7 @@ namespace {
 
 class signals_responder final : public mechanism {
  public:
-  enum class how { wait, epoll };
+  enum class how { wait, iterator, epoll };
   signals_responder(sigrelay::backend b, how h) : backend_(b), how_(h) {}
   ~signals_responder() override {
     if (ep_ >= 0) ::close(ep_);
@@ -49,6 +49,13 @@ class signals_responder final : public mechanism {
         }
         for (const sigrelay::signal_event& e : sigs_->pending())
           sink.on(e.signo, e.count, carries_value(e), e.last.value.sival_int);
+      } else if (how_ == how::iterator) {
+        // Range-for over the object: blocks between events, ends only when the sink is done.
+        for (const sigrelay::signal_event& e : *sigs_) {
+          sink.on(e.signo, e.count, carries_value(e), e.last.value.sival_int);
+          if (sink.done) break;
+        }
+        if (!sink.done) die("signals iteration ended");
       } else {
         const std::vector<sigrelay::signal_event> batch = sigs_->wait();
         if (batch.empty()) die("signals::wait returned nothing");
@@ -101,6 +108,9 @@ void add_sigrelay(std::vector<mechanism_info>& out) {
   out.push_back({"sigrelay-wait", group::sigrelay, "signals::wait(), relay backend", true, [] {
                    return std::make_unique<signals_responder>(backend::relay, signals_responder::how::wait);
                  }});
+  out.push_back(
+      {"sigrelay-iterator", group::sigrelay, "range-for over signals (its iterator), relay backend", true,
+       [] { return std::make_unique<signals_responder>(backend::relay, signals_responder::how::iterator); }});
   out.push_back(
       {"sigrelay-epoll", group::sigrelay, "native_handle()+epoll_wait, then pending(), relay backend", true,
        [] { return std::make_unique<signals_responder>(backend::relay, signals_responder::how::epoll); }});
