@@ -363,6 +363,7 @@ struct child {
 struct options {
   int rounds = 5;
   std::uint64_t trips = 100'000;  // counted round trips per mechanism and pinning, over all rounds
+  std::uint64_t trips_2cpu = 0;   // the same for the 2-CPU pinning, if not 0
   std::uint64_t warmup = 2'000;   // per responder process
   std::uint64_t flood = 100'000;
   unsigned timeout_s = 60;         // per responder process
@@ -810,8 +811,9 @@ void run_pingpong(driver& d, const options& opt, const std::vector<mechanism_inf
     if (raw == nullptr) die(path.c_str());
     std::fprintf(raw, "mechanism,round,trip,ns\n");
   }
-  const std::uint64_t per_round =
-      (opt.trips + static_cast<std::uint64_t>(opt.rounds) - 1) / static_cast<std::uint64_t>(opt.rounds);
+  const std::uint64_t per_round = ((pin.label == "2cpu" && opt.trips_2cpu != 0 ? opt.trips_2cpu : opt.trips) +
+                                   static_cast<std::uint64_t>(opt.rounds) - 1) /
+                                  static_cast<std::uint64_t>(opt.rounds);
   for (int r = 0; r < opt.rounds; ++r) {
     std::fprintf(stderr, "[ping-pong %s] round %d/%d:", pin.label.c_str(), r + 1, opt.rounds);
     double floor_median = NAN;
@@ -1278,11 +1280,13 @@ int driver_main(const options& opt) {
 void usage() {
   std::fprintf(
       stderr,
-      "usage: pingpong [--smoke] [--out DIR] [--rounds R] [--trips N] [--warmup W] [--flood N]\n"
+      "usage: pingpong [--smoke] [--out DIR] [--rounds R] [--trips N] [--trips-2cpu N] [--warmup W]\n"
+      "                [--flood N]\n"
       "                [--pin 1,2] [--flood-pin 1,2] [--only a,b,...] [--no-pingpong] [--no-floods]\n"
       "                [--list]\n"
       "  --pin, --flood-pin   1: driver and responder on one CPU; 2: on two CPUs (default: both)\n"
       "  --trips N   counted round trips per mechanism and pinning, over all rounds (default 100000)\n"
+      "  --trips-2cpu N   the same for the 2-CPU pinning (default: as --trips)\n"
       "  --smoke     a few hundred round trips per mechanism and small floods; checks counts only\n");
 }
 
@@ -1320,6 +1324,8 @@ int main(int argc, char** argv) {
       opt.rounds = std::max(1, std::atoi(next().c_str()));
     else if (a == "--trips")
       opt.trips = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--trips-2cpu")
+      opt.trips_2cpu = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--warmup")
       opt.warmup = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--flood")
