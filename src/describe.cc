@@ -190,10 +190,8 @@ std::string flags_to_string(int sa_flags) {
   } known[] = {
       {SA_SIGINFO, "SA_SIGINFO"},     {SA_ONSTACK, "SA_ONSTACK"},     {SA_RESTART, "SA_RESTART"},
       {SA_NODEFER, "SA_NODEFER"},     {SA_RESETHAND, "SA_RESETHAND"}, {SA_NOCLDSTOP, "SA_NOCLDSTOP"},
-      {SA_NOCLDWAIT, "SA_NOCLDWAIT"},
-#ifdef SA_RESTORER
-      {SA_RESTORER, "SA_RESTORER"},
-#endif
+      {SA_NOCLDWAIT, "SA_NOCLDWAIT"}, {0x04000000U, "SA_RESTORER"},  // set by the C library on Linux; not in
+                                                                     // <signal.h>
   };
   std::string out;
   auto rest = static_cast<unsigned>(sa_flags);
@@ -211,12 +209,21 @@ std::string flags_to_string(int sa_flags) {
 }
 
 std::string sigset_to_string(const sigset_t& set) {
-  std::string out = "{";
+  // Handlers often block everything while they run: a mask of more than half the signals is
+  // written as what it leaves out.
+  int named = 0;
+  int members = 0;
   for (int signo = 1; signo < NSIG; ++signo) {
-    if (sigismember(&set, signo) != 1) continue;
-    if (out.size() > 1) out += ", ";
-    const std::string_view name = signal_name(signo);
-    out += name.empty() ? std::to_string(signo) : std::string(name);
+    if (!has_name(signo)) continue;
+    ++named;
+    if (sigismember(&set, signo) == 1) ++members;
+  }
+  const bool inverted = members * 2 > named;
+  std::string out = inverted ? "all but {" : "{";
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (!has_name(signo) || (sigismember(&set, signo) == 1) == inverted) continue;
+    if (out.back() != '{') out += ", ";
+    out += signal_name(signo);
   }
   return out + "}";
 }

@@ -243,6 +243,10 @@ TEST(Describe, FlagsAndSetsPrint) {
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGRTMIN + 2);
   EXPECT_EQ(sigrelay::sigset_to_string(set), "{SIGHUP, SIGRTMIN+2}");
+  sigfillset(&set);
+  sigdelset(&set, SIGINT);
+  EXPECT_EQ(sigrelay::sigset_to_string(set), "all but {SIGINT}");
+  EXPECT_EQ(sigrelay::flags_to_string(0x04000000 | SA_ONSTACK), "SA_ONSTACK|SA_RESTORER");
 }
 
 TEST(Ownership, NothingReportedWhileSigrelayOwnsItsSignals) {

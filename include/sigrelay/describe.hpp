@@ -67,9 +67,11 @@ struct disposition {
 };
 // "SIG_DFL", "SIG_IGN", or "handler <location> [SA_SIGINFO|SA_ONSTACK|SA_RESTART] mask {SIGINT}".
 SIGRELAY_EXPORT std::string to_string(const disposition& d);
-// "SA_SIGINFO|SA_ONSTACK|SA_RESTART" (unknown bits as hex), "0" for none.
+// "SA_SIGINFO|SA_ONSTACK|SA_RESTART" (SA_RESTORER, 0x04000000, which the C library adds on Linux,
+// included; unknown bits as hex), "0" for none.
 SIGRELAY_EXPORT std::string flags_to_string(int sa_flags);
-// "{SIGINT, SIGTERM}", "{}".
+// "{SIGINT, SIGTERM}", "{}"; a set holding more than half the named signals as what it leaves out:
+// "all but {SIGKILL, SIGSTOP}", "all but {}" (numbers without a name are not listed).
 SIGRELAY_EXPORT std::string sigset_to_string(const sigset_t& set);
 
 // One registry action, classified by its function.
