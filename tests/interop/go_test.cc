@@ -23,8 +23,9 @@
 
 namespace {
 
-// Go's runtime makes raw rt_sigaction() calls, which ThreadSanitizer's sigaction() interception
-// (it installs its own handler and defers the user's) never sees: the two cannot share signals.
+// Under ThreadSanitizer the Go runtime's own re-raise of a SIGPIPE it does not want does not end the
+// process, with or without sigrelay (measured: both runs of that test hang until the watchdog; TSan
+// defers a signal raised inside a handler). Only that test skips there.
 #if defined(__SANITIZE_THREAD__)
 constexpr bool under_tsan = true;
 #elif defined(__has_feature)
@@ -36,11 +37,6 @@ constexpr bool under_tsan = false;
 #else
 constexpr bool under_tsan = false;
 #endif
-
-#define SKIP_UNDER_TSAN()                                                             \
-  if (under_tsan)                                                                     \
-  GTEST_SKIP() << "the Go runtime installs handlers with raw rt_sigaction(), behind " \
-                  "ThreadSanitizer's sigaction() interception"
 
 struct go_library {
   void (*notify)(int) = nullptr;
@@ -88,7 +84,6 @@ bool is_go(const sigrelay::disposition& d) {
 }
 
 TEST(InteropGo, GoFirstSameSignalBothReceive) {
-  SKIP_UNDER_TSAN();
   SIGRELAY_IN_CHILD([] {
     go_library go;
     go.load();
@@ -118,7 +113,6 @@ TEST(InteropGo, GoFirstSameSignalBothReceive) {
 }
 
 TEST(InteropGo, SigrelayFirstSameSignalGoTakesItUntilReset) {
-  SKIP_UNDER_TSAN();
   SIGRELAY_IN_CHILD([] {
     std::atomic<std::uint64_t> ours{0};
     const sigrelay::action_id id = sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(ours));
@@ -148,7 +142,6 @@ TEST(InteropGo, SigrelayFirstSameSignalGoTakesItUntilReset) {
 }
 
 TEST(InteropGo, SigrelayFirstNonGoSignalsAreForwarded) {
-  SKIP_UNDER_TSAN();
   SIGRELAY_IN_CHILD([] {
     std::atomic<std::uint64_t> pipe_count{0};
     std::atomic<std::uint64_t> usr2_count{0};
@@ -180,7 +173,10 @@ TEST(InteropGo, SigrelayFirstNonGoSignalsAreForwarded) {
 // would have called it: the process dies exactly as it did without sigrelay, before sigrelay's action
 // runs. Both runs are checked, each in its own child, whose death is the result.
 TEST(InteropGo, GoFirstNonGoSignalIsChainedAndDiesAsWithoutSigrelay) {
-  SKIP_UNDER_TSAN();
+  if (under_tsan) {
+    GTEST_SKIP() << "under ThreadSanitizer, Go's re-raise of an unwanted SIGPIPE does not end the process, "
+                    "even without sigrelay (measured)";
+  }
   for (const bool with_sigrelay : {false, true}) {
     const int status = sigrelay::test::run_in_child([with_sigrelay] {
       go_library go;
@@ -213,7 +209,6 @@ TEST(InteropGo, GoFirstNonGoSignalIsChainedAndDiesAsWithoutSigrelay) {
 // that many land on Go's threads, on Go's signal stacks (the trampoline has SA_ONSTACK). A Go panic or
 // fatal error would end the child with status 2: the child must exit 0 with every count exact.
 TEST(InteropGo, PanicFreeRunWithSignalsOnGoThreads) {
-  SKIP_UNDER_TSAN();
   SIGRELAY_IN_CHILD(
       [] {
         go_library go;
