@@ -56,9 +56,11 @@
 #include <vector>
 
 #include "detail.hpp"
+#include "handler/capi_action.hpp"
 #include "handler/masks.hpp"
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
+#include "registry_view.hpp"
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay {
@@ -328,6 +330,25 @@ std::size_t action_count(int signo) noexcept {
   registry& reg = the_registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
   return reg.signals[signo].entries.size();
+}
+
+registry_view view_of(int signo) {
+  registry_view view;
+  registry& reg = the_registry();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  const signal_record& record = reg.signals[signo];
+  view.installed = record.installed;
+  view.ignoring = record.ignoring;
+  view.previous = saved_disposition(signo, record);
+  if (::sigaction(signo, nullptr, &view.current) != 0) sigemptyset(&view.current.sa_mask);
+  view.actions.reserve(record.entries.size());
+  for (const entry& e : record.entries) {
+    const void* code = e.fn == call_c_action
+                           ? reinterpret_cast<const void*>(static_cast<const c_action*>(e.context)->fn)
+                           : reinterpret_cast<const void*>(e.fn);
+    view.actions.push_back(listed_action{e, action_id_access::make(signo, e.serial), code});
+  }
+  return view;
 }
 
 }  // namespace detail

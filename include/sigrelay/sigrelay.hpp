@@ -4,14 +4,15 @@
 //   #include <sigrelay/sigrelay.hpp>
 //
 // Includes every header of the core library: the registry, the relays, `signals`, the child
-// watcher, the crash reports, the dispatcher, spawn attributes and the version macros; and, in C++20 (with
-// <stop_token>), the graceful termination of <sigrelay/termination.hpp> too (in C++17 it is left
-// out; including it directly is an error). Not included: <sigrelay/fmt.hpp>, which needs {fmt},
+// watcher, the crash reports, the dispatcher, describe(), spawn attributes and the version macros;
+// and, in C++20 (with <stop_token>), the graceful termination of <sigrelay/termination.hpp> too (in
+// C++17 it is left out; including it directly is an error). Not included: <sigrelay/fmt.hpp>, which needs {fmt},
 // and the adapters (<sigrelay/asio.hpp>, uv.hpp, event.hpp, coro.hpp), which are separate targets.
 #pragma once
 
 #include "sigrelay/children.hpp"
 #include "sigrelay/crash.hpp"
+#include "sigrelay/describe.hpp"
 #include "sigrelay/dispatcher.hpp"
 #include "sigrelay/export.hpp"
 #include "sigrelay/registry.hpp"
