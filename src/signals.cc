@@ -47,9 +47,10 @@
 // - Fork children: an inherited object is dead in the child (its owner pid is the parent's): it
 //   records nothing, never reads or writes the eventfd it shares with the parent, never touches a
 //   mask; pending()/wait() return nothing at once. The drain's entry check compares with the pid the
-//   registry's fork child handler refreshes (no system call per drain); every eventfd read or write
-//   checks getpid() as well (it is paid only next to that system call), so that a child of _Fork(),
-//   which runs no atfork handlers, never touches the parent's eventfd either.
+//   registry's fork child handler refreshes (no system call per drain); every eventfd write checks
+//   getpid() as well (paid only next to that system call), so that a child of _Fork(), which runs no
+//   atfork handlers, never wakes the parent. Such a child's pending()/wait() may read the shared
+//   eventfd until it calls after_fork_in_child() (the header says to call it first).
 // - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full ring
 //   *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the signal
 //   blocked in the interrupted context, and the kernel keeps the rest queued (RLIMIT_SIGPENDING; a
@@ -488,12 +489,13 @@ void read_signalfd(detail::signals_core& c, read_mode mode) {
 // Reads the eventfd, then gives close()'s wake-up back if close() came meanwhile: the write just read
 // may have been close()'s, and close() promises a readable native_handle() from then on. close() sets
 // CLOSED before it writes, so a read that took its write is followed by a load that sees CLOSED.
-// Never in a fork child, _Fork() included (the eventfd is the parent's).
+// The caller checked foreign_cached(): a child of _Fork() that did not call after_fork_in_child()
+// may read the parent's eventfd here (documented); it never writes it (the getpid() check below).
 void consume_eventfd(detail::signals_core& c) noexcept {
   sink& s = c.sink;
-  if (c.foreign()) return;
   detail::os::drain_eventfd(s.event_fd);
-  if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0) detail::write_wakeup(s.event_fd);
+  if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0 && !c.foreign())
+    detail::write_wakeup(s.event_fd);
 }
 
 // Makes the wake-up of a drain that could not hand out what the sink holds (an exception) stand again.
@@ -587,7 +589,7 @@ void poke_ring_holders() noexcept {
 // Makes room for held realtime signals once the ring was emptied: lifts this thread's holds (the
 // deliveries they let in are recorded at once, in this thread, with no wake-up system call) and pokes
 // other holding threads. Returns whether this thread lifted anything. Caller holds c.mutex.
-bool release_holds(detail::signals_core& c) noexcept {
+[[gnu::noinline]] bool release_holds_now(detail::signals_core& c) noexcept {
   bool lifted = false;
   if (detail::t_ring_held != 0 || detail::t_ring_entry >= 0) {
     detail::t_consumer_of = &c.sink;
@@ -597,6 +599,14 @@ bool release_holds(detail::signals_core& c) noexcept {
   const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
   if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
   return lifted;
+}
+
+// The drain's fast path: nobody holds anything (a handful of loads, no call).
+inline bool release_holds(detail::signals_core& c) noexcept {
+  if (detail::t_ring_held == 0 && detail::t_ring_entry < 0 &&
+      detail::g_ring_holder_count.load(std::memory_order_seq_cst) == 0)
+    return false;
+  return release_holds_now(c);
 }
 
 // `stale_fd`: on an empty drain, read the eventfd even if FD_ARMED was clear. A handler interrupted
@@ -616,7 +626,7 @@ bool release_holds(detail::signals_core& c) noexcept {
 // on an empty drain.
 void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& events) {
   events.clear();
-  detail::lift_released_blocks(nullptr);
+  if (detail::t_applied != 0) detail::lift_released_blocks(nullptr);
   if (c.foreign_cached()) return;
   const std::lock_guard<std::mutex> lock(c.mutex);  // against a handle's add()/remove()
   if (c.kind == backend::signalfd) read_signalfd(c, read_mode::drain);

@@ -228,7 +228,7 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
   t_hold_request = 0;
   dispatch(signo, info, ucontext);
-  if (context != nullptr) apply_hold(signo, context->uc_sigmask);
+  if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;
 }
