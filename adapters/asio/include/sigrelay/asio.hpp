@@ -555,7 +555,8 @@ class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
     this->state_->source->remove(signo);
   }
 
-  // Realtime deliveries lost to a full ring (see signals::dropped).
+  // Realtime deliveries lost to a full ring that could not hold them in the kernel (see
+  // signals::dropped).
   std::uint64_t dropped() const {
     if (!this->state_) return 0;
     std::lock_guard<std::mutex> lock(this->state_->mutex);
