@@ -542,8 +542,9 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // Pokes the other threads that hold realtime signals for a full ring (src/handler/hold.hpp), now
 // that a drain made room: each lifts its holds in its handler. Like poke_owner(): a thread-directed
 // SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
-// trampoline installed for it; waits (at most a second) until the thread has left the holders'
-// table. A thread that has exited is taken out of the table here.
+// trampoline installed for it; waits (at most a second) until a lift left the holders' table (the
+// thread may hold again at once, so the entry alone cannot tell). A thread that has exited is taken
+// out of the table here.
 void poke_ring_holders() noexcept {
   using detail::g_ring_holders;
   const pid_t self = detail::os::gettid();
@@ -575,9 +576,13 @@ void poke_ring_holders() noexcept {
     info.si_pid = pid;
     info.si_uid = ::getuid();
     info.si_value.sival_ptr = const_cast<char*>(&detail::poke_cookie);
+    const std::uint32_t lifts = detail::g_ring_lifts.load(std::memory_order_seq_cst);
     if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &info) == 0) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      while (entry.load(std::memory_order_seq_cst) == tid && std::chrono::steady_clock::now() < deadline) {
+      // Done when a lift left the table: the poked thread may hold again at once (in the same entry).
+      while (entry.load(std::memory_order_seq_cst) == tid &&
+             detail::g_ring_lifts.load(std::memory_order_seq_cst) == lifts &&
+             std::chrono::steady_clock::now() < deadline) {
         const struct timespec pause { 0, 20000 };
         ::nanosleep(&pause, nullptr);
       }

@@ -15,6 +15,7 @@ namespace sigrelay::detail {
 
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
 std::atomic<int> g_ring_holder_count{0};
+std::atomic<std::uint32_t> g_ring_lifts{0};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_hold_request __attribute__((tls_model("initial-exec"))) = 0;
 __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec"))) = 0;
@@ -85,6 +86,7 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
   if (entry >= 0) {
     g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+    g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
   }
   // In a handler, the kernel unblocks on return (uc_sigmask); unblocking here would run the held
   // deliveries nested inside this handler.

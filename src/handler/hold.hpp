@@ -35,6 +35,7 @@ namespace sigrelay::detail {
 
 static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
 static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
 
 inline constexpr int max_ring_holders = 256;
 
@@ -42,6 +43,9 @@ inline constexpr int max_ring_holders = 256;
 extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
 // Entries in use (a cheap "anyone holding?" for the consumer).
 extern std::atomic<int> g_ring_holder_count;
+// Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
+// in the same entry, before the poker ever sees the entry free).
+extern std::atomic<std::uint32_t> g_ring_lifts;
 
 // GNU __thread, initial-exec: plain thread-pointer-relative accesses, safe in a signal handler.
 // 1 while dispatch() runs an action that may hold (see the notes).
