@@ -72,6 +72,8 @@
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them
 //     (and the kernel's queue full): the sender sees EAGAIN. A thread that holds also keeps
 //     thread-directed deliveries of that signal pending until the lift.
+//   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
+//     (pthread_sigmask) finds it unblocked after the lift.
 //   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).
 //
 // Masks (signalfd backend)
