@@ -6,10 +6,11 @@
 // MODE: raw (a plain sigaction handler adding to a counter: the floor), registry (one
 // relay::add_count action through sigrelay's trampoline), signals (a relay-backend `signals`
 // object: handler, record, wake, then pending() in ordinary code), signalfd (the signalfd backend:
-// tgkill then pending()). Each delivery is a tgkill() to this thread. bench/run runs it under
-// `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction
-// counts by the difference of N, which cancels start-up and set-up: user-space instructions per
-// delivery (the kernel's part is not counted by callgrind).
+// tgkill then pending()); signals-reuse and signalfd-reuse: the same with pending(std::vector&) into
+// one reused vector (the allocation-free path). Each delivery is a tgkill() to this thread. bench/run runs it
+// under `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction counts
+// by the difference of N, which cancels start-up and set-up: user-space instructions per delivery (the
+// kernel's part is not counted by callgrind).
 #include <sigrelay/registry.hpp>
 #include <sigrelay/relays.hpp>
 #ifdef BENCH_HAVE_SIGRELAY_SIGNALS
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace {
 
@@ -39,7 +41,7 @@ void send_self(int signo) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: deliveries raw|registry|signals|signalfd N\n");
+    std::fprintf(stderr, "usage: deliveries raw|registry|signals|signalfd|signals-reuse|signalfd-reuse N\n");
     return 2;
   }
   const char* mode = argv[1];
@@ -68,6 +70,15 @@ int main(int argc, char** argv) {
     for (long i = 0; i < n; ++i) {
       send_self(SIGUSR1);
       for (const auto& e : s.pending()) got += e.count;
+    }
+  } else if (std::strcmp(mode, "signals-reuse") == 0 || std::strcmp(mode, "signalfd-reuse") == 0) {
+    const bool fd = std::strcmp(mode, "signalfd-reuse") == 0;
+    sigrelay::signals s({SIGUSR1}, fd ? sigrelay::backend::signalfd : sigrelay::backend::relay);
+    std::vector<sigrelay::signal_event> events;
+    for (long i = 0; i < n; ++i) {
+      send_self(SIGUSR1);
+      s.pending(events);
+      for (const auto& e : events) got += e.count;
     }
 #endif
   } else {

@@ -9,7 +9,9 @@
 //   disposition each time), next to a permanent action, and next to a permanent action while another
 //   thread floods the signal at itself (the grace period meets running handlers).
 // * Creating and destroying a `signals` instance (relay and signalfd backends), and one delivery
-//   all the way to ordinary code: tgkill() then pending().
+//   all the way to ordinary code: tgkill() then pending() (a new vector each time), then per path of
+//   the allocation-free API: pending(std::vector&), a realtime delivery through the ring, wait() and
+//   wait(std::vector&) with a signal pending, the range-for iterator.
 #include <benchmark/benchmark.h>
 
 #include <sigrelay/registry.hpp>
@@ -158,6 +160,87 @@ void BM_SignalsDelivery(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "relay" : "signalfd");
 }
 BENCHMARK(BM_SignalsDelivery)->Arg(0)->Arg(1);
+
+// The same into a reused vector: pending(std::vector&), no allocation per delivery.
+void BM_SignalsDeliveryReuse(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  sigrelay::signals s({SIGUSR1}, kind);
+  if (kind == sigrelay::backend::relay) unblock(SIGUSR1);
+  std::vector<sigrelay::signal_event> events;
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    send_self(SIGUSR1);
+    s.pending(events);
+    for (const auto& e : events) got += e.count;
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0 ? "relay, pending(vector&)" : "signalfd, pending(vector&)");
+}
+BENCHMARK(BM_SignalsDeliveryReuse)->Arg(0)->Arg(1);
+
+// A realtime delivery (sigqueue-style, with a value) through the ring, into a reused vector.
+void BM_SignalsRealtimeDeliveryReuse(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  const int signo = SIGRTMIN + 1;
+  sigrelay::signals s({signo}, kind);
+  if (kind == sigrelay::backend::relay) unblock(signo);
+  std::vector<sigrelay::signal_event> events;
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    send_self(signo);
+    s.pending(events);
+    got += events.size();
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0 ? "relay, realtime" : "signalfd, realtime");
+}
+BENCHMARK(BM_SignalsRealtimeDeliveryReuse)->Arg(0)->Arg(1);
+
+// wait() with a signal already pending (returns at once): range(1) 0 = wait() returning a vector,
+// 1 = wait(std::vector&).
+void BM_SignalsWaitPending(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  const bool reuse = state.range(1) == 1;
+  sigrelay::signals s({SIGUSR1}, kind);
+  if (kind == sigrelay::backend::relay) unblock(SIGUSR1);
+  std::vector<sigrelay::signal_event> events;
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    send_self(SIGUSR1);
+    if (reuse) {
+      s.wait(events);
+      for (const auto& e : events) got += e.count;
+    } else {
+      for (const auto& e : s.wait()) got += e.count;
+    }
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(std::string(state.range(0) == 0 ? "relay" : "signalfd") +
+                 (reuse ? ", wait(vector&)" : ", wait()"));
+}
+BENCHMARK(BM_SignalsWaitPending)->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1});
+
+// The range-for iterator, one delivery per step (a signal is pending before each ++).
+void BM_SignalsIterator(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  sigrelay::signals s({SIGUSR1}, kind);
+  if (kind == sigrelay::backend::relay) unblock(SIGUSR1);
+  send_self(SIGUSR1);
+  auto it = s.begin();
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    got += it->count;
+    send_self(SIGUSR1);
+    ++it;
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0 ? "relay, iterator" : "signalfd, iterator");
+}
+BENCHMARK(BM_SignalsIterator)->Arg(0)->Arg(1);
 #endif
 
 }  // namespace

@@ -72,7 +72,8 @@ std::size_t action_count(int signo) noexcept;
 extern std::atomic<void (*)(int signo) noexcept> g_action_added;
 
 // The signals that sigrelay's signalfd backend has blocked in the calling thread (and that the thread
-// had not blocked already); false if none. Lifts released blocks first (src/handler/masks.hpp).
+// had not blocked already), and those a full realtime ring holds there (src/handler/hold.hpp); false
+// if none. Lifts released blocks first (src/handler/masks.hpp).
 bool library_blocked_signals(sigset_t& out) noexcept;
 
 }  // namespace sigrelay::detail

@@ -5,19 +5,21 @@
 // - One `signals` object, guarded by a mutex so that on()/off() may come from any thread while the
 //   dispatching thread drains it; the blocking part (poll on its native_handle() and a stop eventfd)
 //   runs without the lock.
-// - Events taken from `signals` but not yet dispatched wait in a backlog. A callback that throws ends
-//   run() with the rest of its batch still in the backlog: the next run() goes on from there, so an
-//   exception never loses a signal.
+// - Events taken from `signals` but not yet dispatched wait in a backlog: one vector refilled by
+//   signals::pending(std::vector&) and an index into it, so that a steady stream of deliveries
+//   allocates nothing (the vector keeps its capacity). A callback that throws ends run() with the
+//   rest of its batch still in the backlog: the next run() goes on from there, so an exception never
+//   loses a signal.
 // - stop() sets a flag and writes the stop eventfd; run() clears the flag only as it returns, so a
 //   stop() that comes before run() starts is not lost either.
 #include "sigrelay/dispatcher.hpp"
 
 #include <poll.h>
 #include <atomic>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "detail.hpp"
 #include "handler/relays.hpp"
@@ -37,7 +39,8 @@ struct dispatcher::impl {
   signals sigs;                                      // guarded by mutex (native_handle() is stable)
   std::map<int, callback> callbacks;                 // guarded by mutex
   std::function<void(std::exception_ptr)> on_error;  // guarded by mutex
-  std::deque<signal_event> backlog;                  // the dispatching thread's
+  std::vector<signal_event> backlog;                 // the dispatching thread's, from backlog[next]
+  std::size_t next = 0;
   std::atomic<bool> stopping{false};
   int stop_fd = -1;
   std::thread background;
@@ -52,15 +55,15 @@ struct dispatcher::impl {
       }
     } reset{*this};
     while (!stopping.load()) {
-      if (backlog.empty()) {
+      if (next == backlog.size()) {
         struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
         ::poll(fds, 2, -1);  // EINTR: look again
         std::lock_guard<std::mutex> lock(mutex);
-        for (signal_event& e : sigs.pending()) backlog.push_back(e);
+        next = 0;
+        sigs.pending(backlog);  // the backlog was all handed out: refill it in place
       }
-      while (!backlog.empty() && !stopping.load()) {
-        const signal_event event = backlog.front();
-        backlog.pop_front();
+      while (next < backlog.size() && !stopping.load()) {
+        const signal_event event = backlog[next++];
         callback cb;
         {
           std::lock_guard<std::mutex> lock(mutex);

@@ -46,8 +46,28 @@
 //   trampoline. The owner's own blocks are never touched by the tearing-down thread.
 // - Fork children: an inherited object is dead in the child (its owner pid is the parent's): it
 //   records nothing, never reads or writes the eventfd it shares with the parent, never touches a
-//   mask; pending()/wait() return nothing at once. The checks use getpid() (a system call) so that a
-//   child of _Fork(), which runs no atfork handlers, is covered too.
+//   mask; pending()/wait() return nothing at once. The drain's entry check compares with the pid the
+//   registry's fork child handler refreshes (no system call per drain); every eventfd write checks
+//   getpid() as well (paid only next to that system call), so that a child of _Fork(), which runs no
+//   atfork handlers, never wakes the parent. Such a child's pending()/wait() may read the shared
+//   eventfd until it calls after_fork_in_child() (the header says to call it first).
+// - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full ring
+//   *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the signal
+//   blocked in the interrupted context, and the kernel keeps the rest queued (RLIMIT_SIGPENDING; a
+//   sender beyond it gets EAGAIN, a loss it sees). A drain lifts this thread's holds once it has
+//   emptied the ring (what they let in is recorded at once, without a wake-up system call, and taken
+//   in the same drain, up to one more ring) and pokes other holding threads (poke_ring_holders()).
+//   The alternative, a ring sized to RLIMIT_SIGPENDING (96,362 here) in lazily committed memory, was
+//   rejected: a Vyukov ring's cells are reused round-robin, so ordinary traffic walks through (and
+//   commits) every page of it within capacity deliveries, and giving pages back needs the ring
+//   empty and every producer out of it, which a lock-free handler cannot promise; it also only
+//   moves the limit (a consumer starved while senders keep the kernel's queue full still
+//   overflows). Holds cost nothing at rest (no memory beyond the 1,024-record ring), keep per-signal
+//   order, and measure 100,000 of 100,000 (or every sigqueue() the kernel accepted) in
+//   tests/flood_test.cc for the relay backend, the signalfd backend and the dispatcher.
+// - Steady state allocates nothing and scans nothing: pending(std::vector&) reuses the caller's
+//   storage (the iterator, the dispatcher and the adapters use it); standard signals with a count are
+//   found through the sink's bitmask (taken with one exchange), realtime ones in the ring.
 // - Subscriptions from any thread (handle::add()/remove()): a mutex per core orders every change of
 //   the subscription state (ids[], block_slot[], signalfd_mask, the realtime ring's allocation, the
 //   signalfd reads and mask changes of remove()) against the others and against drain(), which reads
@@ -98,6 +118,7 @@
 #include <string>
 
 #include "detail.hpp"
+#include "handler/hold.hpp"
 #include "handler/masks.hpp"
 #include "handler/relays.hpp"
 #include "handler/sink.hpp"
@@ -312,13 +333,15 @@ std::vector<int> signals_in(const sigset_t& set) {
   return out;
 }
 
+// Holds of full realtime rings (src/handler/hold.hpp) are sigrelay's blocks too.
 bool library_blocked_signals(sigset_t& out) noexcept {
   lift_released_blocks(nullptr);
+  const std::uint64_t ours = t_applied | __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST);
   sigemptyset(&out);
   for (int signo = 1; signo < NSIG; ++signo) {
-    if ((t_applied & signal_bit(signo)) != 0) sigaddset(&out, signo);
+    if ((ours & signal_bit(signo)) != 0) sigaddset(&out, signo);
   }
-  return t_applied != 0;
+  return ours != 0;
 }
 
 }  // namespace detail
@@ -352,6 +375,10 @@ struct detail::signals_core {
 
   // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
   bool foreign() const noexcept { return sink.owner != ::getpid(); }
+  // The same without a system call, for the drain: the pid the registry's fork child handler
+  // refreshes. Stale in a child of _Fork() until after_fork_in_child(): every eventfd access of a
+  // drain checks foreign() too (it makes a system call anyway).
+  bool foreign_cached() const noexcept { return sink.owner != detail::current_pid(); }
 
   void close() noexcept {
     const std::uint32_t old = sink.state.fetch_or(detail::sink::closed, std::memory_order_seq_cst);
@@ -462,15 +489,20 @@ void read_signalfd(detail::signals_core& c, read_mode mode) {
 // Reads the eventfd, then gives close()'s wake-up back if close() came meanwhile: the write just read
 // may have been close()'s, and close() promises a readable native_handle() from then on. close() sets
 // CLOSED before it writes, so a read that took its write is followed by a load that sees CLOSED.
-void consume_eventfd(sink& s) noexcept {
+// The caller checked foreign_cached(): a child of _Fork() that did not call after_fork_in_child()
+// may read the parent's eventfd here (documented); it never writes it (the getpid() check below).
+void consume_eventfd(detail::signals_core& c) noexcept {
+  sink& s = c.sink;
   detail::os::drain_eventfd(s.event_fd);
-  if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0) detail::write_wakeup(s.event_fd);
+  if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0 && !c.foreign())
+    detail::write_wakeup(s.event_fd);
 }
 
 // Makes the wake-up of a drain that could not hand out what the sink holds (an exception) stand again.
-void rearm(sink& s) noexcept {
+void rearm(detail::signals_core& c) noexcept {
+  sink& s = c.sink;
   s.state.fetch_or(sink::notified | sink::fd_armed, std::memory_order_seq_cst);
-  detail::write_wakeup(s.event_fd);
+  if (!c.foreign()) detail::write_wakeup(s.event_fd);
 }
 
 // The reader half of the seqlock in src/handler/sink.cc (all seq_cst, no fences).
@@ -491,65 +523,158 @@ detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcep
   }
 }
 
+// Appends the published records of the realtime ring to `events`. A cell is released only after its
+// push_back (which may throw: the record stays in the ring). Returns whether it took any.
+bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
+  sink& s = c.sink;
+  bool any = false;
+  for (; s.cells != nullptr;) {
+    detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
+    if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
+    events.push_back(signal_event{cell.record.signo, 1, detail::make_origin(cell.record, s.owner)});
+    cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);  // now the cell may go
+    ++c.dequeue_pos;
+    any = true;
+  }
+  return any;
+}
+
+// Pokes the other threads that hold realtime signals for a full ring (src/handler/hold.hpp), now
+// that a drain made room: each lifts its holds in its handler. Like poke_owner(): a thread-directed
+// SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
+// trampoline installed for it; waits (at most a second) until a lift left the holders' table (the
+// thread may hold again at once, so the entry alone cannot tell). A thread that has exited is taken
+// out of the table here.
+void poke_ring_holders() noexcept {
+  using detail::g_ring_holders;
+  const pid_t self = detail::os::gettid();
+  const pid_t pid = ::getpid();
+  for (std::atomic<pid_t>& entry : g_ring_holders) {
+    const pid_t tid = entry.load(std::memory_order_seq_cst);
+    if (tid <= 0 || tid == self) continue;
+    unsigned long long blocked = 0;
+    if (!detail::thread_blocked_mask(tid, blocked)) {  // the thread exited with its mask
+      pid_t expected = tid;
+      if (entry.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
+        detail::g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+      continue;
+    }
+    int signo = 0;
+    for (const int candidate : {SIGURG, SIGWINCH}) {
+      if ((blocked & detail::signal_bit(candidate)) == 0) {
+        signo = candidate;
+        break;
+      }
+    }
+    if (signo == 0) continue;  // it lifts at its next drain
+    std::error_code ec;
+    const action_id keep = add_action(signo, action{detail::noop_fn, nullptr}, {}, ec);
+    if (ec) continue;
+    siginfo_t info{};
+    info.si_signo = signo;
+    info.si_code = SI_QUEUE;
+    info.si_pid = pid;
+    info.si_uid = ::getuid();
+    info.si_value.sival_ptr = const_cast<char*>(&detail::poke_cookie);
+    const std::uint32_t lifts = detail::g_ring_lifts.load(std::memory_order_seq_cst);
+    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &info) == 0) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      // Done when a lift left the table: the poked thread may hold again at once (in the same entry).
+      while (entry.load(std::memory_order_seq_cst) == tid &&
+             detail::g_ring_lifts.load(std::memory_order_seq_cst) == lifts &&
+             std::chrono::steady_clock::now() < deadline) {
+        const struct timespec pause { 0, 20000 };
+        ::nanosleep(&pause, nullptr);
+      }
+    }
+    remove_action(keep);
+  }
+}
+
+// Makes room for held realtime signals once the ring was emptied: lifts this thread's holds (the
+// deliveries they let in are recorded at once, in this thread, with no wake-up system call) and pokes
+// other holding threads. Returns whether this thread lifted anything. Caller holds c.mutex.
+[[gnu::noinline]] bool release_holds_now(detail::signals_core& c) noexcept {
+  bool lifted = false;
+  if (detail::t_ring_held != 0 || detail::t_ring_entry >= 0) {
+    detail::t_consumer_of = &c.sink;
+    lifted = detail::lift_ring_holds(nullptr);
+    detail::t_consumer_of = nullptr;
+  }
+  const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
+  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
+  return lifted;
+}
+
+// The drain's fast path: nobody holds anything (a handful of loads, no call).
+inline bool release_holds(detail::signals_core& c) noexcept {
+  if (detail::t_ring_held == 0 && detail::t_ring_entry < 0 &&
+      detail::g_ring_holder_count.load(std::memory_order_seq_cst) == 0)
+    return false;
+  return release_holds_now(c);
+}
+
 // `stale_fd`: on an empty drain, read the eventfd even if FD_ARMED was clear. A handler interrupted
 // between setting FD_ARMED and writing leaves the fd readable with no flag set once the drain ran;
 // pollers would then wake for nothing until the next delivery. Not for the futex wait, whose empty
 // drains would pay a system call for it.
 //
+// `events` is cleared, then filled (its capacity is reused: in steady state nothing is allocated).
+// Standard signals are found through the sink's pending bitmask (taken with exchange), not by a scan.
+//
 // Exception safety: nothing leaves the sink before the event that carries it is in `events`. A
 // standard signal's slot is appended before its count is taken with exchange (and dropped again if
-// the count was 0 by then); a realtime record's cell is released only after its push_back. So if an
-// allocation throws (std::bad_alloc), what was not handed out stays in the sink; the wake-up is
-// re-armed so that the next drain (or poller) finds it, and events already taken out are returned
-// (the exception only if there are none). Nothing is allocated on an empty drain.
-std::vector<signal_event> drain(detail::signals_core& c, bool stale_fd) {
-  detail::lift_released_blocks(nullptr);
-  if (c.foreign()) return {};
+// the count was 0 by then), and the bits not yet visited are put back; a realtime record's cell is
+// released only after its push_back. So if an allocation throws (std::bad_alloc), what was not handed
+// out stays in the sink; the wake-up is re-armed so that the next drain (or poller) finds it, and
+// events already taken out are returned (the exception only if there are none). Nothing is allocated
+// on an empty drain.
+void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& events) {
+  events.clear();
+  if (detail::t_applied != 0) detail::lift_released_blocks(nullptr);
+  if (c.foreign_cached()) return;
   const std::lock_guard<std::mutex> lock(c.mutex);  // against a handle's add()/remove()
   if (c.kind == backend::signalfd) read_signalfd(c, read_mode::drain);
   sink& s = c.sink;
-  // Clear NOTIFIED before scanning: a delivery we miss below notifies again.
+  // Clear NOTIFIED before taking: a delivery we miss below notifies again.
   const std::uint32_t old = s.state.fetch_and(~(sink::notified | sink::fd_armed), std::memory_order_seq_cst);
-  if ((old & sink::fd_armed) != 0 && (old & sink::closed) == 0) consume_eventfd(s);
+  if ((old & sink::fd_armed) != 0 && (old & sink::closed) == 0) consume_eventfd(c);
 
-  std::vector<signal_event> events;
+  std::uint32_t bits = s.standard_pending.exchange(0, std::memory_order_seq_cst);
   try {
-    for (int signo = 1; signo < 32; ++signo) {
-      if (s.counts[signo].load(std::memory_order_relaxed) == 0) continue;
-      events.emplace_back();  // may throw: the count is still in the sink
+    for (; bits != 0; bits &= bits - 1) {
+      const int signo = __builtin_ctz(bits) + 1;
+      events.emplace_back();  // may throw: the count is still in the sink, its bit put back below
       const std::uint64_t n = s.counts[signo].exchange(0, std::memory_order_seq_cst);
-      if (n == 0) {
+      if (n == 0) {  // a bit whose count an earlier drain took
         events.pop_back();
         continue;
       }
       events.back() = signal_event{signo, n, detail::make_origin(read_slot(s.last[signo], signo), s.owner)};
     }
-    for (; s.cells != nullptr;) {
-      detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
-      if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
-      events.push_back(signal_event{cell.record.signo, 1, detail::make_origin(cell.record, s.owner)});
-      cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);  // now the cell may go
-      ++c.dequeue_pos;
-    }
+    // Realtime: the ring, then (if this thread held signals because it was full) what the lift lets
+    // in, once: that is at most another ring's worth, the rest is held again.
+    take_ring(c, events);
+    if (release_holds(c)) take_ring(c, events);
   } catch (...) {
-    rearm(s);
+    if (bits != 0) s.standard_pending.fetch_or(bits, std::memory_order_seq_cst);
+    rearm(c);
     if (events.empty()) throw;
-    return events;  // already taken out of the sink: they must reach the caller
+    return;  // already taken out of the sink: they must reach the caller
   }
-  if (events.empty() && stale_fd && (old & sink::closed) == 0) consume_eventfd(s);
+  if (events.empty() && stale_fd && (old & sink::closed) == 0) consume_eventfd(c);
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
   if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
     s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
-    detail::write_wakeup(s.event_fd);
+    if (!c.foreign()) detail::write_wakeup(s.event_fd);
   }
-  return events;
 }
 
 // `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
-// the notes at the top for the wake-up.
-std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_ns,
-                                    const std::atomic<bool>* stopped = nullptr) {
+// the notes at the top for the wake-up. Fills `events` as drain() does.
+void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<bool>* stopped,
+               std::vector<signal_event>& events) {
   using clock = std::chrono::steady_clock;
   // A stop callback sets *stopped before INTERRUPTED: once this clear is done, either the bit is set
   // again (and ends the futex sleep) or *stopped reads true below.
@@ -561,16 +686,23 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
   // A timeout that would take the deadline past the clock's range means "forever" (never overflow).
   if (timeout_ns > (clock::time_point::max() - start).count()) timeout_ns = -1;
   const auto deadline = start + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
+  // A stale eventfd wake-up (see drain()) is read only by a drain after a ppoll() woke (or one that
+  // cannot sleep): a wait about to ppoll() the eventfd spares that system call, as ppoll() would
+  // return at once for a stale one and the drain after it reads it.
+  bool woke = timeout_ns == 0;
   for (;;) {
-    if (is_stopped()) return {};
+    if (is_stopped()) {
+      events.clear();
+      return;
+    }
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
-    std::vector<signal_event> events = drain(c, polls);
+    drain(c, polls && woke, events);
     // (After the drain, which may have read the stop callback's eventfd write away: look again.)
-    if (!events.empty() || c.closed() || c.foreign() || is_stopped()) return events;
+    if (!events.empty() || c.closed() || c.foreign_cached() || is_stopped()) return;
     long long remaining = -1;
     if (timeout_ns >= 0) {
       remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
-      if (remaining <= 0) return events;
+      if (remaining <= 0) return;
     }
     if (c.kind == backend::relay && !detail::os::sanitizer_defers_signals) {
       sink& s = c.sink;
@@ -596,6 +728,7 @@ std::vector<signal_event> wait_impl(detail::signals_core& c, long long timeout_n
       }
       ::ppoll(fds, c.signal_fd >= 0 ? 2 : 1, remaining >= 0 ? &ts : nullptr,
               nullptr);  // EINTR: loop and look again
+      woke = true;
     }
   }
 }
@@ -745,7 +878,15 @@ void unsubscribe(detail::signals_core& c, int signo) {
   if (block >= 0 && !c.foreign()) release_block(block, signo);  // a fork child's record was reset
   const std::lock_guard<std::mutex> lock(c.mutex);
   if (c.ids[signo] != id) return;  // another remove() took it meanwhile
+  // Held realtime signals (src/handler/hold.hpp) come in while the action is still there; a full
+  // ring counts them as dropped meanwhile instead of holding them past the action's end.
+  const bool holds = signo >= c.sink.rtmin && !c.foreign_cached();
+  if (holds) {
+    c.sink.no_holds.store(true, std::memory_order_seq_cst);
+    release_holds(c);
+  }
   remove_action(id);
+  if (holds) c.sink.no_holds.store(false, std::memory_order_seq_cst);
   c.ids[signo] = action_id{};
 }
 
@@ -878,24 +1019,40 @@ void signals::handle::remove(int signo) {
 }
 
 std::vector<signal_event> signals::pending() {
-  if (!core_) return {};
-  return drain(*core_, /*stale_fd=*/true);
+  std::vector<signal_event> events;
+  pending(events);
+  return events;
+}
+
+std::size_t signals::pending(std::vector<signal_event>& events) {
+  events.clear();
+  if (core_) drain(*core_, /*stale_fd=*/true, events);
+  return events.size();
 }
 
 std::vector<signal_event> signals::wait() {
-  if (!core_) return {};
-  return wait_impl(*core_, -1);
+  std::vector<signal_event> events;
+  wait(events);
+  return events;
+}
+
+std::size_t signals::wait(std::vector<signal_event>& events) {
+  events.clear();
+  if (core_) wait_impl(*core_, -1, nullptr, events);
+  return events.size();
 }
 
 std::vector<signal_event> signals::wait_for(std::chrono::nanoseconds timeout) {
-  if (!core_) return {};
-  return wait_impl(*core_, std::max<long long>(0, timeout.count()));
+  std::vector<signal_event> events;
+  if (core_) wait_impl(*core_, std::max<long long>(0, timeout.count()), nullptr, events);
+  return events;
 }
 
 std::vector<signal_event> signals::wait_unless(std::chrono::nanoseconds timeout,
                                                const std::atomic<bool>& stopped) {
-  if (!core_) return {};
-  return wait_impl(*core_, std::max<long long>(0, timeout.count()), &stopped);
+  std::vector<signal_event> events;
+  if (core_) wait_impl(*core_, std::max<long long>(0, timeout.count()), &stopped, events);
+  return events;
 }
 
 void signals::interrupt_wait() const noexcept {
@@ -925,16 +1082,15 @@ void signals::handle::close() noexcept {
 
 bool signals::handle::is_closed() const noexcept { return !core_ || core_->closed(); }
 
+// The iterator refills one batch vector through wait(std::vector&): its capacity is reused.
 signals::iterator::iterator(signals* owner) : owner_(owner) {
-  batch_ = owner_->wait();
-  if (batch_.empty()) owner_ = nullptr;
+  if (owner_->wait(batch_) == 0) owner_ = nullptr;
 }
 
 signals::iterator& signals::iterator::operator++() {
   if (++index_ < batch_.size()) return *this;
   index_ = 0;
-  batch_ = owner_->wait();
-  if (batch_.empty()) owner_ = nullptr;
+  if (owner_->wait(batch_) == 0) owner_ = nullptr;
   return *this;
 }
 

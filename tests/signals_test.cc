@@ -403,8 +403,12 @@ TEST_P(Signals, SmallRingReceivedPlusDroppedEqualsSent) {
         } else {
           EXPECT_EQ(static_cast<std::uint64_t>(kCount), received + sigs.dropped());
         }
-        if (kind() == backend::relay) {
+        if (kind() == backend::relay && kUnderThreadSanitizer) {
+          // No holds under ThreadSanitizer (see signals.hpp, "Realtime floods"): a full ring drops.
           EXPECT_GT(sigs.dropped(), 0U) << "the ring of 8 was expected to overflow";
+        } else if (kind() == backend::relay) {
+          // A full ring holds: the rest stay queued in the kernel until the consumer drains.
+          EXPECT_EQ(0U, sigs.dropped());
         } else {
           // The signalfd backend reads no more than the ring has room for: the rest wait in the
           // kernel's queue (the sender waits while it is full), so nothing is dropped at all.

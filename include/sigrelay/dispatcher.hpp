@@ -60,7 +60,9 @@ class SIGRELAY_EXPORT dispatcher {
   // Waits for the background thread to end (after stop()); rethrows an exception it ended with.
   void join();
 
-  // Realtime deliveries that found the ring full (see signals::dropped()): in all, and of one signal.
+  // Realtime deliveries that found the ring full and could not be held in the kernel (see
+  // signals::dropped() and "Realtime floods" in signals.hpp): in all, and of one signal. A flood that
+  // outruns the callbacks is held, not dropped; the dispatching thread lifts the holds as it drains.
   std::uint64_t dropped() const noexcept;
   std::uint64_t dropped(int signo) const noexcept;
 

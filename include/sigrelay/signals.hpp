@@ -49,6 +49,33 @@
 //       signal read from a signalfd interrupted nothing). Profilers that sample the PC see the
 //       reader; the context must not be resumed with setcontext() (the frame it was taken in is gone).
 //
+// Realtime floods (both backends)
+//   The realtime ring is bounded (signals_options::realtime_capacity); the kernel queues up to
+//   RLIMIT_SIGPENDING realtime signals per user (`ulimit -i`) and refuses a sigqueue() beyond that
+//   with EAGAIN, which the sender sees. sigrelay keeps everything the kernel queued:
+//   - signalfd backend: a drain reads no more than the ring has room for; the rest stays queued.
+//   - Deliveries through the handler (relay backend, and threads that do not block the signals of a
+//     signalfd-backed object): when the ring is full, the handler *holds*: it sends the siginfo it
+//     got back to its own thread (rt_tgsigqueueinfo(); si_code, pid, uid and value unchanged) and
+//     blocks the signal in that thread until the consumer has room, so the kernel keeps the rest
+//     queued. Holds are lifted by the consumer's next drain (pending(), wait*(), the iterator): in
+//     the consumer's thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under
+//     "Masks"; the drain waits up to a second for each holding thread). Order per signal number is
+//     kept. dropped() counts a delivery that found the ring full only where a hold is impossible:
+//     the signal has other subscribers (any other registry action, an earlier handler chained), the
+//     re-queue fails (RLIMIT_SIGPENDING reached meanwhile; or a kill()/tgkill() siginfo, si_code >=
+//     0, in a thread other than the main one: the kernel lets a thread forge those only as itself),
+//     more than 256 threads hold at once, the object is removing a realtime signal (remove(),
+//     destruction), or the program runs
+//     under ThreadSanitizer (which runs handlers on a copy of the interrupted context: a block there
+//     would not stick).
+//   - So a program that stops draining keeps its held signals blocked in the threads that held them
+//     (and the kernel's queue full): the sender sees EAGAIN. A thread that holds also keeps
+//     thread-directed deliveries of that signal pending until the lift.
+//   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
+//     (pthread_sigmask) finds it unblocked after the lift.
+//   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).
+//
 // Masks (signalfd backend)
 //   A signal mask belongs to one thread. sigrelay blocks a signal in the thread that subscribes it
 //   only if that thread does not block it already (a block the program set itself is never sigrelay's
@@ -112,8 +139,10 @@
 //     signal sent to the child at once is held until its disposition is right.
 //   - _Fork() runs no fork handlers: the child keeps the forking thread's mask, sigrelay's blocks
 //     included, and the parent's dispositions; inherited objects still never write the shared
-//     descriptors (a getpid() check). Call sigrelay::after_fork_in_child() (<sigrelay/registry.hpp>)
-//     first thing in such a child to get what fork() gives.
+//     descriptors (a getpid() check), but until the child calls after_fork_in_child() they are not
+//     known to be inherited, and a pending()/wait*() on one may read the parent's eventfd (taking a
+//     wake-up from the parent's poller). Call sigrelay::after_fork_in_child()
+//     (<sigrelay/registry.hpp>) first thing in such a child to get what fork() gives.
 #pragma once
 
 #include <sys/types.h>
@@ -222,10 +251,12 @@ inline constexpr std::array<int, 3> termination_signals{SIGTERM, SIGQUIT, SIGINT
 struct signals_options {
   enum backend backend = backend::relay;
   // Records kept for realtime signals between drains (rounded up to a power of two; allocated with
-  // the first realtime signal subscribed). Deliveries that find the ring full are counted by
-  // dropped(), in all and per signal, never lost silently. At most max_realtime_capacity: a larger
-  // value makes the constructor throw std::system_error (std::errc::invalid_argument, naming the
-  // capacity and the limit) before anything is subscribed.
+  // the first realtime signal subscribed). A delivery that finds the ring full is *held* (see
+  // "Realtime floods" in the class comment): the kernel keeps it and the rest of the flood queued
+  // until the consumer has room, so nothing is dropped. Only where a hold is impossible is it
+  // counted by dropped(), in all and per signal, never lost silently. At most max_realtime_capacity:
+  // a larger value makes the constructor throw std::system_error (std::errc::invalid_argument,
+  // naming the capacity and the limit) before anything is subscribed.
   std::size_t realtime_capacity = 1024;
 
   // 2^24 = 16,777,216 records (a few dozen bytes each, so about 640 MiB of ring on 64-bit Linux):
@@ -319,9 +350,20 @@ class SIGRELAY_EXPORT signals {
 
   // Events recorded so far; empty if none. Never blocks.
   std::vector<signal_event> pending();
+  // The same into the caller's storage, for a loop that must not allocate: `events` is cleared, then
+  // filled with what pending() would return, in the same order (standard signals ascending, then
+  // realtime ones as recorded); returns events.size(). Its capacity is kept and reused, so once it
+  // has grown to the largest batch seen, a call allocates nothing. Events left in `events` from an
+  // earlier call are discarded (the clear comes first, also on a moved-from object, which returns 0).
+  // Errors: only std::bad_alloc while `events` grows; what could not be stored stays recorded for
+  // the next call (see the notes in src/signals.cc), and events already taken are in `events`.
+  std::size_t pending(std::vector<signal_event>& events);
   // Blocks until at least one event, or until closed; empty only once closed (events recorded before
   // close() are still handed out first).
   std::vector<signal_event> wait();
+  // wait() into the caller's storage, as pending(std::vector&): cleared, then filled; returns
+  // events.size(), 0 only once closed. The iterator uses it.
+  std::size_t wait(std::vector<signal_event>& events);
   // As wait(), but also returns empty when the time is up. Any timeout is accepted, never overflows:
   // zero or negative polls once; one too long to add to steady_clock::now() (nanoseconds::max(),
   // hours::max(), ...) waits forever, as wait(). wait_until() measures the time left on `Clock`

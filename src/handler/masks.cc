@@ -5,6 +5,8 @@
 // no allocation, locks, exceptions or logging; errno is saved and restored. See masks.hpp.
 #include "handler/masks.hpp"
 
+#include "handler/hold.hpp"
+
 #include <pthread.h>
 #include <cerrno>
 
@@ -62,8 +64,9 @@ bool lift_released_blocks(sigset_t* mask) noexcept {
 // Signal context.
 void noop_fn(void*, const siginfo_t&) noexcept {}
 
-// Signal context (a fork child handler).
+// Signal context (a fork child handler). The holds of full realtime rings (hold.hpp) go too.
 void forget_blocks_in_child(sigset_t& mask) noexcept {
+  forget_ring_holds_in_child(mask);
   for (int signo = 1; signo < NSIG; ++signo) {
     if ((t_applied & signal_bit(signo)) != 0) sigdelset(&mask, signo);
   }

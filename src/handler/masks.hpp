@@ -54,7 +54,8 @@ inline std::uint64_t signal_bit(int signo) noexcept { return std::uint64_t{1} <<
 bool lift_released_blocks(sigset_t* mask) noexcept;
 
 // For a fork child (one thread, the forking one): removes this thread's sigrelay blocks from `mask`
-// and forgets every slot (the parent's threads do not exist here). Async-signal-safe.
+// (the holds of hold.hpp included) and forgets every slot (the parent's threads do not exist here).
+// Async-signal-safe.
 void forget_blocks_in_child(sigset_t& mask) noexcept;
 
 // An action that does nothing: keeps the trampoline installed while a poke is under way. Signal context.

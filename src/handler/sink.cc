@@ -3,13 +3,15 @@
 //
 // Everything in this file runs inside signal handlers: async-signal-safe (man 7 signal-safety),
 // lock-free, no allocation, no exceptions, no logging. System calls: write (through write_wakeup),
-// getpid and futex; errno is restored by the trampoline. See sink.hpp for the design.
+// getpid and futex (and those of a hold, hold.cc); errno is restored by the trampoline. See sink.hpp for the
+// design.
 #include "handler/sink.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "handler/hold.hpp"
 #include "handler/relays.hpp"
 #include "handler/state.hpp"
 
@@ -89,13 +91,15 @@ void record_fn(void* context, const siginfo_t& info) noexcept {
   const int signo = info.si_signo;
   if (signo <= 0 || signo >= NSIG) return;
   if (signo >= s.rtmin && signo <= s.rtmax) {
-    if (!push_record(s, info)) {
+    // Full: hold the rest in the kernel if this delivery may (hold.hpp), else count it.
+    if (!push_record(s, info) && (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info))) {
       s.dropped_by[signo].fetch_add(1, std::memory_order_seq_cst);
       s.dropped.fetch_add(1, std::memory_order_seq_cst);
     }
   } else {
     store_origin(s.last[signo], info);
     s.counts[signo].fetch_add(1, std::memory_order_seq_cst);
+    s.standard_pending.fetch_or(1U << (signo - 1), std::memory_order_seq_cst);
   }
   notify(s);
 }

@@ -13,6 +13,14 @@
 //   and publish (by a nested handler on its own thread) blocks nobody: later producers take later
 //   cells, or find the ring full. A full ring adds to `dropped` (and to that signal's `dropped_by`):
 //   received + dropped == delivered, and the consumer can tell which signals lost payloads.
+// - Which standard signals have a count to hand out: `standard_pending`, bit signo-1, set with
+//   fetch_or after the count is added; the consumer takes the word with exchange and visits only the
+//   signals it names (no scan of all counters). A bit may name a count a drain already took (it finds
+//   0 and skips it); a count is never without a bit set after it.
+// - Realtime signals when the ring is full (the handler cannot refuse a delivery): a *hold*
+//   (src/handler/hold.hpp) re-queues this siginfo to the running thread and blocks the signal in the
+//   interrupted context, so that the kernel keeps the rest queued until the consumer has room;
+//   where a hold is impossible, the delivery is counted in `dropped`.
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
 //   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
 //   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it). The
@@ -93,6 +101,9 @@ struct sink {
   int rtmin = 0;  // SIGRTMIN and SIGRTMAX, cached: their glibc macros are function calls
   int rtmax = 0;
   std::atomic<std::uint32_t> state{0};
+  // No more holds for this sink (set while it unsubscribes: a hold would outlive its action).
+  std::atomic<bool> no_holds{false};
+  std::atomic<std::uint32_t> standard_pending{0};  // bit signo-1 of standard signals with a count
   std::atomic<std::uint64_t> counts[NSIG] = {};
   origin_slot last[NSIG];
   ring_cell* cells = nullptr;  // capacity = mask + 1 cells, cells[i].seq starts at i

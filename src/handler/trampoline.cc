@@ -28,6 +28,7 @@
 #include <csignal>
 #include <cstdint>
 
+#include "handler/hold.hpp"
 #include "handler/masks.hpp"
 
 namespace sigrelay::detail {
@@ -184,6 +185,9 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
 
   const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
   release_abandoned(interrupted_sp(ucontext));
+  // Only the trampoline allows a hold (hold.hpp), and only for a lone action with nothing chained.
+  const unsigned may_hold = t_hold_allowed;
+  t_hold_allowed = 0;
   section held = enter_reader(frame);
   const snapshot* snap = load_snapshot(signo);
   if (snap != nullptr && !snap->chained_by_action && callable(snap->previous, signo, *info)) {
@@ -197,9 +201,11 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   if (snap != nullptr) {
     void* const outer_ucontext = t_ucontext;
     t_ucontext = ucontext;
+    if (may_hold != 0 && snap->size == 1 && !callable(snap->previous, signo, *info)) t_hold_allowed = 1;
     for (std::size_t i = 0; i < snap->size; ++i) {
       snap->entries[i].fn(snap->entries[i].context, *info);
     }
+    t_hold_allowed = 0;
     t_ucontext = outer_ucontext;
   }
   leave_reader(held);
@@ -211,12 +217,26 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
 // needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
 // the kernel restores on return. A poke exists only for that and runs nothing else.
+//
+// Holds (hold.hpp): a poke also lifts this thread's holds of full realtime rings. For a delivery
+// with a real interrupted context (not under ThreadSanitizer, whose handlers run on a copy of it),
+// the action may ask for a hold, applied here to the context's mask. t_hold_allowed/t_hold_request
+// are saved and put back around the dispatch: a nested delivery leaves the outer one's alone.
 void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
-  if (t_applied != 0) {
-    lift_released_blocks(ucontext != nullptr ? &static_cast<ucontext_t*>(ucontext)->uc_sigmask : nullptr);
+  auto* const context = static_cast<ucontext_t*>(ucontext);
+  if (t_applied != 0) lift_released_blocks(context != nullptr ? &context->uc_sigmask : nullptr);
+  if (is_poke(info)) {
+    lift_ring_holds(context != nullptr ? &context->uc_sigmask : nullptr);
+    return;
   }
-  if (is_poke(info)) return;
+  const unsigned outer_allowed = t_hold_allowed;
+  const unsigned outer_request = t_hold_request;
+  t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
+  t_hold_request = 0;
   dispatch(signo, info, ucontext);
+  if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
+  t_hold_allowed = outer_allowed;
+  t_hold_request = outer_request;
 }
 
 // Signal context.

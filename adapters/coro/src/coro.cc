@@ -36,7 +36,8 @@ struct channel_state {
   sigrelay::signals::handle closer;
   resume_function resume;
   std::deque<signal_event> queue;
-  awaitable* head = nullptr;  // suspended awaitables, oldest first
+  std::vector<signal_event> scratch;  // pending()'s batch, reused (signals::pending(std::vector&))
+  awaitable* head = nullptr;          // suspended awaitables, oldest first
   awaitable* tail = nullptr;
   bool closed = false;
   std::thread thread;
@@ -82,7 +83,8 @@ struct channel_state {
   // Collects what to resume into `ready`.
   void drain_and_serve(std::vector<std::coroutine_handle<>>& ready) {
     if (source) {
-      for (signal_event& e : source->pending()) queue.push_back(e);
+      source->pending(scratch);
+      queue.insert(queue.end(), scratch.begin(), scratch.end());
     }
     while (!queue.empty() && head != nullptr) {
       awaitable* a = pop_waiter();
@@ -208,7 +210,8 @@ signal_channel::next_awaitable signal_channel::next(std::stop_token token) noexc
 std::optional<signal_event> signal_channel::try_next() {
   std::lock_guard<std::mutex> lock(state_->mutex);
   if (state_->queue.empty() && state_->source && !state_->closed) {
-    for (signal_event& e : state_->source->pending()) state_->queue.push_back(e);
+    state_->source->pending(state_->scratch);
+    state_->queue.insert(state_->queue.end(), state_->scratch.begin(), state_->scratch.end());
   }
   if (state_->queue.empty()) return std::nullopt;
   signal_event e = state_->queue.front();

@@ -10,20 +10,42 @@
 //   dispatch loop, which owns it for the duration, frees it on its way out.
 #include "sigrelay/event.hpp"
 
-#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace sigrelay::event {
+
+// The events drained but not yet handed out: one vector refilled in place by
+// signals::pending(std::vector&) once it is all handed out, so a steady stream allocates nothing.
+class event_backlog {
+ public:
+  bool empty() const noexcept { return next_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - next_; }
+  const signal_event& front() const noexcept { return items_[next_]; }
+  void pop_front() noexcept { ++next_; }
+  void clear() noexcept {
+    items_.clear();
+    next_ = 0;
+  }
+  void refill(sigrelay::signals& source) {  // only when empty()
+    next_ = 0;
+    source.pending(items_);
+  }
+
+ private:
+  std::vector<signal_event> items_;
+  std::size_t next_ = 0;
+};
 
 struct signal_watcher::state {
   ::event* ev = nullptr;
   std::optional<sigrelay::signals> source;
   std::shared_ptr<const callback> cb;
-  std::deque<signal_event> backlog;
+  event_backlog backlog;
   bool active = false;
   bool dispatching = false;
   bool dead = false;  // the watcher was destroyed during dispatch
@@ -34,9 +56,7 @@ struct signal_watcher::state {
 void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, void* arg) {
   auto* st = static_cast<state*>(arg);
   if (!st->active) return;
-  if (st->backlog.empty()) {
-    for (signal_event& e : st->source->pending()) st->backlog.push_back(e);
-  }
+  if (st->backlog.empty()) st->backlog.refill(*st->source);
   const std::shared_ptr<const callback> cb = st->cb;  // the callback may replace st->cb
   st->dispatching = true;
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.

@@ -12,20 +12,42 @@
 //   so the callback may destroy the watcher (the state then only notes it is closing).
 #include "sigrelay/uv.hpp"
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace sigrelay::uv {
+
+// The events drained but not yet handed out: one vector refilled in place by
+// signals::pending(std::vector&) once it is all handed out, so a steady stream allocates nothing.
+class event_backlog {
+ public:
+  bool empty() const noexcept { return next_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - next_; }
+  const signal_event& front() const noexcept { return items_[next_]; }
+  void pop_front() noexcept { ++next_; }
+  void clear() noexcept {
+    items_.clear();
+    next_ = 0;
+  }
+  void refill(sigrelay::signals& source) {  // only when empty()
+    next_ = 0;
+    source.pending(items_);
+  }
+
+ private:
+  std::vector<signal_event> items_;
+  std::size_t next_ = 0;
+};
 
 struct signal_watcher::state {
   uv_poll_t poll{};
   uv_idle_t idle{};
   std::optional<sigrelay::signals> source;
   std::shared_ptr<const callback> cb;
-  std::deque<signal_event> backlog;
+  event_backlog backlog;
   std::function<void()> on_closed;
   bool active = false;
   bool closing = false;
@@ -54,9 +76,7 @@ namespace {
 
 // Hands out the backlog, refilled once from pending() if empty, while the watcher is active.
 void signal_watcher::state::dispatch(state* st) noexcept {
-  if (st->backlog.empty() && st->source) {
-    for (signal_event& e : st->source->pending()) st->backlog.push_back(e);
-  }
+  if (st->backlog.empty() && st->source) st->backlog.refill(*st->source);
   const std::shared_ptr<const callback> cb = st->cb;  // the callback may replace st->cb
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();

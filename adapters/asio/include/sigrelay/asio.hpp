@@ -175,9 +175,11 @@ struct set_state {
     descriptor->assign(source->native_handle());
   }
 
-  // Appends what the source has recorded to the queue. With `mutex` held and !closed.
+  // Appends what the source has recorded to the queue. With `mutex` held and !closed. Drained
+  // through `scratch`, whose capacity is reused (signals::pending(std::vector&)).
   void drain() {
-    for (signal_event& e : source->pending()) queue.push_back(e);
+    source->pending(scratch);
+    queue.insert(queue.end(), scratch.begin(), scratch.end());
   }
 
   // Moves the next whole event, if any, into `out` (signal_event_set).
@@ -220,7 +222,8 @@ struct set_state {
   bool closed = false;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
-  std::deque<signal_event> queue;  // drained from `source`, not yet handed out
+  std::deque<signal_event> queue;     // drained from `source`, not yet handed out
+  std::vector<signal_event> scratch;  // drain()'s batch, reused
 };
 
 // The composed operation behind async_wait(); Result is int (signal_set) or signal_event.
@@ -552,7 +555,8 @@ class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
     this->state_->source->remove(signo);
   }
 
-  // Realtime deliveries lost to a full ring (see signals::dropped).
+  // Realtime deliveries lost to a full ring that could not hold them in the kernel (see
+  // signals::dropped).
   std::uint64_t dropped() const {
     if (!this->state_) return 0;
     std::lock_guard<std::mutex> lock(this->state_->mutex);

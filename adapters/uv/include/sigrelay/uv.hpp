@@ -85,7 +85,8 @@ class signal_watcher {
   // signals, and std::errc::bad_file_descriptor once closed.
   void add(int signo);
   void remove(int signo);
-  // Realtime deliveries lost to a full ring (see signals::dropped); 0 once closed.
+  // Realtime deliveries lost to a full ring that could not hold them in the kernel (see
+  // signals::dropped); 0 once closed.
   std::uint64_t dropped() const noexcept;
 
  private:

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// src/handler/hold.cc — holding realtime signals in the kernel while a ring is full. Signal context.
+//
+// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, pthread_sigmask and the
+// raw system calls gettid, getpid and rt_tgsigqueueinfo; no allocation, locks, exceptions or
+// logging; errno is saved and restored. See hold.hpp.
+#include "handler/hold.hpp"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
+
+namespace sigrelay::detail {
+
+std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
+std::atomic<int> g_ring_holder_count{0};
+std::atomic<std::uint32_t> g_ring_lifts{0};
+__thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
+__thread unsigned t_hold_request __attribute__((tls_model("initial-exec"))) = 0;
+__thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec"))) = 0;
+__thread int t_ring_entry __attribute__((tls_model("initial-exec"))) = -1;
+
+namespace {
+
+std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
+
+// Signal context. Lists this thread in g_ring_holders; false if the table is full.
+bool claim_entry(pid_t tid) noexcept {
+  if (t_ring_entry >= 0) return true;
+  for (int i = 0; i < max_ring_holders; ++i) {
+    pid_t expected = 0;
+    if (g_ring_holders[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) {
+      t_ring_entry = i;
+      g_ring_holder_count.fetch_add(1, std::memory_order_seq_cst);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// Signal context.
+bool hold_delivery(const siginfo_t& info) noexcept {
+  if (t_hold_allowed == 0) return false;
+  const int saved_errno = errno;
+  // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
+  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  bool held = false;
+  if (claim_entry(tid)) {
+    siginfo_t copy = info;
+    // The kernel's own copy of the siginfo, sent back to this thread: it stays first in line.
+    held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
+  }
+  if (held) t_hold_request = 1;
+  errno = saved_errno;
+  return held;
+}
+
+// Signal context.
+void apply_hold(int signo, sigset_t& mask) noexcept {
+  if (t_hold_request == 0) return;
+  t_hold_request = 0;
+  sigaddset(&mask, signo);
+  __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
+}
+
+// Signal context (also ordinary context on the holding thread).
+bool lift_ring_holds(sigset_t* mask) noexcept {
+  if (__atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST) == 0 &&
+      __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0)
+    return false;
+  const int saved_errno = errno;
+  const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
+  sigset_t lifted;
+  sigemptyset(&lifted);
+  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) {
+    const int signo = __builtin_ctzll(rest) + 1;
+    sigaddset(&lifted, signo);
+    if (mask != nullptr) sigdelset(mask, signo);
+  }
+  // Leave the table before unblocking: a delivery the unblocking lets in may hold again (and claim
+  // an entry again). Taken with an exchange: a nested handler of this thread may do the same.
+  const int entry = __atomic_exchange_n(&t_ring_entry, -1, __ATOMIC_SEQ_CST);
+  if (entry >= 0) {
+    g_ring_holders[entry].store(0, std::memory_order_seq_cst);
+    g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+    g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
+  }
+  // In a handler, the kernel unblocks on return (uc_sigmask); unblocking here would run the held
+  // deliveries nested inside this handler.
+  if (mask == nullptr && held != 0) ::pthread_sigmask(SIG_UNBLOCK, &lifted, nullptr);
+  errno = saved_errno;
+  return held != 0;
+}
+
+// Signal context (a fork child handler).
+void forget_ring_holds_in_child(sigset_t& mask) noexcept {
+  const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
+  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) sigdelset(&mask, __builtin_ctzll(rest) + 1);
+  t_ring_entry = -1;
+  for (std::atomic<pid_t>& entry : g_ring_holders) entry.store(0, std::memory_order_relaxed);
+  g_ring_holder_count.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace sigrelay::detail

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// src/handler/hold.hpp — holding realtime signals in the kernel while a ring is full. Signal context.
+//
+// Design notes
+// - A `signals` object's realtime ring is bounded; the handler cannot refuse a delivery. When the
+//   ring is full, record_fn *holds* instead of dropping: it re-queues the siginfo it got to the
+//   running thread (rt_tgsigqueueinfo() to itself: the kernel keeps si_code, si_pid, si_uid and
+//   si_value as given, for a signal a process sends itself) and asks the trampoline to block the
+//   signal in the interrupted context's uc_sigmask, which the kernel restores on return. From then on
+//   the kernel keeps that thread's re-queued siginfo and the process's queue (up to
+//   RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN: a loss the sender sees, never a silent one).
+//   Order per signal number is kept: a thread's own queue is dequeued before the process's, so the
+//   re-queued siginfo (the oldest) comes first again.
+// - Where a hold is possible: only in the trampoline (a real interrupted context), when the
+//   delivery's snapshot has this action alone and no chained earlier handler (a re-queued siginfo
+//   would reach those twice), not under ThreadSanitizer (which runs handlers on a copy of the context
+//   and restores its own mask: the block would not stick and the re-queue would loop), and while the
+//   sink accepts holds. A re-queue the kernel refuses (EAGAIN at RLIMIT_SIGPENDING; EPERM for an
+//   si_code >= 0 re-queued from a thread that is not the main one) is counted as dropped instead.
+// - Lifting: `t_ring_held` (per thread, bit signo-1) is what this thread's holds block. The thread
+//   lifts them itself (pthread_sigmask, or the uc_sigmask of a handler), at the start of a drain of
+//   any `signals` object on it, and in the trampoline when poked (src/signals.cc sends the poke,
+//   after a drain made room). A thread that holds is listed in `g_ring_holders` (claimed with a CAS
+//   in the handler), so that the consumer knows whom to poke; a thread that finds the table full
+//   does not hold (the delivery counts as dropped).
+// - A lift when the ring is still full costs one re-queue and hold again: never a loss.
+#pragma once
+
+#include <sys/types.h>
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+
+namespace sigrelay::detail {
+
+static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
+static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
+
+inline constexpr int max_ring_holders = 256;
+
+// Threads that hold (their kernel thread id), 0 for a free entry. Constant-initialised.
+extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
+// Entries in use (a cheap "anyone holding?" for the consumer).
+extern std::atomic<int> g_ring_holder_count;
+// Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
+// in the same entry, before the poker ever sees the entry free).
+extern std::atomic<std::uint32_t> g_ring_lifts;
+
+// GNU __thread, initial-exec: plain thread-pointer-relative accesses, safe in a signal handler.
+// 1 while dispatch() runs an action that may hold (see the notes).
+extern __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec")));
+// Set by hold_delivery(): the trampoline must block this signal in the interrupted context.
+extern __thread unsigned t_hold_request __attribute__((tls_model("initial-exec")));
+// Signals this thread's holds block (bit signo-1); written with __atomic builtins (a handler may
+// add a bit while ordinary code on this thread takes them).
+extern __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec")));
+// This thread's entry in g_ring_holders, or -1.
+extern __thread int t_ring_entry __attribute__((tls_model("initial-exec")));
+
+// Signal context. record_fn found the ring full: re-queues `info` to this thread and asks for a hold.
+// False if no hold is possible (the caller counts the delivery as dropped).
+bool hold_delivery(const siginfo_t& info) noexcept;
+
+// Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
+// (the interrupted context's uc_sigmask).
+void apply_hold(int signo, sigset_t& mask) noexcept;
+
+// Lifts this thread's holds: from `*mask` (a handler's uc_sigmask) if given, else with
+// pthread_sigmask (ordinary context). Returns whether it lifted anything. Async-signal-safe; Signal
+// context (also called from ordinary code on the holding thread).
+bool lift_ring_holds(sigset_t* mask) noexcept;
+
+// For a fork child (one thread, the forking one; no pending signals): removes this thread's holds
+// from `mask` and forgets every holder (the parent's threads do not exist here). Async-signal-safe.
+void forget_ring_holds_in_child(sigset_t& mask) noexcept;
+
+}  // namespace sigrelay::detail
