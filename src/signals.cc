@@ -48,9 +48,8 @@
 //   records nothing, never reads or writes the eventfd it shares with the parent, never touches a
 //   mask; pending()/wait() return nothing at once. The drain's entry check compares with the pid the
 //   registry's fork child handler refreshes (no system call per drain); every eventfd write checks
-//   getpid() as well (paid only next to that system call), so that a child of _Fork(), which runs no
-//   atfork handlers, never wakes the parent. Such a child's pending()/wait() may read the shared
-//   eventfd until it calls after_fork_in_child() (the header says to call it first).
+//   and every eventfd read checks getpid() as well (paid only next to that system call), so that a
+//   child of _Fork(), which runs no atfork handlers, never wakes the parent nor takes its wake-up.
 // - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full ring
 //   *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the signal
 //   blocked in the interrupted context, and the kernel keeps the rest queued (RLIMIT_SIGPENDING; a
@@ -489,10 +488,12 @@ void read_signalfd(detail::signals_core& c, read_mode mode) {
 // Reads the eventfd, then gives close()'s wake-up back if close() came meanwhile: the write just read
 // may have been close()'s, and close() promises a readable native_handle() from then on. close() sets
 // CLOSED before it writes, so a read that took its write is followed by a load that sees CLOSED.
-// The caller checked foreign_cached(): a child of _Fork() that did not call after_fork_in_child()
-// may read the parent's eventfd here (documented); it never writes it (the getpid() check below).
+// The caller checked foreign_cached(), which a child of _Fork() that did not call
+// after_fork_in_child() passes: the getpid() here (paid only next to the read's own system call)
+// keeps such a child from taking a wake-up meant for the parent's poller.
 void consume_eventfd(detail::signals_core& c) noexcept {
   sink& s = c.sink;
+  if (c.foreign()) return;
   detail::os::drain_eventfd(s.event_fd);
   if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0 && !c.foreign())
     detail::write_wakeup(s.event_fd);

@@ -22,8 +22,10 @@ void install(const crash_peers::install_args& a) {
 void on_thread_start() { sigrelay::crash::prepare_thread(); }
 
 const crash_peers::peer sigrelay_peer{
-    "sigrelay", "sigrelay::crash::install, default options; prepare_thread() on each new thread", true,
-    R"(\*\*\* sigrelay crash report \*\*\*)", install, nullptr, on_thread_start};
+    "sigrelay",     "sigrelay::crash::install, default options; prepare_thread() on each new thread",
+    true,           R"(\*\*\* sigrelay crash report \*\*\*)",
+    install,        nullptr,
+    on_thread_start};
 
 }  // namespace
 

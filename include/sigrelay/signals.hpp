@@ -138,11 +138,10 @@
 //     Between fork() and the child's fork handler every signal is blocked in the forking thread, so a
 //     signal sent to the child at once is held until its disposition is right.
 //   - _Fork() runs no fork handlers: the child keeps the forking thread's mask, sigrelay's blocks
-//     included, and the parent's dispositions; inherited objects still never write the shared
-//     descriptors (a getpid() check), but until the child calls after_fork_in_child() they are not
-//     known to be inherited, and a pending()/wait*() on one may read the parent's eventfd (taking a
-//     wake-up from the parent's poller). Call sigrelay::after_fork_in_child()
-//     (<sigrelay/registry.hpp>) first thing in such a child to get what fork() gives.
+//     included, and the parent's dispositions; inherited objects still never read or write the
+//     shared descriptors (a getpid() check next to each eventfd access), so the parent's consumer is
+//     neither woken nor robbed. Call sigrelay::after_fork_in_child() (<sigrelay/registry.hpp>) first
+//     thing in such a child to get the masks and dispositions that fork() gives.
 #pragma once
 
 #include <sys/types.h>

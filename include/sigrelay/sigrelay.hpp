@@ -6,8 +6,8 @@
 // Includes every header of the core library: the registry, the relays, `signals`, the child
 // watcher, the crash reports, the dispatcher, describe(), spawn attributes and the version macros;
 // and, in C++20 (with <stop_token>), the graceful termination of <sigrelay/termination.hpp> too (in
-// C++17 it is left out; including it directly is an error). Not included: <sigrelay/fmt.hpp>, which needs {fmt},
-// and the adapters (<sigrelay/asio.hpp>, uv.hpp, event.hpp, coro.hpp), which are separate targets.
+// C++17 it is left out; including it directly is an error). Not included: <sigrelay/fmt.hpp>, which needs
+// {fmt}, and the adapters (<sigrelay/asio.hpp>, uv.hpp, event.hpp, coro.hpp), which are separate targets.
 #pragma once
 
 #include "sigrelay/children.hpp"
