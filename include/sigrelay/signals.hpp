@@ -207,11 +207,14 @@ SIGRELAY_EXPORT origin origin_of(const siginfo_t& info) noexcept;
 //   that does not block them): the kernel queues each number's siginfos in order and hands them out
 //   in that order. (Two queued signals handed to two threads at once may be recorded either way
 //   round.)
-// - Across numbers, no send order is kept: of several pending realtime signals, the kernel delivers
-//   the lowest-numbered first. Queued together, RTMIN+1, RTMIN, RTMIN+1, RTMIN (values 0, 1, 2, 3)
-//   come out as RTMIN (1), RTMIN (3), RTMIN+1 (0), RTMIN+1 (2). Signals that arrive one at a time,
-//   each handled before the next is sent, come in the order sent. Use one number, or the sigqueue
-//   value, where the order across numbers matters.
+// - Across numbers, no send order is kept. signalfd backend: of several pending realtime signals,
+//   the kernel hands out the lowest-numbered first: queued together, RTMIN+1, RTMIN, RTMIN+1, RTMIN
+//   (values 0, 1, 2, 3) come out as RTMIN (1), RTMIN (3), RTMIN+1 (0), RTMIN+1 (2). Relay backend:
+//   signals of several numbers that become deliverable to one thread at once (an unblock) have
+//   their handler frames set up one over the other before any runs, so the highest number is
+//   recorded first: RTMIN+1 (0), RTMIN+1 (2), RTMIN (1), RTMIN (3). Signals that arrive one at a
+//   time, each handled before the next is sent, come in the order sent. Use one number, or the
+//   sigqueue value, where the order across numbers matters.
 struct signal_event {
   int signo = 0;
   std::uint64_t count = 0;
