@@ -20,7 +20,7 @@
 //     sigpipe_ignored     SIGPIPE ignored: writes to a closed pipe fail with EPIPE, and programs it
 //                         runs inherit it (`yes | head` in a child shell would not end).
 //     pending_blocked     a signal pending (for the process or a thread) that every thread able to
-//                         take it blocks: it waits until someone unblocks it.
+//                         take it blocks, and no signalfd reads: it waits until someone unblocks it.
 //     zombie_children     children in state Z that the process has not reaped.
 //   Only SIGKILL and SIGSTOP are exempt from "blocked" (the kernel never lets them be blocked).
 #include "command.hpp"
@@ -214,8 +214,10 @@ void find_traps(report& r) {
                        "process, and programs it runs inherit the disposition (a `yes | head` they run "
                        "would never end)"});
   }
+  // A blocked signal that a signalfd reads is waiting for its reader, not stuck.
   std::uint64_t stuck = r.shared_pending & blocked_everywhere;
-  for (const thread_state& t : r.threads) stuck |= t.pending & t.blocked & ~r.ignored;
+  for (const thread_state& t : r.threads) stuck |= t.pending & t.blocked;
+  stuck &= ~read_by_signalfd;
   if (stuck) {
     r.traps.push_back({"pending_blocked", stuck,
                        mask_names(stuck) +

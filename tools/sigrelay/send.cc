@@ -6,7 +6,7 @@
 //   exactly what the name promises:
 //     (none)             kill(pid, sig)                 receiver: si_code SI_USER
 //     --value N          sigqueue(pid, sig, N)          SI_QUEUE, si_value N
-//     --thread TID       tgkill(pid, TID, sig)          SI_TKILL, to that thread only
+//     --thread TID       tgkill(pid, TID, sig)          SI_TKILL (6.18 reports SI_USER), that thread only
 //     --thread + --value rt_tgsigqueueinfo()            SI_QUEUE, si_value N, to that thread only
 //     --pidfd            pidfd_open + pidfd_send_signal SI_USER (the kernel fills it as for kill)
 //     --pidfd + --value  pidfd_send_signal with a siginfo of SI_QUEUE and the value
@@ -140,7 +140,8 @@ void setup(CLI::App& app, int& status) {
       "  Sends SIG to each PID, like kill(1), and says why when it cannot. The receiver sees:\n"
       "    kill (default)   si_code SI_USER with our pid and uid, filled in by the kernel\n"
       "    --value N        si_code SI_QUEUE and si_value N (sigqueue)\n"
-      "    --thread TID     si_code SI_TKILL, delivered to that thread (tgkill)\n"
+      "    --thread TID     delivered to that thread only (tgkill): si_code SI_TKILL (SI_USER on\n"
+      "                     some recent kernels, such as 6.18)\n"
       "    --pidfd          as kill, through a process file descriptor\n"
       "  Every PID is tried; each failure is reported on its own line.\n"
       "\n"
