@@ -130,10 +130,12 @@ void setup(CLI::App& app, int& status) {
   sub->add_option("PID", o->pids, "Process ids to signal.")->required();
   sub->add_option("--value", o->value,
                   "Queue the signal with this integer payload (sigqueue; the receiver sees SI_QUEUE and "
-                  "si_value).");
+                  "si_value).")
+      ->type_name("N");
   sub->add_option("--thread", o->thread,
                   "Send to this thread id of the (single) PID only (tgkill; with --value, "
-                  "rt_tgsigqueueinfo).");
+                  "rt_tgsigqueueinfo).")
+      ->type_name("TID");
   sub->add_flag("--pidfd", o->pidfd, "Send through a pidfd (pidfd_open + pidfd_send_signal).");
   sub->footer(
       "DESCRIPTION\n"

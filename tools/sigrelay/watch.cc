@@ -389,6 +389,15 @@ int run_watch(watch_options& o, CLI::App& sub) {
   }
 }
 
+// The usage line: CLI11 would list the positionals in declaration order, PROGRAM before SIG.
+class watch_formatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "Usage: sigrelay watch [OPTIONS] [SIG...] -p PID\n"
+           "       sigrelay watch [OPTIONS] [SIG...] [--] PROGRAM [ARGS...]\n";
+  }
+};
+
 void setup(CLI::App& app, int& status) {
   auto o = std::make_shared<watch_options>();
   CLI::App* sub = app.add_subcommand("watch", "Print every signal a process receives, with its sender.");
@@ -410,17 +419,22 @@ void setup(CLI::App& app, int& status) {
                 sigrelay::signal_number(word, ec);
                 return ec ? std::string() : std::string("a signal name");
               },
-              "PROGRAM");
+              "")
+          ->group("");  // hidden: described in the footer, in the right order
   sub->add_option("SIG", o->signals, "Only print these signals (names or numbers); default: all.")
-      ->expected(1, 64);
-  sub->add_option("-p,--pid", o->pid, "Attach to this running process (all its threads) instead.");
+      ->expected(1, 64)
+      ->group("");
+  sub->add_option("-p,--pid", o->pid, "Attach to this running process (all its threads) instead.")
+      ->type_name("PID");
   sub->add_flag("--json", o->json, "Print one JSON object per line instead of text.");
   sub->validate_positionals();
+  sub->formatter(std::make_shared<watch_formatter>());
   sub->allow_extras();
   sub->footer(
-      "USAGE\n"
-      "  sigrelay watch [OPTIONS] [SIG...] -p PID\n"
-      "  sigrelay watch [OPTIONS] [SIG...] [--] PROGRAM [ARGS...]\n"
+      "ARGUMENTS\n"
+      "  SIG...    only print these signals (names or numbers: TERM, SIGTERM, 15, RTMIN+1); default:\n"
+      "            all. Every signal is delivered as usual either way.\n"
+      "  PROGRAM   the program to run and watch, with its arguments; options after -- are its own.\n"
       "\n"
       "DESCRIPTION\n"
       "  Runs PROGRAM, or attaches to the running process PID (every thread, with ptrace\n"

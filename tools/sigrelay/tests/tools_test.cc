@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <fstream>
@@ -33,6 +34,7 @@ using namespace std::chrono_literals;
 
 const std::string kBin = SIGRELAY_BIN;
 const std::string kTarget = TOOLS_TARGET;
+const std::string kManPage = SIGRELAY_MAN_PAGE;
 // Generous for a loaded 2-core machine under ThreadSanitizer; only a deadline, never a measure.
 constexpr auto kWait = std::chrono::milliseconds(20000);
 // The watchdog of each test body: longer than a few kWait, so that a failed wait reports itself.
@@ -646,6 +648,39 @@ TEST(ToolsWatch, ProgramThatCannotRunGives127) {
             << r.output;
         const result usage = run_tool({"watch", "USR1"});
         EXPECT_TRUE(sigrelay::test::exited_with(usage.status, 2)) << usage.output;
+      },
+      kWatchdog);
+}
+
+// ----- the man page -----------------------------------------------------------------------------
+
+// Every line of every --help text is in sigrelay(1), as troff shows it: generated from the same text.
+TEST(ToolsManPage, HoldsEveryHelpText) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        std::ifstream in(kManPage);
+        ASSERT_TRUE(in) << kManPage;
+        std::vector<std::string> page;
+        for (std::string line; std::getline(in, line);) page.push_back(line);
+        for (const std::vector<std::string>& args :
+             std::vector<std::vector<std::string>>{{"--help"},
+                                                   {"watch", "--help"},
+                                                   {"inspect", "--help"},
+                                                   {"send", "--help"},
+                                                   {"list", "--help"}}) {
+          const result r = run_tool(args);
+          ASSERT_TRUE(sigrelay::test::exited_with(r.status, 0)) << r.output;
+          std::size_t checked = 0;
+          for (std::string line : lines_of(r.output)) {
+            if (line.empty()) continue;
+            std::string escaped;
+            for (char c : line) escaped += c == '\\' ? std::string("\\e") : std::string(1, c);
+            if (escaped[0] == '.' || escaped[0] == '\'') escaped = "\\&" + escaped;
+            EXPECT_NE(std::find(page.begin(), page.end(), escaped), page.end()) << args[0] << ": " << line;
+            ++checked;
+          }
+          EXPECT_GT(checked, 5u) << args[0];
+        }
       },
       kWatchdog);
 }
