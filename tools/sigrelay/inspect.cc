@@ -251,7 +251,7 @@ void print_text(const report& r) {
   for (const thread_state& t : r.threads) {
     std::cout << "thread " << t.tid << " (" << t.comm << ")\n";
     std::cout << "  blocked:           " << mask_names(t.blocked) << '\n';
-    std::cout << "  pending (thread): " << mask_names(t.pending) << '\n';
+    std::cout << "  pending (thread):  " << mask_names(t.pending) << '\n';
   }
   if (!r.children.empty()) {
     std::cout << "children:";
