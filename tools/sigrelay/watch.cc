@@ -19,11 +19,11 @@
 //   exit of a tracee notifies the tracer with one) and to the signals that end the watch; after each
 //   wakeup it drains waitpid(-1, WNOHANG | __WALL). A SIGCHLD arriving after the drain is recorded
 //   by the object, so no stop is slept through. No handler of our own: the library's.
-// - Ending the watch (SIGINT, SIGTERM, SIGHUP; in PROGRAM mode only SIGTERM and SIGHUP, because the
-//   terminal's Ctrl+C is meant for the program, which gets it too): PTRACE_INTERRUPT every thread,
-//   and as each stops, PTRACE_DETACH it, passing the signal of a signal-delivery-stop it was in
-//   (so a pending signal is delivered, not lost) and leaving a group-stopped thread stopped. In
-//   PROGRAM mode we then wait for the program untraced and exit with its status.
+// - Ending the watch (SIGINT, SIGQUIT, SIGTERM, SIGHUP; in PROGRAM mode only SIGTERM and SIGHUP,
+//   because the terminal's Ctrl+C and Ctrl+\ are meant for the program, which gets them too):
+//   PTRACE_INTERRUPT every thread, and as each stops, PTRACE_DETACH it, passing the signal of a
+//   signal-delivery-stop it was in (so a pending signal is delivered, not lost) and leaving a group-stopped
+//   thread stopped. In PROGRAM mode we then wait for the program untraced and exit with its status.
 // - PROGRAM mode: the child blocks on a pipe until it is seized, then execs; it keeps our signal mask
 //   and ignored signals (we block nothing; the library's handlers are reset by exec). Exit status:
 //   the program's exit code, 128+N if it was killed by signal N, 126/127 if it could not be run.
@@ -163,7 +163,8 @@ class tracer {
       if (threads_.empty()) break;
       bool end = false;
       for (const sigrelay::signal_event& e : sigs.wait()) {
-        if (e.signo == SIGTERM || e.signo == SIGHUP || (!program_mode_ && e.signo == SIGINT)) end = true;
+        const bool from_terminal = e.signo == SIGINT || e.signo == SIGQUIT;
+        if (e.signo == SIGTERM || e.signo == SIGHUP || (!program_mode_ && from_terminal)) end = true;
       }
       if (end) {
         detach_all();
@@ -361,7 +362,7 @@ int run_watch(watch_options& o, CLI::App& sub) {
   }
   try {
     // Subscribed before any child exists: its stops notify us with SIGCHLD from the first one.
-    sigrelay::signals sigs{SIGCHLD, SIGINT, SIGTERM, SIGHUP};
+    sigrelay::signals sigs{SIGCHLD, SIGINT, SIGQUIT, SIGTERM, SIGHUP};
     if (!o.pid.empty()) {
       const pid_t pid = parse_pid(o.pid);
       tracer t(o, filter, pid, false);
@@ -453,11 +454,12 @@ void setup(CLI::App& app, int& status) {
       "  it takes with sigwaitinfo() or a signalfd (never delivered); see sigrelay inspect.\n"
       "\n"
       "ENDING\n"
-      "  -p PID: Ctrl+C, SIGTERM or SIGHUP detaches from every thread; a signal caught on its way is\n"
-      "  passed on, a stopped process stays stopped, the process runs on. When it exits, watch does.\n"
+      "  -p PID: Ctrl+C, Ctrl+\\, SIGTERM or SIGHUP detaches from every thread; a signal caught on\n"
+      "  its way is passed on, a stopped process stays stopped, the process runs on. When it exits,\n"
+      "  watch does.\n"
       "  PROGRAM: watch ends when PROGRAM does, with its exit status (128+N if killed by signal N; 126\n"
-      "  or 127 if it cannot be run). Ctrl+C reaches PROGRAM as usual; SIGTERM or SIGHUP to watch\n"
-      "  detaches, and watch then waits for PROGRAM untraced.\n"
+      "  or 127 if it cannot be run). Ctrl+C and Ctrl+\\ reach PROGRAM as usual (watch ignores\n"
+      "  them); SIGTERM or SIGHUP to watch detaches, and watch then waits for PROGRAM untraced.\n"
       "\n"
       "  A program named like a signal (HUP) goes after --. Needs ptrace permission over the process\n"
       "  (same user and kernel.yama.ptrace_scope <= 1 for -p, or CAP_SYS_PTRACE).\n"

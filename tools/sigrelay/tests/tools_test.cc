@@ -209,10 +209,6 @@ bool ptrace_permitted() {
   return ok;
 }
 
-// The ASan runtime's leak check ptraces the process's own threads at exit, which fails in a process
-// that `watch` traces; the targets' leak checks are not what these tests are about.
-void no_leak_check_in_targets() { setenv("ASAN_OPTIONS", "detect_leaks=0", 1); }
-
 // ----- list -------------------------------------------------------------------------------------
 
 TEST(ToolsList, StandardAndRealtimeSignalsWithDefaults) {
@@ -500,7 +496,6 @@ TEST(ToolsWatch, ProgramModeShowsSenderCodeAndValue) {
   SIGRELAY_IN_CHILD(
       [] {
         if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
-        no_leak_check_in_targets();
         process watch(kBin, {"watch", "--", kTarget, "receive"});
         ASSERT_TRUE(wait_for_line(watch, {"ready "})) << watch.output();
         const pid_t target = number_after(watch.output(), "ready ");
@@ -543,7 +538,6 @@ TEST(ToolsWatch, JsonLinesAndSignalFilter) {
   SIGRELAY_IN_CHILD(
       [] {
         if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
-        no_leak_check_in_targets();
         process watch(kBin, {"watch", "--json", "USR2", "HUP", "--", kTarget, "receive"});
         ASSERT_TRUE(wait_for_line(watch, {"ready "})) << watch.output();
         const pid_t target = number_after(watch.output(), "ready ");
@@ -580,7 +574,6 @@ TEST(ToolsWatch, AttachObservesWithoutChangingAndDetachesCleanly) {
   SIGRELAY_IN_CHILD(
       [] {
         if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
-        no_leak_check_in_targets();
         process target(kTarget, {"receive"});
         ASSERT_TRUE(wait_for_line(target, {"ready "})) << target.output();
         const pid_t pid = target.pid();
@@ -631,6 +624,30 @@ TEST(ToolsWatch, AttachObservesWithoutChangingAndDetachesCleanly) {
         EXPECT_EQ(status_field(pid, "SigCgt"), before_cgt);
         ASSERT_EQ(kill(pid, SIGUSR1), 0);
         EXPECT_TRUE(wait_for_line(target, {"got SIGUSR1 total 4 code 0"})) << target.output();
+        ASSERT_EQ(kill(pid, SIGHUP), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(target.finish(60), 0)) << target.output();
+      },
+      kWatchdog);
+}
+
+TEST(ToolsWatch, CtrlCAtTheTerminalDetaches) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
+        process target(kTarget, {"receive"});
+        ASSERT_TRUE(wait_for_line(target, {"ready "})) << target.output();
+        const pid_t pid = target.pid();
+        // watch on a terminal of its own: Ctrl+C is typed there, and reaches watch only.
+        process watch(kBin, {"watch", "-p", std::to_string(pid)}, /*use_pty=*/true);
+        ASSERT_TRUE(wait_for_line(watch, {"watching pid " + std::to_string(pid)})) << watch.output();
+        ASSERT_EQ(kill(pid, SIGUSR1), 0);
+        ASSERT_TRUE(wait_for_line(watch, {"SIGUSR1 to " + std::to_string(pid)})) << watch.output();
+        ASSERT_TRUE(wait_for_line(target, {"got SIGUSR1 total 1"})) << target.output();
+        watch.type("\x03");
+        EXPECT_TRUE(sigrelay::test::exited_with(watch.finish(60), 0)) << watch.output();
+        EXPECT_EQ(status_field(pid, "TracerPid"), "0");
+        ASSERT_EQ(kill(pid, SIGUSR1), 0);
+        EXPECT_TRUE(wait_for_line(target, {"got SIGUSR1 total 2"})) << target.output();
         ASSERT_EQ(kill(pid, SIGHUP), 0);
         EXPECT_TRUE(sigrelay::test::exited_with(target.finish(60), 0)) << target.output();
       },
