@@ -267,12 +267,24 @@ void print_text(const report& r) {
   for (const trap& t : r.traps) std::cout << "  ! " << t.text << '\n';
 }
 
+// SigQ "3/96362" as {"queued":3,"limit":96362}; null if /proc said something else.
+std::string json_sigq(const std::string& sigq) {
+  const std::size_t slash = sigq.find('/');
+  const std::string queued = sigq.substr(0, slash);
+  const std::string limit = slash == std::string::npos ? "" : sigq.substr(slash + 1);
+  auto digits = [](const std::string& t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!digits(queued) || !digits(limit)) return "null";
+  return "{\"queued\":" + queued + ",\"limit\":" + limit + "}";
+}
+
 void print_json(const report& r) {
   std::ostringstream o;
   o << "{\"pid\":" << r.pid << ",\"comm\":" << json_string(r.comm) << ",\"state\":" << json_string(r.state)
     << ",\"ppid\":" << r.ppid << ",\"ignored\":" << json_mask(r.ignored)
     << ",\"caught\":" << json_mask(r.caught) << ",\"pending_process\":" << json_mask(r.shared_pending)
-    << ",\"sigq\":" << json_string(r.sigq) << ",\"rlimit_sigpending\":{\"soft\":" << json_string(r.limit_soft)
+    << ",\"sigq\":" << json_sigq(r.sigq) << ",\"rlimit_sigpending\":{\"soft\":" << json_string(r.limit_soft)
     << ",\"hard\":" << json_string(r.limit_hard) << "},\"signalfds\":[";
   for (std::size_t i = 0; i < r.signalfds.size(); ++i) {
     o << (i ? "," : "") << "{\"fd\":" << r.signalfds[i].first

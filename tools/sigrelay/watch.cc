@@ -11,7 +11,7 @@
 //   is not changed). So the process's handler, default action or ignore happens exactly as it would
 //   have. Only deliveries are seen: a signal that is ignored is discarded by the kernel before any
 //   delivery, and one taken by sigwaitinfo() or a signalfd is never delivered; both are invisible
-//   here (inspect shows such masks and signalfds).
+//   here (inspect shows such masks and signalfds); so is SIGKILL, which kills without a stop.
 // - Group-stops (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are reported by PTRACE_SEIZE as
 //   PTRACE_EVENT_STOP; we answer with PTRACE_LISTEN, so the process stays stopped until a SIGCONT as
 //   it would untraced, and we still see that SIGCONT.
@@ -450,8 +450,9 @@ void setup(CLI::App& app, int& status) {
       "  forgeable  a same-user process can put any pid and uid there with rt_sigqueueinfo():\n"
       "             sigqueue (SI_QUEUE), message queues, AIO\n"
       "\n"
-      "  Not seen: signals the process ignores (the kernel discards them before delivery) and those\n"
-      "  it takes with sigwaitinfo() or a signalfd (never delivered); see sigrelay inspect.\n"
+      "  Not seen: signals the process ignores (the kernel discards them before delivery), those it\n"
+      "  takes with sigwaitinfo() or a signalfd (never delivered; see sigrelay inspect), and SIGKILL\n"
+      "  (it kills without a stop).\n"
       "\n"
       "ENDING\n"
       "  -p PID: Ctrl+C, Ctrl+\\, SIGTERM or SIGHUP detaches from every thread; a signal caught on\n"

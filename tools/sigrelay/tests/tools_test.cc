@@ -447,6 +447,7 @@ TEST(ToolsInspect, DecodesMasksAndFlagsTraps) {
         }
         EXPECT_NE(json.output.find(R"("ignored":["SIGINT","SIGQUIT","SIGPIPE"])"), std::string::npos)
             << json.output;
+        EXPECT_NE(json.output.find(R"("sigq":{"queued":)"), std::string::npos) << json.output;
         EXPECT_NE(json.output.find(R"("blocked":["SIGUSR1","SIGTERM"],"pending":["SIGUSR1"])"),
                   std::string::npos)
             << json.output;
