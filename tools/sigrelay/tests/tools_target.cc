@@ -15,6 +15,7 @@
 #include <sigrelay/signals.hpp>
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -80,6 +81,9 @@ int threads() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Dies with its parent (the test, or watch): a test killed by its watchdog leaves nothing running.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return 3;  // the parent is already gone
   const std::string mode = argc > 1 ? argv[1] : "";
   // _exit(): no exit-time leak check under AddressSanitizer, which would ptrace this process's own
   // threads and fail while `sigrelay watch` traces them.
