@@ -35,6 +35,7 @@ using namespace std::chrono_literals;
 const std::string kBin = SIGRELAY_BIN;
 const std::string kTarget = TOOLS_TARGET;
 const std::string kManPage = SIGRELAY_MAN_PAGE;
+const std::string kCompletion = SIGRELAY_COMPLETION;
 // Generous for a loaded 2-core machine under ThreadSanitizer; only a deadline, never a measure.
 constexpr auto kWait = std::chrono::milliseconds(20000);
 // The watchdog of each test body: longer than a few kWait, so that a failed wait reports itself.
@@ -699,6 +700,35 @@ TEST(ToolsManPage, HoldsEveryHelpText) {
           }
           EXPECT_GT(checked, 5u) << args[0];
         }
+      },
+      kWatchdog);
+}
+
+// ----- bash completion ----------------------------------------------------------------------------
+
+// What bash offers for a command line whose last word is being completed.
+std::string complete(const std::string& words) {
+  const std::string script =
+      "source '" + kCompletion + "'; COMP_WORDS=(" + words +
+      "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _sigrelay; echo \"[${COMPREPLY[*]}]\"";
+  process bash("/bin/bash", {"-c", script});
+  EXPECT_TRUE(sigrelay::test::exited_with(bash.finish(60), 0)) << bash.output();
+  return bash.output();
+}
+
+TEST(ToolsCompletion, CompletesSubcommandsOptionsAndSignals) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        EXPECT_EQ(complete(kBin + " wa"), "[watch]\n");
+        EXPECT_EQ(complete(kBin + " send US"), "[USR1 USR2]\n");
+        // In `sigrelay list` order (compgen keeps the word list's order).
+        EXPECT_EQ(complete(kBin + " send --value 3 SIGRTMAX-1"),
+                  "[SIGRTMAX-14 SIGRTMAX-13 SIGRTMAX-12 SIGRTMAX-11 SIGRTMAX-10 SIGRTMAX-1]\n");
+        EXPECT_EQ(complete(kBin + " watch --js"), "[--json]\n");
+        EXPECT_EQ(complete(kBin + " inspect --"), "[--json --help]\n");
+        // A pid after the signal: this test's own is among them.
+        const std::string mine = std::to_string(getpid());
+        EXPECT_NE(complete(kBin + " send USR1 " + mine).find(mine), std::string::npos);
       },
       kWatchdog);
 }
