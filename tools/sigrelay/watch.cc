@@ -291,11 +291,20 @@ void say_status(const std::string& what, int st) {
   }
 }
 
-// Starts PROGRAM seized: the child waits on a pipe until PTRACE_SEIZE is done, then execs.
-pid_t start_program(const std::vector<std::string>& program) {
+// Starts PROGRAM seized: the child waits on a pipe until PTRACE_SEIZE is done, then execs. Returns
+// the child and the read end of a close-on-exec pipe on which a failed exec leaves its errno. The
+// pipe is read only after the child has ended: until then the child may be in a ptrace-stop (a
+// thread its runtime starts before exec, say) that only the tracing loop resumes.
+std::pair<pid_t, int> start_program(const std::vector<std::string>& program) {
   int go[2];
-  int failed[2];  // close-on-exec: EOF means exec succeeded, an int means errno
-  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(failed, O_CLOEXEC) != 0) throw sys_error(errno, "pipe");
+  int failed[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) throw sys_error(errno, "pipe");
+  if (::pipe2(failed, O_CLOEXEC) != 0) {
+    const int err = errno;
+    ::close(go[0]);
+    ::close(go[1]);
+    throw sys_error(err, "pipe");
+  }
   std::vector<char*> argv;
   for (const std::string& a : program) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -320,24 +329,22 @@ pid_t start_program(const std::vector<std::string>& program) {
     const int err = errno;
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
+    ::close(failed[0]);
     throw sys_error(err, "cannot trace " + program[0] + " (ptrace)");
   }
   ::close(go[1]);  // EOF: the child execs
+  return {child, failed[0]};
+}
+
+// After the child ended: the errno of its failed exec, or 0 if the exec succeeded (EOF).
+int exec_error(int failed_fd) {
   int err = 0;
   ssize_t n;
-  while ((n = ::read(failed[0], &err, sizeof err)) < 0 && errno == EINTR) {
+  while ((n = ::read(failed_fd, &err, sizeof err)) < 0 && errno == EINTR) {
   }
-  ::close(failed[0]);
-  if (n == static_cast<ssize_t>(sizeof err)) {
-    // Reap the child (untraced by now or not: it exits either way).
-    int st = 0;
-    while (::waitpid(child, &st, __WALL) > 0 && !WIFEXITED(st) && !WIFSIGNALED(st)) {
-      ::ptrace(PTRACE_CONT, child, nullptr, nullptr);
-    }
-    std::cerr << "sigrelay watch: cannot run " << program[0] << ": " << std::strerror(err) << '\n';
-    return -(err == ENOENT ? 127 : 126);
-  }
-  return child;
+  ::close(failed_fd);
+  return n == static_cast<ssize_t>(sizeof err) ? err : 0;
 }
 
 int run_watch(watch_options& o, CLI::App& sub) {
@@ -373,14 +380,17 @@ int run_watch(watch_options& o, CLI::App& sub) {
       if (st != -1) say_status("pid " + std::to_string(pid), st);
       return 0;
     }
-    const pid_t child = start_program(o.program);
-    if (child < 0) return -child;
+    const auto [child, failed_fd] = start_program(o.program);
     tracer t(o, filter, child, true);
     t.adopt(child);
     int st = t.run(sigs);
     if (st == -1) {  // detached (or the exit was consumed as a thread's): wait for the program
       while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
       }
+    }
+    if (const int err = exec_error(failed_fd)) {
+      std::cerr << "sigrelay watch: cannot run " << o.program[0] << ": " << std::strerror(err) << '\n';
+      return status_code(st);
     }
     say_status(o.program[0] + " (pid " + std::to_string(child) + ")", st);
     return status_code(st);
