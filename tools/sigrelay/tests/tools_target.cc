@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// tools/sigrelay/tests/tools_target.cc — the process that tools_test watches, inspects and signals.
+//
+//   tools_target receive   subscribes SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN+1 and SIGHUP with a
+//                          sigrelay::signals object (handlers, so deliveries are real deliveries that
+//                          `watch` can see), prints "ready PID", then one line per delivery:
+//                          "got SIGNAME total N code C pid P uid U value V", N counting that signal's
+//                          deliveries so far. Exits 0 after SIGHUP.
+//   tools_target threads   blocks SIGUSR2 and SIGHUP, starts two threads that take SIGUSR2 with
+//                          sigwaitinfo(), prints "thread TID ready" for each, then one line per
+//                          signal taken: "thread TID got SIGUSR2 code C pid P value V". The main
+//                          thread exits 0 when it takes a SIGHUP.
+// Every line is flushed at once: the test reads them from a pipe while the program runs. Both modes
+// end with _exit() (see main()).
+#include <sigrelay/signals.hpp>
+
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+namespace {
+
+int receive() {
+  sigrelay::signals sigs{SIGUSR1, SIGUSR2, SIGRTMIN, SIGRTMIN + 1, SIGHUP};
+  std::printf("ready %d\n", static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  std::map<int, unsigned long long> totals;
+  for (const sigrelay::signal_event& e : sigs) {
+    totals[e.signo] += e.count;
+    std::printf("got %s total %llu code %d pid %d uid %u value %d\n", sigrelay::signal_name(e.signo).data(),
+                totals[e.signo], e.last.code, static_cast<int>(e.last.pid), static_cast<unsigned>(e.last.uid),
+                e.last.value.sival_int);
+    std::fflush(stdout);
+    if (e.signo == SIGHUP) return 0;
+  }
+  return 1;
+}
+
+void* take_usr2(void*) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  const long tid = ::syscall(SYS_gettid);
+  std::printf("thread %ld ready\n", tid);
+  std::fflush(stdout);
+  for (;;) {
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    if (::sigwaitinfo(&set, &info) != SIGUSR2) continue;
+    std::printf("thread %ld got SIGUSR2 code %d pid %d value %d\n", tid, info.si_code,
+                static_cast<int>(info.si_pid), info.si_code == SI_QUEUE ? info.si_value.sival_int : 0);
+    std::fflush(stdout);
+  }
+  return nullptr;
+}
+
+int threads() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  sigaddset(&set, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by both threads
+  pthread_t t[2];
+  for (pthread_t& th : t) ::pthread_create(&th, nullptr, take_usr2, nullptr);
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  while (::sigwaitinfo(&hup, nullptr) != SIGHUP) {
+  }
+  std::fflush(stdout);
+  ::_exit(0);  // the threads wait forever: end the process without joining them
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Dies with its parent (the test, or watch): a test killed by its watchdog leaves nothing running.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return 3;  // the parent is already gone
+  const std::string mode = argc > 1 ? argv[1] : "";
+  // _exit(): no exit-time leak check under AddressSanitizer, which would ptrace this process's own
+  // threads and fail while `sigrelay watch` traces them.
+  if (mode == "receive") {
+    const int status = receive();
+    std::fflush(stdout);
+    ::_exit(status);
+  }
+  if (mode == "threads") return threads();
+  std::fprintf(stderr, "usage: tools_target receive|threads\n");
+  return 2;
+}

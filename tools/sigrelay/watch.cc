@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: MIT
+// tools/sigrelay/watch.cc — `sigrelay watch`: print every signal a process receives, with its sender.
+//
+// Design notes
+// - Observation by ptrace, never interference. Every thread of the process is traced with
+//   PTRACE_SEIZE (options TRACECLONE, so new threads are traced from their first instruction, and
+//   TRACEEXEC, so that a thread that execs under another tid is not waited for forever). A signal on
+//   its way to a thread puts that thread in a signal-delivery-stop; we read its siginfo
+//   (PTRACE_GETSIGINFO), print it, and resume the thread with the same signal number, which
+//   re-injects the signal with its siginfo untouched (ptrace(2): the siginfo is kept when the signal
+//   is not changed). So the process's handler, default action or ignore happens exactly as it would
+//   have. Only deliveries are seen: a signal that is ignored is discarded by the kernel before any
+//   delivery, and one taken by sigwaitinfo() or a signalfd is never delivered; both are invisible
+//   here (inspect shows such masks and signalfds); so is SIGKILL, which kills without a stop.
+// - Group-stops (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are reported by PTRACE_SEIZE as
+//   PTRACE_EVENT_STOP; we answer with PTRACE_LISTEN, so the process stays stopped until a SIGCONT as
+//   it would untraced, and we still see that SIGCONT.
+// - The loop sleeps in a sigrelay::signals object subscribed to SIGCHLD (every ptrace-stop and every
+//   exit of a tracee notifies the tracer with one) and to the signals that end the watch; after each
+//   wakeup it drains waitpid(-1, WNOHANG | __WALL). A SIGCHLD arriving after the drain is recorded
+//   by the object, so no stop is slept through. No handler of our own: the library's.
+// - Ending the watch (SIGINT, SIGQUIT, SIGTERM, SIGHUP; in PROGRAM mode only SIGTERM and SIGHUP,
+//   because the terminal's Ctrl+C and Ctrl+\ are meant for the program, which gets them too):
+//   PTRACE_INTERRUPT every thread, and as each stops, PTRACE_DETACH it, passing the signal of a
+//   signal-delivery-stop it was in (so a pending signal is delivered, not lost) and leaving a group-stopped
+//   thread stopped. In PROGRAM mode we then wait for the program untraced and exit with its status.
+// - PROGRAM mode: the child blocks on a pipe until it is seized, then execs; it keeps our signal mask
+//   and ignored signals (we block nothing; the library's handlers are reset by exec). Exit status:
+//   the program's exit code, 128+N if it was killed by signal N, 126/127 if it could not be run.
+// - The sender's command name is read from /proc when the line is printed: a sender that has already
+//   exited shows "?", and a recycled pid shows its new owner (a pid is all the kernel keeps).
+#include "command.hpp"
+#include "describe.hpp"
+
+#include <sigrelay/signals.hpp>
+
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+namespace sigrelay::tool {
+namespace {
+
+struct watch_options {
+  std::vector<std::string> signals;  // filter; empty: all
+  std::vector<std::string> program;  // PROGRAM ARGS...
+  std::string pid;
+  bool json = false;
+  CLI::Option* program_option = nullptr;
+};
+
+std::system_error sys_error(int err, const std::string& what) {
+  return std::system_error(err, std::generic_category(), what);
+}
+
+bool is_stop_signal(int signo) {
+  return signo == SIGSTOP || signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU;
+}
+
+// "22:45:01.123" (UTC) for text, "2026-12-01T22:45:01.123Z" for JSON.
+std::string now_text(bool iso) {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  std::tm tm{};
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  const std::size_t n = std::strftime(buf, sizeof buf, iso ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03ld%s", ts.tv_nsec / 1000000, iso ? "Z" : "");
+  return buf;
+}
+
+bool has_address(int signo, int code) {
+  return code > 0 && code != SI_KERNEL &&
+         (signo == SIGSEGV || signo == SIGBUS || signo == SIGILL || signo == SIGFPE || signo == SIGTRAP);
+}
+
+// One line (or JSON object) for one siginfo delivered to thread `tid` of process `pid`.
+std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool json) {
+  const int signo = info.si_signo;
+  const int code = info.si_code;
+  const bool sender = code_has_sender(signo, code);
+  const bool trusted = code_trusted(code);
+  const bool child = signo == SIGCHLD && code >= CLD_EXITED && code <= CLD_CONTINUED;
+  const bool value = code < 0 && code != SI_TKILL && !child;
+  char addr[32] = "";
+  if (has_address(signo, code)) std::snprintf(addr, sizeof addr, "%p", info.si_addr);
+  std::ostringstream o;
+  if (json) {
+    o << "{\"time\":" << json_string(now_text(true)) << ",\"pid\":" << pid << ",\"tid\":" << tid
+      << ",\"signal\":" << json_string(signal_label(signo)) << ",\"signo\":" << signo << ",\"code\":" << code
+      << ",\"code_words\":" << json_string(code_words(signo, code))
+      << ",\"trusted\":" << (trusted ? "true" : "false");
+    if (sender) {
+      o << ",\"sender_pid\":" << info.si_pid << ",\"sender_uid\":" << info.si_uid
+        << ",\"sender_comm\":" << json_string(process_comm(info.si_pid));
+    }
+    if (value) o << ",\"value\":" << info.si_value.sival_int;
+    if (child) o << ",\"child_status\":" << info.si_status;
+    if (addr[0] != '\0') o << ",\"addr\":" << json_string(addr);
+    o << "}\n";
+    return o.str();
+  }
+  o << now_text(false) << ' ' << signal_label(signo) << " to " << tid << ": ";
+  if (sender) {
+    o << "from " << (child ? "child " : "") << "pid " << info.si_pid << " (" << process_comm(info.si_pid)
+      << ") uid " << info.si_uid;
+  } else {
+    o << "from the kernel";
+  }
+  o << ", " << code_words(signo, code) << ", " << (trusted ? "trusted" : "forgeable");
+  if (value) o << ", value " << info.si_value.sival_int;
+  if (child) o << ", status " << info.si_status;
+  if (addr[0] != '\0') o << ", addr " << addr;
+  o << '\n';
+  return o.str();
+}
+
+class tracer {
+ public:
+  tracer(const watch_options& o, std::vector<bool> filter, pid_t pid, bool program_mode)
+      : options_(o), filter_(std::move(filter)), pid_(pid), program_mode_(program_mode) {}
+
+  static constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+
+  // Seizes every thread of the process, again until a listing shows no new one (threads created
+  // while we attach are traced by their creator's TRACECLONE once that one is seized, or listed).
+  void seize_all() {
+    for (bool added = true; added;) {
+      added = false;
+      for (pid_t tid : thread_ids(pid_)) {
+        if (threads_.count(tid)) continue;
+        if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(kOptions)) != 0) {
+          if (errno == ESRCH) continue;  // the thread ended meanwhile
+          throw sys_error(errno, "cannot attach to thread " + std::to_string(tid) + " of pid " +
+                                     std::to_string(pid_) + " (ptrace)");
+        }
+        threads_.insert(tid);
+        added = true;
+      }
+    }
+    if (threads_.empty()) throw sys_error(ESRCH, "cannot attach to pid " + std::to_string(pid_));
+  }
+
+  // Program mode: the child is already seized (one thread).
+  void adopt(pid_t tid) { threads_.insert(tid); }
+
+  // Runs until the process is gone or an ending signal arrives. Returns the program's wait status in
+  // program mode if it ended while traced, -1 otherwise.
+  int run(sigrelay::signals& sigs) {
+    for (;;) {
+      drain();
+      if (threads_.empty()) break;
+      bool end = false;
+      for (const sigrelay::signal_event& e : sigs.wait()) {
+        const bool from_terminal = e.signo == SIGINT || e.signo == SIGQUIT;
+        if (e.signo == SIGTERM || e.signo == SIGHUP || (!program_mode_ && from_terminal)) end = true;
+      }
+      if (end) {
+        detach_all();
+        break;
+      }
+    }
+    return leader_status_;
+  }
+
+ private:
+  void drain() {
+    for (;;) {
+      int st = 0;
+      const pid_t tid = ::waitpid(-1, &st, __WALL | WNOHANG);
+      if (tid == 0) return;
+      if (tid < 0) {
+        if (errno == EINTR) continue;
+        threads_.clear();  // ECHILD: nothing traced is left
+        return;
+      }
+      handle(tid, st);
+    }
+  }
+
+  void resume(pid_t tid, int signo) {
+    if (detaching_) {
+      ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signo)));
+      threads_.erase(tid);
+    } else {
+      ::ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signo)));
+    }
+  }
+
+  void handle(pid_t tid, int st) {
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+      threads_.erase(tid);
+      if (tid == pid_) leader_status_ = st;
+      return;
+    }
+    if (!WIFSTOPPED(st)) return;
+    threads_.insert(tid);  // a new thread may report its first stop before its creator's event
+    const int signo = WSTOPSIG(st);
+    const unsigned event = static_cast<unsigned>(st) >> 16;
+    if (event == PTRACE_EVENT_CLONE) {
+      unsigned long new_tid = 0;
+      if (::ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &new_tid) == 0)
+        threads_.insert(static_cast<pid_t>(new_tid));
+      resume(tid, 0);
+    } else if (event == PTRACE_EVENT_EXEC) {
+      unsigned long former = 0;  // the execing thread took the leader's tid; its old tid is gone
+      if (::ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &former) == 0 && static_cast<pid_t>(former) != tid) {
+        threads_.erase(static_cast<pid_t>(former));
+      }
+      resume(tid, 0);
+    } else if (event == PTRACE_EVENT_STOP) {
+      if (is_stop_signal(signo)) {  // group-stop: stay stopped, as untraced
+        if (detaching_) {
+          resume(tid, 0);  // a detached thread in a group-stop stays stopped
+        } else {
+          ::ptrace(PTRACE_LISTEN, tid, nullptr, nullptr);
+        }
+      } else {
+        resume(tid, 0);  // PTRACE_INTERRUPT's stop, or a new thread's first
+      }
+    } else if (event == 0) {  // signal-delivery-stop
+      siginfo_t info;
+      std::memset(&info, 0, sizeof info);
+      if (::ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) == 0) report(info, tid);
+      resume(tid, signo);  // unchanged: the same signal, its siginfo kept
+    } else {
+      resume(tid, 0);
+    }
+  }
+
+  void report(const siginfo_t& info, pid_t tid) {
+    const int signo = info.si_signo;
+    if (!filter_.empty() && (signo <= 0 || signo >= static_cast<int>(filter_.size()) || !filter_[signo]))
+      return;
+    const std::string line = describe_delivery(info, pid_, tid, options_.json);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+  }
+
+  void detach_all() {
+    detaching_ = true;
+    for (auto it = threads_.begin(); it != threads_.end();) {
+      if (::ptrace(PTRACE_INTERRUPT, *it, nullptr, nullptr) != 0 && errno == ESRCH) {
+        it = threads_.erase(it);  // gone (its exit, if still to be reported, is not waited for)
+      } else {
+        ++it;
+      }
+    }
+    while (!threads_.empty()) {
+      int st = 0;
+      const pid_t tid = ::waitpid(-1, &st, __WALL);
+      if (tid < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      handle(tid, st);
+    }
+  }
+
+  const watch_options& options_;
+  std::vector<bool> filter_;
+  pid_t pid_;
+  bool program_mode_;
+  bool detaching_ = false;
+  int leader_status_ = -1;
+  std::set<pid_t> threads_;
+};
+
+int status_code(int st) {
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return 1;
+}
+
+void say_status(const std::string& what, int st) {
+  if (WIFEXITED(st)) {
+    std::cerr << "sigrelay watch: " << what << " exited with status " << WEXITSTATUS(st) << '\n';
+  } else if (WIFSIGNALED(st)) {
+    std::cerr << "sigrelay watch: " << what << " was killed by " << signal_label(WTERMSIG(st)) << '\n';
+  }
+}
+
+// Starts PROGRAM seized: the child waits on a pipe until PTRACE_SEIZE is done, then execs. Returns
+// the child and the read end of a close-on-exec pipe on which a failed exec leaves its errno. The
+// pipe is read only after the child has ended: until then the child may be in a ptrace-stop (a
+// thread its runtime starts before exec, say) that only the tracing loop resumes.
+std::pair<pid_t, int> start_program(const std::vector<std::string>& program) {
+  int go[2];
+  int failed[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) throw sys_error(errno, "pipe");
+  if (::pipe2(failed, O_CLOEXEC) != 0) {
+    const int err = errno;
+    ::close(go[0]);
+    ::close(go[1]);
+    throw sys_error(err, "pipe");
+  }
+  std::vector<char*> argv;
+  for (const std::string& a : program) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw sys_error(errno, "fork");
+  if (child == 0) {
+    ::close(go[1]);
+    ::close(failed[0]);
+    char c;
+    while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::execvp(argv[0], argv.data());
+    const int err = errno;
+    while (::write(failed[1], &err, sizeof err) < 0 && errno == EINTR) {
+    }
+    ::_exit(err == ENOENT ? 127 : 126);
+  }
+  ::close(go[0]);
+  ::close(failed[1]);
+  if (::ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(tracer::kOptions)) != 0) {
+    const int err = errno;
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
+    ::close(failed[0]);
+    throw sys_error(err, "cannot trace " + program[0] + " (ptrace)");
+  }
+  ::close(go[1]);  // EOF: the child execs
+  return {child, failed[0]};
+}
+
+// After the child ended: the errno of its failed exec, or 0 if the exec succeeded (EOF).
+int exec_error(int failed_fd) {
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(failed_fd, &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  ::close(failed_fd);
+  return n == static_cast<ssize_t>(sizeof err) ? err : 0;
+}
+
+int run_watch(watch_options& o, CLI::App& sub) {
+  std::vector<bool> filter;
+  try {
+    for (const std::string& r : sub.remaining()) {
+      if (r != "--")
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "unexpected '" + r + "' (put -- before PROGRAM to pass it options)");
+    }
+    if (!o.signals.empty()) {
+      filter.assign(static_cast<std::size_t>(max_signal()) + 1, false);
+      for (const std::string& s : o.signals) filter[static_cast<std::size_t>(parse_signal(s))] = true;
+    }
+    if (o.pid.empty() == o.program.empty()) {
+      throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                              "give either -p PID or -- PROGRAM [ARGS...]");
+    }
+  } catch (const std::system_error& e) {
+    std::cerr << "sigrelay watch: " << e.what() << '\n';
+    return 2;
+  }
+  try {
+    // Subscribed before any child exists: its stops notify us with SIGCHLD from the first one.
+    sigrelay::signals sigs{SIGCHLD, SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+    if (!o.pid.empty()) {
+      const pid_t pid = parse_pid(o.pid);
+      tracer t(o, filter, pid, false);
+      t.seize_all();
+      std::cerr << "sigrelay watch: watching pid " << pid << " (" << process_comm(pid)
+                << "); Ctrl+C or SIGTERM detaches\n";
+      const int st = t.run(sigs);
+      if (st != -1) say_status("pid " + std::to_string(pid), st);
+      return 0;
+    }
+    const auto [child, failed_fd] = start_program(o.program);
+    tracer t(o, filter, child, true);
+    t.adopt(child);
+    int st = t.run(sigs);
+    if (st == -1) {  // detached (or the exit was consumed as a thread's): wait for the program
+      while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+      }
+    }
+    if (const int err = exec_error(failed_fd)) {
+      std::cerr << "sigrelay watch: cannot run " << o.program[0] << ": " << std::strerror(err) << '\n';
+      return status_code(st);
+    }
+    say_status(o.program[0] + " (pid " + std::to_string(child) + ")", st);
+    return status_code(st);
+  } catch (const std::system_error& e) {
+    std::cerr << "sigrelay watch: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+// The usage line: CLI11 would list the positionals in declaration order, PROGRAM before SIG.
+class watch_formatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "Usage: sigrelay watch [OPTIONS] [SIG...] -p PID\n"
+           "       sigrelay watch [OPTIONS] [SIG...] [--] PROGRAM [ARGS...]\n";
+  }
+};
+
+void setup(CLI::App& app, int& status) {
+  auto o = std::make_shared<watch_options>();
+  CLI::App* sub = app.add_subcommand("watch", "Print every signal a process receives, with its sender.");
+  // Two lists of positionals, told apart by what they hold: leading words that name signals are the
+  // filter, the first other word (or anything after --) starts PROGRAM. PROGRAM is declared first so
+  // that its check decides; CLI11 runs the check again on the final values, where it accepts all.
+  const std::weak_ptr<watch_options> weak = o;
+  o->program_option =
+      sub->add_option("PROGRAM", o->program, "The program to run and watch, with its arguments.")
+          ->expected(1, -1)
+          ->check(
+              [weak, sub](const std::string& word) -> std::string {
+                const auto opts = weak.lock();
+                if (!opts || opts->program_option->count() > 0) return {};
+                for (const std::string& r : sub->remaining()) {
+                  if (r == "--") return {};
+                }
+                std::error_code ec;
+                sigrelay::signal_number(word, ec);
+                return ec ? std::string() : std::string("a signal name");
+              },
+              "")
+          ->group("");  // hidden: described in the footer, in the right order
+  sub->add_option("SIG", o->signals, "Only print these signals (names or numbers); default: all.")
+      ->expected(1, 64)
+      ->group("");
+  sub->add_option("-p,--pid", o->pid, "Attach to this running process (all its threads) instead.")
+      ->type_name("PID");
+  sub->add_flag("--json", o->json, "Print one JSON object per line instead of text.");
+  sub->validate_positionals();
+  sub->formatter(std::make_shared<watch_formatter>());
+  sub->allow_extras();
+  sub->footer(
+      "ARGUMENTS\n"
+      "  SIG...    only print these signals (names or numbers: TERM, SIGTERM, 15, RTMIN+1); default:\n"
+      "            all. Every signal is delivered as usual either way.\n"
+      "  PROGRAM   the program to run and watch, with its arguments; options after -- are its own.\n"
+      "\n"
+      "DESCRIPTION\n"
+      "  Runs PROGRAM, or attaches to the running process PID (every thread, with ptrace\n"
+      "  PTRACE_SEIZE), and prints one line for each signal delivered to it:\n"
+      "    TIME SIGNAL to TID: from pid PID (COMMAND) uid UID, SI_CODE (words), trusted|forgeable\n"
+      "  with ', value N' for sigqueue and other queued signals (the si_value payload), ', status N'\n"
+      "  for SIGCHLD and ', addr A' for faults. TIME is UTC. The signal is then delivered unchanged:\n"
+      "  the process's handler, default action or stop happens exactly as without watch.\n"
+      "\n"
+      "  trusted    the kernel filled in pid and uid: kill (SI_USER), tgkill (SI_TKILL), or the kernel\n"
+      "             itself (faults, SIGPIPE, SIGCHLD, timers)\n"
+      "  forgeable  a same-user process can put any pid and uid there with rt_sigqueueinfo():\n"
+      "             sigqueue (SI_QUEUE), message queues, AIO\n"
+      "\n"
+      "  Not seen: signals the process ignores (the kernel discards them before delivery), those it\n"
+      "  takes with sigwaitinfo() or a signalfd (never delivered; see sigrelay inspect), and SIGKILL\n"
+      "  (it kills without a stop).\n"
+      "\n"
+      "ENDING\n"
+      "  -p PID: Ctrl+C, Ctrl+\\, SIGTERM or SIGHUP detaches from every thread; a signal caught on\n"
+      "  its way is passed on, a stopped process stays stopped, the process runs on. When it exits,\n"
+      "  watch does.\n"
+      "  PROGRAM: watch ends when PROGRAM does, with its exit status (128+N if killed by signal N; 126\n"
+      "  or 127 if it cannot be run). Ctrl+C and Ctrl+\\ reach PROGRAM as usual (watch ignores\n"
+      "  them); SIGTERM or SIGHUP to watch detaches, and watch then waits for PROGRAM untraced.\n"
+      "\n"
+      "  A program named like a signal (HUP) goes after --. Needs ptrace permission over the process\n"
+      "  (same user and kernel.yama.ptrace_scope <= 1 for -p, or CAP_SYS_PTRACE).\n"
+      "\n"
+      "EXAMPLES\n"
+      "  sigrelay watch -p 4242\n"
+      "  sigrelay watch TERM INT -p 4242\n"
+      "  sigrelay watch --json -- nginx -g 'daemon off;'\n");
+  sub->callback([o, sub, &status] { status = run_watch(*o, *sub); });
+}
+
+const registration reg{{"watch", 20, &setup}};
+
+}  // namespace
+}  // namespace sigrelay::tool
