@@ -20,6 +20,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/signal_helpers.hpp"
 
 namespace {
 
@@ -59,15 +60,10 @@ struct go_library {
   }
 };
 
+// Generous for a loaded machine under TSan; sleeps in intercepted calls (see wait_until_true).
 template <typename F>
 bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    const struct timespec pause { 0, 1000000 };
-    ::nanosleep(&pause, nullptr);
-  }
-  return true;
+  return sigrelay::test::wait_until_true(done, std::chrono::seconds(20));
 }
 
 // Lets Go's signal goroutine run a while, to see that nothing more arrives.
