@@ -6,7 +6,7 @@
 //   --version only as the sole argument (prints "tini version 0.19.0" on stdout, exit 0).
 // - Environment: TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP (set to anything, even empty) as -s and
 //   -g; TINI_VERBOSITY (a number) replaces the verbosity, -v included, as tini reads it after the
-//   options. Default verbosity 1: warnings; 2 info (stdout); 3 debug (stdout).
+//   options. Default verbosity 1: warnings; 2 info (stdout); 3 debug (stdout); 4 trace (stdout).
 // - Usage errors exit 1: an unknown option or a missing argument (getopt's message, then the usage on
 //   stderr), "[FATAL tini (pid)] Not a valid option for -p: X" (a name of tini's table: SIGHUP ...
 //   SIGSYS, not a number) or "... for -e: X"; no PROGRAM prints the usage on stderr, exit 1.

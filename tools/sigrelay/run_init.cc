@@ -44,7 +44,7 @@
 namespace sigrelay::tool::run {
 namespace {
 
-enum class level { fatal, warn, info, debug };
+enum class level { fatal, warn, info, debug, trace };  // trace: tini's TRACE; debug elsewhere
 
 // Messages in the dialect's words and streams.
 class logger {
@@ -55,9 +55,9 @@ class logger {
     switch (d_) {
       case dialect::native:
         return l == level::fatal || l == level::warn || (l == level::info ? v_ >= 1 : v_ >= 2);
-      case dialect::tini:  // tini: warnings from 1, info from 2, debug from 3
+      case dialect::tini:  // tini: warnings from 1, info from 2, debug from 3, trace from 4
         return l == level::fatal || (l == level::warn && v_ > 0) || (l == level::info && v_ > 1) ||
-               (l == level::debug && v_ > 2);
+               (l == level::debug && v_ > 2) || (l == level::trace && v_ > 3);
       case dialect::dumb_init: return l == level::fatal || v_ > 0;
     }
     return false;
@@ -75,8 +75,8 @@ class logger {
     switch (d_) {
       case dialect::native: std::fprintf(out, "sigrelay run: %s\n", text); break;
       case dialect::tini: {
-        static const char* const names[] = {"FATAL", "WARN ", "INFO ", "DEBUG"};
-        if (l == level::info || l == level::debug) out = stdout;
+        static const char* const names[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE"};
+        if (l == level::info || l == level::debug || l == level::trace) out = stdout;
         std::fprintf(out, "[%s tini (%d)] %s\n", names[static_cast<int>(l)], static_cast<int>(pid), text);
         break;
       }
@@ -225,7 +225,7 @@ class init {
         return false;
       }
       log_.print(
-          level::debug, getpid(), "%s",
+          level::trace, getpid(), "%s",
           o_.dialect == dialect::tini ? "Registered as child subreaper" : "registered as a child subreaper");
       return true;
     }
@@ -465,7 +465,7 @@ class init {
       case dialect::dumb_init:
         log_.print(level::debug, getpid(), "Child exited with status %d. Goodbye.", status_);
         break;
-      case dialect::tini: log_.print(level::debug, getpid(), "%s", "Exiting: child has exited"); break;
+      case dialect::tini: log_.print(level::trace, getpid(), "%s", "Exiting: child has exited"); break;
       case dialect::native: break;
     }
     if (o_.die_by_signal && killed_by_ != 0) {
