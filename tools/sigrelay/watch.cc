@@ -4,7 +4,11 @@
 // Design notes
 // - Observation by ptrace, never interference. Every thread of the process is traced with
 //   PTRACE_SEIZE (options TRACECLONE, so new threads are traced from their first instruction, and
-//   TRACEEXEC, so that a thread that execs under another tid is not waited for forever). A signal on
+//   TRACEEXEC, so that a thread that execs under another tid is not waited for forever). In PROGRAM
+//   mode also TRACEFORK and TRACEVFORK: every process PROGRAM forks (and each one those fork, and
+//   their threads) is traced from its first instruction as well, so a line names the thread and the
+//   process that received the signal, whichever descendant it is; `-p PID` traces that process's
+//   threads only and leaves its children alone. A signal on
 //   its way to a thread puts that thread in a signal-delivery-stop; we read its siginfo
 //   (PTRACE_GETSIGINFO), print it, and resume the thread with the same signal number, which
 //   re-injects the signal with its siginfo untouched (ptrace(2): the siginfo is kept when the signal
@@ -24,6 +28,10 @@
 //   PTRACE_INTERRUPT every thread, and as each stops, PTRACE_DETACH it, passing the signal of a
 //   signal-delivery-stop it was in (so a pending signal is delivered, not lost) and leaving a group-stopped
 //   thread stopped. In PROGRAM mode we then wait for the program untraced and exit with its status.
+// - PROGRAM mode ends when PROGRAM and every descendant traced have exited (as `strace -f`); each
+//   descendant's start and end are reported on stderr ("following pid N, forked by pid M"; "pid N
+//   exited with status S"). A descendant that PROGRAM leaves behind keeps the watch going until it
+//   ends or watch is told to detach.
 // - PROGRAM mode: the child blocks on a pipe until it is seized, then execs; it keeps our signal mask
 //   and ignored signals (we block nothing; the library's handlers are reset by exec). Exit status:
 //   the program's exit code, 128+N if it was killed by signal N, 126/127 if it could not be run.
@@ -41,9 +49,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -126,12 +137,23 @@ std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool 
   return o.str();
 }
 
+// The Tgid: line of /proc/TID/status: the process of thread TID; 0 if gone.
+pid_t process_of(pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Tgid:", 0) == 0) return static_cast<pid_t>(std::atol(line.c_str() + 5));
+  }
+  return 0;
+}
+
 class tracer {
  public:
   tracer(const watch_options& o, std::vector<bool> filter, pid_t pid, bool program_mode)
       : options_(o), filter_(std::move(filter)), pid_(pid), program_mode_(program_mode) {}
 
   static constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+  // PROGRAM mode: follow forked processes too (inherited by every process traced through them).
+  static constexpr long kProgramOptions = kOptions | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
 
   // Seizes every thread of the process, again until a listing shows no new one (threads created
   // while we attach are traced by their creator's TRACECLONE once that one is seized, or listed).
@@ -153,7 +175,10 @@ class tracer {
   }
 
   // Program mode: the child is already seized (one thread).
-  void adopt(pid_t tid) { threads_.insert(tid); }
+  void adopt(pid_t tid) {
+    threads_.insert(tid);
+    process_of_[tid] = tid;
+  }
 
   // Runs until the process is gone or an ending signal arrives. Returns the program's wait status in
   // program mode if it ended while traced, -1 otherwise.
@@ -201,17 +226,30 @@ class tracer {
   void handle(pid_t tid, int st) {
     if (WIFEXITED(st) || WIFSIGNALED(st)) {
       threads_.erase(tid);
-      if (tid == pid_) leader_status_ = st;
+      const auto it = process_of_.find(tid);
+      const bool leader = it != process_of_.end() && it->second == tid;
+      if (it != process_of_.end()) process_of_.erase(it);
+      if (tid == pid_) {
+        leader_status_ = st;
+      } else if (leader) {  // a followed descendant (its leader thread: the process) ended
+        say_end(tid, st);
+      }
       return;
     }
     if (!WIFSTOPPED(st)) return;
     threads_.insert(tid);  // a new thread may report its first stop before its creator's event
     const int signo = WSTOPSIG(st);
     const unsigned event = static_cast<unsigned>(st) >> 16;
-    if (event == PTRACE_EVENT_CLONE) {
+    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
       unsigned long new_tid = 0;
-      if (::ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &new_tid) == 0)
-        threads_.insert(static_cast<pid_t>(new_tid));
+      if (::ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &new_tid) == 0) {
+        const auto child = static_cast<pid_t>(new_tid);
+        threads_.insert(child);
+        // A thread, or (fork, vfork, clone without CLONE_THREAD) a new process: its /proc says which.
+        const pid_t process = event == PTRACE_EVENT_CLONE ? process_of(child) : child;
+        process_of_[child] = process != 0 ? process : child;
+        if (process_of_[child] == child) follow(child, process_of(tid));
+      }
       resume(tid, 0);
     } else if (event == PTRACE_EVENT_EXEC) {
       unsigned long former = 0;  // the execing thread took the leader's tid; its old tid is gone
@@ -243,9 +281,28 @@ class tracer {
     const int signo = info.si_signo;
     if (!filter_.empty() && (signo <= 0 || signo >= static_cast<int>(filter_.size()) || !filter_[signo]))
       return;
-    const std::string line = describe_delivery(info, pid_, tid, options_.json);
+    const auto it = process_of_.find(tid);
+    const pid_t process = it != process_of_.end() ? it->second : pid_;
+    const std::string line = describe_delivery(info, process, tid, options_.json);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
+  }
+
+  void follow(pid_t child, pid_t parent) {
+    if (detaching_) return;
+    std::fflush(stdout);
+    std::cerr << "sigrelay watch: following pid " << child << ", forked by pid " << parent << std::endl;
+  }
+
+  void say_end(pid_t process, int st) {
+    std::fflush(stdout);
+    if (WIFEXITED(st)) {
+      std::cerr << "sigrelay watch: pid " << process << " exited with status " << WEXITSTATUS(st)
+                << std::endl;
+    } else if (WIFSIGNALED(st)) {
+      std::cerr << "sigrelay watch: pid " << process << " was killed by " << signal_label(WTERMSIG(st))
+                << std::endl;
+    }
   }
 
   void detach_all() {
@@ -275,6 +332,7 @@ class tracer {
   bool detaching_ = false;
   int leader_status_ = -1;
   std::set<pid_t> threads_;
+  std::map<pid_t, pid_t> process_of_;  // thread -> its process, for the threads whose start we saw
 };
 
 int status_code(int st) {
@@ -325,7 +383,7 @@ std::pair<pid_t, int> start_program(const std::vector<std::string>& program) {
   }
   ::close(go[0]);
   ::close(failed[1]);
-  if (::ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(tracer::kOptions)) != 0) {
+  if (::ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(tracer::kProgramOptions)) != 0) {
     const int err = errno;
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
@@ -460,6 +518,13 @@ void setup(CLI::App& app, int& status) {
       "  forgeable  a same-user process can put any pid and uid there with rt_sigqueueinfo():\n"
       "             sigqueue (SI_QUEUE), message queues, AIO\n"
       "\n"
+      "  PROGRAM is followed into every process it forks, and theirs (ptrace's TRACEFORK, TRACEVFORK\n"
+      "  and TRACECLONE): TID is the thread that received the signal, whichever process it belongs to\n"
+      "  (a single-threaded process's TID is its pid; --json gives both \"pid\" and \"tid\"). Each\n"
+      "  process followed is announced on stderr (\"following pid N, forked by pid M\") and so is its\n"
+      "  end (\"pid N exited with status S\"). With -p PID, every thread of PID is watched (threads\n"
+      "  started later too), but not its children.\n"
+      "\n"
       "  Not seen: signals the process ignores (the kernel discards them before delivery), those it\n"
       "  takes with sigwaitinfo() or a signalfd (never delivered; see sigrelay inspect), and SIGKILL\n"
       "  (it kills without a stop).\n"
@@ -468,9 +533,10 @@ void setup(CLI::App& app, int& status) {
       "  -p PID: Ctrl+C, Ctrl+\\, SIGTERM or SIGHUP detaches from every thread; a signal caught on\n"
       "  its way is passed on, a stopped process stays stopped, the process runs on. When it exits,\n"
       "  watch does.\n"
-      "  PROGRAM: watch ends when PROGRAM does, with its exit status (128+N if killed by signal N; 126\n"
-      "  or 127 if it cannot be run). Ctrl+C and Ctrl+\\ reach PROGRAM as usual (watch ignores\n"
-      "  them); SIGTERM or SIGHUP to watch detaches, and watch then waits for PROGRAM untraced.\n"
+      "  PROGRAM: watch ends when PROGRAM and every process it forked have ended, with PROGRAM's exit\n"
+      "  status (128+N if killed by signal N; 126 or 127 if it cannot be run). Ctrl+C and Ctrl+\\\n"
+      "  reach PROGRAM as usual (watch ignores them); SIGTERM or SIGHUP to watch detaches from every\n"
+      "  process, and watch then waits for PROGRAM untraced.\n"
       "\n"
       "  A program named like a signal (HUP) goes after --. Needs ptrace permission over the process\n"
       "  (same user and kernel.yama.ptrace_scope <= 1 for -p, or CAP_SYS_PTRACE).\n"

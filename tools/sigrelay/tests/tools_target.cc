@@ -10,6 +10,12 @@
 //                          sigwaitinfo(), prints "thread TID ready" for each, then one line per
 //                          signal taken: "thread TID got SIGUSR2 code C pid P value V". The main
 //                          thread exits 0 when it takes a SIGHUP.
+//   tools_target family    forks a child that does what `receive` does (its own pid on "ready"),
+//                          prints "family PID", waits for the child and exits with its status.
+//   tools_target handlers  starts two threads that print "thread TID ready" and pause(); every
+//                          thread handles SIGUSR1 (a handler writing "got SIGUSR1 in TID"); prints
+//                          "ready PID" and exits 0 when its main thread takes a SIGHUP (blocked in
+//                          every thread, taken with sigwaitinfo()).
 // Every line is flushed at once: the test reads them from a pipe while the program runs. Both modes
 // end with _exit() (see main()).
 #include <sigrelay/signals.hpp>
@@ -17,8 +23,10 @@
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -78,6 +86,65 @@ int threads() {
   ::_exit(0);  // the threads wait forever: end the process without joining them
 }
 
+int family() {
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child < 0) return 4;
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with this process, as this one with the test
+    const int status = receive();
+    std::fflush(stdout);
+    ::_exit(status);
+  }
+  std::printf("family %d\n", static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  int st = 0;
+  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 5);
+}
+
+// Signal context: formats and write()s "got SIGUSR1 in TID"; async-signal-safe calls only, errno kept.
+void on_usr1(int) {
+  const int saved = errno;
+  char line[48] = "got SIGUSR1 in ";
+  std::size_t n = 15;
+  char digits[16];
+  std::size_t d = 0;
+  for (long tid = ::syscall(SYS_gettid); tid > 0 && d < sizeof digits; tid /= 10)
+    digits[d++] = static_cast<char>('0' + tid % 10);
+  while (d > 0) line[n++] = digits[--d];
+  line[n++] = '\n';
+  (void)!::write(STDOUT_FILENO, line, n);
+  errno = saved;
+}
+
+void* idle_thread(void*) {
+  std::printf("thread %ld ready\n", ::syscall(SYS_gettid));
+  std::fflush(stdout);
+  for (;;) ::pause();
+  return nullptr;
+}
+
+int handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_usr1;
+  sigfillset(&sa.sa_mask);
+  ::sigaction(SIGUSR1, &sa, nullptr);
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &hup, nullptr);  // inherited by both threads
+  pthread_t t[2];
+  for (pthread_t& th : t) ::pthread_create(&th, nullptr, idle_thread, nullptr);
+  std::printf("ready %d\n", static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  while (::sigwaitinfo(&hup, nullptr) != SIGHUP) {
+  }
+  std::fflush(stdout);
+  ::_exit(0);  // the threads pause forever: end the process without joining them
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +160,8 @@ int main(int argc, char** argv) {
     ::_exit(status);
   }
   if (mode == "threads") return threads();
-  std::fprintf(stderr, "usage: tools_target receive|threads\n");
+  if (mode == "family") return family();
+  if (mode == "handlers") return handlers();
+  std::fprintf(stderr, "usage: tools_target receive|threads|family|handlers\n");
   return 2;
 }

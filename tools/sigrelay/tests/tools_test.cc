@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -673,6 +674,120 @@ TEST(ToolsWatch, ProgramThatCannotRunGives127) {
       kWatchdog);
 }
 
+// PROGRAM mode follows forks: a signal to the program's child is reported with the child's pid, and
+// the child's start and end are announced. tools_target `family` forks the receiver and exits with its
+// status once it has ended.
+TEST(ToolsWatch, ProgramModeFollowsForkedChildren) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
+        process watch(kBin, {"watch", "--", kTarget, "family"});
+        ASSERT_TRUE(wait_for_line(watch, {"family "})) << watch.output();
+        ASSERT_TRUE(wait_for_line(watch, {"ready "})) << watch.output();
+        const pid_t program = number_after(watch.output(), "family ");
+        const pid_t child = number_after(watch.output(), "ready ");
+        ASSERT_GT(program, 0);
+        ASSERT_GT(child, 0);
+        ASSERT_NE(program, child);
+        EXPECT_NE(line_with(watch.output(), {"following pid " + std::to_string(child) + ", forked by pid " +
+                                             std::to_string(program)}),
+                  "")
+            << watch.output();
+        const std::string me = std::to_string(getpid());
+        ASSERT_EQ(kill(child, SIGUSR1), 0);
+        EXPECT_TRUE(wait_for_line(
+            watch, {"SIGUSR1 to " + std::to_string(child) + ": from pid " + me, "SI_USER (kill), trusted"}))
+            << watch.output();
+        EXPECT_TRUE(wait_for_line(watch, {"got SIGUSR1 total 1 code 0 pid " + me})) << watch.output();
+        union sigval v {};
+        v.sival_int = 99;
+        ASSERT_EQ(sigqueue(child, SIGRTMIN, v), 0);
+        EXPECT_TRUE(wait_for_line(
+            watch, {"SIGRTMIN to " + std::to_string(child) + ": from pid " + me, "forgeable, value 99"}))
+            << watch.output();
+        EXPECT_TRUE(wait_for_line(watch, {"got SIGRTMIN total 1", "value 99"})) << watch.output();
+        ASSERT_EQ(kill(child, SIGHUP), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(watch.finish(60), 0)) << watch.output();
+        EXPECT_NE(line_with(watch.output(), {"pid " + std::to_string(child) + " exited with status 0"}), "")
+            << watch.output();
+        EXPECT_NE(line_with(watch.output(), {"(pid " + std::to_string(program) + ") exited with status 0"}),
+                  "")
+            << watch.output();
+        // The program itself received nothing the test sent (only, at most, SIGCHLD from its child).
+        for (const std::string& line : lines_of(watch.output())) {
+          if (line.find(" to " + std::to_string(program) + ": ") != std::string::npos) {
+            EXPECT_NE(line.find(" SIGCHLD to "), std::string::npos) << line;
+          }
+        }
+      },
+      kWatchdog);
+}
+
+// The same with --json: "pid" is the child's process, "tid" its thread.
+TEST(ToolsWatch, JsonNamesTheForkedChildsPid) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
+        process watch(kBin, {"watch", "--json", "USR2", "--", kTarget, "family"});
+        ASSERT_TRUE(wait_for_line(watch, {"ready "})) << watch.output();
+        const pid_t child = number_after(watch.output(), "ready ");
+        ASSERT_GT(child, 0);
+        ASSERT_EQ(kill(child, SIGUSR2), 0);
+        const std::string ids =
+            "\"pid\":" + std::to_string(child) + ",\"tid\":" + std::to_string(child) + ",";
+        EXPECT_TRUE(wait_for_line(watch, {ids, "\"signal\":\"SIGUSR2\""})) << watch.output();
+        EXPECT_TRUE(json_checker(line_with(watch.output(), {"\"signal\":\"SIGUSR2\""})).valid())
+            << watch.output();
+        ASSERT_EQ(kill(child, SIGHUP), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(watch.finish(60), 0)) << watch.output();
+      },
+      kWatchdog);
+}
+
+// -p PID attaches to every thread: a signal sent to one thread (tgkill) is reported for that thread,
+// with the process's pid, and the thread's handler runs as without watch. (tgkill shows as SI_TKILL or,
+// on newer kernels, SI_USER: either is trusted.)
+TEST(ToolsWatch, AttachSeesEachThreadsOwnSignals) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
+        process target(kTarget, {"handlers"});
+        ASSERT_TRUE(wait_for_line(target, {"ready "})) << target.output();
+        // Both threads have said "thread TID ready" (printed before or after "ready PID").
+        std::vector<pid_t> tids;
+        const auto deadline = std::chrono::steady_clock::now() + kWait;
+        for (;;) {
+          tids.clear();
+          for (const std::string& line : lines_of(target.output())) {
+            if (line.rfind("thread ", 0) == 0 && line.find(" ready") != std::string::npos)
+              tids.push_back(number_after(line, "thread "));
+          }
+          if (tids.size() >= 2) break;
+          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << target.output();
+          target.wait_for_output("\x01never\x01", 200ms);
+        }
+        const pid_t pid = target.pid();
+        process watch(kBin, {"watch", "--json", "-p", std::to_string(pid)});
+        ASSERT_TRUE(wait_for_line(watch, {"watching pid " + std::to_string(pid)})) << watch.output();
+        int count = 0;
+        for (const pid_t tid : {tids[1], tids[0], pid}) {
+          ++count;
+          ASSERT_EQ(syscall(SYS_tgkill, pid, tid, SIGUSR1), 0);
+          ASSERT_TRUE(wait_for_line(target, {"got SIGUSR1 in " + std::to_string(tid)})) << target.output();
+          const std::string ids = "\"pid\":" + std::to_string(pid) + ",\"tid\":" + std::to_string(tid) + ",";
+          EXPECT_TRUE(wait_for_line(watch, {ids, "\"signal\":\"SIGUSR1\"", "\"trusted\":true"}))
+              << watch.output();
+        }
+        EXPECT_EQ(count, 3);
+        ASSERT_EQ(kill(watch.pid(), SIGTERM), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(watch.finish(60), 0)) << watch.output();
+        EXPECT_EQ(status_field(pid, "TracerPid"), "0");
+        ASSERT_EQ(kill(pid, SIGHUP), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(target.finish(60), 0)) << target.output();
+      },
+      kWatchdog);
+}
+
 // ----- the man page -----------------------------------------------------------------------------
 
 // Every line of every --help text is in sigrelay(1), as troff shows it: generated from the same text.
@@ -731,6 +846,32 @@ TEST(ToolsCompletion, CompletesSubcommandsOptionsAndSignals) {
         // A pid after the signal: this test's own is among them.
         const std::string mine = std::to_string(getpid());
         EXPECT_NE(complete(kBin + " send USR1 " + mine).find(mine), std::string::npos);
+      },
+      kWatchdog);
+}
+
+// `run`: its own options, --compat= values (bash splits "--compat=ti" into --compat, =, ti), the
+// options of the chosen dialect, signal names after -p (a signal there), pids after watch -p.
+TEST(ToolsCompletion, CompletesRunOptionsCompatValuesAndPids) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        EXPECT_EQ(complete(kBin + " run --comp"), "[--compat=]\n");
+        EXPECT_EQ(complete(kBin + " run -v --comp"), "[]\n") << "--compat must come first";
+        EXPECT_EQ(complete(kBin + " run --compat = ti"), "[tini]\n");
+        EXPECT_EQ(complete(kBin + " run --compat = ''"), "[tini dumb-init]\n");
+        EXPECT_EQ(complete(kBin + " run --compat=d"), "[--compat=dumb-init]\n");
+        EXPECT_EQ(complete(kBin + " run --die"), "[--die-by-signal]\n");
+        EXPECT_EQ(complete(kBin + " run -w --parent-death-signal US"), "[USR1 USR2]\n");
+        EXPECT_EQ(complete(kBin + " run -p SIGUS"), "[SIGUSR1 SIGUSR2]\n");
+        EXPECT_EQ(complete(kBin + " run --compat = dumb-init --s"), "[--single-child]\n");
+        EXPECT_EQ(complete(kBin + " run --compat = tini -"), "[-h -s -p -v -w -g -e -l --version --]\n");
+        const std::string mine = std::to_string(getpid());
+        for (const std::string& line :
+             {kBin + " watch -p " + mine, kBin + " watch --pid " + mine, kBin + " inspect " + mine}) {
+          const std::string offered = complete(line);
+          EXPECT_NE(offered.find(mine), std::string::npos) << line << " -> " << offered;
+          EXPECT_EQ(offered.find("USR1"), std::string::npos) << line << " -> " << offered;
+        }
       },
       kWatchdog);
 }
