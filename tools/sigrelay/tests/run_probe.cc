@@ -5,7 +5,11 @@
 //   run_probe kill SIG      dies by SIG (a number)
 //   run_probe wait [group]  "ready pid=P"; prints "got SIGxxx" for each signal it handles; exits 42
 //                           after SIGTERM. With `group`: first starts a grandchild in its process
-//                           group that prints "grandchild got SIGxxx" and ends after SIGTERM (or 10 s).
+//                           group that prints "grandchild got SIGxxx" and ends after SIGTERM (or 10 s),
+//                           and says "grandchild=G" before "ready". SIGRTMIN+3 is reported with its
+//                           siginfo: "got SIGRTMIN+3 code C pid P value V". Each handler runs with every
+//                           signal blocked, so pending signals are handled one at a time, the lowest
+//                           number first (as the kernel dequeues them), each line before the next.
 //   run_probe group-exit    starts such a grandchild, waits for it to be ready, exits 7
 //   run_probe orphan        makes an orphan (a grandchild whose parent exits), waits until it ends,
 //                           then until its init reaped it: "orphan=P" then "reaped" or "not reaped"
@@ -55,12 +59,50 @@ void on_signal(int signo) {
   errno = saved;
 }
 
+// Signal context: appends `value` in decimal to line[n...]; async-signal-safe (no calls at all).
+std::size_t append_number(char* line, std::size_t n, long value) {
+  if (value < 0) {
+    line[n++] = '-';
+    value = -value;
+  }
+  char digits[24];
+  std::size_t d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0 && d < sizeof digits);
+  while (d > 0) line[n++] = digits[--d];
+  return n;
+}
+
+// Signal context: write() only, errno saved. "got SIGRTMIN+3 code C pid P value V".
+void on_realtime(int, siginfo_t* info, void*) {
+  const int saved = errno;
+  char line[128];
+  std::size_t n = 0;
+  for (const char* p = prefix; *p != '\0' && n < 40;) line[n++] = *p++;
+  for (const char* p = "got SIGRTMIN+3 code "; *p != '\0';) line[n++] = *p++;
+  n = append_number(line, n, info->si_code);
+  for (const char* p = " pid "; *p != '\0';) line[n++] = *p++;
+  n = append_number(line, n, info->si_pid);
+  for (const char* p = " value "; *p != '\0';) line[n++] = *p++;
+  n = append_number(line, n, info->si_code == SI_QUEUE ? info->si_value.sival_int : 0);
+  line[n++] = '\n';
+  (void)!write(STDOUT_FILENO, line, n);
+  errno = saved;
+}
+
 void handle_all() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
+  sigfillset(&sa.sa_mask);
   for (const int s : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGCONT, SIGWINCH})
     sigaction(s, &sa, nullptr);
+  struct sigaction rt {};
+  rt.sa_sigaction = on_realtime;
+  rt.sa_flags = SA_SIGINFO;
+  sigfillset(&rt.sa_mask);
+  sigaction(SIGRTMIN + 3, &rt, nullptr);
 }
 
 void say(const std::string& text) {
@@ -109,6 +151,7 @@ int main(int argc, char** argv) {
     const bool group = argc > 2 && std::strcmp(argv[2], "group") == 0;
     handle_all();
     const pid_t grandchild = group ? start_grandchild() : 0;
+    if (grandchild > 0) say("grandchild=" + std::to_string(grandchild));
     say("ready pid=" + std::to_string(getpid()));
     while (got_term == 0) pause();
     if (grandchild > 0) {

@@ -9,10 +9,15 @@
 // itself; PID-1 scenarios run inside `unshare --pid --fork` (skipped with the reason if that fails).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -596,6 +601,379 @@ TEST(run_native, compat_must_come_first_and_program_is_required) {
   process none(sigrelay_bin, {"run", "-v"});
   EXPECT_NE(exit_code(none.finish()), 0);
   EXPECT_NE(none.output().find("PROGRAM"), std::string::npos) << none.output();
+}
+
+}  // namespace
+
+// ==== Issue 11's remaining options, side by side (tini, dumb-init, sigrelay run) ====================
+namespace {
+
+// Every line with its digit runs replaced by N (pids differ from run to run).
+std::vector<std::string> normalized_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::string norm;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      if (std::isdigit(static_cast<unsigned char>(line[i])) == 0) {
+        norm += line[i];
+      } else if (norm.empty() || norm.back() != 'N') {
+        norm += 'N';
+      }
+    }
+    out.push_back(norm);
+  }
+  return out;
+}
+
+bool has_line(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+// Runs `env... argv...` (through /usr/bin/env) to its end; returns {status, output}.
+std::pair<int, std::string> run_to_end(const std::vector<std::string>& env, std::vector<std::string> argv) {
+  argv.insert(argv.begin(), env.begin(), env.end());
+  process p("/usr/bin/env", argv);
+  const int status = p.finish();
+  return {status, p.output()};
+}
+
+// TINI_VERBOSITY and repeated -v: at each verbosity, tini and ours print the same WARN and INFO lines
+// (pids aside), and every DEBUG or TRACE line of ours is one tini prints at that verbosity too, at the
+// same level (tini has more of them: "Received SIGCHLD", "Reaped child with pid").
+TEST(run_tini_verbosity, each_level_prints_what_tini_prints) {
+  struct setting {
+    std::vector<std::string> env;
+    std::vector<std::string> options;
+  };
+  const std::vector<setting> settings = {{{"TINI_VERBOSITY=0"}, {}},
+                                         {{"TINI_VERBOSITY=1"}, {}},
+                                         {{"TINI_VERBOSITY=2"}, {}},
+                                         {{"TINI_VERBOSITY=3"}, {"-s"}},
+                                         {{"TINI_VERBOSITY=4"}, {"-s"}},
+                                         {{}, {"-s"}},
+                                         {{}, {"-s", "-v"}},
+                                         {{}, {"-s", "-vv"}},
+                                         {{}, {"-s", "-v", "-v", "-v"}},
+                                         {{"TINI_VERBOSITY=0"}, {"-vvv"}},
+                                         {{"TINI_VERBOSITY=2"}, {"-s"}}};
+  for (const setting& s : settings) {
+    std::string label;
+    for (const auto& e : s.env) label += e + " ";
+    for (const auto& o : s.options) label += o + " ";
+    SCOPED_TRACE(label);
+    std::vector<std::vector<std::string>> outputs;
+    for (const init_kind& k : tini_family(s.options)) {
+      std::vector<std::string> argv = k.argv;
+      argv.push_back(probe);
+      argv.push_back("exit");
+      argv.push_back("0");
+      const auto [status, output] = run_to_end(s.env, argv);
+      EXPECT_EQ(exit_code(status), 0) << k.name << ": " << output;
+      outputs.push_back(normalized_lines(as_named(output, "/usr/bin/tini", "tini")));
+    }
+    const std::vector<std::string>& theirs = outputs[0];
+    for (std::size_t i = 1; i < outputs.size(); ++i) {
+      const std::vector<std::string>& ours = outputs[i];
+      for (const std::string& line : theirs) {
+        if (line.rfind("[DEBUG", 0) == 0 || line.rfind("[TRACE", 0) == 0) continue;
+        EXPECT_TRUE(has_line(ours, line)) << "missing: " << line;
+      }
+      for (const std::string& line : ours) EXPECT_TRUE(has_line(theirs, line)) << "not tini's: " << line;
+    }
+  }
+}
+
+// -e is repeatable: each code given maps to 0, others pass through.
+TEST(run_tini_options, success_status_is_repeatable) {
+  std::vector<init_kind> kinds = tini_family({"-s", "-e", "3", "-e", "4"});
+  kinds.push_back(native({"-e", "3", "--success-status", "4"}));
+  for (const init_kind& k : kinds) {
+    for (const auto& [code, want] : std::vector<std::pair<int, int>>{{3, 0}, {4, 0}, {5, 5}, {0, 0}}) {
+      auto p = start(k, {"exit", std::to_string(code)});
+      const int status = p->finish();
+      EXPECT_EQ(exit_code(status), want) << k.name << " child exit " << code << ": " << p->output();
+    }
+  }
+}
+
+// -l prints a licence (MIT, each its own copyright line) and exits 0 without running anything.
+TEST(run_tini_options, l_prints_the_licence) {
+  for (const init_kind& k : tini_family({"-l"})) {
+    auto p = start(k, {"exit", "3"});
+    const int status = p->finish();
+    EXPECT_EQ(exit_code(status), 0) << k.name << ": " << p->output();
+    EXPECT_EQ(p->output().rfind("The MIT License (MIT)\n", 0), 0u) << k.name << ": " << p->output();
+    EXPECT_NE(p->output().find("THE SOFTWARE IS PROVIDED \"AS IS\""), std::string::npos) << k.name;
+  }
+}
+
+// Not PID 1 and no -s: tini warns that zombie reaping won't work (the same three lines from ours);
+// with -s, TINI_SUBREAPER or as PID 1 it does not. `sigrelay run` registers as a subreaper on its own
+// and warns only with --no-subreaper.
+TEST(run_tini_options, warns_when_not_pid_1_and_not_a_subreaper) {
+  std::vector<std::string> warning_of_tini;
+  for (const init_kind& k : tini_family({})) {
+    auto p = start(k, {"exit", "0"});
+    EXPECT_EQ(exit_code(p->finish()), 0) << k.name;
+    std::vector<std::string> lines = normalized_lines(as_named(p->output(), "/usr/bin/tini", "tini"));
+    ASSERT_EQ(lines.size(), 3u) << k.name << ": " << p->output();
+    EXPECT_EQ(lines[0],
+              "[WARN  tini (N)] Tini is not running as PID N and isn't registered as a child subreaper.")
+        << k.name;
+    if (warning_of_tini.empty()) {
+      warning_of_tini = lines;
+    } else {
+      EXPECT_EQ(lines, warning_of_tini) << k.name;
+    }
+  }
+  for (const init_kind& k : tini_family({"-s"})) {
+    auto p = start(k, {"exit", "0"});
+    EXPECT_EQ(exit_code(p->finish()), 0) << k.name;
+    EXPECT_EQ(p->output(), "") << k.name;
+  }
+  for (const init_kind& k : tini_family({})) {
+    const auto [status, output] = run_to_end({"TINI_SUBREAPER=1"}, [&] {
+      std::vector<std::string> a = k.argv;
+      a.insert(a.end(), {probe, "exit", "0"});
+      return a;
+    }());
+    EXPECT_EQ(exit_code(status), 0) << k.name;
+    EXPECT_EQ(output, "") << k.name;
+  }
+  if (unshare_works()) {
+    for (const init_kind& k : tini_family({})) {
+      auto p = start(k, {"exit", "0"}, false, true);
+      EXPECT_EQ(exit_code(p->finish()), 0) << k.name;
+      EXPECT_EQ(p->output(), "") << k.name << " as PID 1";
+    }
+  }
+  {
+    auto p = start(native({}), {"exit", "0"});
+    EXPECT_EQ(exit_code(p->finish()), 0);
+    EXPECT_EQ(p->output(), "");
+  }
+  {
+    auto p = start(native({"--no-subreaper"}), {"exit", "0"});
+    EXPECT_EQ(exit_code(p->finish()), 0);
+    EXPECT_EQ(p->output(),
+              "sigrelay run: not PID 1 and not a child subreaper: orphaned descendants will not be reaped by "
+              "this init\n");
+  }
+}
+
+// Reads `fd` until `text` appears in `out` or the deadline; false at EOF or past the deadline.
+bool read_until(int fd, std::string& out, const std::string& text, unsigned seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (text.empty() || out.find(text) == std::string::npos) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{fd, POLLIN, 0};
+    const int r = poll(&pfd, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    char buffer[512];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return text.empty();
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// -p SIGNAL: when the init's parent dies, the init gets SIGNAL and passes it on like any other. The
+// test (a child subreaper, in a forked child) starts a middle process that starts the init; killing
+// the middle one makes the init an orphan of ours, which the kernel sends SIGTERM; the probe gets it
+// and exits 42, and so does the init.
+TEST(run_tini_options, parent_death_signal_is_forwarded) {
+  std::vector<init_kind> kinds = tini_family({"-s", "-p", "SIGTERM"});
+  kinds.push_back(native({"-p", "TERM"}));
+  for (const init_kind& k : kinds) {
+    SCOPED_TRACE(k.name);
+    SIGRELAY_IN_CHILD(
+        [&k] {
+          ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+          int out[2];
+          int report[2];
+          ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+          ASSERT_EQ(pipe2(report, O_CLOEXEC), 0);
+          std::vector<char*> argv;
+          for (const std::string& a : k.argv) argv.push_back(const_cast<char*>(a.c_str()));
+          argv.push_back(const_cast<char*>(probe.c_str()));
+          argv.push_back(const_cast<char*>("wait"));
+          argv.push_back(nullptr);
+          std::fflush(nullptr);
+          const pid_t middle = fork();
+          ASSERT_GE(middle, 0);
+          if (middle == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives the test
+            const pid_t init = fork();
+            if (init == 0) {
+              dup2(out[1], 1);
+              dup2(out[1], 2);
+              execv(argv[0], argv.data());
+              _exit(127);
+            }
+            (void)!write(report[1], &init, sizeof init);
+            for (;;) pause();  // until the test kills it
+          }
+          close(out[1]);
+          close(report[1]);
+          pid_t init = 0;
+          ASSERT_EQ(read(report[0], &init, sizeof init), static_cast<ssize_t>(sizeof init));
+          close(report[0]);
+          std::string output;
+          const bool ready = read_until(out[0], output, "ready pid=");
+          ASSERT_EQ(kill(middle, SIGKILL), 0);
+          EXPECT_TRUE(sigrelay::test::killed_by(sigrelay::test::wait_with_deadline(middle, 20), SIGKILL));
+          ASSERT_TRUE(ready) << output;  // (after the middle process is gone, the init ends either way)
+          EXPECT_TRUE(read_until(out[0], output, "got SIGTERM")) << output;
+          read_until(out[0], output, "");  // to EOF: the init and the probe are gone
+          close(out[0]);
+          // The init is our child now (we are its nearest subreaper).
+          const int status = sigrelay::test::wait_with_deadline(init, 20);
+          EXPECT_EQ(exit_code(status), 42) << describe_status(status) << output;
+        },
+        60);
+  }
+}
+
+// dumb-init -c (and DUMB_INIT_SETSID=0; and `sigrelay run` by default): only the child gets the
+// signal, a grandchild in its process group does not. The proof is ordered: after the child printed
+// SIGUSR1, the test sends SIGUSR2 to the grandchild; had the init signalled the group, SIGUSR1 would
+// already be pending there and, lower-numbered, be handled first (run_probe's handlers block every
+// signal). dumb-init's default setsid mode is the control: there the grandchild gets it.
+TEST(run_dumb_init_options, single_child_mode_signals_only_the_child) {
+  struct mode {
+    init_kind kind;
+    const char* env;
+    bool group;
+  };
+  std::vector<mode> modes;
+  for (const auto& k : dumb_init_family({"-c"})) modes.push_back({k, nullptr, false});
+  for (const auto& k : dumb_init_family({"--single-child"})) modes.push_back({k, nullptr, false});
+  for (const auto& k : dumb_init_family({})) modes.push_back({k, "DUMB_INIT_SETSID=0", false});
+  modes.push_back({native({}), nullptr, false});
+  for (const auto& k : dumb_init_family({})) modes.push_back({k, nullptr, true});
+  modes.push_back({native({"--setsid"}, family::dumb_init), nullptr, true});
+  for (const mode& m : modes) {
+    SCOPED_TRACE(std::string(m.kind.name) + (m.env != nullptr ? std::string(" ") + m.env : "") +
+                 (m.group ? " (group)" : " (child only)"));
+    std::vector<std::string> argv;
+    if (m.env != nullptr) argv.push_back(m.env);
+    argv.insert(argv.end(), m.kind.argv.begin(), m.kind.argv.end());
+    argv.insert(argv.end(), {probe, "wait", "group"});
+    process p("/usr/bin/env", argv);
+    ASSERT_TRUE(p.wait_for_output("ready pid=")) << p.output();
+    const std::string grandchild_text = word_after(p.output(), "grandchild=");
+    ASSERT_FALSE(grandchild_text.empty()) << p.output();
+    const pid_t grandchild = static_cast<pid_t>(std::stoi(grandchild_text));
+    ASSERT_EQ(kill(p.pid(), SIGUSR1), 0);
+    ASSERT_TRUE(p.wait_for_output("\ngot SIGUSR1")) << p.output();
+    ASSERT_EQ(kill(grandchild, SIGUSR2), 0);
+    ASSERT_TRUE(p.wait_for_output("grandchild got SIGUSR2")) << p.output();
+    const std::size_t usr1 = p.output().find("grandchild got SIGUSR1");
+    if (m.group) {
+      EXPECT_LT(usr1, p.output().find("grandchild got SIGUSR2")) << p.output();
+    } else {
+      EXPECT_EQ(usr1, std::string::npos) << p.output();
+    }
+    ASSERT_EQ(kill(grandchild, SIGTERM), 0);
+    ASSERT_TRUE(p.wait_for_output("grandchild got SIGTERM")) << p.output();
+    ASSERT_EQ(kill(p.pid(), SIGTERM), 0);
+    const int status = p.finish();
+    EXPECT_EQ(exit_code(status), 42) << describe_status(status) << p.output();
+  }
+}
+
+// DUMB_INIT_DEBUG=1 and -v: dumb-init's debug lines (pids aside). Ours prints a subset: every line of
+// ours is one dumb-init prints, and these always: the mode, the spawn, the child's end, the SIGTERM
+// to the group, goodbye; "Running in debug mode." only for DUMB_INIT_DEBUG. (dumb-init's child also says
+// "setsid complete." and its loop "Received signal 17."; ours does not.) Without either, both print nothing.
+TEST(run_dumb_init_options, debug_output_matches_dumb_init) {
+  const std::vector<std::string> always = {
+      "[dumb-init] Running in debug mode.", "[dumb-init] Child spawned with PID N.",
+      "[dumb-init] A child with PID N exited with exit status N.",
+      "[dumb-init] Forwarded signal N to children.", "[dumb-init] Child exited with status N. Goodbye."};
+  for (const bool by_env : {true, false}) {
+    SCOPED_TRACE(by_env ? "DUMB_INIT_DEBUG=1" : "-v");
+    std::vector<std::vector<std::string>> outputs;
+    for (const init_kind& k :
+         dumb_init_family(by_env ? std::vector<std::string>{} : std::vector<std::string>{"-v"})) {
+      std::vector<std::string> argv = k.argv;
+      argv.insert(argv.end(), {probe, "exit", "3"});
+      const auto [status, output] = run_to_end(
+          by_env ? std::vector<std::string>{"DUMB_INIT_DEBUG=1"} : std::vector<std::string>{}, argv);
+      EXPECT_EQ(exit_code(status), 3) << k.name << ": " << output;
+      outputs.push_back(normalized_lines(output));
+      for (const std::string& line : always) {
+        if (!by_env && line == always[0]) {  // -v turns debug on without saying so (as dumb-init does)
+          EXPECT_FALSE(has_line(outputs.back(), line)) << k.name << ": " << output;
+        } else {
+          EXPECT_TRUE(has_line(outputs.back(), line)) << k.name << ": " << output;
+        }
+      }
+    }
+    for (std::size_t i = 1; i < outputs.size(); ++i) {
+      for (const std::string& line : outputs[i])
+        EXPECT_TRUE(has_line(outputs[0], line)) << "not dumb-init's: " << line;
+    }
+  }
+  for (const init_kind& k : dumb_init_family({})) {
+    auto p = start(k, {"exit", "3"});
+    EXPECT_EQ(exit_code(p->finish()), 3) << k.name;
+    EXPECT_EQ(p->output(), "") << k.name;
+  }
+}
+
+// As a session leader on a terminal, the init ignores the first SIGHUP and SIGCONT (caused by its
+// handing the terminal over to the child's new session): the child never gets them. The check is
+// ordered: those two were pending at the init before the probe was ready, and SIGWINCH, sent after,
+// is numbered above both; the probe gets SIGWINCH, so any forwarded SIGHUP or SIGCONT would have come
+// first. A later SIGHUP is forwarded as usual.
+TEST(run_dumb_init_options, first_hangup_and_continue_of_the_handoff_are_ignored) {
+  std::vector<init_kind> kinds = dumb_init_family({});
+  kinds.push_back(native({"--setsid"}, family::dumb_init));
+  for (const init_kind& k : kinds) {
+    SCOPED_TRACE(k.name);
+    auto p = start(k, {"wait"}, true);
+    ASSERT_TRUE(p->wait_for_output("ready")) << p->output();
+    ASSERT_EQ(kill(p->pid(), SIGWINCH), 0);
+    ASSERT_TRUE(p->wait_for_output("got SIGWINCH")) << p->output();
+    EXPECT_EQ(p->output().find("got SIGHUP"), std::string::npos) << p->output();
+    EXPECT_EQ(p->output().find("got SIGCONT"), std::string::npos) << p->output();
+    ASSERT_EQ(kill(p->pid(), SIGHUP), 0);
+    EXPECT_TRUE(p->wait_for_output("got SIGHUP")) << p->output();
+    ASSERT_EQ(kill(p->pid(), SIGTERM), 0);
+    const int status = p->finish();
+    EXPECT_EQ(exit_code(status), 42) << describe_status(status) << p->output();
+  }
+}
+
+// Realtime signals are forwarded: SIGRTMIN+3 sent with sigqueue() and a payload reaches the child as
+// the init's kill(): SI_USER, the init's pid, no payload (kill() carries none). tini does the same.
+// (dumb-init forwards only signals 1-31: a realtime signal kills it, so it is not run here.)
+TEST(run_native, realtime_signals_are_forwarded_by_number) {
+  std::vector<init_kind> kinds = tini_family({"-s"});
+  kinds.push_back(native({}));
+  kinds.push_back(native({"-g"}));
+  for (const init_kind& k : kinds) {
+    SCOPED_TRACE(k.name);
+    auto p = start(k, {"wait"});
+    ASSERT_TRUE(p->wait_for_output("ready")) << p->output();
+    union sigval value {};
+    value.sival_int = 1234;
+    ASSERT_EQ(sigqueue(p->pid(), SIGRTMIN + 3, value), 0);
+    ASSERT_TRUE(p->wait_for_output("got SIGRTMIN+3 ")) << p->output();
+    EXPECT_NE(p->output().find("got SIGRTMIN+3 code " + std::to_string(SI_USER) + " pid " +
+                               std::to_string(p->pid()) + " value 0\n"),
+              std::string::npos)
+        << p->output();
+    ASSERT_EQ(kill(p->pid(), SIGTERM), 0);
+    const int status = p->finish();
+    EXPECT_EQ(exit_code(status), 42) << describe_status(status) << p->output();
+  }
 }
 
 }  // namespace
