@@ -13,9 +13,11 @@
 //   (PTRACE_GETSIGINFO), print it, and resume the thread with the same signal number, which
 //   re-injects the signal with its siginfo untouched (ptrace(2): the siginfo is kept when the signal
 //   is not changed). So the process's handler, default action or ignore happens exactly as it would
-//   have. Only deliveries are seen: a signal that is ignored is discarded by the kernel before any
-//   delivery, and one taken by sigwaitinfo() or a signalfd is never delivered; both are invisible
-//   here (inspect shows such masks and signalfds); so is SIGKILL, which kills without a stop.
+//   have. A signal the process ignores is seen too: the kernel does not discard an ignored signal
+//   sent to a traced thread, but stops it for the tracer, and discards it once it is passed on
+//   (kernel/signal.c, sig_ignored()). One taken by sigwaitinfo() or a signalfd is never delivered
+//   and is invisible here (inspect shows such masks and signalfds); so is SIGKILL, which kills
+//   without a stop.
 // - Group-stops (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are reported by PTRACE_SEIZE as
 //   PTRACE_EVENT_STOP; we answer with PTRACE_LISTEN, so the process stays stopped until a SIGCONT as
 //   it would untraced, and we still see that SIGCONT.
@@ -525,9 +527,9 @@ void setup(CLI::App& app, int& status) {
       "  end (\"pid N exited with status S\"). With -p PID, every thread of PID is watched (threads\n"
       "  started later too), but not its children.\n"
       "\n"
-      "  Not seen: signals the process ignores (the kernel discards them before delivery), those it\n"
-      "  takes with sigwaitinfo() or a signalfd (never delivered; see sigrelay inspect), and SIGKILL\n"
-      "  (it kills without a stop).\n"
+      "  Signals the process ignores are seen too (the kernel shows them to watch, then discards them\n"
+      "  as usual). Not seen: those it takes with sigwaitinfo() or a signalfd (never delivered; see\n"
+      "  sigrelay inspect), and SIGKILL (it kills without a stop).\n"
       "\n"
       "ENDING\n"
       "  -p PID: Ctrl+C, Ctrl+\\, SIGTERM or SIGHUP detaches from every thread; a signal caught on\n"

@@ -12,8 +12,9 @@
 //                          thread exits 0 when it takes a SIGHUP.
 //   tools_target family    forks a child that does what `receive` does (its own pid on "ready"),
 //                          prints "family PID", waits for the child and exits with its status.
-//   tools_target handlers  starts two threads that print "thread TID ready" and pause(); every
-//                          thread handles SIGUSR1 (a handler writing "got SIGUSR1 in TID"); prints
+//   tools_target handlers  ignores SIGUSR2 (SIG_IGN); starts two threads that print "thread TID
+//                          ready" and pause(); every thread handles SIGUSR1 (a handler writing
+//                          "got SIGUSR1 in TID"); prints
 //                          "ready PID" and exits 0 when its main thread takes a SIGHUP (blocked in
 //                          every thread, taken with sigwaitinfo()).
 // Every line is flushed at once: the test reads them from a pipe while the program runs. Both modes
@@ -127,6 +128,7 @@ void* idle_thread(void*) {
 }
 
 int handlers() {
+  ::signal(SIGUSR2, SIG_IGN);
   struct sigaction sa {};
   sa.sa_handler = on_usr1;
   sigfillset(&sa.sa_mask);

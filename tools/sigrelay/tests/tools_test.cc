@@ -746,7 +746,7 @@ TEST(ToolsWatch, JsonNamesTheForkedChildsPid) {
 
 // -p PID attaches to every thread: a signal sent to one thread (tgkill) is reported for that thread,
 // with the process's pid, and the thread's handler runs as without watch. (tgkill shows as SI_TKILL or,
-// on newer kernels, SI_USER: either is trusted.)
+// on newer kernels, SI_USER: either is trusted.) A signal it ignores is seen too.
 TEST(ToolsWatch, AttachSeesEachThreadsOwnSignals) {
   SIGRELAY_IN_CHILD(
       [] {
@@ -769,6 +769,10 @@ TEST(ToolsWatch, AttachSeesEachThreadsOwnSignals) {
         const pid_t pid = target.pid();
         process watch(kBin, {"watch", "--json", "-p", std::to_string(pid)});
         ASSERT_TRUE(wait_for_line(watch, {"watching pid " + std::to_string(pid)})) << watch.output();
+        // An ignored signal is seen as well, and still ignored (the target runs on).
+        ASSERT_EQ(kill(pid, SIGUSR2), 0);
+        EXPECT_TRUE(wait_for_line(watch, {"\"pid\":" + std::to_string(pid) + ",", "\"signal\":\"SIGUSR2\""}))
+            << watch.output();
         int count = 0;
         for (const pid_t tid : {tids[1], tids[0], pid}) {
           ++count;
