@@ -951,6 +951,37 @@ TEST(run_dumb_init_options, first_hangup_and_continue_of_the_handoff_are_ignored
   }
 }
 
+// SIGTSTP stops the whole group, not only the child: the grandchild in its group is stopped as well
+// (SIGSTOP to the group), the init stops itself, and SIGCONT to the init wakes all three.
+TEST(run_dumb_init_options, tstp_stops_the_whole_group_and_cont_wakes_it) {
+  std::vector<init_kind> kinds = dumb_init_family({});
+  kinds.push_back(native({"--setsid"}, family::dumb_init));
+  for (const init_kind& k : kinds) {
+    SCOPED_TRACE(k.name);
+    auto p = start(k, {"wait", "group"}, true);
+    ASSERT_TRUE(p->wait_for_output("ready pid=")) << p->output();
+    const pid_t child = ready_pid(p->output());
+    const std::string grandchild_text = word_after(p->output(), "grandchild=");
+    ASSERT_FALSE(grandchild_text.empty()) << p->output();
+    const pid_t grandchild = static_cast<pid_t>(std::stoi(grandchild_text));
+    ASSERT_EQ(kill(p->pid(), SIGTSTP), 0);
+    EXPECT_TRUE(wait_for_state(grandchild, 'T')) << "grandchild state " << proc_state(grandchild);
+    EXPECT_TRUE(wait_for_state(child, 'T')) << "child state " << proc_state(child);
+    EXPECT_TRUE(wait_for_state(p->pid(), 'T')) << "init state " << proc_state(p->pid());
+    ASSERT_EQ(kill(p->pid(), SIGCONT), 0);
+    ASSERT_TRUE(p->wait_for_output("grandchild got SIGCONT")) << p->output();
+    ASSERT_TRUE(p->wait_for_output("\ngot SIGCONT")) << p->output();
+    EXPECT_NE(proc_state(grandchild), 'T');
+    EXPECT_NE(proc_state(child), 'T');
+    EXPECT_NE(proc_state(p->pid()), 'T');
+    ASSERT_EQ(kill(grandchild, SIGTERM), 0);
+    ASSERT_TRUE(p->wait_for_output("grandchild got SIGTERM")) << p->output();
+    ASSERT_EQ(kill(p->pid(), SIGTERM), 0);
+    const int status = p->finish();
+    EXPECT_EQ(exit_code(status), 42) << describe_status(status) << p->output();
+  }
+}
+
 // Realtime signals are forwarded: SIGRTMIN+3 sent with sigqueue() and a payload reaches the child as
 // the init's kill(): SI_USER, the init's pid, no payload (kill() carries none). tini does the same.
 // (dumb-init forwards only signals 1-31: a realtime signal kills it, so it is not run here.)
