@@ -3,7 +3,8 @@
 // it receives and does what a scenario needs. Output on stdout, one line per fact:
 //   run_probe exit N        exits N
 //   run_probe kill SIG      dies by SIG (a number)
-//   run_probe wait [group]  "ready pid=P"; prints "got SIGxxx" for each signal it handles; exits 42
+//   run_probe wait [group]  (dies by SIGKILL with its parent) "ready pid=P"; prints "got SIGxxx" for each
+//   signal it handles; exits 42
 //                           after SIGTERM. With `group`: first starts a grandchild in its process
 //                           group that prints "grandchild got SIGxxx" and ends after SIGTERM (or 10 s),
 //                           and says "grandchild=G" before "ready". SIGRTMIN+3 is reported with its
@@ -15,6 +16,7 @@
 //                           then until its init reaped it: "orphan=P" then "reaped" or "not reaped"
 //   run_probe state         "ignored=HEX blocked=HEX" from /proc/self/status (SigIgn, SigBlk)
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
@@ -148,6 +150,9 @@ int main(int argc, char** argv) {
     return 99;
   }
   if (mode == "wait") {
+    // Dies with its init: a test that fails before it ends the probe kills the init (process.hpp's
+    // destructor), and nothing is left running.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     const bool group = argc > 2 && std::strcmp(argv[2], "group") == 0;
     handle_all();
     const pid_t grandchild = group ? start_grandchild() : 0;
