@@ -18,7 +18,7 @@
 //   origin_kind, relay::die_by_signal() (--die-by-signal). Bypassed: the `signals` object and the
 //   `children` watcher. Measured with strace -c on the previous engine, which used both on the
 //   signalfd backend: 12 system calls per forwarded signal (poll, read of the signalfd and reads that
-//   end in EAGAIN, four self_, rt_sigprocmask, a wait4 on every wake-up) where this loop makes 2;
+//   end in EAGAIN, four getpid(), rt_sigprocmask, a wait4 on every wake-up) where this loop makes 2;
 //   and reaping 10,000 orphans built a vector of 10,000 events (brk/mmap) and made a getpid() per
 //   batch. Those objects are general (any thread, several subscribers, a ring with counted overflow,
 //   handler-side holding, fork handlers); an init that is single-threaded and owns the whole process
