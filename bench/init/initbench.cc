@@ -739,8 +739,9 @@ int main(int argc, char** argv) {
   md += "\n### Memory and size\n\n";
   md +=
       "*RSS idle* = the init's VmRSS with its child started and nothing happening. *stripped* = the size "
-      "of `strip -o` of the binary. `sigrelay` links its own library statically (and libstdc++ and libc "
-      "dynamically; tini and dumb-init link only libc), so its file holds the library too.\n\n";
+      "of `strip -o` of the binary; *linking*: whether it loads shared libraries (tini and dumb-init: "
+      "libc; `sigrelay`, built with SIGRELAY_STATIC_TOOL, none: its file holds its library, libstdc++ "
+      "and the parts of libc it uses).\n\n";
   md += "| init | binary | RSS idle KiB | file bytes | stripped bytes | linking |\n";
   md += "|---|---|---:|---:|---:|---|\n" + size_md;
 

@@ -13,11 +13,27 @@
 //   end finds the `--` that ends run's options (knowing which options take a value: value_options)
 //   and replaces it in argv with `end_of_options`, a word CLI11 takes for PROGRAM, which starts the
 //   prefix; the callback drops it.
+// - The lean entry (glibc): early_dispatch() runs from .init_array at priority 101, before the static
+//   initialisers of every other file of the program (CLI11's validators, <iostream>'s ios_base::Init
+//   in each file that includes it, the subcommand registrations), with the argc/argv glibc passes to
+//   such functions. For argv[0] `tini`/`dumb-init`, `run --compat=...`, and a `sigrelay run` command
+//   line that fast_run() reads completely (below), it runs the init there and _exit()s: the init's
+//   process never initialises iostreams or builds CLI11's objects, whose pages would count in its
+//   RSS for as long as the container lives (measured: README, "sigrelay run compared"). Anything
+//   else returns to the ordinary start-up and main().
+// - fast_run() reads only the command lines that it can read exactly as CLI11 does: run's flags
+//   (short, clustered as -vw, or long), -r/-e/-p and their long forms with a value that passes the
+//   same checks as in the CLI11 callback (the same build() turns both into init_options), then
+//   `--` or PROGRAM. Everything else (--help, an unknown option, an error, `--opt=value` forms of a
+//   flag, a repeated single-value option, an -e value CLI11 reads differently such as 010 or 0x10)
+//   goes to CLI11, so that help texts, error messages and exit statuses stay CLI11's.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <sigrelay/registry.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -134,23 +150,56 @@ bool parse_rewrite(const std::string& text, init_options& o, std::string& error)
   return true;
 }
 
+// What run's options say, before checks (filled by CLI11, or by fast_run()).
+struct settings {
+  std::string compat;
+  bool group = false;
+  bool setsid = false;
+  std::vector<std::string> rewrites;
+  std::vector<int> success;
+  std::string pdeath;
+  int verbose = 0;
+  bool warn = false;
+  bool no_subreaper = false;
+  bool die = false;
+};
+
+enum class build_error { none, compat_not_first, no_program, bad_rewrite, bad_parent_death_signal };
+
+// settings + PROGRAM ARGS... -> init_options; on error, which one (and `error`: the rewrite's text).
+build_error build(const settings& s, std::vector<std::string> command, init_options& o, std::string& error) {
+  if (!s.compat.empty()) return build_error::compat_not_first;
+  o.command = std::move(command);
+  if (o.command.empty()) return build_error::no_program;
+  o.dialect = dialect::native;
+  o.verbosity = s.verbose;
+  o.auto_subreaper = !s.no_subreaper;
+  o.warn_reaped = s.warn;
+  o.die_by_signal = s.die;
+  o.signal_group = s.group || s.setsid;
+  if (s.setsid) {
+    o.new_session = true;
+    o.term_group_on_exit = true;
+    o.stop_self_on_tty_signals = true;
+    for (const int t : {SIGTSTP, SIGTTIN, SIGTTOU}) o.rewrite[static_cast<std::size_t>(t)] = SIGSTOP;
+  }
+  for (const std::string& r : s.rewrites) {
+    if (!parse_rewrite(r, o, error)) return build_error::bad_rewrite;
+  }
+  for (const int code : s.success) o.success_statuses.set(static_cast<std::size_t>(code));
+  if (!s.pdeath.empty()) {
+    std::error_code ec;
+    o.parent_death_signal = sigrelay::signal_number(s.pdeath, ec);
+    if (ec) return build_error::bad_parent_death_signal;
+  }
+  return build_error::none;
+}
+
 void setup(CLI::App& app, int& status) {
   CLI::App* sub = app.add_subcommand("run", "Run a program as a signal-forwarding, zombie-reaping init");
   // The one-line description stays for `sigrelay --help`; the manual goes after the options.
   sub->footer(std::string(description) + "\n" + footer);
   sub->prefix_command();
-  struct settings {
-    std::string compat;
-    bool group = false;
-    bool setsid = false;
-    std::vector<std::string> rewrites;
-    std::vector<int> success;
-    std::string pdeath;
-    int verbose = 0;
-    bool warn = false;
-    bool no_subreaper = false;
-    bool die = false;
-  };
   auto s = std::make_shared<settings>();
   sub->add_option("--compat", s->compat,
                   "Take the options of tini or dumb-init (see their --help); must be the first option")
@@ -182,37 +231,21 @@ void setup(CLI::App& app, int& status) {
   sub->add_flag("--die-by-signal", s->die,
                 "When a signal kills PROGRAM, die by the same signal rather than exit with 128+N");
   sub->callback([sub, s, &status]() {
-    if (!s->compat.empty()) {
-      throw CLI::ValidationError(
-          "--compat",
-          "must come first, right after `run`, as in: sigrelay run --compat=" + s->compat + " -- PROGRAM");
-    }
+    std::vector<std::string> command = sub->remaining();
+    if (!command.empty() && command.front() == end_of_options) command.erase(command.begin());
     init_options o;
-    o.command = sub->remaining();
-    if (!o.command.empty() && o.command.front() == end_of_options) o.command.erase(o.command.begin());
-    if (o.command.empty())
-      throw CLI::RequiredError("PROGRAM (sigrelay run [options] [--] PROGRAM [ARGS...])");
-    o.dialect = dialect::native;
-    o.verbosity = s->verbose;
-    o.auto_subreaper = !s->no_subreaper;
-    o.warn_reaped = s->warn;
-    o.die_by_signal = s->die;
-    o.signal_group = s->group || s->setsid;
-    if (s->setsid) {
-      o.new_session = true;
-      o.term_group_on_exit = true;
-      o.stop_self_on_tty_signals = true;
-      for (const int t : {SIGTSTP, SIGTTIN, SIGTTOU}) o.rewrite[static_cast<std::size_t>(t)] = SIGSTOP;
-    }
-    for (const std::string& r : s->rewrites) {
-      std::string error;
-      if (!parse_rewrite(r, o, error)) throw CLI::ValidationError(error);
-    }
-    for (const int code : s->success) o.success_statuses.set(static_cast<std::size_t>(code));
-    if (!s->pdeath.empty()) {
-      std::error_code ec;
-      o.parent_death_signal = sigrelay::signal_number(s->pdeath, ec);
-      if (ec) throw CLI::ValidationError("--parent-death-signal", "'" + s->pdeath + "' names no signal");
+    std::string error;
+    switch (build(*s, std::move(command), o, error)) {
+      case build_error::compat_not_first:
+        throw CLI::ValidationError(
+            "--compat",
+            "must come first, right after `run`, as in: sigrelay run --compat=" + s->compat + " -- PROGRAM");
+      case build_error::no_program:
+        throw CLI::RequiredError("PROGRAM (sigrelay run [options] [--] PROGRAM [ARGS...])");
+      case build_error::bad_rewrite: throw CLI::ValidationError(error);
+      case build_error::bad_parent_death_signal:
+        throw CLI::ValidationError("--parent-death-signal", "'" + s->pdeath + "' names no signal");
+      case build_error::none: break;
     }
     status = run_init(o);
   });
@@ -253,8 +286,132 @@ std::optional<int> front_end(int argc, char** argv) {
   return which == "tini" ? tini_main(n, args.data()) : dumb_init_main(n, args.data());
 }
 
+// An -e value exactly as CLI11 reads it and accepts it: 0-255 in plain decimal (CLI11 reads 010 as
+// octal and 0x10 as hex: those go to CLI11).
+bool plain_status(const char* text, int& out) {
+  if (text[0] == '\0' || (text[0] == '0' && text[1] != '\0') || std::strlen(text) > 3) return false;
+  int v = 0;
+  for (const char* c = text; *c != '\0'; ++c) {
+    if (*c < '0' || *c > '9') return false;
+    v = v * 10 + (*c - '0');
+  }
+  if (v > 255) return false;
+  out = v;
+  return true;
+}
+
+// `sigrelay run ...` read without CLI11, for the command lines it reads exactly as CLI11 does (see
+// the notes at the top); std::nullopt: leave it to CLI11.
+std::optional<int> fast_run(int argc, char** argv) {
+  if (argc < 3 || std::strcmp(argv[1], "run") != 0) return std::nullopt;
+  settings s;
+  bool pdeath_given = false;  // repeated flags are fine (CLI11 counts -v, takes the last of the others)
+  // Takes a value option's value; false: leave it to CLI11.
+  auto take = [&](char which, const char* value) {
+    if (value == nullptr || value[0] == '-' || value[0] == '\0') return false;
+    switch (which) {
+      case 'r': s.rewrites.emplace_back(value); return true;
+      case 'e': {
+        int code = 0;
+        if (!plain_status(value, code)) return false;
+        s.success.push_back(code);
+        return true;
+      }
+      case 'p':
+        if (pdeath_given) return false;  // a repeated single-value option: CLI11's error
+        pdeath_given = true;
+        s.pdeath = value;
+        return true;
+      default: return false;
+    }
+  };
+  int i = 2;
+  for (; i < argc; ++i) {
+    const char* a = argv[i];
+    if (std::strcmp(a, "--") == 0) {
+      ++i;
+      break;
+    }
+    if (a[0] != '-' || a[1] == '\0') break;  // PROGRAM
+    if (a[1] == '-') {
+      const char* name = a + 2;
+      if (std::strcmp(name, "process-group") == 0) {
+        s.group = true;
+      } else if (std::strcmp(name, "setsid") == 0) {
+        s.setsid = true;
+      } else if (std::strcmp(name, "verbose") == 0) {
+        ++s.verbose;
+      } else if (std::strcmp(name, "warn-reaped") == 0) {
+        s.warn = true;
+      } else if (std::strcmp(name, "no-subreaper") == 0) {
+        s.no_subreaper = true;
+      } else if (std::strcmp(name, "die-by-signal") == 0) {
+        s.die = true;
+      } else {
+        static const struct {
+          const char* name;
+          char which;
+        } valued[] = {{"rewrite", 'r'}, {"success-status", 'e'}, {"parent-death-signal", 'p'}};
+        bool taken = false;
+        for (const auto& v : valued) {
+          const std::size_t n = std::strlen(v.name);
+          if (std::strncmp(name, v.name, n) != 0) continue;
+          if (name[n] == '=') {
+            taken = take(v.which, name + n + 1);
+          } else if (name[n] == '\0' && i + 1 < argc) {
+            taken = take(v.which, argv[++i]);
+          }
+          break;
+        }
+        if (!taken) return std::nullopt;  // --help, --compat not first, unknown, bad value...
+      }
+      continue;
+    }
+    for (const char* c = a + 1; *c != '\0'; ++c) {  // -g, -v, -w, clustered; -r/-e/-p last, value next
+      if (*c == 'g') {
+        s.group = true;
+      } else if (*c == 'v') {
+        ++s.verbose;
+      } else if (*c == 'w') {
+        s.warn = true;
+      } else if ((*c == 'r' || *c == 'e' || *c == 'p') && c[1] == '\0' && i + 1 < argc) {
+        if (!take(*c, argv[++i])) return std::nullopt;
+      } else {
+        return std::nullopt;  // -h, unknown, or a value glued to its option
+      }
+    }
+  }
+  std::vector<std::string> command(argv + i, argv + argc);
+  init_options o;
+  std::string error;
+  if (build(s, std::move(command), o, error) != build_error::none) return std::nullopt;
+  return run_init(o);
+}
+
 const registration reg{{"run", 10, &setup}};
 const front_end_registration front{&front_end};
+
+#ifdef __GLIBC__
+// The lean entry (see the notes at the top). glibc calls .init_array functions with argc, argv and
+// envp; priority 101 puts this one before every ordinary static initialiser of the program.
+__attribute__((constructor(101))) void early_dispatch(int argc, char** argv, char** /*envp*/) {
+  if (argc < 1 || argv == nullptr) return;
+  std::optional<int> status;
+  const char* self = base_name(argv[0]);
+  if (std::strcmp(self, "tini") == 0 || std::strcmp(self, "dumb-init") == 0 ||
+      (argc >= 3 && std::strcmp(argv[1], "run") == 0 && std::strncmp(argv[2], "--compat", 8) == 0)) {
+    status = front_end(argc, argv);
+  } else {
+    status = fast_run(argc, argv);
+  }
+  if (!status) return;
+  // Not exit(): the exit handlers would undo what the initialisers after this one never did (in a
+  // static program, crtbegin's __do_global_dtors_aux deregisters frame info that was never
+  // registered, and aborts). Nothing else is registered yet: flush stdio, and leave.
+  std::fflush(nullptr);
+  _exit(*status);
+}
+#endif
 
 }  // namespace
 }  // namespace sigrelay::tool::run

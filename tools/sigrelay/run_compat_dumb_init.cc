@@ -59,24 +59,26 @@ void help(const char* argv0) {
                argv0);
 }
 
-[[noreturn]] void rewrite_usage() {
+void rewrite_usage() {
   std::fprintf(stderr,
                "Usage: -r option takes <signum>:<signum>, where <signum> is between 1 and %d.\n"
                "This option can be specified multiple times.\n"
                "Use --help for full usage.\n",
                max_signal);
-  std::exit(1);
 }
 
-void parse_rewrite(const char* arg, init_options& o) {
+// false: the usage for -r is printed, and the program is to exit 1 (as dumb-init). Not exit(1) here:
+// this may run before the program's static initialisers (run.cc, early_dispatch).
+bool parse_rewrite(const char* arg, init_options& o) {
   int from = 0;
   int to = 0;
   if (std::sscanf(arg, "%d:%d", &from, &to) == 2 && from >= 1 && from <= max_signal && to >= 0 &&
       to <= max_signal) {
     o.rewrite[static_cast<std::size_t>(from)] = to;
-    return;
+    return true;
   }
   rewrite_usage();
+  return false;
 }
 
 }  // namespace
@@ -99,7 +101,9 @@ int dumb_init_main(int argc, char** argv) {
       case 'v': o.verbosity = 1; break;
       case 'V': std::fprintf(stderr, "dumb-init v1.2.5\n"); return 0;
       case 'c': use_setsid = false; break;
-      case 'r': parse_rewrite(optarg, o); break;
+      case 'r':
+        if (!parse_rewrite(optarg, o)) return 1;
+        break;
       default: return 1;
     }
   }

@@ -31,6 +31,12 @@ void become_child(const fork_plan& plan) noexcept {
     (void)::setpgid(0, 0);  // the parent does the same, whichever runs first
     if (plan.take_foreground) (void)::tcsetpgrp(STDIN_FILENO, ::getpgrp());
   }
+  if (plan.ignore_sigchld) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    (void)::sigaction(SIGCHLD, &ignore, nullptr);
+  }
   ::sigprocmask(SIG_SETMASK, &plan.mask, nullptr);
   ::execvp(plan.argv[0], plan.argv);
   const int err = errno;

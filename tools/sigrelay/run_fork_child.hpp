@@ -17,6 +17,7 @@ struct fork_plan {
   bool take_foreground = false;  // with own_group: tcsetpgrp() (the init's group was the foreground one)
   int error_fd = -1;             // close-on-exec pipe: the errno of a failed execvp()
   dialect style = dialect::native;
+  bool ignore_sigchld = false;  // the init was started with SIG_IGN for SIGCHLD: give it back
 };
 
 // Runs in the child of fork(); never returns (exec, or _exit with exec_failure_status()).

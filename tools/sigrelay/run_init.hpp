@@ -5,10 +5,13 @@
 // dumb-init's options) fill one init_options and call run_init(). What the engine does:
 //
 // Start
-//   - Subscribes every catchable signal (below) on sigrelay's signalfd backend, so they are blocked in
-//     the init and read synchronously: the init's own writes to a terminal never stop it (SIGTTOU is
-//     blocked), and nothing is lost while the child starts. SIGCHLD goes to a scope-all
-//     sigrelay::children watcher, which reaps every child, orphans included.
+//   - Blocks every forwarded signal (below) and SIGCHLD, first thing, and takes them one at a time with
+//     sigwaitinfo(): the init's own writes to a terminal never stop it (SIGTTOU is blocked), and
+//     nothing is lost while the child starts (signals sent meanwhile wait in the kernel and are
+//     forwarded once the child exists). Each SIGCHLD reaps with waitpid(-1, WNOHANG) until none is
+//     left: every child, orphans included. No signal handler is installed and no disposition changed,
+//     except an inherited SIG_IGN of SIGCHLD, which becomes SIG_DFL in the init (otherwise the kernel
+//     would reap the children itself and their statuses would be lost).
 //   - Forwarded: every signal from 1 to SIGRTMAX except SIGKILL and SIGSTOP (uncatchable), SIGCHLD
 //     (reaping), the synchronous fault signals SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS (a
 //     real fault of the init must kill it; tini leaves them alone too) and the numbers the C library
@@ -23,10 +26,10 @@
 //     is not PID 1. Not PID 1 and not a subreaper: the dialect's warning that orphans are not reaped.
 //
 // The child (fork, then execvp)
-//   - Signal mask: exactly the mask the init was started with (saved first thing), never the blocks
-//     of the init's own signalfd backend. Dispositions: those the init was started with (sigrelay's
-//     fork handler gives back each subscribed signal's saved disposition, so an inherited SIG_IGN of
-//     SIGINT stays ignored in the child; handlers become SIG_DFL at exec, as always).
+//   - Signal mask: exactly the mask the init was started with (saved first thing), never the init's
+//     own blocks. Dispositions: those the init was started with (the init changes none, so an
+//     inherited SIG_IGN of SIGINT stays ignored in the child; an inherited SIG_IGN of SIGCHLD is put
+//     back in the child before exec).
 //   - Terminal: `new_session`: setsid() and TIOCSCTTY (the child's session takes the terminal the
 //     init let go of). Otherwise, with `own_process_group`, its own process group (setpgid), made the
 //     terminal's foreground group (tcsetpgrp on stdin) if the init's group was the foreground one (a
@@ -40,11 +43,11 @@
 //     through as any exit status of the child (so -e applies to it, as in tini).
 //
 // Forwarding
-//   Each signal event (a delivery, or several of one signal coalesced while the init was busy, as the
-//   kernel coalesces them anyway) is forwarded once with kill(): to the child, or with
-//   `signal_group` to its process group. `rewrite[signo]` replaces the number first (0: dropped).
-//   With `stop_self_on_tty_signals`, after forwarding SIGTSTP, SIGTTIN or SIGTTOU the init stops
-//   itself with SIGSTOP (a SIGCONT to the init continues it and is forwarded, waking the child).
+//   Each signal taken (a delivery, or several of one standard signal that the kernel coalesced while
+//   it was pending; each realtime delivery is queued and forwarded on its own) is forwarded once with
+//   kill(): to the child, or with `signal_group` to its process group. `rewrite[signo]` replaces the number
+//   first (0: dropped). With `stop_self_on_tty_signals`, after forwarding SIGTSTP, SIGTTIN or SIGTTOU the
+//   init stops itself with SIGSTOP (a SIGCONT to the init continues it and is forwarded, waking the child).
 //   `drop_tty_input_output` drops SIGTTIN and SIGTTOU (tini ignores them). At verbosity >= 1 (tini: 2)
 //   each forwarded signal is logged with its sender: pid, uid, command name (/proc/PID/comm), and
 //   trusted (sent by kill/tgkill or the kernel, so pid and uid are the kernel's word) or forgeable
@@ -52,7 +55,8 @@
 //   is not carried over (kill() carries none, and a process group cannot be sigqueue()d).
 //
 // The end
-//   When the child ends (orphans reaped meanwhile, each logged with `warn_reaped`), the init:
+//   When the child ends (orphans reaped meanwhile, each logged with `warn_reaped`), the init first
+//   forwards every signal still pending for it (sent before the child's end was seen), then:
 //   `term_group_on_exit`: sends SIGTERM (through `rewrite`) to the child's process group, for the
 //   descendants left; then exits with the child's exit code, or 128+N if signal N killed it, modulo
 //   256; a status in `success_statuses` becomes 0. With `die_by_signal` and a child killed by N, the
@@ -100,8 +104,7 @@ struct init_options {
 };
 
 // Runs the init; returns the status to exit with (or dies by the child's signal, see The end). Errors
-// that prevent the start (a signal that cannot be subscribed, fork failing) are printed in the
-// dialect's words and return 1.
+// that prevent the start (prctl or fork failing) are printed in the dialect's words and return 1.
 int run_init(const init_options& options);
 
 // The status of a child whose execvp() failed with `err`, per dialect (see The child).

@@ -603,6 +603,92 @@ TEST(run_native, compat_must_come_first_and_program_is_required) {
   EXPECT_NE(none.output().find("PROGRAM"), std::string::npos) << none.output();
 }
 
+// ---- The lean init (run_init.cc, run.cc's early entry) ---------------------------------------
+
+// Runs `argv` (then the probe with `probe_args`) with SIGCHLD ignored, as an init may be started;
+// returns the wait status, and the output in `output`.
+int run_with_sigchld_ignored(const std::vector<std::string>& argv, const std::vector<std::string>& probe_args,
+                             std::string& output) {
+  int out[2];
+  if (pipe(out) != 0) return -1;
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    close(out[0]);
+    close(out[1]);
+    sigrelay::test::reset_signal_state();
+    signal(SIGCHLD, SIG_IGN);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(const_cast<char*>(probe.c_str()));
+    for (const std::string& a : probe_args) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  char buffer[512];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    output.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(out[0]);
+  return sigrelay::test::wait_with_deadline(pid, 20);
+}
+
+// An init started with SIGCHLD ignored still gets its child's status (the kernel would otherwise
+// reap the child itself), and the child gets the SIG_IGN back. Ours only: tini and dumb-init leave
+// SIGCHLD as they find it.
+TEST(run_lean, inherited_sigchld_ignore_keeps_the_status_and_reaches_the_child) {
+  for (const init_kind& k : {native({}), tini_family({})[1], dumb_init_family({})[1]}) {
+    std::string output;
+    const int status = run_with_sigchld_ignored(k.argv, {"exit", "7"}, output);
+    EXPECT_EQ(exit_code(status), 7) << k.name << ": " << describe_status(status) << output;
+    output.clear();
+    const int state = run_with_sigchld_ignored(k.argv, {"state"}, output);
+    EXPECT_EQ(exit_code(state), 0) << k.name << ": " << describe_status(state) << output;
+    const std::string ignored_text = word_after(output, "ignored=");
+    ASSERT_FALSE(ignored_text.empty()) << k.name << ": " << output;
+    const unsigned long long chld_bit = 1ULL << (SIGCHLD - 1);
+    EXPECT_EQ(std::stoull(ignored_text, nullptr, 16) & chld_bit, chld_bit)
+        << k.name << ": SIGCHLD no longer ignored in the child: " << output;
+  }
+}
+
+// `sigrelay run` command lines read before CLI11 (run.cc's fast_run) and those left to CLI11 mean
+// the same: -e in plain decimal and in CLI11's octal, clustered flags, --opt=value, a bad value.
+TEST(run_lean, early_and_cli11_command_lines_agree) {
+  struct scenario {
+    std::vector<std::string> options;
+    std::string exit_with;
+    int expected;
+  } scenarios[] = {
+      {{"-e", "10"}, "10", 0},                  // fast path
+      {{"-e", "10"}, "8", 8},                   // fast path, another status
+      {{"-e", "010"}, "8", 0},                  // CLI11: 010 is octal 8
+      {{"-vw", "--success-status=3"}, "3", 0},  // a cluster and --opt=value
+      {{"--rewrite", "USR1:0", "-g"}, "5", 5},
+  };
+  for (const scenario& sc : scenarios) {
+    std::vector<std::string> args{"run"};
+    args.insert(args.end(), sc.options.begin(), sc.options.end());
+    args.insert(args.end(), {"--", probe, "exit", sc.exit_with});
+    process p(sigrelay_bin, args);
+    const int status = p.finish();
+    EXPECT_EQ(exit_code(status), sc.expected) << sc.options[0] << " " << sc.exit_with << ": " << p.output();
+  }
+  process bad(sigrelay_bin, {"run", "-e", "300", "--", probe, "state"});
+  const int status = bad.finish();
+  EXPECT_GE(exit_code(status), 105) << bad.output();
+  EXPECT_LE(exit_code(status), 114) << bad.output();
+  EXPECT_EQ(bad.output().find("ignored="), std::string::npos) << "the program ran: " << bad.output();
+  EXPECT_NE(bad.output().find("300"), std::string::npos) << bad.output();
+}
+
 }  // namespace
 
 // ==== Issue 11's remaining options, side by side (tini, dumb-init, sigrelay run) ====================
