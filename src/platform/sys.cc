@@ -37,8 +37,9 @@ std::atomic<fault_fn> fault_hook{nullptr};
 
 namespace {
 
-// The errno the hook wants for `c`, or 0.
-inline int injected(call c) noexcept {
+// The errno the installed hook wants for `c`, or 0. Out of line and cold, so that the wrappers'
+// path with no hook is a load, a test and a jump to the system call.
+[[gnu::noinline, gnu::cold]] int ask_hook(call c) noexcept {
   const fault_fn hook = fault_hook.load(std::memory_order_relaxed);
   return hook == nullptr ? 0 : hook(c);
 }
@@ -55,93 +56,89 @@ const char* call_name(call c) noexcept {
   return i < static_cast<unsigned>(call::count_) ? names[i] : "?";
 }
 
-#define SIGRELAY_SYS_INJECT(id)       \
-  if (const int err = injected(id)) { \
-    errno = err;                      \
-    return -1;                        \
+// The wrappers' path with a hook: ask it, then fail or make the call. Out of line and cold, so that
+// the path with no hook is a load, a test and a tail jump to the system call.
+template <typename F, typename... A>
+[[gnu::noinline, gnu::cold]] auto with_hook(call c, F fn, A... args) noexcept -> decltype(fn(args...)) {
+  if (const int err = ask_hook(c)) {
+    errno = err;
+    return static_cast<decltype(fn(args...))>(-1);
   }
+  return fn(args...);
+}
+
+#define SIGRELAY_SYS_CALL(id, fn, ...)                                              \
+  return __builtin_expect(fault_hook.load(std::memory_order_relaxed) != nullptr, 0) \
+             ? with_hook(id, fn, __VA_ARGS__)                                       \
+             : fn(__VA_ARGS__)
 
 int sigaction(int signo, const struct sigaction* act, struct sigaction* old) noexcept {
-  SIGRELAY_SYS_INJECT(call::sigaction)
-  return ::sigaction(signo, act, old);
+  SIGRELAY_SYS_CALL(call::sigaction, ::sigaction, signo, act, old);
 }
 
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept {
-  if (const int err = injected(call::pthread_sigmask)) return err;
+  if (__builtin_expect(fault_hook.load(std::memory_order_relaxed) != nullptr, 0)) {
+    if (const int err = ask_hook(call::pthread_sigmask)) return err;
+  }
   return ::pthread_sigmask(how, set, old);
 }
 
 int eventfd(unsigned initial, int flags) noexcept {
-  SIGRELAY_SYS_INJECT(call::eventfd)
-  return ::eventfd(initial, flags);
+  SIGRELAY_SYS_CALL(call::eventfd, ::eventfd, initial, flags);
 }
 
 int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
-  SIGRELAY_SYS_INJECT(call::signalfd)
-  return ::signalfd(fd, mask, flags);
+  SIGRELAY_SYS_CALL(call::signalfd, ::signalfd, fd, mask, flags);
 }
 
-int epoll_create1(int flags) noexcept {
-  SIGRELAY_SYS_INJECT(call::epoll_create1)
-  return ::epoll_create1(flags);
-}
+int epoll_create1(int flags) noexcept { SIGRELAY_SYS_CALL(call::epoll_create1, ::epoll_create1, flags); }
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) noexcept {
-  SIGRELAY_SYS_INJECT(call::epoll_ctl)
-  return ::epoll_ctl(epfd, op, fd, event);
+  SIGRELAY_SYS_CALL(call::epoll_ctl, ::epoll_ctl, epfd, op, fd, event);
 }
 
 ssize_t read(int fd, void* buffer, std::size_t size) noexcept {
-  SIGRELAY_SYS_INJECT(call::read)
-  return ::read(fd, buffer, size);
+  SIGRELAY_SYS_CALL(call::read, ::read, fd, buffer, size);
 }
 
 ssize_t write(int fd, const void* buffer, std::size_t size) noexcept {
-  SIGRELAY_SYS_INJECT(call::write)
-  return ::write(fd, buffer, size);
+  SIGRELAY_SYS_CALL(call::write, ::write, fd, buffer, size);
 }
 
 int poll(struct pollfd* fds, nfds_t count, int timeout_ms) noexcept {
-  SIGRELAY_SYS_INJECT(call::poll)
-  return ::poll(fds, count, timeout_ms);
+  SIGRELAY_SYS_CALL(call::poll, ::poll, fds, count, timeout_ms);
 }
 
 int ppoll(struct pollfd* fds, nfds_t count, const struct timespec* timeout, const sigset_t* mask) noexcept {
-  SIGRELAY_SYS_INJECT(call::ppoll)
-  return ::ppoll(fds, count, timeout, mask);
+  SIGRELAY_SYS_CALL(call::ppoll, ::ppoll, fds, count, timeout, mask);
 }
 
 long futex_wait(const std::uint32_t* word, std::uint32_t expected, const struct timespec* timeout) noexcept {
-  SIGRELAY_SYS_INJECT(call::futex)
-  return ::syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout, nullptr, 0);
+  SIGRELAY_SYS_CALL(call::futex, ::syscall, SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout, nullptr,
+                    0);
 }
 
 int rt_tgsigqueueinfo(pid_t pid, pid_t tid, int signo, siginfo_t* info) noexcept {
-  SIGRELAY_SYS_INJECT(call::rt_tgsigqueueinfo)
+  if (__builtin_expect(fault_hook.load(std::memory_order_relaxed) != nullptr, 0)) {
+    return static_cast<int>(
+        with_hook(call::rt_tgsigqueueinfo, ::syscall, SYS_rt_tgsigqueueinfo, pid, tid, signo, info));
+  }
   return static_cast<int>(::syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, info));
 }
 
-int close(int fd) noexcept {
-  SIGRELAY_SYS_INJECT(call::close)
-  return ::close(fd);
-}
+int close(int fd) noexcept { SIGRELAY_SYS_CALL(call::close, ::close, fd); }
 
-int fcntl(int fd, int cmd) noexcept {
-  SIGRELAY_SYS_INJECT(call::fcntl)
-  return ::fcntl(fd, cmd);
-}
+int fcntl(int fd, int cmd) noexcept { SIGRELAY_SYS_CALL(call::fcntl, ::fcntl, fd, cmd); }
 
 pid_t waitpid(pid_t pid, int* status, int options) noexcept {
-  SIGRELAY_SYS_INJECT(call::waitpid)
-  return ::waitpid(pid, status, options);
+  SIGRELAY_SYS_CALL(call::waitpid, ::waitpid, pid, status, options);
 }
 
 int open(const char* path, int flags, mode_t mode) noexcept {
-  SIGRELAY_SYS_INJECT(call::open)
-  return ::open(path, flags, mode);
+  SIGRELAY_SYS_CALL(call::open, ::open, path, flags, mode);
 }
 
-#undef SIGRELAY_SYS_INJECT
+#undef SIGRELAY_SYS_CALL
 
 void write_wakeup(int fd) noexcept {
   const std::uint64_t one = 1;
