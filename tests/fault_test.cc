@@ -421,15 +421,33 @@ TEST_P(FaultBackend, write_EAGAIN_signals_close) {
   });
 }
 
+// Whether thread `tid` of this process is inside system call `nr` now (/proc/.../syscall).
+bool sleeps_in(pid_t tid, long nr) {
+  if (tid <= 0) return false;
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return false;
+  long current = -1;
+  const bool ok = std::fscanf(f, "%ld", &current) == 1;
+  std::fclose(f);
+  return ok && current == nr;
+}
+
 #if __cplusplus >= 202002L
 // A stop request ending a polling wait (signalfd backend): the eventfd write wakes it.
 TEST(Fault, write_EAGAIN_signals_stop_request) {
   SIGRELAY_IN_CHILD([] {
     signals sigs({SIGUSR1}, backend::signalfd);
     std::stop_source source;
-    std::thread waiter(
-        [&] { EXPECT_TRUE(sigs.wait_for(std::chrono::hours(1), source.get_token()).empty()); });
-    std::this_thread::sleep_for(50ms);
+    std::atomic<pid_t> tid{0};
+    std::thread waiter([&] {
+      tid.store(static_cast<pid_t>(::syscall(SYS_gettid)));
+      EXPECT_TRUE(sigs.wait_for(std::chrono::hours(1), source.get_token()).empty());
+    });
+    // Until the waiter sleeps in ppoll() (its stop callback is registered by then).
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!sleeps_in(tid.load(), SYS_ppoll) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
     {
       inject in(sys::call::write, EAGAIN);
       source.request_stop();
