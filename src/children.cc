@@ -34,6 +34,7 @@
 
 #include "detail.hpp"
 #include "platform/linux.hpp"
+#include "platform/sys.hpp"
 
 namespace sigrelay {
 
@@ -59,11 +60,7 @@ struct children::state {
 
 namespace {
 
-void write_poke(int fd) noexcept {
-  const std::uint64_t one = 1;
-  while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
-  }
-}
+void write_poke(int fd) noexcept { detail::sys::write_wakeup(fd); }
 
 child_event decode(pid_t pid, int status) noexcept {
   child_event e;
@@ -93,7 +90,7 @@ bool ends(const child_event& e) noexcept {
 // waitpid(pid, WNOHANG | flags), retrying EINTR: the pid, 0 (nothing to report), or -1 and errno.
 pid_t wait_once(pid_t pid, int flags, int& status) noexcept {
   for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG | flags);
+    const pid_t r = detail::sys::waitpid(pid, &status, WNOHANG | flags);
     if (r >= 0 || errno != EINTR) return r;
   }
 }
@@ -104,14 +101,14 @@ children::children(children_options options) : state_(std::make_unique<state>(op
   std::error_code ec;
   state_->poke = detail::os::make_eventfd(ec);
   if (ec) detail::throw_error(ec, "sigrelay: children: cannot create an eventfd");
-  state_->epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  state_->epoll = detail::sys::epoll_create1(EPOLL_CLOEXEC);
   if (state_->epoll < 0)
     detail::throw_error(detail::errno_code(), "sigrelay: children: cannot create an epoll fd");
   for (const int fd : {state_->sigchld.native_handle(), state_->poke}) {
     struct epoll_event ev {};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (::epoll_ctl(state_->epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (detail::sys::epoll_ctl(state_->epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
       detail::throw_error(detail::errno_code(), "sigrelay: children: cannot watch a descriptor with epoll");
     }
   }
@@ -229,7 +226,7 @@ std::vector<child_event> children::wait_for(std::chrono::nanoseconds timeout) {
     struct pollfd p {};
     p.fd = s.epoll;
     p.events = POLLIN;
-    if (::ppoll(&p, 1, limit, nullptr) < 0 && errno != EINTR) {
+    if (detail::sys::ppoll(&p, 1, limit, nullptr) < 0 && errno != EINTR) {
       detail::throw_error(detail::errno_code(), "sigrelay: children: ppoll failed");
     }
   }

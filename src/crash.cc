@@ -47,6 +47,7 @@
 
 #include "detail.hpp"
 #include "handler/crash_state.hpp"
+#include "platform/sys.hpp"
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay::crash {
@@ -307,7 +308,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
   // Resources first, each undone on a later failure; the actions last.
   int file_fd = -1;
   if (!opts.file.empty()) {
-    file_fd = ::open(opts.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    file_fd = detail::sys::open(opts.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (file_fd < 0) {
       ec = detail::errno_code();
       failed.step = "open";
@@ -321,14 +322,14 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
     if (err != 0) {
       ec = detail::errno_code(err);
       failed.step = "timer_create";
-      if (file_fd >= 0) ::close(file_fd);
+      if (file_fd >= 0) detail::sys::close(file_fd);
       return;
     }
     has_timer = true;
   }
   auto undo = [&] {
     if (has_timer) ::timer_delete(timer);
-    if (file_fd >= 0) ::close(file_fd);
+    if (file_fd >= 0) detail::sys::close(file_fd);
   };
   g_alt_stack_size = opts.alt_stack_size;
   prepare_thread_impl(ec);

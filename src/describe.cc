@@ -37,6 +37,7 @@
 #include "handler/relays.hpp"
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
+#include "platform/sys.hpp"
 #include "registry_view.hpp"
 
 namespace sigrelay {
@@ -124,7 +125,7 @@ bool status_bit(const std::string& path, const char* key, int signo) {
 
 void fill_masks(signal_description& d) {
   sigset_t blocked;
-  ::pthread_sigmask(SIG_BLOCK, nullptr, &blocked);
+  if (detail::sys::pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0) sigemptyset(&blocked);
   d.blocked_in_thread = sigismember(&blocked, d.signo) == 1;
   d.pending_in_thread = status_bit("/proc/thread-self/status", "SigPnd", d.signo);
   d.pending_in_process = status_bit("/proc/self/status", "ShdPnd", d.signo);

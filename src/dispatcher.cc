@@ -24,6 +24,7 @@
 #include "detail.hpp"
 #include "handler/relays.hpp"
 #include "platform/linux.hpp"
+#include "platform/sys.hpp"
 
 namespace sigrelay {
 
@@ -57,7 +58,7 @@ struct dispatcher::impl {
     while (!stopping.load()) {
       if (next == backlog.size()) {
         struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
-        ::poll(fds, 2, -1);  // EINTR: look again
+        detail::sys::poll(fds, 2, -1);  // EINTR: look again
         std::lock_guard<std::mutex> lock(mutex);
         next = 0;
         sigs.pending(backlog);  // the backlog was all handed out: refill it in place
@@ -90,8 +91,15 @@ void dispatcher::on(int signo, callback cb) {
         "sigrelay::dispatcher: cannot set an empty callback for " + detail::describe_signal(signo));
   }
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->sigs.add(signo);
-  impl_->callbacks[signo] = std::move(cb);
+  // The map's node first (it may throw std::bad_alloc): once the signal is subscribed, nothing fails.
+  const auto [it, inserted] = impl_->callbacks.try_emplace(signo);
+  try {
+    impl_->sigs.add(signo);
+  } catch (...) {
+    if (inserted) impl_->callbacks.erase(it);
+    throw;
+  }
+  it->second = std::move(cb);
 }
 
 void dispatcher::off(int signo) {
@@ -131,7 +139,7 @@ void dispatcher::start() {
 
 void dispatcher::stop() noexcept {
   impl_->stopping.store(true);
-  detail::write_wakeup(impl_->stop_fd);
+  detail::sys::write_wakeup(impl_->stop_fd);
 }
 
 void dispatcher::join() {

@@ -60,6 +60,7 @@
 #include "handler/masks.hpp"
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
+#include "platform/sys.hpp"
 #include "registry_view.hpp"
 #include "sigrelay/registry.hpp"
 
@@ -120,7 +121,7 @@ void restore_inherited_only_signals(registry& reg, pid_t self) noexcept {
         });
     if (!inherited_only || !trampoline_is_installed(signo)) continue;
     const struct sigaction saved = saved_disposition(signo, record);
-    if (::sigaction(signo, &saved, nullptr) == 0) {
+    if (sys::sigaction(signo, &saved, nullptr) == 0) {
       record.installed = false;
       record.restart = true;
     }
@@ -131,12 +132,12 @@ void prepare_fork() noexcept {
   the_registry().mutex.lock();
   sigset_t all;
   sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &g_mask_before_fork);
+  sys::pthread_sigmask(SIG_SETMASK, &all, &g_mask_before_fork);
 }
 void parent_after_fork() noexcept {
   const sigset_t mask = g_mask_before_fork;
   the_registry().mutex.unlock();
-  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 // A fresh child (of fork() or _Fork()) becomes process `self`: handlers running on other threads do
 // not exist here, so the reader counters are what this thread holds (it may be inside a handler).
@@ -155,7 +156,7 @@ void child_after_fork() noexcept {
   sigset_t mask = g_mask_before_fork;
   forget_blocks_in_child(mask);
   the_registry().mutex.unlock();
-  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 
 // Grace period: returns once every trampoline run that might have loaded a snapshot replaced before
@@ -232,7 +233,7 @@ bool is_trampoline(const struct sigaction& sa) noexcept {
 
 bool trampoline_is_installed(int signo) noexcept {
   struct sigaction current {};
-  if (::sigaction(signo, nullptr, &current) != 0) return false;
+  if (sys::sigaction(signo, nullptr, &current) != 0) return false;
   return is_trampoline(current);
 }
 
@@ -263,7 +264,7 @@ struct sigaction saved_disposition(int signo, const signal_record& record) noexc
 // changed; it throws only std::bad_alloc, before any change.
 std::error_code install(int signo, signal_record& record, const std::vector<entry>& entries) {
   struct sigaction raw {};
-  if (::sigaction(signo, nullptr, &raw) != 0) return errno_code();
+  if (sys::sigaction(signo, nullptr, &raw) != 0) return errno_code();
   const struct sigaction before = chainable(raw);
   // Both snapshots this may need are allocated before anything changes.
   snapshot_ptr first = make_snapshot(before, entries);
@@ -274,7 +275,7 @@ std::error_code install(int signo, signal_record& record, const std::vector<entr
   const bool restart = wants_restart(entries);
   const struct sigaction ours = trampoline_action(signo, restart, before);
   struct sigaction replaced {};
-  if (::sigaction(signo, &ours, &replaced) != 0) {
+  if (sys::sigaction(signo, &ours, &replaced) != 0) {
     const std::error_code ec = errno_code();
     publish(signo, nullptr);
     return ec;
@@ -298,7 +299,7 @@ void update_restart(int signo, signal_record& record) noexcept {
   const bool restart = wants_restart(record.entries);
   if (restart == record.restart || !trampoline_is_installed(signo)) return;
   const struct sigaction ours = trampoline_action(signo, restart, record.previous);
-  if (::sigaction(signo, &ours, nullptr) == 0) record.restart = restart;
+  if (sys::sigaction(signo, &ours, nullptr) == 0) record.restart = restart;
 }
 
 // Pass-through: the last action went while other code's handler stood over the trampoline, so the
@@ -309,7 +310,7 @@ void update_restart(int signo, signal_record& record) noexcept {
 void forget_abandoned_pass_through(int signo, signal_record& record) noexcept {
   if (!record.installed || !record.entries.empty()) return;
   struct sigaction current {};
-  if (::sigaction(signo, nullptr, &current) != 0 || is_trampoline(current)) return;
+  if (sys::sigaction(signo, nullptr, &current) != 0 || is_trampoline(current)) return;
   if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return;
   record.installed = false;
   record.restart = true;
@@ -340,7 +341,7 @@ registry_view view_of(int signo) {
   view.installed = record.installed;
   view.ignoring = record.ignoring;
   view.previous = saved_disposition(signo, record);
-  if (::sigaction(signo, nullptr, &view.current) != 0) sigemptyset(&view.current.sa_mask);
+  if (sys::sigaction(signo, nullptr, &view.current) != 0) sigemptyset(&view.current.sa_mask);
   view.actions.reserve(record.entries.size());
   for (const entry& e : record.entries) {
     const void* code = e.fn == call_c_action
@@ -423,9 +424,9 @@ void after_fork_in_child() noexcept {
     reg.mutex.unlock();
   }
   sigset_t mask;
-  ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  sys::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
   forget_blocks_in_child(mask);
-  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 
 bool remove_action(action_id id) noexcept {
@@ -439,18 +440,29 @@ bool remove_action(action_id id) noexcept {
   const auto it = std::find_if(record.entries.begin(), record.entries.end(),
                                [serial](const entry& e) { return e.serial == serial; });
   if (it == record.entries.end()) return false;
-  // Allocation failure here ends in std::terminate (noexcept), before any change: better than a
-  // half-removed action.
+  // Everything is allocated before any change. Removal cannot fail (the caller may free the
+  // action's context once it returns): if memory runs out, it waits a millisecond and tries again.
   std::vector<entry> remaining;
-  remaining.reserve(record.entries.size() - 1);
-  for (const entry& e : record.entries) {
-    if (e.serial != serial) remaining.push_back(e);
+  snapshot_ptr fresh;
+  for (;;) {
+    try {
+      remaining.reserve(record.entries.size() - 1);
+      for (const entry& e : record.entries) {
+        if (e.serial != serial) remaining.push_back(e);
+      }
+      fresh = make_snapshot(record.previous, remaining);
+      break;
+    } catch (const std::bad_alloc&) {
+      remaining.clear();
+      const struct timespec pause { 0, 1000000 };
+      ::nanosleep(&pause, nullptr);
+    }
   }
-  publish(signo, make_snapshot(record.previous, remaining));  // pass-through while we decide below
+  publish(signo, std::move(fresh));  // pass-through while we decide below
   record.entries.swap(remaining);
   if (record.entries.empty()) {
     const struct sigaction saved = saved_disposition(signo, record);
-    if (record.installed && trampoline_is_installed(signo) && ::sigaction(signo, &saved, nullptr) == 0) {
+    if (record.installed && trampoline_is_installed(signo) && sys::sigaction(signo, &saved, nullptr) == 0) {
       record.installed = false;
       record.restart = true;
       publish(signo, nullptr);
@@ -487,7 +499,7 @@ std::error_code replace_previous(int signo, detail::signal_record& record, const
   snapshot_ptr fresh = make_snapshot(previous, record.entries);
   if (signo == SIGCHLD && trampoline_is_installed(signo)) {
     const struct sigaction ours = trampoline_action(signo, record.restart, previous);
-    if (::sigaction(signo, &ours, nullptr) != 0) return errno_code();
+    if (sys::sigaction(signo, &ours, nullptr) != 0) return errno_code();
   }
   record.previous = previous;
   publish(signo, std::move(fresh));
@@ -517,7 +529,7 @@ bool ignore(int signo, std::error_code& ec) noexcept {
       record.before_ignore = before;
     } else {
       struct sigaction raw {};
-      if (::sigaction(signo, &ign, &raw) != 0) {
+      if (sys::sigaction(signo, &ign, &raw) != 0) {
         ec = errno_code();
         return false;
       }
@@ -558,12 +570,12 @@ bool reset(int signo, std::error_code& ec) noexcept {
       // Put back only our own SIG_IGN: a disposition other code set since is theirs (as with the
       // trampoline, see remove_action).
       struct sigaction current {};
-      if (::sigaction(signo, nullptr, &current) != 0) {
+      if (sys::sigaction(signo, nullptr, &current) != 0) {
         ec = errno_code();
         return false;
       }
       if (current.sa_handler == SIG_IGN && (current.sa_flags & SA_SIGINFO) == 0 &&
-          ::sigaction(signo, &record.before_ignore, nullptr) != 0) {
+          sys::sigaction(signo, &record.before_ignore, nullptr) != 0) {
         ec = errno_code();
         return false;
       }
@@ -597,7 +609,7 @@ bool ignored(int signo, std::error_code& ec) noexcept {
   if (record.ignoring) return true;
   if (record.installed) return saved_disposition(signo, record).sa_handler == SIG_IGN;
   struct sigaction current {};
-  if (::sigaction(signo, nullptr, &current) != 0) {
+  if (sys::sigaction(signo, nullptr, &current) != 0) {
     ec = errno_code();
     return false;
   }

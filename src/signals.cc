@@ -123,6 +123,7 @@
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
 #include "platform/linux.hpp"
+#include "platform/sys.hpp"
 
 namespace sigrelay {
 
@@ -243,21 +244,28 @@ int my_slot() {
                   " threads hold signals blocked for the signalfd backend");
 }
 
-// The blocked mask of thread `tid` of this process, from /proc; false if unreadable.
+// The blocked mask of thread `tid` of this process, from /proc; false if unreadable, with errno
+// ENOENT or ESRCH if the thread is gone (other values, such as EMFILE, say nothing about it).
 bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
   char path[64];
   (void)std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  int fd;
+  do {
+    fd = sys::open(path, O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
   if (fd < 0) return false;
   char text[4096];
   ssize_t n;
   do {
-    n = ::read(fd, text, sizeof text - 1);
+    n = sys::read(fd, text, sizeof text - 1);
   } while (n < 0 && errno == EINTR);
+  const int read_error = n < 0 ? errno : ESRCH;
   os::close_fd(fd);
+  errno = read_error;
   if (n <= 0) return false;
   text[n] = '\0';
   const char* line = std::strstr(text, "SigBlk:");
+  errno = ESRCH;
   if (line == nullptr) return false;
   mask = std::strtoull(line + 7, nullptr, 16);
   return true;
@@ -277,7 +285,13 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   int signo = 0;
   for (;;) {
     unsigned long long blocked = 0;
-    if (!thread_blocked_mask(tid, blocked)) return;   // the owner exited
+    if (!thread_blocked_mask(tid, blocked)) {
+      // The owner exited; else /proc is unreadable for now (EMFILE): try again until the deadline.
+      if (errno == ENOENT || errno == ESRCH || std::chrono::steady_clock::now() >= deadline) return;
+      const struct timespec pause { 0, 50000 };
+      ::nanosleep(&pause, nullptr);
+      continue;
+    }
     for (const int candidate : {SIGURG, SIGWINCH}) {  // default action: ignore
       if ((blocked & signal_bit(candidate)) == 0) {
         signo = candidate;
@@ -305,7 +319,7 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   while (!done && slot.tid.load(std::memory_order_seq_cst) == tid &&
          std::chrono::steady_clock::now() < deadline) {
     const std::uint32_t lifts = slot.lifts.load(std::memory_order_seq_cst);
-    if (::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, signo, &info) != 0) break;
+    if (sys::rt_tgsigqueueinfo(::getpid(), tid, signo, &info) != 0) break;
     const auto retry = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
     while (!done && std::chrono::steady_clock::now() < retry) {
       const struct timespec pause { 0, 50000 };
@@ -382,7 +396,7 @@ struct detail::signals_core {
   void close() noexcept {
     const std::uint32_t old = sink.state.fetch_or(detail::sink::closed, std::memory_order_seq_cst);
     if ((old & detail::sink::closed) != 0 || foreign()) return;
-    detail::write_wakeup(sink.event_fd);  // native_handle() readable from now on
+    detail::sys::write_wakeup(sink.event_fd);  // native_handle() readable from now on
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
   }
   bool closed() const noexcept { return (sink.state.load() & detail::sink::closed) != 0; }
@@ -394,7 +408,7 @@ struct detail::signals_core {
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
     // A wait that polls the fds (signalfd backend, or any backend under ThreadSanitizer).
     if (kind == backend::signalfd || detail::os::sanitizer_defers_signals)
-      detail::write_wakeup(sink.event_fd);
+      detail::sys::write_wakeup(sink.event_fd);
   }
 };
 
@@ -459,7 +473,7 @@ void read_signalfd(detail::signals_core& c, read_mode mode) {
   for (;;) {
     const std::size_t want = in_drain ? std::min(kBatch, ring_room(c)) : kBatch;
     if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
-    const ssize_t n = ::read(c.signal_fd, buffer, want * sizeof buffer[0]);
+    const ssize_t n = detail::sys::read(c.signal_fd, buffer, want * sizeof buffer[0]);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     if (!have_context) have_context = capture_context(context);
@@ -496,14 +510,14 @@ void consume_eventfd(detail::signals_core& c) noexcept {
   if (c.foreign()) return;
   detail::os::drain_eventfd(s.event_fd);
   if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0 && !c.foreign())
-    detail::write_wakeup(s.event_fd);
+    detail::sys::write_wakeup(s.event_fd);
 }
 
 // Makes the wake-up of a drain that could not hand out what the sink holds (an exception) stand again.
 void rearm(detail::signals_core& c) noexcept {
   sink& s = c.sink;
   s.state.fetch_or(sink::notified | sink::fd_armed, std::memory_order_seq_cst);
-  if (!c.foreign()) detail::write_wakeup(s.event_fd);
+  if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
 }
 
 // The reader half of the seqlock in src/handler/sink.cc (all seq_cst, no fences).
@@ -554,7 +568,8 @@ void poke_ring_holders() noexcept {
     const pid_t tid = entry.load(std::memory_order_seq_cst);
     if (tid <= 0 || tid == self) continue;
     unsigned long long blocked = 0;
-    if (!detail::thread_blocked_mask(tid, blocked)) {  // the thread exited with its mask
+    if (!detail::thread_blocked_mask(tid, blocked)) {   // the thread exited with its mask, or no fd
+      if (errno != ENOENT && errno != ESRCH) continue;  // (EMFILE): it lifts at its next drain
       pid_t expected = tid;
       if (entry.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
         detail::g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
@@ -578,7 +593,7 @@ void poke_ring_holders() noexcept {
     info.si_uid = ::getuid();
     info.si_value.sival_ptr = const_cast<char*>(&detail::poke_cookie);
     const std::uint32_t lifts = detail::g_ring_lifts.load(std::memory_order_seq_cst);
-    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &info) == 0) {
+    if (detail::sys::rt_tgsigqueueinfo(pid, tid, signo, &info) == 0) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       // Done when a lift left the table: the poked thread may hold again at once (in the same entry).
       while (entry.load(std::memory_order_seq_cst) == tid &&
@@ -668,7 +683,7 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
   if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
     s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
-    if (!c.foreign()) detail::write_wakeup(s.event_fd);
+    if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
   }
 }
 
@@ -727,8 +742,8 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
         ts.tv_sec = static_cast<time_t>(remaining / 1000000000LL);
         ts.tv_nsec = static_cast<long>(remaining % 1000000000LL);
       }
-      ::ppoll(fds, c.signal_fd >= 0 ? 2 : 1, remaining >= 0 ? &ts : nullptr,
-              nullptr);  // EINTR: loop and look again
+      detail::sys::ppoll(fds, c.signal_fd >= 0 ? 2 : 1, remaining >= 0 ? &ts : nullptr,
+                         nullptr);  // EINTR: loop and look again
       woke = true;
     }
   }
@@ -745,16 +760,21 @@ void block_here(detail::signals_core& c, int signo, int slot) noexcept {
     refs.fetch_add(1, std::memory_order_seq_cst);
     c.block_slot[signo] = slot;
   } else {
+    // A failed pthread_sigmask() leaves the signal unblocked: deliveries then come through the
+    // handler, as when another action shares the signal.
     sigset_t current;
-    ::pthread_sigmask(SIG_BLOCK, nullptr, &current);
-    if (!sigismember(&current, signo)) {  // else the thread's own block: not ours to give back
+    if (detail::sys::pthread_sigmask(SIG_BLOCK, nullptr, &current) == 0 &&
+        !sigismember(&current, signo)) {  // else the thread's own block: not ours to give back
       sigset_t one;
       sigemptyset(&one);
       sigaddset(&one, signo);
       refs.fetch_add(1, std::memory_order_seq_cst);
-      ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
-      t_applied |= bit;
-      c.block_slot[signo] = slot;
+      if (detail::sys::pthread_sigmask(SIG_BLOCK, &one, nullptr) == 0) {
+        t_applied |= bit;
+        c.block_slot[signo] = slot;
+      } else {
+        refs.fetch_sub(1, std::memory_order_seq_cst);
+      }
     }
   }
   detail::t_busy = 0;
@@ -790,13 +810,14 @@ void lift_block_here(int signo) noexcept {
   sigset_t one;
   sigemptyset(&one);
   sigaddset(&one, signo);
-  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  detail::sys::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
   detail::t_busy = 0;
   if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
 
 std::error_code update_signalfd(detail::signals_core& c) {
-  if (::signalfd(c.signal_fd, &c.signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0) return detail::errno_code();
+  if (detail::sys::signalfd(c.signal_fd, &c.signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0)
+    return detail::errno_code();
   return {};
 }
 
@@ -847,7 +868,8 @@ void read_pending_of(detail::signals_core& c, int signo) {
   sigset_t only;
   sigemptyset(&only);
   sigaddset(&only, signo);
-  (void)::signalfd(c.signal_fd, &only, SFD_NONBLOCK | SFD_CLOEXEC);  // failing, it reads all: harmless
+  (void)detail::sys::signalfd(c.signal_fd, &only,
+                              SFD_NONBLOCK | SFD_CLOEXEC);  // failing, it reads all: harmless
   read_signalfd(c, read_mode::everything);
 }
 
@@ -910,17 +932,17 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   std::fill(std::begin(c->block_slot), std::end(c->block_slot), -1);
   if (c->kind == backend::signalfd) {
     detail::g_action_added.store(lift_block_here, std::memory_order_release);
-    c->signal_fd = ::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    c->signal_fd = detail::sys::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (c->signal_fd < 0)
       detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create a signalfd");
-    c->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    c->epoll_fd = detail::sys::epoll_create1(EPOLL_CLOEXEC);
     if (c->epoll_fd < 0)
       detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create an epoll fd");
     for (const int fd : {c->signal_fd, c->sink.event_fd}) {
       struct epoll_event ev {};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
-      if (::epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      if (detail::sys::epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot set up epoll");
       }
     }

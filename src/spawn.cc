@@ -7,12 +7,13 @@
 #include <csignal>
 
 #include "detail.hpp"
+#include "platform/sys.hpp"
 
 namespace sigrelay {
 
 std::error_code restore_signal_mask(posix_spawnattr_t& attr) noexcept {
   sigset_t mask;
-  if (const int err = ::pthread_sigmask(SIG_BLOCK, nullptr, &mask)) return detail::errno_code(err);
+  if (const int err = detail::sys::pthread_sigmask(SIG_BLOCK, nullptr, &mask)) return detail::errno_code(err);
   sigset_t ours;
   if (detail::library_blocked_signals(ours)) {
     for (int signo = 1; signo < NSIG; ++signo) {

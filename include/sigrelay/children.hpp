@@ -70,10 +70,13 @@
 //
 // Errors
 //   Functions not declared noexcept throw std::system_error: the constructor as a `signals`
-//   constructor (and eventfd()/epoll errors), leaving the signal state as it was; watch() with
+//   constructor (and eventfd()/epoll errors, EMFILE included), leaving the signal state as it was
+//   and holding no descriptor; watch() with
 //   std::errc::invalid_argument for a pid <= 0 or in scope all, std::errc::bad_file_descriptor after
 //   close(). An unexpected waitpid() error other than ECHILD and EINTR is thrown by pending()/wait*()
-//   (the events reaped before it are not lost: they come with the next call).
+//   (the events reaped before it are not lost: they come with the next call). The wake-ups of
+//   watch() and close() survive EINTR and EAGAIN from their eventfd write (it is checked readable,
+//   else written again).
 //
 // Fork
 //   A child's copy of a watcher is dead, like a copied `signals` (pending() and wait*() return

@@ -38,6 +38,8 @@ class SIGRELAY_EXPORT dispatcher {
  public:
   using callback = std::function<void(const signal_event&)>;
 
+  // Errors: std::system_error as the `signals` constructor, or from eventfd() for its stop descriptor
+  // (EMFILE included); nothing is left subscribed or open. stop()'s wake-up survives EINTR and EAGAIN.
   explicit dispatcher(enum backend kind = backend::relay);
   ~dispatcher();  // stops and joins a background thread; unsubscribes everything
   dispatcher(const dispatcher&) = delete;
@@ -46,9 +48,11 @@ class SIGRELAY_EXPORT dispatcher {
   // Sets (or replaces) the callback of `signo` and subscribes to it. Errors: as add_action(); and an
   // empty `cb` (nullptr, a default-constructed std::function) is refused with std::system_error
   // (std::errc::invalid_argument, naming the signal): nothing changes, a callback already set for
-  // `signo` stays.
+  // `signo` stays. Any failure (std::bad_alloc included) leaves the subscriptions, the callbacks and
+  // the signal state as they were.
   void on(int signo, callback cb);
-  // Removes the callback and unsubscribes; events of it already recorded are dropped with it.
+  // Removes the callback and unsubscribes; events of it already recorded are dropped with it. Does
+  // not fail for lack of memory (see remove_action()).
   void off(int signo);
 
   // Runs callbacks on the calling thread until stop(). Rethrows a callback's exception.

@@ -111,7 +111,9 @@ class action_id {
 // Errors: std::errc::invalid_argument (message names the signal) for 0, negative numbers, numbers
 // above SIGRTMAX, numbers reserved by the C library (between the standard signals and SIGRTMIN),
 // SIGKILL, SIGSTOP, fault signals without `allow_fault_signals`, and a null `fn`; otherwise the
-// error of sigaction() itself.
+// error of sigaction() itself, or std::errc::not_enough_memory if memory runs out (the throwing
+// overload: std::system_error with that code, naming the signal). On any error nothing changed: the
+// disposition, the signal's actions and every mask are as before the call.
 SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options = {});
 SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options,
                                      std::error_code& ec) noexcept;
@@ -124,6 +126,8 @@ SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options
 // must not be called from an action.
 // If it removes the signal's last action, the disposition saved by the first add_action() is
 // restored, unless other code has installed its own handler over the trampoline meanwhile.
+// Never fails: if memory for the signal's new action list runs out, it waits (retrying every
+// millisecond) until there is some, rather than leave the action half removed.
 SIGRELAY_EXPORT bool remove_action(action_id id) noexcept;
 
 // ignore(), reset(), ignored()

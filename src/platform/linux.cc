@@ -12,11 +12,12 @@
 #include <ctime>
 
 #include "detail.hpp"
+#include "platform/sys.hpp"
 
 namespace sigrelay::detail::os {
 
 int make_eventfd(std::error_code& ec) noexcept {
-  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  const int fd = sys::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ec = fd < 0 ? errno_code() : std::error_code{};
   return fd;
 }
@@ -25,17 +26,17 @@ std::uint64_t drain_eventfd(int fd) noexcept {
   std::uint64_t value = 0;
   ssize_t n;
   do {
-    n = ::read(fd, &value, sizeof value);
+    n = sys::read(fd, &value, sizeof value);
   } while (n < 0 && errno == EINTR);
   return n == sizeof value ? value : 0;
 }
 
 void close_fd(int fd) noexcept {
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) sys::close(fd);
 }
 
 bool is_nonblocking(int fd, std::error_code& ec) noexcept {
-  const int flags = ::fcntl(fd, F_GETFL);
+  const int flags = sys::fcntl(fd, F_GETFL);
   if (flags < 0) {
     ec = errno_code();
     return false;
@@ -55,7 +56,7 @@ bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long tim
   ts.tv_sec = static_cast<time_t>(ns / 1000000000LL);
   ts.tv_nsec = static_cast<long>(ns % 1000000000LL);
   // Relative timeout; EINTR and EAGAIN (word changed) are ordinary wake-ups for the caller's loop.
-  const long r = ::syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+  const long r = sys::futex_wait(word, expected, &ts);
   return !(r < 0 && errno == ETIMEDOUT);
 }
 
