@@ -11,10 +11,36 @@
 // under `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction counts
 // by the difference of N, which cancels start-up and set-up: user-space instructions per delivery (the
 // kernel's part is not counted by callgrind).
+//
+// Through the dispatcher and each adapter that is built in (the same tgkill(), then the whole way to
+// the application's callback or await): dispatcher (dispatcher::run() until the callback's stop()),
+// asio (signal_event_set::async_wait() then io_context::run()), uv (signal_watcher on a libuv loop,
+// uv_run(UV_RUN_ONCE)), coro (signal_channel::try_next(); the channel's own thread may drain first, which
+// callgrind counts too).
+//
+// Allocations: every mode also counts the calls of operator new (replaced in this executable, so the
+// library's and the adapters' count too) made during its second half of deliveries, after a first half
+// that lets every reused buffer reach its size, and prints "allocations per delivery: X" on stderr
+// (steady state: 0 is the goal).
 #include <sigrelay/registry.hpp>
 #include <sigrelay/relays.hpp>
 #ifdef BENCH_HAVE_SIGRELAY_SIGNALS
 #include <sigrelay/signals.hpp>
+#endif
+
+#ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
+#include <sigrelay/dispatcher.hpp>
+#endif
+#ifdef BENCH_HAVE_ADAPTER_ASIO
+#include <sigrelay/asio.hpp>
+
+#include <boost/asio/io_context.hpp>
+#endif
+#ifdef BENCH_HAVE_ADAPTER_UV
+#include <sigrelay/uv.hpp>
+#endif
+#ifdef BENCH_HAVE_ADAPTER_CORO
+#include <sigrelay/coro.hpp>
 #endif
 
 #include <unistd.h>
@@ -24,11 +50,44 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
+
+// Counts every allocation of the process (see the header comment). The replacements pair
+// operator new with std::malloc and operator delete with std::free; GCC's -Wmismatched-new-delete
+// cannot see that they belong together once they are inlined into the library's code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
 std::atomic<std::uint64_t> g_count{0};
+
+// Runs `one` (a delivery, all the way to the application) n times; the allocations of the second
+// half are counted.
+template <typename F>
+void deliver(long n, std::uint64_t& allocations, F&& one) {
+  const long warm = n / 2;
+  for (long i = 0; i < warm; ++i) one();
+  const std::uint64_t before = g_allocations.load();
+  for (long i = warm; i < n; ++i) one();
+  allocations = g_allocations.load() - before;
+}
 
 // Signal context.
 void raw_handler(int, siginfo_t*, void*) { g_count.fetch_add(1, std::memory_order_acq_rel); }
@@ -41,7 +100,10 @@ void send_self(int signo) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: deliveries raw|registry|signals|signalfd|signals-reuse|signalfd-reuse N\n");
+    std::fprintf(stderr,
+                 "usage: deliveries "
+                 "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|dispatcher|asio|uv|coro "
+                 "N\n");
     return 2;
   }
   const char* mode = argv[1];
@@ -50,41 +112,98 @@ int main(int argc, char** argv) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   std::uint64_t got = 0;
+  std::uint64_t allocations = 0;
   if (std::strcmp(mode, "raw") == 0) {
     struct sigaction sa {};
     sa.sa_sigaction = raw_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGUSR1, &sa, nullptr);
-    for (long i = 0; i < n; ++i) send_self(SIGUSR1);
+    deliver(n, allocations, [] { send_self(SIGUSR1); });
     got = g_count.load();
   } else if (std::strcmp(mode, "registry") == 0) {
     const auto id = sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(g_count));
-    for (long i = 0; i < n; ++i) send_self(SIGUSR1);
+    deliver(n, allocations, [] { send_self(SIGUSR1); });
     sigrelay::remove_action(id);
     got = g_count.load();
 #ifdef BENCH_HAVE_SIGRELAY_SIGNALS
   } else if (std::strcmp(mode, "signals") == 0 || std::strcmp(mode, "signalfd") == 0) {
     const bool fd = std::strcmp(mode, "signalfd") == 0;
     sigrelay::signals s({SIGUSR1}, fd ? sigrelay::backend::signalfd : sigrelay::backend::relay);
-    for (long i = 0; i < n; ++i) {
+    deliver(n, allocations, [&] {
       send_self(SIGUSR1);
       for (const auto& e : s.pending()) got += e.count;
-    }
+    });
   } else if (std::strcmp(mode, "signals-reuse") == 0 || std::strcmp(mode, "signalfd-reuse") == 0) {
     const bool fd = std::strcmp(mode, "signalfd-reuse") == 0;
     sigrelay::signals s({SIGUSR1}, fd ? sigrelay::backend::signalfd : sigrelay::backend::relay);
     std::vector<sigrelay::signal_event> events;
-    for (long i = 0; i < n; ++i) {
+    deliver(n, allocations, [&] {
       send_self(SIGUSR1);
       s.pending(events);
       for (const auto& e : events) got += e.count;
+    });
+#endif
+#ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
+  } else if (std::strcmp(mode, "dispatcher") == 0) {
+    sigrelay::dispatcher d;
+    d.on(SIGUSR1, [&](const sigrelay::signal_event& e) {
+      got += e.count;
+      d.stop();
+    });
+    deliver(n, allocations, [&] {
+      send_self(SIGUSR1);
+      d.run();  // until the callback's stop()
+    });
+#endif
+#ifdef BENCH_HAVE_ADAPTER_ASIO
+  } else if (std::strcmp(mode, "asio") == 0) {
+    boost::asio::io_context io(1);
+    sigrelay::asio::signal_event_set set(io, {SIGUSR1});
+    auto handler = [&](boost::system::error_code ec, const sigrelay::signal_event& e) {
+      if (!ec) got += e.count;
+    };
+    deliver(n, allocations, [&] {
+      send_self(SIGUSR1);
+      set.async_wait(handler);
+      io.run();  // until the wait completed
+      io.restart();
+    });
+#endif
+#ifdef BENCH_HAVE_ADAPTER_UV
+  } else if (std::strcmp(mode, "uv") == 0) {
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) std::abort();
+    {
+      sigrelay::uv::signal_watcher w(&loop, {SIGUSR1});
+      if (w.start([&](const sigrelay::signal_event& e) { got += e.count; }) != 0) std::abort();
+      deliver(n, allocations, [&] {
+        send_self(SIGUSR1);
+        uv_run(&loop, UV_RUN_ONCE);  // until the watcher's callback ran
+      });
     }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+#endif
+#ifdef BENCH_HAVE_ADAPTER_CORO
+  } else if (std::strcmp(mode, "coro") == 0) {
+    sigrelay::co::signal_channel ch({SIGUSR1});
+    deliver(n, allocations, [&] {
+      send_self(SIGUSR1);
+      for (;;) {  // recorded by the handler before tgkill() returned: the channel has it
+        if (auto e = ch.try_next()) {
+          got += e->count;
+          break;
+        }
+      }
+    });
 #endif
   } else {
     std::fprintf(stderr, "deliveries: unknown mode %s\n", mode);
     return 2;
   }
+  std::fprintf(stderr, "allocations per delivery: %.3f\n",
+               static_cast<double>(allocations) / static_cast<double>(n - n / 2));
   if (got != static_cast<std::uint64_t>(n)) {
     std::fprintf(stderr, "deliveries: %s: %llu of %ld delivered\n", mode,
                  static_cast<unsigned long long>(got), n);

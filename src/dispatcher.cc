@@ -10,6 +10,17 @@
 //   allocates nothing (the vector keeps its capacity). A callback that throws ends run() with the
 //   rest of its batch still in the backlog: the next run() goes on from there, so an exception never
 //   loses a signal.
+// - Callbacks are dispatched without copying them: each lives in its own heap block
+//   (std::unique_ptr<callback>, allocated once by on()), so its address is stable while the map
+//   changes around it. Under the mutex the dispatching thread looks the callback up and records it
+//   in `running`; it calls it without the lock, then clears `running` under the lock again. on()
+//   replacing, or off() removing, the callback that is running (from the callback itself or from
+//   another thread) does not destroy it: it moves the block into `retired`, which the dispatching
+//   thread destroys, outside the lock, once the call has returned (or thrown). Other callbacks are
+//   destroyed by on()/off() at once, also outside the lock. One thread dispatches at a time (run()
+//   or the background thread), so at most one callback is running and `retired` holds at most one.
+//   A steady stream of deliveries thus costs two uncontended lock/unlock pairs and a map lookup per
+//   event, and no allocation and no copy of a callback's captures.
 // - stop() sets a flag and writes the stop eventfd; run() clears the flag only as it returns, so a
 //   stop() that comes before run() starts is not lost either.
 #include "sigrelay/dispatcher.hpp"
@@ -37,10 +48,12 @@ struct dispatcher::impl {
   ~impl() { detail::os::close_fd(stop_fd); }
 
   std::mutex mutex;
-  signals sigs;                                      // guarded by mutex (native_handle() is stable)
-  std::map<int, callback> callbacks;                 // guarded by mutex
-  std::function<void(std::exception_ptr)> on_error;  // guarded by mutex
-  std::vector<signal_event> backlog;                 // the dispatching thread's, from backlog[next]
+  signals sigs;                                        // guarded by mutex (native_handle() is stable)
+  std::map<int, std::unique_ptr<callback>> callbacks;  // guarded by mutex; each never empty
+  const callback* running = nullptr;                   // guarded by mutex: the one being called
+  std::unique_ptr<callback> retired;                   // guarded by mutex: `running`, replaced/removed
+  std::function<void(std::exception_ptr)> on_error;    // guarded by mutex
+  std::vector<signal_event> backlog;                   // the dispatching thread's, from backlog[next]
   std::size_t next = 0;
   std::atomic<bool> stopping{false};
   int stop_fd = -1;
@@ -65,15 +78,42 @@ struct dispatcher::impl {
       }
       while (next < backlog.size() && !stopping.load()) {
         const signal_event event = backlog[next++];
-        callback cb;
+        const callback* cb = nullptr;
         {
           std::lock_guard<std::mutex> lock(mutex);
           const auto it = callbacks.find(event.signo);
-          if (it != callbacks.end()) cb = it->second;
+          if (it != callbacks.end()) running = cb = it->second.get();
         }
-        if (cb) cb(event);  // may throw: the backlog keeps the rest
+        if (cb == nullptr) continue;
+        finish_call done{*this};
+        (*cb)(event);  // may throw: the backlog keeps the rest
       }
     }
+  }
+
+  // Ends the call of `running` (also when it throws): forgets it, and destroys it if on()/off() retired
+  // it meanwhile, outside the lock (its captures' destructors may do anything a callback may).
+  struct finish_call {
+    impl& self;
+    ~finish_call() {
+      std::unique_ptr<callback> dead;
+      std::lock_guard<std::mutex> lock(self.mutex);
+      self.running = nullptr;
+      dead.swap(self.retired);
+      // `dead` is destroyed after the lock is released (declared before it).
+    }
+  };
+
+  // With the mutex held: takes `slot`'s callback out of the map's hands. The running one goes to
+  // `retired` (the dispatching thread destroys it after the call); any other is returned, for the
+  // caller to destroy once it has released the lock.
+  std::unique_ptr<callback> release_locked(std::unique_ptr<callback>& slot) {
+    std::unique_ptr<callback> old = std::move(slot);
+    if (old && old.get() == running) {
+      retired = std::move(old);  // at most one: only one callback runs at a time
+      return nullptr;
+    }
+    return old;
   }
 };
 
@@ -90,6 +130,8 @@ void dispatcher::on(int signo, callback cb) {
         detail::invalid_argument(),
         "sigrelay::dispatcher: cannot set an empty callback for " + detail::describe_signal(signo));
   }
+  auto fresh = std::make_unique<callback>(std::move(cb));  // before the lock; the one allocation
+  std::unique_ptr<callback> old;                           // destroyed after the lock is released
   std::lock_guard<std::mutex> lock(impl_->mutex);
   // The map's node first (it may throw std::bad_alloc): once the signal is subscribed, nothing fails.
   const auto [it, inserted] = impl_->callbacks.try_emplace(signo);
@@ -99,13 +141,18 @@ void dispatcher::on(int signo, callback cb) {
     if (inserted) impl_->callbacks.erase(it);
     throw;
   }
-  it->second = std::move(cb);
+  old = impl_->release_locked(it->second);
+  it->second = std::move(fresh);
 }
 
 void dispatcher::off(int signo) {
+  std::unique_ptr<callback> old;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->sigs.remove(signo);
-  impl_->callbacks.erase(signo);
+  const auto it = impl_->callbacks.find(signo);
+  if (it == impl_->callbacks.end()) return;
+  old = impl_->release_locked(it->second);
+  impl_->callbacks.erase(it);
 }
 
 void dispatcher::run() { impl_->run(); }

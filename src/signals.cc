@@ -50,20 +50,22 @@
 //   registry's fork child handler refreshes (no system call per drain); every eventfd write checks
 //   and every eventfd read checks getpid() as well (paid only next to that system call), so that a
 //   child of _Fork(), which runs no atfork handlers, never wakes the parent nor takes its wake-up.
-// - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full ring
-//   *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the signal
-//   blocked in the interrupted context, and the kernel keeps the rest queued (RLIMIT_SIGPENDING; a
-//   sender beyond it gets EAGAIN, a loss it sees). A drain lifts this thread's holds once it has
-//   emptied the ring (what they let in is recorded at once, without a wake-up system call, and taken
-//   in the same drain, up to one more ring) and pokes other holding threads (poke_ring_holders()).
-//   The alternative, a ring sized to RLIMIT_SIGPENDING (96,362 here) in lazily committed memory, was
-//   rejected: a Vyukov ring's cells are reused round-robin, so ordinary traffic walks through (and
-//   commits) every page of it within capacity deliveries, and giving pages back needs the ring
-//   empty and every producer out of it, which a lock-free handler cannot promise; it also only
-//   moves the limit (a consumer starved while senders keep the kernel's queue full still
-//   overflows). Holds cost nothing at rest (no memory beyond the 1,024-record ring), keep per-signal
-//   order, and measure 100,000 of 100,000 (or every sigqueue() the kernel accepted) in
-//   tests/flood_test.cc for the relay backend, the signalfd backend and the dispatcher.
+// - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a nearly
+//   full ring *holds* (src/handler/hold.hpp): the trampoline, before running any action, re-queues
+//   the siginfo to the running thread and blocks the signal in the interrupted context, and the
+//   kernel keeps the rest queued (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it
+//   sees). Holding before any action keeps every other action's exactly-once view, so holds do not
+//   need the object to be the signal's only action (tests/flood_test.cc floods beside a counting
+//   action and beside a second object: 100,000 of 100,000 each). A drain lifts this thread's holds once it
+//   has emptied the ring (what they let in is recorded at once, without a wake-up system call, and taken in
+//   the same drain, up to one more ring) and pokes other holding threads (poke_ring_holders()). The
+//   alternative, a ring sized to RLIMIT_SIGPENDING (96,362 here) in lazily committed memory, was rejected: a
+//   Vyukov ring's cells are reused round-robin, so ordinary traffic walks through (and commits) every page of
+//   it within capacity deliveries, and giving pages back needs the ring empty and every producer out of it,
+//   which a lock-free handler cannot promise; it also only moves the limit (a consumer starved while senders
+//   keep the kernel's queue full still overflows). Holds cost nothing at rest (no memory beyond the
+//   1,024-record ring), keep per-signal order, and measure 100,000 of 100,000 (or every sigqueue() the kernel
+//   accepted) in tests/flood_test.cc for the relay backend, the signalfd backend and the dispatcher.
 // - Steady state allocates nothing and scans nothing: pending(std::vector&) reuses the caller's
 //   storage (the iterator, the dispatcher and the adapters use it); standard signals with a count are
 //   found through the sink's bitmask (taken with one exchange), realtime ones in the ring.
@@ -838,6 +840,8 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
     for (std::size_t i = 0; i < c.capacity; ++i) c.cells[i].seq.store(i, std::memory_order_relaxed);
     c.sink.cells = c.cells.get();
     c.sink.mask = c.capacity - 1;
+    // The trampoline holds once fewer cells than this are free (src/handler/hold.hpp).
+    c.sink.reserve = std::min<std::size_t>(64, std::max<std::size_t>(1, c.capacity / 8));
   }
   const bool blocks = c.kind == backend::signalfd && may_block;
   const int slot = blocks ? detail::my_slot() : -1;  // may throw: before any change

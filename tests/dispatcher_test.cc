@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -132,6 +133,122 @@ TEST(Dispatcher, OffUnsubscribesAndStopBeforeRunIsNotLost) {
     EXPECT_THROW(d.on(SIGKILL, [](const signal_event&) {}), std::system_error);
     d.stop();
     d.run();  // returns at once
+  });
+}
+
+// A callable that counts its copies: to check that a callback is called in place, never copied per
+// event.
+struct copy_counting {
+  std::atomic<int>* copies;
+  std::atomic<int>* calls;
+  dispatcher* d;
+  copy_counting(std::atomic<int>* c, std::atomic<int>* n, dispatcher* disp) : copies(c), calls(n), d(disp) {}
+  copy_counting(const copy_counting& o) : copies(o.copies), calls(o.calls), d(o.d) { copies->fetch_add(1); }
+  copy_counting& operator=(const copy_counting&) = delete;
+  void operator()(const signal_event&) const {
+    calls->fetch_add(1);
+    d->stop();
+  }
+};
+
+// Counts its destruction and poisons itself: a callback that uses a destroyed capture sees alive != 42.
+struct witness {
+  explicit witness(std::atomic<int>* d) : destroyed(d) {}
+  ~witness() {
+    alive.store(0);
+    destroyed->fetch_add(1);
+  }
+  witness(const witness&) = delete;
+  witness& operator=(const witness&) = delete;
+  std::atomic<int>* destroyed;
+  std::atomic<int> alive{42};
+};
+
+TEST(Dispatcher, DispatchesWithoutCopyingTheCallback) {
+  SIGRELAY_IN_CHILD([] {
+    dispatcher d;
+    std::atomic<int> copies{0};
+    std::atomic<int> calls{0};
+    d.on(SIGUSR1, copy_counting(&copies, &calls, &d));
+    const int after_on = copies.load();
+    for (int i = 1; i <= 3; ++i) {
+      kill(getpid(), SIGUSR1);  // recorded (under ThreadSanitizer: handled at run()'s poll)
+      d.run();                  // until the callback's stop()
+      EXPECT_EQ(i, calls.load());
+    }
+    EXPECT_EQ(after_on, copies.load()) << "the callback was copied to be called";
+  });
+}
+
+TEST(Dispatcher, ACallbackReplacedOrRemovedByItselfFinishesIntactAndIsDestroyedAfterwards) {
+  SIGRELAY_IN_CHILD([] {
+    dispatcher d;
+    std::atomic<int> destroyed{0};
+    std::atomic<int> new_calls{0};
+    {
+      auto w = std::make_shared<witness>(&destroyed);
+      d.on(SIGUSR1, [&d, &destroyed, &new_calls, w](const signal_event&) {
+        d.on(SIGUSR1, [&](const signal_event&) {
+          new_calls.fetch_add(1);
+          d.stop();
+        });
+        // Still this call's callback and captures: destroyed only once the call returns.
+        EXPECT_EQ(42, w->alive.load());
+        EXPECT_EQ(0, destroyed.load());
+        d.stop();
+      });
+      auto v = std::make_shared<witness>(&destroyed);
+      d.on(SIGUSR2, [&d, &destroyed, v](const signal_event&) {
+        d.off(SIGUSR2);
+        EXPECT_EQ(42, v->alive.load());
+        EXPECT_EQ(1, destroyed.load());  // the replaced SIGUSR1 callback only
+        d.stop();
+      });
+    }  // the callbacks hold the only references to the witnesses now
+    kill(getpid(), SIGUSR1);
+    d.run();
+    EXPECT_EQ(1, destroyed.load());  // the replaced callback, after its call
+    EXPECT_EQ(0, new_calls.load());
+    kill(getpid(), SIGUSR2);
+    d.run();
+    EXPECT_EQ(2, destroyed.load());  // the removed one, after its call
+    struct sigaction sa {};
+    sigaction(SIGUSR2, nullptr, &sa);
+    EXPECT_EQ(SIG_DFL, sa.sa_handler);  // off() unsubscribed it
+    kill(getpid(), SIGUSR1);
+    d.run();
+    EXPECT_EQ(1, new_calls.load());  // the replacement serves the next event
+  });
+}
+
+TEST(Dispatcher, OffFromAnotherThreadWhileTheCallbackRunsLetsTheCallFinish) {
+  SIGRELAY_IN_CHILD([] {
+    dispatcher d;
+    std::atomic<int> destroyed{0};
+    std::atomic<int> in_callback{0};
+    std::atomic<int> off_done{0};
+    std::atomic<int> seen_alive{0};
+    {
+      auto w = std::make_shared<witness>(&destroyed);
+      d.on(SIGUSR1, [&, w](const signal_event&) {
+        in_callback.store(1);
+        wait_until(off_done, 1);  // the other thread's off() has returned
+        seen_alive.store(w->alive.load());
+        d.stop();
+      });
+    }
+    std::thread remover([&] {
+      wait_until(in_callback, 1);
+      d.off(SIGUSR1);  // never waits for the running callback, never destroys it under it
+      off_done.store(1);
+    });
+    kill(getpid(), SIGUSR1);
+    d.run();
+    remover.join();
+    EXPECT_EQ(1, in_callback.load());
+    EXPECT_EQ(1, off_done.load());
+    EXPECT_EQ(42, seen_alive.load());
+    EXPECT_EQ(1, destroyed.load());  // destroyed by the dispatching thread once the call returned
   });
 }
 

@@ -6,7 +6,9 @@
 // rest with EAGAIN (which the sender counts). With default options every backend must hand every
 // queued signal to the application: received == the sender's successful sigqueue() calls, dropped()
 // == 0, in the order sent. Two consumers: one that does not drain at all until the sender is done
-// ("starved"), one that drains all along (it runs whenever the scheduler lets it).
+// ("starved"), one that drains all along (it runs whenever the scheduler lets it). The same beside
+// a second registry action (which must count every delivery exactly once) and beside a second
+// `signals` object (which must get every one too): holds do not need the object to be alone.
 //
 // ThreadSanitizer defers a handler until the receiving thread enters a call it intercepts and merges
 // deferred deliveries of one number, and sigrelay does not hold there (see signals.hpp, "Realtime
@@ -25,11 +27,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "sigrelay/dispatcher.hpp"
+#include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 
@@ -132,12 +137,37 @@ struct tally {
   }
 };
 
+// What else runs on the flooded signal besides the `signals` object under test.
+enum class beside {
+  nothing,
+  counting_action,  // a registry action (relay::add_count) added after the object
+  second_object,    // a second `signals` object (relay backend), drained by the same loop
+};
+
 // The flood into a `signals` object of `kind`, default options. `starved`: no drain until the sender
-// has finished.
-flood_result flood_signals(backend kind, bool starved) {
+// has finished. `others`: what the other action saw (the counting action's count, or the second
+// object's result).
+flood_result flood_signals(backend kind, bool starved, beside extra = beside::nothing,
+                           flood_result* others = nullptr) {
   flood_result r;
   const int signo = SIGRTMIN + 1;
   signals sigs({signo}, kind);
+  std::atomic<std::uint64_t> counted{0};
+  sigrelay::action_id counter;
+  if (extra == beside::counting_action)
+    counter = sigrelay::add_action(signo, sigrelay::relay::add_count(counted));
+  std::optional<signals> second;
+  if (extra == beside::second_object) second.emplace(std::initializer_list<int>{signo}, backend::relay);
+  tally t2;
+  std::vector<signal_event> batch2;
+  const auto drain_second = [&] {
+    if (!second) return;
+    second->pending(batch2);
+    for (const signal_event& e : batch2) t2.add(e);
+  };
+  const auto second_done = [&](int ok) {
+    return !second || t2.received + second->dropped() >= static_cast<std::uint64_t>(ok);
+  };
   int fds[2];
   if (pipe(fds) != 0) return r;
   const pid_t sender = fork_flooder(getpid(), signo, fds[1]);
@@ -155,13 +185,13 @@ flood_result flood_signals(backend kind, bool starved) {
     if (ok < 0 && sender_done) {
       if (read(fds[0], &ok, sizeof ok) != static_cast<ssize_t>(sizeof ok)) ok = -2;
     }
-    if (ok >= 0 && t.received + sigs.dropped() >= static_cast<std::uint64_t>(ok)) break;
-    struct pollfd p {
-      sigs.native_handle(), POLLIN, 0
-    };
-    (void)poll(&p, 1, 100);
+    if (ok >= 0 && t.received + sigs.dropped() >= static_cast<std::uint64_t>(ok) && second_done(ok)) break;
+    struct pollfd p[2] = {{sigs.native_handle(), POLLIN, 0},
+                          {second ? second->native_handle() : -1, POLLIN, 0}};
+    (void)poll(p, 2, 100);
     sigs.pending(batch);
     for (const signal_event& e : batch) t.add(e);
+    drain_second();
     if (kUnderThreadSanitizer && ok >= 0) {
       // Merged deliveries never come: stop once nothing more arrives for a while.
       if (sigs.pending(batch) == 0) {
@@ -169,6 +199,7 @@ flood_result flood_signals(backend kind, bool starved) {
         if (sigs.pending(batch) == 0) break;
       }
       for (const signal_event& e : batch) t.add(e);
+      drain_second();
     }
   }
   if (!sender_done) {
@@ -179,11 +210,26 @@ flood_result flood_signals(backend kind, bool starved) {
   // Anything late (nothing should be) still counts.
   sigs.pending(batch);
   for (const signal_event& e : batch) t.add(e);
+  drain_second();
   r.sent_ok = ok;
   r.received = t.received;
   r.dropped = sigs.dropped();
   r.ordered = t.ordered;
   r.unique = t.unique;
+  if (counter) {
+    sigrelay::remove_action(counter);  // its grace period: no handler adds to `counted` any more
+    if (others != nullptr) {
+      others->sent_ok = ok;
+      others->received = counted.load();
+    }
+  }
+  if (second && others != nullptr) {
+    others->sent_ok = ok;
+    others->received = t2.received;
+    others->dropped = second->dropped();
+    others->ordered = t2.ordered;
+    others->unique = t2.unique;
+  }
   return r;
 }
 
@@ -209,6 +255,55 @@ TEST_P(Flood, ConsumerOnTheSameCpuGetsEveryQueuedSignal) {
       [] {
         pin_to_one_cpu();
         expect_complete(flood_signals(GetParam(), /*starved=*/false), "draining consumer");
+      },
+      120);
+}
+
+// Holds beside other actions: the ring holds the whole delivery before any action runs, so the
+// object still gets every queued signal, and another registry action on the signal counts each
+// delivery exactly once (under ThreadSanitizer, which merges deferred deliveries, at most once).
+TEST_P(Flood, EveryQueuedSignalBesideACountingAction) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        pin_to_one_cpu();
+        flood_result counted;
+        expect_complete(flood_signals(GetParam(), /*starved=*/false, beside::counting_action, &counted),
+                        "beside a counting action");
+        std::printf("counting action: %llu\n", static_cast<unsigned long long>(counted.received));
+        if (kUnderThreadSanitizer) {
+          EXPECT_GT(counted.received, 0U);
+          EXPECT_LE(counted.received, static_cast<std::uint64_t>(counted.sent_ok));
+        } else {
+          EXPECT_EQ(static_cast<std::uint64_t>(counted.sent_ok), counted.received);
+        }
+      },
+      120);
+}
+
+TEST_P(Flood, StarvedConsumerBesideACountingAction) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        pin_to_one_cpu();
+        flood_result counted;
+        expect_complete(flood_signals(GetParam(), /*starved=*/true, beside::counting_action, &counted),
+                        "starved, beside a counting action");
+        if (kUnderThreadSanitizer) {
+          EXPECT_LE(counted.received, static_cast<std::uint64_t>(counted.sent_ok));
+        } else {
+          EXPECT_EQ(static_cast<std::uint64_t>(counted.sent_ok), counted.received);
+        }
+      },
+      120);
+}
+
+TEST_P(Flood, BothObjectsGetEveryQueuedSignal) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        pin_to_one_cpu();
+        flood_result second;
+        expect_complete(flood_signals(GetParam(), /*starved=*/false, beside::second_object, &second),
+                        "first object");
+        expect_complete(second, "second object");
       },
       120);
 }

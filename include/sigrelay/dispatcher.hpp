@@ -18,6 +18,12 @@
 //
 // Thread safety
 //   on()/off() may be called from any thread, also from a callback. stop() from any thread or callback.
+//   One thread dispatches at a time (run() or the background thread). A callback is never copied to be
+//   called: on() replacing, or off() removing, the callback that is running at that moment (from inside
+//   it, or from another thread) lets that call finish on the callback as it was, and destroys it (its
+//   captures) on the dispatching thread once the call has returned or thrown; the new callback serves the
+//   next event. Any other callback replaced or removed is destroyed inside on()/off(), after the
+//   dispatcher's lock is released. In steady state a delivery allocates nothing.
 //   With backend::signalfd, on() blocks the signal in the calling thread, and off() lifts that block
 //   in that same thread whatever thread calls it, without touching the calling thread's own mask (as
 //   signals::remove(), see "Masks" in <sigrelay/signals.hpp>).

@@ -44,6 +44,11 @@ bool claim_entry(pid_t tid) noexcept {
 // Signal context.
 bool hold_delivery(const siginfo_t& info) noexcept {
   if (t_hold_allowed == 0) return false;
+  return hold_whole_delivery(info);
+}
+
+// Signal context.
+bool hold_whole_delivery(const siginfo_t& info) noexcept {
   const int saved_errno = errno;
   // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));

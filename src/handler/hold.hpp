@@ -11,12 +11,25 @@
 //   RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN: a loss the sender sees, never a silent one).
 //   Order per signal number is kept: a thread's own queue is dequeued before the process's, so the
 //   re-queued siginfo (the oldest) comes first again.
-// - Where a hold is possible: only in the trampoline (a real interrupted context), when the
-//   delivery's snapshot has this action alone and no chained earlier handler (a re-queued siginfo
-//   would reach those twice), not under ThreadSanitizer (which runs handlers on a copy of the context
-//   and restores its own mask: the block would not stick and the re-queue would loop), and while the
-//   sink accepts holds. A re-queue the kernel refuses (EAGAIN at RLIMIT_SIGPENDING; EPERM for an
-//   si_code >= 0 re-queued from a thread that is not the main one) is counted as dropped instead.
+// - Where a hold is taken: *before any action runs*, in the trampoline's dispatch(), when the
+//   signal is realtime and a `signals` sink among the delivery's actions has fewer than `reserve`
+//   free cells (ring_wants_hold(): one probe of the ring cell `reserve` places ahead of the producers;
+//   no flag to keep). The whole delivery is then re-queued and blocked: no action runs now, and every
+//   action (other `signals` objects, any other registry action, a chained earlier handler) sees it
+//   exactly once, when it comes back after the lift. So holds work whatever else the signal runs.
+//   `reserve` (a sink's ring capacity / 8, at least 1, at most 64) covers deliveries that passed
+//   the entry check just before the ring filled (other threads, or nested deliveries of other
+//   realtime signals on one thread: the kernel blocks a signal during its own handler).
+// - A delivery that still finds the ring full in record_fn (more than `reserve` deliveries raced
+//   past the entry check) holds there only if the sink's action is the snapshot's only one and
+//   nothing is chained (the other actions would otherwise see it twice); else it counts as dropped.
+// - Never: outside the trampoline (a signalfd read), under ThreadSanitizer (which runs handlers on a
+//   copy of the context and restores its own mask: the block would not stick and the re-queue would
+//   loop), for a sink that unsubscribes (`no_holds`), or a fork child's inherited sink. A re-queue
+//   the kernel refuses (EAGAIN at RLIMIT_SIGPENDING; EPERM for an si_code >= 0 re-queued from a
+//   thread that is not the main one) or a full holders' table runs the delivery's actions at once.
+// - Cost: a ring that a consumer stops draining keeps its signal held for every other action of that
+//   signal too (up to RLIMIT_SIGPENDING, then the sender sees EAGAIN).
 // - Lifting: `t_ring_held` (per thread, bit signo-1) is what this thread's holds block. The thread
 //   lifts them itself (pthread_sigmask, or the uc_sigmask of a handler), at the start of a drain of
 //   any `signals` object on it, and in the trampoline when poked (src/signals.cc sends the poke,
@@ -29,7 +42,10 @@
 #include <sys/types.h>
 #include <atomic>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
+
+#include "handler/state.hpp"
 
 namespace sigrelay::detail {
 
@@ -48,7 +64,7 @@ extern std::atomic<int> g_ring_holder_count;
 extern std::atomic<std::uint32_t> g_ring_lifts;
 
 // GNU __thread, initial-exec: plain thread-pointer-relative accesses, safe in a signal handler.
-// 1 while dispatch() runs an action that may hold (see the notes).
+// 1 while dispatch() runs an action that may hold from inside (the only action, nothing chained).
 extern __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec")));
 // Set by hold_delivery(): the trampoline must block this signal in the interrupted context.
 extern __thread unsigned t_hold_request __attribute__((tls_model("initial-exec")));
@@ -58,9 +74,17 @@ extern __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec
 // This thread's entry in g_ring_holders, or -1.
 extern __thread int t_ring_entry __attribute__((tls_model("initial-exec")));
 
-// Signal context. record_fn found the ring full: re-queues `info` to this thread and asks for a hold.
-// False if no hold is possible (the caller counts the delivery as dropped).
+// Signal context. record_fn found the ring full: re-queues `info` to this thread and asks for a hold,
+// if t_hold_allowed. False if no hold is possible (the caller counts the delivery as dropped).
 bool hold_delivery(const siginfo_t& info) noexcept;
+
+// Signal context. dispatch(), before any action: re-queues `info` to this thread and asks for a hold.
+// False if the kernel refused the re-queue or the holders' table is full (run the actions instead).
+bool hold_whole_delivery(const siginfo_t& info) noexcept;
+
+// Signal context (defined in sink.cc). Whether one of `entries` is a `signals` sink whose ring has
+// fewer than its reserve of free cells for realtime `signo` (see the notes).
+bool ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
 // (the interrupted context's uc_sigmask).

@@ -82,7 +82,27 @@ void notify(sink& s) noexcept {
   write_wakeup(s.event_fd);
 }
 
+// Signal context. Whether the ring of `s` has fewer than s.reserve free cells for realtime `signo`.
+// The consumer frees cells in order, so the cell `reserve` places ahead of the producers being still
+// in use (its sequence number below the position it would take) means every cell after it is too.
+bool nearly_full(const sink& s, int signo) noexcept {
+  if (signo < s.rtmin || signo > s.rtmax || s.cells == nullptr) return false;
+  if (s.owner != current_pid() || s.no_holds.load(std::memory_order_seq_cst)) return false;
+  const std::size_t probe = s.enqueue_pos.load(std::memory_order_seq_cst) + s.reserve - 1;
+  const std::size_t seq = s.cells[probe & s.mask].seq.load(std::memory_order_acquire);
+  return static_cast<std::ptrdiff_t>(seq - probe) < 0;
+}
+
 }  // namespace
+
+// Signal context.
+bool ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept {
+  for (std::size_t i = 0; i < size; ++i) {
+    if (entries[i].fn == record_fn && nearly_full(*static_cast<const sink*>(entries[i].context), signo))
+      return true;
+  }
+  return false;
+}
 
 // Signal context: the registry action of `signals`.
 void record_fn(void* context, const siginfo_t& info) noexcept {

@@ -185,11 +185,21 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
 
   const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
   release_abandoned(interrupted_sp(ucontext));
-  // Only the trampoline allows a hold (hold.hpp), and only for a lone action with nothing chained.
+  // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
+  // inside a lone action with nothing chained.
   const unsigned may_hold = t_hold_allowed;
   t_hold_allowed = 0;
   section held = enter_reader(frame);
   const snapshot* snap = load_snapshot(signo);
+  // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
+  // every action and a chained handler see it exactly once, when it comes back after the lift.
+  if (may_hold != 0 && snap != nullptr && ring_wants_hold(snap->entries, snap->size, signo) &&
+      hold_whole_delivery(*info)) {
+    leave_reader(held);
+    if (hook != nullptr) hook(false);
+    errno = saved_errno;
+    return;
+  }
   if (snap != nullptr && !snap->chained_by_action && callable(snap->previous, signo, *info)) {
     // Copied out, so that the call holds no reader count (it may never return).
     const struct sigaction previous = snap->previous;
@@ -220,8 +230,9 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
 //
 // Holds (hold.hpp): a poke also lifts this thread's holds of full realtime rings. For a delivery
 // with a real interrupted context (not under ThreadSanitizer, whose handlers run on a copy of it),
-// the action may ask for a hold, applied here to the context's mask. t_hold_allowed/t_hold_request
-// are saved and put back around the dispatch: a nested delivery leaves the outer one's alone.
+// dispatch() (before any action) or a lone action may ask for a hold, applied here to the context's
+// mask. t_hold_allowed/t_hold_request are saved and put back around the dispatch: a nested delivery
+// leaves the outer one's alone.
 void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   auto* const context = static_cast<ucontext_t*>(ucontext);
   if (t_applied != 0) lift_released_blocks(context != nullptr ? &context->uc_sigmask : nullptr);

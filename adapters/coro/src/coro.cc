@@ -2,7 +2,8 @@
 // adapters/coro/src/coro.cc — see sigrelay/coro.hpp.
 //
 // Design notes
-// - One mutex guards everything shared: the queue of drained events, the FIFO of suspended
+// - One mutex guards everything shared: the queue of drained events (an event_backlog: a reused
+//   vector, so a steady stream of deliveries allocates nothing), the FIFO of suspended
 //   awaitables, `closed`, and every call into the `signals` (pending(), add(), remove()), which makes
 //   those calls one consumer at a time, as signals requires, whichever thread makes them.
 // - A suspended awaitable is claimed exactly once, under the mutex, by whoever unlinks it: the
@@ -18,12 +19,13 @@
 
 #include <poll.h>
 #include <cerrno>
-#include <deque>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "event_backlog.hpp"
 
 namespace sigrelay::co {
 namespace detail {
@@ -35,9 +37,8 @@ struct channel_state {
   std::optional<sigrelay::signals> source;
   sigrelay::signals::handle closer;
   resume_function resume;
-  std::deque<signal_event> queue;
-  std::vector<signal_event> scratch;  // pending()'s batch, reused (signals::pending(std::vector&))
-  awaitable* head = nullptr;          // suspended awaitables, oldest first
+  adapters::event_backlog queue;  // drained, not yet handed out; allocation-free in steady state
+  awaitable* head = nullptr;      // suspended awaitables, oldest first
   awaitable* tail = nullptr;
   bool closed = false;
   std::thread thread;
@@ -82,10 +83,7 @@ struct channel_state {
   // With the mutex held: drains the source, and gives queued events to suspended awaitables.
   // Collects what to resume into `ready`.
   void drain_and_serve(std::vector<std::coroutine_handle<>>& ready) {
-    if (source) {
-      source->pending(scratch);
-      queue.insert(queue.end(), scratch.begin(), scratch.end());
-    }
+    if (source) queue.append(*source);
     while (!queue.empty() && head != nullptr) {
       awaitable* a = pop_waiter();
       a->result_ = queue.front();
@@ -209,10 +207,7 @@ signal_channel::next_awaitable signal_channel::next(std::stop_token token) noexc
 
 std::optional<signal_event> signal_channel::try_next() {
   std::lock_guard<std::mutex> lock(state_->mutex);
-  if (state_->queue.empty() && state_->source && !state_->closed) {
-    state_->source->pending(state_->scratch);
-    state_->queue.insert(state_->queue.end(), state_->scratch.begin(), state_->scratch.end());
-  }
+  if (state_->queue.empty() && state_->source && !state_->closed) state_->queue.refill(*state_->source);
   if (state_->queue.empty()) return std::nullopt;
   signal_event e = state_->queue.front();
   state_->queue.pop_front();

@@ -90,6 +90,11 @@
 //   every delivery. Asio overwrites any handler when it adds a signal and sets SIG_DFL when it
 //   removes one, so in any other order one of the two stops receiving that signal.
 //
+// Allocation
+//   The deliveries drained from sigrelay wait in a reused vector (filled by
+//   signals::pending(std::vector&)), so in steady state the object allocates nothing per delivery of its
+//   own; what Asio allocates for an operation is Asio's (it recycles a handler's memory).
+//
 // Thread safety
 //   As Asio's I/O objects: distinct objects are independent; one object may be used from several
 //   threads running its io_context (its own state is guarded by a mutex), but not destroyed while
@@ -123,8 +128,8 @@
 #endif
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -167,6 +172,49 @@ inline error_code to_error_code(const std::error_code& e) noexcept {
 #endif
 }
 
+// The events drained from a `signals` but not yet handed out, without an allocation in steady state:
+// a vector and the index of its first event not handed out. When everything was handed out, the next
+// drain refills the vector in place (signals::pending(std::vector&) reuses its capacity); a drain
+// while events are still waiting goes through `scratch_` and is appended after the unread ones
+// (moved to the front first), which reuses both vectors' capacity too.
+class event_queue {
+ public:
+  bool empty() const noexcept { return next_ == items_.size(); }
+  signal_event& front() noexcept { return items_[next_]; }
+  void pop_front() noexcept {
+    if (++next_ == items_.size()) clear();
+  }
+  void clear() noexcept {
+    items_.clear();
+    next_ = 0;
+  }
+  // Appends what `source` has recorded.
+  void drain(sigrelay::signals& source) {
+    if (empty()) {
+      next_ = 0;
+      source.pending(items_);
+      return;
+    }
+    source.pending(scratch_);
+    if (scratch_.empty()) return;
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(next_));
+    next_ = 0;
+    items_.insert(items_.end(), scratch_.begin(), scratch_.end());
+  }
+  // Discards the waiting events of `signo`.
+  void remove(int signo) {
+    items_.erase(std::remove_if(items_.begin() + static_cast<std::ptrdiff_t>(next_), items_.end(),
+                                [signo](const signal_event& e) { return e.signo == signo; }),
+                 items_.end());
+    if (empty()) clear();
+  }
+
+ private:
+  std::vector<signal_event> items_;  // handed out up to next_
+  std::size_t next_ = 0;
+  std::vector<signal_event> scratch_;
+};
+
 // What an object and its operations share. An operation holds it by shared_ptr, so it never
 // depends on the object's lifetime; everything in it is guarded by `mutex`.
 template <typename Executor>
@@ -175,12 +223,8 @@ struct set_state {
     descriptor->assign(source->native_handle());
   }
 
-  // Appends what the source has recorded to the queue. With `mutex` held and !closed. Drained
-  // through `scratch`, whose capacity is reused (signals::pending(std::vector&)).
-  void drain() {
-    source->pending(scratch);
-    queue.insert(queue.end(), scratch.begin(), scratch.end());
-  }
+  // Appends what the source has recorded to the queue. With `mutex` held and !closed.
+  void drain() { queue.drain(*source); }
 
   // Moves the next whole event, if any, into `out` (signal_event_set).
   // Called with `mutex` held and !closed.
@@ -222,8 +266,7 @@ struct set_state {
   bool closed = false;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
-  std::deque<signal_event> queue;     // drained from `source`, not yet handed out
-  std::vector<signal_event> scratch;  // drain()'s batch, reused
+  event_queue queue;  // drained from `source`, not yet handed out
 };
 
 // The composed operation behind async_wait(); Result is int (signal_set) or signal_event.
@@ -483,9 +526,7 @@ class basic_signal_set : public detail::set_base<Executor, int> {
       ec = detail::to_error_code(e.code());
       return;
     }
-    s.queue.erase(std::remove_if(s.queue.begin(), s.queue.end(),
-                                 [signo](const signal_event& e) { return e.signo == signo; }),
-                  s.queue.end());
+    s.queue.remove(signo);
     signos_.erase(std::remove(signos_.begin(), signos_.end(), signo), signos_.end());
   }
 

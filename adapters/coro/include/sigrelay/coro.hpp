@@ -22,7 +22,9 @@
 //   drains pending() into a queue (so the thread is the only consumer of the `signals`). `co_await ch.next()`
 //   takes the next event from the queue at once if there is one (the coroutine does not suspend and goes on
 //   on its own thread); otherwise it suspends, and the channel's thread hands it the next event and resumes
-//   it through the channel's resume function.
+//   it through the channel's resume function. The queue is a reused vector (filled by
+//   signals::pending(std::vector&)), so in steady state a delivery allocates nothing in the channel
+//   (what the resume function does is its own).
 //
 // Resuming on the caller's executor
 //   The resume function (std::function<void(std::coroutine_handle<>)>) decides where a suspended
