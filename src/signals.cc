@@ -828,6 +828,13 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
     }
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
     const bool reads = sleeps_in_read(c, timeout_ns, stopped);
+    // Nothing recorded since the last drain (NOTIFIED clear; it is set by every record and by a
+    // drain that could not hand everything out) and not closed: straight to the read().
+    if (reads && !c.foreign_cached() &&
+        (c.sink.state.load(std::memory_order_seq_cst) & (sink::notified | sink::closed)) == 0) {
+      read_signalfd(c, read_mode::drain, /*block=*/true);
+      continue;
+    }
     drain(c, polls && woke && !reads, events, /*read_fd=*/!reads);
     // (After the drain, which may have read the stop callback's eventfd write away: look again.)
     if (!events.empty() || c.closed() || c.foreign_cached() || is_stopped()) return;
