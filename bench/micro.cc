@@ -11,7 +11,8 @@
 // * Creating and destroying a `signals` instance (relay and signalfd backends), and one delivery
 //   all the way to ordinary code: tgkill() then pending() (a new vector each time), then per path of
 //   the allocation-free API: pending(std::vector&), a realtime delivery through the ring, wait() and
-//   wait(std::vector&) with a signal pending, the range-for iterator.
+//   wait(std::vector&) with a signal pending, the range-for iterator, poll() on native_handle() then
+//   pending(std::vector&), and a realtime delivery next to a second (counting) action.
 #include <benchmark/benchmark.h>
 
 #include <sigrelay/registry.hpp>
@@ -20,6 +21,7 @@
 #include <sigrelay/signals.hpp>
 #endif
 
+#include <poll.h>
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
@@ -197,6 +199,53 @@ void BM_SignalsRealtimeDeliveryReuse(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "relay, realtime" : "signalfd, realtime");
 }
 BENCHMARK(BM_SignalsRealtimeDeliveryReuse)->Arg(0)->Arg(1);
+
+// The native_handle() path: the eventfd is written by the handler (native_handle() was called), then
+// poll() finds it readable and pending(std::vector&) drains it.
+void BM_SignalsDeliveryPolled(benchmark::State& state) {
+  const auto kind = state.range(0) == 0 ? sigrelay::backend::relay : sigrelay::backend::signalfd;
+  sigrelay::signals s({SIGUSR1}, kind);
+  if (kind == sigrelay::backend::relay) unblock(SIGUSR1);
+  struct pollfd p {
+    s.native_handle(), POLLIN, 0
+  };
+  std::vector<sigrelay::signal_event> events;
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    send_self(SIGUSR1);
+    if (::poll(&p, 1, 1000) != 1) state.SkipWithError("native_handle() not readable");
+    s.pending(events);
+    for (const auto& e : events) got += e.count;
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(state.range(0) == 0 ? "relay, poll(native_handle()) + pending(vector&)"
+                                     : "signalfd, poll(native_handle()) + pending(vector&)");
+}
+BENCHMARK(BM_SignalsDeliveryPolled)->Arg(0)->Arg(1);
+
+// A realtime delivery through the ring next to a second registry action on the signal (the path of
+// the ping-pong harness and of any program with another subscriber).
+void BM_SignalsRealtimeBesideAction(benchmark::State& state) {
+  const int signo = SIGRTMIN + 1;
+  sigrelay::signals s({signo});
+  std::atomic<std::uint64_t> counted{0};
+  const sigrelay::action_id other = sigrelay::add_action(signo, sigrelay::relay::add_count(counted));
+  unblock(signo);
+  std::vector<sigrelay::signal_event> events;
+  std::uint64_t got = 0;
+  for (auto _ : state) {
+    send_self(signo);
+    s.pending(events);
+    got += events.size();
+  }
+  sigrelay::remove_action(other);
+  if (got != static_cast<std::uint64_t>(state.iterations()) || counted.load() != got)
+    state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("relay, realtime, beside a counting action");
+}
+BENCHMARK(BM_SignalsRealtimeBesideAction);
 
 // wait() with a signal already pending (returns at once): range(1) 0 = wait() returning a vector,
 // 1 = wait(std::vector&).

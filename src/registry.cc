@@ -27,8 +27,9 @@
 //   meets the child half-updated. The child handler resets the reader counters (handlers running on
 //   other threads do not exist in the child; the forking thread
 //   may be inside one, see held_reader_counts()), refreshes the cached pid that fd relays use to ignore
-//   deliveries in a forked child, and gives the child back the mask the forking thread had, minus what
-//   sigrelay's signalfd backend blocked in that thread (src/handler/masks.hpp).
+//   deliveries in a forked child (and the pid in the page the kernel zeroes in every child, see
+//   verified_pid() in src/handler/state.hpp), and gives the child back the mask the forking thread had, minus
+//   what sigrelay's signalfd backend blocked in that thread (src/handler/masks.hpp).
 // - A signal whose every action is an inherited `signals` object (owned by the parent, so silent in
 //   the child) gets back, in the child only, the disposition it had before sigrelay: a pre-fork
 //   worker that keeps the parent's objects still dies by SIGTERM (or whatever that disposition says).
@@ -46,12 +47,14 @@
 //   action without an id), and a failed sigaction() unpublishes what it published.
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -89,6 +92,26 @@ struct registry {
   signal_record signals[NSIG];
 };
 
+// One page the kernel gives every child zeroed (MADV_WIPEONFORK), holding this process's pid: see
+// verified_pid() in handler/state.hpp. Left null where the kernel refuses (before Linux 4.14).
+void set_up_wiped_pid() noexcept {
+  void* page = ::mmap(nullptr, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return;
+  if (::madvise(page, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), MADV_WIPEONFORK) != 0) {
+    ::munmap(page, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));
+    return;
+  }
+  auto* word = new (page) std::atomic<pid_t>(::getpid());
+  g_wiped_pid.store(word, std::memory_order_release);
+}
+
+// A fresh child: its wiped page reads 0 (the kernel zeroed it); give it this process's pid.
+void refresh_wiped_pid(pid_t self) noexcept {
+  if (std::atomic<pid_t>* word = g_wiped_pid.load(std::memory_order_acquire))
+    word->store(self, std::memory_order_relaxed);
+}
+
 void prepare_fork() noexcept;
 void parent_after_fork() noexcept;
 void child_after_fork() noexcept;
@@ -97,6 +120,7 @@ registry& the_registry() {
   static no_destructor<registry> instance;
   static const bool at_fork_registered = [] {
     g_handler.pid.store(::getpid(), std::memory_order_relaxed);
+    set_up_wiped_pid();
     ::pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     return true;
   }();
@@ -147,6 +171,7 @@ void become_child(pid_t self) noexcept {
   g_handler.active[0].store(held[0], std::memory_order_seq_cst);
   g_handler.active[1].store(held[1], std::memory_order_seq_cst);
   g_handler.pid.store(self, std::memory_order_relaxed);
+  refresh_wiped_pid(self);
 }
 
 void child_after_fork() noexcept {

@@ -8,13 +8,27 @@
 // - wait() on the relay backend sleeps on a futex on the sink's state word, not on the eventfd: the
 //   handler's wake-up is then one futex system call, or none when the kernel delivered the signal to
 //   the sleeping thread itself (the consumer re-checks the word when the interrupted futex_wait
-//   restarts). native_handle() is the eventfd, written only when no futex waiter is registered.
+//   restarts). native_handle() is the eventfd, written only when no futex waiter is registered, and
+//   only once native_handle() was called (sink.hpp, `fd_wanted`): pending()/wait() alone pay no
+//   eventfd write or read, nor getpid() (verified_pid(), src/handler/state.hpp), per delivery.
 // - The signalfd backend blocks the signals in the subscribing thread and reads them from a
 //   signalfd. Every siginfo read is pushed through the registry's dispatch(), exactly as if the
 //   trampoline had run: so every other subscriber of the signal (another `signals`, any action,
 //   a chained earlier handler) gets it too — a signalfd read consumes the signal for the whole process.
 //   The same registry actions stay installed, so a thread that does not block the signals relays it.
-//   native_handle() is an epoll fd over the signalfd and the eventfd; wait() ppoll()s both.
+//   native_handle() is an epoll fd over the signalfd and the eventfd; wait() ppoll()s both, except:
+// - wait() on the signalfd backend sleeps in read() of the signalfd (a blocking twin: a second
+//   signalfd over the same mask without O_NONBLOCK, its own open file description) when nothing but
+//   a signal the signalfd reports can end the wait: no timeout and no stop flag/token (plain wait(),
+//   wait(std::vector&), the iterator), every subscribed signal blocked by sigrelay in this thread (so
+//   none runs a handler here), and the process single-threaded by glibc's __libc_single_threaded (so
+//   no other thread can take a signal through the handler, nor close(), add(), remove() or interrupt
+//   through a handle; it never goes back to true once a thread was created). Then the drain before
+//   the sleep skips its non-blocking read (the blocking one returns at once if a signal is pending),
+//   and a wake-up is one read() system call, as in sigwaitinfo(). Otherwise ppoll() as above. A
+//   handler of another signal that interrupts the read() restarts it (SA_RESTART) or ends it
+//   (EINTR, then the loop looks again): a close() made from such a handler is seen only at the next
+//   delivery (see the header).
 // - A block hides the signal from every other action in that thread until we read the signalfd,
 //   which may be never (a single-threaded program waiting on a relay-backed object). So an object
 //   blocks a signal only while its action is the signal's only one (registry action_count()), and
@@ -25,8 +39,10 @@
 //   receives the signal through the handler instead, like the relay backend.
 // - Reading: a drain reads at most as many siginfos as the realtime ring has room for (the kernel's
 //   queue keeps the rest, safely, and keeps the signalfd readable); remove() reads all of the removed
-//   signal, with a wake-up like a handler's (no drain follows it). A chained SA_SIGINFO handler gets
-//   a getcontext() of the reading thread, never a null ucontext.
+//   signal, with a wake-up like a handler's (no drain follows it). A chained SA_SIGINFO handler (and
+//   an action that chains itself, the crash handler) gets a getcontext() of the reading thread, never
+//   a null ucontext; it is captured only for a signal that has one (wants_ucontext(), checked per
+//   record: getcontext() is a system call), and other actions get a null current_ucontext().
 // - signalfd's trap: blocked masks are inherited. What this library blocked is recorded per thread
 //   (src/handler/masks.hpp): the registry's fork child handler unblocks, in the child, what sigrelay
 //   blocked in the forking thread, and spawn_attr (src/spawn.cc) does the same for posix_spawn.
@@ -74,6 +90,10 @@
 //   signalfd reads and mask changes of remove()) against the others and against drain(), which reads
 //   the ring pointer and the signalfd. It is held only for bounded work, never while wait() sleeps
 //   (futex/ppoll), and never in signal context (handlers read the sink, published by add_action()).
+//   The drain takes it only when a change is in flight (`changing`, counted before the change takes
+//   the mutex); otherwise it runs with `draining` set, which a change waits to see clear once it
+//   holds the mutex (change_lock, drain_lock: Dekker's pattern in seq_cst atomics, so
+//   ThreadSanitizer sees the ordering). Steady state: no lock per drain.
 //   unsubscribe() gives a block back without it: poke_owner() may wait up to a second for the owner,
 //   which may be the consumer about to drain. A handle's add() never blocks a signal: the block would
 //   land in the calling thread, not the consumer's, and hide the signal from any action run there;
@@ -105,6 +125,9 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#endif
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -116,6 +139,7 @@
 #include <ctime>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "detail.hpp"
@@ -370,6 +394,10 @@ struct detail::signals_core {
   enum backend kind = backend::relay;
   int signal_fd = -1;
   int epoll_fd = -1;
+  // A second signalfd over the same mask, without O_NONBLOCK (its own open file description): wait()
+  // sleeps in its read() when nothing else can wake it (see the notes at the top). Made on first use.
+  int blocking_fd = -1;
+  std::uint64_t subscribed = 0;  // bit signo-1 of every subscribed signal
   sigset_t signalfd_mask{};
   int block_slot[NSIG];  // per signal: the slot (masks.hpp) of the thread that blocked it, or -1
   action_id ids[NSIG];
@@ -378,18 +406,23 @@ struct detail::signals_core {
   // Orders subscription changes (ids, block_slot, signalfd_mask, the ring's allocation, the signalfd
   // reads of remove()) against each other and against drain(); never held while sleeping in wait().
   std::mutex mutex;
+  // The drain's fast path (see "Subscriptions from any thread" at the top): subscription changes in
+  // flight (waiting for or holding `mutex`), and a drain running without the mutex.
+  std::atomic<std::uint32_t> changing{0};
+  std::atomic<bool> draining{false};
 
   signals_core() = default;
   signals_core(const signals_core&) = delete;
   signals_core& operator=(const signals_core&) = delete;
   ~signals_core() {
     detail::os::close_fd(epoll_fd);
+    detail::os::close_fd(blocking_fd);
     detail::os::close_fd(signal_fd);
     detail::os::close_fd(sink.event_fd);
   }
 
   // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
-  bool foreign() const noexcept { return sink.owner != ::getpid(); }
+  bool foreign() const noexcept { return sink.owner != detail::verified_pid(); }
   // The same without a system call, for the drain: the pid the registry's fork child handler
   // refreshes. Stale in a child of _Fork() until after_fork_in_child(): every eventfd access of a
   // drain checks foreign() too (it makes a system call anyway).
@@ -402,6 +435,16 @@ struct detail::signals_core {
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
   }
   bool closed() const noexcept { return (sink.state.load() & detail::sink::closed) != 0; }
+
+  // native_handle(): from now on deliveries write the eventfd (src/handler/sink.hpp, `fd_wanted`);
+  // a wake-up that came before, unwritten, is written now. Any thread.
+  void want_fd() noexcept {
+    if (sink.fd_wanted.load(std::memory_order_seq_cst)) return;
+    sink.fd_wanted.store(true, std::memory_order_seq_cst);
+    if ((sink.state.load(std::memory_order_seq_cst) & detail::sink::notified) == 0 || foreign()) return;
+    sink.state.fetch_or(detail::sink::fd_armed, std::memory_order_seq_cst);
+    detail::write_wakeup(sink.event_fd);
+  }
 
   // A stop callback of wait(std::stop_token), after it set the wait's flag (see the notes at the top).
   void interrupt() noexcept {
@@ -417,6 +460,53 @@ struct detail::signals_core {
 namespace {
 
 using detail::sink;
+
+// A subscription change: excludes other changes (the mutex) and the drain, in either of its modes.
+class change_lock {
+ public:
+  explicit change_lock(detail::signals_core& c) : c_(c) {
+    c_.changing.fetch_add(1, std::memory_order_seq_cst);
+    c_.mutex.lock();
+    // A drain that saw no change in flight runs without the mutex: wait for its end (bounded work).
+    while (c_.draining.load(std::memory_order_seq_cst)) ::sched_yield();
+  }
+  ~change_lock() {
+    c_.mutex.unlock();
+    c_.changing.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  change_lock(const change_lock&) = delete;
+  change_lock& operator=(const change_lock&) = delete;
+
+ private:
+  detail::signals_core& c_;
+};
+
+// The drain's side: without the mutex when no change is in flight. Dekker's pattern, all seq_cst:
+// the drain stores `draining` then loads `changing`, a change adds to `changing` then (under the
+// mutex) loads `draining`; one of the two sees the other, so they never overlap.
+class drain_lock {
+ public:
+  explicit drain_lock(detail::signals_core& c) : c_(c) {
+    c_.draining.store(true, std::memory_order_seq_cst);
+    if (c_.changing.load(std::memory_order_seq_cst) == 0) return;
+    c_.draining.store(false, std::memory_order_seq_cst);
+    c_.mutex.lock();
+    locked_ = true;
+  }
+  ~drain_lock() {
+    if (locked_) {
+      c_.mutex.unlock();
+    } else {
+      c_.draining.store(false, std::memory_order_seq_cst);
+    }
+  }
+  drain_lock(const drain_lock&) = delete;
+  drain_lock& operator=(const drain_lock&) = delete;
+
+ private:
+  detail::signals_core& c_;
+  bool locked_ = false;
+};
 
 std::size_t round_up_pow2(std::size_t n) {
   std::size_t p = 1;
@@ -464,7 +554,10 @@ enum class read_mode {
 // the registry, as the trampoline would have, with a ucontext_t captured here by getcontext(): a
 // chained SA_SIGINFO handler may read it (it describes this thread at the read, not an interrupted
 // instruction; there is none).
-void read_signalfd(detail::signals_core& c, read_mode mode) {
+//
+// `block`: the first read() is of the blocking twin (wait() sleeping there, see the notes at the
+// top); the reads after it, only if that one filled its batch, are of the non-blocking fd.
+void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) {
   if (c.signal_fd < 0) return;
   const bool in_drain = mode == read_mode::drain;
   if (in_drain) detail::t_consumer_of = &c.sink;
@@ -475,13 +568,19 @@ void read_signalfd(detail::signals_core& c, read_mode mode) {
   for (;;) {
     const std::size_t want = in_drain ? std::min(kBatch, ring_room(c)) : kBatch;
     if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
-    const ssize_t n = detail::sys::read(c.signal_fd, buffer, want * sizeof buffer[0]);
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n = detail::sys::read(block ? c.blocking_fd : c.signal_fd, buffer, want * sizeof buffer[0]);
+    if (n < 0 && errno == EINTR) {
+      if (block) break;  // a handler ran while wait() slept: it looks again
+      continue;
+    }
     if (n <= 0) break;
-    if (!have_context) have_context = capture_context(context);
+    block = false;
     const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
     for (std::size_t i = 0; i < records; ++i) {
       const struct signalfd_siginfo& s = buffer[i];
+      // getcontext() costs a system call (it saves the mask): only where someone may read it.
+      if (!have_context && detail::wants_ucontext(static_cast<int>(s.ssi_signo)))
+        have_context = capture_context(context);
       siginfo_t info{};
       info.si_signo = static_cast<int>(s.ssi_signo);
       info.si_code = s.ssi_code;
@@ -518,6 +617,10 @@ void consume_eventfd(detail::signals_core& c) noexcept {
 // Makes the wake-up of a drain that could not hand out what the sink holds (an exception) stand again.
 void rearm(detail::signals_core& c) noexcept {
   sink& s = c.sink;
+  if (!s.fd_wanted.load(std::memory_order_seq_cst)) {
+    s.state.fetch_or(sink::notified, std::memory_order_seq_cst);
+    return;
+  }
   s.state.fetch_or(sink::notified | sink::fd_armed, std::memory_order_seq_cst);
   if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
 }
@@ -647,12 +750,14 @@ inline bool release_holds(detail::signals_core& c) noexcept {
 // out stays in the sink; the wake-up is re-armed so that the next drain (or poller) finds it, and
 // events already taken out are returned (the exception only if there are none). Nothing is allocated
 // on an empty drain.
-void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& events) {
+//
+// `read_fd`: false where wait() reads the signalfd itself, blocking (sleeps_in_read()).
+void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& events, bool read_fd = true) {
   events.clear();
   if (detail::t_applied != 0) detail::lift_released_blocks(nullptr);
   if (c.foreign_cached()) return;
-  const std::lock_guard<std::mutex> lock(c.mutex);  // against a handle's add()/remove()
-  if (c.kind == backend::signalfd) read_signalfd(c, read_mode::drain);
+  const drain_lock lock(c);  // against a handle's add()/remove()
+  if (c.kind == backend::signalfd && read_fd) read_signalfd(c, read_mode::drain);
   sink& s = c.sink;
   // Clear NOTIFIED before taking: a delivery we miss below notifies again.
   const std::uint32_t old = s.state.fetch_and(~(sink::notified | sink::fd_armed), std::memory_order_seq_cst);
@@ -680,6 +785,9 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
     if (events.empty()) throw;
     return;  // already taken out of the sink: they must reach the caller
   }
+  // Nobody polls an eventfd nobody asked for (sink.hpp, `fd_wanted`): no stale wake-up to read, and
+  // none to keep readable.
+  if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;
   if (events.empty() && stale_fd && (old & sink::closed) == 0) consume_eventfd(c);
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
@@ -687,6 +795,26 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
     s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
     if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
   }
+}
+
+// Whether wait() may sleep in a blocking read() of the signalfd (see "wait() on the signalfd backend"
+// at the top): nothing but a signal the signalfd reports can end this wait. Makes the blocking twin
+// of the signalfd on first use.
+bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
+                    const std::atomic<bool>* stopped) noexcept {
+  if (c.kind != backend::signalfd || detail::os::sanitizer_defers_signals) return false;
+  if (timeout_ns >= 0 || stopped != nullptr) return false;
+#if __has_include(<sys/single_threaded.h>)
+  if (__libc_single_threaded == 0) return false;  // first: no other thread changes `subscribed` now
+#else
+  return false;
+#endif
+  if (c.subscribed == 0 || (c.subscribed & ~detail::t_applied) != 0) return false;
+  if (c.blocking_fd < 0) {
+    c.blocking_fd = detail::sys::signalfd(-1, &c.signalfd_mask, SFD_CLOEXEC);
+    if (c.blocking_fd < 0) return false;
+  }
+  return true;
 }
 
 // `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
@@ -714,13 +842,27 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
       return;
     }
     const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
-    drain(c, polls && woke, events);
+    const bool reads = sleeps_in_read(c, timeout_ns, stopped);
+    // Nothing recorded since the last drain (NOTIFIED clear; it is set by every record and by a
+    // drain that could not hand everything out) and not closed: straight to the read().
+    if (reads && !c.foreign_cached() &&
+        (c.sink.state.load(std::memory_order_seq_cst) & (sink::notified | sink::closed)) == 0) {
+      read_signalfd(c, read_mode::drain, /*block=*/true);
+      continue;
+    }
+    drain(c, polls && woke && !reads, events, /*read_fd=*/!reads);
     // (After the drain, which may have read the stop callback's eventfd write away: look again.)
     if (!events.empty() || c.closed() || c.foreign_cached() || is_stopped()) return;
     long long remaining = -1;
     if (timeout_ns >= 0) {
       remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
       if (remaining <= 0) return;
+    }
+    if (reads) {
+      // Sleeps in read() of the blocking twin; what it reads is dispatched (and recorded without a
+      // wake-up: this thread drains next). EINTR: loop and look again.
+      read_signalfd(c, read_mode::drain, /*block=*/true);
+      continue;
     }
     if (c.kind == backend::relay && !detail::os::sanitizer_defers_signals) {
       sink& s = c.sink;
@@ -820,6 +962,11 @@ void lift_block_here(int signo) noexcept {
 std::error_code update_signalfd(detail::signals_core& c) {
   if (detail::sys::signalfd(c.signal_fd, &c.signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0)
     return detail::errno_code();
+  // The blocking twin follows; should that fail (it cannot for a valid fd), it is dropped.
+  if (c.blocking_fd >= 0 && detail::sys::signalfd(c.blocking_fd, &c.signalfd_mask, SFD_CLOEXEC) < 0) {
+    detail::os::close_fd(c.blocking_fd);
+    c.blocking_fd = -1;
+  }
   return {};
 }
 
@@ -861,6 +1008,7 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
     if (blocks && detail::action_count(signo) == 1) block_here(c, signo, slot);
   }
   c.ids[signo] = id;
+  c.subscribed |= detail::signal_bit(signo);
 }
 
 // Reads what is pending of `signo` alone from the signalfd (remove()): those siginfos were delivered
@@ -890,7 +1038,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
   action_id id{};
   int block = -1;
   {
-    const std::lock_guard<std::mutex> lock(c.mutex);
+    const change_lock lock(c);
     if (!c.ids[signo]) return;
     id = c.ids[signo];
     // A fork child's copy shares the signalfd (and its mask) with the parent: leave it alone.
@@ -903,7 +1051,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
     c.block_slot[signo] = -1;
   }
   if (block >= 0 && !c.foreign()) release_block(block, signo);  // a fork child's record was reset
-  const std::lock_guard<std::mutex> lock(c.mutex);
+  const change_lock lock(c);
   if (c.ids[signo] != id) return;  // another remove() took it meanwhile
   // Held realtime signals (src/handler/hold.hpp) come in while the action is still there; a full
   // ring counts them as dropped meanwhile instead of holding them past the action's end.
@@ -915,6 +1063,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
   remove_action(id);
   if (holds) c.sink.no_holds.store(false, std::memory_order_seq_cst);
   c.ids[signo] = action_id{};
+  c.subscribed &= ~detail::signal_bit(signo);
 }
 
 void unsubscribe_all(detail::signals_core& c) {
@@ -932,6 +1081,9 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   std::error_code ec;
   c->sink.event_fd = detail::os::make_eventfd(ec);
   if (ec) detail::throw_error(ec, "sigrelay::signals: cannot create an eventfd");
+  // Where wait() ppoll()s the eventfd, deliveries must write it from the start (sink.hpp).
+  c->sink.fd_wanted.store(c->kind == backend::signalfd || detail::os::sanitizer_defers_signals,
+                          std::memory_order_relaxed);
   sigemptyset(&c->signalfd_mask);
   std::fill(std::begin(c->block_slot), std::end(c->block_slot), -1);
   if (c->kind == backend::signalfd) {
@@ -976,7 +1128,7 @@ signals::signals(const std::vector<int>& signos, const signals_options& options)
   for (const int signo : signos) check_signal(signo);
   core_ = make_core(options);
   try {
-    const std::lock_guard<std::mutex> lock(core_->mutex);
+    const change_lock lock(*core_);
     for (const int signo : signos) subscribe(*core_, signo, /*may_block=*/true);
   } catch (...) {
     unsubscribe_all(*core_);
@@ -1017,8 +1169,8 @@ namespace {
 // add() of the object (`may_block`) or of a handle. Closed is checked under the mutex: a close()
 // and unsubscribe_all() of the destructor that took the mutex first leave nothing to subscribe to.
 void add_to(detail::signals_core* c, int signo, bool may_block, const char* none) {
-  std::unique_lock<std::mutex> lock;
-  if (c != nullptr) lock = std::unique_lock<std::mutex>(c->mutex);
+  std::optional<change_lock> lock;
+  if (c != nullptr) lock.emplace(*c);
   if (c == nullptr || c->closed()) {
     detail::throw_error(std::make_error_code(std::errc::bad_file_descriptor),
                         "sigrelay::signals: cannot subscribe to " + detail::describe_signal(signo) +
@@ -1088,7 +1240,9 @@ void signals::interrupt_wait() const noexcept {
 
 int signals::native_handle() const noexcept {
   if (!core_) return -1;
-  return core_->kind == backend::signalfd ? core_->epoll_fd : core_->sink.event_fd;
+  if (core_->kind == backend::signalfd) return core_->epoll_fd;
+  core_->want_fd();
+  return core_->sink.event_fd;
 }
 
 std::uint64_t signals::dropped() const noexcept { return core_ ? core_->sink.dropped.load() : 0; }

@@ -44,10 +44,12 @@
 //     - Chained handlers: a handler installed before sigrelay (see registry.hpp, Chaining) is called
 //       for each siginfo read from the signalfd, in the reading thread (inside pending(), wait*(),
 //       the iterator or remove()). A SA_SIGINFO one gets a real ucontext_t (never null), captured
-//       with getcontext() in that thread once per read: its registers (PC, stack pointer) and signal
-//       mask are those of the reading thread inside sigrelay, not of an interrupted instruction (a
-//       signal read from a signalfd interrupted nothing). Profilers that sample the PC see the
-//       reader; the context must not be resumed with setcontext() (the frame it was taken in is gone).
+//       with getcontext() in that thread once per read that returns a signal with such a handler
+//       (for other signals current_ucontext() is null there: getcontext() costs a system call): its registers
+//       (PC, stack pointer) and signal mask are those of the reading thread inside sigrelay, not of an
+//       interrupted instruction (a signal read from a signalfd interrupted nothing). Profilers that sample
+//       the PC see the reader; the context must not be resumed with setcontext() (the frame it was taken in
+//       is gone).
 //
 // Realtime floods (both backends)
 //   The realtime ring is bounded (signals_options::realtime_capacity); the kernel queues up to
@@ -374,6 +376,12 @@ class SIGRELAY_EXPORT signals {
   std::size_t pending(std::vector<signal_event>& events);
   // Blocks until at least one event, or until closed; empty only once closed (events recorded before
   // close() are still handed out first).
+  // signalfd backend: sleeps in a blocking read() of the signalfd (one system call per wake-up, as
+  // sigwaitinfo()) when only a signal can end the wait: the process is single-threaded (glibc's
+  // __libc_single_threaded: no thread was ever created) and sigrelay blocks every subscribed signal
+  // in this thread. A close() or interrupt_wait() made from a signal handler that interrupts such a
+  // wait() (the only place another caller could be) takes effect at the next delivery, or at once
+  // if that handler's signal is not SA_RESTART. Otherwise it sleeps in ppoll() on both fds.
   std::vector<signal_event> wait();
   // wait() into the caller's storage, as pending(std::vector&): cleared, then filled; returns
   // events.size(), 0 only once closed. The iterator uses it.

@@ -90,7 +90,7 @@ void write_wakeup(int fd) noexcept {
 // fork handlers and so leaves the parent's pid cached.
 void wake_fd_fn(void* target, const siginfo_t&) noexcept {
   const fd_target& t = *static_cast<const fd_target*>(target);
-  if (t.owner == current_pid() && t.owner == ::getpid()) write_wakeup(t.fd);
+  if (t.owner == current_pid() && t.owner == verified_pid()) write_wakeup(t.fd);
 }
 
 namespace {

@@ -73,11 +73,13 @@ void notify(sink& s) noexcept {
     futex_wake(&s.state);
     return;
   }
+  if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;  // nobody polls the eventfd (sink.hpp)
   // The eventfd is shared with fork children. A child of fork() never gets here (record_fn checks the
   // pid the fork handler refreshed), but a child of _Fork() (no fork handlers) still has the parent's
-  // pid cached: ask the kernel. getpid() is one cheap system call, paid only on this path, which makes
+  // pid cached: verified_pid() (a word the kernel zeroes in every child, else getpid()) tells.
+  // (Was: ask the kernel. getpid() is one cheap system call, paid only on this path, which makes
   // a system call anyway, and only once until the consumer drains.
-  if (s.owner != ::getpid()) return;
+  if (s.owner != verified_pid()) return;
   s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
   write_wakeup(s.event_fd);
 }

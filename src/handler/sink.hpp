@@ -25,7 +25,12 @@
 //   in `dropped`.
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
 //   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
-//   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it). The
+//   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it) if
+//   anyone may poll it (`fd_wanted`: set by the first native_handle() call, or from the start where
+//   wait() polls it). Until then the eventfd is never written nor read: a consumer that only calls
+//   pending()/wait() pays no eventfd system call. native_handle() sets `fd_wanted`, then writes the
+//   eventfd itself if NOTIFIED is set (both seq_cst, against notify()'s fetch_or then load: one of
+//   the two sees the other and writes; both may, a spurious wake-up at worst). The
 //   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies. A delivery
 //   that notifies between that clear and the consumer's read of the eventfd may have its write
 //   consumed by that read; so if NOTIFIED is set again once the scan is done, the consumer writes
@@ -103,6 +108,10 @@ struct sink {
   int rtmin = 0;  // SIGRTMIN and SIGRTMAX, cached: their glibc macros are function calls
   int rtmax = 0;
   std::atomic<std::uint32_t> state{0};
+  // Someone may poll the eventfd: native_handle() was called, or the consumer's wait() polls it
+  // (signalfd backend; any backend under ThreadSanitizer). Until then nobody can see the eventfd, so
+  // a wake-up writes nothing to it: NOTIFIED alone stands for it (no getpid() and no write()).
+  std::atomic<bool> fd_wanted{false};
   // No more holds for this sink (set while it unsubscribes: a hold would outlive its action).
   std::atomic<bool> no_holds{false};
   std::atomic<std::uint32_t> standard_pending{0};  // bit signo-1 of standard signals with a count

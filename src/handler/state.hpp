@@ -39,6 +39,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
 #include <cstddef>
@@ -97,6 +98,11 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
 // ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
 void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
 
+// Whether a delivery of `signo` may look at its ucontext now: an earlier SA_SIGINFO handler is
+// chained, or an action chains itself (the crash handler, which reads the registers). Read under the
+// reader protocol. Async-signal-safe; the signalfd backend captures a getcontext() only then.
+bool wants_ucontext(int signo) noexcept;
+
 // Signal context. Inside an action: the ucontext the kernel passed with the delivery being handled
 // on this thread (nullptr outside an action, or when there was none).
 void* current_ucontext() noexcept;
@@ -118,5 +124,20 @@ void reset_to_default(int signo) noexcept;
 // in a child of _Fork() until it calls after_fork_in_child(): writes to shared descriptors check
 // getpid() as well.
 inline pid_t current_pid() noexcept { return g_handler.pid.load(std::memory_order_relaxed); }
+
+// This process's pid, kept in a page mapped with MADV_WIPEONFORK (Linux 4.14): the kernel hands
+// every child (of fork(), _Fork(), clone() without CLONE_VM) that page zeroed, so a non-zero value is
+// this process's pid without a system call, even in a child of _Fork() (no fork handlers ran).
+// Null until the registry set it up, or where madvise() refused. Constant-initialised.
+extern std::atomic<std::atomic<pid_t>*> g_wiped_pid;
+
+// The pid of the calling process, as getpid() says, usually without the system call (see
+// g_wiped_pid). Async-signal-safe.
+inline pid_t verified_pid() noexcept {
+  if (const std::atomic<pid_t>* word = g_wiped_pid.load(std::memory_order_acquire)) {
+    if (const pid_t pid = word->load(std::memory_order_relaxed); pid != 0) return pid;
+  }
+  return ::getpid();
+}
 
 }  // namespace sigrelay::detail

@@ -34,6 +34,7 @@
 namespace sigrelay::detail {
 
 handler_state g_handler{};
+std::atomic<std::atomic<pid_t>*> g_wiped_pid{nullptr};
 
 namespace {
 
@@ -177,8 +178,9 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   const trampoline_hook hook = g_handler.hook.load(std::memory_order_relaxed);
   if (hook != nullptr) hook(true);
 
-  siginfo_t synthetic{};  // only if the kernel gave none (it always does with SA_SIGINFO)
+  siginfo_t synthetic;  // only if the kernel gave none (it always does with SA_SIGINFO): zeroed then
   if (info == nullptr) {
+    synthetic = siginfo_t{};
     synthetic.si_signo = signo;
     info = &synthetic;
   }
@@ -252,6 +254,19 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
 
 // Signal context.
 void* current_ucontext() noexcept { return t_ucontext; }
+
+// Async-signal-safe.
+bool wants_ucontext(int signo) noexcept {
+  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  const section held = enter_reader(frame);
+  const snapshot* snap = load_snapshot(signo);
+  const bool wants =
+      snap != nullptr && (snap->chained_by_action ||
+                          ((snap->previous.sa_flags & SA_SIGINFO) != 0 &&
+                           snap->previous.sa_handler != SIG_DFL && snap->previous.sa_handler != SIG_IGN));
+  leave_reader(held);
+  return wants;
+}
 
 // Signal context. Called from inside an action (its reader section held): the previous disposition
 // is read from the snapshot that action runs from, copied, and called as dispatch() would.
