@@ -32,6 +32,7 @@
 #include "sigrelay/dispatcher.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -104,6 +105,13 @@ void expect_complete(const flood_result& r, const char* what) {
   if (kUnderThreadSanitizer) {
     EXPECT_GT(r.received, 0U);
     EXPECT_LE(r.received + r.dropped, static_cast<std::uint64_t>(r.sent_ok));
+    return;
+  }
+  if (sigrelay::test::posix_platform()) {
+    // No holds on the posix platform layer (signals.hpp, "Realtime floods"): what found the ring
+    // full is counted in dropped(), exactly.
+    EXPECT_GT(r.received, 0U) << what;
+    EXPECT_EQ(static_cast<std::uint64_t>(r.sent_ok), r.received + r.dropped) << what;
     return;
   }
   EXPECT_EQ(0U, r.dropped) << what;
@@ -187,7 +195,12 @@ flood_result flood_signals(backend kind, bool starved) {
   return r;
 }
 
-class Flood : public testing::TestWithParam<backend> {};
+class Flood : public testing::TestWithParam<backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
+};
 
 std::string backend_name(const testing::TestParamInfo<backend>& info) {
   return info.param == backend::relay ? "relay" : "signalfd";
