@@ -207,7 +207,9 @@ typedef struct sigrelay_event {
  * from any thread. */
 typedef struct sigrelay_signals sigrelay_signals;
 
-/* Subscribes to `count` signals (none if 0; `signos` may then be NULL). `options` may be NULL. */
+/* Subscribes to `count` signals (none if 0; `signos` may then be NULL). `options` may be NULL.
+ * SIGRELAY_BACKEND_SIGNALFD with a library built on the posix platform layer (README, "Platforms"):
+ * ENOTSUP (== EOPNOTSUPP on Linux), nothing subscribed. */
 SIGRELAY_C_API int sigrelay_signals_create(const int* signos, size_t count,
                                            const sigrelay_signals_options* options, sigrelay_signals** out);
 /* Unsubscribes and frees. NULL does nothing. */

@@ -42,8 +42,8 @@ struct children::state {
   children_options options;
   signals sigchld;
   pid_t owner = ::getpid();
-  int poke = -1;   // eventfd: a look is due (construction, watch()) or closed
-  int epoll = -1;  // native_handle(): sigchld's handle + poke
+  detail::os::wakeup_fds poke;  // eventfd (a pipe on posix): a look is due (construction, watch()) or closed
+  int epoll = -1;               // native_handle(): sigchld's handle + poke
   std::atomic<bool> closed{false};
   mutable std::mutex mutex;          // watched, carried
   std::vector<pid_t> watched;        // scope own
@@ -53,7 +53,7 @@ struct children::state {
       : options(o), sigchld({SIGCHLD}, signals_options{o.backend, signals_options{}.realtime_capacity}) {}
   ~state() {
     if (epoll >= 0) detail::os::close_fd(epoll);
-    if (poke >= 0) detail::os::close_fd(poke);
+    detail::os::close_wakeup(poke);
   }
   bool dead() const noexcept { return ::getpid() != owner; }
 };
@@ -99,12 +99,12 @@ pid_t wait_once(pid_t pid, int flags, int& status) noexcept {
 
 children::children(children_options options) : state_(std::make_unique<state>(options)) {
   std::error_code ec;
-  state_->poke = detail::os::make_eventfd(ec);
+  state_->poke = detail::os::make_wakeup(ec);
   if (ec) detail::throw_error(ec, "sigrelay: children: cannot create an eventfd");
   state_->epoll = detail::sys::epoll_create1(EPOLL_CLOEXEC);
   if (state_->epoll < 0)
     detail::throw_error(detail::errno_code(), "sigrelay: children: cannot create an epoll fd");
-  for (const int fd : {state_->sigchld.native_handle(), state_->poke}) {
+  for (const int fd : {state_->sigchld.native_handle(), state_->poke.read}) {
     struct epoll_event ev {};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -113,7 +113,7 @@ children::children(children_options options) : state_(std::make_unique<state>(op
     }
   }
   // Children that ended before SIGCHLD was subscribed: the first look reaps them (scope all).
-  if (options.scope == child_scope::all) write_poke(state_->poke);
+  if (options.scope == child_scope::all) write_poke(state_->poke.write);
 }
 
 children::~children() = default;
@@ -141,7 +141,7 @@ void children::watch(pid_t pid) {
     if (std::find(s.watched.begin(), s.watched.end(), pid) != s.watched.end()) return;
     s.watched.push_back(pid);
   }
-  write_poke(s.poke);  // it may have ended already: the next look tries it
+  write_poke(s.poke.write);  // it may have ended already: the next look tries it
 }
 
 std::size_t children::watched() const {
@@ -154,7 +154,7 @@ std::vector<child_event> children::pending() {
   if (s.dead() || s.closed.load(std::memory_order_acquire)) return {};
   (void)s.sigchld.pending();  // first: a SIGCHLD after this makes us readable again
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (!s.closed.load(std::memory_order_acquire)) (void)detail::os::drain_eventfd(s.poke);
+  if (!s.closed.load(std::memory_order_acquire)) (void)detail::os::drain_wakeup(s.poke.read);
   std::vector<child_event> out;
   out.swap(s.carried);
   const int flags = s.options.report_stops ? (WUNTRACED | WCONTINUED) : 0;
@@ -196,7 +196,7 @@ std::vector<child_event> children::pending() {
   }
   if (error != 0) {
     s.carried.swap(out);
-    write_poke(s.poke);  // the carried events are due
+    write_poke(s.poke.write);  // the carried events are due
     detail::throw_error(detail::errno_code(error), "sigrelay: children: waitpid failed");
   }
   return out;
@@ -236,7 +236,7 @@ int children::native_handle() const noexcept { return state_->epoll; }
 
 void children::close() noexcept {
   if (state_->closed.exchange(true, std::memory_order_acq_rel)) return;
-  if (!state_->dead()) write_poke(state_->poke);
+  if (!state_->dead()) write_poke(state_->poke.write);
 }
 
 bool children::is_closed() const noexcept { return state_->closed.load(std::memory_order_acquire); }

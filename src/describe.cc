@@ -184,6 +184,13 @@ std::string to_string(const code_location& where) {
   return out;
 }
 
+// SA_RESTORER: Linux's bit, which its C library sets; not in <signal.h>. 0 (never named) elsewhere.
+#if defined(__linux__)
+constexpr unsigned kSaRestorer = 0x04000000U;
+#else
+constexpr unsigned kSaRestorer = 0U;
+#endif
+
 std::string flags_to_string(int sa_flags) {
   static const struct {
     unsigned bit;
@@ -191,8 +198,7 @@ std::string flags_to_string(int sa_flags) {
   } known[] = {
       {SA_SIGINFO, "SA_SIGINFO"},     {SA_ONSTACK, "SA_ONSTACK"},     {SA_RESTART, "SA_RESTART"},
       {SA_NODEFER, "SA_NODEFER"},     {SA_RESETHAND, "SA_RESETHAND"}, {SA_NOCLDSTOP, "SA_NOCLDSTOP"},
-      {SA_NOCLDWAIT, "SA_NOCLDWAIT"}, {0x04000000U, "SA_RESTORER"},  // set by the C library on Linux; not in
-                                                                     // <signal.h>
+      {SA_NOCLDWAIT, "SA_NOCLDWAIT"}, {kSaRestorer, "SA_RESTORER"},
   };
   std::string out;
   auto rest = static_cast<unsigned>(sa_flags);

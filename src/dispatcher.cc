@@ -42,10 +42,10 @@ namespace sigrelay {
 struct dispatcher::impl {
   explicit impl(enum backend kind) : sigs(std::initializer_list<int>{}, kind) {
     std::error_code ec;
-    stop_fd = detail::os::make_eventfd(ec);
+    stop_fds = detail::os::make_wakeup(ec);
     if (ec) detail::throw_error(ec, "sigrelay::dispatcher: cannot create an eventfd");
   }
-  ~impl() { detail::os::close_fd(stop_fd); }
+  ~impl() { detail::os::close_wakeup(stop_fds); }
 
   std::mutex mutex;
   signals sigs;                                        // guarded by mutex (native_handle() is stable)
@@ -56,7 +56,7 @@ struct dispatcher::impl {
   std::vector<signal_event> backlog;                   // the dispatching thread's, from backlog[next]
   std::size_t next = 0;
   std::atomic<bool> stopping{false};
-  int stop_fd = -1;
+  detail::os::wakeup_fds stop_fds;  // one eventfd, or a pipe (posix platform layer)
   std::thread background;
   std::exception_ptr failure;  // what ended the background thread, for join()
 
@@ -65,12 +65,12 @@ struct dispatcher::impl {
       impl& self;
       ~reset_on_exit() {
         self.stopping.store(false);
-        detail::os::drain_eventfd(self.stop_fd);
+        detail::os::drain_wakeup(self.stop_fds.read);
       }
     } reset{*this};
     while (!stopping.load()) {
       if (next == backlog.size()) {
-        struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+        struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fds.read, POLLIN, 0}};
         detail::sys::poll(fds, 2, -1);  // EINTR: look again
         std::lock_guard<std::mutex> lock(mutex);
         next = 0;
@@ -186,7 +186,7 @@ void dispatcher::start() {
 
 void dispatcher::stop() noexcept {
   impl_->stopping.store(true);
-  detail::sys::write_wakeup(impl_->stop_fd);
+  detail::sys::write_wakeup(impl_->stop_fds.write);
 }
 
 void dispatcher::join() {

@@ -46,17 +46,18 @@ action fd_relay::get() const noexcept {
   return {detail::wake_fd_fn, const_cast<detail::fd_target*>(&target_)};
 }
 
-wakeup_fd::wakeup_fd() : relay_(open_fd()) {}
+wakeup_fd::wakeup_fd() : relay_(open_fd(read_fd_)) {}
 
-int wakeup_fd::open_fd() {
+int wakeup_fd::open_fd(int& read_fd) {
   std::error_code ec;
-  const int fd = detail::os::make_eventfd(ec);
+  const detail::os::wakeup_fds fds = detail::os::make_wakeup(ec);
   if (ec) detail::throw_error(ec, "sigrelay: cannot create an eventfd");
-  return fd;
+  read_fd = fds.read;
+  return fds.write;
 }
 
-wakeup_fd::~wakeup_fd() { detail::os::close_fd(relay_.fd()); }
+wakeup_fd::~wakeup_fd() { detail::os::close_wakeup({read_fd_, relay_.fd()}); }
 
-std::uint64_t wakeup_fd::drain() noexcept { return detail::os::drain_eventfd(relay_.fd()); }
+std::uint64_t wakeup_fd::drain() noexcept { return detail::os::drain_wakeup(read_fd_); }
 
 }  // namespace sigrelay::relay

@@ -398,6 +398,7 @@ struct detail::signals_core {
   // sleeps in its read() when nothing else can wake it (see the notes at the top). Made on first use.
   int blocking_fd = -1;
   std::uint64_t subscribed = 0;  // bit signo-1 of every subscribed signal
+  int read_fd = -1;  // sink.event_fd's read end: the same eventfd, or a pipe's (posix platform layer)
   sigset_t signalfd_mask{};
   int block_slot[NSIG];  // per signal: the slot (masks.hpp) of the thread that blocked it, or -1
   action_id ids[NSIG];
@@ -418,7 +419,7 @@ struct detail::signals_core {
     detail::os::close_fd(epoll_fd);
     detail::os::close_fd(blocking_fd);
     detail::os::close_fd(signal_fd);
-    detail::os::close_fd(sink.event_fd);
+    detail::os::close_wakeup({read_fd, sink.event_fd});
   }
 
   // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
@@ -443,7 +444,7 @@ struct detail::signals_core {
     sink.fd_wanted.store(true, std::memory_order_seq_cst);
     if ((sink.state.load(std::memory_order_seq_cst) & detail::sink::notified) == 0 || foreign()) return;
     sink.state.fetch_or(detail::sink::fd_armed, std::memory_order_seq_cst);
-    detail::write_wakeup(sink.event_fd);
+    detail::sys::write_wakeup(sink.event_fd);
   }
 
   // A stop callback of wait(std::stop_token), after it set the wait's flag (see the notes at the top).
@@ -452,8 +453,7 @@ struct detail::signals_core {
     if (foreign()) return;
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
     // A wait that polls the fds (signalfd backend, or any backend under ThreadSanitizer).
-    if (kind == backend::signalfd || detail::os::sanitizer_defers_signals)
-      detail::sys::write_wakeup(sink.event_fd);
+    if (kind == backend::signalfd || detail::os::wait_polls_fd) detail::sys::write_wakeup(sink.event_fd);
   }
 };
 
@@ -609,7 +609,7 @@ void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) 
 void consume_eventfd(detail::signals_core& c) noexcept {
   sink& s = c.sink;
   if (c.foreign()) return;
-  detail::os::drain_eventfd(s.event_fd);
+  detail::os::drain_wakeup(c.read_fd);
   if ((s.state.load(std::memory_order_seq_cst) & sink::closed) != 0 && !c.foreign())
     detail::sys::write_wakeup(s.event_fd);
 }
@@ -841,7 +841,7 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
       events.clear();
       return;
     }
-    const bool polls = c.kind == backend::signalfd || detail::os::sanitizer_defers_signals;
+    const bool polls = c.kind == backend::signalfd || detail::os::wait_polls_fd;
     const bool reads = sleeps_in_read(c, timeout_ns, stopped);
     // Nothing recorded since the last drain (NOTIFIED clear; it is set by every record and by a
     // drain that could not hand everything out) and not closed: straight to the read().
@@ -864,7 +864,8 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
       read_signalfd(c, read_mode::drain, /*block=*/true);
       continue;
     }
-    if (c.kind == backend::relay && !detail::os::sanitizer_defers_signals) {
+#if !defined(SIGRELAY_PLATFORM_POSIX)  // no futex there: wait_polls_fd
+    if (c.kind == backend::relay && !detail::os::wait_polls_fd) {
       sink& s = c.sink;
       detail::t_consumer_of = &s;
       const std::uint32_t old = s.state.fetch_or(sink::waiting, std::memory_order_seq_cst);
@@ -877,17 +878,14 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
       }
       s.state.fetch_and(~sink::waiting, std::memory_order_seq_cst);
       detail::t_consumer_of = nullptr;
-    } else {
-      // The signalfd backend (and the relay backend under ThreadSanitizer): sleep until an fd is
-      // readable. The relay backend's handler writes the eventfd when no futex waiter is registered.
-      struct pollfd fds[2] = {{c.sink.event_fd, POLLIN, 0}, {c.signal_fd, POLLIN, 0}};
-      struct timespec ts {};
-      if (remaining >= 0) {
-        ts.tv_sec = static_cast<time_t>(remaining / 1000000000LL);
-        ts.tv_nsec = static_cast<long>(remaining % 1000000000LL);
-      }
-      detail::sys::ppoll(fds, c.signal_fd >= 0 ? 2 : 1, remaining >= 0 ? &ts : nullptr,
-                         nullptr);  // EINTR: loop and look again
+    } else
+#endif
+    {
+      // The signalfd backend (and the relay backend under ThreadSanitizer or on the posix platform
+      // layer): sleep until an fd is readable. The relay backend's handler writes the eventfd (pipe)
+      // when no futex waiter is registered.
+      struct pollfd fds[2] = {{c.read_fd, POLLIN, 0}, {c.signal_fd, POLLIN, 0}};
+      detail::os::poll_ns(fds, c.signal_fd >= 0 ? 2 : 1, remaining);  // EINTR: loop and look again
       woke = true;
     }
   }
@@ -1079,10 +1077,12 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   c->sink.rtmax = SIGRTMAX;
   c->sink.owner = detail::process_pid();
   std::error_code ec;
-  c->sink.event_fd = detail::os::make_eventfd(ec);
+  const detail::os::wakeup_fds wake = detail::os::make_wakeup(ec);
+  c->read_fd = wake.read;
+  c->sink.event_fd = wake.write;
   if (ec) detail::throw_error(ec, "sigrelay::signals: cannot create an eventfd");
   // Where wait() ppoll()s the eventfd, deliveries must write it from the start (sink.hpp).
-  c->sink.fd_wanted.store(c->kind == backend::signalfd || detail::os::sanitizer_defers_signals,
+  c->sink.fd_wanted.store(c->kind == backend::signalfd || detail::os::wait_polls_fd,
                           std::memory_order_relaxed);
   sigemptyset(&c->signalfd_mask);
   std::fill(std::begin(c->block_slot), std::end(c->block_slot), -1);
@@ -1094,7 +1094,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
     c->epoll_fd = detail::sys::epoll_create1(EPOLL_CLOEXEC);
     if (c->epoll_fd < 0)
       detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create an epoll fd");
-    for (const int fd : {c->signal_fd, c->sink.event_fd}) {
+    for (const int fd : {c->signal_fd, c->read_fd}) {
       struct epoll_event ev {};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
@@ -1126,6 +1126,11 @@ signals::signals(const std::vector<int>& signos, const signals_options& options)
                             std::to_string(signals_options::max_realtime_capacity) + " records");
   }
   for (const int signo : signos) check_signal(signo);
+  if (detail::os::posix_platform && options.backend == backend::signalfd) {
+    detail::throw_error(std::make_error_code(std::errc::operation_not_supported),
+                        "sigrelay::signals: the signalfd backend is Linux-only, and this build uses the "
+                        "posix platform layer (SIGRELAY_PLATFORM=posix); use backend::relay");
+  }
   core_ = make_core(options);
   try {
     const change_lock lock(*core_);
@@ -1242,7 +1247,7 @@ int signals::native_handle() const noexcept {
   if (!core_) return -1;
   if (core_->kind == backend::signalfd) return core_->epoll_fd;
   core_->want_fd();
-  return core_->sink.event_fd;
+  return core_->read_fd;
 }
 
 std::uint64_t signals::dropped() const noexcept { return core_ ? core_->sink.dropped.load() : 0; }

@@ -23,6 +23,7 @@
 #include "sigrelay/children.hpp"
 #include "sigrelay/registry.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -99,6 +100,10 @@ using param = std::tuple<backend, child_scope>;
 
 class Children : public testing::TestWithParam<param> {
  protected:
+  void SetUp() override {
+    if (std::get<0>(GetParam()) == backend::signalfd)
+      SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
   children_options options() const { return {std::get<1>(GetParam()), std::get<0>(GetParam())}; }
   bool own() const { return std::get<1>(GetParam()) == child_scope::own; }
 };
@@ -263,6 +268,7 @@ void thousand_children(const children_options& options) {
 
 TEST(ChildrenStress, ThousandChildrenRelayOwn) { thousand_children({child_scope::own, backend::relay}); }
 TEST(ChildrenStress, ThousandChildrenSignalfdAll) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   thousand_children({child_scope::all, backend::signalfd});
 }
 

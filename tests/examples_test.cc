@@ -7,6 +7,7 @@
 #include <string>
 
 #include "support/child.hpp"
+#include "support/platform.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -85,6 +86,7 @@ TEST(Examples, SelfPipeRelaysEachSignalIntoThePollLoop) {
 }
 
 TEST(Examples, SignalfdLoopPrintsEachSignalThenEndsWhenQuiet) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend (examples/signalfd_loop.cc)");
   process p(example("signalfd_loop"), {});
   ASSERT_TRUE(p.wait_for_output("quiet")) << p.output();
   kill(p.pid(), SIGHUP);

@@ -30,6 +30,7 @@
 #include "sigrelay/signals.hpp"
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 extern char** environ;
 
@@ -107,6 +108,7 @@ void on_other_thread(const std::function<void()>& body) { std::thread(body).join
 // --- Item 7: fork and spawn_attr give back only what sigrelay blocked in the calling thread. -------
 
 TEST(ForkMask, ForkFromAThreadThatBlockedTheSignalItselfKeepsTheBlock) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     std::atomic<int> step{0};
     int fork_child = -2;
@@ -129,6 +131,7 @@ TEST(ForkMask, ForkFromAThreadThatBlockedTheSignalItselfKeepsTheBlock) {
 }
 
 TEST(ForkMask, ForkAndSpawnFromTheOwnerThreadUnblock) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     signals sigs({SIGUSR1}, backend::signalfd);
     ASSERT_TRUE(blocked_here(SIGUSR1));
@@ -139,6 +142,7 @@ TEST(ForkMask, ForkAndSpawnFromTheOwnerThreadUnblock) {
 }
 
 TEST(ForkMask, TwoObjectsOnOneThreadShareTheSignalUnblockedAndLeaveNoBlock) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     auto a = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, backend::signalfd);
     EXPECT_TRUE(blocked_here(SIGUSR1)) << "the only subscriber blocks";
@@ -160,6 +164,7 @@ TEST(ForkMask, TwoObjectsOnOneThreadShareTheSignalUnblockedAndLeaveNoBlock) {
 // --- Item 6: masks are restored in the thread where they were changed. ----------------------------
 
 TEST(ForkMask, DestroyedOnAnotherThreadTheOwnersBlockIsLifted) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     auto sigs = std::make_unique<signals>(std::initializer_list<int>{SIGTERM}, backend::signalfd);
     ASSERT_TRUE(blocked_here(SIGTERM));
@@ -177,6 +182,7 @@ TEST(ForkMask, DestroyedOnAnotherThreadTheOwnersBlockIsLifted) {
 }
 
 TEST(ForkMask, DestroyedOnAnotherThreadAKillAfterwardsKills) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   const int status = sigrelay::test::run_in_child([] {
     auto sigs = std::make_unique<signals>(std::initializer_list<int>{SIGTERM}, backend::signalfd);
     on_other_thread([&] { sigs.reset(); });
@@ -188,6 +194,7 @@ TEST(ForkMask, DestroyedOnAnotherThreadAKillAfterwardsKills) {
 }
 
 TEST(ForkMask, RemovedOnAnotherThreadTheOwnerGetsTheSignalBack) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     signals sigs({SIGUSR1, SIGUSR2}, backend::signalfd);
     on_other_thread([&] { sigs.remove(SIGUSR1); });
@@ -197,6 +204,7 @@ TEST(ForkMask, RemovedOnAnotherThreadTheOwnerGetsTheSignalBack) {
 }
 
 TEST(ForkMask, DispatcherOffOnAnotherThreadLiftsTheBlockWhereOnSetIt) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     sigrelay::dispatcher d(backend::signalfd);
     d.on(SIGUSR1, [](const signal_event&) {});
@@ -210,6 +218,7 @@ TEST(ForkMask, DispatcherOffOnAnotherThreadLiftsTheBlockWhereOnSetIt) {
 // Threads that exit while their objects live on: the slots they held are freed once those objects
 // go (more threads than there are slots), and the destroying thread's mask is left alone.
 TEST(ForkMask, ObjectsOutlivingTheirThreadsFreeTheirSlots) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     block_here(SIGUSR1);  // main's own block
     for (int i = 0; i < 300; ++i) {
@@ -229,6 +238,7 @@ TEST(ForkMask, ObjectsOutlivingTheirThreadsFreeTheirSlots) {
 // The owner blocks SIGURG and SIGWINCH too, so it cannot be poked: it lifts the block at its next
 // call into the library (documented).
 TEST(ForkMask, AnOwnerThatCannotBePokedLiftsTheBlockAtItsNextCall) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     block_here(SIGURG);
     block_here(SIGWINCH);
@@ -265,6 +275,7 @@ TEST(ForkMask, AChildOfRawForkDoesNotWakeTheParent) {
 }
 
 TEST(ForkMask, AChildOfRawForkInheritsTheBlockUntilAfterForkInChild) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     signals sigs({SIGUSR1}, backend::signalfd);
     EXPECT_EQ(1, child_blocks(SIGUSR1, /*raw=*/true)) << "documented: _Fork() keeps the mask as it is";
@@ -281,7 +292,12 @@ std::string backend_name(const testing::TestParamInfo<backend>& p) {
 
 // --- Item 9: nothing a fork child does wakes the parent. -------------------------------------------
 
-class ChildExit : public testing::TestWithParam<backend> {};
+class ChildExit : public testing::TestWithParam<backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
+};
 
 std::optional<signals> g_static_sigs;  // as a program's global object would be
 
@@ -335,7 +351,12 @@ INSTANTIATE_TEST_SUITE_P(Backends, ChildExit, testing::Values(backend::relay, ba
 
 // --- Item 10: a pre-fork worker that keeps the parent's objects still dies by SIGTERM. ------------
 
-class Worker : public testing::TestWithParam<backend> {};
+class Worker : public testing::TestWithParam<backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
+};
 
 TEST_P(Worker, KeepingTheParentsObjectsDiesBySigterm) {
   const backend kind = GetParam();

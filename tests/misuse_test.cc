@@ -25,6 +25,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -282,6 +283,9 @@ testing::AssertionResult throws_system_error(const std::function<void()>& fn, st
 
 class Misuse : public testing::TestWithParam<backend> {
  protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
   backend kind() const { return GetParam(); }
 };
 

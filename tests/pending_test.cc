@@ -13,6 +13,7 @@
 
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -29,6 +30,9 @@ constexpr bool kUnderThreadSanitizer = false;
 
 class PendingInto : public testing::TestWithParam<backend> {
  protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
   backend kind() const { return GetParam(); }
 };
 

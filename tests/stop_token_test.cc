@@ -13,6 +13,7 @@
 
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -23,6 +24,9 @@ using sigrelay::signals;
 
 class StopToken : public testing::TestWithParam<backend> {
  protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
   backend kind() const { return GetParam(); }
 };
 

@@ -27,6 +27,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -47,6 +48,9 @@ constexpr bool kUnderThreadSanitizer = false;
 
 class Wakeup : public testing::TestWithParam<backend> {
  protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
   backend kind() const { return GetParam(); }
 };
 
@@ -201,6 +205,7 @@ void expect_both_get_it_at_once(signals& relay_backed, signals& fd_backed) {
 }
 
 TEST(TwoBackends, SignalfdFirstThenRelayBothGetEverySignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     {
       signals fd_backed({SIGUSR1}, backend::signalfd);
@@ -214,6 +219,7 @@ TEST(TwoBackends, SignalfdFirstThenRelayBothGetEverySignal) {
 }
 
 TEST(TwoBackends, RelayFirstThenSignalfdBothGetEverySignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     {
       signals relay_backed({SIGUSR1}, backend::relay);
@@ -226,6 +232,7 @@ TEST(TwoBackends, RelayFirstThenSignalfdBothGetEverySignal) {
 }
 
 TEST(TwoBackends, APlainActionAfterASignalfdObjectRunsAtOnce) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     signals fd_backed({SIGUSR1}, backend::signalfd);
     std::atomic<bool> flag{false};
@@ -262,6 +269,7 @@ void reads_the_pc(int, siginfo_t*, void* context) {
 }
 
 TEST(Chaining, SigInfoHandlerGetsARealUcontextOnTheSignalfdPath) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     struct sigaction previous {};
     previous.sa_sigaction = reads_the_pc;
@@ -282,6 +290,7 @@ TEST(Chaining, SigInfoHandlerGetsARealUcontextOnTheSignalfdPath) {
 // --- Item 14: the signalfd backend leaves in the kernel what the realtime ring cannot hold. -------
 
 TEST(RealtimeRing, SignalfdReadsNoMoreThanTheRingHolds) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     constexpr int kCount = 10;
     const int rt = SIGRTMIN;
@@ -307,6 +316,7 @@ TEST(RealtimeRing, SignalfdReadsNoMoreThanTheRingHolds) {
 // of them at once, far more than the ring's 1024. The sender waits whenever the kernel's queue is
 // full, so the kernel queues every one; the object must then hand out every one.
 TEST(RealtimeRing, SameCpuFloodThroughTheSignalfdLosesNothing) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD(
       [] {
         constexpr int kCount = 100000;  // about 1 s under the sanitizers too
@@ -401,6 +411,7 @@ TEST_P(Wakeup, InterleavedRealtimeNumbersEachKeepTheOrderSent) {
 // realtime signal first. Queued while blocked, RTMIN+1, RTMIN, RTMIN+1, RTMIN come out as RTMIN,
 // RTMIN, RTMIN+1, RTMIN+1 (each number's own values in the order sent), as the header says.
 TEST(RealtimeOrder, QueuedRealtimeSignalsComeLowestNumberFirst) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     const int low = SIGRTMIN;
     const int high = SIGRTMIN + 1;

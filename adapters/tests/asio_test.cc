@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 
 namespace {
@@ -803,6 +804,7 @@ TEST(AsioEventSet, TgkillToAnotherThreadIsRelayed) {
 }
 
 TEST(AsioEventSet, TakesOverASignalsWithTheSignalfdBackend) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1});
     net::io_context io;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 
 namespace {
@@ -111,6 +112,7 @@ TEST(UvAdapter, ReceivesKillSigqueueAndTgkillWithOrigins) {
 }
 
 TEST(UvAdapter, SignalfdBackend) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1});
     loop l;

@@ -109,7 +109,8 @@ struct signal_description {
   bool ignoring = false;                    // sigrelay::ignore() is in force
   std::vector<action_description> actions;  // in the order they run
   std::size_t unmapped_actions = 0;         // actions whose function is in no loaded module (see locate)
-  // Masks and pending sets, read when describe() ran:
+  // Masks and pending sets, read when describe() ran. The last four come from /proc (Linux, with
+  // either platform layer): where /proc is missing they read false and 0 (README, "Platforms").
   bool blocked_in_thread = false;    // in the calling thread's mask (pthread_sigmask)
   bool pending_in_thread = false;    // pending for the calling thread only (sigpending minus ShdPnd)
   bool pending_in_process = false;   // pending for the process (/proc/self/status ShdPnd)

@@ -93,6 +93,8 @@ class SIGRELAY_EXPORT fd_relay {
 //
 // An owned, non-blocking, close-on-exec eventfd with its relay: readable after any delivery of a
 // signal it is added for, until drain()ed. Ready to hand to poll/epoll/select or an event loop.
+// With the posix platform layer (README, "Platforms") it is a non-blocking, close-on-exec pipe
+// instead: native_handle() is its read end, the relay writes its write end, and both are owned.
 class SIGRELAY_EXPORT wakeup_fd {
  public:
   wakeup_fd();  // throws std::system_error
@@ -100,13 +102,15 @@ class SIGRELAY_EXPORT wakeup_fd {
   wakeup_fd(const wakeup_fd&) = delete;
   wakeup_fd& operator=(const wakeup_fd&) = delete;
 
-  int native_handle() const noexcept { return relay_.fd(); }
+  int native_handle() const noexcept { return read_fd_; }
   action get() const noexcept { return relay_.get(); }
   // Number of wake-ups since the last drain (0 if none); makes the fd unreadable. Never blocks.
+  // (A pipe counts what it holds: at most its capacity / 8; the rest coalesced.)
   std::uint64_t drain() noexcept;
 
  private:
-  static int open_fd();
+  static int open_fd(int& read_fd);
+  int read_fd_ = -1;  // before relay_: open_fd() sets it (== relay_.fd() for an eventfd)
   fd_relay relay_;
 };
 

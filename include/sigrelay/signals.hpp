@@ -20,12 +20,16 @@
 //   backend::relay (default): a registry action per signal records the delivery and wakes the
 //     consumer (a futex for a blocked wait(), an eventfd for native_handle()). Signals stay unblocked,
 //     so children inherit nothing unusual. Works whatever thread the kernel picks.
-//   backend::signalfd (Linux, opt-in): the signals are blocked in the thread that subscribes them
-//     (the constructor's, or add()'s) and read synchronously from a signalfd, with full siginfo.
-//     Threads that do not block them still relay through the same actions, so nothing is lost or
-//     fatal. Children must get the original mask back: fork() does (a pthread_atfork handler),
-//     posix_spawn() does only through sigrelay::spawn_attr (<sigrelay/spawn.hpp>); plain
-//     posix_spawn() and system() children inherit the blocked signals.
+//     With the posix platform layer (SIGRELAY_PLATFORM=posix; README, "Platforms"): no futex and no
+//     eventfd: native_handle() is the read end of a non-blocking, close-on-exec pipe the object owns
+//     (with its write end), and wait() sleeps in poll() on it; a drain reads the pipe until empty.
+//   backend::signalfd (Linux, opt-in; with the posix platform layer the constructor throws
+//     std::system_error with std::errc::operation_not_supported, before anything is subscribed): the signals
+//     are blocked in the thread that subscribes them (the constructor's, or add()'s) and read synchronously
+//     from a signalfd, with full siginfo. Threads that do not block them still relay through the same
+//     actions, so nothing is lost or fatal. Children must get the original mask back: fork() does (a
+//     pthread_atfork handler), posix_spawn() does only through sigrelay::spawn_attr (<sigrelay/spawn.hpp>);
+//     plain posix_spawn() and system() children inherit the blocked signals.
 //     - Other subscribers of the same signal: a signal is blocked only while this object's action is
 //       its only registry action. If any other exists when it subscribes (another `signals` of either
 //       backend, a dispatcher, a termination, an add_action()), it does not block that signal; if one is
@@ -73,7 +77,9 @@
 //     siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a thread forge
 //     those only as itself), more than 256 threads hold at once, the object is removing a realtime
 //     signal (remove(), destruction), or the program runs under ThreadSanitizer (which runs
-//     handlers on a copy of the interrupted context: a block there would not stick).
+//     handlers on a copy of the interrupted context: a block there would not stick), or the library
+//     uses the posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there every delivery
+//     that finds the ring full is counted by dropped()).
 //   - An object whose ring stays full holds its signal from every other action of that signal too,
 //     until it drains (another object's drain lifts the hold, which is taken again at once).
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them

@@ -25,6 +25,7 @@ namespace {
 
 std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
+#if !defined(SIGRELAY_PLATFORM_POSIX)
 // Signal context. Lists this thread in g_ring_holders; false if the table is full.
 bool claim_entry(pid_t tid) noexcept {
   if (t_ring_entry >= 0) return true;
@@ -38,6 +39,7 @@ bool claim_entry(pid_t tid) noexcept {
   }
   return false;
 }
+#endif
 
 }  // namespace
 
@@ -49,6 +51,12 @@ bool hold_delivery(const siginfo_t& info) noexcept {
 
 // Signal context.
 bool hold_whole_delivery(const siginfo_t& info) noexcept {
+#if defined(SIGRELAY_PLATFORM_POSIX)
+  // Holds need rt_tgsigqueueinfo() (Linux): on the posix platform layer a full ring counts the
+  // delivery in dropped() instead (see signals.hpp).
+  (void)info;
+  return false;
+#else
   const int saved_errno = errno;
   // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
@@ -61,6 +69,7 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   if (held) t_hold_request = 1;
   errno = saved_errno;
   return held;
+#endif
 }
 
 // Signal context.

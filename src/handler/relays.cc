@@ -2,11 +2,13 @@
 // src/handler/relays.cc — the relays that run in signal context. Signal context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): it uses only atomics and
-// the system calls write, getpid, gettid, tgkill, sigaction, pthread_sigmask and _exit; it never
+// the system calls write, getpid, gettid, tgkill (pthread_self and pthread_kill instead with the posix
+// platform layer), sigaction, pthread_sigmask and _exit; it never
 // allocates, locks, throws or logs. errno is restored by the trampoline around every action, and by
 // each function here that may be called directly from a user's own handler.
 #include "handler/relays.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
@@ -21,6 +23,16 @@ namespace detail {
 namespace {
 
 enum class default_kind { terminate, core, ignore, stop, cont };
+
+// Signal context. Sends `signo` to the calling thread: tgkill() on Linux; with the posix platform layer
+// pthread_kill(pthread_self()) (async-signal-safe since POSIX.1-2008 TC2; glibc makes it a tgkill too).
+void raise_here(int signo) noexcept {
+#if defined(SIGRELAY_PLATFORM_POSIX)
+  ::pthread_kill(::pthread_self(), signo);
+#else
+  ::tgkill(::getpid(), ::gettid(), signo);
+#endif
+}
 
 // Signal context. The default action of each signal (man 7 signal).
 default_kind default_of(int signo) noexcept {
@@ -111,7 +123,7 @@ namespace {
 // compare-and-swap; see relays.hpp).
 void stop_by_default(int signo) noexcept {
   if (signo == SIGSTOP) {  // cannot be caught, blocked or discarded: just send it
-    ::tgkill(::getpid(), ::gettid(), SIGSTOP);
+    raise_here(SIGSTOP);
     return;
   }
   struct sigaction dfl {};
@@ -119,7 +131,7 @@ void stop_by_default(int signo) noexcept {
   sigemptyset(&dfl.sa_mask);
   struct sigaction saved {};
   if (::sigaction(signo, &dfl, &saved) != 0) {  // not for a valid stop signal; never re-enter a handler
-    ::tgkill(::getpid(), ::gettid(), SIGSTOP);
+    raise_here(SIGSTOP);
     return;
   }
   sigset_t only;
@@ -127,7 +139,7 @@ void stop_by_default(int signo) noexcept {
   sigaddset(&only, signo);
   sigset_t before;
   ::pthread_sigmask(SIG_UNBLOCK, &only, &before);
-  ::tgkill(::getpid(), ::gettid(), signo);  // stops (or is discarded) on the way back from the call
+  raise_here(signo);  // stops (or is discarded) on the way back from the call
   if (sigismember(&before, signo) == 1) ::pthread_sigmask(SIG_BLOCK, &only, nullptr);
   struct sigaction now {};
   if (::sigaction(signo, nullptr, &now) == 0 && now.sa_handler == SIG_DFL) {
@@ -167,7 +179,7 @@ void die_by_signal(int signo) noexcept {
     ::pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
     // Directed at this thread, so no other thread (which may block it) is chosen; delivered on
     // return from the system call.
-    ::tgkill(::getpid(), ::gettid(), signo);
+    detail::raise_here(signo);
   }
   if (signo == SIGKILL) ::kill(::getpid(), SIGKILL);
   ::_exit(128 + (signo > 0 && signo < 128 ? signo : 0));  // last resort: the shell's convention

@@ -7,8 +7,10 @@
 // design.
 #include "handler/sink.hpp"
 
+#if !defined(SIGRELAY_PLATFORM_POSIX)
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 #include "handler/hold.hpp"
@@ -19,10 +21,17 @@ namespace sigrelay::detail {
 
 __thread const sink* t_consumer_of __attribute__((tls_model("initial-exec"))) = nullptr;
 
+#if !defined(SIGRELAY_PLATFORM_POSIX)
 // Signal context: one futex system call.
 void futex_wake(std::atomic<std::uint32_t>* word) noexcept {
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
+#else
+// Signal context: nothing to do. The posix platform layer has no futex: wait() sleeps in poll() on the
+// wake-up pipe and never sets WAITING, so every notify() writes the pipe (below) and callers, which
+// wake only a registered WAITING sleeper, never get here with one.
+void futex_wake(std::atomic<std::uint32_t>*) noexcept {}
+#endif
 
 namespace {
 

@@ -133,7 +133,8 @@ extern __thread const sink* t_consumer_of __attribute__((tls_model("initial-exec
 // The registry action of every `signals` object: records `info` into the sink. Signal context.
 void record_fn(void* sink, const siginfo_t& info) noexcept;
 
-// Wakes a futex waiter (one). Async-signal-safe.
+// Wakes a futex waiter (one). Async-signal-safe. (The posix platform layer has no futex waiter:
+// there it does nothing; see sink.cc.)
 void futex_wake(std::atomic<std::uint32_t>* word) noexcept;
 
 }  // namespace sigrelay::detail

@@ -31,6 +31,24 @@ std::uint64_t drain_eventfd(int fd) noexcept {
   return n == sizeof value ? value : 0;
 }
 
+wakeup_fds make_wakeup(std::error_code& ec) noexcept {
+  const int fd = make_eventfd(ec);
+  return {fd, fd};
+}
+
+void close_wakeup(const wakeup_fds& fds) noexcept { close_fd(fds.read); }
+
+std::uint64_t drain_wakeup(int read_fd) noexcept { return drain_eventfd(read_fd); }
+
+int poll_ns(struct pollfd* fds, nfds_t count, long long timeout_ns) noexcept {
+  struct timespec ts {};
+  if (timeout_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
+  }
+  return sys::ppoll(fds, count, timeout_ns >= 0 ? &ts : nullptr, nullptr);
+}
+
 void close_fd(int fd) noexcept {
   if (fd >= 0) sys::close(fd);
 }

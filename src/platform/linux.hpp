@@ -4,14 +4,19 @@
 // The only place that knows which kernel it runs on. Every wrapper retries EINTR where a retry is
 // right, and reports errors as std::error_code; nothing here runs in signal context (those
 // system calls live in src/handler/).
+//
+// Two implementations of this interface, chosen by CMake's SIGRELAY_PLATFORM: src/platform/linux.cc
+// (eventfd, futex) and src/platform/posix.cc (a pipe and poll(); defines SIGRELAY_PLATFORM_POSIX for
+// the library and its tests). See README, "Platforms", for what each backend offers.
 #pragma once
 
+#include <poll.h>
 #include <csignal>
 #include <cstdint>
 #include <system_error>
 
-#if !defined(__linux__)
-#error "sigrelay currently supports Linux only; the platform layer is the place to port it"
+#if !defined(__linux__) && !defined(SIGRELAY_PLATFORM_POSIX)
+#error "the Linux platform layer needs Linux: configure with -DSIGRELAY_PLATFORM=posix"
 #endif
 
 namespace sigrelay::detail::os {
@@ -32,15 +37,53 @@ inline constexpr bool sanitizer_defers_signals = false;
 inline constexpr bool sanitizer_defers_signals = false;
 #endif
 
+// The portable platform layer (src/platform/posix.cc): no eventfd, futex or signalfd.
+#if defined(SIGRELAY_PLATFORM_POSIX)
+inline constexpr bool posix_platform = true;
+#else
+inline constexpr bool posix_platform = false;
+#endif
+
+// Whether signals::wait() of the relay backend sleeps in poll() on the wake-up fd (the posix layer,
+// which has no futex; and under ThreadSanitizer, see above) instead of on the sink's futex. The
+// handler then wakes it by writing that fd, which it does whenever no futex waiter is registered.
+inline constexpr bool wait_polls_fd = posix_platform || sanitizer_defers_signals;
+
 // Signal numbers between the standard signals and SIGRTMIN that the C library keeps for itself
 // (glibc: 32 and 33 for its threading implementation).
 inline bool reserved_by_libc(int signo) noexcept { return signo > 31 && signo < SIGRTMIN; }
 
+// A wake-up channel: handlers write 8 bytes (a count of 1) to `write`, pollers watch `read`, and a
+// drain makes `read` unreadable again. Linux: one non-blocking, close-on-exec eventfd (read ==
+// write). posix: a non-blocking, close-on-exec pipe, so the channel owns two fds; a write to a full
+// pipe fails with EAGAIN, which is not an error (a wake-up is pending: the reader has data).
+struct wakeup_fds {
+  int read = -1;
+  int write = -1;
+};
+
+// Creates a wake-up channel; {-1, -1} and `ec` on failure (nothing is left open).
+wakeup_fds make_wakeup(std::error_code& ec) noexcept;
+
+// Closes a channel's fds (each once).
+void close_wakeup(const wakeup_fds& fds) noexcept;
+
+// Makes a channel's read end unreadable; returns the wake-ups read. Linux: the eventfd's counter
+// (0 if it was not readable). posix: reads until EAGAIN, returns the bytes read / 8 (a full pipe
+// holds at most its capacity / 8 wake-ups: more were coalesced). Retries EINTR; never blocks.
+std::uint64_t drain_wakeup(int read_fd) noexcept;
+
+#if !defined(SIGRELAY_PLATFORM_POSIX)
 // A non-blocking, close-on-exec eventfd; -1 and `ec` on failure.
 int make_eventfd(std::error_code& ec) noexcept;
 
 // Reads and returns an eventfd's counter (0 if it was not readable). Retries EINTR.
 std::uint64_t drain_eventfd(int fd) noexcept;
+#endif
+
+// poll() with a timeout in nanoseconds (< 0: forever); returns what poll() does (EINTR included).
+// Linux: ppoll() with no signal mask; posix: poll() with the timeout rounded up to milliseconds.
+int poll_ns(struct pollfd* fds, nfds_t count, long long timeout_ns) noexcept;
 
 // Closes an fd, ignoring EINTR (Linux always releases the fd).
 void close_fd(int fd) noexcept;
@@ -48,9 +91,15 @@ void close_fd(int fd) noexcept;
 // Whether fd has O_NONBLOCK set; false (and `ec`) if fd is not open.
 bool is_nonblocking(int fd, std::error_code& ec) noexcept;
 
+#if !defined(SIGRELAY_PLATFORM_POSIX)
 // Blocks while *word == expected, up to `timeout_ns` (< 0: forever). Returns false on timeout.
+// Linux only: the posix layer has no futex (wait_polls_fd).
 bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long timeout_ns) noexcept;
+#endif
 
+// The calling thread's id, for tables of threads (never for signalling on posix). Linux: the
+// kernel's tid. posix: the system's own thread id where there is one (macOS pthread_threadid_np,
+// FreeBSD pthread_getthreadid_np, Linux gettid), else a number unique in the process, > 0.
 pid_t gettid() noexcept;
 
 }  // namespace sigrelay::detail::os
