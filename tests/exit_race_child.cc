@@ -171,14 +171,21 @@ int exit_in(bool chained) {
   }
   start_flooder(0, {SIGUSR1, SIGUSR2, rt1()});
   start_flooder(1, {SIGUSR1, SIGUSR2, rt1()});
+  // The senders of SIGHUP start once both are detached: ThreadSanitizer runs the handler (and so the
+  // _exit) at the main thread's next intercepted call, which may be pthread_detach(), and reports a
+  // finished thread that was never detached as leaked.
+  static std::atomic<bool> go{false};
   std::thread([] {
+    while (!go.load()) std::this_thread::yield();
     wait_until_sent(200);
     ::syscall(SYS_tgkill, ::getpid(), ::getpid(), SIGHUP);  // to the main thread, inside wait()
   }).detach();
   std::thread([] {
+    while (!go.load()) std::this_thread::yield();
     wait_until_sent(300);
     ::kill(::getpid(), SIGHUP);
   }).detach();
+  go.store(true);
   for (;;) sigs.wait();
 }
 
