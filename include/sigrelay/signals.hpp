@@ -76,10 +76,10 @@
 //     (pthread_sigmask) finds it unblocked after the lift.
 //   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).
 //   - Ending a realtime subscription (remove(), close(), destruction) on a thread that holds: the
-//     deliveries its holds keep pending are taken synchronously, still blocked, at most
-//     realtime_capacity + 64 of them (counted in dropped()); the hold is lifted only after the action
-//     is gone. What a flood still queues after that meets the disposition that follows (an earlier
-//     SIG_IGN discards it; SIG_DFL of a realtime signal ends the process, as without sigrelay).
+//     deliveries its holds keep pending are taken synchronously, still blocked, at most the ring's
+//     capacity + 64 of them (recorded, or counted in dropped() once the ring is full); the hold is
+//     lifted only after the action is gone. What a flood still queues after that meets the following
+//     disposition (an earlier SIG_IGN discards it; SIG_DFL of a realtime signal ends the process).
 //
 // Exit: static objects, exit() from any thread, signals during static destruction
 //   An object with static storage duration (or one a static destructor destroys) is torn down by
