@@ -101,10 +101,18 @@ TEST(ExitRace, ExitFromAnotherThreadWhileMainWaitsAndAThirdFloods) {
   run_scenario("exit_from_thread", {9, 0});
 }
 
-TEST(ExitRace, UnderscoreExitInAnActionWhileThreadsDeliver) { run_scenario("exit_in_action", {5, 0}); }
+// _exit() on a signal frame: ASan may warn that it ignores __asan_handle_no_return there (its
+// "False positive error reports may follow" note, google/sanitizers#189); no error report may follow.
+bool no_sanitizer_error(const std::string& output) {
+  return output.find("ERROR:") == std::string::npos && output.find("SUMMARY:") == std::string::npos;
+}
+
+TEST(ExitRace, UnderscoreExitInAnActionWhileThreadsDeliver) {
+  run_scenario("exit_in_action", {5, 0}, no_sanitizer_error);
+}
 
 TEST(ExitRace, UnderscoreExitInAChainedPlainHandlerWhileThreadsDeliver) {
-  run_scenario("exit_in_chained", {5, 0});
+  run_scenario("exit_in_chained", {5, 0}, no_sanitizer_error);
 }
 
 TEST(ExitRace, CrashReporterInstalledDuringExit) { run_scenario("crash_at_exit", {7, 0}); }
