@@ -100,6 +100,12 @@
 //   its deliveries come through the handler. A mask change made by signalfd() from another thread
 //   wakes the signalfd's pollers (the kernel does so on every signalfd() update), so a consumer in
 //   ppoll()/epoll re-checks with the new mask.
+// - Exit races (issue 13): a `signals` object destroyed at exit (a static one) while other threads
+//   flood it must still finish. Ending a realtime subscription takes the deliveries this thread's
+//   holds keep pending with sigtimedwait() (bounded: one ring and a bit), still blocked, and lifts
+//   the holds only after the action is gone: if that restores SIG_IGN, the kernel discards what is
+//   still queued. Unblocking first let a flood that refills the queue keep the thread in its
+//   handler for ever. Other threads' holds are poked while the action is still there, as before.
 // - Lifetime: the sink lives in a shared `core`, owned by the object and by every handle, so a late
 //   close() never touches a closed fd. The destructor removes the actions (whose grace period makes
 //   the sink unreachable from handlers) before anything is freed.
@@ -727,6 +733,33 @@ void poke_ring_holders() noexcept {
   return lifted;
 }
 
+// What this thread's holds keep pending for it, taken with sigtimedwait() while still blocked and
+// dispatched as a delivery would be (a full ring counts them as dropped), at most one ring and a bit:
+// under a flood that refills the queue as fast as it is taken, the rest meets whatever the signal's
+// disposition is once the action is gone. Unblocking here instead would let a sustained flood keep
+// this thread in its handler for ever (the kernel delivers on every return to user mode), which
+// hung a `signals` destructor run at exit. Caller holds c.mutex.
+void take_own_holds(detail::signals_core& c) noexcept {
+  const std::uint64_t held = __atomic_load_n(&detail::t_ring_held, __ATOMIC_SEQ_CST);
+  if (held == 0) return;
+  sigset_t set;
+  sigemptyset(&set);
+  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) sigaddset(&set, __builtin_ctzll(rest) + 1);
+  ucontext_t context{};
+  const bool have_context = capture_context(context);
+  detail::t_consumer_of = &c.sink;
+  const struct timespec now {};
+  for (std::size_t taken = 0; taken < c.capacity + 64;) {
+    siginfo_t info{};
+    const int signo = ::sigtimedwait(&set, &info, &now);
+    if (signo < 0 && errno == EINTR) continue;
+    if (signo < 0) break;  // EAGAIN: nothing pending any more
+    detail::dispatch(signo, &info, have_context ? &context : nullptr);
+    ++taken;
+  }
+  detail::t_consumer_of = nullptr;
+}
+
 // The drain's fast path: nobody holds anything (a handful of loads, no call).
 inline bool release_holds(detail::signals_core& c) noexcept {
   if (detail::t_ring_held == 0 && detail::t_ring_entry < 0 &&
@@ -1052,14 +1085,21 @@ void unsubscribe(detail::signals_core& c, int signo) {
   const change_lock lock(c);
   if (c.ids[signo] != id) return;  // another remove() took it meanwhile
   // Held realtime signals (src/handler/hold.hpp) come in while the action is still there; a full
-  // ring counts them as dropped meanwhile instead of holding them past the action's end.
+  // ring counts them as dropped meanwhile instead of holding them past the action's end. This
+  // thread's own holds are taken synchronously, still blocked, and lifted only after the action is
+  // gone (see "Exit races" at the top).
   const bool holds = signo >= c.sink.rtmin && !c.foreign_cached();
   if (holds) {
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
-    release_holds(c);
+    take_own_holds(c);
+    const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
+    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
   }
   remove_action(id);
-  if (holds) c.sink.no_holds.store(false, std::memory_order_seq_cst);
+  if (holds) {
+    detail::lift_ring_holds(nullptr);
+    c.sink.no_holds.store(false, std::memory_order_seq_cst);
+  }
   c.ids[signo] = action_id{};
   c.subscribed &= ~detail::signal_bit(signo);
 }

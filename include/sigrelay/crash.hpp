@@ -108,6 +108,30 @@
 //   (call it after dlopen()). Old tables are kept (never freed) so that a crash during a refresh
 //   still reads a whole table.
 //
+// Sanitizers' own fault handlers (ASan, TSan, UBSan: handle_segv, handle_sigbus, handle_sigfpe)
+//   ASan and TSan install their SIGSEGV handler (and SIGBUS's and SIGFPE's, by their handle_*
+//   options) at startup, before main(): install() saves it as the earlier handler, like any other.
+//   - Default (call_previous_handler false): sigrelay's report, then death by the signal. The
+//     sanitizer's handler is never called: no "AddressSanitizer: SEGV" report; WIFSIGNALED, SIGSEGV.
+//   - call_previous_handler true (what we recommend under a sanitizer): sigrelay's whole report
+//     first, then the sanitizer's handler writes its own ("ERROR: AddressSanitizer: SEGV on unknown
+//     address ...", with its symbolized stack) and ends the process its own way: _exit() with its
+//     `exitcode` (ASan's default 1, TSan's 66), or abort() with abort_on_error=1. The parent then
+//     sees that exit status, not the signal. (TSan adds "nested bug in the same thread, aborting" for
+//     a fault on a thread it tracks; the status is still its exitcode.)
+//   - A sanitizer handler put back over sigrelay's afterwards (sigaction() with the disposition saved
+//     before install(), or a runtime that re-installs its own): it alone takes the crash, without
+//     sigrelay's report; describe(SIGSEGV).replaced is true and check_ownership() reports the signal,
+//     naming the runtime's module (libasan.so.8!...).
+//   - UBSan: with ASan (-fsanitize=address,undefined) ASan's handler is the one. UBSan alone:
+//     Clang's runtime installs a SIGSEGV handler with UBSAN_OPTIONS=handle_segv=1 (as above); GCC's
+//     shared libubsan installs none whatever the option says, so there is nothing to chain.
+//   - handle_segv=2 (a sanitizer's "exclusive" mode) makes its sigaction() interceptor ignore other
+//     code's handlers for that signal: install() then succeeds but its handler is never installed;
+//     check_ownership() reports it. Not tested.
+//   Tested in tests/crash_sanitizer_test.cc (ASan in the asan preset, TSan in tsan, UBSan alone in
+//   dev).
+//
 // Not built
 //   Backtraces of all threads (the issue's optional part, as Go prints every goroutine) are not
 //   built: only the crashing thread's stack is walked.

@@ -47,6 +47,18 @@
 //   to what it replaced). If that code has meanwhile set SIG_DFL or SIG_IGN, add_action() installs
 //   the trampoline afresh, saving that disposition as the one to restore.
 //
+// Exit and static destruction
+//   The registry itself is never destroyed (a leaked singleton, and handler state that is
+//   constant-initialised and trivially destructible), so add_action(), remove_action() and the
+//   trampoline keep working during static destruction, in atexit handlers and on other threads
+//   after main() returns. A signal delivered then runs the actions still registered at that moment
+//   (an object's destructor removes its own before it frees anything, and remove_action() waits for
+//   running ones: so nothing freed is ever run) and otherwise the saved disposition, chained as
+//   usual. Actions that are never removed keep running until the process ends: their context must
+//   outlive every static destructor (a global std::atomic is fine; a static object with a
+//   destructor is not, unless it removes the action first). An action or chained handler may end
+//   the process with _exit(); exit() is not async-signal-safe and must not be called from one.
+//
 // Thread safety
 //   Every function here may be called from any thread, concurrently. None may be called from a
 //   signal handler, except signal_name(), which is async-signal-safe.

@@ -88,6 +88,30 @@
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
 //   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).
+//   - Ending a realtime subscription (remove(), close(), destruction) on a thread that holds: the
+//     deliveries its holds keep pending are taken synchronously, still blocked, at most the ring's
+//     capacity + 64 of them (recorded, or counted in dropped() once the ring is full); the hold is
+//     lifted only after the action is gone. What a flood still queues after that meets the following
+//     disposition (an earlier SIG_IGN discards it; SIG_DFL of a realtime signal ends the process).
+//
+// Exit: static objects, exit() from any thread, signals during static destruction
+//   An object with static storage duration (or one a static destructor destroys) is torn down by
+//   exit() like any other: its actions are removed (each waits until no handler runs them) and the
+//   disposition saved by the first subscriber is restored when the last one goes, before anything
+//   of the object is freed. A signal delivered at any point of exit() therefore finds either the
+//   object's action, which is still whole, or no action and the restored disposition: never freed
+//   memory. The registry and the handler's state are never destroyed (constant-initialised or leaked
+//   on purpose), so a signal delivered after every sigrelay object is gone, during the remaining
+//   static destructors or the atexit handlers, meets the saved disposition through the trampoline
+//   (SIG_DFL/SIG_IGN as before sigrelay, or the earlier handler chained) until the process ends. A
+//   destructor finishes under a flood (tests/exit_race_test.cc) except on a thread whose signals the
+//   flood keeps unblocked and pending faster than its handler runs: the kernel runs the handler on
+//   every return to user space, so that thread makes no progress (true of any handler).
+//   exit() from another thread while a thread waits in wait() on an object that exit() does not
+//   destroy (a local of main(), or of that thread): the waiting thread keeps waiting until the
+//   process ends; nothing it uses is destroyed. Destroying an object that another thread is still
+//   using (a static one waited on while exit() runs) is the caller's error, as for any object.
+//   _exit() from an action or a chained handler ends the process at once; nothing is torn down.
 //
 // Masks (signalfd backend)
 //   A signal mask belongs to one thread. sigrelay blocks a signal in the thread that subscribes it
