@@ -66,13 +66,14 @@
 //   registry's fork child handler refreshes (no system call per drain); every eventfd write checks
 //   and every eventfd read checks getpid() as well (paid only next to that system call), so that a
 //   child of _Fork(), which runs no atfork handlers, never wakes the parent nor takes its wake-up.
-// - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a nearly
-//   full ring *holds* (src/handler/hold.hpp): the trampoline, before running any action, re-queues
-//   the siginfo to the running thread and blocks the signal in the interrupted context, and the
-//   kernel keeps the rest queued (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it
-//   sees). Holding before any action keeps every other action's exactly-once view, so holds do not
-//   need the object to be the signal's only action (tests/flood_test.cc floods beside a counting
-//   action and beside a second object: 100,000 of 100,000 each). A drain lifts this thread's holds once it
+// - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full
+//   ring *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the
+//   signal blocked in the interrupted context, and the kernel keeps the rest queued
+//   (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it sees) — where the object's action
+//   is the signal's only one. A hold before any action runs (so that other actions keep their
+//   exactly-once view) is built but switched off (kHoldBeforeActions, hold.hpp: it left signals
+//   held for good under a multi-threaded flood); beside other actions a full ring counts in
+//   dropped(). A drain lifts this thread's holds once it
 //   has emptied the ring (what they let in is recorded at once, without a wake-up system call, and taken in
 //   the same drain, up to one more ring) and pokes other holding threads (poke_ring_holders()). The
 //   alternative, a ring sized to RLIMIT_SIGPENDING (96,362 here) in lazily committed memory, was rejected: a

@@ -61,27 +61,21 @@
 //   with EAGAIN, which the sender sees. sigrelay keeps everything the kernel queued:
 //   - signalfd backend: a drain reads no more than the ring has room for; the rest stays queued.
 //   - Deliveries through the handler (relay backend, and threads that do not block the signals of a
-//     signalfd-backed object): when the ring is nearly full (fewer than capacity / 8 free records,
-//     at least 1, at most 64), the handler *holds* the delivery before running anything for it: it
-//     sends the siginfo it got back to its own thread (rt_tgsigqueueinfo(); si_code, pid, uid and
-//     value unchanged) and blocks the signal in that thread until the consumer has room, so the
-//     kernel keeps the rest queued. Every action of the signal (other `signals` objects, any other
-//     registry action, a chained earlier handler) then sees each delivery exactly once, when it
-//     comes back: holds work whatever else the signal runs. Holds are lifted by the next drain of
-//     any `signals` object (pending(), wait*(), the iterator): in the draining thread at once, in
-//     other threads by a poke (a SIGURG or SIGWINCH, as under "Masks"; the drain waits up to a
-//     second for each holding thread). Order per signal number is kept. dropped() counts a delivery
-//     that found the ring full only where a hold is impossible: more deliveries than that reserve
-//     raced past the check at once on several threads while the object is not the signal's only
-//     action, the re-queue fails (RLIMIT_SIGPENDING reached meanwhile; or a kill()/tgkill()
-//     siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a thread forge
-//     those only as itself), more than 256 threads hold at once, the object is removing a realtime
-//     signal (remove(), destruction), or the program runs under ThreadSanitizer (which runs
-//     handlers on a copy of the interrupted context: a block there would not stick), or the library
-//     uses the posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there every delivery
-//     that finds the ring full is counted by dropped()).
-//   - An object whose ring stays full holds its signal from every other action of that signal too,
-//     until it drains (another object's drain lifts the hold, which is taken again at once).
+//     signalfd-backed object): when the ring is full, the handler *holds*: it sends the siginfo it
+//     got back to its own thread (rt_tgsigqueueinfo(); si_code, pid, uid and value unchanged) and
+//     blocks the signal in that thread until the consumer has room, so the kernel keeps the rest
+//     queued. Holds are lifted by the consumer's next drain (pending(), wait*(), the iterator): in
+//     the consumer's thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under
+//     "Masks"; the drain waits up to a second for each holding thread). Order per signal number is
+//     kept. dropped() counts a delivery that found the ring full only where a hold is impossible:
+//     the signal has other subscribers (any other registry action, another `signals` object, an
+//     earlier handler chained), the re-queue fails (RLIMIT_SIGPENDING reached meanwhile; or a
+//     kill()/tgkill() siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a
+//     thread forge those only as itself), more than 256 threads hold at once, the object is
+//     removing a realtime signal (remove(), destruction), the program runs under ThreadSanitizer
+//     (which runs handlers on a copy of the interrupted context: a block there would not stick), or
+//     the library uses the posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there
+//     every delivery that finds the ring full is counted by dropped()).
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them
 //     (and the kernel's queue full): the sender sees EAGAIN. A thread that holds also keeps
 //     thread-directed deliveries of that signal pending until the lift.

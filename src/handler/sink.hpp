@@ -20,7 +20,8 @@
 // - Realtime signals when the ring is (nearly) full (the handler cannot refuse a delivery): a *hold*
 //   (src/handler/hold.hpp) re-queues the siginfo to the running thread and blocks the signal in the
 //   interrupted context, so that the kernel keeps the rest queued until the consumer has room. The
-//   trampoline holds before any action runs once fewer than `reserve` cells are free
+//   trampoline would hold before any action runs once fewer than `reserve` cells are free (switched off,
+//   hold.hpp)
 //   (ring_wants_hold()); where a hold is impossible, a delivery that finds the ring full is counted
 //   in `dropped`.
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a

@@ -41,6 +41,7 @@
 #include <tuple>
 #include <vector>
 
+#include "handler/hold.hpp"
 #include "handler/state.hpp"
 #include "interpose.hpp"
 #include "sigrelay/registry.hpp"
@@ -491,7 +492,13 @@ void stress(stress_extra* extra) {
 
   EXPECT_EQ(0U, violations) << violations << " calls with a handler on the stack, to: " << summary;
   EXPECT_GE(total.load(), kDeliveries);
-  EXPECT_EQ(total.load(), entries) << "every delivery ran inside the hook's window";
+  if (extra == nullptr) {
+    EXPECT_EQ(total.load(), entries) << "every delivery ran inside the hook's window";
+  } else {
+    // A `signals` ring that holds a delivery (src/handler/hold.hpp) enters the hook's window without
+    // running any action, and again when the kernel hands the delivery back: one entry more per hold.
+    EXPECT_GE(entries, total.load()) << "every delivery ran inside the hook's window";
+  }
   EXPECT_EQ(total.load(), usr1.load() + usr2.load() + rt_count.load());
   EXPECT_EQ(0U, safety::hook_entries_on_this_thread()) << "the sender blocked every signal";
   for (int r = 0; r < kReceivers; ++r) {
@@ -597,7 +604,10 @@ class signals_extra final : public stress_extra {
       std::printf("[ safety   ] signals (%s): %llu realtime records handed out, %llu dropped\n", name,
                   static_cast<unsigned long long>(t->rt), static_cast<unsigned long long>(sigs->dropped()));
     }
-    EXPECT_GT(polling_->dropped(), 0U) << "the 16-record ring overflowed";
+    // The 16-record ring overflowed: it held deliveries in the kernel (lifted by its drains), or,
+    // where a hold is impossible (ThreadSanitizer), counted them in dropped().
+    EXPECT_TRUE(polling_->dropped() > 0U || detail::g_ring_lifts.load() > 0U)
+        << "the 16-record ring overflowed";
     waiting_.reset();
     polling_.reset();
   }
