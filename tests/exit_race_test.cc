@@ -90,12 +90,6 @@ TEST(ExitRace, StaticTerminationDestroyedDuringAFlood) {
 // the termination object still stands (its second-signal kill) or is gone (SIG_DFL again). Either
 // end is right: whether a second SIGTERM reaches the process before exit_group() depends on the
 // flooding thread's scheduling.
-TEST(ExitRace, SecondSigtermOfAFloodKillsBeforeOrAfterTheStaticTermination) {
-#if !defined(SIGRELAY_TEST_TERMINATION)
-  GTEST_SKIP() << "termination needs C++20 (std::stop_token), which this build lacks";
-#endif
-  run_scenario("termination_flood", {7, SIGTERM});
-}
 
 TEST(ExitRace, ExitFromAnotherThreadWhileMainWaitsAndAThirdFloods) {
   run_scenario("exit_from_thread", {9, 0});
@@ -105,6 +99,15 @@ TEST(ExitRace, ExitFromAnotherThreadWhileMainWaitsAndAThirdFloods) {
 // "False positive error reports may follow" note, google/sanitizers#189); no error report may follow.
 bool no_sanitizer_error(const std::string& output) {
   return output.find("ERROR:") == std::string::npos && output.find("SUMMARY:") == std::string::npos;
+}
+
+// The second SIGTERM kills from its signal frame (the default action, emulated): the same ASan
+// warning may appear.
+TEST(ExitRace, SecondSigtermOfAFloodKillsBeforeOrAfterTheStaticTermination) {
+#if !defined(SIGRELAY_TEST_TERMINATION)
+  GTEST_SKIP() << "termination needs C++20 (std::stop_token), which this build lacks";
+#endif
+  run_scenario("termination_flood", {7, SIGTERM}, no_sanitizer_error);
 }
 
 TEST(ExitRace, UnderscoreExitInAnActionWhileThreadsDeliver) {
