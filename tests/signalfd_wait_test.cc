@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "support/platform.hpp"
+
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 
@@ -113,6 +115,7 @@ void expect_sleep_then_wake(bool threaded, long expected_syscall) {
 }
 
 TEST(SignalfdWait, SingleThreadedSleepsInReadAndWakesForTheSignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "under ThreadSanitizer wait() always ppoll()s (deferred handlers)";
   SIGRELAY_IN_CHILD([] { expect_sleep_then_wake(/*threaded=*/false, SYS_read); }, 90);
@@ -122,6 +125,7 @@ TEST(SignalfdWait, SingleThreadedSleepsInReadAndWakesForTheSignal) {
 // thread that does not block it; its handler records it and writes the eventfd, which only ppoll()
 // sees.
 TEST(SignalfdWait, WithASecondThreadSleepsInPpollAndWakesThroughTheHandler) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "ThreadSanitizer defers the other thread's handler until its blocking read() returns";
   SIGRELAY_IN_CHILD([] { expect_sleep_then_wake(/*threaded=*/true, SYS_ppoll); }, 90);
