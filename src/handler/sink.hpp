@@ -120,7 +120,7 @@ struct sink {
   origin_slot last[NSIG];
   ring_cell* cells = nullptr;  // capacity = mask + 1 cells, cells[i].seq starts at i
   std::size_t mask = 0;
-  std::size_t reserve = 1;  // free cells below which the trampoline holds (hold.hpp); set with cells
+  std::size_t reserve = 1;  // free cells below which the trampoline would hold (switched off, hold.hpp)
   std::atomic<std::size_t> enqueue_pos{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> dropped_by[NSIG] = {};  // the same, per realtime signal
