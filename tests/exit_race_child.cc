@@ -29,6 +29,7 @@
 // Exits 2 on bad usage, 3 when a scenario got past the point where it should have ended.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
@@ -46,10 +47,24 @@
 #if __cplusplus >= 202002L && __has_include(<stop_token>)  // what termination.hpp requires
 #include "sigrelay/termination.hpp"
 #endif
+#include "support/flood_limit.hpp"
 
 namespace {
 
 std::atomic<std::uint64_t> g_sent{0};
+
+// RLIMIT_SIGPENDING as the process started, before main() capped it for the flood. crash::install()
+// preallocates its watchdog's signal (timer_create), which the kernel checks against this process's
+// limit: the crash scenarios install with the whole allowance, as a process that floods nobody would.
+struct rlimit g_whole_pending_limit {};
+
+// Runs `install` with the whole RLIMIT_SIGPENDING, then caps it again for the flood.
+template <typename F>
+void with_whole_pending_limit(F install) {
+  ::setrlimit(RLIMIT_SIGPENDING, &g_whole_pending_limit);
+  install();
+  sigrelay::test::cap_pending_signals_for_a_flood();
+}
 std::atomic<pthread_t> g_main_thread{};
 
 void ignore(int signo) {
@@ -194,7 +209,7 @@ int crash_at_exit() {
   static sigrelay::signals sigs{SIGUSR1, rt1()};
   std::atexit([] {
     std::error_code ec;
-    sigrelay::crash::install({}, ec);
+    with_whole_pending_limit([&] { sigrelay::crash::install({}, ec); });
     if (ec) {
       std::fprintf(stderr, "crash::install during exit: %s\n", ec.message().c_str());
       ::_exit(4);
@@ -218,7 +233,7 @@ int crash_in_destructor() {
   for (int s : {SIGUSR1, rt1()}) ignore(s);
   static sigrelay::signals sigs{SIGUSR1, rt1()};
   static faults_when_destroyed faults;  // destroyed before `sigs` (constructed after it)
-  sigrelay::crash::install();
+  with_whole_pending_limit([] { sigrelay::crash::install(); });
   start_flooder(0, {SIGUSR1, rt1()});
   start_flooder(1, {SIGUSR1, rt1()});
   while (sigs.wait_for(std::chrono::milliseconds(10)).empty()) {
@@ -234,6 +249,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   g_main_thread.store(::pthread_self());
+  // Every scenario floods this process until the kernel refuses: leave the tests beside us their share.
+  ::getrlimit(RLIMIT_SIGPENDING, &g_whole_pending_limit);
+  sigrelay::test::cap_pending_signals_for_a_flood();
   const std::string scenario = argv[1];
   if (scenario == "static_signals") return static_signals();
   if (scenario == "static_dispatcher") return static_dispatcher();

@@ -47,6 +47,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/flood_limit.hpp"
 
 #include "sigrelay/signals.hpp"
 
@@ -361,6 +362,7 @@ struct stress_extra {
 };
 
 void stress(stress_extra* extra) {
+  sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
   const int rt = SIGRTMIN;
   const pid_t pid = getpid();
   sigset_t ours;
