@@ -27,9 +27,12 @@
 
 #include <poll.h>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "detail.hpp"
@@ -59,6 +62,7 @@ struct dispatcher::impl {
   detail::os::wakeup_fds stop_fds;  // one eventfd, or a pipe (posix platform layer)
   std::thread background;
   std::exception_ptr failure;  // what ended the background thread, for join()
+  bool broken = false;         // the dispatching thread's: run() threw for its own failure, not a callback's
 
   void run() {
     struct reset_on_exit {
@@ -71,7 +75,7 @@ struct dispatcher::impl {
     while (!stopping.load()) {
       if (next == backlog.size()) {
         struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fds.read, POLLIN, 0}};
-        detail::sys::poll(fds, 2, -1);  // EINTR: look again
+        if (detail::sys::poll(fds, 2, -1) < 0) wait_out_poll_failure(errno);
         std::lock_guard<std::mutex> lock(mutex);
         next = 0;
         sigs.pending(backlog);  // the backlog was all handed out: refill it in place
@@ -89,6 +93,20 @@ struct dispatcher::impl {
         (*cb)(event);  // may throw: the backlog keeps the rest
       }
     }
+  }
+
+  // poll() failed: EINTR means "look again"; ENOMEM (the kernel could not allocate its poll table) is
+  // waited out for a millisecond, then looked again; anything else (EINVAL, EFAULT) cannot be cured by
+  // retrying and ends run() with a std::system_error instead of a spinning thread (and the background
+  // thread, whatever error handler is set: see `broken`).
+  void wait_out_poll_failure(int err) {
+    if (err == EINTR || err == EAGAIN) return;
+    if (err == ENOMEM) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return;
+    }
+    broken = true;
+    detail::throw_error(detail::errno_code(err), "sigrelay::dispatcher: poll");
   }
 
   // Ends the call of `running` (also when it throws): forgets it, and destroys it if on()/off() retired
@@ -174,7 +192,7 @@ void dispatcher::start() {
           std::lock_guard<std::mutex> lock(self->mutex);
           handler = self->on_error;
         }
-        if (!handler) {
+        if (!handler || std::exchange(self->broken, false)) {
           self->failure = std::current_exception();
           return;
         }

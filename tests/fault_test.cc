@@ -333,6 +333,57 @@ TEST(Fault, poll_EINTR_dispatcher) {
   });
 }
 
+// The dispatcher's poll() out of kernel memory: waited out and retried, nothing lost.
+TEST(Fault, poll_ENOMEM_dispatcher) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::dispatcher d;
+    std::atomic<int> calls{0};
+    d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
+    inject in(sys::call::poll, ENOMEM, 3);
+    d.start();
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (inject::injected() < 3 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(inject::injected(), 3);
+    ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
+    while (calls.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    d.stop();
+    d.join();
+    EXPECT_EQ(calls.load(), 1);
+  });
+}
+
+// A poll() failure that retrying cannot cure ends run() with a system_error, and the background
+// thread too, even with an error handler set (which must not be called for it in a loop).
+TEST(Fault, poll_EINVAL_ends_the_dispatcher) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::dispatcher d;
+    d.on(SIGUSR1, [](const signal_event&) {});
+    {
+      inject in(sys::call::poll, EINVAL);
+      try {
+        d.run();
+        ADD_FAILURE() << "run() returned";
+      } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::error_code(EINVAL, std::system_category()));
+        EXPECT_NE(std::string(e.what()).find("poll"), std::string::npos) << e.what();
+      }
+    }
+    std::atomic<int> reported{0};
+    d.set_error_handler([&](std::exception_ptr) { reported.fetch_add(1); });
+    inject in(sys::call::poll, EINVAL);
+    d.start();
+    try {
+      d.join();
+      ADD_FAILURE() << "join() returned";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::error_code(EINVAL, std::system_category()));
+    }
+    EXPECT_EQ(reported.load(), 0);
+    EXPECT_EQ(inject::injected(), 1);
+  });
+}
+
 // children's waitpid(): retried.
 TEST(Fault, waitpid_EINTR_children) {
   SIGRELAY_IN_CHILD([] {
