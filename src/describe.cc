@@ -180,7 +180,10 @@ std::string to_string(const code_location& where) {
   out += '!';
   if (where.symbol.empty()) return out + hex(where.offset) + " (no symbol)";
   out += where.symbol;
-  if (where.offset != 0) out += "+" + hex(where.offset);
+  if (where.offset != 0) {
+    out += '+';  // not `"+" + hex(...)`: GCC 12 at -O3 warns a false -Wrestrict on that (its PR 105329)
+    out += hex(where.offset);
+  }
   return out;
 }
 
