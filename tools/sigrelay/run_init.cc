@@ -26,6 +26,15 @@
 //   same sigprocmask() that blocks), which is what restore_signal_mask()/spawn_attr would compute, but
 //   the child must also setsid()/setpgid()/tcsetpgrp() before exec, which posix_spawn cannot all do:
 //   fork() and run_fork_child.cc.
+// - RSS (issue 11: within tini's). The program is linked statically (no shared libstdc++ to load),
+//   so what the idle init keeps mapped is mostly its own code: the kernel maps file pages 64 KiB
+//   around each one touched (fault-around), and start-up (option parsing, fork, messages) touches
+//   code spread over most of the 1.9 MiB text segment. Measured in /proc/PID/smaps of an idle init:
+//   1,276 KiB of code, 224 of constants, 56 anonymous, 1,620 in all (tini: 1,328, of which 1,208
+//   are shared C library pages). Hence release_read_only_pages() after the start (run_init.hpp,
+//   Memory): 496 KiB idle, 752 once forwarding and reaping have run. MADV_RANDOM on the code does not
+//   turn fault-around off on the kernels measured (6.18), so it is not used. The pages stay in the
+//   page cache; only the init's mappings of them go.
 // - Dispositions: the init changes none, so the child execs with those the init was started with
 //   (an inherited SIG_IGN of SIGINT stays ignored). The one exception: an inherited SIG_IGN of SIGCHLD
 //   would make the kernel reap the children itself (no status to pass on): the init sets SIG_DFL
@@ -43,7 +52,9 @@
 #include "run_init.hpp"
 
 #include <fcntl.h>
+#include <link.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +65,7 @@
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -133,6 +145,39 @@ sigset_t forwarded_signals() {
   return out;
 }
 
+// Unmaps from the init the pages of the program's own read-only segments (its code and constants)
+// that start-up mapped (MADV_DONTNEED; see the design notes). Only the main program (the first
+// object dl_iterate_phdr() reports), only pages wholly inside a PT_LOAD segment without PF_W and
+// outside PT_GNU_RELRO: never a page that can hold data the process wrote (a private mapping's
+// written pages would be lost). Failures are ignored: the pages stay mapped, nothing else changes.
+int release_read_only_pages(dl_phdr_info* info, std::size_t /*size*/, void* /*data*/) {
+  const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  std::uintptr_t relro_begin = 0, relro_end = 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_GNU_RELRO) {
+      relro_begin = (info->dlpi_addr + ph.p_vaddr) & ~(page - 1);
+      relro_end = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + page - 1) & ~(page - 1);
+    }
+  }
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) != 0) continue;
+    std::uintptr_t begin = (info->dlpi_addr + ph.p_vaddr + page - 1) & ~(page - 1);
+    std::uintptr_t end = (info->dlpi_addr + ph.p_vaddr + ph.p_filesz) & ~(page - 1);
+    if (relro_end > relro_begin && begin < relro_end && relro_begin < end) {
+      if (relro_begin > begin) {
+        end = relro_begin;
+      } else {
+        begin = relro_end;
+      }
+    }
+    if (end <= begin) continue;
+    (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+  return 1;  // the main program only
+}
+
 // /proc/PID/comm without its newline, "?" if unreadable (open/read: no iostreams in the init).
 std::string command_name(pid_t pid) {
   if (pid <= 0) return "?";
@@ -205,6 +250,7 @@ class init {
     if (!become_reaper()) return 1;
 
     if (!spawn(started_with)) return 1;
+    dl_iterate_phdr(&release_read_only_pages, nullptr);  // start-up is over (design notes)
     return loop();
   }
 

@@ -24,6 +24,13 @@
 //     arrives and is forwarded like any other (SIGKILL just kills the init).
 //   - Subreaper: prctl(PR_SET_CHILD_SUBREAPER) with `subreaper`, or with `auto_subreaper` when the init
 //     is not PID 1. Not PID 1 and not a subreaper: the dialect's warning that orphans are not reaped.
+//   - Memory: once the child has been started (exec'd or failed), the init unmaps the pages of its own
+//     program's read-only segments (code and constants) that start-up touched: madvise(MADV_DONTNEED)
+//     over every page wholly inside a PT_LOAD segment without PF_W and outside PT_GNU_RELRO, of the
+//     main program only (not of shared libraries). They stay in the page cache; the few the loop
+//     runs are mapped again on their first use (a minor fault each, on the first signal or reaping).
+//     Pages the process wrote cannot be in these segments; a breakpoint a debugger wrote into the
+//     init's code before that point is lost with its page. A failing madvise() leaves them mapped.
 //
 // The child (fork, then execvp)
 //   - Signal mask: exactly the mask the init was started with (saved first thing), never the init's
