@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "event_backlog.hpp"
+#include "sigrelay/detail/event_backlog.hpp"
 
 namespace sigrelay::co {
 namespace detail {
@@ -37,8 +37,8 @@ struct channel_state {
   std::optional<sigrelay::signals> source;
   sigrelay::signals::handle closer;
   resume_function resume;
-  adapters::event_backlog queue;  // drained, not yet handed out; allocation-free in steady state
-  awaitable* head = nullptr;      // suspended awaitables, oldest first
+  sigrelay::detail::event_backlog queue;  // drained, not yet handed out; allocation-free in steady state
+  awaitable* head = nullptr;    // suspended awaitables, oldest first
   awaitable* tail = nullptr;
   bool closed = false;
   std::thread thread;

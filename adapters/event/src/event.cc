@@ -16,11 +16,11 @@
 #include <system_error>
 #include <utility>
 
-#include "event_backlog.hpp"
+#include "sigrelay/detail/event_backlog.hpp"
 
 namespace sigrelay::event {
 
-using adapters::event_backlog;
+using detail::event_backlog;
 
 struct signal_watcher::state {
   ::event* ev = nullptr;

@@ -17,11 +17,11 @@
 #include <system_error>
 #include <utility>
 
-#include "event_backlog.hpp"
+#include "sigrelay/detail/event_backlog.hpp"
 
 namespace sigrelay::uv {
 
-using adapters::event_backlog;
+using detail::event_backlog;
 
 struct signal_watcher::state {
   uv_poll_t poll{};

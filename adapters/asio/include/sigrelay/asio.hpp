@@ -139,6 +139,7 @@
 #include <utility>
 #include <vector>
 
+#include "sigrelay/detail/event_backlog.hpp"
 #include "sigrelay/signals.hpp"
 
 namespace sigrelay::asio {
@@ -172,49 +173,6 @@ inline error_code to_error_code(const std::error_code& e) noexcept {
 #endif
 }
 
-// The events drained from a `signals` but not yet handed out, without an allocation in steady state:
-// a vector and the index of its first event not handed out. When everything was handed out, the next
-// drain refills the vector in place (signals::pending(std::vector&) reuses its capacity); a drain
-// while events are still waiting goes through `scratch_` and is appended after the unread ones
-// (moved to the front first), which reuses both vectors' capacity too.
-class event_queue {
- public:
-  bool empty() const noexcept { return next_ == items_.size(); }
-  signal_event& front() noexcept { return items_[next_]; }
-  void pop_front() noexcept {
-    if (++next_ == items_.size()) clear();
-  }
-  void clear() noexcept {
-    items_.clear();
-    next_ = 0;
-  }
-  // Appends what `source` has recorded.
-  void drain(sigrelay::signals& source) {
-    if (empty()) {
-      next_ = 0;
-      source.pending(items_);
-      return;
-    }
-    source.pending(scratch_);
-    if (scratch_.empty()) return;
-    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(next_));
-    next_ = 0;
-    items_.insert(items_.end(), scratch_.begin(), scratch_.end());
-  }
-  // Discards the waiting events of `signo`.
-  void remove(int signo) {
-    items_.erase(std::remove_if(items_.begin() + static_cast<std::ptrdiff_t>(next_), items_.end(),
-                                [signo](const signal_event& e) { return e.signo == signo; }),
-                 items_.end());
-    if (empty()) clear();
-  }
-
- private:
-  std::vector<signal_event> items_;  // handed out up to next_
-  std::size_t next_ = 0;
-  std::vector<signal_event> scratch_;
-};
-
 // What an object and its operations share. An operation holds it by shared_ptr, so it never
 // depends on the object's lifetime; everything in it is guarded by `mutex`.
 template <typename Executor>
@@ -224,7 +182,7 @@ struct set_state {
   }
 
   // Appends what the source has recorded to the queue. With `mutex` held and !closed.
-  void drain() { queue.drain(*source); }
+  void drain() { queue.append(*source); }
 
   // Moves the next whole event, if any, into `out` (signal_event_set).
   // Called with `mutex` held and !closed.
@@ -266,7 +224,7 @@ struct set_state {
   bool closed = false;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
-  event_queue queue;  // drained from `source`, not yet handed out
+  sigrelay::detail::event_backlog queue;  // drained from `source`, not yet handed out
 };
 
 // The composed operation behind async_wait(); Result is int (signal_set) or signal_event.
