@@ -303,19 +303,6 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
 // Signal context.
 void* current_ucontext() noexcept { return t_ucontext; }
 
-// Async-signal-safe.
-bool wants_ucontext(int signo) noexcept {
-  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  const section held = enter_reader(frame);
-  const snapshot* snap = load_snapshot(signo);
-  const bool wants =
-      snap != nullptr && (snap->chained_by_action ||
-                          ((snap->previous.sa_flags & SA_SIGINFO) != 0 &&
-                           snap->previous.sa_handler != SIG_DFL && snap->previous.sa_handler != SIG_IGN));
-  leave_reader(held);
-  return wants;
-}
-
 // Signal context. Called from inside an action (its reader section held): the previous disposition
 // is read from the snapshot that action runs from, copied, and called as dispatch() would.
 void call_chained(int signo, siginfo_t* info, void* ucontext) noexcept {
