@@ -19,14 +19,14 @@
 // Actions that never return
 //   An action that leaves by siglongjmp would hold its counter forever, and every later grace period
 //   would wait for it. Each thread therefore records the sections it holds (trampoline.cc), innermost
-//   last, with the frame address of the dispatch() that holds each. The next delivery on that thread
-//   compares them with the stack pointer of the code it interrupted: a section whose frame lies below
-//   it cannot be one that code runs inside (stacks grow down), so it was abandoned, and its counter
-//   is given back. A section that returns also releases any nested ones that a siglongjmp back into
-//   it abandoned. So grace periods wait for such an action only until its thread next takes a signal
-//   (at a shallower point of its stack, on the same stack); never released where the interrupted
-//   stack pointer is unknown (architectures other than x86-64 and AArch64), nor under
-//   ThreadSanitizer (whose deferred handlers see a stale interrupted context).
+//   last, with the frame address of the trampoline (or ordinary code's dispatch()) that holds each.
+//   The next delivery on that thread compares them with the stack pointer of the code it interrupted:
+//   a section whose frame lies below it cannot be one that code runs inside (stacks grow down), so it
+//   was abandoned, and its counter is given back. A section that returns also releases any nested
+//   ones that a siglongjmp back into it abandoned. So grace periods wait for such an action only
+//   until its thread next takes a signal (at a shallower point of its stack, on the same stack);
+//   never released where the interrupted stack pointer is unknown (architectures other than x86-64
+//   and AArch64), nor under ThreadSanitizer (whose deferred handlers see a stale interrupted context).
 //   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
 //   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
 //   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for

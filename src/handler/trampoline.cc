@@ -87,7 +87,7 @@ void call_previous(const struct sigaction& previous, int signo, siginfo_t* info,
 // atomic exchange so that a section is released at most once even if a nested delivery interrupts
 // the release.
 struct held_section {
-  std::uintptr_t frame;  // __builtin_frame_address(0) of the dispatch() that holds it
+  std::uintptr_t frame;  // __builtin_frame_address(0) of the trampoline (or dispatch()) that holds it
   std::uint32_t parity;  // the counter it holds, or kNotCounted
 };
 constexpr std::uint32_t kNotCounted = 2;
@@ -118,8 +118,8 @@ std::uintptr_t interrupted_sp(const void* uc) noexcept {
 }
 
 // Signal context. Releases the sections of this thread that were left by siglongjmp: a section whose
-// dispatch() frame lies below the interrupted code's stack pointer cannot be one the interrupted code
-// runs inside (stacks grow down), so its dispatch() is gone.
+// frame (the trampoline's, or dispatch()'s in ordinary code) lies below the interrupted code's stack
+// pointer cannot be one the interrupted code runs inside (stacks grow down), so that frame is gone.
 // A section still being entered (kNotCounted) is never released: only the code it interrupted can be
 // entering it.
 // ThreadSanitizer runs a deferred handler later, deeper in the thread's stack, with the context saved
