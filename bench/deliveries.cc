@@ -7,9 +7,10 @@
 // relay::add_count action through sigrelay's trampoline), signals (a relay-backend `signals`
 // object: handler, record, wake, then pending() in ordinary code), signalfd (the signalfd backend:
 // tgkill then pending()); signals-reuse and signalfd-reuse: the same with pending(std::vector&) into
-// one reused vector (the allocation-free path). Each delivery is a tgkill() to this thread. bench/run runs it
-// under `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction counts
-// by the difference of N, which cancels start-up and set-up: user-space instructions per delivery (the
+// one reused vector (the allocation-free path); iterator: the range-for iterator of a relay-backend
+// `signals` (one delivery pending before each ++). Each delivery is a tgkill() to this thread. bench/run runs
+// it under `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction
+// counts by the difference of N, which cancels start-up and set-up: user-space instructions per delivery (the
 // kernel's part is not counted by callgrind).
 //
 // Through the dispatcher and each adapter that is built in (the same tgkill(), then the whole way to
@@ -100,10 +101,11 @@ void send_self(int signo) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr,
-                 "usage: deliveries "
-                 "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|dispatcher|asio|uv|coro "
-                 "N\n");
+    std::fprintf(
+        stderr,
+        "usage: deliveries "
+        "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|iterator|dispatcher|asio|uv|coro "
+        "N\n");
     return 2;
   }
   const char* mode = argv[1];
@@ -142,6 +144,16 @@ int main(int argc, char** argv) {
       send_self(SIGUSR1);
       s.pending(events);
       for (const auto& e : events) got += e.count;
+    });
+  } else if (std::strcmp(mode, "iterator") == 0) {
+    // The range-for iterator on the relay backend: one delivery pending before each ++.
+    sigrelay::signals s({SIGUSR1});
+    send_self(SIGUSR1);
+    auto it = s.begin();
+    deliver(n, allocations, [&] {
+      got += it->count;
+      send_self(SIGUSR1);
+      ++it;
     });
 #endif
 #ifdef BENCH_HAVE_SIGRELAY_DISPATCHER

@@ -12,13 +12,17 @@
 //   all the way to ordinary code: tgkill() then pending() (a new vector each time), then per path of
 //   the allocation-free API: pending(std::vector&), a realtime delivery through the ring, wait() and
 //   wait(std::vector&) with a signal pending, the range-for iterator, poll() on native_handle() then
-//   pending(std::vector&), and a realtime delivery next to a second (counting) action.
+//   pending(std::vector&), a realtime delivery next to a second (counting) action, and through the
+//   dispatcher (run() until the callback's stop()).
 #include <benchmark/benchmark.h>
 
 #include <sigrelay/registry.hpp>
 #include <sigrelay/relays.hpp>
 #ifdef BENCH_HAVE_SIGRELAY_SIGNALS
 #include <sigrelay/signals.hpp>
+#endif
+#ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
+#include <sigrelay/dispatcher.hpp>
 #endif
 
 #include <poll.h>
@@ -290,6 +294,27 @@ void BM_SignalsIterator(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "relay, iterator" : "signalfd, iterator");
 }
 BENCHMARK(BM_SignalsIterator)->Arg(0)->Arg(1);
+#endif
+
+#ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
+// One delivery through the dispatcher: tgkill() to this thread, then run() until the callback's stop().
+void BM_DispatcherDelivery(benchmark::State& state) {
+  sigrelay::dispatcher d;
+  std::uint64_t got = 0;
+  d.on(SIGUSR1, [&](const sigrelay::signal_event& e) {
+    got += e.count;
+    d.stop();
+  });
+  unblock(SIGUSR1);
+  for (auto _ : state) {
+    send_self(SIGUSR1);
+    d.run();
+  }
+  if (got != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("lost deliveries");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("dispatcher, run() to the callback");
+}
+BENCHMARK(BM_DispatcherDelivery);
 #endif
 
 }  // namespace

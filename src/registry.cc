@@ -222,8 +222,13 @@ snapshot_ptr make_snapshot(const struct sigaction& previous, const std::vector<e
 
 // Publishes `fresh` for `signo` (nullptr: none), waits out the grace period and frees the snapshot it
 // replaced. Never fails: everything that can was done by make_snapshot(). Mutex held.
+// Keeps g_handler.wants_context[signo] in step (state.hpp, wants_ucontext()): set before a snapshot
+// that wants a ucontext is published, cleared only after one that does not is.
 void publish(int signo, snapshot_ptr fresh) noexcept {
+  const bool wants = fresh != nullptr && snapshot_wants_ucontext(*fresh);
+  if (wants) g_handler.wants_context[signo].store(true, std::memory_order_seq_cst);
   const published_ptr old(g_handler.slots[signo].exchange(fresh.release(), std::memory_order_seq_cst));
+  if (!wants) g_handler.wants_context[signo].store(false, std::memory_order_seq_cst);
   if (old) synchronize();
 }
 

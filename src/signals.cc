@@ -182,39 +182,52 @@ namespace {
 // Async-signal-safe: pure computation.
 // SIGPIPE for a write to a broken pipe is sent by the kernel as SI_USER "from" the writing process
 // itself; it is reported as a kernel origin (with that pid), as is a SIGPIPE the process sends itself.
-origin make_origin(const raw_origin& r, pid_t self) noexcept {
+// One switch on si_code, each case setting only what that code carries (issue 9: this runs once per
+// event handed out). The same classification as origin_of() documents in the header:
+// - SI_USER: user (kernel for the SIGPIPE "from" this process), with pid and uid; no value.
+// - SI_QUEUE, SI_TKILL: queue, thread, with pid, uid and value. SI_TIMER: timer, with value.
+// - SI_MESGQ: other, with pid, uid and value. Other negative codes: other, with value.
+// - SIGCHLD with CLD_EXITED..CLD_CONTINUED: child, with pid, uid and child_status.
+// - Other positive codes (SI_KERNEL and the per-signal ones): kernel, nothing else.
+// trusted: si_code >= 0 or SI_TKILL.
+[[gnu::always_inline]] inline origin make_origin(const raw_origin& r, pid_t self) noexcept {
   origin o;
-  o.code = r.code;
-  // si_code >= 0 is filled by the kernel; of the negative codes only SI_TKILL cannot be sent to
-  // another process with rt_sigqueueinfo() / rt_tgsigqueueinfo() (the kernel refuses it).
-  o.trusted = r.code >= 0 || r.code == SI_TKILL;
-  const bool is_child = r.signo == SIGCHLD && r.code >= CLD_EXITED && r.code <= CLD_CONTINUED;
-  const bool broken_pipe = r.signo == SIGPIPE && r.code == SI_USER && r.pid == self;
-  if (r.code == SI_USER && !broken_pipe) {
-    o.kind = origin_kind::user;
-  } else if (r.code == SI_QUEUE) {
-    o.kind = origin_kind::queue;
-  } else if (r.code == SI_TKILL) {
-    o.kind = origin_kind::thread;
-  } else if (r.code == SI_TIMER) {
-    o.kind = origin_kind::timer;
-  } else if (is_child) {
-    o.kind = origin_kind::child;
-  } else if (r.code == SI_KERNEL || r.code > 0 || broken_pipe) {
-    o.kind = origin_kind::kernel;
-  } else {
-    o.kind = origin_kind::other;
-  }
-  const bool has_sender = r.code == SI_USER || o.kind == origin_kind::queue ||
-                          o.kind == origin_kind::thread || o.kind == origin_kind::child || r.code == SI_MESGQ;
-  if (has_sender) {
-    o.pid = r.pid;
-    o.uid = r.uid;
-  }
-  if (is_child) {
-    o.child_status = r.status;
-  } else if (r.code < 0) {  // the codes that carry a sigval
-    o.value.sival_ptr = r.value;
+  const int code = r.code;
+  o.code = code;
+  o.trusted = code >= 0 || code == SI_TKILL;
+  switch (code) {
+    case SI_USER:
+      o.kind = r.signo == SIGPIPE && r.pid == self ? origin_kind::kernel : origin_kind::user;
+      o.pid = r.pid;
+      o.uid = r.uid;
+      break;
+    case SI_QUEUE:
+    case SI_TKILL:
+    case SI_MESGQ:
+      o.kind = code == SI_QUEUE   ? origin_kind::queue
+               : code == SI_TKILL ? origin_kind::thread
+                                  : origin_kind::other;
+      o.pid = r.pid;
+      o.uid = r.uid;
+      o.value.sival_ptr = r.value;
+      break;
+    case SI_TIMER:
+      o.kind = origin_kind::timer;
+      o.value.sival_ptr = r.value;
+      break;
+    default:
+      if (r.signo == SIGCHLD && code >= CLD_EXITED && code <= CLD_CONTINUED) {
+        o.kind = origin_kind::child;
+        o.pid = r.pid;
+        o.uid = r.uid;
+        o.child_status = r.status;
+      } else if (code > 0) {
+        o.kind = origin_kind::kernel;
+      } else {
+        o.kind = origin_kind::other;
+        o.value.sival_ptr = r.value;  // code < 0 here: the codes that carry a sigval
+      }
+      break;
   }
   return o;
 }
@@ -807,7 +820,10 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
         events.pop_back();
         continue;
       }
-      events.back() = signal_event{signo, n, detail::make_origin(read_slot(s.last[signo], signo), s.owner)};
+      signal_event& e = events.back();  // filled in place: no temporary event to copy
+      e.signo = signo;
+      e.count = n;
+      e.last = detail::make_origin(read_slot(s.last[signo], signo), s.owner);
     }
     // Realtime: the ring, then (if this thread held signals because it was full) what the lift lets
     // in, once: that is at most another ring's worth, the rest is held again.
@@ -1250,8 +1266,11 @@ std::vector<signal_event> signals::pending() {
 }
 
 std::size_t signals::pending(std::vector<signal_event>& events) {
-  events.clear();
-  if (core_) drain(*core_, /*stale_fd=*/true, events);
+  if (!core_) {
+    events.clear();
+    return 0;
+  }
+  drain(*core_, /*stale_fd=*/true, events);  // clears `events` first
   return events.size();
 }
 

@@ -19,11 +19,12 @@ __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec")))
 __thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec"))) = 0;
 const char poke_cookie = 0;
 
-// Signal context (also ordinary context on the owner thread). Marks itself busy, so that a handler
-// interrupting an ordinary-context run leaves `t_applied` to it.
-bool lift_released_blocks(sigset_t* mask) noexcept {
-  thread_blocks* const slot = t_blocks;
-  if (t_applied == 0 || slot == nullptr) return false;
+namespace {
+
+// Signal context (also ordinary context on the owner thread). The lift itself: marks itself busy, so
+// that a handler interrupting an ordinary-context run leaves `t_applied` to it. Out of line, so that
+// the checks before it cost no frame.
+[[gnu::noinline]] bool lift_now(thread_blocks* const slot, sigset_t* mask) noexcept {
   if (t_busy != 0) {  // interrupted the owner's own bookkeeping: it looks again when done
     t_missed = 1;
     return false;
@@ -59,6 +60,31 @@ bool lift_released_blocks(sigset_t* mask) noexcept {
   errno = saved_errno;
   t_busy = 0;
   return any;
+}
+
+}  // namespace
+
+// Signal context (also ordinary context on the owner thread).
+bool lift_released_blocks(sigset_t* mask) noexcept {
+  thread_blocks* const slot = t_blocks;
+  if (t_applied == 0 || slot == nullptr) return false;
+  // Ordinary context (a drain: every one on the signalfd backend): nothing to lift while every applied
+  // block is still referenced, so look first and return without lift_now() (no errno, no
+  // system call, no `lifts` tick). Pokers wait for the tick of the lift their poke's handler runs
+  // (signal context: always the full path), or, where that handler found this thread busy (t_missed),
+  // of the run the busy code makes afterwards: t_missed takes the full path here too. A reference
+  // dropped by another thread after the look is that thread's to report with a poke, exactly as if it
+  // were dropped just after a full run. A handler that interrupts the look and lifts edits t_applied
+  // itself: the look then ends on a copy (nothing lifted twice: the full path re-reads t_applied).
+  // Only atomics loads and thread-local reads: async-signal-safe like the rest.
+  if (mask == nullptr && t_missed == 0) {
+    bool released = false;
+    for (std::uint64_t rest = t_applied; rest != 0 && !released; rest &= rest - 1) {
+      released = slot->refs[__builtin_ctzll(rest) + 1].load(std::memory_order_seq_cst) == 0;
+    }
+    if (!released) return false;
+  }
+  return lift_now(slot, mask);
 }
 
 // Signal context.

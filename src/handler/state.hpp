@@ -13,19 +13,20 @@
 //   Readers (the trampoline) announce themselves in one of two counters chosen by the low bit of
 //   `epoch`: load epoch -> increment active[parity] -> load the snapshot -> run -> decrement. A
 //   chained earlier handler is called outside that section (its sigaction copied out first), since
-//   it may never return (siglongjmp); actions are called inside it.
+//   it may never return (siglongjmp); actions are called inside it. wants_ucontext() reads no
+//   snapshot (a per-signal flag the writer keeps, see below), so it needs no section.
 //
 // Actions that never return
 //   An action that leaves by siglongjmp would hold its counter forever, and every later grace period
 //   would wait for it. Each thread therefore records the sections it holds (trampoline.cc), innermost
-//   last, with the frame address of the dispatch() that holds each. The next delivery on that thread
-//   compares them with the stack pointer of the code it interrupted: a section whose frame lies below
-//   it cannot be one that code runs inside (stacks grow down), so it was abandoned, and its counter
-//   is given back. A section that returns also releases any nested ones that a siglongjmp back into
-//   it abandoned. So grace periods wait for such an action only until its thread next takes a signal
-//   (at a shallower point of its stack, on the same stack); never released where the interrupted
-//   stack pointer is unknown (architectures other than x86-64 and AArch64), nor under
-//   ThreadSanitizer (whose deferred handlers see a stale interrupted context).
+//   last, with the frame address of the trampoline (or ordinary code's dispatch()) that holds each.
+//   The next delivery on that thread compares them with the stack pointer of the code it interrupted:
+//   a section whose frame lies below it cannot be one that code runs inside (stacks grow down), so it
+//   was abandoned, and its counter is given back. A section that returns also releases any nested
+//   ones that a siglongjmp back into it abandoned. So grace periods wait for such an action only
+//   until its thread next takes a signal (at a shallower point of its stack, on the same stack);
+//   never released where the interrupted stack pointer is unknown (architectures other than x86-64
+//   and AArch64), nor under ThreadSanitizer (whose deferred handlers see a stale interrupted context).
 //   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
 //   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
 //   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for
@@ -76,6 +77,9 @@ struct handler_state {
   std::atomic<trampoline_hook> hook;
   // A chained SA_RESETHAND handler has had its one call (reset when the trampoline is installed).
   std::atomic<bool> previous_spent[NSIG];
+  // Whether the snapshot published for the signal wants a ucontext (snapshot_wants_ucontext()), kept
+  // by the registry around each publication (see wants_ucontext()).
+  std::atomic<bool> wants_context[NSIG];
 };
 
 // The trampoline reads and writes these atomics in signal context. One that is not lock-free would be
@@ -86,6 +90,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "handler_state::a
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "handler_state::epoch");
 static_assert(std::atomic<pid_t>::is_always_lock_free, "handler_state::pid");
 static_assert(std::atomic<trampoline_hook>::is_always_lock_free, "handler_state::hook");
+static_assert(std::atomic<bool>::is_always_lock_free, "handler_state::previous_spent, wants_context");
 
 // Constant-initialised, trivially destructible: never destroyed in any meaningful sense.
 extern handler_state g_handler;
@@ -98,10 +103,25 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
 // ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
 void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
 
-// Whether a delivery of `signo` may look at its ucontext now: an earlier SA_SIGINFO handler is
-// chained, or an action chains itself (the crash handler, which reads the registers). Read under the
-// reader protocol. Async-signal-safe; the signalfd backend captures a getcontext() only then.
-bool wants_ucontext(int signo) noexcept;
+// Whether a snapshot's delivery may look at its ucontext: an earlier SA_SIGINFO handler is chained,
+// or an action chains itself (the crash handler, which reads the registers).
+inline bool snapshot_wants_ucontext(const snapshot& snap) noexcept {
+  return snap.chained_by_action ||
+         ((snap.previous.sa_flags & SA_SIGINFO) != 0 && snap.previous.sa_handler != SIG_DFL &&
+          snap.previous.sa_handler != SIG_IGN);
+}
+
+// Whether a delivery of `signo` may look at its ucontext now (snapshot_wants_ucontext() of the
+// published snapshot). Async-signal-safe; the signalfd backend captures a getcontext() only then,
+// checking per siginfo read. One atomic load, no reader section: the registry's publish() sets the
+// flag *before* it publishes a snapshot that wants a ucontext and clears it only *after* it published
+// one that does not (every access seq_cst). So a caller that then dispatches with a snapshot wanting
+// one saw true, unless that snapshot was published after this load, a window that a check under the
+// reader section had as well (the dispatch loads the snapshot again). A stale true costs one
+// getcontext() for nothing.
+inline bool wants_ucontext(int signo) noexcept {
+  return signo > 0 && signo < NSIG && g_handler.wants_context[signo].load(std::memory_order_seq_cst);
+}
 
 // Signal context. Inside an action: the ucontext the kernel passed with the delivery being handled
 // on this thread (nullptr outside an action, or when there was none).

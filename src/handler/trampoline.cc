@@ -87,7 +87,7 @@ void call_previous(const struct sigaction& previous, int signo, siginfo_t* info,
 // atomic exchange so that a section is released at most once even if a nested delivery interrupts
 // the release.
 struct held_section {
-  std::uintptr_t frame;  // __builtin_frame_address(0) of the dispatch() that holds it
+  std::uintptr_t frame;  // __builtin_frame_address(0) of the trampoline (or dispatch()) that holds it
   std::uint32_t parity;  // the counter it holds, or kNotCounted
 };
 constexpr std::uint32_t kNotCounted = 2;
@@ -96,7 +96,7 @@ __thread held_section t_held[kMaxHeld] __attribute__((tls_model("initial-exec"))
 __thread unsigned t_held_depth __attribute__((tls_model("initial-exec")));
 
 // Signal context. Gives back the counter of this thread's innermost held section and forgets it.
-void release_innermost() noexcept {
+[[gnu::always_inline]] inline void release_innermost() noexcept {
   const unsigned index = t_held_depth - 1;
   const std::uint32_t parity = __atomic_exchange_n(&t_held[index].parity, kNotCounted, __ATOMIC_SEQ_CST);
   __atomic_store_n(&t_held_depth, index, __ATOMIC_SEQ_CST);
@@ -118,8 +118,8 @@ std::uintptr_t interrupted_sp(const void* uc) noexcept {
 }
 
 // Signal context. Releases the sections of this thread that were left by siglongjmp: a section whose
-// dispatch() frame lies below the interrupted code's stack pointer cannot be one the interrupted code
-// runs inside (stacks grow down), so its dispatch() is gone.
+// frame (the trampoline's, or dispatch()'s in ordinary code) lies below the interrupted code's stack
+// pointer cannot be one the interrupted code runs inside (stacks grow down), so that frame is gone.
 // A section still being entered (kNotCounted) is never released: only the code it interrupted can be
 // entering it.
 // ThreadSanitizer runs a deferred handler later, deeper in the thread's stack, with the context saved
@@ -158,8 +158,9 @@ struct section {
   std::uint32_t parity;
 };
 
-// Signal context. Enters the read-side section of the grace period (state.hpp).
-section enter_reader(std::uintptr_t frame) noexcept {
+// Signal context. Enters the read-side section of the grace period (state.hpp). Inlined (as are
+// leave_reader() and release_innermost()): every delivery runs them; the code is the same.
+[[gnu::always_inline]] inline section enter_reader(std::uintptr_t frame) noexcept {
   const unsigned index = t_held_depth;
   const bool tracked = index < kMaxHeld;
   if (tracked) {
@@ -174,7 +175,7 @@ section enter_reader(std::uintptr_t frame) noexcept {
 
 // Signal context. Leaves it; sections nested inside it that a siglongjmp back into it abandoned are
 // released first.
-void leave_reader(section held) noexcept {
+[[gnu::always_inline]] inline void leave_reader(section held) noexcept {
   if (held.index == kMaxHeld) {
     g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
     return;
@@ -191,10 +192,29 @@ const snapshot* load_snapshot(int signo) noexcept {
   return (signo > 0 && signo < NSIG) ? g_handler.slots[signo].load(std::memory_order_seq_cst) : nullptr;
 }
 
-}  // namespace
+// Signal context. Calls the chained earlier handler of `snap` (protected by `held`) outside the
+// read-side section, then enters it again (as `held`) and returns the snapshot now published. Kept
+// out of line (a cold path) so that the sigaction copy and its registers do not weigh on every
+// delivery: the steps, their order and the frame recorded for the section are those of the inline
+// code it replaces.
+[[gnu::noinline, gnu::cold]] const snapshot* chain_outside_section(const snapshot* snap, int signo,
+                                                                   siginfo_t* info, void* ucontext,
+                                                                   std::uintptr_t frame,
+                                                                   section& held) noexcept {
+  // Copied out, so that the call holds no reader count (it may never return).
+  const struct sigaction previous = snap->previous;
+  leave_reader(held);
+  call_previous(previous, signo, info, ucontext);
+  held = enter_reader(frame);
+  return load_snapshot(signo);
+}
 
-// Signal context: async-signal-safe, errno preserved.
-void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
+// Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
+// trampoline too, so that a delivery pays one handler frame, not two: `frame` below is then the
+// trampoline's frame, which is just as good a marker for the abandoned-section check (it lies below the
+// interrupted code's stack pointer and above everything the actions push, as dispatch()'s did), and
+// nothing else changes (same steps, same order, same reader protocol).
+[[gnu::always_inline]] inline void run_delivery(int signo, siginfo_t* info, void* ucontext) noexcept {
   const int saved_errno = errno;
   const trampoline_hook hook = g_handler.hook.load(std::memory_order_relaxed);
   if (hook != nullptr) hook(true);
@@ -207,7 +227,12 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   }
 
   const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  release_abandoned(interrupted_sp(ucontext));
+  // release_abandoned() does nothing when this thread holds no section (its loop starts with the
+  // same test): the usual case skips reading the context and zeroing its stack_t. Still safe nested
+  // and re-entered: t_held_depth is this thread's own, and a nested delivery that runs between this
+  // test and enter_reader() either returns (having put the depth back) or leaves by siglongjmp to a
+  // point outside this delivery, which then never resumes here.
+  if (t_held_depth != 0) release_abandoned(interrupted_sp(ucontext));
   // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
   // inside a lone action with nothing chained.
   const unsigned may_hold = t_hold_allowed;
@@ -226,12 +251,7 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
     return;
   }
   if (snap != nullptr && !snap->chained_by_action && callable(snap->previous, signo, *info)) {
-    // Copied out, so that the call holds no reader count (it may never return).
-    const struct sigaction previous = snap->previous;
-    leave_reader(held);
-    call_previous(previous, signo, info, ucontext);
-    held = enter_reader(frame);
-    snap = load_snapshot(signo);
+    snap = chain_outside_section(snap, signo, info, ucontext, frame, held);
   }
   if (snap != nullptr) {
     void* const outer_ucontext = t_ucontext;
@@ -248,6 +268,11 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   if (hook != nullptr) hook(false);
   errno = saved_errno;
 }
+
+}  // namespace
+
+// Signal context: async-signal-safe, errno preserved.
+void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept { run_delivery(signo, info, ucontext); }
 
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
 // needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
@@ -269,7 +294,7 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   const unsigned outer_request = t_hold_request;
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
   t_hold_request = 0;
-  dispatch(signo, info, ucontext);
+  run_delivery(signo, info, ucontext);
   if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;
@@ -277,19 +302,6 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
 
 // Signal context.
 void* current_ucontext() noexcept { return t_ucontext; }
-
-// Async-signal-safe.
-bool wants_ucontext(int signo) noexcept {
-  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-  const section held = enter_reader(frame);
-  const snapshot* snap = load_snapshot(signo);
-  const bool wants =
-      snap != nullptr && (snap->chained_by_action ||
-                          ((snap->previous.sa_flags & SA_SIGINFO) != 0 &&
-                           snap->previous.sa_handler != SIG_DFL && snap->previous.sa_handler != SIG_IGN));
-  leave_reader(held);
-  return wants;
-}
 
 // Signal context. Called from inside an action (its reader section held): the previous disposition
 // is read from the snapshot that action runs from, copied, and called as dispatch() would.
