@@ -15,6 +15,11 @@
 // - native_handle() is an epoll fd over the `signals` object's native_handle() and `poke`, so one
 //   descriptor stands for both; wait*() ppoll()s it (poll is intercepted by ThreadSanitizer, which
 //   then runs its deferred signal handlers: a sleeping wait() sees a SIGCHLD).
+//   The posix build (no epoll; SIGRELAY_LINUX, platform/config.hpp) makes `poke` that one descriptor
+//   instead: a relay::fd_relay action on SIGCHLD writes poke's write end on every delivery, so
+//   native_handle() is poke's read end, readable after a SIGCHLD as after watch()/close(); wait*()
+//   poll()s it. The order that loses no wake-up is the same: pending() drains the `signals` object
+//   and then poke before it reaps, and a SIGCHLD after the drain writes poke again.
 // - No event buffer: everything reaped in a look is returned by that look. If waitpid() fails with
 //   an unexpected error, the events reaped so far are kept in `carried` and come first next time.
 // - close() sets `closed` and writes `poke`, which is then never drained again: readable for good.
@@ -22,7 +27,6 @@
 #include "sigrelay/children.hpp"
 
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,11 +34,17 @@
 #include <atomic>
 #include <cerrno>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "detail.hpp"
 #include "platform/linux.hpp"
 #include "platform/sys.hpp"
+#include "sigrelay/relays.hpp"
+
+#if SIGRELAY_LINUX
+#include <sys/epoll.h>
+#endif
 
 namespace sigrelay {
 
@@ -43,7 +53,11 @@ struct children::state {
   signals sigchld;
   pid_t owner = ::getpid();
   detail::os::wakeup_fds poke;  // eventfd (a pipe on posix): a look is due (construction, watch()) or closed
-  int epoll = -1;               // native_handle(): sigchld's handle + poke
+  int epoll = -1;               // native_handle(): sigchld's handle + poke (Linux)
+#if !SIGRELAY_LINUX
+  std::optional<relay::fd_relay> poke_relay;  // writes poke on each SIGCHLD (the posix build)
+  action_id poke_action;
+#endif
   std::atomic<bool> closed{false};
   mutable std::mutex mutex;          // watched, carried
   std::vector<pid_t> watched;        // scope own
@@ -52,6 +66,9 @@ struct children::state {
   explicit state(const children_options& o)
       : options(o), sigchld({SIGCHLD}, signals_options{o.backend, signals_options{}.realtime_capacity}) {}
   ~state() {
+#if !SIGRELAY_LINUX
+    if (poke_action) remove_action(poke_action);  // before poke's fds close
+#endif
     if (epoll >= 0) detail::os::close_fd(epoll);
     detail::os::close_wakeup(poke);
   }
@@ -101,6 +118,7 @@ children::children(children_options options) : state_(std::make_unique<state>(op
   std::error_code ec;
   state_->poke = detail::os::make_wakeup(ec);
   if (ec) detail::throw_error(ec, "sigrelay: children: cannot create an eventfd");
+#if SIGRELAY_LINUX
   state_->epoll = detail::sys::epoll_create1(EPOLL_CLOEXEC);
   if (state_->epoll < 0)
     detail::throw_error(detail::errno_code(), "sigrelay: children: cannot create an epoll fd");
@@ -112,6 +130,10 @@ children::children(children_options options) : state_(std::make_unique<state>(op
       detail::throw_error(detail::errno_code(), "sigrelay: children: cannot watch a descriptor with epoll");
     }
   }
+#else
+  state_->poke_relay.emplace(state_->poke.write);
+  state_->poke_action = add_action(SIGCHLD, state_->poke_relay->get());
+#endif
   // Children that ended before SIGCHLD was subscribed: the first look reaps them (scope all).
   if (options.scope == child_scope::all) write_poke(state_->poke.write);
 }
@@ -224,15 +246,30 @@ std::vector<child_event> children::wait_for(std::chrono::nanoseconds timeout) {
       limit = &ts;
     }
     struct pollfd p {};
+#if SIGRELAY_LINUX
     p.fd = s.epoll;
     p.events = POLLIN;
     if (detail::sys::ppoll(&p, 1, limit, nullptr) < 0 && errno != EINTR) {
       detail::throw_error(detail::errno_code(), "sigrelay: children: ppoll failed");
     }
+#else
+    p.fd = s.poke.read;
+    p.events = POLLIN;
+    const long long ns = limit == nullptr ? -1 : limit->tv_sec * 1000000000LL + limit->tv_nsec;
+    if (detail::os::poll_ns(&p, 1, ns) < 0 && errno != EINTR) {
+      detail::throw_error(detail::errno_code(), "sigrelay: children: poll failed");
+    }
+#endif
   }
 }
 
-int children::native_handle() const noexcept { return state_->epoll; }
+int children::native_handle() const noexcept {
+#if SIGRELAY_LINUX
+  return state_->epoll;
+#else
+  return state_->poke.read;
+#endif
+}
 
 void children::close() noexcept {
   if (state_->closed.exchange(true, std::memory_order_acq_rel)) return;

@@ -29,8 +29,15 @@
 //   the report only arms it (timer_settime is async-signal-safe). SIGKILL, because a hung report may
 //   be stuck with every other signal blocked or caught; alarm()'s SIGALRM could be either.
 // - One install per process, never undone: the actions stay until the process ends.
+// - Linux only (SIGRELAY_LINUX, platform/config.hpp): gettid(), prctl(), dl_iterate_phdr(),
+//   pthread_getattr_np(), timer_create() and /proc/self/exe have no common macOS/FreeBSD form. The
+//   posix build compiles the block at the end instead: install() and prepare_thread() fail with
+//   std::errc::not_supported, installed() is false, refresh_modules() does nothing.
 #include "sigrelay/crash.hpp"
 
+#include "platform/config.hpp"
+
+#if SIGRELAY_LINUX
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -411,3 +418,37 @@ void refresh_modules() {
 }
 
 }  // namespace sigrelay::crash
+
+#else  // !SIGRELAY_LINUX: the crash reporter is Linux-only (see the design notes above)
+
+#include <system_error>
+
+namespace sigrelay::crash {
+namespace {
+
+constexpr const char* kNotSupported =
+    "sigrelay::crash: the crash reporter is Linux-only, and this build uses the posix platform layer "
+    "(SIGRELAY_PLATFORM=posix)";
+
+}  // namespace
+
+void install(const options&, std::error_code& ec) noexcept {
+  ec = std::make_error_code(std::errc::not_supported);
+}
+
+void install(const options&) {
+  throw std::system_error(std::make_error_code(std::errc::not_supported), kNotSupported);
+}
+
+bool installed() noexcept { return false; }
+
+void prepare_thread(std::error_code& ec) noexcept { ec = std::make_error_code(std::errc::not_supported); }
+
+void prepare_thread() {
+  throw std::system_error(std::make_error_code(std::errc::not_supported), kNotSupported);
+}
+
+void refresh_modules() {}
+
+}  // namespace sigrelay::crash
+#endif

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "detail.hpp"
-#include "platform/linux.hpp"
+#include "platform/linux.hpp"  // and config.hpp: SIGRTMIN/SIGRTMAX everywhere
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay {

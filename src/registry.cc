@@ -93,8 +93,10 @@ struct registry {
 };
 
 // One page the kernel gives every child zeroed (MADV_WIPEONFORK), holding this process's pid: see
-// verified_pid() in handler/state.hpp. Left null where the kernel refuses (before Linux 4.14).
+// verified_pid() in handler/state.hpp. Left null where the kernel refuses (before Linux 4.14), and
+// in the posix build (MADV_WIPEONFORK is Linux's; FreeBSD's minherit(INHERIT_ZERO) would do, untried).
 void set_up_wiped_pid() noexcept {
+#if SIGRELAY_LINUX
   void* page = ::mmap(nullptr, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) return;
@@ -104,6 +106,7 @@ void set_up_wiped_pid() noexcept {
   }
   auto* word = new (page) std::atomic<pid_t>(::getpid());
   g_wiped_pid.store(word, std::memory_order_release);
+#endif
 }
 
 // A fresh child: its wiped page reads 0 (the kernel zeroed it); give it this process's pid.

@@ -130,13 +130,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#endif
-#include <sys/syscall.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -149,6 +142,15 @@
 #include <optional>
 #include <string>
 
+#include "platform/config.hpp"
+#if SIGRELAY_LINUX  // the signalfd backend and the holds (config.hpp)
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#endif
+#include <ucontext.h>
+#endif
 #include "detail.hpp"
 #include "handler/hold.hpp"
 #include "handler/masks.hpp"
@@ -290,6 +292,7 @@ int my_slot() {
                   " threads hold signals blocked for the signalfd backend");
 }
 
+#if SIGRELAY_LINUX  // blocks of the signalfd backend and holds: the posix build has neither
 // The blocked mask of thread `tid` of this process, from /proc; false if unreadable, with errno
 // ENOENT or ESRCH if the thread is gone (other values, such as EMFILE, say nothing about it).
 bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
@@ -381,6 +384,10 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   }
   remove_action(keep);
 }
+#else
+// No signalfd backend in the posix build (config.hpp): no thread holds a block to lift.
+void poke_owner(thread_blocks&, int) noexcept {}
+#endif
 
 }  // namespace
 
@@ -546,6 +553,7 @@ void check_signal(int signo) {
   }
 }
 
+#if SIGRELAY_LINUX  // the signalfd backend's reads (the posix build refuses that backend)
 // Free cells in the realtime ring as the consumer sees them (cells claimed by a producer count as
 // used); unlimited while no realtime signal was ever subscribed. Consumer thread only.
 std::size_t ring_room(const detail::signals_core& c) noexcept {
@@ -557,6 +565,7 @@ std::size_t ring_room(const detail::signals_core& c) noexcept {
 // getcontext() returns twice in principle (for setcontext()); kept out of read_signalfd() so that
 // none of its locals live across it. The context it captures is of this thread inside sigrelay.
 [[gnu::noinline]] bool capture_context(ucontext_t& context) noexcept { return ::getcontext(&context) == 0; }
+#endif
 
 enum class read_mode {
   // Inside drain(), which scans the sink right after: our own record_fn skips its wake-up (the
@@ -577,6 +586,7 @@ enum class read_mode {
 //
 // `block`: the first read() is of the blocking twin (wait() sleeping there, see the notes at the
 // top); the reads after it, only if that one filled its batch, are of the non-blocking fd.
+#if SIGRELAY_LINUX
 void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) {
   if (c.signal_fd < 0) return;
   const bool in_drain = mode == read_mode::drain;
@@ -619,6 +629,9 @@ void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) 
   }
   if (in_drain) detail::t_consumer_of = nullptr;
 }
+#else
+void read_signalfd(detail::signals_core&, read_mode, bool = false) noexcept {}  // no signalfd: never open
+#endif
 
 // Reads the eventfd, then gives close()'s wake-up back if close() came meanwhile: the write just read
 // may have been close()'s, and close() promises a readable native_handle() from then on. close() sets
@@ -679,6 +692,7 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
   return any;
 }
 
+#if SIGRELAY_LINUX  // holds (src/handler/hold.hpp) are Linux-only: rt_tgsigqueueinfo(), sigtimedwait()
 // Pokes the other threads that hold realtime signals for a full ring (src/handler/hold.hpp), now
 // that a drain made room: each lifts its holds in its handler. Like poke_owner(): a thread-directed
 // SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
@@ -773,6 +787,12 @@ void take_own_holds(detail::signals_core& c) noexcept {
   }
   detail::t_consumer_of = nullptr;
 }
+#else
+// The posix build never holds (a full ring counts in dropped(), hold.cc): nothing to lift or take.
+void poke_ring_holders() noexcept {}
+[[gnu::noinline]] bool release_holds_now(detail::signals_core&) noexcept { return false; }
+void take_own_holds(detail::signals_core&) noexcept {}
+#endif
 
 // The drain's fast path: nobody holds anything (a handful of loads, no call).
 inline bool release_holds(detail::signals_core& c) noexcept {
@@ -850,6 +870,7 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
 // Whether wait() may sleep in a blocking read() of the signalfd (see "wait() on the signalfd backend"
 // at the top): nothing but a signal the signalfd reports can end this wait. Makes the blocking twin
 // of the signalfd on first use.
+#if SIGRELAY_LINUX
 bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
                     const std::atomic<bool>* stopped) noexcept {
   if (c.kind != backend::signalfd || detail::os::sanitizer_defers_signals) return false;
@@ -866,6 +887,9 @@ bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
   }
   return true;
 }
+#else
+bool sleeps_in_read(detail::signals_core&, long long, const std::atomic<bool>*) noexcept { return false; }
+#endif
 
 // `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
 // the notes at the top for the wake-up. Fills `events` as drain() does.
@@ -914,7 +938,7 @@ void wait_impl(detail::signals_core& c, long long timeout_ns, const std::atomic<
       read_signalfd(c, read_mode::drain, /*block=*/true);
       continue;
     }
-#if !defined(SIGRELAY_PLATFORM_POSIX)  // no futex there: wait_polls_fd
+#if SIGRELAY_LINUX  // no futex there: wait_polls_fd
     if (c.kind == backend::relay && !detail::os::wait_polls_fd) {
       sink& s = c.sink;
       detail::t_consumer_of = &s;
@@ -986,6 +1010,7 @@ void release_block(int index, int signo) noexcept {
   }
 }
 
+#if SIGRELAY_LINUX  // the signalfd backend only
 // detail::g_action_added, set by the first signalfd-backed object: another action arrived for
 // `signo`. If sigrelay blocks `signo` in this thread for a signalfd-backed object, lift that block,
 // so that the new action (a relay-backed object, a dispatcher, a plain action) is run by the handler
@@ -1006,7 +1031,9 @@ void lift_block_here(int signo) noexcept {
   detail::t_busy = 0;
   if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
+#endif
 
+#if SIGRELAY_LINUX
 std::error_code update_signalfd(detail::signals_core& c) {
   if (detail::sys::signalfd(c.signal_fd, &c.signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0)
     return detail::errno_code();
@@ -1017,6 +1044,12 @@ std::error_code update_signalfd(detail::signals_core& c) {
   }
   return {};
 }
+#else
+// Unreachable in the posix build, whose constructor refuses backend::signalfd.
+std::error_code update_signalfd(detail::signals_core&) {
+  return std::make_error_code(std::errc::not_supported);
+}
+#endif
 
 // Subscribes `signo`; on failure, nothing changed. `may_block`: false for a handle's add() (never
 // blocks, see the header). Caller holds c.mutex.
@@ -1059,6 +1092,7 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
   c.subscribed |= detail::signal_bit(signo);
 }
 
+#if SIGRELAY_LINUX
 // Reads what is pending of `signo` alone from the signalfd (remove()): those siginfos were delivered
 // while we were subscribed. Everything is read (a realtime ring too small counts the rest as dropped):
 // left in the kernel, they would reach the handler once unblocked, and the default action if ours was
@@ -1072,6 +1106,9 @@ void read_pending_of(detail::signals_core& c, int signo) {
                               SFD_NONBLOCK | SFD_CLOEXEC);  // failing, it reads all: harmless
   read_signalfd(c, read_mode::everything);
 }
+#else
+void read_pending_of(detail::signals_core&, int) {}  // unreachable: no signalfd backend here
+#endif
 
 // In three steps, so that the poke of another thread's block (up to a second) is made without the
 // mutex, which the consumer's drain takes: under the mutex, the signalfd is read and its mask
@@ -1143,6 +1180,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
                           std::memory_order_relaxed);
   sigemptyset(&c->signalfd_mask);
   std::fill(std::begin(c->block_slot), std::end(c->block_slot), -1);
+#if SIGRELAY_LINUX  // the posix build's constructor refused backend::signalfd before this
   if (c->kind == backend::signalfd) {
     detail::g_action_added.store(lift_block_here, std::memory_order_release);
     c->signal_fd = detail::sys::signalfd(-1, &c->signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1160,6 +1198,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
       }
     }
   }
+#endif
   return c;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "support/child.hpp"
+#include "support/platform.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -94,6 +95,7 @@ void expect_one_report(const std::string& output) {
 }
 
 TEST(CrashSanitizer, SanitizerHandlerIsInstalledAtStartup) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const run_result r = run("probe");
   ASSERT_TRUE(exited_with(r.status, 0)) << r.output;
   const std::string startup = line_after(r.output, "startup: ");
@@ -112,6 +114,7 @@ TEST(CrashSanitizer, SanitizerHandlerIsInstalledAtStartup) {
 
 // Sanitizer first (at startup), then crash::install(call_previous_handler): sigrelay chains it.
 TEST(CrashSanitizer, ChainedSanitizerHandlerReportsAfterSigrelay) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const run_result r = run("chain");
   expect_one_report(r.output);
   const std::string chained = line_after(r.output, "chained: ");
@@ -133,6 +136,7 @@ TEST(CrashSanitizer, ChainedSanitizerHandlerReportsAfterSigrelay) {
 
 // Without call_previous_handler the sanitizer's handler is saved but never called.
 TEST(CrashSanitizer, WithoutChainingOnlySigrelayReportsAndTheSignalKills) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const run_result r = run("no_chain");
   expect_one_report(r.output);
   EXPECT_TRUE(killed_by(r.status, SIGSEGV)) << r.output;
@@ -142,6 +146,7 @@ TEST(CrashSanitizer, WithoutChainingOnlySigrelayReportsAndTheSignalKills) {
 // crash::install() first, then the sanitizer's handler put back with sigaction(): describe() and
 // check_ownership() name it, and it alone takes the crash.
 TEST(CrashSanitizer, ReinstalledSanitizerHandlerIsSeenAndTakesTheCrash) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const run_result r = run("reinstalled");
   EXPECT_EQ(line_after(r.output, "replaced: "), "yes") << r.output;
   const std::string loss = line_after(r.output, "loss: ");

@@ -15,6 +15,7 @@
 
 #include "sigrelay/crash.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -89,6 +90,7 @@ bool under_sanitizer() {
 }
 
 TEST(Crash, NullDereference) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"null"});
   EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;
   expect_complete_report(run);
@@ -101,6 +103,7 @@ TEST(Crash, NullDereference) {
 }
 
 TEST(Crash, StackOverflowByRecursionIsReportedAsSuch) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"stack_overflow"});
   EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;
   expect_complete_report(run);
@@ -112,6 +115,7 @@ TEST(Crash, StackOverflowByRecursionIsReportedAsSuch) {
 }
 
 TEST(Crash, StackOverflowOnAPreparedThread) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"thread_overflow"});
   EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;
   EXPECT_EQ(count(run.output, kHeader), 1U) << run.output;
@@ -124,6 +128,7 @@ TEST(Crash, StackOverflowOnAPreparedThread) {
 }
 
 TEST(Crash, Abort) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"abort"});
   EXPECT_TRUE(killed_by(run.status, SIGABRT)) << run.output;
   expect_complete_report(run);
@@ -139,6 +144,7 @@ TEST(Crash, Abort) {
 }
 
 TEST(Crash, IntegerDivisionByZero) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"div_zero"});
 #if defined(__x86_64__)
   EXPECT_TRUE(killed_by(run.status, SIGFPE)) << run.output;
@@ -152,6 +158,7 @@ TEST(Crash, IntegerDivisionByZero) {
 }
 
 TEST(Crash, BuiltinTrap) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"trap"});
   expect_complete_report(run);
   const std::string report = report_of(run.output);
@@ -165,6 +172,7 @@ TEST(Crash, BuiltinTrap) {
 }
 
 TEST(Crash, BusErrorFromATruncatedMappedFile) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"bus"});
   EXPECT_TRUE(killed_by(run.status, SIGBUS)) << run.output;
   expect_complete_report(run);
@@ -176,6 +184,7 @@ TEST(Crash, BusErrorFromATruncatedMappedFile) {
 }
 
 TEST(Crash, TwoThreadsCrashingAtOnceGiveOneWholeReport) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   for (int round = 0; round < 5; ++round) {
     const crash_run run = run_child({"two_threads"});
     EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;
@@ -190,6 +199,7 @@ TEST(Crash, TwoThreadsCrashingAtOnceGiveOneWholeReport) {
 }
 
 TEST(Crash, FaultInsideTheHookStillDiesByTheOriginalSignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "ThreadSanitizer installs every handler with all signals blocked (a filled sa_mask): the "
                   "hook's SIGSEGV is then blocked, and the kernel kills by SIGSEGV instead of running the "
@@ -203,6 +213,7 @@ TEST(Crash, FaultInsideTheHookStillDiesByTheOriginalSignal) {
 }
 
 TEST(Crash, HungHookIsEndedByTheWatchdog) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"hook_hang"});
   EXPECT_TRUE(killed_by(run.status, SIGKILL)) << run.output;  // the watchdog's timer (1 s here)
   EXPECT_NE(run.output.find("\nhook: hanging\n"), std::string::npos) << run.output;
@@ -210,6 +221,7 @@ TEST(Crash, HungHookIsEndedByTheWatchdog) {
 }
 
 TEST(Crash, ChainsThePreviousHandlerAfterTheReportWhenAsked) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"null", "--chain"});
   EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;  // the previous handler returned
   expect_complete_report(run);
@@ -221,6 +233,7 @@ TEST(Crash, ChainsThePreviousHandlerAfterTheReportWhenAsked) {
 }
 
 TEST(Crash, DoesNotCallThePreviousHandlerUnlessAsked) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"null", "--previous"});
   EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;
   expect_complete_report(run);
@@ -228,6 +241,7 @@ TEST(Crash, DoesNotCallThePreviousHandlerUnlessAsked) {
 }
 
 TEST(Crash, ReportIsCopiedToTheFile) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   char dir[] = "/tmp/crash_test_XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string file = std::string(dir) + "/report.txt";
@@ -243,6 +257,7 @@ TEST(Crash, ReportIsCopiedToTheFile) {
 
 // WIFSIGNALED with the original signal and, where RLIMIT_CORE allows, WCOREDUMP and a core file.
 TEST(Crash, ExitStatusAndCoreDump) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   if (under_sanitizer()) {
     GTEST_SKIP() << "sanitizer runtimes disable core dumps (ASan's disable_coredump) or would dump "
                     "terabytes of shadow mappings";
@@ -283,6 +298,7 @@ TEST(Crash, ExitStatusAndCoreDump) {
 }
 
 void expect_sender_reported(int signo) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");  // the whole test
   process p(kChild, {"wait"});
   ASSERT_TRUE(p.wait_for_output("ready\n")) << p.output();
   ASSERT_EQ(::kill(p.pid(), signo), 0);
@@ -311,6 +327,7 @@ std::string symbolize(const std::string& report_path) {
 }
 
 TEST(Crash, SymbolizerResolvesTheCrashingFunction) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   char dir[] = "/tmp/crash_sym_XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string file = std::string(dir) + "/report.txt";
@@ -340,6 +357,7 @@ TEST(Crash, SymbolizerResolvesTheCrashingFunction) {
 
 // In-process checks of install()'s errors, in a forked child (they install handlers).
 TEST(Crash, InstallRefusesNonFatalSignalsAndLeavesTheStateAlone) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   SIGRELAY_IN_CHILD([] {
     struct sigaction before {};
     ASSERT_EQ(::sigaction(SIGSEGV, nullptr, &before), 0);

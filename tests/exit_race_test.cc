@@ -122,9 +122,13 @@ TEST(ExitRace, UnderscoreExitInAChainedPlainHandlerWhileThreadsDeliver) {
   run_scenario("exit_in_chained", {5, 0}, no_sanitizer_error);
 }
 
-TEST(ExitRace, CrashReporterInstalledDuringExit) { run_scenario("crash_at_exit", {7, 0}); }
+TEST(ExitRace, CrashReporterInstalledDuringExit) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  run_scenario("crash_at_exit", {7, 0});
+}
 
 TEST(ExitRace, CrashInAStaticDestructorDuringAFloodIsReportedOnce) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   run_scenario("crash_in_destructor", {-1, SIGSEGV}, [](const std::string& output) {
     const std::string header = "*** sigrelay crash report ***\n";
     const std::size_t first = output.find(header);

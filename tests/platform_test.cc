@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
@@ -21,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "sigrelay/children.hpp"
+#include "sigrelay/crash.hpp"
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
@@ -190,6 +193,85 @@ TEST(Platform, PosixLayerCountsAFullRealtimeRingInDropped) {
       for (std::size_t i = 0; i < got.size(); ++i)
         EXPECT_EQ(got[i].last.value.sival_int, static_cast<int>(i));
     }
+  });
+}
+
+TEST(Platform, PosixLayerRefusesTheCrashReporterAndChangesNothing) {
+  if (!posix_platform()) GTEST_SKIP() << "posix platform layer only: the linux layer has the crash reporter";
+  SIGRELAY_IN_CHILD([] {
+    struct sigaction before {};
+    ASSERT_EQ(::sigaction(SIGSEGV, nullptr, &before), 0);
+    stack_t alt_before{};
+    ASSERT_EQ(::sigaltstack(nullptr, &alt_before), 0);
+    try {
+      sigrelay::crash::install();
+      ADD_FAILURE() << "the crash reporter was installed";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::make_error_code(std::errc::not_supported));
+      EXPECT_NE(std::string(e.what()).find("crash reporter is Linux-only"), std::string::npos) << e.what();
+    }
+    std::error_code ec;
+    sigrelay::crash::install({}, ec);
+    EXPECT_EQ(ec, std::make_error_code(std::errc::not_supported));
+    ec.clear();
+    sigrelay::crash::prepare_thread(ec);
+    EXPECT_EQ(ec, std::make_error_code(std::errc::not_supported));
+    EXPECT_THROW(sigrelay::crash::prepare_thread(), std::system_error);
+    EXPECT_FALSE(sigrelay::crash::installed());
+    struct sigaction after {};
+    ASSERT_EQ(::sigaction(SIGSEGV, nullptr, &after), 0);
+    EXPECT_EQ(after.sa_handler, before.sa_handler);  // SIG_DFL: nothing was installed
+    stack_t alt_after{};
+    ASSERT_EQ(::sigaltstack(nullptr, &alt_after), 0);
+    EXPECT_EQ(alt_after.ss_flags, alt_before.ss_flags);  // no alternate stack was given
+    EXPECT_EQ(alt_after.ss_sp, alt_before.ss_sp);
+  });
+}
+
+// The children watcher's one descriptor: an epoll fd on Linux; on the posix layer poke's pipe, which
+// a relay writes on each SIGCHLD. A watched child that ends after watch() makes it readable only
+// through its SIGCHLD (watch()'s own wake-up is drained by the first pending()).
+TEST(Platform, ChildrenNativeHandleIsReadableAfterAWatchedChildEnds) {
+  SIGRELAY_IN_CHILD([] {
+    ASSERT_NE(::signal(SIGCHLD, SIG_DFL), SIG_ERR);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ASSERT_EQ(::pthread_sigmask(SIG_UNBLOCK, &chld, nullptr), 0);
+    sigrelay::children kids;
+    const int fd = kids.native_handle();
+    EXPECT_EQ(kind_of(fd), posix_platform() ? "pipe" : "anon_inode:[eventpoll]");
+    int gate[2];
+    ASSERT_EQ(::pipe(gate), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {  // waits until the gate closes, then exits with 3
+      ::close(gate[1]);
+      char c;
+      while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      ::_exit(3);
+    }
+    ::close(gate[0]);
+    kids.watch(pid);
+    EXPECT_TRUE(kids.pending().empty());  // alive: drains watch()'s wake-up
+    struct pollfd p {
+      fd, POLLIN, 0
+    };
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << "readable before the child ended";
+    ::close(gate[1]);  // the child exits: its SIGCHLD alone makes fd readable
+    int ready;
+    do {
+      ready = ::poll(&p, 1, 30000);
+    } while (ready < 0 && errno == EINTR);
+    ASSERT_EQ(ready, 1) << "not readable 30 s after the child was told to exit";
+    std::vector<sigrelay::child_event> events = kids.pending();
+    if (events.empty()) events = kids.wait_for(std::chrono::seconds(30));  // readable before the reap
+    ASSERT_EQ(events.size(), 1U);
+    EXPECT_EQ(events[0].pid, pid);
+    EXPECT_EQ(events[0].state, sigrelay::child_state::exited);
+    EXPECT_EQ(events[0].code, 3);
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << "still readable after the event was taken";
   });
 }
 

@@ -70,7 +70,8 @@
 //
 // Errors
 //   Functions not declared noexcept throw std::system_error: the constructor as a `signals`
-//   constructor (and eventfd()/epoll errors, EMFILE included), leaving the signal state as it was
+//   constructor (and eventfd()/epoll errors, or pipe() and add_action() errors with the posix
+//   platform layer; EMFILE included), leaving the signal state as it was
 //   and holding no descriptor; watch() with
 //   std::errc::invalid_argument for a pid <= 0 or in scope all, std::errc::bad_file_descriptor after
 //   close(). An unexpected waitpid() error other than ECHILD and EINTR is thrown by pending()/wait*()
@@ -150,6 +151,8 @@ class SIGRELAY_EXPORT children {
   // every SIGCHLD, also one about a child that this watcher does not report (scope own: a child it
   // does not watch), and after watch() and construction: then pending() may return empty, and the fd
   // is no longer readable until the next change. After close(), readable for good. Owned here.
+  // Linux platform layer: an epoll fd. posix platform layer (README, "Platforms"): the read end of a
+  // pipe that an action on SIGCHLD (relay::fd_relay) writes on every delivery.
   int native_handle() const noexcept;
 
   // Thread-safe: wakes a blocked wait() and makes later wait*() and pending() return empty at once.

@@ -209,6 +209,11 @@ struct options {
 // Installs the crash handler for options.signals, prepares the calling thread (prepare_thread()),
 // reads the module table, creates the watchdog timer and opens the file. Once per process; there is
 // no uninstall (a crash handler is for the process's whole life).
+// Linux only: a library built with the posix platform layer (SIGRELAY_PLATFORM=posix; README,
+// "Platforms") has no crash reporter. There install() and prepare_thread() throw std::system_error
+// with std::errc::not_supported (the message says "the crash reporter is Linux-only"), their
+// error_code overloads set that code, nothing is installed or mapped, installed() stays false and
+// refresh_modules() does nothing.
 SIGRELAY_EXPORT void install(const options& opts = {});
 SIGRELAY_EXPORT void install(const options& opts, std::error_code& ec) noexcept;
 

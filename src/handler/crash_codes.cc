@@ -3,6 +3,9 @@
 // context.
 //
 // Constant tables and loops over them: async-signal-safe, no allocation, no system call.
+#include "platform/config.hpp"
+
+#if SIGRELAY_LINUX  // only the crash report (Linux-only, src/crash.cc) uses these tables
 #include "handler/crash_codes.hpp"
 
 #include <csignal>
@@ -93,3 +96,4 @@ const code_text* generic_code(int code) noexcept {
 }
 
 }  // namespace sigrelay::detail
+#endif  // SIGRELAY_LINUX

@@ -12,6 +12,9 @@
 // Ordering by risk, as Abseil does: the election of the reporter, the watchdog and the fixed header
 // lines come first; the stack walk, which reads the crashing thread's memory, comes after them and
 // is bounded by the recorded stack; the user's hook and the chained handler come last.
+#include "platform/config.hpp"
+
+#if SIGRELAY_LINUX  // the whole crash reporter is Linux-only (src/crash.cc)
 #include <sys/prctl.h>
 #include <time.h>
 #include <ucontext.h>
@@ -400,3 +403,4 @@ void crash_action(void*, const siginfo_t& info) noexcept {
 }
 
 }  // namespace sigrelay::detail
+#endif  // SIGRELAY_LINUX

@@ -6,10 +6,15 @@
 // logging; errno is saved and restored. See hold.hpp.
 #include "handler/hold.hpp"
 
+#include "platform/config.hpp"  // SIGRELAY_LINUX
+
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
+
+#if SIGRELAY_LINUX
+#include <sys/syscall.h>
+#endif
 
 namespace sigrelay::detail {
 
@@ -25,7 +30,7 @@ namespace {
 
 std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
-#if !defined(SIGRELAY_PLATFORM_POSIX)
+#if SIGRELAY_LINUX
 // Signal context. Lists this thread in g_ring_holders; false if the table is full.
 bool claim_entry(pid_t tid) noexcept {
   if (t_ring_entry >= 0) return true;
@@ -51,7 +56,7 @@ bool hold_delivery(const siginfo_t& info) noexcept {
 
 // Signal context.
 bool hold_whole_delivery(const siginfo_t& info) noexcept {
-#if defined(SIGRELAY_PLATFORM_POSIX)
+#if !SIGRELAY_LINUX
   // Holds need rt_tgsigqueueinfo() (Linux): on the posix platform layer a full ring counts the
   // delivery in dropped() instead (see signals.hpp).
   (void)info;

@@ -8,6 +8,8 @@
 // each function here that may be called directly from a user's own handler.
 #include "handler/relays.hpp"
 
+#include "platform/config.hpp"  // SIGRELAY_LINUX
+
 #include <pthread.h>
 #include <unistd.h>
 #include <atomic>
@@ -27,7 +29,7 @@ enum class default_kind { terminate, core, ignore, stop, cont };
 // Signal context. Sends `signo` to the calling thread: tgkill() on Linux; with the posix platform layer
 // pthread_kill(pthread_self()) (async-signal-safe since POSIX.1-2008 TC2; glibc makes it a tgkill too).
 void raise_here(int signo) noexcept {
-#if defined(SIGRELAY_PLATFORM_POSIX)
+#if !SIGRELAY_LINUX
   ::pthread_kill(::pthread_self(), signo);
 #else
   ::tgkill(::getpid(), ::gettid(), signo);

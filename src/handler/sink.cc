@@ -7,7 +7,9 @@
 // design.
 #include "handler/sink.hpp"
 
-#if !defined(SIGRELAY_PLATFORM_POSIX)
+#include "platform/config.hpp"  // SIGRELAY_LINUX
+
+#if SIGRELAY_LINUX
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #endif
@@ -21,7 +23,7 @@ namespace sigrelay::detail {
 
 __thread const sink* t_consumer_of __attribute__((tls_model("initial-exec"))) = nullptr;
 
-#if !defined(SIGRELAY_PLATFORM_POSIX)
+#if SIGRELAY_LINUX
 // Signal context: one futex system call.
 void futex_wake(std::atomic<std::uint32_t>* word) noexcept {
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);

@@ -20,10 +20,13 @@
 //   registry restores SIG_DFL, not the handler, when the last action goes).
 // - SA_NOCLDSTOP on SIGCHLD: not called for a child that stopped or continued.
 #include "handler/state.hpp"
-#include "platform/linux.hpp"  // sanitizer_defers_signals only
+#include "platform/linux.hpp"  // sanitizer_defers_signals only (and config.hpp: SIGRELAY_LINUX)
+
+#if SIGRELAY_LINUX
+#include <sys/syscall.h>
+#endif
 
 #include <signal.h>
-#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <cerrno>
@@ -146,7 +149,11 @@ void release_abandoned(std::uintptr_t sp) noexcept {
     if (top.frame >= sp || __atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
     if (!alt_known) {
       alt_known = true;
+#if SIGRELAY_LINUX
       if (::syscall(SYS_sigaltstack, nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
+#else  // sigaltstack() is not on POSIX's async-signal-safe list, but is a bare system call on the BSDs
+      if (::sigaltstack(nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
+#endif
     }
     if (on_alt(sp) && !on_alt(top.frame)) break;  // interrupted on the alternate stack: live
     release_innermost();

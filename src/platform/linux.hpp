@@ -15,9 +15,7 @@
 #include <cstdint>
 #include <system_error>
 
-#if !defined(__linux__) && !defined(SIGRELAY_PLATFORM_POSIX)
-#error "the Linux platform layer needs Linux: configure with -DSIGRELAY_PLATFORM=posix"
-#endif
+#include "platform/config.hpp"  // SIGRELAY_LINUX; SIGRTMIN/SIGRTMAX where the system has none
 
 namespace sigrelay::detail::os {
 
@@ -38,7 +36,7 @@ inline constexpr bool sanitizer_defers_signals = false;
 #endif
 
 // The portable platform layer (src/platform/posix.cc): no eventfd, futex or signalfd.
-#if defined(SIGRELAY_PLATFORM_POSIX)
+#if !SIGRELAY_LINUX
 inline constexpr bool posix_platform = true;
 #else
 inline constexpr bool posix_platform = false;
@@ -73,7 +71,7 @@ void close_wakeup(const wakeup_fds& fds) noexcept;
 // holds at most its capacity / 8 wake-ups: more were coalesced). Retries EINTR; never blocks.
 std::uint64_t drain_wakeup(int read_fd) noexcept;
 
-#if !defined(SIGRELAY_PLATFORM_POSIX)
+#if SIGRELAY_LINUX
 // A non-blocking, close-on-exec eventfd; -1 and `ec` on failure.
 int make_eventfd(std::error_code& ec) noexcept;
 
@@ -91,7 +89,7 @@ void close_fd(int fd) noexcept;
 // Whether fd has O_NONBLOCK set; false (and `ec`) if fd is not open.
 bool is_nonblocking(int fd, std::error_code& ec) noexcept;
 
-#if !defined(SIGRELAY_PLATFORM_POSIX)
+#if SIGRELAY_LINUX
 // Blocks while *word == expected, up to `timeout_ns` (< 0: forever). Returns false on timeout.
 // Linux only: the posix layer has no futex (wait_polls_fd).
 bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long timeout_ns) noexcept;
@@ -99,7 +97,7 @@ bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long tim
 
 // The calling thread's id, for tables of threads (never for signalling on posix). Linux: the
 // kernel's tid. posix: the system's own thread id where there is one (macOS pthread_threadid_np,
-// FreeBSD pthread_getthreadid_np, Linux gettid), else a number unique in the process, > 0.
+// FreeBSD pthread_getthreadid_np), else (Linux included) a number unique in the process, > 0.
 pid_t gettid() noexcept;
 
 }  // namespace sigrelay::detail::os

@@ -31,9 +31,7 @@
 #include "detail.hpp"
 #include "platform/linux.hpp"
 
-#if defined(__linux__)
-#include <sys/syscall.h>
-#elif defined(__FreeBSD__)
+#if defined(__FreeBSD__)
 #include <pthread_np.h>
 #endif
 
@@ -127,9 +125,7 @@ pid_t gettid() noexcept {
   return static_cast<pid_t>(id & 0x7fffffff);
 #elif defined(__FreeBSD__)
   return static_cast<pid_t>(::pthread_getthreadid_np());
-#elif defined(__linux__)
-  return static_cast<pid_t>(::syscall(SYS_gettid));
-#else
+#else  // Linux too: its gettid() needs syscall() in glibc < 2.30, which this layer does not use
   // A number per thread, unique in the process (never reused; wraps after 2^31 threads).
   static std::atomic<pid_t> next{1};
   static thread_local pid_t mine = 0;

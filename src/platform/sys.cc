@@ -23,15 +23,18 @@
 #include "platform/sys.hpp"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+
+#if SIGRELAY_LINUX
+#include <linux/futex.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cerrno>
+#endif
 
 namespace sigrelay::detail::sys {
 
@@ -85,6 +88,7 @@ int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept {
   return ::pthread_sigmask(how, set, old);
 }
 
+#if SIGRELAY_LINUX
 int eventfd(unsigned initial, int flags) noexcept {
   SIGRELAY_SYS_CALL(call::eventfd, ::eventfd, initial, flags);
 }
@@ -99,6 +103,8 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) noexcept {
   SIGRELAY_SYS_CALL(call::epoll_ctl, ::epoll_ctl, epfd, op, fd, event);
 }
 
+#endif
+
 ssize_t read(int fd, void* buffer, std::size_t size) noexcept {
   SIGRELAY_SYS_CALL(call::read, ::read, fd, buffer, size);
 }
@@ -111,6 +117,7 @@ int poll(struct pollfd* fds, nfds_t count, int timeout_ms) noexcept {
   SIGRELAY_SYS_CALL(call::poll, ::poll, fds, count, timeout_ms);
 }
 
+#if SIGRELAY_LINUX
 int ppoll(struct pollfd* fds, nfds_t count, const struct timespec* timeout, const sigset_t* mask) noexcept {
   SIGRELAY_SYS_CALL(call::ppoll, ::ppoll, fds, count, timeout, mask);
 }
@@ -127,6 +134,8 @@ int rt_tgsigqueueinfo(pid_t pid, pid_t tid, int signo, siginfo_t* info) noexcept
   }
   return static_cast<int>(::syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, info));
 }
+
+#endif
 
 int close(int fd) noexcept { SIGRELAY_SYS_CALL(call::close, ::close, fd); }
 

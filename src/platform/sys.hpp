@@ -8,30 +8,38 @@
 #pragma once
 
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/types.h>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
 
+#include "platform/config.hpp"
 #include "platform/sys_fault.hpp"
+
+#if SIGRELAY_LINUX
+#include <sys/epoll.h>
+#endif
 
 namespace sigrelay::detail::sys {
 
 int sigaction(int signo, const struct sigaction* act, struct sigaction* old) noexcept;
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept;
+#if SIGRELAY_LINUX  // Linux-only calls: the posix build has no wrapper for them (config.hpp)
 int eventfd(unsigned initial, int flags) noexcept;
 int signalfd(int fd, const sigset_t* mask, int flags) noexcept;
 int epoll_create1(int flags) noexcept;
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) noexcept;
+#endif
 ssize_t read(int fd, void* buffer, std::size_t size) noexcept;
 ssize_t write(int fd, const void* buffer, std::size_t size) noexcept;
 int poll(struct pollfd* fds, nfds_t count, int timeout_ms) noexcept;
+#if SIGRELAY_LINUX
 int ppoll(struct pollfd* fds, nfds_t count, const struct timespec* timeout, const sigset_t* mask) noexcept;
 // FUTEX_WAIT_PRIVATE on `word` while it holds `expected`, with a relative timeout.
 long futex_wait(const std::uint32_t* word, std::uint32_t expected, const struct timespec* timeout) noexcept;
 int rt_tgsigqueueinfo(pid_t pid, pid_t tid, int signo, siginfo_t* info) noexcept;
+#endif
 int close(int fd) noexcept;
 int fcntl(int fd, int cmd) noexcept;  // the argument-less commands (F_GETFL, F_GETFD)
 pid_t waitpid(pid_t pid, int* status, int options) noexcept;

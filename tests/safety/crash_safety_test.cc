@@ -24,6 +24,7 @@
 #include "interpose.hpp"
 #include "sigrelay/crash.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -111,6 +112,7 @@ outcome crash_in_child(void (*crash)(), crash::hook_fn hook) {
 }
 
 TEST(CrashSafety, CatchesAnUnsafeHook) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   ASSERT_TRUE(safety::forwarding_resolved());
   const outcome o = crash_in_child(null_dereference, unsafe_hook);
   EXPECT_TRUE(test::killed_by(o.status, SIGSEGV)) << o.report;
@@ -123,6 +125,7 @@ TEST(CrashSafety, CatchesAnUnsafeHook) {
 }
 
 void expect_clean(void (*crash)(), int signo) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");  // the whole test
   ASSERT_TRUE(safety::forwarding_resolved());
   const outcome o = crash_in_child(crash, depth_hook);
   EXPECT_TRUE(test::killed_by(o.status, signo)) << o.report;
