@@ -38,7 +38,7 @@ struct channel_state {
   sigrelay::signals::handle closer;
   resume_function resume;
   sigrelay::detail::event_backlog queue;  // drained, not yet handed out; allocation-free in steady state
-  awaitable* head = nullptr;    // suspended awaitables, oldest first
+  awaitable* head = nullptr;              // suspended awaitables, oldest first
   awaitable* tail = nullptr;
   bool closed = false;
   std::thread thread;
