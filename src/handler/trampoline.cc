@@ -23,7 +23,9 @@
 #include "platform/linux.hpp"  // sanitizer_defers_signals only
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -122,11 +124,30 @@ std::uintptr_t interrupted_sp(const void* uc) noexcept {
 // ThreadSanitizer runs a deferred handler later, deeper in the thread's stack, with the context saved
 // when the signal arrived: that stack pointer says nothing about the sections held now, so no
 // section is released there (an action left by siglongjmp then keeps its section).
+// Two stacks: handlers run on the thread's sigaltstack (SA_ONSTACK) when it has one, whose addresses
+// say nothing about the main stack's. The kernel stays on the alternate stack from the outermost
+// handler on until that handler returns: so interrupted code on the alternate stack means that a
+// section held on the main stack is live (its code was interrupted there, not left), whatever the
+// addresses. Releasing it let the registry free a snapshot that ordinary code (a signalfd read's
+// dispatch) was still reading, when a signal came while a nested handler ran on an alternate stack
+// mapped above the main one (found by the soak, tests/soak/soak.cc). One sigaltstack() system call,
+// made only where a section would be released.
 void release_abandoned(std::uintptr_t sp) noexcept {
   if (sp == 0 || os::sanitizer_defers_signals) return;
+  stack_t alt{};
+  bool alt_known = false;
+  const auto on_alt = [&alt](std::uintptr_t address) {
+    const auto base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
+    return address >= base && address - base < alt.ss_size;
+  };
   while (t_held_depth > 0) {
     const held_section& top = t_held[t_held_depth - 1];
     if (top.frame >= sp || __atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
+    if (!alt_known) {
+      alt_known = true;
+      if (::syscall(SYS_sigaltstack, nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
+    }
+    if (on_alt(sp) && !on_alt(top.frame)) break;  // interrupted on the alternate stack: live
     release_innermost();
   }
 }
