@@ -66,6 +66,9 @@ bool hold_delivery(const siginfo_t& info, const void* owner) noexcept {
 void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
   t_hold_request = 0;
+  // A poke nested between the re-queue and here has lifted (and left the table): no block, so the
+  // re-queued siginfo comes back at once (and holds again if the ring is still full).
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);

@@ -24,6 +24,11 @@
 //   in the handler), so that the consumer knows whom to poke; a thread that finds the table full
 //   does not hold (the delivery counts as dropped).
 // - A lift when the ring is still full costs one re-queue and hold again: never a loss.
+// - Nesting: a poke may interrupt the handler that holds. The trampoline blocks every signal before
+//   it applies a hold (the kernel's return restores uc_sigmask), so no lift can run between the
+//   block and the return, where it would edit only its own context and leave the block forgotten;
+//   a poke that came between the re-queue and the block has lifted already, and the block is not
+//   applied (the re-queued siginfo comes back at once).
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once). The entry keeps the sink the holds wait for
