@@ -163,6 +163,13 @@ std::string g_self_exe;
 pthread_t g_thread_of[3];  // C0, C1, C2 (for pthread_sigqueue)
 std::atomic<int> g_threads_known{0};
 
+// Under ThreadSanitizer only: a thread's mask found blocking a signal that sigrelay had unblocked
+// (RTMIN+4 after its signalfd object's destruction, on the owner thread), and exec'd checkers that
+// started with signals blocked. ThreadSanitizer runs a deferred handler late, with every signal
+// blocked, and then restores the mask it saved when the signal arrived (see src/signals.cc), which
+// can undo an unblock made meanwhile. Counted and printed, not failures; dev and ASan check them.
+std::atomic<std::uint64_t> g_tsan_mask_restores{0};
+
 // Failures: printed at once (so a long run shows them when they happen) and counted.
 std::atomic<int> g_failures{0};
 std::mutex g_print;
@@ -488,6 +495,8 @@ void fork_storm(const std::atomic<bool>& stop, fork_stats& stats) {
     const int status = reap(pid);
     if (WIFEXITED(status) && WEXITSTATUS(status) == expected) {
       ++stats.as_expected[mode];
+    } else if (kUnderThreadSanitizer && WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+      g_tsan_mask_restores.fetch_add(1);  // see g_tsan_mask_restores
     } else {
       fail("fork storm: %s child %d: status 0x%x, expected exit %d", stats.names[mode], static_cast<int>(pid),
            status, expected);
@@ -537,8 +546,13 @@ void churn_objects(const std::atomic<bool>& stop, churn_stats& st) {
       if (sigismember(&m, d) != 1) fail("churn: a signalfd object did not block RTMIN+4 in its thread");
       s.reset();
       pthread_sigmask(SIG_BLOCK, nullptr, &m);
-      if (sigismember(&m, d) == 1)
-        fail("churn: RTMIN+4 still blocked after its signalfd object was destroyed");
+      if (sigismember(&m, d) == 1) {
+        if (kUnderThreadSanitizer) {
+          g_tsan_mask_restores.fetch_add(1);  // see g_tsan_mask_restores
+        } else {
+          fail("churn: RTMIN+4 still blocked after its signalfd object was destroyed");
+        }
+      }
       st.objects.fetch_add(1);
     }
     if (i % 16 == 0) {
@@ -985,6 +999,10 @@ int soak(const run_options& opt) {
   }
   std::printf(" (as expected/run); sender processes %llu/%d exited 0\n", ull(procs_ok), kSenderProcs);
   if (fork_total == 0) fail("the fork storm forked nothing");
+  if (kUnderThreadSanitizer) {
+    std::printf("ThreadSanitizer mask restores (not failures, see the notes): %llu\n",
+                ull(g_tsan_mask_restores.load()));
+  }
   std::printf(
       "churn: %llu add/remove_action, %llu signals objects, %llu handle add/remove, %llu moves, %llu "
       "dispatchers, "
