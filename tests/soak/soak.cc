@@ -686,7 +686,8 @@ int soak(const run_options& opt) {
     }
     for (int s = 0; s < kSlots; ++s)
       c.final_dropped[s] = is_rt(s) && c.subscribed[s] ? sigs.dropped(signo_of(s)) : 0;
-    c.dropped = nullptr;
+    // c.dropped stays set (main no longer calls it): resetting it here raced with the last window's
+    // reads for ThreadSanitizer, which sees no order through the SIGTERM that ends the consumers.
   };
   std::thread t0([&] {
     sigrelay::signals sigs({SIGUSR1, SIGUSR2, signo_of(rt_a), signo_of(rt_b)});
