@@ -670,18 +670,28 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // that a drain made room: each lifts its holds in its handler. Like poke_owner(): a thread-directed
 // SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
 // trampoline installed for it; waits (at most a second) until a lift left the holders' table (the
-// thread may hold again at once, so the entry alone cannot tell). A thread that has exited is taken
-// out of the table here.
-void poke_ring_holders() noexcept {
+// thread may hold again at once, so the entry alone cannot tell). A thread that has exited while it
+// held for `mine` is taken out of the table here, and the siginfo each of its holds had re-queued to
+// it, which the kernel discarded with the thread, is counted as dropped (hold.hpp); one that held for
+// another sink is left to that sink's consumer.
+void poke_ring_holders(detail::sink& mine) noexcept {
   using detail::g_ring_holders;
   const pid_t self = detail::os::gettid();
   const pid_t pid = ::getpid();
-  for (std::atomic<pid_t>& entry : g_ring_holders) {
+  for (int i = 0; i < detail::max_ring_holders; ++i) {
+    std::atomic<pid_t>& entry = g_ring_holders[i];
     const pid_t tid = entry.load(std::memory_order_seq_cst);
     if (tid <= 0 || tid == self) continue;
     unsigned long long blocked = 0;
     if (!detail::thread_blocked_mask(tid, blocked)) {   // the thread exited with its mask, or no fd
       if (errno != ENOENT && errno != ESRCH) continue;  // (EMFILE): it lifts at its next drain
+      if (detail::g_ring_holder_owner[i].load(std::memory_order_seq_cst) != &mine) continue;
+      std::uint64_t lost = detail::g_ring_holder_signals[i].exchange(0, std::memory_order_seq_cst);
+      for (; lost != 0; lost &= lost - 1) {
+        mine.dropped_by[__builtin_ctzll(lost) + 1].fetch_add(1, std::memory_order_seq_cst);
+        mine.dropped.fetch_add(1, std::memory_order_seq_cst);
+      }
+      detail::g_ring_holder_owner[i].store(nullptr, std::memory_order_seq_cst);
       pid_t expected = tid;
       if (entry.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
         detail::g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
@@ -730,7 +740,7 @@ void poke_ring_holders() noexcept {
     detail::t_consumer_of = nullptr;
   }
   const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
+  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders(c.sink);
   return lifted;
 }
 
@@ -1094,7 +1104,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
     take_own_holds(c);
     const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
+    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders(c.sink);
   }
   remove_action(id);
   if (holds) {

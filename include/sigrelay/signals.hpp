@@ -71,14 +71,19 @@
 //     the signal has other subscribers (any other registry action, another `signals` object, an
 //     earlier handler chained), the re-queue fails (RLIMIT_SIGPENDING reached meanwhile; or a
 //     kill()/tgkill() siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a
-//     thread forge those only as itself), more than 256 threads hold at once, the object is
-//     removing a realtime signal (remove(), destruction), the program runs under ThreadSanitizer
-//     (which runs handlers on a copy of the interrupted context: a block there would not stick), or
-//     the library uses the posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there
-//     every delivery that finds the ring full is counted by dropped()).
+//     thread forge those only as itself), more than 256 threads hold at once, the receiving thread
+//     already holds for another object, the object is removing a realtime signal (remove(),
+//     destruction), the program runs under ThreadSanitizer (which runs handlers on a copy of the
+//     interrupted context: a block there would not stick), or the library uses the posix platform
+//     layer (holds need Linux's rt_tgsigqueueinfo(): there every delivery that finds the ring full
+//     is counted by dropped()).
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them
 //     (and the kernel's queue full): the sender sees EAGAIN. A thread that holds also keeps
 //     thread-directed deliveries of that signal pending until the lift.
+//   - A thread that exits while it holds: the kernel discards the siginfo the hold re-queued to it
+//     (one per signal it holds). The object's next drain (or remove(), destruction) counts each in
+//     dropped(). Signals sent to that thread itself (tgkill(), pthread_sigqueue()) while it held are
+//     discarded with it too, uncounted, as the kernel discards any thread's own pending signals.
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
 //   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).

@@ -14,6 +14,8 @@
 namespace sigrelay::detail {
 
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
+std::atomic<const sink*> g_ring_holder_owner[max_ring_holders]{};
+std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
 std::atomic<int> g_ring_holder_count{0};
 std::atomic<std::uint32_t> g_ring_lifts{0};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
@@ -26,12 +28,14 @@ namespace {
 std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
 #if !defined(SIGRELAY_PLATFORM_POSIX)
-// Signal context. Lists this thread in g_ring_holders; false if the table is full.
-bool claim_entry(pid_t tid) noexcept {
-  if (t_ring_entry >= 0) return true;
+// Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
+// full, or if this thread already holds for another sink.
+bool claim_entry(pid_t tid, const sink* owner) noexcept {
+  if (t_ring_entry >= 0) return g_ring_holder_owner[t_ring_entry].load(std::memory_order_seq_cst) == owner;
   for (int i = 0; i < max_ring_holders; ++i) {
     pid_t expected = 0;
     if (g_ring_holders[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) {
+      g_ring_holder_owner[i].store(owner, std::memory_order_seq_cst);
       t_ring_entry = i;
       g_ring_holder_count.fetch_add(1, std::memory_order_seq_cst);
       return true;
@@ -44,24 +48,25 @@ bool claim_entry(pid_t tid) noexcept {
 }  // namespace
 
 // Signal context.
-bool hold_delivery(const siginfo_t& info) noexcept {
+bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept {
   if (t_hold_allowed == 0) return false;
-  return hold_whole_delivery(info);
+  return hold_whole_delivery(info, owner);
 }
 
 // Signal context.
-bool hold_whole_delivery(const siginfo_t& info) noexcept {
+bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
 #if defined(SIGRELAY_PLATFORM_POSIX)
   // Holds need rt_tgsigqueueinfo() (Linux): on the posix platform layer a full ring counts the
   // delivery in dropped() instead (see signals.hpp).
   (void)info;
+  (void)owner;
   return false;
 #else
   const int saved_errno = errno;
   // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   bool held = false;
-  if (claim_entry(tid)) {
+  if (claim_entry(tid, owner)) {
     siginfo_t copy = info;
     // The kernel's own copy of the siginfo, sent back to this thread: it stays first in line.
     held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
@@ -76,8 +81,13 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
   t_hold_request = 0;
+  // A poke nested between the re-queue and here has lifted (and left the table): no block, so the
+  // re-queued siginfo comes back at once (and holds again if the ring is still full).
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry >= 0) g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
 }
 
 // Signal context (also ordinary context on the holding thread).
@@ -98,6 +108,8 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
   // an entry again). Taken with an exchange: a nested handler of this thread may do the same.
   const int entry = __atomic_exchange_n(&t_ring_entry, -1, __ATOMIC_SEQ_CST);
   if (entry >= 0) {
+    g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
+    g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
     g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
     g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
@@ -114,7 +126,11 @@ void forget_ring_holds_in_child(sigset_t& mask) noexcept {
   const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
   for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) sigdelset(&mask, __builtin_ctzll(rest) + 1);
   t_ring_entry = -1;
-  for (std::atomic<pid_t>& entry : g_ring_holders) entry.store(0, std::memory_order_relaxed);
+  for (int i = 0; i < max_ring_holders; ++i) {
+    g_ring_holders[i].store(0, std::memory_order_relaxed);
+    g_ring_holder_owner[i].store(nullptr, std::memory_order_relaxed);
+    g_ring_holder_signals[i].store(0, std::memory_order_relaxed);
+  }
   g_ring_holder_count.store(0, std::memory_order_relaxed);
 }
 

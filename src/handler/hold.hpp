@@ -43,6 +43,18 @@
 //   in the handler), so that the consumer knows whom to poke; a thread that finds the table full
 //   does not hold (the delivery counts as dropped).
 // - A lift when the ring is still full costs one re-queue and hold again: never a loss.
+// - Nesting: a poke may interrupt the handler that holds. The trampoline blocks every signal before
+//   it applies a hold (the kernel's return restores uc_sigmask), so no lift can run between the
+//   block and the return, where it would edit only its own context and leave the block forgotten;
+//   a poke that came between the re-queue and the block has lifted already, and the block is not
+//   applied (the re-queued siginfo comes back at once).
+// - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
+//   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
+//   blocked there, so that thread holds it once). The entry keeps the sink the holds wait for
+//   (`g_ring_holder_owner`; one sink per holding thread: a thread that holds for one sink does not
+//   hold for another, whose delivery is then counted as dropped) and the held signals
+//   (`g_ring_holder_signals`), so that the consumer that finds the thread gone counts each as dropped
+//   in that sink (src/signals.cc, poke_ring_holders) instead of losing it silently.
 #pragma once
 
 #include <sys/types.h>
@@ -55,14 +67,22 @@
 
 namespace sigrelay::detail {
 
+struct sink;  // handler/sink.hpp
+
 static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
 static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
+static_assert(std::atomic<const sink*>::is_always_lock_free, "g_ring_holder_owner");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "g_ring_holder_signals");
 
 inline constexpr int max_ring_holders = 256;
 
 // Threads that hold (their kernel thread id), 0 for a free entry. Constant-initialised.
 extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
+// Per entry: the sink whose full ring the thread's holds wait for, and the signals it holds (bit
+// signo-1), for a consumer that finds the thread exited. Set while the entry is claimed.
+extern std::atomic<const sink*> g_ring_holder_owner[max_ring_holders];
+extern std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders];
 // Entries in use (a cheap "anyone holding?" for the consumer).
 extern std::atomic<int> g_ring_holder_count;
 // Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
@@ -80,20 +100,21 @@ extern __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec
 // This thread's entry in g_ring_holders, or -1.
 extern __thread int t_ring_entry __attribute__((tls_model("initial-exec")));
 
-// Signal context. record_fn found the ring full: re-queues `info` to this thread and asks for a hold,
-// if t_hold_allowed. False if no hold is possible (the caller counts the delivery as dropped).
-bool hold_delivery(const siginfo_t& info) noexcept;
+// Signal context. record_fn found the ring of `owner` (its sink) full: re-queues `info` to this thread
+// and asks for a hold, if t_hold_allowed. False if no hold is possible (the caller counts the delivery
+// as dropped).
+bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept;
 
 // Signal context. dispatch(), before any action: re-queues `info` to this thread and asks for a hold.
 // False if the kernel refused the re-queue or the holders' table is full (run the actions instead).
-bool hold_whole_delivery(const siginfo_t& info) noexcept;
+bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept;
 
 // Whether the trampoline holds whole deliveries before any action (see the notes: switched off).
 inline constexpr bool kHoldBeforeActions = false;
 
-// Signal context (defined in sink.cc). Whether one of `entries` is a `signals` sink whose ring has
-// fewer than its reserve of free cells for realtime `signo` (see the notes).
-bool ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
+// Signal context (defined in sink.cc). The first of `entries` that is a `signals` sink whose ring has
+// fewer than its reserve of free cells for realtime `signo` (see the notes), or null.
+const sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
 // (the interrupted context's uc_sigmask).

@@ -218,8 +218,10 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   // every action and a chained handler see it exactly once, when it comes back after the lift.
   // Switched off (kHoldBeforeActions, hold.hpp): it leaves realtime signals held for good under a
   // multi-threaded flood with several actions and a slow consumer (tests/safety/safety_test.cc).
-  if (kHoldBeforeActions && may_hold != 0 && snap != nullptr &&
-      ring_wants_hold(snap->entries, snap->size, signo) && hold_whole_delivery(*info)) {
+  const sink* full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
+                         ? ring_wants_hold(snap->entries, snap->size, signo)
+                         : nullptr;
+  if (full != nullptr && hold_whole_delivery(*info, full)) {
     leave_reader(held);
     if (hook != nullptr) hook(false);
     errno = saved_errno;
@@ -270,7 +272,15 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
   t_hold_request = 0;
   dispatch(signo, info, ucontext);
-  if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
+  if (t_hold_request != 0 && context != nullptr) {
+    // Nothing may nest from here to the kernel's return: a poke's lift in a nested run would edit only
+    // that run's context, and this run's return would then restore a block the lift had forgotten
+    // (found by the soak: fork and spawn_attr children inherited it). The return restores uc_sigmask.
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    apply_hold(signo, context->uc_sigmask);
+  }
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;
 }
