@@ -309,9 +309,10 @@ bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
 void poke_owner(thread_blocks& slot, int released) noexcept {
   const pid_t tid = slot.tid.load(std::memory_order_seq_cst);
   if (tid <= 0) return;
-  // The owner may be in a short window with every signal blocked (glibc's pthread_create() and
-  // posix_spawn() do that): wait for its end (up to the deadline). A thread that blocks SIGURG and
-  // SIGWINCH but not everything is not poked.
+  // The owner may be in a short window with both pokes blocked (glibc's pthread_create() and
+  // posix_spawn() block every signal; a run of the trampoline blocks SIGURG and SIGWINCH, its
+  // sa_mask): wait for its end (up to the deadline). A thread that blocks both for longer is not
+  // poked.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   constexpr unsigned long long standard =
       0x7fffffffULL & ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
@@ -331,7 +332,7 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
         break;
       }
     }
-    if (signo != 0 || (blocked & standard) != standard || std::chrono::steady_clock::now() >= deadline) break;
+    if (signo != 0 || std::chrono::steady_clock::now() >= deadline) break;
     const struct timespec pause { 0, 50000 };
     ::nanosleep(&pause, nullptr);
   }
@@ -682,9 +683,31 @@ void poke_ring_holders(detail::sink& mine) noexcept {
     std::atomic<pid_t>& entry = g_ring_holders[i];
     const pid_t tid = entry.load(std::memory_order_seq_cst);
     if (tid <= 0 || tid == self) continue;
-    unsigned long long blocked = 0;
-    if (!detail::thread_blocked_mask(tid, blocked)) {   // the thread exited with its mask, or no fd
-      if (errno != ENOENT && errno != ESRCH) continue;  // (EMFILE): it lifts at its next drain
+    // A holder inside a run of the trampoline blocks both pokes (its sa_mask, src/registry.cc) until
+    // that run returns: wait for it, up to a second (a thread that blocks both itself lifts at its
+    // next drain). Skipping it then left its hold in place with nobody left to poke it.
+    const auto patience = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    bool exited = false;
+    int signo = 0;
+    for (;;) {
+      unsigned long long blocked = 0;
+      if (!detail::thread_blocked_mask(tid, blocked)) {  // the thread exited with its mask, or no fd
+        exited = errno == ENOENT || errno == ESRCH;      // (EMFILE): it lifts at its next drain
+        break;
+      }
+      for (const int candidate : {SIGURG, SIGWINCH}) {
+        if ((blocked & detail::signal_bit(candidate)) == 0) {
+          signo = candidate;
+          break;
+        }
+      }
+      if (signo != 0 || std::chrono::steady_clock::now() >= patience ||
+          entry.load(std::memory_order_seq_cst) != tid)
+        break;
+      const struct timespec pause { 0, 20000 };
+      ::nanosleep(&pause, nullptr);
+    }
+    if (exited) {
       if (detail::g_ring_holder_owner[i].load(std::memory_order_seq_cst) != &mine) continue;
       std::uint64_t lost = detail::g_ring_holder_signals[i].exchange(0, std::memory_order_seq_cst);
       for (; lost != 0; lost &= lost - 1) {
@@ -696,13 +719,6 @@ void poke_ring_holders(detail::sink& mine) noexcept {
       if (entry.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
         detail::g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
       continue;
-    }
-    int signo = 0;
-    for (const int candidate : {SIGURG, SIGWINCH}) {
-      if ((blocked & detail::signal_bit(candidate)) == 0) {
-        signo = candidate;
-        break;
-      }
     }
     if (signo == 0) continue;  // it lifts at its next drain
     std::error_code ec;

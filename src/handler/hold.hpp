@@ -114,7 +114,11 @@ inline constexpr bool kHoldBeforeActions = false;
 
 // Signal context (defined in sink.cc). The first of `entries` that is a `signals` sink whose ring has
 // fewer than its reserve of free cells for realtime `signo` (see the notes), or null.
-const sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
+sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
+
+// Signal context (defined in sink.cc). Wakes the consumer of `s` as a recorded delivery would, after
+// hold_whole_delivery() held for it (see the notes: a drain must follow the listing).
+void notify_holder(sink* s) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
 // (the interrupted context's uc_sigmask).

@@ -107,13 +107,16 @@ bool nearly_full(const sink& s, int signo) noexcept {
 }  // namespace
 
 // Signal context.
-const sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept {
+sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept {
   for (std::size_t i = 0; i < size; ++i) {
-    const auto* s = static_cast<const sink*>(entries[i].context);
+    auto* s = static_cast<sink*>(entries[i].context);
     if (entries[i].fn == record_fn && nearly_full(*s, signo)) return s;
   }
   return nullptr;
 }
+
+// Signal context.
+void notify_holder(sink* s) noexcept { notify(*s); }
 
 // Signal context: the registry action of `signals`.
 void record_fn(void* context, const siginfo_t& info) noexcept {

@@ -14,8 +14,9 @@
 //   holds no reader count, and the registry's grace periods still end. That delivery's actions do
 //   not run: the earlier handler took it, as it would have without sigrelay.
 // - Its sa_mask and SA_NODEFER: it runs with the mask the kernel would have given it (the
-//   interrupted context's mask, plus its sa_mask, plus the signal unless SA_NODEFER); the mask is
-//   put back before the actions run. No system call when the mask would not change.
+//   interrupted context's mask, plus its sa_mask, plus the signal unless SA_NODEFER), except that
+//   SIGURG and SIGWINCH (sigrelay's pokes) stay blocked during it, as during the whole trampoline;
+//   the mask is put back before the actions run. No system call when the mask would not change.
 // - SA_RESETHAND: called for the first delivery only; after that it counts as SIG_DFL (and the
 //   registry restores SIG_DFL, not the handler, when the last action goes).
 // - SA_NOCLDSTOP on SIGCHLD: not called for a child that stopped or continued.
@@ -70,6 +71,11 @@ void call_previous(const struct sigaction& previous, int signo, siginfo_t* info,
     if (sigismember(&previous.sa_mask, s) == 1) sigaddset(&wanted, s);
   }
   if ((previous.sa_flags & SA_NODEFER) == 0) sigaddset(&wanted, signo);
+  // The pokes stay blocked, as in the trampoline (its sa_mask: see hold.hpp, "Nesting"): a lift
+  // nested in the chained handler would be undone by the mask put back after it.
+  for (const int poke : {SIGURG, SIGWINCH}) {
+    if (poke != signo || (previous.sa_flags & SA_NODEFER) == 0) sigaddset(&wanted, poke);
+  }
   bool change = false;
   for (int s = 1; s < NSIG && !change; ++s) change = sigismember(&current, s) != sigismember(&wanted, s);
   if (change) ::pthread_sigmask(SIG_SETMASK, &wanted, nullptr);
@@ -218,10 +224,13 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   // every action and a chained handler see it exactly once, when it comes back after the lift.
   // Switched off (kHoldBeforeActions, hold.hpp): it leaves realtime signals held for good under a
   // multi-threaded flood with several actions and a slow consumer (tests/safety/safety_test.cc).
-  const sink* full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
+  sink* const full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
                          ? ring_wants_hold(snap->entries, snap->size, signo)
                          : nullptr;
   if (full != nullptr && hold_whole_delivery(*info, full)) {
+    // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
+    // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
+    notify_holder(full);
     leave_reader(held);
     if (hook != nullptr) hook(false);
     errno = saved_errno;
@@ -272,15 +281,9 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
   t_hold_request = 0;
   dispatch(signo, info, ucontext);
-  if (t_hold_request != 0 && context != nullptr) {
-    // Nothing may nest from here to the kernel's return: a poke's lift in a nested run would edit only
-    // that run's context, and this run's return would then restore a block the lift had forgotten
-    // (found by the soak: fork and spawn_attr children inherited it). The return restores uc_sigmask.
-    sigset_t all;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    apply_hold(signo, context->uc_sigmask);
-  }
+  // No lift can nest from here to the kernel's return (which restores uc_sigmask): the pokes are in
+  // the trampoline's sa_mask (hold.hpp, "Nesting").
+  if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;
 }
