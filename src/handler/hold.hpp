@@ -110,7 +110,7 @@ bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept;
 bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept;
 
 // Whether the trampoline holds whole deliveries before any action (see the notes: switched off).
-inline constexpr bool kHoldBeforeActions = false;
+inline constexpr bool kHoldBeforeActions = true;
 
 // Signal context (defined in sink.cc). The first of `entries` that is a `signals` sink whose ring has
 // fewer than its reserve of free cells for realtime `signo` (see the notes), or null.
