@@ -69,11 +69,10 @@
 // - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full
 //   ring *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the
 //   signal blocked in the interrupted context, and the kernel keeps the rest queued
-//   (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it sees) — where the object's action
-//   is the signal's only one. A hold before any action runs (so that other actions keep their
-//   exactly-once view) is built but switched off (kHoldBeforeActions, hold.hpp: it left signals
-//   held for good under a multi-threaded flood); beside other actions a full ring counts in
-//   dropped(). A drain lifts this thread's holds once it
+//   (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it sees). The whole delivery is held
+//   before any action runs once the ring is nearly full, so that other actions (other objects, a
+//   chained handler) keep their exactly-once view and the hold works beside them too
+//   (kHoldBeforeActions, hold.hpp). A drain lifts this thread's holds once it
 //   has emptied the ring (what they let in is recorded at once, without a wake-up system call, and taken in
 //   the same drain, up to one more ring) and pokes other holding threads (poke_ring_holders()). The
 //   alternative, a ring sized to RLIMIT_SIGPENDING (96,362 here) in lazily committed memory, was rejected: a

@@ -20,12 +20,14 @@
 //   `reserve` (a sink's ring capacity / 8, at least 1, at most 64) covers deliveries that passed
 //   the entry check just before the ring filled (other threads, or nested deliveries of other
 //   realtime signals on one thread: the kernel blocks a signal during its own handler).
-// - SWITCHED OFF for now (kHoldBeforeActions below): under a flood from several threads, with other
-//   actions on the signal and a slow consumer with a small ring, a whole-delivery hold was left in
-//   place for good (Safety.SignalsRelayBackendIsAsyncSignalSafeUnderLoad: realtime deliveries
-//   stopped after ~2,600, while every hold is lifted with the switch off). Until that is found,
-//   holds are taken only as below, for a lone action; a delivery beside other actions that finds
-//   the ring full is counted in dropped().
+// - The consumer is woken after the holder is listed (notify_holder()): no action runs for a held
+//   delivery, so no record notifies, and a drain that ran between the probe and the listing found
+//   no holder to poke; without the wake-up its consumer could sleep with the signal held.
+// - kHoldBeforeActions switches this hold on (it is). It was off for a while: under the safety
+//   test's flood (3 receiver threads, several actions per signal, a 16-record ring drained slowly)
+//   realtime deliveries stopped after ~2,600, held for good; the causes were the nested poke (see
+//   "Nesting") and the missing wake-up above. Off, a delivery beside other actions that finds the
+//   ring full is counted in dropped().
 // - A delivery that still finds the ring full in record_fn (more than `reserve` deliveries raced
 //   past the entry check) holds there only if the sink's action is the snapshot's only one and
 //   nothing is chained (the other actions would otherwise see it twice); else it counts as dropped.
@@ -43,11 +45,19 @@
 //   in the handler), so that the consumer knows whom to poke; a thread that finds the table full
 //   does not hold (the delivery counts as dropped).
 // - A lift when the ring is still full costs one re-queue and hold again: never a loss.
-// - Nesting: a poke may interrupt the handler that holds. The trampoline blocks every signal before
-//   it applies a hold (the kernel's return restores uc_sigmask), so no lift can run between the
-//   block and the return, where it would edit only its own context and leave the block forgotten;
-//   a poke that came between the re-queue and the block has lifted already, and the block is not
-//   applied (the re-queued siginfo comes back at once).
+// - Nesting: a lift edits the uc_sigmask of the context the poke interrupted, which the kernel
+//   restores on return. A poke nested inside another run of the trampoline on the holding thread
+//   (any signal it handles, the hold's own run, or a handler it chains) would edit only its own copy:
+//   the outer run's return would restore the mask that run saved, the held signal blocked again, with
+//   t_ring_held cleared and the thread out of the table (nobody would poke it again). So the
+//   trampoline is installed with sa_mask {SIGURG, SIGWINCH}, the pokes (src/registry.cc), and a
+//   chained handler runs with them blocked too: a poke runs only once every run of the trampoline
+//   on that thread has returned, on the outermost context. The pokers wait (up to a second) while the
+//   thread blocks both. A hold applied in a nested run is undone by the outer return (the signal
+//   comes back at once and holds again, or is recorded): never a loss. apply_hold() still applies
+//   no block if the thread is no longer listed (a lift ran since the listing; the re-queued siginfo
+//   comes back at once). Found by the soak (children that inherited a held signal blocked) and by
+//   the safety test; tests/hold_nesting_test.cc.
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once). The entry keeps the sink the holds wait for
@@ -109,7 +119,7 @@ bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept;
 // False if the kernel refused the re-queue or the holders' table is full (run the actions instead).
 bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept;
 
-// Whether the trampoline holds whole deliveries before any action (see the notes: switched off).
+// Whether the trampoline holds whole deliveries before any action (see the notes: on).
 inline constexpr bool kHoldBeforeActions = true;
 
 // Signal context (defined in sink.cc). The first of `entries` that is a `signals` sink whose ring has

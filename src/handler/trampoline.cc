@@ -222,8 +222,7 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   const snapshot* snap = load_snapshot(signo);
   // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
   // every action and a chained handler see it exactly once, when it comes back after the lift.
-  // Switched off (kHoldBeforeActions, hold.hpp): it leaves realtime signals held for good under a
-  // multi-threaded flood with several actions and a slow consumer (tests/safety/safety_test.cc).
+  // kHoldBeforeActions (hold.hpp) switches it.
   sink* const full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
                          ? ring_wants_hold(snap->entries, snap->size, signo)
                          : nullptr;
