@@ -78,7 +78,7 @@ bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
 }
 
 // Signal context.
-void apply_hold(int signo, sigset_t& mask) noexcept {
+void apply_hold(int signo, sigset_t& mask, bool outermost) noexcept {
   if (t_hold_request == 0) return;
   t_hold_request = 0;
   // A poke nested between the re-queue and here has lifted (and left the table): no block, so the
@@ -86,8 +86,10 @@ void apply_hold(int signo, sigset_t& mask) noexcept {
   if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
+  // Only a hold that the kernel's return keeps can be lost with an exiting thread (see the notes).
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry >= 0) g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
+  if (outermost && entry >= 0)
+    g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
 }
 
 // Signal context (also ordinary context on the holding thread).

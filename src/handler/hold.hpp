@@ -64,7 +64,17 @@
 //   (`g_ring_holder_owner`; one sink per holding thread: a thread that holds for one sink does not
 //   hold for another, whose delivery is then counted as dropped) and the held signals
 //   (`g_ring_holder_signals`), so that the consumer that finds the thread gone counts each as dropped
-//   in that sink (src/signals.cc, poke_ring_holders) instead of losing it silently.
+//   in that sink (src/signals.cc, poke_ring_holders) instead of losing it silently. Only a hold taken
+//   by the outermost run of the trampoline is listed there: one taken in a nested run is undone by
+//   the outer run's return (see "Nesting"), and its re-queued siginfo comes back before the thread
+//   runs on, so it cannot go with the thread; listed, it was counted as dropped although it had
+//   been received (the soak: a consumer's received + dropped one above the registry's count). The
+//   trampoline tells by the read-side sections its thread holds (trampoline.cc): none but its own
+//   means no other dispatch() is under way there. (A run that interrupts another's first or last
+//   instructions, outside its section, or a foreign handler, is still taken for the outermost: a
+//   thread that exits right after such a nested hold can add one spurious count to dropped(). One
+//   that interrupts an ordinary-context dispatch() (a signalfd read) is taken for nested: if its
+//   thread exits holding, that hold's delivery is lost uncounted.)
 #pragma once
 
 #include <sys/types.h>
@@ -131,8 +141,9 @@ sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcep
 void notify_holder(sink* s) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
-// (the interrupted context's uc_sigmask).
-void apply_hold(int signo, sigset_t& mask) noexcept;
+// (the interrupted context's uc_sigmask). `outermost`: no other run of the trampoline is under way on
+// this thread (only then is the signal listed in g_ring_holder_signals, see the notes).
+void apply_hold(int signo, sigset_t& mask, bool outermost) noexcept;
 
 // Lifts this thread's holds: from `*mask` (a handler's uc_sigmask) if given, else with
 // pthread_sigmask (ordinary context). Returns whether it lifted anything. Async-signal-safe; Signal

@@ -275,6 +275,7 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
     lift_ring_holds(context != nullptr ? &context->uc_sigmask : nullptr);
     return;
   }
+
   const unsigned outer_allowed = t_hold_allowed;
   const unsigned outer_request = t_hold_request;
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
@@ -282,7 +283,10 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   dispatch(signo, info, ucontext);
   // No lift can nest from here to the kernel's return (which restores uc_sigmask): the pokes are in
   // the trampoline's sa_mask (hold.hpp, "Nesting").
-  if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
+  // Outermost: no read-side section of another dispatch() is held on this thread (those left by
+  // siglongjmp are released by release_abandoned()), so no other run of the trampoline is under way.
+  if (t_hold_request != 0 && context != nullptr)
+    apply_hold(signo, context->uc_sigmask, __atomic_load_n(&t_held_depth, __ATOMIC_SEQ_CST) == 0);
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;
 }
