@@ -600,6 +600,7 @@ void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) 
         // NOLINTNEXTLINE(performance-no-int-to-ptr)
         info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(s.ssi_ptr));
       }
+      detail::ring_hold_taken(info.si_signo);  // this thread's own queue came first (hold.hpp)
       detail::dispatch(info.si_signo, &info, have_context ? &context : nullptr);
     }
     if (records < want) break;  // the queue is empty: spare the system call that says so
@@ -671,10 +672,12 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
 // trampoline installed for it; waits (at most a second) until a lift left the holders' table (the
 // thread may hold again at once, so the entry alone cannot tell). A thread that has exited while it
-// held for `mine` is taken out of the table here, and the siginfo each of its holds had re-queued to
-// it, which the kernel discarded with the thread, is counted as dropped (hold.hpp); one that held for
-// another sink is left to that sink's consumer.
-void poke_ring_holders(detail::sink& mine) noexcept {
+// held for `mine` is taken out of the table here, and the deliveries its holds had re-queued to it,
+// which the kernel discarded with the thread, are run here through dispatch(), as a signalfd read
+// runs what it reads: every action sees each once (hold.hpp). One that held for another sink is left
+// to that sink's consumer. Returns whether it ran any.
+bool poke_ring_holders(detail::sink& mine) noexcept {
+  bool ran = false;
   using detail::g_ring_holders;
   const pid_t self = detail::os::gettid();
   const pid_t pid = ::getpid();
@@ -707,16 +710,15 @@ void poke_ring_holders(detail::sink& mine) noexcept {
       ::nanosleep(&pause, nullptr);
     }
     if (exited) {
-      if (detail::g_ring_holder_owner[i].load(std::memory_order_seq_cst) != &mine) continue;
-      std::uint64_t lost = detail::g_ring_holder_signals[i].exchange(0, std::memory_order_seq_cst);
-      for (; lost != 0; lost &= lost - 1) {
-        mine.dropped_by[__builtin_ctzll(lost) + 1].fetch_add(1, std::memory_order_seq_cst);
-        mine.dropped.fetch_add(1, std::memory_order_seq_cst);
-      }
-      detail::g_ring_holder_owner[i].store(nullptr, std::memory_order_seq_cst);
-      pid_t expected = tid;
-      if (entry.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
-        detail::g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+      siginfo_t lost[detail::ring_hold_signals];
+      const int n = detail::take_exited_holds(i, tid, &mine, lost);
+      if (n == 0) continue;
+      // In ordinary context, with no hold (t_hold_allowed is 0 here): a full ring counts it as dropped.
+      ucontext_t context{};
+      const bool have_context = capture_context(context);
+      for (int k = 0; k < n; ++k)
+        detail::dispatch(lost[k].si_signo, &lost[k], have_context ? &context : nullptr);
+      ran = true;
       continue;
     }
     if (signo == 0) continue;  // it lifts at its next drain
@@ -742,11 +744,13 @@ void poke_ring_holders(detail::sink& mine) noexcept {
     }
     remove_action(keep);
   }
+  return ran;
 }
 
 // Makes room for held realtime signals once the ring was emptied: lifts this thread's holds (the
 // deliveries they let in are recorded at once, in this thread, with no wake-up system call) and pokes
-// other holding threads. Returns whether this thread lifted anything. Caller holds c.mutex.
+// other holding threads. Returns whether this thread lifted anything, or ran the deliveries of an
+// exited holder (either may have recorded into the ring). Caller holds c.mutex.
 [[gnu::noinline]] bool release_holds_now(detail::signals_core& c) noexcept {
   bool lifted = false;
   if (detail::t_ring_held != 0 || detail::t_ring_entry >= 0) {
@@ -755,7 +759,8 @@ void poke_ring_holders(detail::sink& mine) noexcept {
     detail::t_consumer_of = nullptr;
   }
   const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders(c.sink);
+  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine && poke_ring_holders(c.sink))
+    lifted = true;
   return lifted;
 }
 

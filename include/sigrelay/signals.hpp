@@ -88,9 +88,12 @@
 //     nothing more until the drain either. A thread that holds also keeps thread-directed
 //     deliveries of that signal pending until the lift.
 //   - A thread that exits while it holds: the kernel discards the siginfo the hold re-queued to it
-//     (one per signal it holds). The object's next drain (or remove(), destruction) counts each in
-//     dropped(). Signals sent to that thread itself (tgkill(), pthread_sigqueue()) while it held are
-//     discarded with it too, uncounted, as the kernel discards any thread's own pending signals.
+//     (one per signal it holds), but the hold kept a copy. The object's next drain (or remove(),
+//     destruction) runs each such delivery on the draining thread, as a signalfd read would: every
+//     action of the signal sees it once (this object records it, or counts it in dropped() if the
+//     ring is full again), later than deliveries that came meanwhile. Signals sent to that thread
+//     itself (tgkill(), pthread_sigqueue()) while it held are discarded with it, uncounted, as the
+//     kernel discards any thread's own pending signals.
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
 //   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).

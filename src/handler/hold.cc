@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: MIT
 // src/handler/hold.cc — holding realtime signals in the kernel while a ring is full. Signal context.
 //
-// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, pthread_sigmask and the
-// raw system calls gettid, getpid and rt_tgsigqueueinfo; no allocation, locks, exceptions or
-// logging; errno is saved and restored. See hold.hpp.
+// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, memcpy/memset,
+// pthread_sigmask and the raw system calls gettid, getpid and rt_tgsigqueueinfo; no allocation,
+// locks, exceptions or logging; errno is saved and restored. See hold.hpp.
 #include "handler/hold.hpp"
 
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstring>
 
 namespace sigrelay::detail {
 
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
 std::atomic<const sink*> g_ring_holder_owner[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
+std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
 std::atomic<int> g_ring_holder_count{0};
 std::atomic<std::uint32_t> g_ring_lifts{0};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
@@ -26,6 +28,8 @@ __thread int t_ring_entry __attribute__((tls_model("initial-exec"))) = -1;
 namespace {
 
 std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
+
+bool listable(int signo) noexcept { return signo >= ring_hold_first && signo < NSIG; }
 
 #if !defined(SIGRELAY_PLATFORM_POSIX)
 // Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
@@ -71,6 +75,14 @@ bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
     // The kernel's own copy of the siginfo, sent back to this thread: it stays first in line.
     held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
   }
+  if (held && listable(info.si_signo)) {
+    // Kept for a consumer that finds this thread exited with the hold (see the notes). This signal's
+    // bit is clear (ring_hold_taken() ran for this delivery), so no consumer reads the copy now.
+    std::uint64_t words[ring_hold_info_words];
+    std::memcpy(words, &info, sizeof words);
+    std::atomic<std::uint64_t>* slot = g_ring_holder_info[t_ring_entry][info.si_signo - ring_hold_first];
+    for (int i = 0; i < ring_hold_info_words; ++i) slot[i].store(words[i], std::memory_order_relaxed);
+  }
   if (held) t_hold_request = 1;
   errno = saved_errno;
   return held;
@@ -78,7 +90,7 @@ bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
 }
 
 // Signal context.
-void apply_hold(int signo, sigset_t& mask, bool outermost) noexcept {
+void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
   t_hold_request = 0;
   // A poke nested between the re-queue and here has lifted (and left the table): no block, so the
@@ -86,10 +98,43 @@ void apply_hold(int signo, sigset_t& mask, bool outermost) noexcept {
   if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
-  // Only a hold that the kernel's return keeps can be lost with an exiting thread (see the notes).
+  // After the copy of the siginfo (hold_whole_delivery()): a consumer that takes the bit reads it.
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (outermost && entry >= 0)
+  if (entry >= 0 && listable(signo))
     g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
+}
+
+// Signal context (also ordinary context: a signalfd read).
+void ring_hold_taken(int signo) noexcept {
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry < 0 || !listable(signo)) return;
+  g_ring_holder_signals[entry].fetch_and(~bit_of(signo), std::memory_order_seq_cst);
+}
+
+// Ordinary context.
+int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) noexcept {
+  if (entry < 0 || entry >= max_ring_holders || tid <= 0) return 0;
+  if (g_ring_holder_owner[entry].load(std::memory_order_seq_cst) != owner) return 0;
+  // Taken for this caller alone (another consumer of `owner` may look at it too): -tid is neither a
+  // free entry nor a thread to poke.
+  pid_t expected = tid;
+  if (!g_ring_holders[entry].compare_exchange_strong(expected, -tid, std::memory_order_seq_cst)) return 0;
+  int taken = 0;
+  std::uint64_t held = g_ring_holder_signals[entry].exchange(0, std::memory_order_seq_cst);
+  for (; held != 0; held &= held - 1) {
+    const int signo = __builtin_ctzll(held) + 1;
+    if (!listable(signo)) continue;
+    std::uint64_t words[ring_hold_info_words];
+    const std::atomic<std::uint64_t>* slot = g_ring_holder_info[entry][signo - ring_hold_first];
+    for (int i = 0; i < ring_hold_info_words; ++i) words[i] = slot[i].load(std::memory_order_relaxed);
+    siginfo_t& info = out[taken++];
+    std::memset(&info, 0, sizeof info);
+    std::memcpy(&info, words, sizeof words);
+  }
+  g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
+  g_ring_holders[entry].store(0, std::memory_order_seq_cst);
+  g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+  return taken;
 }
 
 // Signal context (also ordinary context on the holding thread).

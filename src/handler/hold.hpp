@@ -60,21 +60,28 @@
 //   the safety test; tests/hold_nesting_test.cc.
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
-//   blocked there, so that thread holds it once). The entry keeps the sink the holds wait for
-//   (`g_ring_holder_owner`; one sink per holding thread: a thread that holds for one sink does not
-//   hold for another, whose delivery is then counted as dropped) and the held signals
-//   (`g_ring_holder_signals`), so that the consumer that finds the thread gone counts each as dropped
-//   in that sink (src/signals.cc, poke_ring_holders) instead of losing it silently. Only a hold taken
-//   by the outermost run of the trampoline is listed there: one taken in a nested run is undone by
-//   the outer run's return (see "Nesting"), and its re-queued siginfo comes back before the thread
-//   runs on, so it cannot go with the thread; listed, it was counted as dropped although it had
-//   been received (the soak: a consumer's received + dropped one above the registry's count). The
-//   trampoline tells by the read-side sections its thread holds (trampoline.cc): none but its own
-//   means no other dispatch() is under way there. (A run that interrupts another's first or last
-//   instructions, outside its section, or a foreign handler, is still taken for the outermost: a
-//   thread that exits right after such a nested hold can add one spurious count to dropped(). One
-//   that interrupts an ordinary-context dispatch() (a signalfd read) is taken for nested: if its
-//   thread exits holding, that hold's delivery is lost uncounted.)
+//   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
+//   signal has seen it yet (the hold is taken before any action runs). So the hold keeps a copy of
+//   that siginfo in the thread's entry (`g_ring_holder_info`: the 48 bytes the kernel keeps of a
+//   siginfo, struct kernel_siginfo), and the held signals (`g_ring_holder_signals`); the entry also
+//   names the sink the holds wait for (`g_ring_holder_owner`; one sink per holding thread: a thread
+//   that holds for one sink does not hold for another, whose delivery is then counted as dropped).
+//   The consumer of that sink that finds the thread gone (src/signals.cc, poke_ring_holders) runs
+//   each such delivery itself, through dispatch() in ordinary context, as a signalfd read would:
+//   every action sees it once (a ring still full counts it in dropped()). Counting it as dropped in
+//   that sink alone left every other action one delivery short (the soak: C0's received + dropped
+//   one above the registry action's count, for good).
+// - `g_ring_holder_signals` names only holds whose re-queued siginfo is still pending on the thread:
+//   every run of the trampoline for a signal clears the signal's bit first (ring_hold_taken(); the
+//   kernel hands a thread its own queue first, so a delivery of a held signal there is the re-queued
+//   siginfo coming back), and so does a signalfd read on the thread. A hold that the return of an
+//   enclosing handler undoes (a nested run of the trampoline, or one that interrupted a foreign
+//   handler: the outer return restores a mask without the block) is therefore forgotten when its
+//   siginfo comes back, before the thread can run on and exit; listed for good, it was counted
+//   again for a thread that exited later although it had been received. (Limit: siginfos of the
+//   signal sent to the holding thread itself, tgkill() or pthread_sigqueue(), queue beside the
+//   re-queued one; those that the thread's exit discards go uncounted, as the kernel discards any
+//   exiting thread's own pending signals.)
 #pragma once
 
 #include <sys/types.h>
@@ -93,16 +100,31 @@ static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
 static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
 static_assert(std::atomic<const sink*>::is_always_lock_free, "g_ring_holder_owner");
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "g_ring_holder_signals");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "g_ring_holder_signals, g_ring_holder_info");
+static_assert(NSIG - 1 <= 64, "g_ring_holder_signals: bit signo-1");
 
 inline constexpr int max_ring_holders = 256;
+// Holds are of realtime signals only; the kernel's first one is 32 (glibc's SIGRTMIN is above it).
+inline constexpr int ring_hold_first = 32;
+inline constexpr int ring_hold_signals = NSIG - ring_hold_first;
+// What the kernel keeps of a siginfo (struct kernel_siginfo: the header and the 32-byte union of
+// the fields it fills); the rest of a siginfo_t it hands out is zero.
+inline constexpr int ring_hold_info_words = 6;
+static_assert(sizeof(siginfo_t) >= ring_hold_info_words * sizeof(std::uint64_t), "g_ring_holder_info");
 
-// Threads that hold (their kernel thread id), 0 for a free entry. Constant-initialised.
+// Threads that hold (their kernel thread id), 0 for a free entry, -tid while a consumer takes the
+// entry of exited thread tid (take_exited_holds()). Constant-initialised.
 extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
 // Per entry: the sink whose full ring the thread's holds wait for, and the signals it holds (bit
 // signo-1), for a consumer that finds the thread exited. Set while the entry is claimed.
 extern std::atomic<const sink*> g_ring_holder_owner[max_ring_holders];
 extern std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders];
+// Per entry and held signal (signo - ring_hold_first): a copy of the re-queued siginfo, written by
+// the holding thread before it sets the signal's bit in g_ring_holder_signals, read by a consumer
+// only once that thread has exited (take_exited_holds()). Constant-initialised (about 400 KB of
+// zero pages, touched only by holds).
+extern std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals]
+                                                    [ring_hold_info_words];
 // Entries in use (a cheap "anyone holding?" for the consumer).
 extern std::atomic<int> g_ring_holder_count;
 // Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
@@ -141,9 +163,19 @@ sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcep
 void notify_holder(sink* s) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
-// (the interrupted context's uc_sigmask). `outermost`: no other run of the trampoline is under way on
-// this thread (only then is the signal listed in g_ring_holder_signals, see the notes).
-void apply_hold(int signo, sigset_t& mask, bool outermost) noexcept;
+// (the interrupted context's uc_sigmask) and lists it in g_ring_holder_signals.
+void apply_hold(int signo, sigset_t& mask) noexcept;
+
+// Signal context (the trampoline, before dispatch(); also a signalfd read, in ordinary context). A
+// siginfo of `signo` was taken on this thread: any hold of it here is over (its re-queued siginfo,
+// first in line, came back), so it is no longer listed in g_ring_holder_signals (see the notes).
+void ring_hold_taken(int signo) noexcept;
+
+// Ordinary context (a consumer of `owner`). Entry `entry` belongs to a thread that has exited while
+// it held for `owner`: takes the siginfos its holds had re-queued (which the kernel discarded with
+// the thread) into `out` (room for ring_hold_signals) and frees the entry. Returns how many; 0 and
+// nothing freed if the entry is not (any more) held for `owner` by thread `tid`.
+int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) noexcept;
 
 // Lifts this thread's holds: from `*mask` (a handler's uc_sigmask) if given, else with
 // pthread_sigmask (ordinary context). Returns whether it lifted anything. Async-signal-safe; Signal

@@ -275,6 +275,8 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
     lift_ring_holds(context != nullptr ? &context->uc_sigmask : nullptr);
     return;
   }
+  // A hold of this signal on this thread, if any, is over: its re-queued siginfo came first.
+  ring_hold_taken(signo);
 
   const unsigned outer_allowed = t_hold_allowed;
   const unsigned outer_request = t_hold_request;
@@ -283,10 +285,7 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   dispatch(signo, info, ucontext);
   // No lift can nest from here to the kernel's return (which restores uc_sigmask): the pokes are in
   // the trampoline's sa_mask (hold.hpp, "Nesting").
-  // Outermost: no read-side section of another dispatch() is held on this thread (those left by
-  // siglongjmp are released by release_abandoned()), so no other run of the trampoline is under way.
-  if (t_hold_request != 0 && context != nullptr)
-    apply_hold(signo, context->uc_sigmask, __atomic_load_n(&t_held_depth, __ATOMIC_SEQ_CST) == 0);
+  if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;
 }
