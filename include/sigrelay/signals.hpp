@@ -305,8 +305,8 @@ inline constexpr std::array<int, 3> termination_signals{SIGTERM, SIGQUIT, SIGINT
 
 struct signals_options {
   enum backend backend = backend::relay;
-  // Records kept for realtime signals between drains (rounded up to a power of two; allocated with
-  // the first realtime signal subscribed). A delivery that finds the ring full is *held* (see
+  // Records kept for realtime signals between drains (rounded up to a power of two, at least 2;
+  // allocated with the first realtime signal subscribed). A delivery that finds the ring full is *held* (see
   // "Realtime floods" in the class comment): the kernel keeps it and the rest of the flood queued
   // until the consumer has room, so nothing is dropped. Only where a hold is impossible is it
   // counted by dropped(), in all and per signal, never lost silently. At most max_realtime_capacity:
