@@ -20,6 +20,8 @@
 //   subscribed if it was SIG_IGN or had SA_NOCLDWAIT, and keeps SA_NOCLDSTOP; a chained SA_RESETHAND handler
 //   that has run is restored as SIG_DFL. The trampoline honours sa_mask, SA_NODEFER and SA_NOCLDSTOP when
 //   chaining.
+// - The trampoline is installed with sa_mask {SIGURG, SIGWINCH}, the pokes (see trampoline_action()):
+//   they never nest inside a run of the trampoline, and a chained handler runs with them blocked too.
 // - SA_RESTART is set while every action of the signal asks for it; changing it re-installs the
 //   trampoline with new flags, again only if it is still the installed handler.
 // - fork(): a pthread_atfork() handler holds the mutex across fork (the child's copy is consistent)
@@ -256,7 +258,13 @@ struct sigaction trampoline_action(int signo, bool restart, const struct sigacti
     // place of (coalesce with) the notice of its exit that the handler relies on.
     sa.sa_flags |= SA_NOCLDSTOP;
   }
+  // The pokes (SIGURG, SIGWINCH: src/signals.cc) wait until the trampoline has returned: a poke's lift
+  // edits the uc_sigmask of the context it interrupted, and one nested in another run of the
+  // trampoline would edit only that run's copy, which the outer run's return then overwrites with the
+  // mask it saved, the held or released signal still blocked (src/handler/hold.hpp, "Nesting").
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGURG);
+  sigaddset(&sa.sa_mask, SIGWINCH);
   return sa;
 }
 

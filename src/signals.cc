@@ -69,11 +69,10 @@
 // - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full
 //   ring *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the
 //   signal blocked in the interrupted context, and the kernel keeps the rest queued
-//   (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it sees) — where the object's action
-//   is the signal's only one. A hold before any action runs (so that other actions keep their
-//   exactly-once view) is built but switched off (kHoldBeforeActions, hold.hpp: it left signals
-//   held for good under a multi-threaded flood); beside other actions a full ring counts in
-//   dropped(). A drain lifts this thread's holds once it
+//   (RLIMIT_SIGPENDING; a sender beyond it gets EAGAIN, a loss it sees). The whole delivery is held
+//   before any action runs once the ring is nearly full, so that other actions (other objects, a
+//   chained handler) keep their exactly-once view and the hold works beside them too
+//   (kHoldBeforeActions, hold.hpp). A drain lifts this thread's holds once it
 //   has emptied the ring (what they let in is recorded at once, without a wake-up system call, and taken in
 //   the same drain, up to one more ring) and pokes other holding threads (poke_ring_holders()). The
 //   alternative, a ring sized to RLIMIT_SIGPENDING (96,362 here) in lazily committed memory, was rejected: a
@@ -325,9 +324,10 @@ bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
 void poke_owner(thread_blocks& slot, int released) noexcept {
   const pid_t tid = slot.tid.load(std::memory_order_seq_cst);
   if (tid <= 0) return;
-  // The owner may be in a short window with every signal blocked (glibc's pthread_create() and
-  // posix_spawn() do that): wait for its end (up to the deadline). A thread that blocks SIGURG and
-  // SIGWINCH but not everything is not poked.
+  // The owner may be in a short window with both pokes blocked (glibc's pthread_create() and
+  // posix_spawn() block every signal; a run of the trampoline blocks SIGURG and SIGWINCH, its
+  // sa_mask): wait for its end (up to the deadline). A thread that blocks both for longer is not
+  // poked.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   constexpr unsigned long long standard =
       0x7fffffffULL & ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
@@ -347,7 +347,7 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
         break;
       }
     }
-    if (signo != 0 || (blocked & standard) != standard || std::chrono::steady_clock::now() >= deadline) break;
+    if (signo != 0 || std::chrono::steady_clock::now() >= deadline) break;
     const struct timespec pause { 0, 50000 };
     ::nanosleep(&pause, nullptr);
   }
@@ -623,6 +623,7 @@ void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) 
         // NOLINTNEXTLINE(performance-no-int-to-ptr)
         info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(s.ssi_ptr));
       }
+      detail::ring_hold_taken(info.si_signo);  // this thread's own queue came first (hold.hpp)
       detail::dispatch(info.si_signo, &info, have_context ? &context : nullptr);
     }
     if (records < want) break;  // the queue is empty: spare the system call that says so
@@ -697,29 +698,55 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // that a drain made room: each lifts its holds in its handler. Like poke_owner(): a thread-directed
 // SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
 // trampoline installed for it; waits (at most a second) until a lift left the holders' table (the
-// thread may hold again at once, so the entry alone cannot tell). A thread that has exited is taken
-// out of the table here.
-void poke_ring_holders() noexcept {
+// thread may hold again at once, so the entry alone cannot tell). A thread that has exited while it
+// held for `mine` is taken out of the table here, and the deliveries its holds had re-queued to it,
+// which the kernel discarded with the thread, are run here through dispatch(), as a signalfd read
+// runs what it reads: every action sees each once (hold.hpp). One that held for another sink is left
+// to that sink's consumer. Returns whether it ran any.
+bool poke_ring_holders(detail::sink& mine) noexcept {
+  bool ran = false;
   using detail::g_ring_holders;
   const pid_t self = detail::os::gettid();
   const pid_t pid = ::getpid();
-  for (std::atomic<pid_t>& entry : g_ring_holders) {
+  for (int i = 0; i < detail::max_ring_holders; ++i) {
+    std::atomic<pid_t>& entry = g_ring_holders[i];
     const pid_t tid = entry.load(std::memory_order_seq_cst);
     if (tid <= 0 || tid == self) continue;
-    unsigned long long blocked = 0;
-    if (!detail::thread_blocked_mask(tid, blocked)) {   // the thread exited with its mask, or no fd
-      if (errno != ENOENT && errno != ESRCH) continue;  // (EMFILE): it lifts at its next drain
-      pid_t expected = tid;
-      if (entry.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
-        detail::g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
-      continue;
-    }
+    // A holder inside a run of the trampoline blocks both pokes (its sa_mask, src/registry.cc) until
+    // that run returns: wait for it, up to a second (a thread that blocks both itself lifts at its
+    // next drain). Skipping it then left its hold in place with nobody left to poke it.
+    const auto patience = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    bool exited = false;
     int signo = 0;
-    for (const int candidate : {SIGURG, SIGWINCH}) {
-      if ((blocked & detail::signal_bit(candidate)) == 0) {
-        signo = candidate;
+    for (;;) {
+      unsigned long long blocked = 0;
+      if (!detail::thread_blocked_mask(tid, blocked)) {  // the thread exited with its mask, or no fd
+        exited = errno == ENOENT || errno == ESRCH;      // (EMFILE): it lifts at its next drain
         break;
       }
+      for (const int candidate : {SIGURG, SIGWINCH}) {
+        if ((blocked & detail::signal_bit(candidate)) == 0) {
+          signo = candidate;
+          break;
+        }
+      }
+      if (signo != 0 || std::chrono::steady_clock::now() >= patience ||
+          entry.load(std::memory_order_seq_cst) != tid)
+        break;
+      const struct timespec pause { 0, 20000 };
+      ::nanosleep(&pause, nullptr);
+    }
+    if (exited) {
+      siginfo_t lost[detail::ring_hold_signals];
+      const int n = detail::take_exited_holds(i, tid, &mine, lost);
+      if (n == 0) continue;
+      // In ordinary context, with no hold (t_hold_allowed is 0 here): a full ring counts it as dropped.
+      ucontext_t context{};
+      const bool have_context = capture_context(context);
+      for (int k = 0; k < n; ++k)
+        detail::dispatch(lost[k].si_signo, &lost[k], have_context ? &context : nullptr);
+      ran = true;
+      continue;
     }
     if (signo == 0) continue;  // it lifts at its next drain
     std::error_code ec;
@@ -744,11 +771,13 @@ void poke_ring_holders() noexcept {
     }
     remove_action(keep);
   }
+  return ran;
 }
 
 // Makes room for held realtime signals once the ring was emptied: lifts this thread's holds (the
 // deliveries they let in are recorded at once, in this thread, with no wake-up system call) and pokes
-// other holding threads. Returns whether this thread lifted anything. Caller holds c.mutex.
+// other holding threads. Returns whether this thread lifted anything, or ran the deliveries of an
+// exited holder (either may have recorded into the ring). Caller holds c.mutex.
 [[gnu::noinline]] bool release_holds_now(detail::signals_core& c) noexcept {
   bool lifted = false;
   if (detail::t_ring_held != 0 || detail::t_ring_entry >= 0) {
@@ -757,7 +786,8 @@ void poke_ring_holders() noexcept {
     detail::t_consumer_of = nullptr;
   }
   const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
+  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine && poke_ring_holders(c.sink))
+    lifted = true;
   return lifted;
 }
 
@@ -1147,7 +1177,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
     take_own_holds(c);
     const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
+    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders(c.sink);
   }
   remove_action(id);
   if (holds) {

@@ -29,7 +29,9 @@
 // Chaining
 //   A handler installed with sigaction() before the first action is called first, once per delivery,
 //   the way the kernel would have called it: respecting its SA_SIGINFO flag, with its sa_mask (and
-//   the signal itself unless SA_NODEFER) blocked while it runs, only once if it has SA_RESETHAND
+//   the signal itself unless SA_NODEFER) blocked while it runs, and SIGURG and SIGWINCH too (sigrelay's
+//   own handler is installed with them in its sa_mask: they poke threads, see signals.hpp, and must
+//   not run nested inside it; they wait until it returns), only once if it has SA_RESETHAND
 //   (then it counts as SIG_DFL, and SIG_DFL is what the last remove_action() restores), and for
 //   SIGCHLD never about a stopped or continued child if it has SA_NOCLDSTOP. A previous SIG_DFL or
 //   SIG_IGN is not "called". A SA_SIGINFO handler gets the kernel's ucontext_t, except for a delivery

@@ -64,21 +64,36 @@
 //     signalfd-backed object): when the ring is full, the handler *holds*: it sends the siginfo it
 //     got back to its own thread (rt_tgsigqueueinfo(); si_code, pid, uid and value unchanged) and
 //     blocks the signal in that thread until the consumer has room, so the kernel keeps the rest
-//     queued. Holds are lifted by the consumer's next drain (pending(), wait*(), the iterator): in
-//     the consumer's thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under
-//     "Masks"; the drain waits up to a second for each holding thread). Order per signal number is
-//     kept. dropped() counts a delivery that found the ring full only where a hold is impossible:
-//     the signal has other subscribers (any other registry action, another `signals` object, an
-//     earlier handler chained), the re-queue fails (RLIMIT_SIGPENDING reached meanwhile; or a
-//     kill()/tgkill() siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a
-//     thread forge those only as itself), more than 256 threads hold at once, the object is
-//     removing a realtime signal (remove(), destruction), the program runs under ThreadSanitizer
-//     (which runs handlers on a copy of the interrupted context: a block there would not stick), or
-//     the library uses the posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there
-//     every delivery that finds the ring full is counted by dropped()).
+//     queued. The hold is taken before any action runs, once the ring has fewer than its reserve of
+//     free cells (capacity / 8, at least 1, at most 64): the whole delivery waits in the kernel, so
+//     every action of the signal (other `signals` objects, other registry actions, an earlier
+//     handler chained) sees it exactly once, after the lift, and holds work beside them too. Holds
+//     are lifted by the consumer's next drain (pending(), wait*(), the iterator): in the consumer's
+//     thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under "Masks"; the drain
+//     waits up to a second for each holding thread). sigrelay's handler runs with SIGURG and
+//     SIGWINCH blocked (its sa_mask), and so does a handler it chains, so that a poke never runs
+//     nested inside it. Order per signal number is kept. dropped() counts a delivery that found the
+//     ring full only where a hold is impossible: the re-queue fails (RLIMIT_SIGPENDING reached
+//     meanwhile; or a kill()/tgkill() siginfo, si_code >= 0, in a thread other than the main one:
+//     the kernel lets a thread forge those only as itself), more than 256 threads hold at once, the
+//     receiving thread already holds for another object, more deliveries than the reserve raced
+//     past the check at once while the signal has other subscribers (any other registry action,
+//     another `signals` object, an earlier handler chained), the object is removing a realtime
+//     signal (remove(), destruction), the program runs under ThreadSanitizer (which runs handlers
+//     on a copy of the interrupted context: a block there would not stick), or the library uses the
+//     posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there every delivery that finds
+//     the ring full is counted by dropped()).
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them
-//     (and the kernel's queue full): the sender sees EAGAIN. A thread that holds also keeps
-//     thread-directed deliveries of that signal pending until the lift.
+//     (and the kernel's queue full): the sender sees EAGAIN, and the signal's other actions see
+//     nothing more until the drain either. A thread that holds also keeps thread-directed
+//     deliveries of that signal pending until the lift.
+//   - A thread that exits while it holds: the kernel discards the siginfo the hold re-queued to it
+//     (one per signal it holds), but the hold kept a copy. The object's next drain (or remove(),
+//     destruction) runs each such delivery on the draining thread, as a signalfd read would: every
+//     action of the signal sees it once (this object records it, or counts it in dropped() if the
+//     ring is full again), later than deliveries that came meanwhile. Signals sent to that thread
+//     itself (tgkill(), pthread_sigqueue()) while it held are discarded with it, uncounted, as the
+//     kernel discards any thread's own pending signals.
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
 //   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).
@@ -290,8 +305,8 @@ inline constexpr std::array<int, 3> termination_signals{SIGTERM, SIGQUIT, SIGINT
 
 struct signals_options {
   enum backend backend = backend::relay;
-  // Records kept for realtime signals between drains (rounded up to a power of two; allocated with
-  // the first realtime signal subscribed). A delivery that finds the ring full is *held* (see
+  // Records kept for realtime signals between drains (rounded up to a power of two, at least 2;
+  // allocated with the first realtime signal subscribed). A delivery that finds the ring full is *held* (see
   // "Realtime floods" in the class comment): the kernel keeps it and the rest of the flood queued
   // until the consumer has room, so nothing is dropped. Only where a hold is impossible is it
   // counted by dropped(), in all and per signal, never lost silently. At most max_realtime_capacity:

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // src/handler/hold.cc — holding realtime signals in the kernel while a ring is full. Signal context.
 //
-// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, pthread_sigmask and the
-// raw system calls gettid, getpid and rt_tgsigqueueinfo; no allocation, locks, exceptions or
-// logging; errno is saved and restored. See hold.hpp.
+// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, memcpy/memset,
+// pthread_sigmask and the raw system calls gettid, getpid and rt_tgsigqueueinfo; no allocation,
+// locks, exceptions or logging; errno is saved and restored. See hold.hpp.
 #include "handler/hold.hpp"
 
 #include "platform/config.hpp"  // SIGRELAY_LINUX
@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstring>
 
 #if SIGRELAY_LINUX
 #include <sys/syscall.h>
@@ -19,6 +20,9 @@
 namespace sigrelay::detail {
 
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
+std::atomic<const sink*> g_ring_holder_owner[max_ring_holders]{};
+std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
+std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
 std::atomic<int> g_ring_holder_count{0};
 std::atomic<std::uint32_t> g_ring_lifts{0};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
@@ -30,13 +34,17 @@ namespace {
 
 std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
+bool listable(int signo) noexcept { return signo >= ring_hold_first && signo < NSIG; }
+
 #if SIGRELAY_LINUX
-// Signal context. Lists this thread in g_ring_holders; false if the table is full.
-bool claim_entry(pid_t tid) noexcept {
-  if (t_ring_entry >= 0) return true;
+// Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
+// full, or if this thread already holds for another sink.
+bool claim_entry(pid_t tid, const sink* owner) noexcept {
+  if (t_ring_entry >= 0) return g_ring_holder_owner[t_ring_entry].load(std::memory_order_seq_cst) == owner;
   for (int i = 0; i < max_ring_holders; ++i) {
     pid_t expected = 0;
     if (g_ring_holders[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) {
+      g_ring_holder_owner[i].store(owner, std::memory_order_seq_cst);
       t_ring_entry = i;
       g_ring_holder_count.fetch_add(1, std::memory_order_seq_cst);
       return true;
@@ -49,27 +57,36 @@ bool claim_entry(pid_t tid) noexcept {
 }  // namespace
 
 // Signal context.
-bool hold_delivery(const siginfo_t& info) noexcept {
+bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept {
   if (t_hold_allowed == 0) return false;
-  return hold_whole_delivery(info);
+  return hold_whole_delivery(info, owner);
 }
 
 // Signal context.
-bool hold_whole_delivery(const siginfo_t& info) noexcept {
+bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
 #if !SIGRELAY_LINUX
   // Holds need rt_tgsigqueueinfo() (Linux): on the posix platform layer a full ring counts the
   // delivery in dropped() instead (see signals.hpp).
   (void)info;
+  (void)owner;
   return false;
 #else
   const int saved_errno = errno;
   // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   bool held = false;
-  if (claim_entry(tid)) {
+  if (claim_entry(tid, owner)) {
     siginfo_t copy = info;
     // The kernel's own copy of the siginfo, sent back to this thread: it stays first in line.
     held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
+  }
+  if (held && listable(info.si_signo)) {
+    // Kept for a consumer that finds this thread exited with the hold (see the notes). This signal's
+    // bit is clear (ring_hold_taken() ran for this delivery), so no consumer reads the copy now.
+    std::uint64_t words[ring_hold_info_words];
+    std::memcpy(words, &info, sizeof words);
+    std::atomic<std::uint64_t>* slot = g_ring_holder_info[t_ring_entry][info.si_signo - ring_hold_first];
+    for (int i = 0; i < ring_hold_info_words; ++i) slot[i].store(words[i], std::memory_order_relaxed);
   }
   if (held) t_hold_request = 1;
   errno = saved_errno;
@@ -81,8 +98,48 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
   t_hold_request = 0;
+  // A poke nested between the re-queue and here has lifted (and left the table): no block, so the
+  // re-queued siginfo comes back at once (and holds again if the ring is still full).
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
+  // After the copy of the siginfo (hold_whole_delivery()): a consumer that takes the bit reads it.
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry >= 0 && listable(signo))
+    g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
+}
+
+// Signal context (also ordinary context: a signalfd read).
+void ring_hold_taken(int signo) noexcept {
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry < 0 || !listable(signo)) return;
+  g_ring_holder_signals[entry].fetch_and(~bit_of(signo), std::memory_order_seq_cst);
+}
+
+// Ordinary context.
+int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) noexcept {
+  if (entry < 0 || entry >= max_ring_holders || tid <= 0) return 0;
+  if (g_ring_holder_owner[entry].load(std::memory_order_seq_cst) != owner) return 0;
+  // Taken for this caller alone (another consumer of `owner` may look at it too): -tid is neither a
+  // free entry nor a thread to poke.
+  pid_t expected = tid;
+  if (!g_ring_holders[entry].compare_exchange_strong(expected, -tid, std::memory_order_seq_cst)) return 0;
+  int taken = 0;
+  std::uint64_t held = g_ring_holder_signals[entry].exchange(0, std::memory_order_seq_cst);
+  for (; held != 0; held &= held - 1) {
+    const int signo = __builtin_ctzll(held) + 1;
+    if (!listable(signo)) continue;
+    std::uint64_t words[ring_hold_info_words];
+    const std::atomic<std::uint64_t>* slot = g_ring_holder_info[entry][signo - ring_hold_first];
+    for (int i = 0; i < ring_hold_info_words; ++i) words[i] = slot[i].load(std::memory_order_relaxed);
+    siginfo_t& info = out[taken++];
+    std::memset(&info, 0, sizeof info);
+    std::memcpy(&info, words, sizeof words);
+  }
+  g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
+  g_ring_holders[entry].store(0, std::memory_order_seq_cst);
+  g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+  return taken;
 }
 
 // Signal context (also ordinary context on the holding thread).
@@ -103,6 +160,8 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
   // an entry again). Taken with an exchange: a nested handler of this thread may do the same.
   const int entry = __atomic_exchange_n(&t_ring_entry, -1, __ATOMIC_SEQ_CST);
   if (entry >= 0) {
+    g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
+    g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
     g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
     g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
@@ -119,7 +178,11 @@ void forget_ring_holds_in_child(sigset_t& mask) noexcept {
   const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
   for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) sigdelset(&mask, __builtin_ctzll(rest) + 1);
   t_ring_entry = -1;
-  for (std::atomic<pid_t>& entry : g_ring_holders) entry.store(0, std::memory_order_relaxed);
+  for (int i = 0; i < max_ring_holders; ++i) {
+    g_ring_holders[i].store(0, std::memory_order_relaxed);
+    g_ring_holder_owner[i].store(nullptr, std::memory_order_relaxed);
+    g_ring_holder_signals[i].store(0, std::memory_order_relaxed);
+  }
   g_ring_holder_count.store(0, std::memory_order_relaxed);
 }
 

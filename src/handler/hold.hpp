@@ -20,12 +20,14 @@
 //   `reserve` (a sink's ring capacity / 8, at least 1, at most 64) covers deliveries that passed
 //   the entry check just before the ring filled (other threads, or nested deliveries of other
 //   realtime signals on one thread: the kernel blocks a signal during its own handler).
-// - SWITCHED OFF for now (kHoldBeforeActions below): under a flood from several threads, with other
-//   actions on the signal and a slow consumer with a small ring, a whole-delivery hold was left in
-//   place for good (Safety.SignalsRelayBackendIsAsyncSignalSafeUnderLoad: realtime deliveries
-//   stopped after ~2,600, while every hold is lifted with the switch off). Until that is found,
-//   holds are taken only as below, for a lone action; a delivery beside other actions that finds
-//   the ring full is counted in dropped().
+// - The consumer is woken after the holder is listed (notify_holder()): no action runs for a held
+//   delivery, so no record notifies, and a drain that ran between the probe and the listing found
+//   no holder to poke; without the wake-up its consumer could sleep with the signal held.
+// - kHoldBeforeActions switches this hold on (it is). It was off for a while: under the safety
+//   test's flood (3 receiver threads, several actions per signal, a 16-record ring drained slowly)
+//   realtime deliveries stopped after ~2,600, held for good; the causes were the nested poke (see
+//   "Nesting") and the missing wake-up above. Off, a delivery beside other actions that finds the
+//   ring full is counted in dropped().
 // - A delivery that still finds the ring full in record_fn (more than `reserve` deliveries raced
 //   past the entry check) holds there only if the sink's action is the snapshot's only one and
 //   nothing is chained (the other actions would otherwise see it twice); else it counts as dropped.
@@ -43,6 +45,43 @@
 //   in the handler), so that the consumer knows whom to poke; a thread that finds the table full
 //   does not hold (the delivery counts as dropped).
 // - A lift when the ring is still full costs one re-queue and hold again: never a loss.
+// - Nesting: a lift edits the uc_sigmask of the context the poke interrupted, which the kernel
+//   restores on return. A poke nested inside another run of the trampoline on the holding thread
+//   (any signal it handles, the hold's own run, or a handler it chains) would edit only its own copy:
+//   the outer run's return would restore the mask that run saved, the held signal blocked again, with
+//   t_ring_held cleared and the thread out of the table (nobody would poke it again). So the
+//   trampoline is installed with sa_mask {SIGURG, SIGWINCH}, the pokes (src/registry.cc), and a
+//   chained handler runs with them blocked too: a poke runs only once every run of the trampoline
+//   on that thread has returned, on the outermost context. The pokers wait (up to a second) while the
+//   thread blocks both. A hold applied in a nested run is undone by the outer return (the signal
+//   comes back at once and holds again, or is recorded): never a loss. apply_hold() still applies
+//   no block if the thread is no longer listed (a lift ran since the listing; the re-queued siginfo
+//   comes back at once). Found by the soak (children that inherited a held signal blocked) and by
+//   the safety test; tests/hold_nesting_test.cc.
+// - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
+//   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
+//   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
+//   signal has seen it yet (the hold is taken before any action runs). So the hold keeps a copy of
+//   that siginfo in the thread's entry (`g_ring_holder_info`: the 48 bytes the kernel keeps of a
+//   siginfo, struct kernel_siginfo), and the held signals (`g_ring_holder_signals`); the entry also
+//   names the sink the holds wait for (`g_ring_holder_owner`; one sink per holding thread: a thread
+//   that holds for one sink does not hold for another, whose delivery is then counted as dropped).
+//   The consumer of that sink that finds the thread gone (src/signals.cc, poke_ring_holders) runs
+//   each such delivery itself, through dispatch() in ordinary context, as a signalfd read would:
+//   every action sees it once (a ring still full counts it in dropped()). Counting it as dropped in
+//   that sink alone left every other action one delivery short (the soak: C0's received + dropped
+//   one above the registry action's count, for good).
+// - `g_ring_holder_signals` names only holds whose re-queued siginfo is still pending on the thread:
+//   every run of the trampoline for a signal clears the signal's bit first (ring_hold_taken(); the
+//   kernel hands a thread its own queue first, so a delivery of a held signal there is the re-queued
+//   siginfo coming back), and so does a signalfd read on the thread. A hold that the return of an
+//   enclosing handler undoes (a nested run of the trampoline, or one that interrupted a foreign
+//   handler: the outer return restores a mask without the block) is therefore forgotten when its
+//   siginfo comes back, before the thread can run on and exit; listed for good, it was counted
+//   again for a thread that exited later although it had been received. (Limit: siginfos of the
+//   signal sent to the holding thread itself, tgkill() or pthread_sigqueue(), queue beside the
+//   re-queued one; those that the thread's exit discards go uncounted, as the kernel discards any
+//   exiting thread's own pending signals.)
 #pragma once
 
 #include <sys/types.h>
@@ -55,14 +94,37 @@
 
 namespace sigrelay::detail {
 
+struct sink;  // handler/sink.hpp
+
 static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
 static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
+static_assert(std::atomic<const sink*>::is_always_lock_free, "g_ring_holder_owner");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "g_ring_holder_signals, g_ring_holder_info");
+static_assert(NSIG - 1 <= 64, "g_ring_holder_signals: bit signo-1");
 
 inline constexpr int max_ring_holders = 256;
+// Holds are of realtime signals only; the kernel's first one is 32 (glibc's SIGRTMIN is above it).
+inline constexpr int ring_hold_first = 32;
+inline constexpr int ring_hold_signals = NSIG - ring_hold_first;
+// What the kernel keeps of a siginfo (struct kernel_siginfo: the header and the 32-byte union of
+// the fields it fills); the rest of a siginfo_t it hands out is zero.
+inline constexpr int ring_hold_info_words = 6;
+static_assert(sizeof(siginfo_t) >= ring_hold_info_words * sizeof(std::uint64_t), "g_ring_holder_info");
 
-// Threads that hold (their kernel thread id), 0 for a free entry. Constant-initialised.
+// Threads that hold (their kernel thread id), 0 for a free entry, -tid while a consumer takes the
+// entry of exited thread tid (take_exited_holds()). Constant-initialised.
 extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
+// Per entry: the sink whose full ring the thread's holds wait for, and the signals it holds (bit
+// signo-1), for a consumer that finds the thread exited. Set while the entry is claimed.
+extern std::atomic<const sink*> g_ring_holder_owner[max_ring_holders];
+extern std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders];
+// Per entry and held signal (signo - ring_hold_first): a copy of the re-queued siginfo, written by
+// the holding thread before it sets the signal's bit in g_ring_holder_signals, read by a consumer
+// only once that thread has exited (take_exited_holds()). Constant-initialised (about 400 KB of
+// zero pages, touched only by holds).
+extern std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals]
+                                                    [ring_hold_info_words];
 // Entries in use (a cheap "anyone holding?" for the consumer).
 extern std::atomic<int> g_ring_holder_count;
 // Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
@@ -80,24 +142,40 @@ extern __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec
 // This thread's entry in g_ring_holders, or -1.
 extern __thread int t_ring_entry __attribute__((tls_model("initial-exec")));
 
-// Signal context. record_fn found the ring full: re-queues `info` to this thread and asks for a hold,
-// if t_hold_allowed. False if no hold is possible (the caller counts the delivery as dropped).
-bool hold_delivery(const siginfo_t& info) noexcept;
+// Signal context. record_fn found the ring of `owner` (its sink) full: re-queues `info` to this thread
+// and asks for a hold, if t_hold_allowed. False if no hold is possible (the caller counts the delivery
+// as dropped).
+bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept;
 
 // Signal context. dispatch(), before any action: re-queues `info` to this thread and asks for a hold.
 // False if the kernel refused the re-queue or the holders' table is full (run the actions instead).
-bool hold_whole_delivery(const siginfo_t& info) noexcept;
+bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept;
 
-// Whether the trampoline holds whole deliveries before any action (see the notes: switched off).
-inline constexpr bool kHoldBeforeActions = false;
+// Whether the trampoline holds whole deliveries before any action (see the notes: on).
+inline constexpr bool kHoldBeforeActions = true;
 
-// Signal context (defined in sink.cc). Whether one of `entries` is a `signals` sink whose ring has
-// fewer than its reserve of free cells for realtime `signo` (see the notes).
-bool ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
+// Signal context (defined in sink.cc). The first of `entries` that is a `signals` sink whose ring has
+// fewer than its reserve of free cells for realtime `signo` (see the notes), or null.
+sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
+
+// Signal context (defined in sink.cc). Wakes the consumer of `s` as a recorded delivery would, after
+// hold_whole_delivery() held for it (see the notes: a drain must follow the listing).
+void notify_holder(sink* s) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
-// (the interrupted context's uc_sigmask).
+// (the interrupted context's uc_sigmask) and lists it in g_ring_holder_signals.
 void apply_hold(int signo, sigset_t& mask) noexcept;
+
+// Signal context (the trampoline, before dispatch(); also a signalfd read, in ordinary context). A
+// siginfo of `signo` was taken on this thread: any hold of it here is over (its re-queued siginfo,
+// first in line, came back), so it is no longer listed in g_ring_holder_signals (see the notes).
+void ring_hold_taken(int signo) noexcept;
+
+// Ordinary context (a consumer of `owner`). Entry `entry` belongs to a thread that has exited while
+// it held for `owner`: takes the siginfos its holds had re-queued (which the kernel discarded with
+// the thread) into `out` (room for ring_hold_signals) and frees the entry. Returns how many; 0 and
+// nothing freed if the entry is not (any more) held for `owner` by thread `tid`.
+int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) noexcept;
 
 // Lifts this thread's holds: from `*mask` (a handler's uc_sigmask) if given, else with
 // pthread_sigmask (ordinary context). Returns whether it lifted anything. Async-signal-safe; Signal

@@ -109,13 +109,16 @@ bool nearly_full(const sink& s, int signo) noexcept {
 }  // namespace
 
 // Signal context.
-bool ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept {
+sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept {
   for (std::size_t i = 0; i < size; ++i) {
-    if (entries[i].fn == record_fn && nearly_full(*static_cast<const sink*>(entries[i].context), signo))
-      return true;
+    auto* s = static_cast<sink*>(entries[i].context);
+    if (entries[i].fn == record_fn && nearly_full(*s, signo)) return s;
   }
-  return false;
+  return nullptr;
 }
+
+// Signal context.
+void notify_holder(sink* s) noexcept { notify(*s); }
 
 // Signal context: the registry action of `signals`.
 void record_fn(void* context, const siginfo_t& info) noexcept {
@@ -125,7 +128,7 @@ void record_fn(void* context, const siginfo_t& info) noexcept {
   if (signo <= 0 || signo >= NSIG) return;
   if (signo >= s.rtmin && signo <= s.rtmax) {
     // Full: hold the rest in the kernel if this delivery may (hold.hpp), else count it.
-    if (!push_record(s, info) && (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info))) {
+    if (!push_record(s, info) && (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info, &s))) {
       s.dropped_by[signo].fetch_add(1, std::memory_order_seq_cst);
       s.dropped.fetch_add(1, std::memory_order_seq_cst);
     }

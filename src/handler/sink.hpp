@@ -20,10 +20,9 @@
 // - Realtime signals when the ring is (nearly) full (the handler cannot refuse a delivery): a *hold*
 //   (src/handler/hold.hpp) re-queues the siginfo to the running thread and blocks the signal in the
 //   interrupted context, so that the kernel keeps the rest queued until the consumer has room. The
-//   trampoline would hold before any action runs once fewer than `reserve` cells are free (switched off,
-//   hold.hpp)
-//   (ring_wants_hold()); where a hold is impossible, a delivery that finds the ring full is counted
-//   in `dropped`.
+//   trampoline holds before any action runs once fewer than `reserve` cells are free
+//   (ring_wants_hold(), which names the sink so that the holder is listed for it and its consumer
+//   woken); where a hold is impossible, a delivery that finds the ring full is counted in `dropped`.
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
 //   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
 //   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it) if
@@ -120,7 +119,7 @@ struct sink {
   origin_slot last[NSIG];
   ring_cell* cells = nullptr;  // capacity = mask + 1 cells, cells[i].seq starts at i
   std::size_t mask = 0;
-  std::size_t reserve = 1;  // free cells below which the trampoline would hold (switched off, hold.hpp)
+  std::size_t reserve = 1;  // free cells below which the trampoline holds (hold.hpp)
   std::atomic<std::size_t> enqueue_pos{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> dropped_by[NSIG] = {};  // the same, per realtime signal

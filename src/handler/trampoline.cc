@@ -14,8 +14,9 @@
 //   holds no reader count, and the registry's grace periods still end. That delivery's actions do
 //   not run: the earlier handler took it, as it would have without sigrelay.
 // - Its sa_mask and SA_NODEFER: it runs with the mask the kernel would have given it (the
-//   interrupted context's mask, plus its sa_mask, plus the signal unless SA_NODEFER); the mask is
-//   put back before the actions run. No system call when the mask would not change.
+//   interrupted context's mask, plus its sa_mask, plus the signal unless SA_NODEFER), except that
+//   SIGURG and SIGWINCH (sigrelay's pokes) stay blocked during it, as during the whole trampoline;
+//   the mask is put back before the actions run. No system call when the mask would not change.
 // - SA_RESETHAND: called for the first delivery only; after that it counts as SIG_DFL (and the
 //   registry restores SIG_DFL, not the handler, when the last action goes).
 // - SA_NOCLDSTOP on SIGCHLD: not called for a child that stopped or continued.
@@ -73,6 +74,11 @@ void call_previous(const struct sigaction& previous, int signo, siginfo_t* info,
     if (sigismember(&previous.sa_mask, s) == 1) sigaddset(&wanted, s);
   }
   if ((previous.sa_flags & SA_NODEFER) == 0) sigaddset(&wanted, signo);
+  // The pokes stay blocked, as in the trampoline (its sa_mask: see hold.hpp, "Nesting"): a lift
+  // nested in the chained handler would be undone by the mask put back after it.
+  for (const int poke : {SIGURG, SIGWINCH}) {
+    if (poke != signo || (previous.sa_flags & SA_NODEFER) == 0) sigaddset(&wanted, poke);
+  }
   bool change = false;
   for (int s = 1; s < NSIG && !change; ++s) change = sigismember(&current, s) != sigismember(&wanted, s);
   if (change) ::pthread_sigmask(SIG_SETMASK, &wanted, nullptr);
@@ -248,10 +254,14 @@ const snapshot* load_snapshot(int signo) noexcept {
   const snapshot* snap = load_snapshot(signo);
   // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
   // every action and a chained handler see it exactly once, when it comes back after the lift.
-  // Switched off (kHoldBeforeActions, hold.hpp): it leaves realtime signals held for good under a
-  // multi-threaded flood with several actions and a slow consumer (tests/safety/safety_test.cc).
-  if (kHoldBeforeActions && may_hold != 0 && snap != nullptr &&
-      ring_wants_hold(snap->entries, snap->size, signo) && hold_whole_delivery(*info)) {
+  // kHoldBeforeActions (hold.hpp) switches it.
+  sink* const full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
+                         ? ring_wants_hold(snap->entries, snap->size, signo)
+                         : nullptr;
+  if (full != nullptr && hold_whole_delivery(*info, full)) {
+    // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
+    // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
+    notify_holder(full);
     leave_reader(held);
     if (hook != nullptr) hook(false);
     errno = saved_errno;
@@ -297,11 +307,16 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
     lift_ring_holds(context != nullptr ? &context->uc_sigmask : nullptr);
     return;
   }
+  // A hold of this signal on this thread, if any, is over: its re-queued siginfo came first.
+  ring_hold_taken(signo);
+
   const unsigned outer_allowed = t_hold_allowed;
   const unsigned outer_request = t_hold_request;
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
   t_hold_request = 0;
   run_delivery(signo, info, ucontext);
+  // No lift can nest from here to the kernel's return (which restores uc_sigmask): the pokes are in
+  // the trampoline's sa_mask (hold.hpp, "Nesting").
   if (t_hold_request != 0 && context != nullptr) apply_hold(signo, context->uc_sigmask);
   t_hold_allowed = outer_allowed;
   t_hold_request = outer_request;

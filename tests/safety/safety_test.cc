@@ -583,9 +583,13 @@ class signals_extra final : public stress_extra {
           polling_->native_handle(), POLLIN, 0
         };
         poll(&p, 1, 20);
+        // Closed before the drain: the drain sees every record made before the close. (Checked after
+        // it, a close during a long drain, whose pokes may wait for holding threads while deliveries
+        // land on this thread and record after its collection, ended the loop with records left.)
+        const bool closed = polling_->is_closed();
         const std::vector<signal_event> batch = polling_->pending();
         polling_tally_.add(batch);
-        if (batch.empty() && polling_->is_closed()) break;
+        if (batch.empty() && closed) break;
         std::this_thread::sleep_for(2ms);  // a slow consumer: the small ring overflows
       }
     });

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// tests/hold_nesting_test.cc — a poke that arrives while the holding thread runs another handler.
+//
+// A hold (signals.hpp, "Realtime floods") blocks a realtime signal in the interrupted context of the
+// holding thread; the consumer's drain pokes that thread (SIGURG) and the poke's handler lifts the
+// hold by editing the uc_sigmask of the context it interrupted. If the thread is inside another
+// handler then (any signal sigrelay handles, or a handler chained by it), a poke nested there edits
+// only its own context: the outer handler's return restores the mask it saved, the signal blocked
+// again, with the hold forgotten (nobody pokes again). Under a multi-threaded flood with several
+// actions this left realtime signals held for good (tests/safety/safety_test.cc). The pokes now wait
+// until the trampoline (and a handler it chains) has returned: src/handler/hold.hpp, "Nesting".
+//
+// Deterministic: the main thread blocks the signals, so that the one worker takes them. Three
+// sigqueue()s: the first fills the ring (capacity 1), the second is held in the worker, the third
+// stays queued to the process. The worker is then held inside a SIGUSR1 handler (an action, or a
+// handler chained by the trampoline) while another thread drains, which pokes it. Released, the
+// worker must end up with the signal unblocked, and every send must be received.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "sigrelay/registry.hpp"
+#include "sigrelay/signals.hpp"
+#include "support/child.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sigrelay::backend;
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderThreadSanitizer = true;
+#else
+constexpr bool kUnderThreadSanitizer = false;
+#endif
+
+// 0: idle, 1: inside the SIGUSR1 handler, 2: left it. Written in signal context (lock-free atomics).
+std::atomic<int> g_inside{0};
+std::atomic<bool> g_release{false};
+
+// Signal context: waits (spinning on an atomic, with nanosleep: async-signal-safe) until released.
+void spin_until_released() noexcept {
+  g_inside.store(1);
+  while (!g_release.load()) {
+    const struct timespec pause { 0, 100000 };
+    nanosleep(&pause, nullptr);
+  }
+  g_inside.store(2);
+}
+void spin_action(void*, const siginfo_t&) noexcept { spin_until_released(); }
+void spin_handler(int) { spin_until_released(); }
+void nothing(void*, const siginfo_t&) noexcept {}
+
+// Whether thread `tid` of this process blocks `signo` (/proc: SigBlk).
+bool thread_blocks(pid_t tid, int signo) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[4096];
+  const ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char* line = std::strstr(text, "SigBlk:");
+  if (line == nullptr) return false;
+  const unsigned long long mask = std::strtoull(line + 7, nullptr, 16);
+  return (mask & (1ULL << (signo - 1))) != 0;
+}
+
+enum class inner { action, chained_handler };
+
+class HoldNesting : public testing::TestWithParam<inner> {};
+
+TEST_P(HoldNesting, APokeWhileTheHolderRunsAnotherHandlerLiftsTheHold) {
+  if (kUnderThreadSanitizer)
+    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  const inner where = GetParam();
+  SIGRELAY_IN_CHILD(
+      [where] {
+        constexpr int kSent = 3;
+        const int rt = SIGRTMIN + 1;
+        sigset_t ours;
+        sigemptyset(&ours);
+        sigaddset(&ours, rt);
+        sigaddset(&ours, SIGUSR1);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &ours, nullptr));  // here: the worker alone takes them
+        if (where == inner::chained_handler) {
+          struct sigaction sa {};
+          sa.sa_handler = spin_handler;
+          sigemptyset(&sa.sa_mask);
+          ASSERT_EQ(0, sigaction(SIGUSR1, &sa, nullptr));  // the trampoline chains it
+        }
+        const sigrelay::action_id usr1 =
+            sigrelay::add_action(SIGUSR1, where == inner::action ? sigrelay::action{spin_action, nullptr}
+                                                                 : sigrelay::action{nothing, nullptr});
+        sigrelay::signals_options options;
+        options.backend = backend::relay;
+        options.realtime_capacity = 1;
+        sigrelay::signals sigs({rt}, options);
+
+        std::atomic<pid_t> worker_tid{0};
+        std::atomic<bool> done{false};
+        std::thread worker([&] {
+          worker_tid = static_cast<pid_t>(syscall(SYS_gettid));
+          pthread_sigmask(SIG_UNBLOCK, &ours, nullptr);
+          while (!done.load()) {
+            const struct timespec pause { 0, 1000000 };
+            nanosleep(&pause, nullptr);
+          }
+        });
+        while (worker_tid.load() == 0) std::this_thread::yield();
+        const pid_t tid = worker_tid.load();
+        for (int i = 0; i < kSent; ++i) {
+          union sigval v {};
+          v.sival_int = i;
+          ASSERT_EQ(0, sigqueue(getpid(), rt, v));
+        }
+        // The second delivery found the ring full: the worker holds the signal.
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!thread_blocks(tid, rt) && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(1ms);
+        ASSERT_TRUE(thread_blocks(tid, rt)) << "the worker never held the signal";
+
+        // The worker enters the SIGUSR1 handler and stays there; another thread drains meanwhile,
+        // which pokes the worker.
+        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), tid, SIGUSR1));
+        while (g_inside.load() != 1 && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(1ms);
+        ASSERT_EQ(1, g_inside.load()) << "the worker never ran the SIGUSR1 handler";
+        std::set<int> values;
+        std::atomic<bool> drained{false};
+        std::thread consumer([&] {
+          for (const sigrelay::signal_event& e : sigs.pending()) values.insert(e.last.value.sival_int);
+          drained = true;
+        });
+        // Let the drain poke while the worker is inside (a poke that nests there is the case under
+        // test); the drain itself waits for the worker to leave the trampoline, up to a second.
+        const auto poked_by = std::chrono::steady_clock::now() + 500ms;
+        while (!drained.load() && std::chrono::steady_clock::now() < poked_by)
+          std::this_thread::sleep_for(1ms);
+        g_release = true;
+        consumer.join();
+        while (g_inside.load() != 2 && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(1ms);
+        EXPECT_EQ(2, g_inside.load()) << "the worker never left the SIGUSR1 handler";
+
+        // Every send is received: the hold is lifted (by this drain's poke or a later one).
+        deadline = std::chrono::steady_clock::now() + 20s;  // the watchdog allows 90 s
+        while (values.size() < static_cast<std::size_t>(kSent) &&
+               std::chrono::steady_clock::now() < deadline) {
+          for (const sigrelay::signal_event& e : sigs.wait_for(50ms)) values.insert(e.last.value.sival_int);
+        }
+        EXPECT_EQ(static_cast<std::size_t>(kSent), values.size())
+            << values.size() << " received; the worker still blocks the signal: " << thread_blocks(tid, rt);
+        EXPECT_EQ(0U, sigs.dropped());
+        EXPECT_FALSE(thread_blocks(tid, rt)) << "a hold's block outlived its lift";
+        done = true;
+        worker.join();
+        sigrelay::remove_action(usr1);
+      },
+      90);
+}
+
+INSTANTIATE_TEST_SUITE_P(Inner, HoldNesting, testing::Values(inner::action, inner::chained_handler),
+                         [](const testing::TestParamInfo<inner>& p) {
+                           return p.param == inner::action ? "action" : "chained_handler";
+                         });
+
+}  // namespace
