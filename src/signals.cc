@@ -819,7 +819,7 @@ void take_own_holds(detail::signals_core& c) noexcept {
 }
 #else
 // The posix build never holds (a full ring counts in dropped(), hold.cc): nothing to lift or take.
-void poke_ring_holders() noexcept {}
+bool poke_ring_holders(detail::sink&) noexcept { return false; }
 [[gnu::noinline]] bool release_holds_now(detail::signals_core&) noexcept { return false; }
 void take_own_holds(detail::signals_core&) noexcept {}
 #endif
