@@ -368,7 +368,11 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
   while (!done && slot.tid.load(std::memory_order_seq_cst) == tid &&
          std::chrono::steady_clock::now() < deadline) {
     const std::uint32_t lifts = slot.lifts.load(std::memory_order_seq_cst);
-    if (sys::rt_tgsigqueueinfo(::getpid(), tid, signo, &info) != 0) break;
+    const int claim = claim_poke(tid);  // in case the kernel keeps no siginfo (masks.hpp)
+    if (sys::rt_tgsigqueueinfo(::getpid(), tid, signo, &info) != 0) {
+      release_poke_claim(claim, tid);
+      break;
+    }
     const auto retry = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
     while (!done && std::chrono::steady_clock::now() < retry) {
       const struct timespec pause { 0, 50000 };
@@ -381,6 +385,7 @@ void poke_owner(thread_blocks& slot, int released) noexcept {
              (thread_blocked_mask(tid, blocked) && (blocked & signal_bit(released)) == 0 &&
               ((blocked | signal_bit(released)) & standard) != standard);
     }
+    release_poke_claim(claim, tid);
   }
   remove_action(keep);
 }
@@ -759,6 +764,7 @@ bool poke_ring_holders(detail::sink& mine) noexcept {
     info.si_uid = ::getuid();
     info.si_value.sival_ptr = const_cast<char*>(&detail::poke_cookie);
     const std::uint32_t lifts = detail::g_ring_lifts.load(std::memory_order_seq_cst);
+    const int claim = detail::claim_poke(tid);  // in case the kernel keeps no siginfo (masks.hpp)
     if (detail::sys::rt_tgsigqueueinfo(pid, tid, signo, &info) == 0) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       // Done when a lift left the table: the poked thread may hold again at once (in the same entry).
@@ -769,6 +775,7 @@ bool poke_ring_holders(detail::sink& mine) noexcept {
         ::nanosleep(&pause, nullptr);
       }
     }
+    detail::release_poke_claim(claim, tid);
     remove_action(keep);
   }
   return ran;

@@ -39,7 +39,9 @@ bool under_sanitizer() {
 
 // Runs enough to catch the races, in modest time: a run takes 0.1 to 0.4 s on a loaded 2-core
 // machine, and 1 to 4 s under ASan there. The hangs this test found showed in 2 to 15 of 20 runs
-// under ASan (never in 40 runs each in dev, where the handler outruns the flood).
+// under ASan (never in 40 runs each in dev). The child's flooders send in bursts: unpaced, they
+// kept a thread they target in its handler for seconds to minutes now and then (main() in
+// pthread_create(), the dispatcher's thread never back from poll()), which is the flood, not sigrelay.
 unsigned iterations() { return under_sanitizer() ? 12U : 60U; }
 
 struct expected_end {

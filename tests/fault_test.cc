@@ -313,44 +313,33 @@ TEST_P(FaultBackend, ppoll_or_futex_EINTR_wait) {
   });
 }
 
+// Injects `err` into the dispatcher's next `times` poll() calls, then sends SIGUSR1: the dispatcher
+// must have looked again after each and still deliver it, exactly once.
+void expect_dispatcher_survives_poll_faults(int err, long times) {
+  sigrelay::dispatcher d;
+  std::atomic<int> calls{0};
+  d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
+  inject in(sys::call::poll, err, times);
+  d.start();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (inject::injected() < times && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(inject::injected(), times);
+  ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
+  while (calls.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  d.stop();
+  d.join();
+  EXPECT_EQ(calls.load(), 1);
+}
+
 // The dispatcher's poll(): EINTR means "look again".
 TEST(Fault, poll_EINTR_dispatcher) {
-  SIGRELAY_IN_CHILD([] {
-    sigrelay::dispatcher d;
-    std::atomic<int> calls{0};
-    d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
-    inject in(sys::call::poll, EINTR);
-    d.start();
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (inject::injected() == 0 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(1ms);
-    EXPECT_EQ(inject::injected(), 1);
-    ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
-    while (calls.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-    d.stop();
-    d.join();
-    EXPECT_EQ(calls.load(), 1);
-  });
+  SIGRELAY_IN_CHILD([] { expect_dispatcher_survives_poll_faults(EINTR, 1); });
 }
 
 // The dispatcher's poll() out of kernel memory: waited out and retried, nothing lost.
 TEST(Fault, poll_ENOMEM_dispatcher) {
-  SIGRELAY_IN_CHILD([] {
-    sigrelay::dispatcher d;
-    std::atomic<int> calls{0};
-    d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
-    inject in(sys::call::poll, ENOMEM, 3);
-    d.start();
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (inject::injected() < 3 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(1ms);
-    EXPECT_EQ(inject::injected(), 3);
-    ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
-    while (calls.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-    d.stop();
-    d.join();
-    EXPECT_EQ(calls.load(), 1);
-  });
+  SIGRELAY_IN_CHILD([] { expect_dispatcher_survives_poll_faults(ENOMEM, 3); });
 }
 
 // A poll() failure that retrying cannot cure ends run() with a system_error, and the background

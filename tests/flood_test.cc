@@ -16,8 +16,10 @@
 #include <gtest/gtest.h>
 
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
@@ -326,6 +328,85 @@ TEST_P(Flood, BothObjectsGetEveryQueuedSignal) {
         expect_complete(second, "second object");
       },
       120);
+}
+
+// A poke is a standard signal sent with si_code SI_QUEUE. When the queued signals reach
+// RLIMIT_SIGPENDING, as in any flood, the kernel still sends it but without its siginfo (SI_USER, pid
+// 0, no cookie): the poked thread must still take it as a poke and lift its hold (src/handler/
+// masks.hpp, "Pokes without their siginfo"). Before that, the hold stayed for good, every drain's
+// poke lost the same way. The soft limit is set to 0 for the drain, which strips every poke of
+// ours of its siginfo and queues nothing for other processes.
+TEST(FloodHold, APokeStrippedOfItsSiginfoByAFullQueueStillLiftsTheHold) {
+  if (kUnderThreadSanitizer) GTEST_SKIP() << "no holds under ThreadSanitizer (signals.hpp)";
+  SIGRELAY_IN_CHILD([] {
+    const int rt = SIGRTMIN + 2;
+    constexpr int kCapacity = 8;
+    constexpr int kSentToHolder = kCapacity + 3;
+    sigset_t used;  // default dispositions, unblocked: whatever this process inherited
+    sigemptyset(&used);
+    for (int s : {rt, SIGURG, SIGWINCH}) {
+      std::signal(s, SIG_DFL);
+      sigaddset(&used, s);
+    }
+    ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &used, nullptr));
+    signals sigs({rt}, sigrelay::signals_options{backend::relay, kCapacity});
+    // Only the holder thread takes `rt` (process-directed, so that a hold keeps the order: the
+    // re-queued siginfo waits in the thread's own queue, served before the process's); the main
+    // thread consumes.
+    sigset_t only_rt;
+    sigemptyset(&only_rt);
+    sigaddset(&only_rt, rt);
+    std::atomic<pid_t> holder_tid{0};
+    std::atomic<bool> done{false};
+    std::thread holder([&] {
+      pthread_sigmask(SIG_UNBLOCK, &only_rt, nullptr);
+      holder_tid = static_cast<pid_t>(syscall(SYS_gettid));
+      while (!done) std::this_thread::sleep_for(1ms);
+    });
+    ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only_rt, nullptr));
+    while (holder_tid == 0) std::this_thread::sleep_for(1ms);
+    for (int i = 0; i < kSentToHolder; ++i) {
+      ASSERT_EQ(0, sigqueue(getpid(), rt, sigval{.sival_int = i}));  // only the holder takes it
+    }
+    // The ring takes kCapacity; the next delivery holds: `rt` blocked in the holder.
+    const std::string status = "/proc/self/task/" + std::to_string(holder_tid.load()) + "/status";
+    const auto held = [&] {
+      std::FILE* f = std::fopen(status.c_str(), "r");
+      if (f == nullptr) return false;
+      char line[256];
+      unsigned long long blocked = 0;
+      while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::sscanf(line, "SigBlk: %llx", &blocked) == 1) break;
+      }
+      std::fclose(f);
+      return (blocked & (1ULL << (rt - 1))) != 0;
+    };
+    const auto hold_deadline = std::chrono::steady_clock::now() + 10s;
+    while (!held() && std::chrono::steady_clock::now() < hold_deadline) std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(held()) << "the holder never held";
+
+    struct rlimit saved {};
+    ASSERT_EQ(0, getrlimit(RLIMIT_SIGPENDING, &saved));
+    struct rlimit none = saved;
+    none.rlim_cur = 0;
+    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &none));
+    std::vector<int> values;
+    std::vector<signal_event> batch;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (static_cast<int>(values.size()) < kSentToHolder && std::chrono::steady_clock::now() < deadline) {
+      sigs.pending(batch);  // drains, then pokes the holder (its siginfo lost)
+      for (const signal_event& e : batch) {
+        for (std::uint64_t n = 0; n < e.count; ++n) values.push_back(e.last.value.sival_int);
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &saved));
+    done = true;
+    holder.join();
+    EXPECT_EQ(0U, sigs.dropped());
+    ASSERT_EQ(kSentToHolder, static_cast<int>(values.size())) << "the hold was never lifted";
+    for (int i = 0; i < kSentToHolder; ++i) EXPECT_EQ(i, values[static_cast<std::size_t>(i)]);
+  });
 }
 
 // The dispatcher drains on its own thread; the main thread (where the kernel prefers to deliver a

@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: MIT
 // src/handler/masks.cc — per-thread record of sigrelay's blocked signals. Signal context.
 //
-// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS and pthread_sigmask only;
-// no allocation, locks, exceptions or logging; errno is saved and restored. See masks.hpp.
+// Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, pthread_sigmask and the
+// raw gettid system call only; no allocation, locks, exceptions or logging; errno is saved and
+// restored. See masks.hpp.
 #include "handler/masks.hpp"
 
 #include "handler/hold.hpp"
 
+#include "platform/config.hpp"  // SIGRELAY_LINUX
+
 #include <pthread.h>
+#include <unistd.h>
 #include <cerrno>
+
+#if SIGRELAY_LINUX
+#include <sys/syscall.h>
+#endif
 
 namespace sigrelay::detail {
 
@@ -18,6 +26,39 @@ __thread std::uint64_t t_applied __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec"))) = 0;
 const char poke_cookie = 0;
+std::atomic<pid_t> g_poke_claims[max_poke_claims]{};
+
+// Ordinary context.
+int claim_poke(pid_t tid) noexcept {
+  for (int i = 0; i < max_poke_claims; ++i) {
+    pid_t expected = 0;
+    if (g_poke_claims[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) return i;
+  }
+  return -1;
+}
+
+// Ordinary context.
+void release_poke_claim(int claim, pid_t tid) noexcept {
+  if (claim < 0) return;
+  g_poke_claims[claim].compare_exchange_strong(tid, 0, std::memory_order_seq_cst);
+}
+
+// Signal context: atomics and the raw gettid system call; errno saved and restored.
+bool take_lost_poke(const siginfo_t& info) noexcept {
+  if (info.si_code != SI_USER || info.si_pid != 0) return false;
+#if SIGRELAY_LINUX
+  const int saved_errno = errno;
+  const auto self = static_cast<pid_t>(::syscall(SYS_gettid));
+  errno = saved_errno;
+  for (std::atomic<pid_t>& claim : g_poke_claims) {
+    pid_t expected = self;
+    if (claim.load(std::memory_order_seq_cst) == self &&
+        claim.compare_exchange_strong(expected, 0, std::memory_order_seq_cst))
+      return true;
+  }
+#endif
+  return false;
+}
 
 namespace {
 

@@ -68,4 +68,32 @@ inline bool is_poke(const siginfo_t* info) noexcept {
   return info != nullptr && info->si_code == SI_QUEUE && info->si_value.sival_ptr == &poke_cookie;
 }
 
+// Pokes without their siginfo. A poke is a standard signal sent with si_code SI_QUEUE: when the
+// sender's queued signals reach RLIMIT_SIGPENDING (exactly what a flood does), the kernel still sends
+// it but keeps no siginfo, and the thread receives si_code SI_USER with si_pid 0 and no cookie. (A
+// positive si_code would be queued beyond the limit, but rt_tgsigqueueinfo() allows it only from the
+// thread whose id is the process id.) So each poker first *claims* an entry of `g_poke_claims` with
+// the target's thread id; the target takes a cookie-less SIGURG/SIGWINCH with SI_USER and si_pid 0 as
+// its poke if it finds a claim of its id, and clears that claim. Without the claims such a poke ran
+// the signal's actions as a user's SIGURG and lifted nothing, and the poker gave up after a second:
+// a thread held a realtime signal for good under a flood (tests/exit_race_test.cc crawled for
+// minutes). A table full of claims leaves a poke as before (the 1 s wait, then the next drain).
+// Limit: a poke sent while the same signal is pending on the thread merges with it (standard
+// signals do not queue); its claim then makes the pending one a poke if that one lost its siginfo too.
+inline constexpr int max_poke_claims = 64;
+extern std::atomic<pid_t> g_poke_claims[max_poke_claims];
+// Ordinary context: claims an entry for a poke of thread `tid`; -1 if the table is full.
+int claim_poke(pid_t tid) noexcept;
+// Ordinary context: frees claim `claim` of `tid` if the poked thread has not taken it.
+void release_poke_claim(int claim, pid_t tid) noexcept;
+// Signal context. A SIGURG or SIGWINCH: whether it came without siginfo (SI_USER, si_pid 0) while a
+// poke of this thread is claimed; takes that claim.
+bool take_lost_poke(const siginfo_t& info) noexcept;
+// Signal context. Whether `info` (of `signo`) is a poke of this thread: the cookie, or a lost poke.
+inline bool take_poke(int signo, const siginfo_t* info) noexcept {
+  if (info == nullptr) return false;
+  if (is_poke(info)) return true;
+  return (signo == SIGURG || signo == SIGWINCH) && take_lost_poke(*info);
+}
+
 }  // namespace sigrelay::detail

@@ -293,7 +293,8 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept { run_deliver
 
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
 // needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
-// the kernel restores on return. A poke exists only for that and runs nothing else.
+// the kernel restores on return. A poke exists only for that and runs nothing else; one that the
+// kernel sent without its siginfo (a full queue) is known by its claim (take_poke(), masks.hpp).
 //
 // Holds (hold.hpp): a poke also lifts this thread's holds of full realtime rings. For a delivery
 // with a real interrupted context (not under ThreadSanitizer, whose handlers run on a copy of it),
@@ -303,7 +304,7 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept { run_deliver
 void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   auto* const context = static_cast<ucontext_t*>(ucontext);
   if (t_applied != 0) lift_released_blocks(context != nullptr ? &context->uc_sigmask : nullptr);
-  if (is_poke(info)) {
+  if (take_poke(signo, info)) {
     lift_ring_holds(context != nullptr ? &context->uc_sigmask : nullptr);
     return;
   }
