@@ -36,6 +36,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -51,6 +52,7 @@ constexpr bool kUnderThreadSanitizer = false;
 class HoldExit : public testing::TestWithParam<backend> {};
 
 TEST_P(HoldExit, ADeliveryHeldByAThreadThatExitsReachesEveryAction) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
   const backend kind = GetParam();
@@ -141,6 +143,7 @@ void send_thrice_and_wait(int) {
 }
 
 TEST_P(HoldExit, AHoldUndoneByAnEnclosingHandlerIsNotCountedAgainWhenItsThreadExits) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
   const backend kind = GetParam();

@@ -33,6 +33,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -84,6 +85,7 @@ enum class inner { action, chained_handler };
 class HoldNesting : public testing::TestWithParam<inner> {};
 
 TEST_P(HoldNesting, APokeWhileTheHolderRunsAnotherHandlerLiftsTheHold) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
   const inner where = GetParam();
