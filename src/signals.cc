@@ -819,6 +819,10 @@ void take_own_holds(detail::signals_core& c) noexcept {
     const int signo = ::sigtimedwait(&set, &info, &now);
     if (signo < 0 && errno == EINTR) continue;
     if (signo < 0) break;  // EAGAIN: nothing pending any more
+    // The re-queued siginfo is taken: no longer the hold's to run for an exiting thread (hold.hpp).
+    // Without this the copy stayed listed, and a consumer that found this thread exited ran the
+    // delivery a second time (the soak: duplicates in C0 and the dispatcher, registry counts over).
+    detail::ring_hold_taken(signo);
     detail::dispatch(signo, &info, have_context ? &context : nullptr);
     ++taken;
   }
