@@ -41,6 +41,7 @@
 #include "support/child.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
+#include "support/process.hpp"
 
 namespace {
 
@@ -370,18 +371,7 @@ TEST(FloodHold, APokeStrippedOfItsSiginfoByAFullQueueStillLiftsTheHold) {
       ASSERT_EQ(0, sigqueue(getpid(), rt, sigval{.sival_int = i}));  // only the holder takes it
     }
     // The ring takes kCapacity; the next delivery holds: `rt` blocked in the holder.
-    const std::string status = "/proc/self/task/" + std::to_string(holder_tid.load()) + "/status";
-    const auto held = [&] {
-      std::FILE* f = std::fopen(status.c_str(), "r");
-      if (f == nullptr) return false;
-      char line[256];
-      unsigned long long blocked = 0;
-      while (std::fgets(line, sizeof line, f) != nullptr) {
-        if (std::sscanf(line, "SigBlk: %llx", &blocked) == 1) break;
-      }
-      std::fclose(f);
-      return (blocked & (1ULL << (rt - 1))) != 0;
-    };
+    const auto held = [&] { return sigrelay::test::thread_blocks(holder_tid.load(), rt); };
     const auto hold_deadline = std::chrono::steady_clock::now() + 10s;
     while (!held() && std::chrono::steady_clock::now() < hold_deadline) std::this_thread::sleep_for(1ms);
     ASSERT_TRUE(held()) << "the holder never held";

@@ -34,11 +34,13 @@
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 #include "support/platform.hpp"
+#include "support/process.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using sigrelay::backend;
+using sigrelay::test::thread_blocks;
 
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kUnderThreadSanitizer = true;
@@ -62,23 +64,6 @@ void spin_until_released() noexcept {
 void spin_action(void*, const siginfo_t&) noexcept { spin_until_released(); }
 void spin_handler(int) { spin_until_released(); }
 void nothing(void*, const siginfo_t&) noexcept {}
-
-// Whether thread `tid` of this process blocks `signo` (/proc: SigBlk).
-bool thread_blocks(pid_t tid, int signo) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char text[4096];
-  const ssize_t n = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (n <= 0) return false;
-  text[n] = '\0';
-  const char* line = std::strstr(text, "SigBlk:");
-  if (line == nullptr) return false;
-  const unsigned long long mask = std::strtoull(line + 7, nullptr, 16);
-  return (mask & (1ULL << (signo - 1))) != 0;
-}
 
 enum class inner { action, chained_handler };
 

@@ -87,4 +87,18 @@ int process::finish(unsigned timeout_s) {
   return wait_with_deadline(pid_, timeout_s);
 }
 
+bool thread_blocks(pid_t tid, int signo) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return false;
+  char line[256];
+  unsigned long long blocked = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "SigBlk: %llx", &blocked) == 1) break;
+  }
+  std::fclose(f);
+  return (blocked & (1ULL << (signo - 1))) != 0;
+}
+
 }  // namespace sigrelay::test

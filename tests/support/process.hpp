@@ -37,4 +37,8 @@ class process {
   std::string output_;
 };
 
+// Whether thread `tid` of this process blocks `signo` (/proc/self/task/TID/status, SigBlk); false
+// if the thread is gone.
+bool thread_blocks(pid_t tid, int signo);
+
 }  // namespace sigrelay::test
