@@ -28,10 +28,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "handler/hold.hpp"  // the test hook, g_ring_holder_count
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
@@ -214,6 +217,165 @@ TEST_P(HoldExit, AHoldUndoneByAnEnclosingHandlerIsNotCountedAgainWhenItsThreadEx
         EXPECT_EQ(0U, sigs.dropped()) << "a received delivery was counted as dropped too";
         EXPECT_EQ(3U, registry.load()) << "an action saw a delivery twice, or missed one";
         EXPECT_TRUE(sigrelay::remove_action(counter));
+      },
+      90);
+}
+
+// Nesting within the bookkeeping (src/handler/hold.hpp): the test hook nests deliveries of a second
+// realtime signal, sent by the thread to itself, exactly where a nested hold used to break the
+// holders' table. Armed for one thread and one point; fires once.
+std::atomic<pid_t> g_hook_tid{0};
+std::atomic<int> g_hook_point{-1};  // a hook_point, or -1: disarmed
+std::atomic<int> g_hook_signo{0};
+std::atomic<int> g_hook_sends{0};  // siginfos sent, with the values 100, 101, ...
+std::atomic<bool> g_hook_fired{false};
+
+// Signal context (or a lift's ordinary context): raw system calls and atomics only.
+void nest_deliveries(sigrelay::detail::hook_point where) noexcept {
+  const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+  int armed = static_cast<int>(where);
+  if (tid != g_hook_tid.load() || !g_hook_point.compare_exchange_strong(armed, -1)) return;
+  const auto pid = static_cast<pid_t>(syscall(SYS_getpid));
+  for (int i = 0; i < g_hook_sends.load(); ++i) {
+    siginfo_t info{};
+    info.si_signo = g_hook_signo.load();
+    info.si_code = SI_QUEUE;
+    info.si_pid = pid;
+    info.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+    info.si_value.sival_int = 100 + i;
+    syscall(SYS_rt_tgsigqueueinfo, pid, tid, info.si_signo, &info);  // delivered on the way back
+  }
+  g_hook_fired.store(true);
+}
+
+// What the object and a registry action beside it saw of two realtime signals, a and b.
+struct two_signals {
+  int a = SIGRTMIN + 2;
+  int b = SIGRTMIN + 3;
+  sigset_t both{};
+  std::atomic<std::uint64_t> registry{0};
+  std::mutex m;
+  std::multiset<std::pair<int, int>> seen;  // (signal, value)
+
+  two_signals() {
+    sigemptyset(&both);
+    for (const int s : {a, b}) {
+      std::signal(s, SIG_DFL);
+      sigaddset(&both, s);
+    }
+  }
+  void take(const std::vector<sigrelay::signal_event>& batch) {
+    const std::lock_guard<std::mutex> lock(m);
+    for (const sigrelay::signal_event& e : batch) seen.emplace(e.signo, e.last.value.sival_int);
+  }
+  std::size_t received() {
+    const std::lock_guard<std::mutex> lock(m);
+    return seen.size();
+  }
+  // Drains until `expected` deliveries reached both the object and the registry action (or 20 s).
+  void drain(sigrelay::signals& sigs, std::size_t expected) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;  // the watchdog allows 90 s
+    while ((received() + sigs.dropped() < expected || registry.load() < expected) &&
+           std::chrono::steady_clock::now() < deadline)
+      take(sigs.wait_for(50ms));
+    take(sigs.pending());  // nothing more may come
+    take(sigs.pending());
+  }
+  void expect_each_once(const sigrelay::signals& sigs, const std::set<std::pair<int, int>>& sent) {
+    const std::lock_guard<std::mutex> lock(m);
+    for (const auto& [signo, value] : sent)
+      EXPECT_EQ(1U, seen.count({signo, value})) << "signal " << signo << ", value " << value;
+    EXPECT_EQ(sent.size(), seen.size()) << "a delivery came twice, or one never sent";
+    EXPECT_EQ(0U, sigs.dropped());
+    EXPECT_EQ(sent.size(), registry.load()) << "an action saw a delivery twice, or missed one";
+    EXPECT_EQ(0, sigrelay::detail::g_ring_holder_count.load())
+        << "an entry of the holders' table stayed listed";
+  }
+};
+
+// A hold's claim of an entry in the holders' table, interrupted by a delivery of another realtime
+// signal that holds too (and so claims an entry first). Before the fix the outer claim took this
+// thread's entry over: the nested one stayed listed with its siginfo, which came back and was
+// recorded in the other entry's name; when the thread exited, the consumer ran it again.
+TEST_P(HoldExit, AHoldNestedInTheClaimOfAnEntryIsRunOnceWhenItsThreadExits) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
+  if (kUnderThreadSanitizer)
+    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD(
+      [kind] {
+        two_signals t;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
+        sigrelay::signals_options options;
+        options.backend = kind;
+        options.realtime_capacity = 2;  // full after two; the next delivery holds
+        sigrelay::signals sigs({t.a, t.b}, options);
+        const sigrelay::action_id ca = sigrelay::add_action(t.a, sigrelay::relay::add_count(t.registry));
+        const sigrelay::action_id cb = sigrelay::add_action(t.b, sigrelay::relay::add_count(t.registry));
+        g_hook_signo = t.b;
+        g_hook_sends = 1;
+        sigrelay::detail::g_hold_test_hook.store(nest_deliveries);
+
+        std::thread worker([&] {
+          ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+          g_hook_tid = static_cast<pid_t>(syscall(SYS_gettid));
+          for (int i = 0; i < 2; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));
+          g_hook_point = static_cast<int>(sigrelay::detail::hook_point::claim);
+          // Held; its claim is interrupted by b (100), which holds too.
+          ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = 2}));
+          // Exits holding both.
+        });
+        worker.join();
+        ASSERT_TRUE(g_hook_fired.load()) << "the delivery of a=2 did not hold";
+        EXPECT_EQ(2U, t.registry.load()) << "a=2 or b=100 was not held";
+        t.drain(sigs, 4);
+        sigrelay::detail::g_hold_test_hook.store(nullptr);
+        t.expect_each_once(sigs, {{t.a, 0}, {t.a, 1}, {t.a, 2}, {t.b, 100}});
+        EXPECT_TRUE(sigrelay::remove_action(ca));
+        EXPECT_TRUE(sigrelay::remove_action(cb));
+      },
+      90);
+}
+
+// A lift in ordinary context (a drain on the holding thread), interrupted after it left the table
+// by deliveries of another realtime signal, the last of which holds. Before the fix the lift had
+// taken the held signals first: that hold joined the entry about to be cleared and stayed blocked,
+// unlisted, and was lost when the thread exited.
+TEST_P(HoldExit, AHoldNestedInALiftIsRunOnceWhenItsThreadExits) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
+  if (kUnderThreadSanitizer)
+    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD(
+      [kind] {
+        two_signals t;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
+        sigrelay::signals_options options;
+        options.backend = kind;
+        options.realtime_capacity = 2;
+        sigrelay::signals sigs({t.a, t.b}, options);
+        const sigrelay::action_id ca = sigrelay::add_action(t.a, sigrelay::relay::add_count(t.registry));
+        const sigrelay::action_id cb = sigrelay::add_action(t.b, sigrelay::relay::add_count(t.registry));
+        g_hook_signo = t.b;
+        g_hook_sends = 3;  // 100 and 101 fill the emptied ring, 102 holds
+        sigrelay::detail::g_hold_test_hook.store(nest_deliveries);
+
+        std::thread worker([&] {
+          ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+          g_hook_tid = static_cast<pid_t>(syscall(SYS_gettid));
+          for (int i = 0; i < 3; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));
+          // a=2 is held here. This drain takes a=0 and a=1, then lifts the hold: interrupted.
+          g_hook_point = static_cast<int>(sigrelay::detail::hook_point::lift);
+          t.take(sigs.pending());
+          // Exits holding (a=2 and b=102 came back, found the ring full again, and hold).
+        });
+        worker.join();
+        ASSERT_TRUE(g_hook_fired.load()) << "the worker's drain lifted nothing";
+        t.drain(sigs, 6);
+        sigrelay::detail::g_hold_test_hook.store(nullptr);
+        t.expect_each_once(sigs, {{t.a, 0}, {t.a, 1}, {t.a, 2}, {t.b, 100}, {t.b, 101}, {t.b, 102}});
+        EXPECT_TRUE(sigrelay::remove_action(ca));
+        EXPECT_TRUE(sigrelay::remove_action(cb));
       },
       90);
 }

@@ -25,6 +25,7 @@ std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
 std::atomic<int> g_ring_holder_count{0};
 std::atomic<std::uint32_t> g_ring_lifts{0};
+std::atomic<hold_test_hook_fn> g_hold_test_hook{nullptr};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_hold_request __attribute__((tls_model("initial-exec"))) = 0;
 __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec"))) = 0;
@@ -38,17 +39,28 @@ bool listable(int signo) noexcept { return signo >= ring_hold_first && signo < N
 
 #if SIGRELAY_LINUX
 // Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
-// full, or if this thread already holds for another sink.
+// full, or if this thread already holds for another sink. A delivery of another realtime signal may
+// nest anywhere in here and claim an entry itself: an entry becomes this thread's only through the
+// compare-exchange of t_ring_entry, and the loser gives its own back (hold.hpp: "Nesting, within
+// the bookkeeping").
 bool claim_entry(pid_t tid, const sink* owner) noexcept {
-  if (t_ring_entry >= 0) return g_ring_holder_owner[t_ring_entry].load(std::memory_order_seq_cst) == owner;
+  const int current = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (current >= 0) return g_ring_holder_owner[current].load(std::memory_order_seq_cst) == owner;
   for (int i = 0; i < max_ring_holders; ++i) {
     pid_t expected = 0;
-    if (g_ring_holders[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) {
-      g_ring_holder_owner[i].store(owner, std::memory_order_seq_cst);
-      t_ring_entry = i;
-      g_ring_holder_count.fetch_add(1, std::memory_order_seq_cst);
+    if (!g_ring_holders[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) continue;
+    g_ring_holder_owner[i].store(owner, std::memory_order_seq_cst);
+    g_ring_holder_count.fetch_add(1, std::memory_order_seq_cst);
+    if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
+      hook(hook_point::claim);
+    int none = -1;
+    if (__atomic_compare_exchange_n(&t_ring_entry, &none, i, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       return true;
-    }
+    // A nested delivery claimed entry `none` meanwhile: this thread keeps that one.
+    g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
+    g_ring_holder_owner[i].store(nullptr, std::memory_order_seq_cst);
+    g_ring_holders[i].store(0, std::memory_order_seq_cst);
+    return g_ring_holder_owner[none].load(std::memory_order_seq_cst) == owner;
   }
   return false;
 }
@@ -148,16 +160,8 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
       __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0)
     return false;
   const int saved_errno = errno;
-  const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
-  sigset_t lifted;
-  sigemptyset(&lifted);
-  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) {
-    const int signo = __builtin_ctzll(rest) + 1;
-    sigaddset(&lifted, signo);
-    if (mask != nullptr) sigdelset(mask, signo);
-  }
-  // Leave the table before unblocking: a delivery the unblocking lets in may hold again (and claim
-  // an entry again). Taken with an exchange: a nested handler of this thread may do the same.
+  // Leave the table first, then take the held signals (hold.hpp: "Nesting, within the bookkeeping").
+  // Taken from a nested handler too: the exchanges give each step to one run only.
   const int entry = __atomic_exchange_n(&t_ring_entry, -1, __ATOMIC_SEQ_CST);
   if (entry >= 0) {
     g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
@@ -165,6 +169,15 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
     g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
     g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed)) hook(hook_point::lift);
+  const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
+  sigset_t lifted;
+  sigemptyset(&lifted);
+  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) {
+    const int signo = __builtin_ctzll(rest) + 1;
+    sigaddset(&lifted, signo);
+    if (mask != nullptr) sigdelset(mask, signo);
   }
   // In a handler, the kernel unblocks on return (uc_sigmask); unblocking here would run the held
   // deliveries nested inside this handler.

@@ -58,6 +58,20 @@
 //   no block if the thread is no longer listed (a lift ran since the listing; the re-queued siginfo
 //   comes back at once). Found by the soak (children that inherited a held signal blocked) and by
 //   the safety test; tests/hold_nesting_test.cc.
+// - Nesting, within the bookkeeping: a delivery of another realtime signal may nest anywhere in a
+//   run of the trampoline on the same thread (the kernel blocks only the signal being handled), and
+//   hold too. So a claim of this thread's entry takes t_ring_entry with a compare-exchange after it
+//   took the table's entry: a nested claim that got in first wins, and the outer one gives its entry
+//   back and joins the nested one. (It used to store t_ring_entry over the nested claim: that entry
+//   stayed listed for good, its hold forgotten by the thread, whose delivery of the held siginfo
+//   cleared the signal's bit in the other entry; once the thread exited, a consumer ran the siginfo
+//   a second time. The soak: one duplicate in every action of the signal, a few per million
+//   deliveries under ASan.) And a lift leaves the table before it takes t_ring_held: a hold nested
+//   between the two steps either claimed a new entry (and is in t_ring_held: lifted, it comes back
+//   at once) or is in t_ring_held as well. (The other way round, a hold nested in between joined the
+//   entry about to be cleared and stayed blocked, unlisted: no consumer could poke it, and its
+//   siginfo was lost if the thread exited.) g_hold_test_hook lets tests/hold_exit_test.cc nest a
+//   delivery at exactly these two points.
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
@@ -100,6 +114,7 @@ static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
 static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
 static_assert(std::atomic<const sink*>::is_always_lock_free, "g_ring_holder_owner");
+static_assert(std::atomic<void (*)()>::is_always_lock_free, "g_hold_test_hook");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "g_ring_holder_signals, g_ring_holder_info");
 static_assert(NSIG - 1 <= 64, "g_ring_holder_signals: bit signo-1");
 
@@ -130,6 +145,15 @@ extern std::atomic<int> g_ring_holder_count;
 // Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
 // in the same entry, before the poker ever sees the entry free).
 extern std::atomic<std::uint32_t> g_ring_lifts;
+
+// Tests only (tests/hold_exit_test.cc): when set, called at the two points of the notes' "Nesting,
+// within the bookkeeping" (in signal context, or wherever a lift runs): a claim that has taken a
+// table entry but not yet t_ring_entry, and a lift that has left the table but not yet taken
+// t_ring_held. The hook may send its thread a signal, delivered nested on the system call's return.
+// Unset (the default) it costs one relaxed load per claim and per lift, never per delivery.
+enum class hook_point { claim, lift };
+using hold_test_hook_fn = void (*)(hook_point where) noexcept;
+extern std::atomic<hold_test_hook_fn> g_hold_test_hook;
 
 // GNU __thread, initial-exec: plain thread-pointer-relative accesses, safe in a signal handler.
 // 1 while dispatch() runs an action that may hold from inside (the only action, nothing chained).
