@@ -628,7 +628,9 @@ void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) 
         // NOLINTNEXTLINE(performance-no-int-to-ptr)
         info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(s.ssi_ptr));
       }
-      detail::ring_hold_taken(info.si_signo);  // this thread's own queue came first (hold.hpp)
+      // This thread's own queue came first, or its stash goes first (hold.hpp).
+      siginfo_t stash;
+      if (detail::ring_hold_taken(info.si_signo, stash)) detail::dispatch(info.si_signo, &stash, nullptr);
       detail::dispatch(info.si_signo, &info, have_context ? &context : nullptr);
     }
     if (records < want) break;  // the queue is empty: spare the system call that says so
@@ -813,6 +815,7 @@ void take_own_holds(detail::signals_core& c) noexcept {
   ucontext_t context{};
   const bool have_context = capture_context(context);
   detail::t_consumer_of = &c.sink;
+  detail::run_own_stashes();  // not in the kernel: sigtimedwait() below cannot take them
   const struct timespec now {};
   for (std::size_t taken = 0; taken < c.capacity + 64;) {
     siginfo_t info{};
@@ -822,7 +825,8 @@ void take_own_holds(detail::signals_core& c) noexcept {
     // The re-queued siginfo is taken: no longer the hold's to run for an exiting thread (hold.hpp).
     // Without this the copy stayed listed, and a consumer that found this thread exited ran the
     // delivery a second time (the soak: duplicates in C0 and the dispatcher, registry counts over).
-    detail::ring_hold_taken(signo);
+    siginfo_t stash;
+    if (detail::ring_hold_taken(signo, stash)) detail::dispatch(signo, &stash, nullptr);
     detail::dispatch(signo, &info, have_context ? &context : nullptr);
     ++taken;
   }

@@ -72,10 +72,13 @@
 //     thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under "Masks"; the drain
 //     waits up to a second for each holding thread). sigrelay's handler runs with SIGURG and
 //     SIGWINCH blocked (its sa_mask), and so does a handler it chains, so that a poke never runs
-//     nested inside it. Order per signal number is kept. dropped() counts a delivery that found the
-//     ring full only where a hold is impossible: the re-queue fails (RLIMIT_SIGPENDING reached
-//     meanwhile; or a kill()/tgkill() siginfo, si_code >= 0, in a thread other than the main one:
-//     the kernel lets a thread forge those only as itself), more than 256 threads hold at once, the
+//     nested inside it. Order per signal number is kept. If the kernel refuses the re-queue
+//     (RLIMIT_SIGPENDING reached, as senders that retry on EAGAIN keep it; or a kill()/tgkill()
+//     siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a thread forge
+//     those only as itself), the hold keeps that one siginfo itself (one per signal and thread) and
+//     runs it before anything else of the signal reaches that thread: still held, never dropped
+//     for that. dropped() counts a delivery that found the ring full only where a hold is
+//     impossible: more than 256 threads hold at once, the
 //     receiving thread already holds for another object, more deliveries than the reserve raced
 //     past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime
@@ -88,15 +91,18 @@
 //     nothing more until the drain either. A thread that holds also keeps thread-directed
 //     deliveries of that signal pending until the lift.
 //   - A thread that exits while it holds: the kernel discards the siginfo the hold re-queued to it
-//     (one per signal it holds), but the hold kept a copy. The object's next drain (or remove(),
-//     destruction) runs each such delivery on the draining thread, as a signalfd read would: every
-//     action of the signal sees it once (this object records it, or counts it in dropped() if the
-//     ring is full again), later than deliveries that came meanwhile. Signals sent to that thread
-//     itself (tgkill(), pthread_sigqueue()) while it held are discarded with it, uncounted, as the
-//     kernel discards any thread's own pending signals.
+//     (one per signal it holds), but the hold kept a copy (or the siginfo itself, see above). The
+//     object's next drain (or remove(), destruction) runs each such delivery on the draining
+//     thread, as a signalfd read would: every action of the signal sees it once (this object
+//     records it, or counts it in dropped() if the ring is full again), later than deliveries that
+//     came meanwhile. Signals sent to that thread itself (tgkill(), pthread_sigqueue()) while it
+//     held are discarded with it, uncounted, as the kernel discards any thread's own pending
+//     signals.
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
-//   - Memory: none beyond the ring; the kernel keeps the rest (RLIMIT_SIGPENDING bounds it).
+//   - Memory: none beyond the ring and a static table of holding threads (256 entries, with room
+//     for one siginfo per realtime signal each); the kernel keeps the rest (RLIMIT_SIGPENDING
+//     bounds it).
 //   - Ending a realtime subscription (remove(), close(), destruction) on a thread that holds: the
 //     deliveries its holds keep pending are taken synchronously, still blocked, at most the ring's
 //     capacity + 64 of them (recorded, or counted in dropped() once the ring is full); the hold is

@@ -2,8 +2,9 @@
 // src/handler/hold.cc — holding realtime signals in the kernel while a ring is full. Signal context.
 //
 // Everything here is async-signal-safe (man 7 signal-safety): atomics, TLS, memcpy/memset,
-// pthread_sigmask and the raw system calls gettid, getpid and rt_tgsigqueueinfo; no allocation,
-// locks, exceptions or logging; errno is saved and restored. See hold.hpp.
+// pthread_sigmask, the raw system calls gettid, getpid and rt_tgsigqueueinfo, and dispatch() (the
+// trampoline's body, for a stash); no allocation, locks, exceptions or logging; errno is saved and
+// restored. See hold.hpp.
 #include "handler/hold.hpp"
 
 #include "platform/config.hpp"  // SIGRELAY_LINUX
@@ -22,6 +23,7 @@ namespace sigrelay::detail {
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
 std::atomic<const sink*> g_ring_holder_owner[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
+std::atomic<std::uint64_t> g_ring_holder_stashed[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
 std::atomic<int> g_ring_holder_count{0};
 std::atomic<std::uint32_t> g_ring_lifts{0};
@@ -36,6 +38,44 @@ namespace {
 std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
 bool listable(int signo) noexcept { return signo >= ring_hold_first && signo < NSIG; }
+
+#if SIGRELAY_LINUX  // only holds write copies (hold_whole_delivery())
+// Signal context. Writes `info` (what the kernel keeps of it) to entry `entry`'s slot of its signal.
+void store_copy(int entry, const siginfo_t& info) noexcept {
+  std::uint64_t words[ring_hold_info_words];
+  std::memcpy(words, &info, sizeof words);
+  std::atomic<std::uint64_t>* slot = g_ring_holder_info[entry][info.si_signo - ring_hold_first];
+  for (int i = 0; i < ring_hold_info_words; ++i) slot[i].store(words[i], std::memory_order_relaxed);
+}
+#endif
+
+// Signal context. Reads entry `entry`'s slot of `signo` into `out` (the rest of it zero).
+void load_copy(int entry, int signo, siginfo_t& out) noexcept {
+  std::uint64_t words[ring_hold_info_words];
+  const std::atomic<std::uint64_t>* slot = g_ring_holder_info[entry][signo - ring_hold_first];
+  for (int i = 0; i < ring_hold_info_words; ++i) words[i] = slot[i].load(std::memory_order_relaxed);
+  std::memset(&out, 0, sizeof out);
+  std::memcpy(&out, words, sizeof words);
+}
+
+// Signal context. Takes entry `entry`'s stash of `signo` into `out`, if it has one (exactly one
+// caller gets it: the bit is taken with an atomic and).
+bool take_stash(int entry, int signo, siginfo_t& out) noexcept {
+  const std::uint64_t bit = bit_of(signo);
+  if ((g_ring_holder_stashed[entry].fetch_and(~bit, std::memory_order_seq_cst) & bit) == 0) return false;
+  load_copy(entry, signo, out);
+  g_ring_holder_signals[entry].fetch_and(~bit, std::memory_order_seq_cst);
+  return true;
+}
+
+// Signal context. Runs a stashed delivery through every action, with no hold (a full ring counts it
+// in dropped()).
+void run_stash(siginfo_t& info) noexcept {
+  const unsigned allowed = t_hold_allowed;
+  t_hold_allowed = 0;
+  dispatch(info.si_signo, &info, nullptr);
+  t_hold_allowed = allowed;
+}
 
 #if SIGRELAY_LINUX
 // Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
@@ -87,18 +127,24 @@ bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
   // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   bool held = false;
+  bool stashed = false;
   if (claim_entry(tid, owner)) {
     siginfo_t copy = info;
     // The kernel's own copy of the siginfo, sent back to this thread: it stays first in line.
     held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
+    // Refused (EAGAIN at RLIMIT_SIGPENDING, EPERM): the entry keeps the siginfo itself (see the notes).
+    if (!held && listable(info.si_signo)) held = stashed = true;
   }
   if (held && listable(info.si_signo)) {
     // Kept for a consumer that finds this thread exited with the hold (see the notes). This signal's
     // bit is clear (ring_hold_taken() ran for this delivery), so no consumer reads the copy now.
-    std::uint64_t words[ring_hold_info_words];
-    std::memcpy(words, &info, sizeof words);
-    std::atomic<std::uint64_t>* slot = g_ring_holder_info[t_ring_entry][info.si_signo - ring_hold_first];
-    for (int i = 0; i < ring_hold_info_words; ++i) slot[i].store(words[i], std::memory_order_relaxed);
+    store_copy(t_ring_entry, info);
+  }
+  if (stashed) {
+    // Listed at once, after the copy: a lift from here on runs it (apply_hold() lists it again).
+    const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+    g_ring_holder_stashed[entry].fetch_or(bit_of(info.si_signo), std::memory_order_seq_cst);
+    g_ring_holder_signals[entry].fetch_or(bit_of(info.si_signo), std::memory_order_seq_cst);
   }
   if (held) t_hold_request = 1;
   errno = saved_errno;
@@ -122,10 +168,23 @@ void apply_hold(int signo, sigset_t& mask) noexcept {
 }
 
 // Signal context (also ordinary context: a signalfd read).
-void ring_hold_taken(int signo) noexcept {
+bool ring_hold_taken(int signo, siginfo_t& stash) noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry < 0 || !listable(signo)) return;
+  if (entry < 0 || !listable(signo)) return false;
+  const bool stashed = take_stash(entry, signo, stash);
   g_ring_holder_signals[entry].fetch_and(~bit_of(signo), std::memory_order_seq_cst);
+  return stashed;
+}
+
+// Signal context (also ordinary context on the holding thread).
+void run_own_stashes() noexcept {
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry < 0) return;
+  for (std::uint64_t rest = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst); rest != 0;
+       rest &= rest - 1) {
+    siginfo_t info;
+    if (take_stash(entry, __builtin_ctzll(rest) + 1, info)) run_stash(info);
+  }
 }
 
 // Ordinary context.
@@ -138,15 +197,10 @@ int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) n
   if (!g_ring_holders[entry].compare_exchange_strong(expected, -tid, std::memory_order_seq_cst)) return 0;
   int taken = 0;
   std::uint64_t held = g_ring_holder_signals[entry].exchange(0, std::memory_order_seq_cst);
+  g_ring_holder_stashed[entry].store(0, std::memory_order_seq_cst);  // listed in `held` too
   for (; held != 0; held &= held - 1) {
     const int signo = __builtin_ctzll(held) + 1;
-    if (!listable(signo)) continue;
-    std::uint64_t words[ring_hold_info_words];
-    const std::atomic<std::uint64_t>* slot = g_ring_holder_info[entry][signo - ring_hold_first];
-    for (int i = 0; i < ring_hold_info_words; ++i) words[i] = slot[i].load(std::memory_order_relaxed);
-    siginfo_t& info = out[taken++];
-    std::memset(&info, 0, sizeof info);
-    std::memcpy(&info, words, sizeof words);
+    if (listable(signo)) load_copy(entry, signo, out[taken++]);
   }
   g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
   g_ring_holders[entry].store(0, std::memory_order_seq_cst);
@@ -164,6 +218,14 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
   // Taken from a nested handler too: the exchanges give each step to one run only.
   const int entry = __atomic_exchange_n(&t_ring_entry, -1, __ATOMIC_SEQ_CST);
   if (entry >= 0) {
+    // Stashes first, while their signals are still blocked here: each is older than anything the
+    // unblocking lets in. The entry is still this thread's (no one else writes its slots).
+    for (std::uint64_t rest = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst); rest != 0;
+         rest &= rest - 1) {
+      siginfo_t info;
+      if (take_stash(entry, __builtin_ctzll(rest) + 1, info)) run_stash(info);
+    }
+    g_ring_holder_stashed[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
     g_ring_holders[entry].store(0, std::memory_order_seq_cst);
@@ -195,6 +257,7 @@ void forget_ring_holds_in_child(sigset_t& mask) noexcept {
     g_ring_holders[i].store(0, std::memory_order_relaxed);
     g_ring_holder_owner[i].store(nullptr, std::memory_order_relaxed);
     g_ring_holder_signals[i].store(0, std::memory_order_relaxed);
+    g_ring_holder_stashed[i].store(0, std::memory_order_relaxed);
   }
   g_ring_holder_count.store(0, std::memory_order_relaxed);
 }

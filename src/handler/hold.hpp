@@ -33,9 +33,21 @@
 //   nothing is chained (the other actions would otherwise see it twice); else it counts as dropped.
 // - Never: outside the trampoline (a signalfd read), under ThreadSanitizer (which runs handlers on a
 //   copy of the context and restores its own mask: the block would not stick and the re-queue would
-//   loop), for a sink that unsubscribes (`no_holds`), or a fork child's inherited sink. A re-queue
-//   the kernel refuses (EAGAIN at RLIMIT_SIGPENDING; EPERM for an si_code >= 0 re-queued from a
-//   thread that is not the main one) or a full holders' table runs the delivery's actions at once.
+//   loop), for a sink that unsubscribes (`no_holds`), or a fork child's inherited sink. A full
+//   holders' table runs the delivery's actions at once (a full ring counts it in dropped()).
+// - Stashes: a re-queue the kernel refuses (EAGAIN once the queue is at RLIMIT_SIGPENDING, which
+//   senders that retry keep it at; EPERM for an si_code >= 0 re-queued from a thread that is not
+//   the main one) still holds: the siginfo stays in the thread's entry (the copy below, marked in
+//   `g_ring_holder_stashed`) and the signal is blocked as for any hold. While it is blocked nothing
+//   of that signal reaches the thread, so the stash is the oldest; it runs (dispatch(), with no
+//   hold: a ring still full counts it in dropped()) before anything else of its signal on the
+//   thread: in the lift, before the unblocking (run_stash()); in the trampoline or a signalfd read
+//   or sigtimedwait() of the signal on that thread (ring_hold_taken(): a hold that an enclosing
+//   handler's return undid, so the signal came back unblocked); at unsubscribe (run_own_stashes());
+//   and by the consumer that finds the thread exited (take_exited_holds(), as for a re-queued
+//   siginfo the kernel discarded). Each stash bit is taken with one atomic and: it runs once.
+//   Before stashes, such a delivery ran at once and a full ring counted it in dropped(): under the
+//   soak's senders, who keep the queue full, most of an overflowing ring's deliveries.
 // - Cost: a ring that a consumer stops draining keeps its signal held for every other action of that
 //   signal too (up to RLIMIT_SIGPENDING, then the sender sees EAGAIN).
 // - Lifting: `t_ring_held` (per thread, bit signo-1) is what this thread's holds block. The thread
@@ -134,6 +146,9 @@ extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
 // signo-1), for a consumer that finds the thread exited. Set while the entry is claimed.
 extern std::atomic<const sink*> g_ring_holder_owner[max_ring_holders];
 extern std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders];
+// Per entry: which of those holds are stashes (the siginfo is in g_ring_holder_info only, not in the
+// kernel; see the notes). Always a subset of g_ring_holder_signals.
+extern std::atomic<std::uint64_t> g_ring_holder_stashed[max_ring_holders];
 // Per entry and held signal (signo - ring_hold_first): a copy of the re-queued siginfo, written by
 // the holding thread before it sets the signal's bit in g_ring_holder_signals, read by a consumer
 // only once that thread has exited (take_exited_holds()). Constant-initialised (about 400 KB of
@@ -190,10 +205,16 @@ void notify_holder(sink* s) noexcept;
 // (the interrupted context's uc_sigmask) and lists it in g_ring_holder_signals.
 void apply_hold(int signo, sigset_t& mask) noexcept;
 
-// Signal context (the trampoline, before dispatch(); also a signalfd read, in ordinary context). A
-// siginfo of `signo` was taken on this thread: any hold of it here is over (its re-queued siginfo,
-// first in line, came back), so it is no longer listed in g_ring_holder_signals (see the notes).
-void ring_hold_taken(int signo) noexcept;
+// Signal context (the trampoline, before dispatch(); also a signalfd read or sigtimedwait(), in
+// ordinary context). A siginfo of `signo` was taken on this thread: any hold of it here is over (its
+// re-queued siginfo, first in line, came back), so it is no longer listed in g_ring_holder_signals
+// (see the notes). Returns true if the hold was a stash, taken into `stash`: the caller runs it
+// first (dispatch(), no hold), then the siginfo it took.
+bool ring_hold_taken(int signo, siginfo_t& stash) noexcept;
+
+// Signal context (also ordinary context on the holding thread). Runs this thread's stashes through
+// dispatch() (no hold: a full ring counts them in dropped()) and unlists them.
+void run_own_stashes() noexcept;
 
 // Ordinary context (a consumer of `owner`). Entry `entry` belongs to a thread that has exited while
 // it held for `owner`: takes the siginfos its holds had re-queued (which the kernel discarded with

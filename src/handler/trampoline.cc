@@ -308,11 +308,16 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
     lift_ring_holds(context != nullptr ? &context->uc_sigmask : nullptr);
     return;
   }
-  // A hold of this signal on this thread, if any, is over: its re-queued siginfo came first.
-  ring_hold_taken(signo);
-
   const unsigned outer_allowed = t_hold_allowed;
   const unsigned outer_request = t_hold_request;
+  // A hold of this signal on this thread, if any, is over: its re-queued siginfo came first, or its
+  // stash (a hold that an enclosing handler's return undid) runs now, before this delivery.
+  siginfo_t stash;
+  if (ring_hold_taken(signo, stash)) {
+    t_hold_allowed = 0;
+    dispatch(signo, &stash, ucontext);
+  }
+
   t_hold_allowed = context != nullptr && !os::sanitizer_defers_signals ? 1 : 0;
   t_hold_request = 0;
   run_delivery(signo, info, ucontext);
