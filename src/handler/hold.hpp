@@ -46,8 +46,7 @@
 //   handler's return undid, so the signal came back unblocked); at unsubscribe (run_own_stashes());
 //   and by the consumer that finds the thread exited (take_exited_holds(), as for a re-queued
 //   siginfo the kernel discarded). Each stash bit is taken with one atomic and: it runs once.
-//   Before stashes, such a delivery ran at once and a full ring counted it in dropped(): under the
-//   soak's senders, who keep the queue full, most of an overflowing ring's deliveries.
+//   Before stashes, such a delivery ran at once and a full ring counted it in dropped().
 // - Cost: a ring that a consumer stops draining keeps its signal held for every other action of that
 //   signal too (up to RLIMIT_SIGPENDING, then the sender sees EAGAIN).
 // - Lifting: `t_ring_held` (per thread, bit signo-1) is what this thread's holds block. The thread
