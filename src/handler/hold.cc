@@ -77,6 +77,15 @@ void run_stash(siginfo_t& info) noexcept {
   t_hold_allowed = allowed;
 }
 
+// Signal context. Runs every stash of entry `entry` (this thread's) and unlists it.
+void run_stashes(int entry) noexcept {
+  for (std::uint64_t rest = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst); rest != 0;
+       rest &= rest - 1) {
+    siginfo_t info;
+    if (take_stash(entry, __builtin_ctzll(rest) + 1, info)) run_stash(info);
+  }
+}
+
 #if SIGRELAY_LINUX
 // Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
 // full, or if this thread already holds for another sink. A delivery of another realtime signal may
@@ -179,12 +188,7 @@ bool ring_hold_taken(int signo, siginfo_t& stash) noexcept {
 // Signal context (also ordinary context on the holding thread).
 void run_own_stashes() noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry < 0) return;
-  for (std::uint64_t rest = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst); rest != 0;
-       rest &= rest - 1) {
-    siginfo_t info;
-    if (take_stash(entry, __builtin_ctzll(rest) + 1, info)) run_stash(info);
-  }
+  if (entry >= 0) run_stashes(entry);
 }
 
 // Ordinary context.
@@ -220,11 +224,7 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
   if (entry >= 0) {
     // Stashes first, while their signals are still blocked here: each is older than anything the
     // unblocking lets in. The entry is still this thread's (no one else writes its slots).
-    for (std::uint64_t rest = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst); rest != 0;
-         rest &= rest - 1) {
-      siginfo_t info;
-      if (take_stash(entry, __builtin_ctzll(rest) + 1, info)) run_stash(info);
-    }
+    run_stashes(entry);
     g_ring_holder_stashed[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
