@@ -630,7 +630,8 @@ void read_signalfd(detail::signals_core& c, read_mode mode, bool block = false) 
       }
       // This thread's own queue came first, or its stash goes first (hold.hpp).
       siginfo_t stash;
-      if (detail::ring_hold_taken(info.si_signo, stash)) detail::dispatch(info.si_signo, &stash, nullptr);
+      if (detail::ring_hold_taken(info.si_signo, stash))
+        detail::dispatch(info.si_signo, &stash, have_context ? &context : nullptr);
       detail::dispatch(info.si_signo, &info, have_context ? &context : nullptr);
     }
     if (records < want) break;  // the queue is empty: spare the system call that says so
@@ -826,7 +827,8 @@ void take_own_holds(detail::signals_core& c) noexcept {
     // Without this the copy stayed listed, and a consumer that found this thread exited ran the
     // delivery a second time (the soak: duplicates in C0 and the dispatcher, registry counts over).
     siginfo_t stash;
-    if (detail::ring_hold_taken(signo, stash)) detail::dispatch(signo, &stash, nullptr);
+    if (detail::ring_hold_taken(signo, stash))
+      detail::dispatch(signo, &stash, have_context ? &context : nullptr);
     detail::dispatch(signo, &info, have_context ? &context : nullptr);
     ++taken;
   }
