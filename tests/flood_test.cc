@@ -338,8 +338,7 @@ TEST_P(Flood, BothObjectsGetEveryQueuedSignal) {
 // poke lost the same way. The soft limit is set to 0 for the drain, which strips every poke of
 // ours of its siginfo and queues nothing for other processes.
 TEST(FloodHold, APokeStrippedOfItsSiginfoByAFullQueueStillLiftsTheHold) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer) GTEST_SKIP() << "no holds under ThreadSanitizer (signals.hpp)";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   SIGRELAY_IN_CHILD([] {
     const int rt = SIGRTMIN + 2;
     constexpr int kCapacity = 8;

@@ -47,18 +47,10 @@ namespace {
 using namespace std::chrono_literals;
 using sigrelay::backend;
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kUnderThreadSanitizer = true;
-#else
-constexpr bool kUnderThreadSanitizer = false;
-#endif
-
 class HoldExit : public testing::TestWithParam<backend> {};
 
 TEST_P(HoldExit, ADeliveryHeldByAThreadThatExitsReachesEveryAction) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD(
       [kind] {
@@ -147,9 +139,7 @@ void send_thrice_and_wait(int) {
 }
 
 TEST_P(HoldExit, AHoldUndoneByAnEnclosingHandlerIsNotCountedAgainWhenItsThreadExits) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD(
       [kind] {
@@ -266,6 +256,22 @@ struct two_signals {
       sigaddset(&both, s);
     }
   }
+  std::vector<sigrelay::action_id> counters;
+
+  // An object of `kind` subscribed to `signos` with a 2-record ring (full after two: the next
+  // delivery holds), and beside it a registry action on each that counts into `registry`.
+  sigrelay::signals subscribe(backend kind, const std::vector<int>& signos) {
+    sigrelay::signals_options options;
+    options.backend = kind;
+    options.realtime_capacity = 2;
+    sigrelay::signals sigs(signos, options);
+    for (const int s : signos)
+      counters.push_back(sigrelay::add_action(s, sigrelay::relay::add_count(registry)));
+    return sigs;
+  }
+  void remove_counters() {
+    for (const sigrelay::action_id id : counters) EXPECT_TRUE(sigrelay::remove_action(id));
+  }
   void take(const std::vector<sigrelay::signal_event>& batch) {
     const std::lock_guard<std::mutex> lock(m);
     for (const sigrelay::signal_event& e : batch) {
@@ -303,20 +309,13 @@ struct two_signals {
 // thread's entry over: the nested one stayed listed with its siginfo, which came back and was
 // recorded in the other entry's name; when the thread exited, the consumer ran it again.
 TEST_P(HoldExit, AHoldNestedInTheClaimOfAnEntryIsRunOnceWhenItsThreadExits) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD(
       [kind] {
         two_signals t;
         ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
-        sigrelay::signals_options options;
-        options.backend = kind;
-        options.realtime_capacity = 2;  // full after two; the next delivery holds
-        sigrelay::signals sigs({t.a, t.b}, options);
-        const sigrelay::action_id ca = sigrelay::add_action(t.a, sigrelay::relay::add_count(t.registry));
-        const sigrelay::action_id cb = sigrelay::add_action(t.b, sigrelay::relay::add_count(t.registry));
+        sigrelay::signals sigs = t.subscribe(kind, {t.a, t.b});
         g_hook_signo = t.b;
         g_hook_sends = 1;
         sigrelay::detail::g_hold_test_hook.store(nest_deliveries);
@@ -336,8 +335,7 @@ TEST_P(HoldExit, AHoldNestedInTheClaimOfAnEntryIsRunOnceWhenItsThreadExits) {
         t.drain(sigs, 4);
         sigrelay::detail::g_hold_test_hook.store(nullptr);
         t.expect_each_once(sigs, {{t.a, 0}, {t.a, 1}, {t.a, 2}, {t.b, 100}});
-        EXPECT_TRUE(sigrelay::remove_action(ca));
-        EXPECT_TRUE(sigrelay::remove_action(cb));
+        t.remove_counters();
       },
       90);
 }
@@ -347,20 +345,13 @@ TEST_P(HoldExit, AHoldNestedInTheClaimOfAnEntryIsRunOnceWhenItsThreadExits) {
 // taken the held signals first: that hold joined the entry about to be cleared and stayed blocked,
 // unlisted, and was lost when the thread exited.
 TEST_P(HoldExit, AHoldNestedInALiftIsRunOnceWhenItsThreadExits) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD(
       [kind] {
         two_signals t;
         ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
-        sigrelay::signals_options options;
-        options.backend = kind;
-        options.realtime_capacity = 2;
-        sigrelay::signals sigs({t.a, t.b}, options);
-        const sigrelay::action_id ca = sigrelay::add_action(t.a, sigrelay::relay::add_count(t.registry));
-        const sigrelay::action_id cb = sigrelay::add_action(t.b, sigrelay::relay::add_count(t.registry));
+        sigrelay::signals sigs = t.subscribe(kind, {t.a, t.b});
         g_hook_signo = t.b;
         g_hook_sends = 3;  // 100 and 101 fill the emptied ring, 102 holds
         sigrelay::detail::g_hold_test_hook.store(nest_deliveries);
@@ -379,8 +370,7 @@ TEST_P(HoldExit, AHoldNestedInALiftIsRunOnceWhenItsThreadExits) {
         t.drain(sigs, 6);
         sigrelay::detail::g_hold_test_hook.store(nullptr);
         t.expect_each_once(sigs, {{t.a, 0}, {t.a, 1}, {t.a, 2}, {t.b, 100}, {t.b, 101}, {t.b, 102}});
-        EXPECT_TRUE(sigrelay::remove_action(ca));
-        EXPECT_TRUE(sigrelay::remove_action(cb));
+        t.remove_counters();
       },
       90);
 }
@@ -396,11 +386,7 @@ enum class holder_then { stays, exits };
 void stash_while_the_queue_is_full(backend kind, holder_then after) {
   two_signals t;
   ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
-  sigrelay::signals_options options;
-  options.backend = kind;
-  options.realtime_capacity = 2;
-  sigrelay::signals sigs({t.a}, options);
-  const sigrelay::action_id counter = sigrelay::add_action(t.a, sigrelay::relay::add_count(t.registry));
+  sigrelay::signals sigs = t.subscribe(kind, {t.a});
   std::atomic<int> stage{0};
   std::atomic<bool> done{false};
   std::thread worker([&] {
@@ -439,21 +425,17 @@ void stash_while_the_queue_is_full(backend kind, holder_then after) {
     const std::lock_guard<std::mutex> lock(t.m);
     EXPECT_EQ((std::vector<int>{0, 1, 2, 3}), t.order) << "the stash did not keep its place";
   }
-  EXPECT_TRUE(sigrelay::remove_action(counter));
+  t.remove_counters();
 }
 
 TEST_P(HoldExit, AHoldTheKernelWillNotReQueueIsKeptAndRunsInOrder) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] { stash_while_the_queue_is_full(kind, holder_then::stays); }, 90);
 }
 
 TEST_P(HoldExit, AHoldTheKernelWillNotReQueueRunsOnceWhenItsThreadExits) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] { stash_while_the_queue_is_full(kind, holder_then::exits); }, 90);
 }

@@ -42,12 +42,6 @@ using namespace std::chrono_literals;
 using sigrelay::backend;
 using sigrelay::test::thread_blocks;
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kUnderThreadSanitizer = true;
-#else
-constexpr bool kUnderThreadSanitizer = false;
-#endif
-
 // 0: idle, 1: inside the SIGUSR1 handler, 2: left it. Written in signal context (lock-free atomics).
 std::atomic<int> g_inside{0};
 std::atomic<bool> g_release{false};
@@ -70,9 +64,7 @@ enum class inner { action, chained_handler };
 class HoldNesting : public testing::TestWithParam<inner> {};
 
 TEST_P(HoldNesting, APokeWhileTheHolderRunsAnotherHandlerLiftsTheHold) {
-  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())");
-  if (kUnderThreadSanitizer)
-    GTEST_SKIP() << "no holds under ThreadSanitizer (see signals.hpp, \"Realtime floods\")";
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
   const inner where = GetParam();
   SIGRELAY_IN_CHILD(
       [where] {
