@@ -707,11 +707,11 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // SIGURG (SIGWINCH if the thread blocks SIGURG) with the poke cookie, while a no-op action keeps the
 // trampoline installed for it; waits (at most a second) until a lift left the holders' table (the
 // thread may hold again at once, so the entry alone cannot tell). A thread that has exited while it
-// held for `mine` is taken out of the table here, and the deliveries its holds had re-queued to it,
-// which the kernel discarded with the thread, are run here through dispatch(), as a signalfd read
-// runs what it reads: every action sees each once (hold.hpp). One that held for another sink is left
-// to that sink's consumer. Returns whether it ran any.
-bool poke_ring_holders(detail::sink& mine) noexcept {
+// held (for any object's ring) is taken out of the table here, and the deliveries its holds had
+// re-queued to it, which the kernel discarded with the thread, are run here through dispatch(), as a
+// signalfd read runs what it reads: every action sees each once (hold.hpp). Returns whether it ran
+// any.
+bool poke_ring_holders() noexcept {
   bool ran = false;
   using detail::g_ring_holders;
   const pid_t self = detail::os::gettid();
@@ -746,7 +746,7 @@ bool poke_ring_holders(detail::sink& mine) noexcept {
     }
     if (exited) {
       siginfo_t lost[detail::ring_hold_signals];
-      const int n = detail::take_exited_holds(i, tid, &mine, lost);
+      const int n = detail::take_exited_holds(i, tid, lost);
       if (n == 0) continue;
       // In ordinary context, with no hold (t_hold_allowed is 0 here): a full ring counts it as dropped.
       ucontext_t context{};
@@ -796,7 +796,7 @@ bool poke_ring_holders(detail::sink& mine) noexcept {
     detail::t_consumer_of = nullptr;
   }
   const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine && poke_ring_holders(c.sink))
+  if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine && poke_ring_holders())
     lifted = true;
   return lifted;
 }
@@ -836,7 +836,7 @@ void take_own_holds(detail::signals_core& c) noexcept {
 }
 #else
 // The posix build never holds (a full ring counts in dropped(), hold.cc): nothing to lift or take.
-bool poke_ring_holders(detail::sink&) noexcept { return false; }
+bool poke_ring_holders() noexcept { return false; }
 [[gnu::noinline]] bool release_holds_now(detail::signals_core&) noexcept { return false; }
 void take_own_holds(detail::signals_core&) noexcept {}
 #endif
@@ -1194,7 +1194,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
     take_own_holds(c);
     const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders(c.sink);
+    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
   }
   remove_action(id);
   if (holds) {

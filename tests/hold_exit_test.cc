@@ -440,6 +440,59 @@ TEST_P(HoldExit, AHoldTheKernelWillNotReQueueRunsOnceWhenItsThreadExits) {
   SIGRELAY_IN_CHILD([kind] { stash_while_the_queue_is_full(kind, holder_then::exits); }, 90);
 }
 
+// One thread holds for two objects at once: a for one object's full ring, then b for another's.
+// Before, a thread held for one object at a time (its entry in the holders' table named that
+// object): b found the thread holding for the first object, ran its actions at once and was counted
+// in the second object's dropped(). Under the soak, where several objects share a signal and every
+// thread receives, that rule cost a ring beside other consumers most of a flood's overflow.
+TEST_P(HoldExit, AThreadHoldsForTwoObjectsAtOnce) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD(
+      [kind] {
+        two_signals t;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
+        sigrelay::signals first = t.subscribe(kind, {t.a});
+        sigrelay::signals second = t.subscribe(kind, {t.b});
+        std::atomic<bool> sent{false};
+        std::atomic<bool> done{false};
+        std::thread worker([&] {
+          ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+          for (const int s : {t.a, t.b}) {
+            // The first two fill the object's ring, the third holds.
+            for (int i = 0; i < 3; ++i) ASSERT_EQ(0, sigqueue(getpid(), s, sigval{.sival_int = i}));
+          }
+          sent = true;
+          while (!done.load()) std::this_thread::sleep_for(1ms);  // stays: the drains poke it
+        });
+        const auto settle = std::chrono::steady_clock::now() + 20s;
+        while (!sent.load() && std::chrono::steady_clock::now() < settle) std::this_thread::sleep_for(1ms);
+        ASSERT_TRUE(sent.load());
+        EXPECT_EQ(4U, t.registry.load()) << "a=2 or b=2 was not held";
+        EXPECT_EQ(0U, second.dropped()) << "b=2 was not held: its thread already held a for the other object";
+
+        std::set<std::pair<int, int>> a_seen;
+        std::set<std::pair<int, int>> b_seen;
+        const auto deadline = std::chrono::steady_clock::now() + 20s;  // the watchdog allows 90 s
+        while ((a_seen.size() + first.dropped() < 3 || b_seen.size() + second.dropped() < 3 ||
+                t.registry.load() < 6) &&
+               std::chrono::steady_clock::now() < deadline) {
+          for (const sigrelay::signal_event& e : first.wait_for(20ms)) a_seen.emplace(e.signo, e.last.value.sival_int);
+          for (const sigrelay::signal_event& e : second.wait_for(20ms)) b_seen.emplace(e.signo, e.last.value.sival_int);
+        }
+        done = true;
+        worker.join();
+        EXPECT_EQ((std::set<std::pair<int, int>>{{t.a, 0}, {t.a, 1}, {t.a, 2}}), a_seen);
+        EXPECT_EQ((std::set<std::pair<int, int>>{{t.b, 0}, {t.b, 1}, {t.b, 2}}), b_seen);
+        EXPECT_EQ(0U, first.dropped());
+        EXPECT_EQ(0U, second.dropped());
+        EXPECT_EQ(6U, t.registry.load()) << "an action saw a delivery twice, or missed one";
+        EXPECT_EQ(0, sigrelay::detail::g_ring_holder_count.load()) << "an entry of the holders' table stayed listed";
+        t.remove_counters();
+      },
+      90);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, HoldExit, testing::Values(backend::relay, backend::signalfd),
                          [](const testing::TestParamInfo<backend>& p) {
                            return p.param == backend::relay ? "relay" : "signalfd";

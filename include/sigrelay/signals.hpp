@@ -78,8 +78,7 @@
 //     those only as itself), the hold keeps that one siginfo itself (one per signal and thread) and
 //     runs it before anything else of the signal reaches that thread: still held, never dropped
 //     for that. dropped() counts a delivery that found the ring full only where a hold is
-//     impossible: more than 256 threads hold at once, the
-//     receiving thread already holds for another object, more deliveries than the reserve raced
+//     impossible: more than 256 threads hold at once, more deliveries than the reserve raced
 //     past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime
 //     signal (remove(), destruction), the program runs under ThreadSanitizer (which runs handlers

@@ -21,7 +21,6 @@
 namespace sigrelay::detail {
 
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
-std::atomic<const sink*> g_ring_holder_owner[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_stashed[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
@@ -87,18 +86,16 @@ void run_stashes(int entry) noexcept {
 }
 
 #if SIGRELAY_LINUX
-// Signal context. Lists this thread in g_ring_holders, holding for `owner`; false if the table is
-// full, or if this thread already holds for another sink. A delivery of another realtime signal may
+// Signal context. Lists this thread in g_ring_holders (or finds it listed: one entry per thread,
+// whatever it holds for); false if the table is full. A delivery of another realtime signal may
 // nest anywhere in here and claim an entry itself: an entry becomes this thread's only through the
 // compare-exchange of t_ring_entry, and the loser gives its own back (hold.hpp: "Nesting, within
 // the bookkeeping").
-bool claim_entry(pid_t tid, const sink* owner) noexcept {
-  const int current = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (current >= 0) return g_ring_holder_owner[current].load(std::memory_order_seq_cst) == owner;
+bool claim_entry(pid_t tid) noexcept {
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) >= 0) return true;
   for (int i = 0; i < max_ring_holders; ++i) {
     pid_t expected = 0;
     if (!g_ring_holders[i].compare_exchange_strong(expected, tid, std::memory_order_seq_cst)) continue;
-    g_ring_holder_owner[i].store(owner, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_add(1, std::memory_order_seq_cst);
     if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
       hook(hook_point::claim);
@@ -107,9 +104,8 @@ bool claim_entry(pid_t tid, const sink* owner) noexcept {
       return true;
     // A nested delivery claimed entry `none` meanwhile: this thread keeps that one.
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
-    g_ring_holder_owner[i].store(nullptr, std::memory_order_seq_cst);
     g_ring_holders[i].store(0, std::memory_order_seq_cst);
-    return g_ring_holder_owner[none].load(std::memory_order_seq_cst) == owner;
+    return true;
   }
   return false;
 }
@@ -118,18 +114,17 @@ bool claim_entry(pid_t tid, const sink* owner) noexcept {
 }  // namespace
 
 // Signal context.
-bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept {
+bool hold_delivery(const siginfo_t& info) noexcept {
   if (t_hold_allowed == 0) return false;
-  return hold_whole_delivery(info, owner);
+  return hold_whole_delivery(info);
 }
 
 // Signal context.
-bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
+bool hold_whole_delivery(const siginfo_t& info) noexcept {
 #if !SIGRELAY_LINUX
   // Holds need rt_tgsigqueueinfo() (Linux): on the posix platform layer a full ring counts the
   // delivery in dropped() instead (see signals.hpp).
   (void)info;
-  (void)owner;
   return false;
 #else
   const int saved_errno = errno;
@@ -137,7 +132,7 @@ bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept {
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   bool held = false;
   bool stashed = false;
-  if (claim_entry(tid, owner)) {
+  if (claim_entry(tid)) {
     siginfo_t copy = info;
     // The kernel's own copy of the siginfo, sent back to this thread: it stays first in line.
     held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
@@ -192,11 +187,10 @@ void run_own_stashes() noexcept {
 }
 
 // Ordinary context.
-int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) noexcept {
+int take_exited_holds(int entry, pid_t tid, siginfo_t* out) noexcept {
   if (entry < 0 || entry >= max_ring_holders || tid <= 0) return 0;
-  if (g_ring_holder_owner[entry].load(std::memory_order_seq_cst) != owner) return 0;
-  // Taken for this caller alone (another consumer of `owner` may look at it too): -tid is neither a
-  // free entry nor a thread to poke.
+  // Taken for this caller alone (every consumer may look at it): -tid is neither a free entry nor a
+  // thread to poke.
   pid_t expected = tid;
   if (!g_ring_holders[entry].compare_exchange_strong(expected, -tid, std::memory_order_seq_cst)) return 0;
   int taken = 0;
@@ -206,7 +200,6 @@ int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) n
     const int signo = __builtin_ctzll(held) + 1;
     if (listable(signo)) load_copy(entry, signo, out[taken++]);
   }
-  g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
   g_ring_holders[entry].store(0, std::memory_order_seq_cst);
   g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
   return taken;
@@ -227,8 +220,7 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
     run_stashes(entry);
     g_ring_holder_stashed[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
-    g_ring_holder_owner[entry].store(nullptr, std::memory_order_seq_cst);
-    g_ring_holders[entry].store(0, std::memory_order_seq_cst);
+      g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
     g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
   }
@@ -255,7 +247,6 @@ void forget_ring_holds_in_child(sigset_t& mask) noexcept {
   t_ring_entry = -1;
   for (int i = 0; i < max_ring_holders; ++i) {
     g_ring_holders[i].store(0, std::memory_order_relaxed);
-    g_ring_holder_owner[i].store(nullptr, std::memory_order_relaxed);
     g_ring_holder_signals[i].store(0, std::memory_order_relaxed);
     g_ring_holder_stashed[i].store(0, std::memory_order_relaxed);
   }

@@ -88,14 +88,19 @@
 //   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
 //   signal has seen it yet (the hold is taken before any action runs). So the hold keeps a copy of
 //   that siginfo in the thread's entry (`g_ring_holder_info`: the 48 bytes the kernel keeps of a
-//   siginfo, struct kernel_siginfo), and the held signals (`g_ring_holder_signals`); the entry also
-//   names the sink the holds wait for (`g_ring_holder_owner`; one sink per holding thread: a thread
-//   that holds for one sink does not hold for another, whose delivery is then counted as dropped).
-//   The consumer of that sink that finds the thread gone (src/signals.cc, poke_ring_holders) runs
-//   each such delivery itself, through dispatch() in ordinary context, as a signalfd read would:
-//   every action sees it once (a ring still full counts it in dropped()). Counting it as dropped in
-//   that sink alone left every other action one delivery short (the soak: C0's received + dropped
-//   one above the registry action's count, for good).
+//   siginfo, struct kernel_siginfo), and the held signals (`g_ring_holder_signals`). The first
+//   consumer (of any `signals` object) that finds the thread gone (src/signals.cc,
+//   poke_ring_holders) runs each such delivery itself, through dispatch() in ordinary context, as a
+//   signalfd read would: every action sees it once (a ring still full counts it in dropped()).
+//   Counting it as dropped in one sink alone left every other action one delivery short (the soak:
+//   C0's received + dropped one above the registry action's count, for good).
+// - One entry per thread, whatever it holds for: a thread that holds one signal for one object's
+//   full ring holds another signal for another object's as well (it joins its entry). The entry
+//   used to name one sink, and a thread holding for one refused to hold for another, whose delivery
+//   then ran its actions at once: the soak's C0 (a ring among other consumers of its signals) lost
+//   about a million deliveries per ten minutes to that rule. Nothing needs the name: every
+//   consumer pokes every listed thread after a drain, and an exited holder's deliveries run through
+//   dispatch(), every action, whoever takes them.
 // - `g_ring_holder_signals` names only holds whose re-queued siginfo is still pending on the thread:
 //   every run of the trampoline for a signal clears the signal's bit first (ring_hold_taken(); the
 //   kernel hands a thread its own queue first, so a delivery of a held signal there is the re-queued
@@ -124,7 +129,6 @@ struct sink;  // handler/sink.hpp
 static_assert(std::atomic<pid_t>::is_always_lock_free, "g_ring_holders");
 static_assert(std::atomic<int>::is_always_lock_free, "g_ring_holder_count");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "g_ring_lifts");
-static_assert(std::atomic<const sink*>::is_always_lock_free, "g_ring_holder_owner");
 static_assert(std::atomic<void (*)()>::is_always_lock_free, "g_hold_test_hook");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "g_ring_holder_signals, g_ring_holder_info");
 static_assert(NSIG - 1 <= 64, "g_ring_holder_signals: bit signo-1");
@@ -141,9 +145,7 @@ static_assert(sizeof(siginfo_t) >= ring_hold_info_words * sizeof(std::uint64_t),
 // Threads that hold (their kernel thread id), 0 for a free entry, -tid while a consumer takes the
 // entry of exited thread tid (take_exited_holds()). Constant-initialised.
 extern std::atomic<pid_t> g_ring_holders[max_ring_holders];
-// Per entry: the sink whose full ring the thread's holds wait for, and the signals it holds (bit
-// signo-1), for a consumer that finds the thread exited. Set while the entry is claimed.
-extern std::atomic<const sink*> g_ring_holder_owner[max_ring_holders];
+// Per entry: the signals the thread holds (bit signo-1), for a consumer that finds it exited.
 extern std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders];
 // Per entry: which of those holds are stashes (the siginfo is in g_ring_holder_info only, not in the
 // kernel; see the notes). Always a subset of g_ring_holder_signals.
@@ -180,14 +182,13 @@ extern __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec
 // This thread's entry in g_ring_holders, or -1.
 extern __thread int t_ring_entry __attribute__((tls_model("initial-exec")));
 
-// Signal context. record_fn found the ring of `owner` (its sink) full: re-queues `info` to this thread
-// and asks for a hold, if t_hold_allowed. False if no hold is possible (the caller counts the delivery
-// as dropped).
-bool hold_delivery(const siginfo_t& info, const sink* owner) noexcept;
+// Signal context. record_fn found its sink's ring full: re-queues `info` to this thread and asks for
+// a hold, if t_hold_allowed. False if no hold is possible (the caller counts the delivery as dropped).
+bool hold_delivery(const siginfo_t& info) noexcept;
 
 // Signal context. dispatch(), before any action: re-queues `info` to this thread and asks for a hold.
 // False if the kernel refused the re-queue or the holders' table is full (run the actions instead).
-bool hold_whole_delivery(const siginfo_t& info, const sink* owner) noexcept;
+bool hold_whole_delivery(const siginfo_t& info) noexcept;
 
 // Whether the trampoline holds whole deliveries before any action (see the notes: on).
 inline constexpr bool kHoldBeforeActions = true;
@@ -215,11 +216,11 @@ bool ring_hold_taken(int signo, siginfo_t& stash) noexcept;
 // dispatch() (no hold: a full ring counts them in dropped()) and unlists them.
 void run_own_stashes() noexcept;
 
-// Ordinary context (a consumer of `owner`). Entry `entry` belongs to a thread that has exited while
-// it held for `owner`: takes the siginfos its holds had re-queued (which the kernel discarded with
-// the thread) into `out` (room for ring_hold_signals) and frees the entry. Returns how many; 0 and
-// nothing freed if the entry is not (any more) held for `owner` by thread `tid`.
-int take_exited_holds(int entry, pid_t tid, const sink* owner, siginfo_t* out) noexcept;
+// Ordinary context (a consumer of any `signals` object). Entry `entry` belongs to thread `tid`, which
+// has exited while it held: takes the siginfos its holds had re-queued (which the kernel discarded
+// with the thread) into `out` (room for ring_hold_signals) and frees the entry. Returns how many; 0
+// and nothing freed if the entry is not (any more) thread `tid`'s, or another caller took it.
+int take_exited_holds(int entry, pid_t tid, siginfo_t* out) noexcept;
 
 // Lifts this thread's holds: from `*mask` (a handler's uc_sigmask) if given, else with
 // pthread_sigmask (ordinary context). Returns whether it lifted anything. Async-signal-safe; Signal

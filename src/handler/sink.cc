@@ -128,7 +128,7 @@ void record_fn(void* context, const siginfo_t& info) noexcept {
   if (signo <= 0 || signo >= NSIG) return;
   if (signo >= s.rtmin && signo <= s.rtmax) {
     // Full: hold the rest in the kernel if this delivery may (hold.hpp), else count it.
-    if (!push_record(s, info) && (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info, &s))) {
+    if (!push_record(s, info) && (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info))) {
       s.dropped_by[signo].fetch_add(1, std::memory_order_seq_cst);
       s.dropped.fetch_add(1, std::memory_order_seq_cst);
     }

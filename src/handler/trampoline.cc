@@ -258,7 +258,7 @@ const snapshot* load_snapshot(int signo) noexcept {
   sink* const full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
                          ? ring_wants_hold(snap->entries, snap->size, signo)
                          : nullptr;
-  if (full != nullptr && hold_whole_delivery(*info, full)) {
+  if (full != nullptr && hold_whole_delivery(*info)) {
     // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
     // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
     notify_holder(full);
