@@ -477,8 +477,10 @@ TEST_P(HoldExit, AThreadHoldsForTwoObjectsAtOnce) {
         while ((a_seen.size() + first.dropped() < 3 || b_seen.size() + second.dropped() < 3 ||
                 t.registry.load() < 6) &&
                std::chrono::steady_clock::now() < deadline) {
-          for (const sigrelay::signal_event& e : first.wait_for(20ms)) a_seen.emplace(e.signo, e.last.value.sival_int);
-          for (const sigrelay::signal_event& e : second.wait_for(20ms)) b_seen.emplace(e.signo, e.last.value.sival_int);
+          for (const sigrelay::signal_event& e : first.wait_for(20ms))
+            a_seen.emplace(e.signo, e.last.value.sival_int);
+          for (const sigrelay::signal_event& e : second.wait_for(20ms))
+            b_seen.emplace(e.signo, e.last.value.sival_int);
         }
         done = true;
         worker.join();
@@ -487,7 +489,8 @@ TEST_P(HoldExit, AThreadHoldsForTwoObjectsAtOnce) {
         EXPECT_EQ(0U, first.dropped());
         EXPECT_EQ(0U, second.dropped());
         EXPECT_EQ(6U, t.registry.load()) << "an action saw a delivery twice, or missed one";
-        EXPECT_EQ(0, sigrelay::detail::g_ring_holder_count.load()) << "an entry of the holders' table stayed listed";
+        EXPECT_EQ(0, sigrelay::detail::g_ring_holder_count.load())
+            << "an entry of the holders' table stayed listed";
         t.remove_counters();
       },
       90);

@@ -220,7 +220,7 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
     run_stashes(entry);
     g_ring_holder_stashed[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
-      g_ring_holders[entry].store(0, std::memory_order_seq_cst);
+    g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
     g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
   }
