@@ -102,7 +102,8 @@
 //   ppoll()/epoll re-checks with the new mask.
 // - Exit races (issue 13): a `signals` object destroyed at exit (a static one) while other threads
 //   flood it must still finish. Ending a realtime subscription takes the deliveries this thread's
-//   holds keep pending with sigtimedwait() (bounded: one ring and a bit), still blocked, and lifts
+//   hold of that signal keeps pending with sigtimedwait() (bounded: one ring and a bit), still
+//   blocked, and lifts
 //   the holds only after the action is gone: if that restores SIG_IGN, the kernel discards what is
 //   still queued. Unblocking first let a flood that refills the queue keep the thread in its
 //   handler for ever. Other threads' holds are poked while the action is still there, as before.
@@ -801,18 +802,23 @@ bool poke_ring_holders() noexcept {
   return lifted;
 }
 
-// What this thread's holds keep pending for it, taken with sigtimedwait() while still blocked and
-// dispatched as a delivery would be (a full ring counts them as dropped), at most one ring and a bit:
-// under a flood that refills the queue as fast as it is taken, the rest meets whatever the signal's
-// disposition is once the action is gone. Unblocking here instead would let a sustained flood keep
-// this thread in its handler for ever (the kernel delivers on every return to user mode), which
-// hung a `signals` destructor run at exit. Caller holds c.mutex.
-void take_own_holds(detail::signals_core& c) noexcept {
-  const std::uint64_t held = __atomic_load_n(&detail::t_ring_held, __ATOMIC_SEQ_CST);
+// What this thread's hold of `signo` (the signal being removed) keeps pending for it, taken with
+// sigtimedwait() while still blocked and dispatched as a delivery would be (a full ring counts them
+// as dropped), at most one ring and a bit: under a flood that refills the queue as fast as it is
+// taken, the rest meets whatever the signal's disposition is once the action is gone. Unblocking
+// here instead would let a sustained flood keep this thread in its handler for ever (the kernel
+// delivers on every return to user mode), which hung a `signals` destructor run at exit. The
+// thread's holds of other signals are left to the lift that ends unsubscribe(): they come back
+// through the trampoline, which may hold them again. (Taking them here too, in ordinary code where
+// nothing can hold, dropped them in every full ring: the soak's second cause of drops, about a
+// million per 10 minutes.) Caller holds c.mutex.
+void take_own_holds(detail::signals_core& c, int signo) noexcept {
+  const std::uint64_t held =
+      __atomic_load_n(&detail::t_ring_held, __ATOMIC_SEQ_CST) & detail::signal_bit(signo);
   if (held == 0) return;
   sigset_t set;
   sigemptyset(&set);
-  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) sigaddset(&set, __builtin_ctzll(rest) + 1);
+  sigaddset(&set, signo);
   ucontext_t context{};
   const bool have_context = capture_context(context);
   detail::t_consumer_of = &c.sink;
@@ -820,9 +826,9 @@ void take_own_holds(detail::signals_core& c) noexcept {
   const struct timespec now {};
   for (std::size_t taken = 0; taken < c.capacity + 64;) {
     siginfo_t info{};
-    const int signo = ::sigtimedwait(&set, &info, &now);
-    if (signo < 0 && errno == EINTR) continue;
-    if (signo < 0) break;  // EAGAIN: nothing pending any more
+    const int got = ::sigtimedwait(&set, &info, &now);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) break;  // EAGAIN: nothing pending any more
     // The re-queued siginfo is taken: no longer the hold's to run for an exiting thread (hold.hpp).
     // Without this the copy stayed listed, and a consumer that found this thread exited ran the
     // delivery a second time (the soak: duplicates in C0 and the dispatcher, registry counts over).
@@ -838,7 +844,7 @@ void take_own_holds(detail::signals_core& c) noexcept {
 // The posix build never holds (a full ring counts in dropped(), hold.cc): nothing to lift or take.
 bool poke_ring_holders() noexcept { return false; }
 [[gnu::noinline]] bool release_holds_now(detail::signals_core&) noexcept { return false; }
-void take_own_holds(detail::signals_core&) noexcept {}
+void take_own_holds(detail::signals_core&, int) noexcept {}
 #endif
 
 // The drain's fast path: nobody holds anything (a handful of loads, no call).
@@ -1192,7 +1198,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
   const bool holds = signo >= c.sink.rtmin && !c.foreign_cached();
   if (holds) {
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
-    take_own_holds(c);
+    take_own_holds(c, signo);
     const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
     if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
   }
