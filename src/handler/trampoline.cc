@@ -255,7 +255,8 @@ const snapshot* load_snapshot(int signo) noexcept {
   // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
   // every action and a chained handler see it exactly once, when it comes back after the lift.
   // kHoldBeforeActions (hold.hpp) switches it.
-  sink* const full = kHoldBeforeActions && may_hold != 0 && snap != nullptr
+  // Holds are of realtime signals only (a standard one skips the probe: nearly_full() would say no).
+  sink* const full = kHoldBeforeActions && may_hold != 0 && snap != nullptr && signo >= ring_hold_first
                          ? ring_wants_hold(snap->entries, snap->size, signo)
                          : nullptr;
   if (full != nullptr && hold_whole_delivery(*info)) {
@@ -312,8 +313,9 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   const unsigned outer_request = t_hold_request;
   // A hold of this signal on this thread, if any, is over: its re-queued siginfo came first, or its
   // stash (a hold that an enclosing handler's return undid) runs now, before this delivery.
+  // (No entry in the holders' table, the usual case: nothing held here, no call.)
   siginfo_t stash;
-  if (ring_hold_taken(signo, stash)) {
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) >= 0 && ring_hold_taken(signo, stash)) {
     t_hold_allowed = 0;
     dispatch(signo, &stash, ucontext);
   }
