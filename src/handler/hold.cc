@@ -171,8 +171,9 @@ void apply_hold(int signo, sigset_t& mask) noexcept {
     g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
 }
 
-// Signal context (also ordinary context: a signalfd read).
-bool ring_hold_taken(int signo, siginfo_t& stash) noexcept {
+// Signal context (also ordinary context: a signalfd read). ring_hold_taken() (hold.hpp) found an
+// entry; a nested lift may have left it since, hence the second load.
+bool ring_hold_taken_listed(int signo, siginfo_t& stash) noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
   if (entry < 0 || !listable(signo)) return false;
   const bool stashed = take_stash(entry, signo, stash);

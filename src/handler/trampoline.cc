@@ -313,9 +313,8 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   const unsigned outer_request = t_hold_request;
   // A hold of this signal on this thread, if any, is over: its re-queued siginfo came first, or its
   // stash (a hold that an enclosing handler's return undid) runs now, before this delivery.
-  // (No entry in the holders' table, the usual case: nothing held here, no call.)
   siginfo_t stash;
-  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) >= 0 && ring_hold_taken(signo, stash)) {
+  if (ring_hold_taken(signo, stash)) {
     t_hold_allowed = 0;
     dispatch(signo, &stash, ucontext);
   }
