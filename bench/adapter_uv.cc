@@ -12,6 +12,7 @@ namespace {
 
 class uv_adapter final : public mechanism {
  public:
+  explicit uv_adapter(sigrelay::backend b) : backend_(b) {}
   ~uv_adapter() override {
     watcher_.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);
@@ -19,9 +20,9 @@ class uv_adapter final : public mechanism {
   }
   void setup(const setup_args& a) override {
     if (uv_loop_init(&loop_) != 0) die("uv_loop_init");
-    if (a.count_deliveries) counter_.add(a.signos.front());
-    watcher_ = std::make_unique<sigrelay::uv::signal_watcher>(
-        &loop_, sigrelay::signals(a.signos, sigrelay::signals_options{}));
+    if (a.count_deliveries && backend_ == sigrelay::backend::relay) counter_.add(a.signos.front());
+    watcher_ = std::make_unique<sigrelay::uv::signal_watcher>(&loop_,
+                                                              sigrelay::signals(a.signos, options(backend_)));
   }
   void run(event_sink& sink) override {
     if (watcher_->start([this, &sink](const sigrelay::signal_event& e) {
@@ -38,6 +39,7 @@ class uv_adapter final : public mechanism {
   long long deliveries() const override { return counter_.get(); }
 
  private:
+  sigrelay::backend backend_;
   uv_loop_t loop_{};
   delivery_counter counter_;
   std::unique_ptr<sigrelay::uv::signal_watcher> watcher_;
@@ -46,8 +48,12 @@ class uv_adapter final : public mechanism {
 }  // namespace
 
 void add_adapter_uv(std::vector<mechanism_info>& out) {
-  out.push_back({"sigrelay-uv", group::sigrelay, "sigrelay::uv::signal_watcher on its own libuv loop", true,
-                 [] { return std::make_unique<uv_adapter>(); }});
+  out.push_back({"sigrelay-uv", group::sigrelay,
+                 "sigrelay::uv::signal_watcher on its own libuv loop, relay backend", true,
+                 [] { return std::make_unique<uv_adapter>(sigrelay::backend::relay); }});
+  out.push_back({"sigrelay-uv-signalfd", group::sigrelay,
+                 "sigrelay::uv::signal_watcher on its own libuv loop, signalfd backend", true,
+                 [] { return std::make_unique<uv_adapter>(sigrelay::backend::signalfd); }});
 }
 
 }  // namespace bench

@@ -737,7 +737,7 @@ constexpr double goal_at_rest_kb = 256;
 std::optional<goal> goal_of(const std::string& name) {
   if (name == "sigrelay-signalfd") return goal{1.08, 1.2, 2};
   if (name == "sigrelay-wait" || name == "sigrelay-iterator") return goal{1.20, 1.2, 2};
-  if (name == "sigrelay-epoll") return goal{1.25, NAN, 2};
+  if (name == "sigrelay-epoll" || name == "sigrelay-epoll-signalfd") return goal{1.25, NAN, 2};
   if (name.rfind("sigrelay-", 0) == 0) return goal{1.25, NAN, 4};
   return std::nullopt;
 }
@@ -1111,10 +1111,11 @@ std::string goal_rows(const report& rep) {
     // the sigwaitinfo floor, or for an adapter its event loop's own signal support (the loop's
     // memory is not sigrelay's), where that run completed.
     auto rest_of = [&](const std::string& name) -> std::pair<std::string, long long> {
-      for (const std::string& b : {name == "sigrelay-asio"    ? std::string("asio")
-                                   : name == "sigrelay-uv"    ? std::string("libuv")
-                                   : name == "sigrelay-event" ? std::string("libevent")
-                                                              : std::string(),
+      const auto adapter = [&name](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+      for (const std::string& b : {adapter("sigrelay-asio")    ? std::string("asio")
+                                   : adapter("sigrelay-uv")    ? std::string("libuv")
+                                   : adapter("sigrelay-event") ? std::string("libevent")
+                                                               : std::string(),
                                    std::string(floor_name)}) {
         if (b.empty()) continue;
         if (auto f = it->second.find(b); f != it->second.end() && f->second.ok && f->second.rss_before >= 0)

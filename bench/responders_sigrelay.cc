@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // bench/responders_sigrelay.cc — sigrelay's responders: signals::wait(), the iterator and
-// native_handle()+epoll on the relay backend, the signalfd backend's wait(), and the dispatcher.
+// native_handle()+epoll on the relay backend, the signalfd backend's wait() and native_handle()+epoll,
+// and the dispatcher.
 #include <sigrelay/dispatcher.hpp>
 #include <sigrelay/relays.hpp>
 #include <sigrelay/signals.hpp>
@@ -82,8 +83,9 @@ class signals_responder final : public mechanism {
 #ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
 class dispatcher_responder final : public mechanism {
  public:
+  explicit dispatcher_responder(sigrelay::backend b) : backend_(b), d_(b) {}
   void setup(const setup_args& a) override {
-    if (a.count_deliveries) counter_.add(a.signos.front());
+    if (a.count_deliveries && backend_ == sigrelay::backend::relay) counter_.add(a.signos.front());
     for (int s : a.signos) {
       d_.on(s, [this](const sigrelay::signal_event& e) {
         sink_->on(e.signo, e.count, carries_value(e), e.last.value.sival_int);
@@ -99,6 +101,7 @@ class dispatcher_responder final : public mechanism {
   long long deliveries() const override { return counter_.get(); }
 
  private:
+  sigrelay::backend backend_;
   event_sink* sink_ = nullptr;
   sigrelay::dispatcher d_;
   delivery_counter counter_;
@@ -123,11 +126,18 @@ void add_sigrelay(std::vector<mechanism_info>& out) {
                    return std::make_unique<signals_responder>(backend::relay, signals_responder::how::epoll);
                  }});
   out.push_back(
+      {"sigrelay-epoll-signalfd", group::sigrelay,
+       "native_handle()+epoll_wait, then pending" + into + ", signalfd backend", true,
+       [] { return std::make_unique<signals_responder>(backend::signalfd, signals_responder::how::epoll); }});
+  out.push_back(
       {"sigrelay-signalfd", group::sigrelay, "signals::wait" + into + ", signalfd backend", true,
        [] { return std::make_unique<signals_responder>(backend::signalfd, signals_responder::how::wait); }});
 #ifdef BENCH_HAVE_SIGRELAY_DISPATCHER
   out.push_back({"sigrelay-dispatcher", group::sigrelay, "dispatcher::run() callbacks, relay backend", true,
-                 [] { return std::make_unique<dispatcher_responder>(); }});
+                 [] { return std::make_unique<dispatcher_responder>(backend::relay); }});
+  out.push_back({"sigrelay-dispatcher-signalfd", group::sigrelay,
+                 "dispatcher::run() callbacks, signalfd backend", true,
+                 [] { return std::make_unique<dispatcher_responder>(backend::signalfd); }});
 #endif
 }
 

@@ -46,6 +46,14 @@ void pending_into(S& s, std::vector<sigrelay::signal_event>& out) {
   }
 }
 
+// The default options with `b` as the backend (the adapters' and the dispatcher's responders run
+// once per backend).
+inline sigrelay::signals_options options(sigrelay::backend b) {
+  sigrelay::signals_options o;
+  o.backend = b;
+  return o;
+}
+
 // Counts handler runs of a signal through a registry action of its own, to check that sigrelay's
 // counts add up to what the handler saw.
 class delivery_counter {
