@@ -3,10 +3,18 @@
 //
 // Design notes
 // - One `signals` object, guarded by a mutex so that on()/off() may come from any thread while the
-//   dispatching thread drains it; the blocking part (poll on its native_handle() and a stop eventfd)
-//   runs without the lock.
+//   dispatching thread drains it; the blocking part runs without the lock:
+//   - backend::relay: signals::wait() into the backlog, sleeping on the object's futex (wait_unless(),
+//     with `stopping` as its stop flag; stop() calls interrupt_wait()). The subscriptions change
+//     through a signals::handle, whose add()/remove() are safe against a wait on another thread. This
+//     is the object's own wait(): no eventfd write by the handler and no poll() per delivery (issue 9,
+//     goal 4: ping-pong 1.36-1.66x the sigwaitinfo floor through poll() on native_handle(), as
+//     native_handle() + epoll, against wait()'s 1.09-1.30x in the same runs).
+//   - backend::signalfd: poll() on its native_handle() and a stop eventfd, then pending() under the
+//     lock: on() must block the signal in the calling thread, which only signals::add() does, and
+//     that is not safe against a wait on another thread.
 // - Events taken from `signals` but not yet dispatched wait in a backlog: one vector refilled by
-//   signals::pending(std::vector&) and an index into it, so that a steady stream of deliveries
+//   the wait or signals::pending(std::vector&) and an index into it, so that a steady stream of deliveries
 //   allocates nothing (the vector keeps its capacity). A callback that throws ends run() with the
 //   rest of its batch still in the backlog: the next run() goes on from there, so an exception never
 //   loses a signal.
@@ -21,8 +29,9 @@
 //   or the background thread), so at most one callback is running and `retired` holds at most one.
 //   A steady stream of deliveries thus costs two uncontended lock/unlock pairs and a map lookup per
 //   event, and no allocation and no copy of a callback's captures.
-// - stop() sets a flag and writes the stop eventfd; run() clears the flag only as it returns, so a
-//   stop() that comes before run() starts is not lost either.
+// - stop() sets a flag, then interrupts the relay backend's wait and writes the stop eventfd; run()
+//   clears the flag only as it returns, so a stop() that comes before run() starts is not lost
+//   either.
 #include "sigrelay/dispatcher.hpp"
 
 #include <poll.h>
@@ -43,7 +52,10 @@
 namespace sigrelay {
 
 struct dispatcher::impl {
-  explicit impl(enum backend kind) : sigs(std::initializer_list<int>{}, kind) {
+  explicit impl(enum backend kind)
+      : sigs(std::initializer_list<int>{}, kind),
+        subscriber(sigs.get_handle()),
+        waits(kind == backend::relay) {
     std::error_code ec;
     stop_fds = detail::os::make_wakeup(ec);
     if (ec) detail::throw_error(ec, "sigrelay::dispatcher: cannot create an eventfd");
@@ -51,7 +63,9 @@ struct dispatcher::impl {
   ~impl() { detail::os::close_wakeup(stop_fds); }
 
   std::mutex mutex;
-  signals sigs;                                        // guarded by mutex (native_handle() is stable)
+  signals sigs;  // guarded by mutex, except the relay backend's wait in run() (native_handle() is stable)
+  signals::handle subscriber;                          // sigs's: add()/remove() while run() waits
+  const bool waits;                                    // relay backend: run() sleeps in sigs's wait
   std::map<int, std::unique_ptr<callback>> callbacks;  // guarded by mutex; each never empty
   const callback* running = nullptr;                   // guarded by mutex: the one being called
   std::unique_ptr<callback> retired;                   // guarded by mutex: `running`, replaced/removed
@@ -73,7 +87,12 @@ struct dispatcher::impl {
       }
     } reset{*this};
     while (!stopping.load()) {
-      if (next == backlog.size()) {
+      if (next == backlog.size() && waits) {
+        // Without the lock: on()/off() go through `subscriber`. Returns empty once stop() was called
+        // (what is recorded stays for the next run()).
+        next = 0;
+        sigs.wait_unless(std::chrono::nanoseconds::max(), stopping, backlog);
+      } else if (next == backlog.size()) {
         struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fds.read, POLLIN, 0}};
         if (detail::sys::poll(fds, 2, -1) < 0) wait_out_poll_failure(errno);
         std::lock_guard<std::mutex> lock(mutex);
@@ -92,6 +111,22 @@ struct dispatcher::impl {
         finish_call done{*this};
         (*cb)(event);  // may throw: the backlog keeps the rest
       }
+    }
+  }
+
+  // With the mutex held. The relay backend's run() waits without it (see the notes at the top).
+  void subscribe(int signo) {
+    if (waits) {
+      subscriber.add(signo);
+    } else {
+      sigs.add(signo);  // signalfd backend: blocks the signal in the calling thread
+    }
+  }
+  void unsubscribe(int signo) {
+    if (waits) {
+      subscriber.remove(signo);
+    } else {
+      sigs.remove(signo);
     }
   }
 
@@ -154,7 +189,7 @@ void dispatcher::on(int signo, callback cb) {
   // The map's node first (it may throw std::bad_alloc): once the signal is subscribed, nothing fails.
   const auto [it, inserted] = impl_->callbacks.try_emplace(signo);
   try {
-    impl_->sigs.add(signo);
+    impl_->subscribe(signo);
   } catch (...) {
     if (inserted) impl_->callbacks.erase(it);
     throw;
@@ -166,7 +201,7 @@ void dispatcher::on(int signo, callback cb) {
 void dispatcher::off(int signo) {
   std::unique_ptr<callback> old;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->sigs.remove(signo);
+  impl_->unsubscribe(signo);
   const auto it = impl_->callbacks.find(signo);
   if (it == impl_->callbacks.end()) return;
   old = impl_->release_locked(it->second);
@@ -203,7 +238,8 @@ void dispatcher::start() {
 }
 
 void dispatcher::stop() noexcept {
-  impl_->stopping.store(true);
+  impl_->stopping.store(true);  // before the wake-ups: a wait that misses them sees the flag
+  if (impl_->waits) impl_->sigs.interrupt_wait();
   detail::sys::write_wakeup(impl_->stop_fds.write);
 }
 

@@ -1388,6 +1388,13 @@ std::vector<signal_event> signals::wait_unless(std::chrono::nanoseconds timeout,
   return events;
 }
 
+std::size_t signals::wait_unless(std::chrono::nanoseconds timeout, const std::atomic<bool>& stopped,
+                                 std::vector<signal_event>& events) {
+  events.clear();
+  if (core_) wait_impl(*core_, std::max<long long>(0, timeout.count()), &stopped, events);
+  return events.size();
+}
+
 void signals::interrupt_wait() const noexcept {
   if (core_) core_->interrupt();
 }

@@ -314,9 +314,10 @@ TEST_P(FaultBackend, ppoll_or_futex_EINTR_wait) {
 }
 
 // Injects `err` into the dispatcher's next `times` poll() calls, then sends SIGUSR1: the dispatcher
-// must have looked again after each and still deliver it, exactly once.
+// must have looked again after each and still deliver it, exactly once. The signalfd backend's
+// dispatcher polls; the relay backend's sleeps in its object's wait() (dispatcher.cc).
 void expect_dispatcher_survives_poll_faults(int err, long times) {
-  sigrelay::dispatcher d;
+  sigrelay::dispatcher d(sigrelay::backend::signalfd);
   std::atomic<int> calls{0};
   d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
   inject in(sys::call::poll, err, times);
@@ -332,21 +333,45 @@ void expect_dispatcher_survives_poll_faults(int err, long times) {
   EXPECT_EQ(calls.load(), 1);
 }
 
-// The dispatcher's poll(): EINTR means "look again".
+// The dispatcher's poll() (signalfd backend): EINTR means "look again".
 TEST(Fault, poll_EINTR_dispatcher) {
   SIGRELAY_IN_CHILD([] { expect_dispatcher_survives_poll_faults(EINTR, 1); });
 }
 
-// The dispatcher's poll() out of kernel memory: waited out and retried, nothing lost.
+// The dispatcher's poll() (signalfd backend) out of kernel memory: waited out and retried, nothing lost.
 TEST(Fault, poll_ENOMEM_dispatcher) {
   SIGRELAY_IN_CHILD([] { expect_dispatcher_survives_poll_faults(ENOMEM, 3); });
 }
 
+// The relay backend's dispatcher sleeps in its object's wait(): on the futex (ppoll() under
+// ThreadSanitizer). An interrupted sleep looks again; the signal after it is dispatched once, and
+// stop() still ends the background thread.
+TEST(Fault, futex_or_ppoll_EINTR_relay_dispatcher) {
+  SIGRELAY_IN_CHILD([] {
+    const bool polls = sigrelay::detail::os::sanitizer_defers_signals;
+    sigrelay::dispatcher d;  // backend::relay
+    std::atomic<int> calls{0};
+    d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
+    inject in(polls ? sys::call::ppoll : sys::call::futex, EINTR);
+    d.start();
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (inject::injected() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(inject::injected(), 1);
+    ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
+    while (calls.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    d.stop();
+    d.join();  // the watchdog ends a lost wake-up
+    EXPECT_EQ(calls.load(), 1);
+  });
+}
+
 // A poll() failure that retrying cannot cure ends run() with a system_error, and the background
-// thread too, even with an error handler set (which must not be called for it in a loop).
+// thread too, even with an error handler set (which must not be called for it in a loop). The
+// signalfd backend's dispatcher polls; the relay backend's sleeps in its object's wait().
 TEST(Fault, poll_EINVAL_ends_the_dispatcher) {
   SIGRELAY_IN_CHILD([] {
-    sigrelay::dispatcher d;
+    sigrelay::dispatcher d(sigrelay::backend::signalfd);
     d.on(SIGUSR1, [](const signal_event&) {});
     {
       inject in(sys::call::poll, EINVAL);

@@ -14,9 +14,12 @@
 //   An exception thrown by a callback is never swallowed. With run(), it propagates out of run() (the
 //   dispatcher stays usable; call run() again to go on). With start(), it goes to the error handler
 //   (set_error_handler) if there is one, and the thread goes on; otherwise the background thread
-//   ends and join() rethrows it. A failure of the dispatcher's own wait (poll() failing with anything
-//   but EINTR, or ENOMEM, which is waited out and retried) ends run(), or the background thread
-//   whatever error handler is set, with a std::system_error; join() rethrows it.
+//   ends and join() rethrows it. With backend::signalfd, a failure of the dispatcher's own wait
+//   (poll() failing with anything but EINTR, or ENOMEM, which is waited out and retried) ends run(),
+//   or the background thread whatever error handler is set, with a std::system_error; join()
+//   rethrows it. With backend::relay (the default) the dispatching thread sleeps in its `signals`
+//   object's wait() (the futex, as signals::wait()), which looks again after anything that ends its
+//   sleep and has no failure of its own.
 //
 // Thread safety
 //   on()/off() may be called from any thread, also from a callback. stop() from any thread or callback.

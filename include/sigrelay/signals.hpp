@@ -325,6 +325,8 @@ struct signals_options {
   static constexpr std::size_t max_realtime_capacity = std::size_t{1} << 24;
 };
 
+class dispatcher;
+
 namespace detail {
 struct signals_core;
 
@@ -556,10 +558,18 @@ class SIGRELAY_EXPORT signals {
   enum backend backend() const noexcept;
 
  private:
+  // The dispatcher's relay-backend loop sleeps in wait_unless() (the futex) and its stop() calls
+  // interrupt_wait().
+  friend class dispatcher;
+
   // The engine of the std::stop_token overloads, in the C++17 ABI: wait_for(timeout), but returns
   // empty once `stopped` is true (checked before each drain and before each sleep); interrupt_wait(),
   // from any thread after `stopped` was set, wakes it. `stopped` must outlive the call.
   std::vector<signal_event> wait_unless(std::chrono::nanoseconds timeout, const std::atomic<bool>& stopped);
+  // The same into the caller's storage (cleared, then filled, as pending(std::vector&)); returns
+  // events.size().
+  std::size_t wait_unless(std::chrono::nanoseconds timeout, const std::atomic<bool>& stopped,
+                          std::vector<signal_event>& events);
   void interrupt_wait() const noexcept;
 
   std::shared_ptr<core> core_;
