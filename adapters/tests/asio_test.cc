@@ -784,7 +784,7 @@ TEST(AsioEventSet, TgkillToAnotherThreadIsRelayed) {
     std::atomic<bool> release{false};
     std::thread other([&] {
       tid = sigrelay::test::current_tid();
-      while (!release) std::this_thread::sleep_for(1ms);
+      while (!release) std::this_thread::sleep_for(20ms);  // see send_to_thread()
     });
     while (tid == 0) std::this_thread::sleep_for(1ms);
     sigrelay::test::send_to_thread(tid, SIGUSR2);

@@ -74,7 +74,7 @@ TEST(UvAdapter, ReceivesKillSigqueueAndTgkillWithOrigins) {
     std::thread other([&] {
       pthread_sigmask(SIG_UNBLOCK, &ours, nullptr);
       tid = sigrelay::test::current_tid();
-      while (!release) std::this_thread::sleep_for(1ms);
+      while (!release) std::this_thread::sleep_for(20ms);  // see send_to_thread()
     });
     while (tid == 0) std::this_thread::sleep_for(1ms);
     const pid_t killer = send_from_other_process(SIGUSR1);

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <thread>
 
 #include "support/child.hpp"
 
@@ -72,6 +74,11 @@ bool process::wait_for_output(const std::string& text, std::chrono::milliseconds
       return output_.find(text) != std::string::npos;
     }
   }
+  // What a program prints before it waits for a signal is followed by the wait: let it get there
+  // (its main thread asleep, for at most half a second: a busy program just goes on).
+  const auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (!task_sleeps(pid_, pid_) && std::chrono::steady_clock::now() < settle)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 
@@ -99,6 +106,20 @@ bool thread_blocks(pid_t tid, int signo) {
   }
   std::fclose(f);
   return (blocked & (1ULL << (signo - 1))) != 0;
+}
+
+bool thread_sleeps(pid_t tid) { return task_sleeps(::getpid(), tid); }
+
+bool task_sleeps(pid_t pid, pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/task/%d/stat", static_cast<int>(pid), static_cast<int>(tid));
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return false;
+  char text[512] = {};
+  const std::size_t n = std::fread(text, 1, sizeof text - 1, f);
+  std::fclose(f);
+  const char* close = std::strrchr(text, ')');  // the command name may hold spaces and parentheses
+  return n > 0 && close != nullptr && close[1] == ' ' && close[2] == 'S';
 }
 
 }  // namespace sigrelay::test

@@ -2,6 +2,8 @@
 // adapters/tests/support/signal_helpers.cc — see signal_helpers.hpp.
 #include "support/signal_helpers.hpp"
 
+#include "support/process.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/syscall.h>
@@ -68,7 +70,12 @@ pid_t send_from_other_process(int signo, send_how how, int value, int times) {
   return pid;
 }
 
-void send_to_thread(pid_t tid, int signo) { EXPECT_EQ(0, syscall(SYS_tgkill, getpid(), tid, signo)); }
+void send_to_thread(pid_t tid, int signo) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!thread_sleeps(tid) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(0, syscall(SYS_tgkill, getpid(), tid, signo));
+}
 
 pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 

@@ -45,7 +45,10 @@ enum class send_how { kill, queue };
 // values value, value + 1, ...), then exits; waits for it. Returns the sender's pid.
 pid_t send_from_other_process(int signo, send_how how = send_how::kill, int value = 0, int times = 1);
 
-// tgkill(getpid(), tid, signo).
+// tgkill(getpid(), tid, signo), once thread `tid` sleeps (at most 10 s): ThreadSanitizer (GCC 12's)
+// loses a signal that arrives as a thread enters an intercepted blocking call, such as the
+// nanosleep() of a helper thread's sleep loop (README, "Caveats"). Helper threads that wait to be
+// signalled sleep 20 ms at a time, so that they rarely enter one.
 void send_to_thread(pid_t tid, int signo);
 pid_t current_tid();
 
