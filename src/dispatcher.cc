@@ -91,7 +91,12 @@ struct dispatcher::impl {
         // Without the lock: on()/off() go through `subscriber`. Returns empty once stop() was called
         // (what is recorded stays for the next run()).
         next = 0;
-        sigs.wait_unless(std::chrono::nanoseconds::max(), stopping, backlog);
+        if (sigs.wait_unless(std::chrono::nanoseconds::max(), stopping, backlog) == 0 && !stopping.load()) {
+          // Empty without a stop: the object is dead (a fork child's copy: signals.hpp, Fork), and its
+          // wait returns at once. Sleep until stop() instead of spinning.
+          struct pollfd stop_fd = {stop_fds.read, POLLIN, 0};
+          if (detail::sys::poll(&stop_fd, 1, -1) < 0) wait_out_poll_failure(errno);
+        }
       } else if (next == backlog.size()) {
         struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fds.read, POLLIN, 0}};
         if (detail::sys::poll(fds, 2, -1) < 0) wait_out_poll_failure(errno);

@@ -5,13 +5,19 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
+#include <ctime>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 
 #include "sigrelay/dispatcher.hpp"
+#include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -250,6 +256,47 @@ TEST(Dispatcher, OffFromAnotherThreadWhileTheCallbackRunsLetsTheCallFinish) {
     EXPECT_EQ(42, seen_alive.load());
     EXPECT_EQ(1, destroyed.load());  // destroyed by the dispatching thread once the call returned
   });
+}
+
+// A fork child's copy of a dispatcher has a dead `signals` (signals.hpp, Fork) whose wait returns at
+// once: run() there must sleep until stop(), not spin, and dispatch nothing. Either backend.
+TEST(Dispatcher, RunInAForkChildSleepsUntilStopAndDispatchesNothing) {
+  for (const sigrelay::backend kind : {sigrelay::backend::relay, sigrelay::backend::signalfd}) {
+    if (kind == sigrelay::backend::signalfd && sigrelay::test::posix_platform()) continue;  // Linux-only
+    SIGRELAY_IN_CHILD([kind] {
+      dispatcher d(kind);
+      std::atomic<int> calls{0};
+      d.on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
+      // A second action keeps sigrelay's handler in the child (else SIGUSR1 would be SIG_DFL there).
+      std::atomic<std::uint64_t> handled{0};
+      const sigrelay::action_id counter = sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(handled));
+      // A plain fork() (run_in_child() would reset the dispositions); the child reports by exit code.
+      std::fflush(nullptr);
+      const pid_t child = ::fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        ::alarm(20);  // watchdog: a run() that never ends
+        std::thread stopper([&] {
+          ::kill(::getpid(), SIGUSR1);  // handled, but the child's copy of the object records nothing
+          for (int i = 0; i < 5000 && handled.load() == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          d.stop();
+        });
+        timespec before{}, after{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
+        d.run();
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
+        stopper.join();
+        const double cpu_ms = (after.tv_sec - before.tv_sec) * 1e3 + (after.tv_nsec - before.tv_nsec) / 1e6;
+        ::_exit(cpu_ms >= 100.0 ? 1 : handled.load() != 1 ? 2 : calls.load() != 0 ? 3 : 0);
+      }
+      const int status = sigrelay::test::wait_with_deadline(child, 30);
+      // 1: run() spun; 2: the signal was not handled in the child; 3: the dead object dispatched.
+      EXPECT_TRUE(sigrelay::test::exited_with(status, 0));
+      sigrelay::remove_action(counter);
+    });
+  }
 }
 
 }  // namespace
