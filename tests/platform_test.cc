@@ -90,9 +90,7 @@ TEST(Platform, NativeHandleIsTheLayersWakeupFdAndADrainEmptiesIt) {
     const pthread_t self = ::pthread_self();
     const pid_t self_tid = static_cast<pid_t>(::syscall(SYS_gettid));
     std::thread sender([self, self_tid] {
-      const auto deadline = std::chrono::steady_clock::now() + 10s;
-      while (!sigrelay::test::thread_sleeps(self_tid) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(1ms);
+      sigrelay::test::wait_until_asleep(::getpid(), self_tid, 10s);
       EXPECT_EQ(::pthread_kill(self, SIGUSR1), 0);
     });
     struct pollfd p {

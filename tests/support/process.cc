@@ -76,9 +76,7 @@ bool process::wait_for_output(const std::string& text, std::chrono::milliseconds
   }
   // What a program prints before it waits for a signal is followed by the wait: let it get there
   // (its main thread asleep, for at most half a second: a busy program just goes on).
-  const auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-  while (!task_sleeps(pid_, pid_) && std::chrono::steady_clock::now() < settle)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_until_asleep(pid_, pid_, std::chrono::milliseconds(500));
   return true;
 }
 
@@ -108,8 +106,9 @@ bool thread_blocks(pid_t tid, int signo) {
   return (blocked & (1ULL << (signo - 1))) != 0;
 }
 
-bool thread_sleeps(pid_t tid) { return task_sleeps(::getpid(), tid); }
+namespace {
 
+// Whether thread `tid` of process `pid` is asleep in the kernel (state S in its /proc stat).
 bool task_sleeps(pid_t pid, pid_t tid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/task/%d/stat", static_cast<int>(pid), static_cast<int>(tid));
@@ -120,6 +119,17 @@ bool task_sleeps(pid_t pid, pid_t tid) {
   std::fclose(f);
   const char* close = std::strrchr(text, ')');  // the command name may hold spaces and parentheses
   return n > 0 && close != nullptr && close[1] == ' ' && close[2] == 'S';
+}
+
+}  // namespace
+
+bool wait_until_asleep(pid_t pid, pid_t tid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!task_sleeps(pid, tid)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 }  // namespace sigrelay::test

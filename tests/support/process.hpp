@@ -23,7 +23,7 @@ class process {
   // Reads output until it contains `text` (true) or the time is up / output ends (false). Once found,
   // waits (at most half a second) until the program's main thread sleeps: output is usually followed
   // by a wait for a signal, and ThreadSanitizer loses a signal that arrives as a thread enters one
-  // (see thread_sleeps()).
+  // (see wait_until_asleep()).
   bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Types into the terminal (pty only), e.g. "\x03" for Ctrl+C.
   void type(const std::string& keys);
@@ -44,12 +44,11 @@ class process {
 // if the thread is gone.
 bool thread_blocks(pid_t tid, int signo);
 
-// Whether thread `tid` of this process is asleep in the kernel (state S in /proc/self/task/TID/stat):
-// for a test whose thread has one blocking call left to make, that it has made it. ThreadSanitizer
-// (GCC 12's) loses a signal that arrives as a thread enters an intercepted blocking call (README,
-// "Caveats"): a sender waits for this before it signals such a thread.
-bool thread_sleeps(pid_t tid);
-// The same for thread `tid` of process `pid`.
-bool task_sleeps(pid_t pid, pid_t tid);
+// Waits (at most `timeout`, polling every millisecond) until thread `tid` of process `pid` is asleep
+// in the kernel (state S in /proc/PID/task/TID/stat); false if the time ran out. For a test whose
+// thread has one blocking call left to make: that it has made it. ThreadSanitizer (GCC 12's) loses a
+// signal that arrives as a thread enters an intercepted blocking call (README, "Caveats"): a sender
+// waits for this before it signals such a thread.
+bool wait_until_asleep(pid_t pid, pid_t tid, std::chrono::milliseconds timeout);
 
 }  // namespace sigrelay::test

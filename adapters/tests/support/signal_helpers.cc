@@ -71,9 +71,7 @@ pid_t send_from_other_process(int signo, send_how how, int value, int times) {
 }
 
 void send_to_thread(pid_t tid, int signo) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!thread_sleeps(tid) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_until_asleep(getpid(), tid, std::chrono::seconds(10));
   EXPECT_EQ(0, syscall(SYS_tgkill, getpid(), tid, signo));
 }
 
