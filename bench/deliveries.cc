@@ -7,7 +7,8 @@
 // relay::add_count action through sigrelay's trampoline), signals (a relay-backend `signals`
 // object: handler, record, wake, then pending() in ordinary code), signalfd (the signalfd backend:
 // tgkill then pending()); signals-reuse and signalfd-reuse: the same with pending(std::vector&) into
-// one reused vector (the allocation-free path); iterator: the range-for iterator of a relay-backend
+// one reused vector (the allocation-free path); wait and signalfd-wait: wait(std::vector&) into one
+// reused vector, the delivery already there (the ping-pong responders' path, without the sleep); iterator: the range-for iterator of a relay-backend
 // `signals` (one delivery pending before each ++). Each delivery is a tgkill() to this thread. bench/run runs
 // it under `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction
 // counts by the difference of N, which cancels start-up and set-up: user-space instructions per delivery (the
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: deliveries "
-        "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|iterator|dispatcher|asio|uv|coro "
+        "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|wait|signalfd-wait|iterator|dispatcher|"
+        "asio|uv|coro "
         "N\n");
     return 2;
   }
@@ -143,6 +145,18 @@ int main(int argc, char** argv) {
     deliver(n, allocations, [&] {
       send_self(SIGUSR1);
       s.pending(events);
+      for (const auto& e : events) got += e.count;
+    });
+  } else if (std::strcmp(mode, "wait") == 0 || std::strcmp(mode, "signalfd-wait") == 0) {
+    // wait(std::vector&) with the delivery already there: the ping-pong responders' path, but for
+    // the sleep (the relay backend's handler has recorded it; the signalfd backend's blocking read()
+    // returns at once).
+    const bool fd = std::strcmp(mode, "signalfd-wait") == 0;
+    sigrelay::signals s({SIGUSR1}, fd ? sigrelay::backend::signalfd : sigrelay::backend::relay);
+    std::vector<sigrelay::signal_event> events;
+    deliver(n, allocations, [&] {
+      send_self(SIGUSR1);
+      s.wait(events);
       for (const auto& e : events) got += e.count;
     });
   } else if (std::strcmp(mode, "iterator") == 0) {
