@@ -529,7 +529,7 @@ class drain_lock {
     if (locked_) {
       c_.mutex.unlock();
     } else {
-      c_.draining.store(false, std::memory_order_seq_cst);
+      c_.draining.store(false, std::memory_order_release);  // (what the drain did is seen by a change)
     }
   }
   drain_lock(const drain_lock&) = delete;
@@ -680,9 +680,12 @@ void rearm(detail::signals_core& c) noexcept {
   if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
 }
 
-// The reader half of the seqlock in src/handler/sink.cc (all seq_cst, no fences).
+// The reader half of the seqlock in src/handler/sink.cc (no fences): the first sequence load and
+// every field load are acquire loads, so no later load (the fields, then the second sequence load)
+// is done before them; a field written by a writer that claimed the slot after `before` makes the
+// second load see that claim. (Plain moves on x86-64.)
 detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcept {
-  constexpr auto order = std::memory_order_seq_cst;
+  constexpr auto order = std::memory_order_acquire;
   for (unsigned spins = 0;; ++spins) {
     const std::uint32_t before = slot.seq.load(order);
     if ((before & 1U) == 0) {
@@ -692,7 +695,7 @@ detail::raw_origin read_slot(const detail::origin_slot& slot, int signo) noexcep
                                  slot.uid.load(order),
                                  slot.status.load(order),
                                  slot.value.load(order)};
-      if (slot.seq.load(order) == before) return r;
+      if (slot.seq.load(std::memory_order_relaxed) == before) return r;
     }
     if (spins > 64) ::sched_yield();  // a writer on another thread is mid-store
   }

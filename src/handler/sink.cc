@@ -37,20 +37,23 @@ void futex_wake(std::atomic<std::uint32_t>*) noexcept {}
 
 namespace {
 
-// Signal context. Stores the origin unless another writer holds the slot. Every access of the
-// seqlock is seq_cst, so no fence is needed (ThreadSanitizer does not model fences): the fields'
-// stores stay between the odd and the even sequence number in the single total order.
+// Signal context. Stores the origin unless another writer holds the slot. No fence (ThreadSanitizer
+// does not model fences): the claim (odd) is a seq_cst read-modify-write, which no later store
+// passes; each field is a release store, so a reader whose acquire load sees it also sees the claim
+// (and its second sequence load then differs from its first); the even number is a release store,
+// which no field store passes. On x86-64 the field stores are plain moves: as seq_cst stores they
+// were six locked xchg instructions per delivery.
 void store_origin(origin_slot& slot, const siginfo_t& info) noexcept {
-  std::uint32_t seq = slot.seq.load(std::memory_order_seq_cst);
+  std::uint32_t seq = slot.seq.load(std::memory_order_relaxed);
   if ((seq & 1U) != 0 || !slot.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_seq_cst)) {
     return;  // a concurrent or interrupted writer is storing an origin just as recent
   }
-  slot.code.store(info.si_code, std::memory_order_seq_cst);
-  slot.pid.store(info.si_pid, std::memory_order_seq_cst);
-  slot.uid.store(info.si_uid, std::memory_order_seq_cst);
-  slot.status.store(info.si_status, std::memory_order_seq_cst);
-  slot.value.store(info.si_value.sival_ptr, std::memory_order_seq_cst);
-  slot.seq.store(seq + 2, std::memory_order_seq_cst);
+  slot.code.store(info.si_code, std::memory_order_release);
+  slot.pid.store(info.si_pid, std::memory_order_release);
+  slot.uid.store(info.si_uid, std::memory_order_release);
+  slot.status.store(info.si_status, std::memory_order_release);
+  slot.value.store(info.si_value.sival_ptr, std::memory_order_release);
+  slot.seq.store(seq + 2, std::memory_order_release);
 }
 
 // Signal context. Appends to the realtime ring; false if it is full.
@@ -76,11 +79,13 @@ bool push_record(sink& s, const siginfo_t& info) noexcept {
 }
 
 // Signal context. Wakes the consumer if this is the first delivery since its last drain.
+// Only NOTIFIED is taken from the fetch_or (a `lock bts` on x86-64, not a compare-exchange loop);
+// WAITING is read after it: a consumer that set WAITING before our bit is seen by that load (both
+// seq_cst on one word), and one that sets it after sees NOTIFIED in its own fetch_or and never sleeps.
 void notify(sink& s) noexcept {
-  const std::uint32_t old = s.state.fetch_or(sink::notified, std::memory_order_seq_cst);
-  if ((old & sink::notified) != 0) return;  // already woken, not yet drained
-  if (t_consumer_of == &s) return;          // on the consumer's own thread: it re-checks state
-  if ((old & sink::waiting) != 0) {
+  if ((s.state.fetch_or(sink::notified, std::memory_order_seq_cst) & sink::notified) != 0) return;
+  if (t_consumer_of == &s) return;  // on the consumer's own thread: it re-checks state
+  if ((s.state.load(std::memory_order_seq_cst) & sink::waiting) != 0) {
     futex_wake(&s.state);
     return;
   }
