@@ -32,9 +32,20 @@
 // - stop() sets a flag, then interrupts the relay backend's wait and writes the stop eventfd; run()
 //   clears the flag only as it returns, so a stop() that comes before run() starts is not lost
 //   either.
+// - Fork (the header's "Fork"): the child's copy shares the stop eventfd with the parent, and its
+//   `signals` is dead. It must neither write that eventfd (a child's stop() made the parent's
+//   signalfd-backend thread find it readable for good, and spin), nor poll it (the parent's stop()
+//   made the child's run() spin), nor read it (run()'s exit drained the parent's stop). So a copy
+//   that finds itself in another process (verified_pid(), which a child of _Fork() passes too)
+//   sleeps in run() on a futex of its own memory, which only the child's stop() changes; checked
+//   at each turn of run()'s loop and per event (a callback that forks: the child's copy dispatches
+//   nothing more). Its join() and destructor detach the parent's thread instead of joining it (it
+//   does not exist in the child; glibc's pthread_join() would free a descriptor its fork already
+//   recycled).
 #include "sigrelay/dispatcher.hpp"
 
 #include <poll.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -46,6 +57,8 @@
 
 #include "detail.hpp"
 #include "handler/relays.hpp"
+#include "handler/sink.hpp"   // futex_wake
+#include "handler/state.hpp"  // verified_pid
 #include "platform/linux.hpp"
 #include "platform/sys.hpp"
 
@@ -74,29 +87,55 @@ struct dispatcher::impl {
   std::size_t next = 0;
   std::atomic<bool> stopping{false};
   detail::os::wakeup_fds stop_fds;  // one eventfd, or a pipe (posix platform layer)
+  const pid_t owner = ::getpid();             // the process whose dispatcher this is
+  std::atomic<std::uint32_t> child_stops{0};  // a fork child's copy: its stop() adds one and wakes
   std::thread background;
   std::exception_ptr failure;  // what ended the background thread, for join()
   bool broken = false;         // the dispatching thread's: run() threw for its own failure, not a callback's
 
+  // This object is a fork child's copy (see the notes at the top).
+  bool forked() const noexcept { return detail::verified_pid() != owner; }
+
+  // A fork child's copy: sleeps until the child's own stop(), touching no shared descriptor.
+  void sleep_in_fork_child() noexcept {
+    for (;;) {
+      const std::uint32_t seen = child_stops.load();
+      if (stopping.load()) return;
+#if SIGRELAY_LINUX
+      static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+      detail::os::futex_wait(reinterpret_cast<const std::uint32_t*>(&child_stops), seen, -1);
+#else  // no futex on the posix platform layer: look again every 10 ms
+      (void)seen;
+      ::poll(nullptr, 0, 10);
+#endif
+    }
+  }
+
   void run() {
+    if (forked()) {
+      sleep_in_fork_child();
+      stopping.store(false);
+      return;
+    }
     struct reset_on_exit {
       impl& self;
       ~reset_on_exit() {
         self.stopping.store(false);
-        detail::os::drain_wakeup(self.stop_fds.read);
+        if (!self.forked()) detail::os::drain_wakeup(self.stop_fds.read);
       }
     } reset{*this};
     while (!stopping.load()) {
+      if (forked()) {  // a callback forked, and this is the child
+        sleep_in_fork_child();
+        return;
+      }
       if (next == backlog.size() && waits) {
         // Without the lock: on()/off() go through `subscriber`. Returns empty once stop() was called
         // (what is recorded stays for the next run()).
         next = 0;
-        if (sigs.wait_unless(std::chrono::nanoseconds::max(), stopping, backlog) == 0 && !stopping.load()) {
-          // Empty without a stop: the object is dead (a fork child's copy: signals.hpp, Fork), and its
-          // wait returns at once. Sleep until stop() instead of spinning.
-          struct pollfd stop_fd = {stop_fds.read, POLLIN, 0};
-          if (detail::sys::poll(&stop_fd, 1, -1) < 0) wait_out_poll_failure(errno);
-        }
+        // Empty without a stop: a fork child's copy whose check above came just before its fork;
+        // the next turn of the loop finds out.
+        sigs.wait_unless(std::chrono::nanoseconds::max(), stopping, backlog);
       } else if (next == backlog.size()) {
         struct pollfd fds[2] = {{sigs.native_handle(), POLLIN, 0}, {stop_fds.read, POLLIN, 0}};
         if (detail::sys::poll(fds, 2, -1) < 0) wait_out_poll_failure(errno);
@@ -104,7 +143,7 @@ struct dispatcher::impl {
         next = 0;
         sigs.pending(backlog);  // the backlog was all handed out: refill it in place
       }
-      while (next < backlog.size() && !stopping.load()) {
+      while (next < backlog.size() && !stopping.load() && !forked()) {
         const signal_event event = backlog[next++];
         const callback* cb = nullptr;
         {
@@ -179,7 +218,13 @@ dispatcher::dispatcher(enum backend kind) : impl_(std::make_unique<impl>(kind)) 
 
 dispatcher::~dispatcher() {
   stop();
-  if (impl_->background.joinable()) impl_->background.join();
+  if (impl_->background.joinable()) {
+    if (impl_->forked()) {
+      impl_->background.detach();  // the parent's thread: none in this process (notes at the top)
+    } else {
+      impl_->background.join();
+    }
+  }
 }
 
 void dispatcher::on(int signo, callback cb) {
@@ -187,6 +232,11 @@ void dispatcher::on(int signo, callback cb) {
     detail::throw_error(
         detail::invalid_argument(),
         "sigrelay::dispatcher: cannot set an empty callback for " + detail::describe_signal(signo));
+  }
+  if (impl_->forked()) {  // dead in a fork child (the header's "Fork"); its lock may be the parent's
+    detail::throw_error(std::make_error_code(std::errc::operation_not_permitted),
+                        "sigrelay::dispatcher: cannot subscribe to " + detail::describe_signal(signo) +
+                            " in a fork child (create a new dispatcher there)");
   }
   auto fresh = std::make_unique<callback>(std::move(cb));  // before the lock; the one allocation
   std::unique_ptr<callback> old;                           // destroyed after the lock is released
@@ -204,6 +254,7 @@ void dispatcher::on(int signo, callback cb) {
 }
 
 void dispatcher::off(int signo) {
+  if (impl_->forked()) return;    // dead in a fork child; its lock may be the parent's
   std::unique_ptr<callback> old;  // destroyed after the lock is released
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->unsubscribe(signo);
@@ -244,12 +295,23 @@ void dispatcher::start() {
 
 void dispatcher::stop() noexcept {
   impl_->stopping.store(true);  // before the wake-ups: a wait that misses them sees the flag
+  if (impl_->forked()) {        // a fork child's copy: wakes its own run() only
+    impl_->child_stops.fetch_add(1);
+    detail::futex_wake(&impl_->child_stops);
+    return;
+  }
   if (impl_->waits) impl_->sigs.interrupt_wait();
   detail::sys::write_wakeup(impl_->stop_fds.write);
 }
 
 void dispatcher::join() {
-  if (impl_->background.joinable()) impl_->background.join();
+  if (impl_->background.joinable()) {
+    if (impl_->forked()) {
+      impl_->background.detach();  // the parent's thread: none to wait for in a fork child
+    } else {
+      impl_->background.join();
+    }
+  }
   if (impl_->failure) {
     std::exception_ptr failure = std::exchange(impl_->failure, nullptr);
     std::rethrow_exception(failure);

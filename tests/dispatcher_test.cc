@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "sigrelay/dispatcher.hpp"
@@ -299,6 +300,111 @@ TEST(Dispatcher, RunInAForkChildSleepsUntilStopAndDispatchesNothing) {
       // 1: run() spun; 2: the signal was not handled in the child; 3: the dead object dispatched.
       EXPECT_TRUE(sigrelay::test::exited_with(status, 0));
       sigrelay::remove_action(counter);
+    });
+  }
+}
+
+// CPU time of the whole process (every thread), in milliseconds.
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// A fork child's copy of a dispatcher whose background thread runs in the parent: the child's stop()
+// must not wake the parent's thread (on the signalfd backend it polled the stop eventfd the two
+// share, found it readable for good and spun), and the child's join() and destructor must not wait
+// for a thread that does not exist in the child (pthread_join() there never returns). The parent's
+// dispatcher then still delivers and stops.
+TEST(Dispatcher, AForkChildsStopJoinAndDestructorLeaveTheParentsThreadAlone) {
+  for (const sigrelay::backend kind : {sigrelay::backend::relay, sigrelay::backend::signalfd}) {
+    if (kind == sigrelay::backend::signalfd && sigrelay::test::posix_platform()) continue;  // Linux-only
+    SIGRELAY_IN_CHILD([kind] {
+      auto d = std::make_unique<dispatcher>(kind);
+      std::atomic<int> calls{0};
+      d->on(SIGUSR1, [&](const signal_event&) { calls.fetch_add(1); });
+      d->start();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the thread is asleep in its wait
+      std::fflush(nullptr);
+      const pid_t child = ::fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        ::alarm(10);  // watchdog: a join() that waits for the parent's thread
+        d->stop();
+        d->join();
+        d.reset();
+        ::_exit(0);
+      }
+      const int status = sigrelay::test::wait_with_deadline(child, 30);
+      EXPECT_TRUE(sigrelay::test::exited_with(status, 0)) << "backend " << static_cast<int>(kind);
+      const double before = process_cpu_ms();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      const double spent = process_cpu_ms() - before;
+      EXPECT_LT(spent, 100.0) << "backend " << static_cast<int>(kind)
+                              << ": the parent's dispatcher thread spun after the child's stop()";
+      ::kill(::getpid(), SIGUSR1);
+      for (int i = 0; i < 5000 && calls.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      EXPECT_EQ(calls.load(), 1) << "backend " << static_cast<int>(kind);
+      d->stop();
+      d->join();
+    });
+  }
+}
+
+// The parent's stop() must not end (or wake) the run() of a fork child's copy: that run() sleeps
+// until the child's own stop(), without spinning on the stop eventfd the parent wrote, and the
+// parent's dispatcher keeps its stop for its next run().
+TEST(Dispatcher, AForkChildsRunEndsOnlyOnTheChildsStop) {
+  for (const sigrelay::backend kind : {sigrelay::backend::relay, sigrelay::backend::signalfd}) {
+    if (kind == sigrelay::backend::signalfd && sigrelay::test::posix_platform()) continue;  // Linux-only
+    SIGRELAY_IN_CHILD([kind] {
+      dispatcher d(kind);
+      d.on(SIGUSR1, [](const signal_event&) {});
+      int ready[2];
+      ASSERT_EQ(::pipe(ready), 0);
+      std::fflush(nullptr);
+      const pid_t child = ::fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        ::alarm(20);  // watchdog: a run() that never ends
+        std::atomic<bool> stopped{false};
+        std::thread stopper([&] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(400));
+          stopped.store(true);
+          d.stop();
+        });
+        // Dead here: on() refuses, off() does nothing (the header's "Fork").
+        bool refused = false;
+        try {
+          d.on(SIGUSR2, [](const signal_event&) {});
+        } catch (const std::system_error& e) {
+          refused = e.code() == std::errc::operation_not_permitted;
+        }
+        if (!refused) ::_exit(5);
+        d.off(SIGUSR1);
+        const char byte = 'r';
+        if (::write(ready[1], &byte, 1) != 1) ::_exit(4);  // the parent stops its copy now
+        timespec before{}, after{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
+        d.run();
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
+        const bool early = !stopped.load();
+        stopper.join();
+        const double cpu_ms = (after.tv_sec - before.tv_sec) * 1e3 + (after.tv_nsec - before.tv_nsec) / 1e6;
+        std::fprintf(stderr, "backend %d: the child's run() used %.1f ms of CPU%s\n", static_cast<int>(kind),
+                     cpu_ms, early ? ", and returned before the child's stop()" : "");
+        ::_exit(early ? 2 : cpu_ms >= 100.0 ? 1 : 0);
+      }
+      char byte = 0;
+      ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+      d.stop();  // the parent's copy
+      const int status = sigrelay::test::wait_with_deadline(child, 30);
+      // 1: the child's run() spun; 2: the parent's stop() ended it; 5: on() did not refuse.
+      EXPECT_TRUE(sigrelay::test::exited_with(status, 0)) << "backend " << static_cast<int>(kind);
+      ::close(ready[0]);
+      ::close(ready[1]);
+      // The parent's stop() before its run() is kept: this run() returns at once.
+      d.run();
     });
   }
 }

@@ -32,6 +32,16 @@
 //   With backend::signalfd, on() blocks the signal in the calling thread, and off() lifts that block
 //   in that same thread whatever thread calls it, without touching the calling thread's own mask (as
 //   signals::remove(), see "Masks" in <sigrelay/signals.hpp>).
+//
+// Fork
+//   After fork() (or _Fork()), the child's copy of a dispatcher is dead, as its `signals` object is
+//   ("Fork" in <sigrelay/signals.hpp>): it dispatches nothing (not even events the parent had taken
+//   but not yet dispatched), and nothing the child does with it reads or writes what it shares with
+//   the parent, so the parent's dispatcher is neither woken nor robbed of a stop(). In the child,
+//   run() (and a thread from start()) sleeps until the child's own stop() and returns; the parent's
+//   stop() does not end it. on() throws std::system_error (std::errc::operation_not_permitted); off()
+//   does nothing; join() and the destructor do not wait for the parent's background thread, which
+//   does not exist in the child. Create a new dispatcher in the child.
 #pragma once
 
 #include <csignal>
