@@ -8,11 +8,11 @@
 // object: handler, record, wake, then pending() in ordinary code), signalfd (the signalfd backend:
 // tgkill then pending()); signals-reuse and signalfd-reuse: the same with pending(std::vector&) into
 // one reused vector (the allocation-free path); wait and signalfd-wait: wait(std::vector&) into one
-// reused vector, the delivery already there (the ping-pong responders' path, without the sleep); iterator: the range-for iterator of a relay-backend
-// `signals` (one delivery pending before each ++). Each delivery is a tgkill() to this thread. bench/run runs
-// it under `valgrind --tool=callgrind` for two values of N and divides the difference of the instruction
-// counts by the difference of N, which cancels start-up and set-up: user-space instructions per delivery (the
-// kernel's part is not counted by callgrind).
+// reused vector, the delivery already there (the ping-pong responders' path, without the sleep); iterator:
+// the range-for iterator of a relay-backend `signals` (one delivery pending before each ++). Each delivery is
+// a tgkill() to this thread. bench/run runs it under `valgrind --tool=callgrind` for two values of N and
+// divides the difference of the instruction counts by the difference of N, which cancels start-up and set-up:
+// user-space instructions per delivery (the kernel's part is not counted by callgrind).
 //
 // Through the dispatcher and each adapter that is built in (the same tgkill(), then the whole way to
 // the application's callback or await): dispatcher (dispatcher::run() until the callback's stop()),

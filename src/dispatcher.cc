@@ -86,7 +86,7 @@ struct dispatcher::impl {
   std::vector<signal_event> backlog;                   // the dispatching thread's, from backlog[next]
   std::size_t next = 0;
   std::atomic<bool> stopping{false};
-  detail::os::wakeup_fds stop_fds;  // one eventfd, or a pipe (posix platform layer)
+  detail::os::wakeup_fds stop_fds;            // one eventfd, or a pipe (posix platform layer)
   const pid_t owner = ::getpid();             // the process whose dispatcher this is
   std::atomic<std::uint32_t> child_stops{0};  // a fork child's copy: its stop() adds one and wakes
   std::thread background;

@@ -343,7 +343,8 @@ TEST(Dispatcher, AForkChildsStopJoinAndDestructorLeaveTheParentsThreadAlone) {
       EXPECT_LT(spent, 100.0) << "backend " << static_cast<int>(kind)
                               << ": the parent's dispatcher thread spun after the child's stop()";
       ::kill(::getpid(), SIGUSR1);
-      for (int i = 0; i < 5000 && calls.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      for (int i = 0; i < 5000 && calls.load() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       EXPECT_EQ(calls.load(), 1) << "backend " << static_cast<int>(kind);
       d->stop();
       d->join();

@@ -276,9 +276,10 @@ template <bool kHolds>
   // every action and a chained handler see it exactly once, when it comes back after the lift.
   // kHoldBeforeActions (hold.hpp) switches it.
   // Holds are of realtime signals only (a standard one skips the probe: nearly_full() would say no).
-  sink* const full = kHolds && kHoldBeforeActions && may_hold != 0 && snap != nullptr && signo >= ring_hold_first
-                         ? ring_wants_hold(snap->entries, snap->size, signo)
-                         : nullptr;
+  sink* const full =
+      kHolds && kHoldBeforeActions && may_hold != 0 && snap != nullptr && signo >= ring_hold_first
+          ? ring_wants_hold(snap->entries, snap->size, signo)
+          : nullptr;
   if (full != nullptr && hold_whole_delivery(*info)) {
     // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
     // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
@@ -294,7 +295,8 @@ template <bool kHolds>
   if (snap != nullptr) {
     void* const outer_ucontext = t_ucontext;
     t_ucontext = ucontext;
-    if (kHolds && may_hold != 0 && snap->size == 1 && !callable(snap->previous, signo, *info)) t_hold_allowed = 1;
+    if (kHolds && may_hold != 0 && snap->size == 1 && !callable(snap->previous, signo, *info))
+      t_hold_allowed = 1;
     for (std::size_t i = 0; i < snap->size; ++i) {
       snap->entries[i].fn(snap->entries[i].context, *info);
     }
