@@ -39,9 +39,10 @@
 //   that finds itself in another process (verified_pid(), which a child of _Fork() passes too)
 //   sleeps in run() on a futex of its own memory, which only the child's stop() changes; checked
 //   at each turn of run()'s loop and per event (a callback that forks: the child's copy dispatches
-//   nothing more). Its join() and destructor detach the parent's thread instead of joining it (it
-//   does not exist in the child; glibc's pthread_join() would free a descriptor its fork already
-//   recycled).
+//   nothing more). Its join() and destructor forget the parent's thread without any pthread call:
+//   that thread does not exist in the child, and glibc's fork put its descriptor back in the stack
+//   cache, where a thread the child creates may get it (pthread_join() or pthread_detach() would then
+//   act on that thread). The std::thread is moved into storage that is never destroyed.
 #include "sigrelay/dispatcher.hpp"
 
 #include <poll.h>
@@ -51,6 +52,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -90,11 +92,29 @@ struct dispatcher::impl {
   const pid_t owner = ::getpid();             // the process whose dispatcher this is
   std::atomic<std::uint32_t> child_stops{0};  // a fork child's copy: its stop() adds one and wakes
   std::thread background;
+  // Where a fork child's copy puts the parent's `background` (see the notes at the top): constructed
+  // there by forget_background(), never destroyed.
+  union graveyard_t {
+    graveyard_t() {}
+    ~graveyard_t() {}
+    std::thread forgotten;
+  } graveyard;
   std::exception_ptr failure;  // what ended the background thread, for join()
   bool broken = false;         // the dispatching thread's: run() threw for its own failure, not a callback's
 
   // This object is a fork child's copy (see the notes at the top).
   bool forked() const noexcept { return detail::verified_pid() != owner; }
+
+  // Ends the wait for the background thread: joins it, or in a fork child forgets it (see the notes
+  // at the top; at most once: `background` is no longer joinable after either).
+  void end_background() {
+    if (!background.joinable()) return;
+    if (forked()) {
+      ::new (static_cast<void*>(&graveyard.forgotten)) std::thread(std::move(background));
+    } else {
+      background.join();
+    }
+  }
 
   // A fork child's copy: sleeps until the child's own stop(), touching no shared descriptor.
   void sleep_in_fork_child() noexcept {
@@ -218,13 +238,7 @@ dispatcher::dispatcher(enum backend kind) : impl_(std::make_unique<impl>(kind)) 
 
 dispatcher::~dispatcher() {
   stop();
-  if (impl_->background.joinable()) {
-    if (impl_->forked()) {
-      impl_->background.detach();  // the parent's thread: none in this process (notes at the top)
-    } else {
-      impl_->background.join();
-    }
-  }
+  impl_->end_background();
 }
 
 void dispatcher::on(int signo, callback cb) {
@@ -305,13 +319,7 @@ void dispatcher::stop() noexcept {
 }
 
 void dispatcher::join() {
-  if (impl_->background.joinable()) {
-    if (impl_->forked()) {
-      impl_->background.detach();  // the parent's thread: none to wait for in a fork child
-    } else {
-      impl_->background.join();
-    }
-  }
+  impl_->end_background();
   if (impl_->failure) {
     std::exception_ptr failure = std::exchange(impl_->failure, nullptr);
     std::rethrow_exception(failure);

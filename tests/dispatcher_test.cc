@@ -314,8 +314,8 @@ double process_cpu_ms() {
 // A fork child's copy of a dispatcher whose background thread runs in the parent: the child's stop()
 // must not wake the parent's thread (on the signalfd backend it polled the stop eventfd the two
 // share, found it readable for good and spun), and the child's join() and destructor must not wait
-// for a thread that does not exist in the child (pthread_join() there never returns). The parent's
-// dispatcher then still delivers and stops.
+// for, or detach, a thread that does not exist in the child (glibc hands its descriptor to the next
+// thread the child creates). The parent's dispatcher then still delivers and stops.
 TEST(Dispatcher, AForkChildsStopJoinAndDestructorLeaveTheParentsThreadAlone) {
   for (const sigrelay::backend kind : {sigrelay::backend::relay, sigrelay::backend::signalfd}) {
     if (kind == sigrelay::backend::signalfd && sigrelay::test::posix_platform()) continue;  // Linux-only
@@ -330,9 +330,18 @@ TEST(Dispatcher, AForkChildsStopJoinAndDestructorLeaveTheParentsThreadAlone) {
       ASSERT_GE(child, 0);
       if (child == 0) {
         ::alarm(10);  // watchdog: a join() that waits for the parent's thread
+        // A thread of the child's own first: glibc's fork put the parent's thread's stack (and
+        // descriptor) in its cache, so this one likely gets it, and the same pthread_t. A join or a
+        // detach of the parent's std::thread would act on this thread.
+        std::atomic<bool> go{false};
+        std::thread own([&] {
+          while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
         d->stop();
         d->join();
         d.reset();
+        go.store(true);
+        own.join();  // still joinable, and joined once
         ::_exit(0);
       }
       const int status = sigrelay::test::wait_with_deadline(child, 30);
