@@ -18,6 +18,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -462,6 +463,38 @@ TEST(CoroAdapter, SignalStormDoesNotStarveTheSchedulersOtherWork) {
     EXPECT_GT(events.load(), 0u);
     EXPECT_GE(deliveries.load(), events.load());
     sched.post([&] { t.handle.destroy(); });
+  });
+}
+
+// A channel inherited by a fork child: its destructor there must neither join nor detach the
+// parent's channel thread, whose descriptor glibc hands to the next thread the child creates (the
+// same pthread_t): joining waited for the child's own thread, detaching broke that thread's join().
+// The parent's channel goes on as before.
+TEST(CoroAdapter, AForkChildDestroysItsCopyWithoutTouchingItsOwnThreads) {
+  SIGRELAY_IN_CHILD([] {
+    auto ch = std::make_unique<sigrelay::co::signal_channel>(std::initializer_list<int>{SIGUSR1});
+    std::this_thread::sleep_for(50ms);  // the channel's thread is asleep in poll()
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::alarm(10);  // watchdog: a destructor that waits for the child's own thread
+      std::atomic<bool> go{false};
+      std::thread own([&] {
+        while (!go.load()) std::this_thread::sleep_for(1ms);
+      });
+      ch.reset();
+      go.store(true);
+      own.join();  // still joinable, and joined once
+      ::_exit(0);
+    }
+    EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(child, 30), 0));
+    ::kill(::getpid(), SIGUSR1);
+    std::optional<sigrelay::signal_event> e;
+    EXPECT_TRUE(sigrelay::test::wait_until_true([&] { return (e = ch->try_next()).has_value(); }, 5s));
+    if (e) {
+      EXPECT_EQ(e->signo, SIGUSR1);
+    }
   });
 }
 

@@ -18,8 +18,10 @@
 #include "sigrelay/coro.hpp"
 
 #include <poll.h>
+#include <unistd.h>
 #include <cerrno>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -42,6 +44,13 @@ struct channel_state {
   awaitable* tail = nullptr;
   bool closed = false;
   std::thread thread;
+  const pid_t owner = ::getpid();  // the process whose channel this is (see ~signal_channel())
+  // Where a fork child's copy puts the parent's `thread`: constructed there, never destroyed.
+  union graveyard_t {
+    graveyard_t() {}
+    ~graveyard_t() {}
+    std::thread forgotten;
+  } graveyard;
 
   void push_waiter(awaitable* a) noexcept {
     a->next_ = nullptr;
@@ -187,6 +196,16 @@ signal_channel::signal_channel(sigrelay::signals&& source, resume_function resum
 }
 
 signal_channel::~signal_channel() {
+  if (::getpid() != state_->owner) {
+    // A fork child's copy (the header's "Fork"): the channel's thread does not exist here, and it
+    // may have held the lock when the parent forked. So no close(), no lock, and no join() or
+    // detach(): glibc's fork put that thread's descriptor in its stack cache, and the next thread
+    // the child creates gets it, the same pthread_t, which either call would then act on. The
+    // std::thread is moved into storage that is never destroyed; the state stays referenced by the
+    // absent thread's copy and is never freed.
+    ::new (static_cast<void*>(&state_->graveyard.forgotten)) std::thread(std::move(state_->thread));
+    return;
+  }
   close();
   if (state_->thread.joinable()) {
     if (state_->thread.get_id() == std::this_thread::get_id()) {

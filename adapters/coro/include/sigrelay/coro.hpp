@@ -51,6 +51,13 @@
 //   Every member may be called from any thread. The resume function is called concurrently only if
 //   several coroutines wait at once.
 //
+// Fork
+//   A channel inherited by a fork child is dead there: its thread exists only in the parent, and
+//   its lock may have been held by that thread at the fork. Use nothing of it in the child but its
+//   destructor, which takes no lock, closes nothing the parent shares, and neither joins nor detaches
+//   the parent's thread (it leaves alone any thread the child created, even one that glibc gave the
+//   same pthread_t); the channel's memory stays allocated in the child. Create a new channel there.
+//
 // Errors
 //   The constructors throw std::system_error as sigrelay::signals does, or as std::thread does.
 #pragma once
