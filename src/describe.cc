@@ -37,6 +37,7 @@
 #include "handler/relays.hpp"
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
+#include "own_thread.hpp"
 #include "platform/sys.hpp"
 #include "registry_view.hpp"
 
@@ -350,7 +351,7 @@ struct ownership_watch::state {
   std::condition_variable wake;
   bool stopping = false;
   std::atomic<std::uint64_t> checks{0};
-  std::thread thread;
+  detail::own_thread thread;  // no pthread call on it in a fork child (own_thread.hpp)
 };
 
 ownership_watch::ownership_watch(callback on_loss, std::chrono::milliseconds interval)
@@ -361,7 +362,7 @@ ownership_watch::ownership_watch(callback on_loss, std::chrono::milliseconds int
   std::mutex first_mutex;
   std::condition_variable first_done;
   bool first = false;
-  s->thread = std::thread([s, on_loss = std::move(on_loss), interval, &first_mutex, &first_done, &first] {
+  s->thread.start([s, on_loss = std::move(on_loss), interval, &first_mutex, &first_done, &first] {
     using owner_key = std::pair<disposition::kind, const void*>;
     std::map<int, owner_key> reported;  // signo -> the disposition reported for it
     bool announced = false;
@@ -393,12 +394,16 @@ ownership_watch::~ownership_watch() { stop(); }
 
 void ownership_watch::stop() noexcept {
   if (!state_) return;
+  if (state_->thread.in_fork_child()) {  // the thread (and maybe its lock) are the parent's
+    state_->thread.finish();             // forgets it: no pthread call, no lock
+    return;
+  }
   {
     const std::lock_guard<std::mutex> lock(state_->mutex);
     state_->stopping = true;
   }
   state_->wake.notify_all();
-  if (state_->thread.joinable()) state_->thread.join();
+  state_->thread.finish();
 }
 
 std::uint64_t ownership_watch::checks() const noexcept {

@@ -39,10 +39,8 @@
 //   that finds itself in another process (verified_pid(), which a child of _Fork() passes too)
 //   sleeps in run() on a futex of its own memory, which only the child's stop() changes; checked
 //   at each turn of run()'s loop and per event (a callback that forks: the child's copy dispatches
-//   nothing more). Its join() and destructor forget the parent's thread without any pthread call:
-//   that thread does not exist in the child, and glibc's fork put its descriptor back in the stack
-//   cache, where a thread the child creates may get it (pthread_join() or pthread_detach() would then
-//   act on that thread). The std::thread is moved into storage that is never destroyed.
+//   nothing more). Its join() and destructor make no pthread call on the parent's background thread
+//   (src/own_thread.hpp: glibc gives its pthread_t to the child's next thread).
 #include "sigrelay/dispatcher.hpp"
 
 #include <poll.h>
@@ -52,7 +50,6 @@
 #include <chrono>
 #include <map>
 #include <mutex>
-#include <new>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -61,6 +58,7 @@
 #include "handler/relays.hpp"
 #include "handler/sink.hpp"   // futex_wake
 #include "handler/state.hpp"  // verified_pid
+#include "own_thread.hpp"
 #include "platform/linux.hpp"
 #include "platform/sys.hpp"
 
@@ -91,30 +89,12 @@ struct dispatcher::impl {
   detail::os::wakeup_fds stop_fds;            // one eventfd, or a pipe (posix platform layer)
   const pid_t owner = ::getpid();             // the process whose dispatcher this is
   std::atomic<std::uint32_t> child_stops{0};  // a fork child's copy: its stop() adds one and wakes
-  std::thread background;
-  // Where a fork child's copy puts the parent's `background` (see the notes at the top): constructed
-  // there by forget_background(), never destroyed.
-  union graveyard_t {
-    graveyard_t() {}
-    ~graveyard_t() {}
-    std::thread forgotten;
-  } graveyard;
-  std::exception_ptr failure;  // what ended the background thread, for join()
-  bool broken = false;         // the dispatching thread's: run() threw for its own failure, not a callback's
+  detail::own_thread background;              // start()'s (see own_thread.hpp for fork children)
+  std::exception_ptr failure;                 // what ended the background thread, for join()
+  bool broken = false;  // the dispatching thread's: run() threw for its own failure, not a callback's
 
   // This object is a fork child's copy (see the notes at the top).
   bool forked() const noexcept { return detail::verified_pid() != owner; }
-
-  // Ends the wait for the background thread: joins it, or in a fork child forgets it (see the notes
-  // at the top; at most once: `background` is no longer joinable after either).
-  void end_background() {
-    if (!background.joinable()) return;
-    if (forked()) {
-      ::new (static_cast<void*>(&graveyard.forgotten)) std::thread(std::move(background));
-    } else {
-      background.join();
-    }
-  }
 
   // A fork child's copy: sleeps until the child's own stop(), touching no shared descriptor.
   void sleep_in_fork_child() noexcept {
@@ -238,7 +218,7 @@ dispatcher::dispatcher(enum backend kind) : impl_(std::make_unique<impl>(kind)) 
 
 dispatcher::~dispatcher() {
   stop();
-  impl_->end_background();
+  impl_->background.finish();
 }
 
 void dispatcher::on(int signo, callback cb) {
@@ -286,7 +266,7 @@ void dispatcher::start() {
                         "sigrelay::dispatcher: already running in the background");
   }
   impl_->failure = nullptr;
-  impl_->background = std::thread([self = impl_.get()] {
+  impl_->background.start([self = impl_.get()] {
     for (;;) {
       try {
         self->run();
@@ -319,7 +299,7 @@ void dispatcher::stop() noexcept {
 }
 
 void dispatcher::join() {
-  impl_->end_background();
+  impl_->background.finish();
   if (impl_->failure) {
     std::exception_ptr failure = std::exchange(impl_->failure, nullptr);
     std::rethrow_exception(failure);

@@ -29,6 +29,8 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 
+#include "own_thread.hpp"
+
 namespace sigrelay {
 namespace {
 
@@ -57,14 +59,14 @@ struct termination::impl {
   std::atomic<int> signo{0};
   std::vector<action_id> actions;
   signals sigs{std::initializer_list<int>{}, backend::relay};
-  std::thread watcher;
+  detail::own_thread watcher;  // no pthread call on it in a fork child (own_thread.hpp)
 
   impl() = default;
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;
   ~impl() {
     sigs.get_handle().close();
-    if (watcher.joinable()) watcher.join();
+    watcher.finish();
     for (const action_id id : actions) remove_action(id);
   }
 };
@@ -74,7 +76,7 @@ termination::termination(std::initializer_list<int> signos) : impl_(std::make_un
   for (const int signo : signos) s.actions.push_back(add_action(signo, relay::die_if_set(s.armed)));
   for (const int signo : signos) s.sigs.add(signo);
   for (const int signo : signos) s.actions.push_back(add_action(signo, relay::set_flag(s.armed)));
-  s.watcher = std::thread([&s] {
+  s.watcher.start([&s] {
     for (const signal_event& e : s.sigs) {
       int none = 0;
       s.signo.compare_exchange_strong(none, e.signo);

@@ -14,16 +14,20 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sigrelay/describe.hpp"
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 namespace {
 
@@ -357,6 +361,39 @@ TEST(Ownership, WatchRefusesBadArguments) {
   EXPECT_THROW(
       sigrelay::ownership_watch([](const sigrelay::ownership_loss&) {}, std::chrono::milliseconds(0)),
       std::invalid_argument);
+}
+
+// A fork child's copy of a watch: stop() and the destructor there take no lock and make no pthread
+// call on the parent's thread, whose pthread_t glibc hands to the child's next thread (a join would
+// wait for it). The parent's watch goes on checking.
+TEST(Ownership, AForkChildsWatchNeitherJoinsNorDetachesTheParentsThread) {
+  SIGRELAY_IN_CHILD([] {
+    auto watch = std::make_unique<sigrelay::ownership_watch>([](const sigrelay::ownership_loss&) {},
+                                                             std::chrono::milliseconds(5));
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::alarm(10);  // watchdog: a stop() that waits for the child's own thread
+      std::atomic<bool> go{false};
+      std::thread own;
+      if (!SIGRELAY_TEST_UNDER_TSAN) {  // (no thread after a multi-threaded fork under TSan)
+        own = std::thread([&] {
+          while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
+      }
+      watch->stop();
+      watch.reset();
+      go.store(true);
+      if (own.joinable()) own.join();  // still joinable, and joined once
+      ::_exit(0);
+    }
+    EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(child, 30), 0));
+    const std::uint64_t later = watch->checks() + 3;
+    for (int i = 0; i < 5000 && watch->checks() < later; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_GE(watch->checks(), later);
+  });
 }
 
 }  // namespace

@@ -6,15 +6,20 @@
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "sigrelay/registry.hpp"
 #include "sigrelay/signals.hpp"
 #include "sigrelay/termination.hpp"
 #include "support/child.hpp"
+#include "support/platform.hpp"
 
 // `using namespace sigrelay;` must leave POSIX shutdown(2) callable unqualified and qualified: no
 // sigrelay name may collide with it (this file does not compile if one does).
@@ -160,6 +165,40 @@ TEST(Termination, TheTokenEndsAWaitOnAnotherSignalsObject) {
     stop.exit();
   });
   EXPECT_TRUE(killed_by(status, SIGTERM));
+}
+
+// A fork child destroys its copy (a worker returning from main): the parent's watcher thread does
+// not exist there, and glibc hands its pthread_t to the child's next thread, which a join would wait
+// for (the watchdog fires) and a detach would break. The parent's object still requests its stop.
+TEST(Termination, AForkChildsCopyNeitherJoinsNorDetachesTheParentsWatcher) {
+  EXPECT_TRUE(exited_with(run_in_child([] {
+                            auto t = std::make_unique<sigrelay::termination>();
+                            std::fflush(nullptr);
+                            const pid_t child = ::fork();
+                            ASSERT_GE(child, 0);
+                            if (child == 0) {
+                              ::alarm(10);  // watchdog: a destructor that waits for the child's thread
+                              std::atomic<bool> go{false};
+                              std::thread own;
+                              if (!SIGRELAY_TEST_UNDER_TSAN) {  // (no thread after a multi-threaded fork)
+                                own = std::thread([&] {
+                                  while (!go.load())
+                                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                                });
+                              }
+                              t.reset();
+                              go.store(true);
+                              if (own.joinable()) own.join();  // still joinable, and joined once
+                              ::_exit(0);
+                            }
+                            EXPECT_TRUE(exited_with(sigrelay::test::wait_with_deadline(child, 30), 0));
+                            ::kill(::getpid(), SIGTERM);
+                            for (int i = 0; i < 5000 && !t->stop_requested(); ++i)
+                              std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                            EXPECT_TRUE(t->stop_requested());
+                            EXPECT_EQ(t->signal(), SIGTERM);
+                          }),
+                          0));
 }
 
 }  // namespace

@@ -165,6 +165,9 @@ SIGRELAY_EXPORT std::vector<ownership_loss> check_ownership();
 // returns, on the watcher's thread). Destruction (or stop()) stops and joins the thread; it waits for
 // a running `on_loss` to return, so `on_loss` must not destroy its own watch. An exception thrown by
 // `on_loss` ends the process (std::terminate), as from any thread function.
+// Fork: a fork child's copy has no thread (it stayed in the parent) and checks nothing; its stop()
+// and destructor take no lock and neither join nor detach the parent's thread (glibc gives its
+// pthread_t to the child's next thread, which they leave alone).
 // Errors: the constructor throws std::system_error if the thread cannot be started, and
 // std::invalid_argument for a zero or negative interval or an empty callback.
 class SIGRELAY_EXPORT ownership_watch {

@@ -52,7 +52,9 @@
 //   A fork child's copy counts as alive in the child (create no other one there) but requests no
 //   stop: its watcher thread did not survive the fork, so the child's token is never requested by a
 //   signal. The signal-context part stays: in the child, the first of the signals arms the kill and
-//   the second one kills the child by that signal.
+//   the second one kills the child by that signal. Destroying the copy in the child neither joins nor
+//   detaches the parent's watcher thread (glibc gives its pthread_t to the child's next thread,
+//   which it leaves alone).
 #pragma once
 
 // C++20 only: in C++17 (or without <stop_token>) including this header is an error, not silence.
