@@ -261,6 +261,9 @@ void dispatcher::off(int signo) {
 void dispatcher::run() { impl_->run(); }
 
 void dispatcher::start() {
+  // In a fork child the parent's thread looks joinable: it is forgotten (own_thread.hpp), and the
+  // child's own thread runs run(), which sleeps until the child's stop().
+  if (impl_->background.in_fork_child()) impl_->background.finish();
   if (impl_->background.joinable()) {
     detail::throw_error(std::make_error_code(std::errc::device_or_resource_busy),
                         "sigrelay::dispatcher: already running in the background");

@@ -341,6 +341,9 @@ TEST(Dispatcher, AForkChildsStopJoinAndDestructorLeaveTheParentsThreadAlone) {
             while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
           });
         }
+        // The child may start its copy (the parent's thread looks joinable there): its own thread
+        // then sleeps until the child's stop() below, which join() waits for.
+        if (!SIGRELAY_TEST_UNDER_TSAN) d->start();
         d->stop();
         d->join();
         d.reset();
