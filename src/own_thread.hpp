@@ -41,8 +41,9 @@ class own_thread {
 
   bool joinable() const noexcept { return thread_.joinable(); }
   bool is_current() const noexcept { return thread_.get_id() == std::this_thread::get_id(); }
-  // Whether this copy is in a fork child of the process that started the thread.
-  bool in_fork_child() const noexcept { return thread_.joinable() && verified_pid() != started_by_; }
+  // Whether this copy is in a fork child of the process that started the last thread (also once
+  // finish() forgot it there).
+  bool in_fork_child() const noexcept { return started_by_ != 0 && verified_pid() != started_by_; }
 
   // Waits for the thread to end, or in a fork child forgets it without a pthread call (see the notes
   // at the top). Nothing to do if none runs. Throws as std::thread::join() does.

@@ -383,7 +383,7 @@ TEST(Ownership, AForkChildsWatchNeitherJoinsNorDetachesTheParentsThread) {
         });
       }
       watch->stop();
-      watch.reset();
+      watch.reset();  // stops again: still no lock, no pthread call
       go.store(true);
       if (own.joinable()) own.join();  // still joinable, and joined once
       ::_exit(0);
