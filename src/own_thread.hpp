@@ -40,7 +40,6 @@ class own_thread {
   }
 
   bool joinable() const noexcept { return thread_.joinable(); }
-  bool is_current() const noexcept { return thread_.get_id() == std::this_thread::get_id(); }
   // Whether this copy is in a fork child of the process that started the last thread (also once
   // finish() forgot it there).
   bool in_fork_child() const noexcept { return started_by_ != 0 && verified_pid() != started_by_; }
@@ -49,7 +48,7 @@ class own_thread {
   // at the top). Nothing to do if none runs. Throws as std::thread::join() does.
   void finish() {
     if (!thread_.joinable()) return;
-    if (verified_pid() != started_by_) {
+    if (in_fork_child()) {
       ::new (static_cast<void*>(&grave_.thread)) std::thread(std::move(thread_));
     } else {
       thread_.join();
