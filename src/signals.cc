@@ -500,6 +500,10 @@ class change_lock {
     c_.changing.fetch_add(1, std::memory_order_seq_cst);
     c_.mutex.lock();
     // A drain that saw no change in flight runs without the mutex: wait for its end (bounded work).
+    // Not in a fork child's copy: a drain it shows ran on a thread of the parent, which the child
+    // does not have, so nothing would ever end it; and a drain of that copy in the child returns
+    // before it marks itself (drain(): foreign_cached()).
+    if (c_.foreign()) return;
     while (c_.draining.load(std::memory_order_seq_cst)) ::sched_yield();
   }
   ~change_lock() {

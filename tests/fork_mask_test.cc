@@ -351,6 +351,42 @@ INSTANTIATE_TEST_SUITE_P(Backends, ChildExit, testing::Values(backend::relay, ba
 
 // --- Item 10: a pre-fork worker that keeps the parent's objects still dies by SIGTERM. ------------
 
+// A fork taken while another thread of the parent was inside a drain of the object (a consumer
+// thread calling pending() in a loop, as a termination watcher or a dispatcher does): the child's
+// copy carries the drain's "in progress" mark, and nothing in the child will clear it (the thread
+// that ran it is not there). Destroying the copy in the child must not wait for it (it did, for ever:
+// found by a flaky hang of termination_test's fork test under ThreadSanitizer).
+TEST_P(ChildExit, DestroyingACopyWhoseDrainRanOnAnotherThreadAtTheForkDoesNotHang) {
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] {
+    auto sigs = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, kind);
+    std::atomic<bool> done{false};
+    std::atomic<unsigned long> drains{0};
+    std::thread consumer([&] {
+      std::vector<sigrelay::signal_event> events;
+      while (!done.load()) {
+        sigs->pending(events);
+        drains.fetch_add(1);
+      }
+    });
+    while (drains.load() < 1000) std::this_thread::yield();
+    int hung = 0;
+    for (int i = 0; i < 40 && hung == 0; ++i) {
+      std::fflush(nullptr);
+      const pid_t child = fork();
+      if (child == 0) {
+        ::alarm(5);  // watchdog: a destructor waiting for a drain that no thread here runs
+        sigs.reset();
+        _exit(0);
+      }
+      if (!exited_with(wait_with_deadline(child, 10), 0)) ++hung;
+    }
+    done.store(true);
+    consumer.join();
+    EXPECT_EQ(hung, 0) << "a child's destructor hung";
+  });
+}
+
 class Worker : public testing::TestWithParam<backend> {
  protected:
   void SetUp() override {
