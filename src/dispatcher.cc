@@ -315,6 +315,7 @@ std::uint64_t dispatcher::dropped() const noexcept { return impl_->sigs.dropped(
 std::uint64_t dispatcher::dropped(int signo) const noexcept { return impl_->sigs.dropped(signo); }
 
 void dispatcher::set_error_handler(std::function<void(std::exception_ptr)> handler) {
+  if (impl_->forked()) return;  // dead in a fork child: nothing to report there; its lock may be the parent's
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->on_error = std::move(handler);
 }

@@ -63,9 +63,15 @@
 // - Fork children: an inherited object is dead in the child (its owner pid is the parent's): it
 //   records nothing, never reads or writes the eventfd it shares with the parent, never touches a
 //   mask; pending()/wait() return nothing at once. The drain's entry check compares with the pid the
-//   registry's fork child handler refreshes (no system call per drain); every eventfd write checks
-//   and every eventfd read checks getpid() as well (paid only next to that system call), so that a
-//   child of _Fork(), which runs no atfork handlers, never wakes the parent nor takes its wake-up.
+//   registry's fork child handler refreshes, and the pid in the page the kernel zeroes in every
+//   child (verified_pid(): no system call per drain), so that a drain in a child of _Fork() that has
+//   not called after_fork_in_child() returns at once too; every eventfd write and read checks
+//   getpid() as well (paid only next to that system call), so that such a child never wakes the
+//   parent nor takes its wake-up. The copy's own mutex may be held by a thread of the parent that
+//   was changing a subscription at the fork (that thread is not in the child, so nothing will ever
+//   unlock it): changes of inherited copies (destroying one, remove()) take instead a mutex of the
+//   process (inherited_copies_mutex()), made anew in each process before its first use, and never
+//   wait for the parent's drains.
 // - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full
 //   ring *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the
 //   signal blocked in the interrupted context, and the kernel keeps the rest queued
@@ -457,9 +463,15 @@ struct detail::signals_core {
   // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
   bool foreign() const noexcept { return sink.owner != detail::verified_pid(); }
   // The same without a system call, for the drain: the pid the registry's fork child handler
-  // refreshes. Stale in a child of _Fork() until after_fork_in_child(): every eventfd access of a
-  // drain checks foreign() too (it makes a system call anyway).
-  bool foreign_cached() const noexcept { return sink.owner != detail::current_pid(); }
+  // refreshes, then the pid in the page the kernel zeroes in every child (0 there until a child of
+  // _Fork() calls after_fork_in_child(), whose cached pid is still the parent's). Where that page is
+  // missing (before Linux 4.14, the posix build) a child of _Fork() is told only by foreign(): every
+  // eventfd access of a drain checks it too (it makes a system call anyway).
+  bool foreign_cached() const noexcept {
+    if (sink.owner != detail::current_pid()) return true;
+    const std::atomic<pid_t>* const wiped = detail::g_wiped_pid.load(std::memory_order_acquire);
+    return wiped != nullptr && wiped->load(std::memory_order_relaxed) != sink.owner;
+  }
 
   void close() noexcept {
     const std::uint32_t old = sink.state.fetch_or(detail::sink::closed, std::memory_order_seq_cst);
@@ -493,21 +505,46 @@ namespace {
 
 using detail::sink;
 
+// The mutex that orders the changes of the objects this process inherited across fork() or _Fork()
+// (see "Fork children" at the top), made anew in each process: whatever a thread of the parent held
+// at the fork is not this one. The first thread of a process to need it claims it (the claim word
+// set to this pid) and constructs it; others wait for the ready word to show this pid. Never
+// destroyed. Keyed by pid: a child of _Fork() that skips after_fork_in_child() is told by
+// verified_pid() (the kernel-zeroed page, else getpid()).
+std::mutex& inherited_copies_mutex() noexcept {
+  alignas(std::mutex) static unsigned char storage[sizeof(std::mutex)];
+  static std::atomic<pid_t> claimed{0};
+  static std::atomic<pid_t> ready{0};
+  const pid_t self = detail::verified_pid();
+  if (ready.load(std::memory_order_acquire) != self) {
+    pid_t seen = claimed.load(std::memory_order_relaxed);
+    if (seen != self && claimed.compare_exchange_strong(seen, self, std::memory_order_acq_rel)) {
+      ::new (static_cast<void*>(storage)) std::mutex;
+      ready.store(self, std::memory_order_release);
+    } else {
+      while (ready.load(std::memory_order_acquire) != self) ::sched_yield();
+    }
+  }
+  return *std::launder(reinterpret_cast<std::mutex*>(storage));
+}
+
 // A subscription change: excludes other changes (the mutex) and the drain, in either of its modes.
+// Of an inherited copy (a fork child's): excludes the other changes of this process's inherited
+// copies only. Its own mutex may be held by a thread of the parent that is not here, and its drains
+// return before they mark themselves (drain(): foreign_cached()); the `draining` it shows is a drain
+// of a parent's thread, which nothing here would ever end.
 class change_lock {
  public:
-  explicit change_lock(detail::signals_core& c) : c_(c) {
+  explicit change_lock(detail::signals_core& c)
+      : c_(c), mutex_(c.foreign() ? inherited_copies_mutex() : c.mutex) {
     c_.changing.fetch_add(1, std::memory_order_seq_cst);
-    c_.mutex.lock();
+    mutex_.lock();
+    if (&mutex_ != &c_.mutex) return;
     // A drain that saw no change in flight runs without the mutex: wait for its end (bounded work).
-    // Not in a fork child's copy: a drain it shows ran on a thread of the parent, which the child
-    // does not have, so nothing would ever end it; and a drain of that copy in the child returns
-    // before it marks itself (drain(): foreign_cached()).
-    if (c_.foreign()) return;
     while (c_.draining.load(std::memory_order_seq_cst)) ::sched_yield();
   }
   ~change_lock() {
-    c_.mutex.unlock();
+    mutex_.unlock();
     c_.changing.fetch_sub(1, std::memory_order_seq_cst);
   }
   change_lock(const change_lock&) = delete;
@@ -515,6 +552,7 @@ class change_lock {
 
  private:
   detail::signals_core& c_;
+  std::mutex& mutex_;
 };
 
 // The drain's side: without the mutex when no change is in flight. Dekker's pattern, all seq_cst:
@@ -1249,6 +1287,12 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   c->sink.rtmin = SIGRTMIN;
   c->sink.rtmax = SIGRTMAX;
   c->sink.owner = detail::process_pid();
+  // In a child of _Fork() that has not called after_fork_in_child(), the cached pid is still the
+  // parent's: the new object would look inherited (foreign_cached()) and hand out nothing. Do it now.
+  if (c->sink.owner != detail::verified_pid()) {
+    after_fork_in_child();
+    c->sink.owner = detail::process_pid();
+  }
   std::error_code ec;
   const detail::os::wakeup_fds wake = detail::os::make_wakeup(ec);
   c->read_fd = wake.read;

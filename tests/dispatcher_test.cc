@@ -368,6 +368,53 @@ TEST(Dispatcher, AForkChildsStopJoinAndDestructorLeaveTheParentsThreadAlone) {
   }
 }
 
+// Another thread of the parent changing the dispatcher at the fork (on()/off() hold its lock, and its
+// `signals` object's) leaves those locks held in the child, by a thread the child does not have.
+// Nothing the child does with its copy may wait for them: set_error_handler(), on(), off(), stop(),
+// join() and the destructor (which destroys the copy's `signals`).
+TEST(Dispatcher, AForkChildsCopyNeverWaitsForALockTheParentsThreadHeld) {
+  for (const sigrelay::backend kind : {sigrelay::backend::relay, sigrelay::backend::signalfd}) {
+    if (kind == sigrelay::backend::signalfd && sigrelay::test::posix_platform()) continue;  // Linux-only
+    SIGRELAY_IN_CHILD([kind] {
+      auto d = std::make_unique<dispatcher>(kind);
+      d->on(SIGUSR1, [](const signal_event&) {});
+      std::atomic<bool> done{false};
+      std::atomic<unsigned long> changes{0};
+      std::thread changer([&] {
+        while (!done.load()) {
+          d->on(SIGUSR2, [](const signal_event&) {});
+          d->off(SIGUSR2);
+          changes.fetch_add(1);
+        }
+      });
+      while (changes.load() < 100) std::this_thread::yield();
+      int hung = 0;
+      for (int i = 0; i < 40 && hung == 0; ++i) {
+        std::fflush(nullptr);
+        const pid_t child = ::fork();
+        if (child == 0) {
+          ::alarm(5);  // watchdog: a lock that no thread here will release
+          d->set_error_handler([](std::exception_ptr) {});
+          try {
+            d->on(SIGHUP, [](const signal_event&) {});
+            ::_exit(3);  // dead in the child: on() must refuse
+          } catch (const std::system_error&) {
+          }
+          d->off(SIGUSR1);
+          d->stop();
+          d->join();
+          d.reset();
+          ::_exit(0);
+        }
+        if (!sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(child, 10), 0)) ++hung;
+      }
+      done.store(true);
+      changer.join();
+      EXPECT_EQ(hung, 0) << "backend " << static_cast<int>(kind) << ": a child waited for the parent's lock";
+    });
+  }
+}
+
 // The parent's stop() must not end (or wake) the run() of a fork child's copy: that run() sleeps
 // until the child's own stop(), without spinning on the stop eventfd the parent wrote, and the
 // parent's dispatcher keeps its stop for its next run().

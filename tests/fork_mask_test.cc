@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
@@ -387,6 +388,47 @@ TEST_P(ChildExit, DestroyingACopyWhoseDrainRanOnAnotherThreadAtTheForkDoesNotHan
   });
 }
 
+// The same with a subscription change in flight on another thread at the fork (add()/remove() through
+// a handle hold the object's mutex for their whole work): the child's copy of that mutex stays locked
+// by a thread the child does not have. Destroying the copy in the child must not wait for it (it did,
+// for ever). Every other child is one of _Fork() that never calls after_fork_in_child(): its drains
+// must return at once too (with the parent's pid still cached, they took the held mutex: a change
+// was counted in flight). It does not destroy its copy: the registry's own mutex, which the parent's
+// thread may hold too, is held across fork() by a fork handler, which _Fork() does not run.
+TEST_P(ChildExit, DestroyingACopyWhoseChangeRanOnAnotherThreadAtTheForkDoesNotHang) {
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] {
+    auto sigs = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, kind);
+    signals::handle handle = sigs->get_handle();
+    std::atomic<bool> done{false};
+    std::atomic<unsigned long> changes{0};
+    std::thread changer([&] {
+      while (!done.load()) {
+        handle.add(SIGUSR2);
+        handle.remove(SIGUSR2);
+        changes.fetch_add(1);
+      }
+    });
+    while (changes.load() < 100) std::this_thread::yield();
+    int hung = 0;
+    for (int i = 0; i < 40 && hung == 0; ++i) {
+      std::fflush(nullptr);
+      const bool raw = i % 2 == 1;
+      const pid_t child = raw ? _Fork() : fork();
+      if (child == 0) {
+        ::alarm(5);  // watchdog: a destructor waiting for a mutex that no thread here will unlock
+        if (!sigs->pending().empty() || !sigs->wait_for(10ms).empty()) _exit(3);
+        if (!raw) sigs.reset();
+        _exit(0);
+      }
+      if (!exited_with(wait_with_deadline(child, 10), 0)) ++hung;
+    }
+    done.store(true);
+    changer.join();
+    EXPECT_EQ(hung, 0) << "a child's drain or destructor hung";
+  });
+}
+
 class Worker : public testing::TestWithParam<backend> {
  protected:
   void SetUp() override {
@@ -464,6 +506,33 @@ TEST(Worker, OfRawForkDiesBySigtermAfterAfterForkInChild) {
     ASSERT_EQ(1, read(ready[0], &c, 1));
     kill(worker, SIGTERM);
     EXPECT_TRUE(killed_by(wait_with_deadline(worker, 20), SIGTERM));
+  });
+}
+
+// A child of _Fork() that never calls after_fork_in_child() and makes its own object: the object
+// belongs to the child and receives (its constructor does what after_fork_in_child() does: SIGUSR1,
+// whose only subscriber is inherited, gets its default disposition back), while the inherited one
+// stays dead and hands out nothing.
+TEST_P(Worker, OfRawForkWithoutAfterForkInChildReceivesThroughItsOwnObject) {
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] {
+    signals inherited({SIGUSR1}, kind);
+    std::fflush(nullptr);
+    const pid_t worker = _Fork();
+    if (worker == 0) {
+      ::alarm(10);
+      signals own({SIGUSR2}, kind);
+      if (syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2) != 0) _exit(4);
+      struct sigaction usr1 {};  // an inherited object's only signal: back to its disposition before
+      if (sigaction(SIGUSR1, nullptr, &usr1) != 0 || usr1.sa_handler != SIG_DFL) _exit(5);
+      std::vector<signal_event> events;
+      for (int i = 0; i < 100 && events.empty(); ++i) events = own.wait_for(50ms);
+      if (events.size() != 1 || events[0].signo != SIGUSR2) _exit(6);
+      if (!inherited.pending().empty()) _exit(7);
+      _exit(0);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(worker, 20), 0));
+    EXPECT_TRUE(inherited.pending().empty()) << "the worker's SIGUSR1 reached the parent";
   });
 }
 

@@ -40,9 +40,11 @@
 //   the parent, so the parent's dispatcher is neither woken nor robbed of a stop(). In the child,
 //   run() (and a thread from start()) sleeps until the child's own stop() and returns; the parent's
 //   stop() does not end it. on() throws std::system_error (std::errc::operation_not_permitted); off()
-//   does nothing; join() and the destructor neither wait for nor detach the parent's background
-//   thread, which does not exist in the child (they leave alone any thread the child created,
-//   even one that glibc gave the same pthread_t). Create a new dispatcher in the child.
+//   and set_error_handler() do nothing; none of them waits for a lock that a thread of the parent
+//   held at the fork (a change from another thread, the dispatching thread); join() and the destructor
+//   neither wait for nor detach the parent's background thread, which does not exist in the child (they leave
+//   alone any thread the child created, even one that glibc gave the same pthread_t). Create a new dispatcher
+//   in the child.
 #pragma once
 
 #include <csignal>

@@ -199,7 +199,8 @@ SIGRELAY_EXPORT bool ignored(int signo, std::error_code& ec) noexcept;
 // after_fork_in_child()
 //
 // For the child of _Fork() (or of a raw clone()), which runs no pthread_atfork() handlers: call it in
-// the child, first thing, before any other sigrelay call. It does what sigrelay's fork child handler
+// the child, first thing, before any other sigrelay call (a `signals` constructor calls it if it was
+// not called yet). It does what sigrelay's fork child handler
 // does after fork(): refreshes the pid that sigrelay caches (until then, an inherited object's
 // handler side still thinks it is in the parent: it records into the child's private copy, but never
 // writes a descriptor shared with the parent, which is checked with getpid()), unblocks in the

@@ -199,7 +199,12 @@
 //     included, and the parent's dispositions; inherited objects still never read or write the
 //     shared descriptors (a getpid() check next to each eventfd access), so the parent's consumer is
 //     neither woken nor robbed. Call sigrelay::after_fork_in_child() (<sigrelay/registry.hpp>) first
-//     thing in such a child to get the masks and dispositions that fork() gives.
+//     thing in such a child to get the masks and dispositions that fork() gives; a `signals`
+//     constructor in such a child calls it itself, if it was not called yet, so the new object is the
+//     child's own.
+//   - Another thread of the parent inside the object at the fork (draining it, or changing its
+//     subscriptions through a handle) is not in the child; nothing the child does with its copy waits
+//     for it.
 #pragma once
 
 #include <sys/types.h>
