@@ -15,8 +15,38 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <initializer_list>
 
 namespace sigrelay::tool::run {
+namespace {
+
+// Async-signal-safe: writes `parts` (NUL-terminated strings) to stderr in one write().
+void say(std::initializer_list<const char*> parts) noexcept {
+  char line[256];
+  std::size_t n = 0;
+  for (const char* part : parts) {
+    for (; *part != '\0' && n < sizeof line; ++part) line[n++] = *part;
+  }
+  (void)::write(STDERR_FILENO, line, n);
+}
+
+// Async-signal-safe: `value` (>= 0) in decimal, into `out` (at least 12 chars).
+const char* decimal(int value, char* out) noexcept {
+  char digits[12];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0 && n < 11);
+  int i = 0;
+  while (n > 0) out[i++] = digits[--n];
+  out[i] = '\0';
+  return out;
+}
+
+}  // namespace
 
 void become_child(const fork_plan& plan) noexcept {
   sigset_t ttou;
@@ -26,7 +56,16 @@ void become_child(const fork_plan& plan) noexcept {
   ::sigprocmask(SIG_BLOCK, &ttou, nullptr);
   if (plan.new_session) {
     // A new session, which takes the terminal the init detached from (no terminal: nothing to take).
-    if (::setsid() >= 0) (void)::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    // dumb-init's child says how it went at -v (strerrordesc_np() reads a table: no locale, no
+    // allocation).
+    if (::setsid() >= 0 && ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1 && plan.say_setsid) {
+      const int err = errno;
+      char number[12];
+      const char* text = ::strerrordesc_np(err);
+      say({"[dumb-init] Unable to attach to controlling tty (errno=", decimal(err, number), " ",
+           text != nullptr ? text : "?", ").\n"});
+    }
+    if (plan.say_setsid) say({"[dumb-init] setsid complete.\n"});
   } else if (plan.own_group) {
     (void)::setpgid(0, 0);  // the parent does the same, whichever runs first
     if (plan.take_foreground) (void)::tcsetpgrp(STDIN_FILENO, ::getpgrp());

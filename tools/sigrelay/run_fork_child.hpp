@@ -18,6 +18,7 @@ struct fork_plan {
   int error_fd = -1;             // close-on-exec pipe: the errno of a failed execvp()
   dialect style = dialect::native;
   bool ignore_sigchld = false;  // the init was started with SIG_IGN for SIGCHLD: give it back
+  bool say_setsid = false;      // dumb-init's dialect, verbose: the child's two lines about setsid()
 };
 
 // Runs in the child of fork(); never returns (exec, or _exit with exec_failure_status()).

@@ -339,6 +339,7 @@ class init {
     plan.error_fd = pipefd[1];
     plan.style = o_.dialect;
     plan.ignore_sigchld = sigchld_ignored_;
+    plan.say_setsid = o_.dialect == dialect::dumb_init && log_.enabled(level::debug);
     std::fflush(nullptr);
     const pid_t pid = fork();
     if (pid < 0) {
@@ -352,6 +353,8 @@ class init {
     if (pid == 0) become_child(plan);
     close(pipefd[1]);
     child_ = pid;
+    // dumb-init says so at once, before the child's own lines and whether or not its exec works.
+    if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Child spawned with PID %d.", pid);
     if (!o_.new_session && o_.own_process_group)
       (void)setpgid(pid, pid);  // EACCES once it has exec'd: then it did it itself
     int err = 0;
@@ -381,7 +384,7 @@ class init {
         case dialect::tini:
           log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", prog, pid);
           break;
-        case dialect::dumb_init: log_.print(level::debug, self_, "Child spawned with PID %d.", pid); break;
+        case dialect::dumb_init: break;  // said above
         case dialect::native: log_.print(level::debug, self_, "started %s as pid %d", prog, pid); break;
       }
     }
@@ -470,14 +473,15 @@ class init {
   bool on_child(pid_t reaped, int wait_status) {
     const bool exited = WIFEXITED(wait_status);
     const int code = exited ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
+    // tini says this of every process it reaps, the child included, before anything else about it.
+    if (o_.dialect == dialect::tini)
+      log_.print(level::debug, self_, "Reaped child with pid: '%d'", static_cast<int>(reaped));
     if (reaped != child_) {
       if (o_.warn_reaped) {
         log_.print(
             level::warn, self_,
             o_.dialect == dialect::native ? "reaped orphan pid %d" : "Reaped zombie process with pid=%d",
             static_cast<int>(reaped));
-      } else if (o_.dialect == dialect::tini) {
-        log_.print(level::debug, self_, "Reaped child with pid: '%d'", static_cast<int>(reaped));
       } else if (o_.dialect == dialect::native) {
         log_.print(level::debug, self_, "reaped orphan pid %d", static_cast<int>(reaped));
       }
@@ -537,6 +541,8 @@ class init {
         on_signal(info);
         continue;
       }
+      if (o_.dialect == dialect::tini) log_.print(level::debug, self_, "%s", "Received SIGCHLD");
+      if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Received signal %d.", signo);
       if (reap()) {
         forward_still_pending();
         return finish();
@@ -555,6 +561,8 @@ class init {
         continue;
       }
       if (reaped < 0 && errno == EINTR) continue;
+      if (o_.dialect == dialect::tini)
+        log_.print(level::trace, self_, "%s", reaped == 0 ? "No child to reap" : "No child to wait");
       return ended;  // 0: none left to reap now; ECHILD: no children at all
     }
   }
