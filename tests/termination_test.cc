@@ -173,6 +173,11 @@ TEST(Termination, TheTokenEndsAWaitOnAnotherSignalsObject) {
 TEST(Termination, AForkChildsCopyNeitherJoinsNorDetachesTheParentsWatcher) {
   EXPECT_TRUE(exited_with(run_in_child([] {
                             auto t = std::make_unique<sigrelay::termination>();
+                            // The watcher asleep in its wait first: a fork that catches it starting
+                            // (allocating) leaves AddressSanitizer's allocator locked in the child
+                            // (GCC 12's does not lock it around fork), and the child's own thread
+                            // below then hangs in its first allocation (6 runs in 30 here).
+                            std::this_thread::sleep_for(std::chrono::milliseconds(50));
                             std::fflush(nullptr);
                             const pid_t child = ::fork();
                             ASSERT_GE(child, 0);

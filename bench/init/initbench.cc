@@ -33,6 +33,12 @@
 //   what it was before the intermediate was forked; t1 − t0 is the time to reap them all. Each repetition
 //   uses a fresh init. Also reported: the init's CPU time meanwhile (sum of /proc/PID/task/*/schedstat),
 //   where the kernel keeps schedstat.
+// * --container-cpu-cgroup: every instance (unshare, the init, its child) also goes into a cpu
+//   cgroup of its own (v1 /sys/fs/cgroup/cpu, or v2 with the cpu controller), the driver (the sender)
+//   stays where it is: as a container runtime puts a container. The scheduler's autogroups (one per
+//   session, sched_autogroup_enabled) apply only to tasks in the root cpu cgroup
+//   (task_wants_autogroup() in kernel/sched/autogroup.c), so there a child in a session of its own
+//   (dumb-init's setsid) is no longer a scheduling entity apart from its init, as it is in a container.
 // * RSS: the init's VmRSS once its child is ready and nothing happened yet (idle), its VmRSS after
 //   the round's last forwarded signal (the goal row uses this one: what forwarding keeps mapped), and
 //   VmHWM after the reaping. Binary size: the file's size, and the size of `strip -o` of it; whether it is
@@ -93,6 +99,8 @@ struct options {
   int cpu = 0;   // latency: every process on this CPU; -1: no pinning
   unsigned timeout_s = 60;
   std::string out;
+  bool container_cpu_cgroup = false;  // every instance in a cpu cgroup of its own (design notes)
+  std::string cpu_cgroup_procs;       // its cgroup.procs, once created
 };
 
 // --- small helpers ---------------------------------------------------------------------------------
@@ -295,6 +303,36 @@ class pids_cgroup {
   int current_fd_ = -1;
 };
 
+// A cpu cgroup for the instances (--container-cpu-cgroup): v1's cpu hierarchy or, failing that, a v2
+// cgroup whose parent hands it the cpu controller. Removed at the end (empty by then: every instance
+// was reaped or killed through the pids cgroup).
+class cpu_cgroup {
+ public:
+  bool create(const std::string& tag) {
+    for (const char* base : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+      const std::string dir = std::string(base) + "/" + tag;
+      if (::mkdir(dir.c_str(), 0755) != 0) continue;
+      const bool v1 = ::access((dir + "/cpu.shares").c_str(), R_OK) == 0;
+      const auto controllers = read_file(dir + "/cgroup.controllers");
+      const bool v2 = controllers && (" " + *controllers).find(" cpu") != std::string::npos;
+      if ((v1 || v2) && ::access((dir + "/cgroup.procs").c_str(), W_OK) == 0) {
+        dir_ = dir;
+        return true;
+      }
+      ::rmdir(dir.c_str());
+    }
+    return false;
+  }
+  const std::string& dir() const { return dir_; }
+  ~cpu_cgroup() {
+    if (dir_.empty()) return;
+    for (int i = 0; i < 2000 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(1000);
+  }
+
+ private:
+  std::string dir_;
+};
+
 // --- one init under unshare ------------------------------------------------------------------------
 
 class instance {
@@ -320,6 +358,11 @@ class instance {
       const int cg = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
       if (cg < 0 || ::write(cg, "0", 1) != 1) ::_exit(4);
       ::close(cg);
+      if (!o.cpu_cgroup_procs.empty()) {
+        const int cpu_cg = ::open(o.cpu_cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+        if (cpu_cg < 0 || ::write(cpu_cg, "0", 1) != 1) ::_exit(6);
+        ::close(cpu_cg);
+      }
       if (cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -576,13 +619,16 @@ void usage() {
   std::fprintf(stderr,
                "usage: initbench [--init NAME=WORDS]... [--out DIR] [--child PATH] [--trips N] [--warmup N]\n"
                "                 [--rounds R] [--orphans N] [--reps R] [--cpu N|-1] [--timeout S] [--quick]\n"
+               "                 [--container-cpu-cgroup]\n"
                "  --trips N          forwarded (and as many direct) signals per init, over all rounds\n"
                "  --rounds R         latency rounds, each a fresh instance of every init in turn\n"
                "  --reps R           reaping repetitions, likewise interleaved\n"
                "  --init NAME=WORDS  an init: the words before the child's argv, e.g.\n"
                "                     tini=/usr/bin/tini --   dumb-init=/usr/bin/dumb-init\n"
                "                     sigrelay='build/bench/tools/sigrelay/sigrelay run --'\n"
-               "                     (also INIT_CMDS: such specs separated by ';')\n");
+               "                     (also INIT_CMDS: such specs separated by ';')\n"
+               "  --container-cpu-cgroup  each instance in a cpu cgroup of its own, as in a container\n"
+               "                     (no autogroups there), the driver outside it\n");
 }
 
 }  // namespace
@@ -623,6 +669,8 @@ int main(int argc, char** argv) {
       o.cpu = std::atoi(next().c_str());
     } else if (a == "--timeout") {
       o.timeout_s = static_cast<unsigned>(std::atoi(next().c_str()));
+    } else if (a == "--container-cpu-cgroup") {
+      o.container_cpu_cgroup = true;
     } else if (a == "--quick") {
       o.trips = 2000;
       o.warmup = 200;
@@ -672,6 +720,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "initbench: no pids cgroup could be created (/sys/fs/cgroup/pids or v2 with pids)\n");
     return 2;
+  }
+
+  cpu_cgroup cpu_cg;
+  if (o.container_cpu_cgroup) {
+    if (!cpu_cg.create("sigrelay-initbench-cpu-" + std::to_string(::getpid()))) {
+      std::fprintf(stderr, "initbench: no cpu cgroup could be created (/sys/fs/cgroup/cpu or v2 with cpu)\n");
+      return 2;
+    }
+    o.cpu_cgroup_procs = cpu_cg.dir() + "/cgroup.procs";
   }
 
   std::string md, goals;
@@ -833,6 +890,9 @@ int main(int argc, char** argv) {
       std::to_string(std::max<long>(1, o.trips / o.rounds)) + " signals of each kind after " +
       std::to_string(std::max<long>(1, o.warmup / o.rounds)) + " warm-up pairs; " +
       (o.cpu >= 0 ? "driver, init and child on CPU " + std::to_string(o.cpu) : std::string("unpinned")) +
+      (o.container_cpu_cgroup ? "; init and child in a cpu cgroup of their own, the driver outside it, as in "
+                                "a container (`--container-cpu-cgroup`: no autogroups)"
+                              : std::string("; every process in the driver's cpu cgroup")) +
       ". µs; *median [range]* = median of the per-round medians [lowest–highest round]; p99 over every "
       "sample; *ratio* = per-round median forwarded ÷ median direct; *init CPU* and *switches* = the "
       "init's CPU time (schedstat) and context switches (/proc/PID/status) during the forwarded blocks, "
