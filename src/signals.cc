@@ -462,15 +462,16 @@ struct detail::signals_core {
 
   // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
   bool foreign() const noexcept { return sink.owner != detail::verified_pid(); }
-  // The same without a system call, for the drain: the pid the registry's fork child handler
-  // refreshes, then the pid in the page the kernel zeroes in every child (0 there until a child of
-  // _Fork() calls after_fork_in_child(), whose cached pid is still the parent's). Where that page is
-  // missing (before Linux 4.14, the posix build) a child of _Fork() is told only by foreign(): every
-  // eventfd access of a drain checks it too (it makes a system call anyway).
+  // The same without a system call, for the drain: the pid in the page the kernel zeroes in every
+  // child (0 there until a child of _Fork() calls after_fork_in_child(); the registry's fork child
+  // handler refreshes it after fork()). Where that page is missing (before Linux 4.14, the posix
+  // build), the pid the fork child handler refreshes, which is still the parent's in a child of
+  // _Fork(): there such a child is told only by foreign(), which every eventfd access of a drain
+  // checks too (it makes a system call anyway).
   bool foreign_cached() const noexcept {
-    if (sink.owner != detail::current_pid()) return true;
-    const std::atomic<pid_t>* const wiped = detail::g_wiped_pid.load(std::memory_order_acquire);
-    return wiped != nullptr && wiped->load(std::memory_order_relaxed) != sink.owner;
+    if (const std::atomic<pid_t>* const wiped = detail::g_wiped_pid.load(std::memory_order_acquire))
+      return wiped->load(std::memory_order_relaxed) != sink.owner;
+    return sink.owner != detail::current_pid();
   }
 
   void close() noexcept {
