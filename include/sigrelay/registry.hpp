@@ -213,8 +213,9 @@ SIGRELAY_EXPORT bool ignored(int signo, std::error_code& ec) noexcept;
 // registry at _Fork()), the child must not go on to use sigrelay, as POSIX says of any child of a
 // multithreaded fork before exec: a call that needs the registry (a new action or object, removing
 // one, destroying an inherited object) would wait for ever for a thread the child does not have.
-// fork() holds the registry across the fork in its handler, so its children never meet this. Anywhere else (the parent, a child of
-// fork(), a second call) it does nothing: it acts only when sigrelay's cached pid is not the caller's.
+// fork() holds the registry across the fork in its handler, so its children never meet this.
+// Anywhere else (the parent, a child of fork(), a second call) it does nothing: it acts only when
+// sigrelay's cached pid is not the caller's.
 SIGRELAY_EXPORT void after_fork_in_child() noexcept;
 
 // signal_name()
