@@ -65,7 +65,8 @@
 //   mask; pending()/wait() return nothing at once. The drain's entry check compares with the pid the
 //   registry's fork child handler refreshes, and the pid in the page the kernel zeroes in every
 //   child (verified_pid(): no system call per drain), so that a drain in a child of _Fork() that has
-//   not called after_fork_in_child() returns at once too; every eventfd write and read checks
+//   not called after_fork_in_child() returns at once too (where that page is missing, a drain that
+//   finds a change in flight asks getpid() before it takes the mutex); every eventfd write and read checks
 //   getpid() as well (paid only next to that system call), so that such a child never wakes the
 //   parent nor takes its wake-up. The copy's own mutex may be held by a thread of the parent that
 //   was changing a subscription at the fork (that thread is not in the child, so nothing will ever
@@ -467,7 +468,7 @@ struct detail::signals_core {
   // handler refreshes it after fork()). Where that page is missing (before Linux 4.14, the posix
   // build), the pid the fork child handler refreshes, which is still the parent's in a child of
   // _Fork(): there such a child is told only by foreign(), which every eventfd access of a drain
-  // checks too (it makes a system call anyway).
+  // checks too (it makes a system call anyway), and drain_lock before it would take the mutex.
   bool foreign_cached() const noexcept {
     if (const std::atomic<pid_t>* const wiped = detail::g_wiped_pid.load(std::memory_order_acquire))
       return wiped->load(std::memory_order_relaxed) != sink.owner;
@@ -559,28 +560,38 @@ class change_lock {
 // The drain's side: without the mutex when no change is in flight. Dekker's pattern, all seq_cst:
 // the drain stores `draining` then loads `changing`, a change adds to `changing` then (under the
 // mutex) loads `draining`; one of the two sees the other, so they never overlap.
+// A change in flight in an inherited copy that the drain's cheap fork check let through (a child of
+// _Fork() where the kernel-zeroed pid page is missing: the posix build, kernels before 4.14) may be
+// a parent thread's, holding the mutex for ever: there the drain is refused (refused()), checked with
+// foreign() only on this slow path.
 class drain_lock {
  public:
   explicit drain_lock(detail::signals_core& c) : c_(c) {
     c_.draining.store(true, std::memory_order_seq_cst);
     if (c_.changing.load(std::memory_order_seq_cst) == 0) return;
     c_.draining.store(false, std::memory_order_seq_cst);
+    if (c_.foreign()) {
+      refused_ = true;
+      return;
+    }
     c_.mutex.lock();
     locked_ = true;
   }
   ~drain_lock() {
     if (locked_) {
       c_.mutex.unlock();
-    } else {
+    } else if (!refused_) {
       c_.draining.store(false, std::memory_order_release);  // (what the drain did is seen by a change)
     }
   }
   drain_lock(const drain_lock&) = delete;
   drain_lock& operator=(const drain_lock&) = delete;
+  bool refused() const noexcept { return refused_; }
 
  private:
   detail::signals_core& c_;
   bool locked_ = false;
+  bool refused_ = false;
 };
 
 std::size_t round_up_pow2(std::size_t n) {
@@ -933,6 +944,7 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
   if (detail::t_applied != 0) detail::lift_released_blocks(nullptr);
   if (c.foreign_cached()) return;
   const drain_lock lock(c);  // against a handle's add()/remove()
+  if (lock.refused()) return;
   if (c.kind == backend::signalfd && read_fd) read_signalfd(c, read_mode::drain);
   sink& s = c.sink;
   // Clear NOTIFIED before taking: a delivery we miss below notifies again.
