@@ -355,14 +355,15 @@ class instance {
     if (unshare_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != self) ::_exit(3);
-      const int cg = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
-      if (cg < 0 || ::write(cg, "0", 1) != 1) ::_exit(4);
-      ::close(cg);
-      if (!o.cpu_cgroup_procs.empty()) {
-        const int cpu_cg = ::open(o.cpu_cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
-        if (cpu_cg < 0 || ::write(cpu_cg, "0", 1) != 1) ::_exit(6);
-        ::close(cpu_cg);
-      }
+      // Joins the cgroup whose cgroup.procs is `procs` ("0": the writing process).
+      const auto join = [](const std::string& procs) {
+        const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+        const bool joined = fd >= 0 && ::write(fd, "0", 1) == 1;
+        if (fd >= 0) ::close(fd);
+        return joined;
+      };
+      if (!join(cgroup_procs)) ::_exit(4);
+      if (!o.cpu_cgroup_procs.empty() && !join(o.cpu_cgroup_procs)) ::_exit(6);
       if (cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <cerrno>
+#include <charconv>
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
@@ -32,20 +33,6 @@ void say(std::initializer_list<const char*> parts) noexcept {
   (void)::write(STDERR_FILENO, line, n);
 }
 
-// Async-signal-safe: `value` (>= 0) in decimal, into `out` (at least 12 chars).
-const char* decimal(int value, char* out) noexcept {
-  char digits[12];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value > 0 && n < 11);
-  int i = 0;
-  while (n > 0) out[i++] = digits[--n];
-  out[i] = '\0';
-  return out;
-}
-
 }  // namespace
 
 void become_child(const fork_plan& plan) noexcept {
@@ -60,9 +47,10 @@ void become_child(const fork_plan& plan) noexcept {
     // allocation).
     if (::setsid() >= 0 && ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1 && plan.say_setsid) {
       const int err = errno;
-      char number[12];
+      char number[12] = {};  // std::to_chars: no locale, no allocation
+      std::to_chars(number, number + sizeof number - 1, err);
       const char* text = ::strerrordesc_np(err);
-      say({"[dumb-init] Unable to attach to controlling tty (errno=", decimal(err, number), " ",
+      say({"[dumb-init] Unable to attach to controlling tty (errno=", number, " ",
            text != nullptr ? text : "?", ").\n"});
     }
     if (plan.say_setsid) say({"[dumb-init] setsid complete.\n"});
