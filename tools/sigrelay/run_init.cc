@@ -442,6 +442,10 @@ class init {
 
   void on_signal(const siginfo_t& info) {
     const int signo = info.si_signo;
+    // The kernel's SIGPIPE of a write of ours (a log line to a closed stderr: SI_USER from us) is
+    // dropped before any log line: logging it raised another, which sigwaitinfo() (lowest number
+    // first) took again before SIGCHLD or SIGTERM, for ever, at 100% CPU.
+    if (signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_ && self_ != 0) return;
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Received signal %d.", signo);
     if (signo < NSIG && ignore_once_[signo]) {
       ignore_once_[signo] = false;

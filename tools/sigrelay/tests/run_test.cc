@@ -565,6 +565,39 @@ TEST(run_native, die_by_signal_as_pid_1_exits_128_plus_n) {
   EXPECT_EQ(exit_code(status), 128 + SIGUSR1) << describe_status(status) << p.output();
 }
 
+// Verbose, with stderr a pipe nobody reads any more: each log line's write raises SIGPIPE at the
+// init. It must still end with its child (it spun at 100% CPU for ever, taking its own SIGPIPE and
+// logging it, which raised the next one, before SIGCHLD). In dumb-init's dialect the child's own
+// "setsid complete." line (dumb-init's child writes it too) raises SIGPIPE in the child, which dies
+// of it before its exec: the init passes that on as 128 + 13. (Debian's dumb-init 1.2.5 itself never
+// ends here: it spins as ours did.)
+TEST(run_native, verbose_logging_to_a_closed_stderr_still_ends_with_the_child) {
+  const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+      {{sigrelay_bin, "run", "-vv", "--"}, 0},
+      {{sigrelay_bin, "run", "--compat=tini", "-vvv", "--"}, 0},
+      {{sigrelay_bin, "run", "--compat=dumb-init", "-v"}, 128 + SIGPIPE}};
+  for (const auto& [words, want] : cases) {
+    SCOPED_TRACE(words[2]);
+    int err[2];
+    ASSERT_EQ(pipe(err), 0);
+    close(err[0]);  // every write to it fails with EPIPE and raises SIGPIPE
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      sigrelay::test::reset_signal_state();
+      dup2(err[1], 2);
+      std::vector<char*> argv;
+      for (const std::string& w : words) argv.push_back(const_cast<char*>(w.c_str()));
+      argv.push_back(const_cast<char*>("true"));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(err[1]);
+    EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(pid, 10), want));
+  }
+}
+
 TEST(run_native, verbose_names_each_sender) {
   process p(sigrelay_bin, {"run", "-v", "--", probe, "wait"});
   ASSERT_TRUE(p.wait_for_output("ready")) << p.output();
