@@ -378,39 +378,28 @@ TEST(Dispatcher, AForkChildsCopyNeverWaitsForALockTheParentsThreadHeld) {
     SIGRELAY_IN_CHILD([kind] {
       auto d = std::make_unique<dispatcher>(kind);
       d->on(SIGUSR1, [](const signal_event&) {});
-      std::atomic<bool> done{false};
-      std::atomic<unsigned long> changes{0};
-      std::thread changer([&] {
-        while (!done.load()) {
-          d->on(SIGUSR2, [](const signal_event&) {});
-          d->off(SIGUSR2);
-          changes.fetch_add(1);
-        }
-      });
-      while (changes.load() < 100) std::this_thread::yield();
-      int hung = 0;
-      for (int i = 0; i < 40 && hung == 0; ++i) {
-        std::fflush(nullptr);
-        const pid_t child = ::fork();
-        if (child == 0) {
-          ::alarm(5);  // watchdog: a lock that no thread here will release
-          d->set_error_handler([](std::exception_ptr) {});
-          try {
-            d->on(SIGHUP, [](const signal_event&) {});
-            ::_exit(3);  // dead in the child: on() must refuse
-          } catch (const std::system_error&) {
-          }
-          d->off(SIGUSR1);
-          d->stop();
-          d->join();
-          d.reset();
-          ::_exit(0);
-        }
-        if (!sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(child, 10), 0)) ++hung;
-      }
-      done.store(true);
-      changer.join();
-      EXPECT_EQ(hung, 0) << "backend " << static_cast<int>(kind) << ": a child waited for the parent's lock";
+      const int hung = sigrelay::test::first_failed_fork_while_busy(
+          [&] {
+            d->on(SIGUSR2, [](const signal_event&) {});
+            d->off(SIGUSR2);
+          },
+          100, 40,
+          [&](int, bool) {
+            // Each would wait for a lock that no thread here will release.
+            d->set_error_handler([](std::exception_ptr) {});
+            try {
+              d->on(SIGHUP, [](const signal_event&) {});
+              return 3;  // dead in the child: on() must refuse
+            } catch (const std::system_error&) {
+            }
+            d->off(SIGUSR1);
+            d->stop();
+            d->join();
+            d.reset();
+            return 0;
+          });
+      EXPECT_EQ(hung, -1) << "backend " << static_cast<int>(kind) << ": child " << hung
+                          << " waited for the parent's lock";
     });
   }
 }

@@ -361,30 +361,14 @@ TEST_P(ChildExit, DestroyingACopyWhoseDrainRanOnAnotherThreadAtTheForkDoesNotHan
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] {
     auto sigs = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, kind);
-    std::atomic<bool> done{false};
-    std::atomic<unsigned long> drains{0};
-    std::thread consumer([&] {
-      std::vector<sigrelay::signal_event> events;
-      while (!done.load()) {
-        sigs->pending(events);
-        drains.fetch_add(1);
-      }
-    });
-    while (drains.load() < 1000) std::this_thread::yield();
-    int hung = 0;
-    for (int i = 0; i < 40 && hung == 0; ++i) {
-      std::fflush(nullptr);
-      const pid_t child = fork();
-      if (child == 0) {
-        ::alarm(5);  // watchdog: a destructor waiting for a drain that no thread here runs
-        sigs.reset();
-        _exit(0);
-      }
-      if (!exited_with(wait_with_deadline(child, 10), 0)) ++hung;
-    }
-    done.store(true);
-    consumer.join();
-    EXPECT_EQ(hung, 0) << "a child's destructor hung";
+    std::vector<sigrelay::signal_event> events;
+    const int hung = sigrelay::test::first_failed_fork_while_busy(
+        [&] { sigs->pending(events); }, 1000, 40,
+        [&](int, bool) {
+          sigs.reset();  // would wait for a drain that no thread here runs
+          return 0;
+        });
+    EXPECT_EQ(hung, -1) << "the destructor hung in child " << hung;
   });
 }
 
@@ -400,32 +384,20 @@ TEST_P(ChildExit, DestroyingACopyWhoseChangeRanOnAnotherThreadAtTheForkDoesNotHa
   SIGRELAY_IN_CHILD([kind] {
     auto sigs = std::make_unique<signals>(std::initializer_list<int>{SIGUSR1}, kind);
     signals::handle handle = sigs->get_handle();
-    std::atomic<bool> done{false};
-    std::atomic<unsigned long> changes{0};
-    std::thread changer([&] {
-      while (!done.load()) {
-        handle.add(SIGUSR2);
-        handle.remove(SIGUSR2);
-        changes.fetch_add(1);
-      }
-    });
-    while (changes.load() < 100) std::this_thread::yield();
-    int hung = 0;
-    for (int i = 0; i < 40 && hung == 0; ++i) {
-      std::fflush(nullptr);
-      const bool raw = i % 2 == 1;
-      const pid_t child = raw ? _Fork() : fork();
-      if (child == 0) {
-        ::alarm(5);  // watchdog: a destructor waiting for a mutex that no thread here will unlock
-        if (!sigs->pending().empty() || !sigs->wait_for(10ms).empty()) _exit(3);
-        if (!raw) sigs.reset();
-        _exit(0);
-      }
-      if (!exited_with(wait_with_deadline(child, 10), 0)) ++hung;
-    }
-    done.store(true);
-    changer.join();
-    EXPECT_EQ(hung, 0) << "a child's drain or destructor hung";
+    const int hung = sigrelay::test::first_failed_fork_while_busy(
+        [&] {
+          handle.add(SIGUSR2);
+          handle.remove(SIGUSR2);
+        },
+        100, 40,
+        [&](int, bool raw) {
+          // Each would wait for a mutex that no thread here will unlock.
+          if (!sigs->pending().empty() || !sigs->wait_for(10ms).empty()) return 3;
+          if (!raw) sigs.reset();
+          return 0;
+        },
+        [](int i) { return i % 2 == 1; });
+    EXPECT_EQ(hung, -1) << "a drain or the destructor hung in child " << hung;
   });
 }
 

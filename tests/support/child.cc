@@ -5,10 +5,12 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "sigrelay/registry.hpp"
 
@@ -62,6 +64,34 @@ int run_in_child(const std::function<void()>& body, unsigned timeout_s) {
     _exit(testing::Test::HasFailure() ? 1 : 0);
   }
   return wait_with_deadline(pid, timeout_s);
+}
+
+int first_failed_fork_while_busy(const std::function<void()>& busy, unsigned long warm_up, int rounds,
+                                 const std::function<int(int i, bool raw)>& in_child,
+                                 const std::function<bool(int i)>& raw) {
+  std::atomic<bool> done{false};
+  std::atomic<unsigned long> runs{0};
+  std::thread worker([&] {
+    while (!done.load()) {
+      busy();
+      runs.fetch_add(1);
+    }
+  });
+  while (runs.load() < warm_up) std::this_thread::yield();
+  int failed = -1;
+  for (int i = 0; i < rounds && failed < 0; ++i) {
+    const bool raw_fork = raw && raw(i);
+    std::fflush(nullptr);
+    const pid_t child = raw_fork ? _Fork() : fork();
+    if (child == 0) {
+      alarm(5);  // watchdog: a wait for something that no thread of the child will ever do
+      _exit(in_child(i, raw_fork));
+    }
+    if (child < 0 || !exited_with(wait_with_deadline(child, 10), 0)) failed = i;
+  }
+  done.store(true);
+  worker.join();
+  return failed;
 }
 
 std::string describe_status(int status) {

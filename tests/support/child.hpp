@@ -33,6 +33,17 @@ std::string describe_status(int status);
 testing::AssertionResult exited_with(int status, int code);
 testing::AssertionResult killed_by(int status, int signo);
 
+// Forks while another thread of this process is busy inside sigrelay, to catch what that thread holds
+// at the fork (a lock, a mark of work in progress) being waited for in the child. Runs `busy` over and
+// over on a thread of its own, waits until it has run `warm_up` times, then forks up to `rounds`
+// children, the i-th with _Fork() (no fork handlers) where `raw` says so, else fork(). Each child
+// runs `in_child(i, raw)` under a 5-second alarm and ends with _exit() of what it returns. Stops at
+// the first child that does not exit with 0 (hung: killed by SIGALRM, or still running after 10 s)
+// and returns that child's number, or -1 if every child exited with 0.
+int first_failed_fork_while_busy(const std::function<void()>& busy, unsigned long warm_up, int rounds,
+                                 const std::function<int(int i, bool raw)>& in_child,
+                                 const std::function<bool(int i)>& raw = nullptr);
+
 // Runs `body` in a child and expects it to succeed (exit 0).
 #define SIGRELAY_IN_CHILD(...) \
   EXPECT_TRUE(::sigrelay::test::exited_with(::sigrelay::test::run_in_child(__VA_ARGS__), 0))
