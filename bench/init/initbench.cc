@@ -95,8 +95,8 @@ struct options {
   int rounds = 9;   // latency: rounds, each with a fresh instance of every init in turn
   int blocks = 10;  // per round: forwarded and direct blocks alternate
   long orphans = 10'000;
-  int reps = 5;  // reaping: repetitions, each with a fresh instance of every init in turn
-  int cpu = 0;   // latency: every process on this CPU; -1: no pinning
+  int reps = 11;  // reaping: repetitions, each with a fresh instance of every init in turn
+  int cpu = 0;    // latency: every process on this CPU; -1: no pinning
   unsigned timeout_s = 60;
   std::string out;
   bool container_cpu_cgroup = false;  // every instance in a cpu cgroup of its own (design notes)

@@ -9,9 +9,11 @@
 //     sigwaitinfo(): the init's own writes to a terminal never stop it (SIGTTOU is blocked), and
 //     nothing is lost while the child starts (signals sent meanwhile wait in the kernel and are
 //     forwarded once the child exists). Each SIGCHLD reaps with waitpid(-1, WNOHANG) until none is
-//     left: every child, orphans included. No signal handler is installed and no disposition changed,
-//     except an inherited SIG_IGN of SIGCHLD, which becomes SIG_DFL in the init (otherwise the kernel
-//     would reap the children itself and their statuses would be lost).
+//     left: every child, orphans included. In a mass exit (a waitpid() that took over 40 µs: the
+//     kernel walked past many live children) the rest is reaped 1 ms later, so a zombie may wait
+//     that much longer; the child's own end never waits. No signal handler is installed and no
+//     disposition changed, except an inherited SIG_IGN of SIGCHLD, which becomes SIG_DFL in the init
+//     (otherwise the kernel would reap the children itself and their statuses would be lost).
 //   - Forwarded: every signal from 1 to SIGRTMAX except SIGKILL and SIGSTOP (uncatchable), SIGCHLD
 //     (reaping), the synchronous fault signals SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS (a
 //     real fault of the init must kill it; tini leaves them alone too) and the numbers the C library

@@ -14,11 +14,15 @@
 //   run_probe group-exit    starts such a grandchild, waits for it to be ready, exits 7
 //   run_probe orphan        makes an orphan (a grandchild whose parent exits), waits until it ends,
 //                           then until its init reaped it: "orphan=P" then "reaped" or "not reaped"
+//   run_probe orphans N     N orphans that end at once (grandchildren blocked on a pipe that only their
+//                           parent holds; it exits, and they all read EOF and exit): "orphans=N", then,
+//                           once every one is gone (reaped by the init) or after 20 s, "reaped R of N"
 //   run_probe state         "ignored=HEX blocked=HEX" from /proc/self/status (SigIgn, SigBlk)
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +31,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -220,6 +225,56 @@ int main(int argc, char** argv) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (kill(orphan, 0) == 0 && std::chrono::steady_clock::now() < deadline) usleep(1000);
     say(kill(orphan, 0) == 0 ? "not reaped" : "reaped");
+    return 0;
+  }
+  if (mode == "orphans" && argc > 2) {
+    const long n = std::atol(argv[2]);
+    int hold[2];
+    int report[2];
+    if (pipe(hold) != 0 || pipe(report) != 0) return 90;
+    const pid_t middle = fork();
+    if (middle == 0) {
+      close(report[0]);
+      for (long i = 0; i < n; ++i) {
+        const pid_t orphan = fork();
+        if (orphan == 0) {
+          close(hold[1]);
+          close(report[1]);
+          char c;
+          while (read(hold[0], &c, 1) < 0 && errno == EINTR) {
+          }
+          _exit(0);
+        }
+        if (orphan < 0) break;  // the count says so
+        (void)!write(report[1], &orphan, sizeof orphan);
+      }
+      _exit(0);  // closes the only write end of `hold`: every orphan reads EOF and exits
+    }
+    close(hold[0]);
+    close(hold[1]);
+    close(report[1]);
+    std::vector<pid_t> orphans;
+    pid_t orphan = 0;
+    for (;;) {
+      const ssize_t r = read(report[0], &orphan, sizeof orphan);
+      if (r == sizeof orphan) {
+        orphans.push_back(orphan);
+      } else if (r == 0 || errno != EINTR) {
+        break;
+      }
+    }
+    int status = 0;
+    waitpid(middle, &status, 0);
+    say("orphans=" + std::to_string(orphans.size()));
+    // Each one is a zombie until its new parent (the init) reaps it: kill(pid, 0) succeeds until then.
+    std::vector<pid_t> left = orphans;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+      left.erase(std::remove_if(left.begin(), left.end(), [](pid_t pid) { return kill(pid, 0) != 0; }),
+                 left.end());
+      if (!left.empty()) usleep(1000);
+    }
+    say("reaped " + std::to_string(orphans.size() - left.size()) + " of " + std::to_string(n));
     return 0;
   }
   if (mode == "state") {

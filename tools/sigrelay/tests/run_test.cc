@@ -215,6 +215,18 @@ TEST_P(every_init, reaps_orphans_as_pid_1) {
   EXPECT_EQ(exit_code(status), 0) << describe_status(status) << p->output();
 }
 
+// A mass exit: 2,000 orphans end at once. Every one is reaped, and the init still ends with its child.
+// (Thousands of live children ahead of the zombies make each waitpid() a long walk: `sigrelay run`
+// then puts the rest of its reaping off for 1 ms at a time, run_init.cc, "Reaping in a mass exit".)
+TEST_P(every_init, reaps_a_mass_exit_of_orphans_as_pid_1) {
+  if (!unshare_works()) GTEST_SKIP() << "unshare --pid --fork fails here (needs root or user namespaces)";
+  auto p = start(GetParam(), {"orphans", "2000"}, false, true);
+  const int status = p->finish();
+  EXPECT_NE(p->output().find("orphans=2000\n"), std::string::npos) << p->output();
+  EXPECT_NE(p->output().find("reaped 2000 of 2000\n"), std::string::npos) << p->output();
+  EXPECT_EQ(exit_code(status), 0) << describe_status(status) << p->output();
+}
+
 // Not found: 127 (tini, ours), not executable: 126; dumb-init says 2 for both; each with its message.
 TEST_P(every_init, reports_exec_failures) {
   const init_kind& k = GetParam();
