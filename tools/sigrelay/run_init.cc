@@ -28,10 +28,10 @@
 //   and 303 ms against 848 and 554 ms for the loop without the pause (tini 579 and 843, dumb-init
 //   566 and 679), the init's CPU at most 138 ms (722 and 434 without), the median level (235 and
 //   245 ms; without: 429 and 231; tini 237 and 418; dumb-init 253 and 237). Tried and not kept: a
-//   40 µs/2 ms pair (median 20–40 ms behind in 3 × 11 repetitions); reaping the pid a SIGCHLD's
-//   siginfo names with one waitpid(pid) (the exits are coalesced: 3 SIGCHLDs for 10,000 orphans in
-//   the slow runs); reaping every pid listed in /proc/self/task/PID/children (no walk, but 7 µs a
-//   waitpid() during the exits, and /proc must be the init's own PID namespace's).
+//   20 µs/2 ms pair (median 19–64 ms behind the loop without a pause in 4 of 5 runs); reaping the
+//   pid a SIGCHLD's siginfo names with one waitpid(pid) (the exits are coalesced: 3 SIGCHLDs for
+//   10,000 orphans in the slow runs); reaping every pid listed in /proc/self/task/PID/children (no
+//   walk, but 7 µs a waitpid() during the exits, and /proc must be the init's own PID namespace's).
 // - Which parts of the library the init uses, and why the rest is bypassed. Used: signal_name()
 //   (which numbers are real signals, and the names in messages), origin_of() (the sender of a
 //   siginfo in words, called only when a log line shows the sender: it makes a getpid()), to_string() of
