@@ -153,6 +153,19 @@ pid_t start_grandchild() {
   return pid;
 }
 
+// Waits until every pid of `pids` is gone (kill(pid, 0) fails: a zombie still counts until its
+// parent reaps it), at most `limit`. Returns how many went.
+std::size_t wait_until_reaped(std::vector<pid_t> pids, std::chrono::seconds limit) {
+  const std::size_t all = pids.size();
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    pids.erase(std::remove_if(pids.begin(), pids.end(), [](pid_t pid) { return kill(pid, 0) != 0; }),
+               pids.end());
+    if (pids.empty() || std::chrono::steady_clock::now() >= deadline) return all - pids.size();
+    usleep(1000);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -222,9 +235,7 @@ int main(int argc, char** argv) {
     while (read(gone[0], &c, 1) != 0 && errno == EINTR) {
     }
     // It has exited: a zombie until its new parent (the init) reaps it.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (kill(orphan, 0) == 0 && std::chrono::steady_clock::now() < deadline) usleep(1000);
-    say(kill(orphan, 0) == 0 ? "not reaped" : "reaped");
+    say(wait_until_reaped({orphan}, std::chrono::seconds(10)) == 1 ? "reaped" : "not reaped");
     return 0;
   }
   if (mode == "orphans" && argc > 2) {
@@ -266,15 +277,9 @@ int main(int argc, char** argv) {
     int status = 0;
     waitpid(middle, &status, 0);
     say("orphans=" + std::to_string(orphans.size()));
-    // Each one is a zombie until its new parent (the init) reaps it: kill(pid, 0) succeeds until then.
-    std::vector<pid_t> left = orphans;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
-      left.erase(std::remove_if(left.begin(), left.end(), [](pid_t pid) { return kill(pid, 0) != 0; }),
-                 left.end());
-      if (!left.empty()) usleep(1000);
-    }
-    say("reaped " + std::to_string(orphans.size() - left.size()) + " of " + std::to_string(n));
+    // Each one is a zombie until its new parent (the init) reaps it.
+    const std::size_t reaped = wait_until_reaped(orphans, std::chrono::seconds(20));
+    say("reaped " + std::to_string(reaped) + " of " + std::to_string(n));
     return 0;
   }
   if (mode == "state") {
