@@ -11,6 +11,11 @@
 // - One live object per process (g_alive): two would each count the other's first signal as its
 //   own "second". The flag is taken before anything is subscribed and given back after everything
 //   is torn down (or when the constructor fails), so a refused second object changes nothing.
+// - The watcher thread unblocks the watched signals in itself first. It is created with its creator's
+//   mask, and a program that blocked SIGTERM in main before anything else (so that every thread
+//   inherits the block) would otherwise have no thread that takes the signal: the kernel would keep
+//   it pending for ever, the stop never requested and the second signal never fatal. The watcher is
+//   sigrelay's own thread, so its mask is ours to choose; the program's threads keep theirs.
 
 // The library is built as C++17 where the compiler has no C++20: then there is no termination (and
 // its header, which stops a C++17 compilation with #error, is not included).
@@ -20,7 +25,10 @@
 
 #if defined(SIGRELAY_HAS_TERMINATION)
 
+#include <pthread.h>
+
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <system_error>
 #include <thread>
@@ -76,7 +84,13 @@ termination::termination(std::initializer_list<int> signos) : impl_(std::make_un
   for (const int signo : signos) s.actions.push_back(add_action(signo, relay::die_if_set(s.armed)));
   for (const int signo : signos) s.sigs.add(signo);
   for (const int signo : signos) s.actions.push_back(add_action(signo, relay::set_flag(s.armed)));
-  s.watcher.start([&s] {
+  sigset_t watched;
+  sigemptyset(&watched);
+  for (const int signo : signos) sigaddset(&watched, signo);
+  s.watcher.start([&s, watched] {
+    // The watcher's own mask: without the watched signals, whatever its creator blocked (see the notes
+    // at the top). Cannot fail for a valid set.
+    ::pthread_sigmask(SIG_UNBLOCK, &watched, nullptr);
     for (const signal_event& e : s.sigs) {
       int none = 0;
       s.signo.compare_exchange_strong(none, e.signo);

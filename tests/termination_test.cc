@@ -2,6 +2,7 @@
 // tests/termination_test.cc — graceful termination end to end, each case in a child process.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <atomic>
@@ -64,6 +65,33 @@ TEST(Termination, SecondSignalKillsAtOnceEvenIfTheProgramIsStuck) {
     if (!term.stop_requested()) _exit(3);
     kill(getpid(), SIGINT);  // e.g. the user pressed Ctrl+C again during a slow cleanup
     _exit(4);                // not reached
+  });
+  EXPECT_TRUE(killed_by(status, SIGINT));
+}
+
+// The signals blocked in main before the object, so that every thread inherits the block (the way a
+// program routes signals to a thread of its own): the watcher thread still takes them, the first
+// requests the stop, the second kills, and main's mask stays the program's.
+TEST(Termination, SignalsBlockedEverywhereBeforehandStillStopAndKill) {
+  const int status = run_in_child([] {
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &blocked, nullptr));
+    sigrelay::termination term;
+    kill(getpid(), SIGTERM);
+    wait_for_stop(term);
+    EXPECT_TRUE(term.stop_requested());
+    EXPECT_EQ(SIGTERM, term.signal());
+    sigset_t now;
+    ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+    EXPECT_EQ(1, sigismember(&now, SIGINT));
+    EXPECT_EQ(1, sigismember(&now, SIGTERM));
+    if (testing::Test::HasFailure()) _exit(1);
+    kill(getpid(), SIGINT);  // the second signal, while main still blocks both
+    sleep(20);               // the watchdog's business if nothing kills us
+    _exit(4);
   });
   EXPECT_TRUE(killed_by(status, SIGINT));
 }

@@ -29,6 +29,9 @@
 //   captures) on the dispatching thread once the call has returned or thrown; the new callback serves the
 //   next event. Any other callback replaced or removed is destroyed inside on()/off(), after the
 //   dispatcher's lock is released. In steady state a delivery allocates nothing.
+//   start()'s thread begins with the mask of the thread that calls start(), and keeps it: a signal
+//   that every thread blocks stays pending in the kernel, as for any `signals` object on the relay
+//   backend (sigrelay::termination, whose set is fixed, unblocks its signals in its own thread).
 //   With backend::signalfd, on() blocks the signal in the calling thread, and off() lifts that block
 //   in that same thread whatever thread calls it, without touching the calling thread's own mask (as
 //   signals::remove(), see "Masks" in <sigrelay/signals.hpp>).

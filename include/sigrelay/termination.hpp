@@ -38,6 +38,13 @@
 //   message says so); once the first is destroyed, a new one may be made. Share the one object (or
 //   its token()) instead.
 //
+// Masks
+//   The signals are taken on sigrelay's watcher thread, which unblocks them in itself when it starts:
+//   so the stop comes, and the second signal kills, even in a program that blocked them in main
+//   before making the object (a mask every thread it creates inherits). The program's own threads
+//   keep their masks; a thread that does not block a signal may still be the one the kernel picks
+//   to run its handler.
+//
 // Thread safety
 //   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop
 //   callbacks registered on the token run on sigrelay's watcher thread (or on the thread calling
