@@ -22,8 +22,9 @@
 // Deliberate differences: the child keeps the dispositions the init was started with (dumb-init
 // installs a handler for signals 1-31 before fork, so an inherited SIG_IGN of SIGINT is lost in its
 // child); realtime signals are forwarded too (dumb-init's rewrite table stops at 31, and -r still does);
-// in single-child mode no SIGTERM follows the child's end (dumb-init sends it to the pid it has just
-// reaped, which is gone or, worse, reused).
+// in single-child mode the SIGTERM that follows the child's end (dumb-init sends it to the pid it has
+// just reaped, which is gone or, worse, reused) goes through a pidfd of the child, which the kernel
+// refuses (ESRCH): the same log line, and never a stranger signalled.
 #include <getopt.h>
 #include <cstdio>
 #include <cstdlib>
@@ -124,6 +125,7 @@ int dumb_init_main(int argc, char** argv) {
   o.new_session = use_setsid;
   o.signal_group = use_setsid;
   o.term_group_on_exit = use_setsid;
+  o.term_child_on_exit = !use_setsid;  // dumb-init's kill() of the reaped child, made safe (run_init.hpp)
   o.own_process_group = false;
   o.stop_self_on_tty_signals = true;  // in both modes, as dumb-init
   if (use_setsid) {

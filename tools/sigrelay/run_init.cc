@@ -76,6 +76,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -374,6 +375,8 @@ class init {
     if (pid == 0) become_child(plan);
     close(pipefd[1]);
     child_ = pid;
+    // (The child cannot have been reaped yet: only this thread reaps. Close-on-exec by default.)
+    if (o_.term_child_on_exit) child_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     // dumb-init says so at once, before the child's own lines and whether or not its exec works.
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Child spawned with PID %d.", pid);
     if (!o_.new_session && o_.own_process_group)
@@ -412,8 +415,9 @@ class init {
     return true;
   }
 
-  // `from`: the siginfo of the delivery, nullptr when the init sends on its own account.
-  void forward(int signo, const siginfo_t* from) {
+  // `from`: the siginfo of the delivery, nullptr when the init sends on its own account. `pidfd`:
+  // send through it (pidfd_send_signal()) instead of kill() of the child or its group.
+  void forward(int signo, const siginfo_t* from, int pidfd = -1) {
     int target = signo;
     if (signo < static_cast<int>(o_.rewrite.size()) && o_.rewrite[signo] != -1) {
       target = o_.rewrite[signo];
@@ -422,14 +426,16 @@ class init {
       }
     }
     if (target == 0) {
+      // dumb-init names the signal after its translation, so always 0: its line, as it prints it.
       log_.print(o_.dialect == dialect::native ? level::info : level::debug, self_,
                  o_.dialect == dialect::dumb_init ? "Not forwarding signal %d to children (ignored)."
                                                   : "not forwarding signal %d (rewritten to 0)",
-                 signo);
+                 o_.dialect == dialect::dumb_init ? target : signo);
       return;
     }
     const pid_t dest = o_.signal_group ? -child_ : child_;
-    const int r = kill(dest, target);
+    const int r = pidfd >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, target, nullptr, 0))
+                             : kill(dest, target);
     const int err = errno;
     // Quiet (the usual case): no log line below is enabled, except tini's warning about a dead child.
     // Return before anything is formatted: no name, no strsignal(), no /proc read.
@@ -640,6 +646,8 @@ class init {
 
   int finish() {
     if (o_.term_group_on_exit) forward(SIGTERM, nullptr);  // the descendants left in its group
+    // dumb-init's single-child mode: its SIGTERM to the child's pid after the reaping, made safe.
+    if (o_.term_child_on_exit && child_pidfd_ >= 0) forward(SIGTERM, nullptr, child_pidfd_);
     switch (o_.dialect) {
       case dialect::dumb_init:
         log_.print(level::debug, self_, "Child exited with status %d. Goodbye.", status_);
@@ -662,6 +670,7 @@ class init {
   sigset_t waited_{};             // forwarded_ and SIGCHLD: all blocked
   bool sigchld_ignored_ = false;  // started with SIG_IGN for SIGCHLD (given back to the child)
   pid_t child_ = -1;
+  int child_pidfd_ = -1;  // term_child_on_exit only: the child's pidfd (run_init.hpp, The end)
   int status_ = 0;
   int killed_by_ = 0;
   bool ignore_once_[NSIG] = {};

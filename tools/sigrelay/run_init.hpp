@@ -67,7 +67,11 @@
 //   When the child ends (orphans reaped meanwhile, each logged with `warn_reaped`), the init first
 //   forwards every signal still pending for it (sent before the child's end was seen), then:
 //   `term_group_on_exit`: sends SIGTERM (through `rewrite`) to the child's process group, for the
-//   descendants left; then exits with the child's exit code, or 128+N if signal N killed it, modulo
+//   descendants left; `term_child_on_exit` (dumb-init's single-child mode): sends SIGTERM (through
+//   `rewrite`) to the child itself, as dumb-init does (and logs it as dumb-init does), but through a
+//   pidfd opened when the child was spawned: it can only reach that child, which is reaped by then,
+//   so it is refused (ESRCH) and nothing is delivered. dumb-init's kill() of the reaped pid would hit
+//   whatever process got that pid since. Then exits with the child's exit code, or 128+N if signal N killed it, modulo
 //   256; a status in `success_statuses` becomes 0. With `die_by_signal` and a child killed by N, the
 //   init instead dies by N (sigrelay::relay::die_by_signal), so its parent sees WIFSIGNALED; as PID 1
 //   the kernel does not let the init die by its own signal, so it exits 128+N then.
@@ -104,6 +108,7 @@ struct init_options {
   bool stop_self_on_tty_signals = false;
   bool drop_tty_input_output = false;
   bool term_group_on_exit = false;
+  bool term_child_on_exit = false;  // dumb-init's single-child mode (see The end)
   bool warn_reaped = false;
   bool die_by_signal = false;
   int parent_death_signal = 0;

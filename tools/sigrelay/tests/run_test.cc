@@ -1070,6 +1070,40 @@ TEST(run_dumb_init_options, debug_output_matches_dumb_init) {
   }
 }
 
+// The SIGTERM that follows the child's end, in each mode and through -r: the same lines as dumb-init,
+// both ways. In single-child mode dumb-init sends it to the pid it has just reaped ("Forwarded signal
+// 15 to children."); ours goes through the child's pidfd (refused: the child is gone) and says the
+// same. Rewritten to 0, dumb-init names the signal after its translation: "Not forwarding signal 0".
+TEST(run_dumb_init_options, the_sigterm_after_the_end_is_logged_as_dumb_init_logs_it) {
+  const std::vector<std::vector<std::string>> option_sets = {
+      {"-c", "-v"}, {"-c", "-v", "-r", "15:0"}, {"-c", "-v", "-r", "15:3"}, {"-v", "-r", "15:0"}};
+  for (const auto& options : option_sets) {
+    std::string joined;
+    for (const std::string& o : options) joined += o + " ";
+    SCOPED_TRACE(joined);
+    const std::string expected = joined.find("15:0") != std::string::npos
+                                     ? "[dumb-init] Not forwarding signal 0 to children (ignored).\n"
+                                 : joined.find("15:3") != std::string::npos
+                                     ? "[dumb-init] Forwarded signal 3 to children.\n"
+                                     : "[dumb-init] Forwarded signal 15 to children.\n";
+    std::vector<std::vector<std::string>> outputs;
+    for (const init_kind& k : dumb_init_family(options)) {
+      std::vector<std::string> argv = k.argv;
+      argv.insert(argv.end(), {probe, "exit", "3"});
+      const auto [status, output] = run_to_end({}, argv);
+      EXPECT_EQ(exit_code(status), 3) << k.name << ": " << output;
+      EXPECT_NE(output.find(expected), std::string::npos) << k.name << ": " << output;
+      outputs.push_back(normalized_lines(output));
+    }
+    for (std::size_t i = 1; i < outputs.size(); ++i) {
+      for (const std::string& line : outputs[i])
+        EXPECT_TRUE(has_line(outputs[0], line)) << "not dumb-init's: " << line;
+      for (const std::string& line : outputs[0])
+        EXPECT_TRUE(has_line(outputs[i], line)) << "missing: " << line;
+    }
+  }
+}
+
 // As a session leader on a terminal, the init ignores the first SIGHUP and SIGCONT (caused by its
 // handing the terminal over to the child's new session): the child never gets them. The check is
 // ordered: those two were pending at the init before the probe was ready, and SIGWINCH, sent after,
