@@ -377,8 +377,12 @@ class init {
     child_ = pid;
     // (The child cannot have been reaped yet: only this thread reaps. Close-on-exec by default.)
     if (o_.term_child_on_exit) child_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    // dumb-init says so at once, before the child's own lines and whether or not its exec works.
+    // dumb-init and tini say so at once, before the child's own lines and whether or not its exec
+    // works (the fork did: a child process was spawned).
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Child spawned with PID %d.", pid);
+    if (o_.dialect == dialect::tini)
+      log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", argv[0],
+                 static_cast<int>(pid));
     if (!o_.new_session && o_.own_process_group)
       (void)setpgid(pid, pid);  // EACCES once it has exec'd: then it did it itself
     int err = 0;
@@ -406,8 +410,6 @@ class init {
     } else {
       switch (o_.dialect) {
         case dialect::tini:
-          log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", prog, pid);
-          break;
         case dialect::dumb_init: break;  // said above
         case dialect::native: log_.print(level::debug, self_, "started %s as pid %d", prog, pid); break;
       }
