@@ -70,13 +70,13 @@
 //   descendants left; `term_child_on_exit` (dumb-init's single-child mode): sends SIGTERM (through
 //   `rewrite`) to the child itself, as dumb-init does (and logs it as dumb-init does), but through a
 //   pidfd opened when the child was spawned: it can only reach that child, which is reaped by then,
-//   so it is refused (ESRCH) and nothing is delivered. dumb-init's kill() of the reaped pid would hit
-//   whatever process got that pid since. Then exits with the child's exit code, or 128+N if signal N killed it, modulo
-//   256; a status in `success_statuses` becomes 0. With `die_by_signal` and a child killed by N, the
-//   init instead dies by N (sigrelay::relay::die_by_signal), so its parent sees WIFSIGNALED; as PID 1
-//   the kernel does not let the init die by its own signal, so it exits 128+N then.
-//   Descendants that still run are not waited for (as tini and dumb-init): as PID 1, the namespace
-//   ends with the init and the kernel kills them.
+//   so it is refused (ESRCH) and nothing is delivered. dumb-init's kill() of the reaped pid would
+//   hit whatever process got that pid since. Then exits with the child's exit code, or 128+N if
+//   signal N killed it, modulo 256; a status in `success_statuses` becomes 0. With `die_by_signal`
+//   and a child killed by N, the init instead dies by N (sigrelay::relay::die_by_signal), so its
+//   parent sees WIFSIGNALED; as PID 1 the kernel does not let the init die by its own signal, so it
+//   exits 128+N then. Descendants that still run are not waited for (as tini and dumb-init): as PID
+//   1, the namespace ends with the init and the kernel kills them.
 #pragma once
 
 #include <array>
