@@ -380,9 +380,9 @@ class init {
     // dumb-init and tini say so at once, before the child's own lines and whether or not its exec
     // works (the fork did: a child process was spawned).
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Child spawned with PID %d.", pid);
+    const char* prog = argv[0];
     if (o_.dialect == dialect::tini)
-      log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", argv[0],
-                 static_cast<int>(pid));
+      log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", prog, static_cast<int>(pid));
     if (!o_.new_session && o_.own_process_group)
       (void)setpgid(pid, pid);  // EACCES once it has exec'd: then it did it itself
     int err = 0;
@@ -394,7 +394,6 @@ class init {
       got += static_cast<std::size_t>(n);
     }
     close(pipefd[0]);
-    const char* prog = argv[0];
     if (got == sizeof err) {
       switch (o_.dialect) {
         case dialect::tini:
@@ -407,12 +406,8 @@ class init {
                      exec_failure_status(dialect::native, err));
           break;
       }
-    } else {
-      switch (o_.dialect) {
-        case dialect::tini:
-        case dialect::dumb_init: break;  // said above
-        case dialect::native: log_.print(level::debug, self_, "started %s as pid %d", prog, pid); break;
-      }
+    } else if (o_.dialect == dialect::native) {  // tini and dumb-init said so at the fork
+      log_.print(level::debug, self_, "started %s as pid %d", prog, pid);
     }
     return true;
   }
