@@ -448,6 +448,55 @@ TEST_P(Signals, CloseFromAnotherThreadEndsABlockedWaitAndTheLoop) {
   });
 }
 
+// The header's words on close(): it does not wait for a handler under way on another thread. A
+// delivery held up in an action added before the object's is recorded after the close; the wait()
+// that the close ended does not see it, and a pending() after the handler returned hands it out.
+struct gate {
+  std::atomic<bool> entered{false};
+  std::atomic<bool> open{false};
+  // Signal context: atomics only (a bounded spin: a test that goes wrong ends, it does not hang).
+  static void hold_up(void* context, const siginfo_t&) noexcept {
+    auto& g = *static_cast<gate*>(context);
+    g.entered.store(true);
+    for (long spins = 0; !g.open.load() && spins < 4'000'000'000L; ++spins) {
+    }
+  }
+};
+
+TEST_P(Signals, ADeliveryUnderWayAtCloseIsRecordedAfterItAndPendingHandsItOut) {
+  SIGRELAY_IN_CHILD(
+      [this] {
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        pthread_sigmask(SIG_BLOCK, &usr1, nullptr);  // only the receiver below takes it
+        gate g;
+        const sigrelay::action_id first = sigrelay::add_action(SIGUSR1, {gate::hold_up, &g});
+        signals sigs({SIGUSR1}, kind());
+        std::vector<signal_event> seen_by_wait{signal_event{}};
+        std::thread waiter([&] { seen_by_wait = sigs.wait(); });
+        std::thread receiver([&] {
+          pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);
+          pthread_kill(pthread_self(), SIGUSR1);
+          while (!g.open.load()) usleep(1000);  // the handler runs here at the latest
+        });
+        while (!g.entered.load()) usleep(1000);
+        sigs.get_handle().close();
+        waiter.join();
+        EXPECT_TRUE(seen_by_wait.empty()) << "closed before the delivery was recorded";
+        EXPECT_TRUE(sigs.pending().empty()) << "not recorded yet: the handler is still held up";
+        g.open.store(true);
+        receiver.join();
+        const std::vector<signal_event> after = sigs.pending();
+        ASSERT_EQ(1U, after.size()) << "recorded after the close, handed out by pending()";
+        EXPECT_EQ(SIGUSR1, after[0].signo);
+        EXPECT_EQ(1U, after[0].count);
+        EXPECT_EQ(origin_kind::thread, after[0].last.kind);
+        EXPECT_TRUE(sigrelay::remove_action(first));
+      },
+      60);
+}
+
 TEST_P(Signals, IteratorYieldsEventsThenEndsWhenClosed) {
   SIGRELAY_IN_CHILD([this] {
     signals sigs({SIGUSR1, SIGUSR2}, kind());

@@ -497,7 +497,10 @@ class SIGRELAY_EXPORT signals {
 
   // Thread-safe closer and subscriber: close() wakes a blocked wait() or loop, which then ends. A
   // default-constructed handle, or one taken from a moved-from object, refers to nothing: it is
-  // closed, close() does nothing.
+  // closed, close() does nothing. close() does not wait for handlers running on other threads: a
+  // delivery whose handler is under way when close() comes (still in an action added before this
+  // object's, say) may be recorded after it, and the wait() or loop that close() ended does not see
+  // it. It stays recorded: a pending() made once that handler has returned hands it out.
   //
   // add()/remove() subscribe to one more signal / unsubscribe from one from any thread, also while the
   // consumer is blocked in wait(), the iterator or a poll() of native_handle(); as signals::add() and
