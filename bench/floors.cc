@@ -95,6 +95,39 @@ class signalfd_floor final : public mechanism {
   int ep_ = -1;
 };
 
+// --- a blocking read() of a signalfd -------------------------------------------------------------
+// The mechanism of the signalfd backend's wait() when nothing else can wake it (src/signals.cc,
+// "wait() on the signalfd backend"): its floor, as handler-reply is the relay backend's.
+class signalfd_read_floor final : public mechanism {
+ public:
+  ~signalfd_read_floor() override {
+    if (sfd_ >= 0) ::close(sfd_);
+  }
+  void setup(const setup_args& a) override {
+    const sigset_t set = set_of(a.signos);
+    block_signals(a.signos);
+    sfd_ = ::signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd_ < 0) die("signalfd");
+  }
+  void run(event_sink& sink) override {
+    std::array<signalfd_siginfo, 16> buf;
+    while (!sink.done) {
+      const ssize_t r = ::read(sfd_, buf.data(), sizeof buf);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        die("read(signalfd)");
+      }
+      for (std::size_t i = 0; i < static_cast<std::size_t>(r) / sizeof(signalfd_siginfo); ++i) {
+        const signalfd_siginfo& si = buf[i];
+        sink.on(static_cast<int>(si.ssi_signo), 1, si.ssi_code == SI_QUEUE, si.ssi_int);
+      }
+    }
+  }
+
+ private:
+  int sfd_ = -1;
+};
+
 // Per-signal delivery counters written by the hand-written handlers below (signal context: only
 // lock-free atomics and write()/kill()).
 std::array<std::atomic<std::uint64_t>, NSIG> g_counts{};
@@ -260,6 +293,8 @@ void add_floors(std::vector<mechanism_info>& out) {
                  [] { return std::make_unique<sigwaitinfo_floor>(); }});
   out.push_back({"signalfd+epoll", group::floor, "signalfd read after epoll_wait (signals blocked)", true,
                  [] { return std::make_unique<signalfd_floor>(); }});
+  out.push_back({"signalfd-read", group::floor, "blocking read() of a signalfd (signals blocked)", true,
+                 [] { return std::make_unique<signalfd_read_floor>(); }});
   out.push_back({"handler-reply", group::floor, "raw SA_SIGINFO handler that replies from the handler", true,
                  [] { return std::make_unique<handler_floor>(); }});
   out.push_back({"self-pipe+poll", group::floor, "handler writes the signal number to a pipe; poll+read",
