@@ -18,6 +18,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/platform.hpp"
 
@@ -129,6 +130,99 @@ TEST(SignalfdWait, WithASecondThreadSleepsInPpollAndWakesThroughTheHandler) {
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "ThreadSanitizer defers the other thread's handler until its blocking read() returns";
   SIGRELAY_IN_CHILD([] { expect_sleep_then_wake(/*threaded=*/true, SYS_ppoll); }, 90);
+}
+
+// --- What a wait() that sleeps in read() hands out ------------------------------------------------
+// Woken by the one siginfo its read took, such a wait() hands that siginfo to its caller directly when
+// its own record would be the delivery's only effect, and dispatches it otherwise (src/signals.cc).
+// Either way the caller must see the same event, and a chained earlier handler its call. (No other
+// action can share a signal that wait() reads: its block is lifted when one comes, signals.hpp.)
+
+// What else has SIGUSR1 besides the waiting `signals` object.
+enum class company {
+  none,
+  chained_handler,  // an SA_SIGINFO handler installed before sigrelay, chained on every delivery
+};
+
+volatile sig_atomic_t g_chained_runs = 0;
+void chained_handler(int, siginfo_t*, void*) { g_chained_runs = g_chained_runs + 1; }
+
+// A waiter process, single-threaded: subscribes SIGUSR1 and SIGRTMIN (signalfd backend) with
+// `with` alongside, says so on `ready`, then expects two wakes: a SIGRTMIN sigqueue()d by the parent
+// with value 42, then a SIGUSR1 kill()ed by it. Exits 0 if every field was right and the chained
+// handler ran once for SIGUSR1, else a code that says what was not.
+pid_t fork_sharing_waiter(company with, int ready) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  alarm(60);
+  const pid_t parent = getppid();
+  struct sigaction sa {};
+  sa.sa_sigaction = chained_handler;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  if (with == company::chained_handler && sigaction(SIGUSR1, &sa, nullptr) != 0) _exit(20);
+  int code = 0;
+  {
+    signals sigs({SIGUSR1, SIGRTMIN}, backend::signalfd);
+    const char one = 1;
+    if (write(ready, &one, 1) != 1) _exit(21);
+    std::vector<sigrelay::signal_event> events;
+    sigs.wait(events);
+    if (events.size() != 1 || events[0].signo != SIGRTMIN || events[0].count != 1) {
+      code = 22;
+    } else {
+      const sigrelay::origin& o = events[0].last;
+      if (o.kind != sigrelay::origin_kind::queue || o.code != SI_QUEUE || o.pid != parent ||
+          o.uid != getuid() || o.value.sival_int != 42 || o.trusted)
+        code = 23;
+    }
+    sigs.wait(events);
+    if (code == 0 && (events.size() != 1 || events[0].signo != SIGUSR1 || events[0].count != 1)) {
+      code = 24;
+    } else if (code == 0) {
+      const sigrelay::origin& o = events[0].last;
+      if (o.kind != sigrelay::origin_kind::user || o.code != SI_USER || o.pid != parent || !o.trusted)
+        code = 25;
+    }
+    if (code == 0 && !sigs.pending().empty()) code = 26;  // nothing left behind in the sink
+  }
+  if (code == 0 && with == company::chained_handler && g_chained_runs != 1) code = 27;
+  _exit(code);
+}
+
+void expect_shares(company with) {
+  int ready[2];
+  ASSERT_EQ(0, pipe(ready));
+  const pid_t waiter = fork_sharing_waiter(with, ready[1]);
+  ASSERT_GT(waiter, 0);
+  close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(1, read(ready[0], &c, 1));
+  close(ready[0]);
+  // Each signal is sent while the waiter sleeps in read(), so that the read takes exactly one.
+  EXPECT_TRUE(sleeps_in(waiter, SYS_read))
+      << "never slept in read() (last seen " << sleeping_in(waiter) << ")";
+  union sigval value {};
+  value.sival_int = 42;
+  ASSERT_EQ(0, sigqueue(waiter, SIGRTMIN, value));
+  EXPECT_TRUE(sleeps_in(waiter, SYS_read)) << "never slept in read() again";
+  ASSERT_EQ(0, kill(waiter, SIGUSR1));
+  EXPECT_TRUE(exited_with(wait_with_deadline(waiter, 30), 0));
+}
+
+TEST(SignalfdWait, AReadAloneHandsOutTheSenderAndValueOfEachSignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  if (kUnderThreadSanitizer)
+    GTEST_SKIP() << "under ThreadSanitizer wait() always ppoll()s (deferred handlers)";
+  SIGRELAY_IN_CHILD([] { expect_shares(company::none); }, 90);
+}
+
+TEST(SignalfdWait, AChainedEarlierHandlerStillRunsForWhatTheReadTakes) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  if (kUnderThreadSanitizer)
+    GTEST_SKIP() << "under ThreadSanitizer wait() always ppoll()s (deferred handlers)";
+  SIGRELAY_IN_CHILD([] { expect_shares(company::chained_handler); }, 90);
 }
 
 }  // namespace

@@ -48,8 +48,11 @@
 
 namespace sigrelay::detail {
 
+// A registry action. Signal context.
+using action_fn = void (*)(void* context, const siginfo_t& info) noexcept;
+
 struct entry {
-  void (*fn)(void* context, const siginfo_t& info) noexcept;
+  action_fn fn;
   void* context;
   std::uint64_t serial;
   bool restart;
@@ -102,6 +105,12 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
 // does, including the reader protocol and errno preservation. Async-signal-safe; also used from
 // ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
 void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
+
+// Whether dispatch(signo, &info, ...) would now run the one action (fn, context) and nothing else: no
+// other action, no chained earlier handler, no test hook. Async-signal-safe (it reads the snapshot
+// inside a read-side section, as dispatch() does). The signalfd backend's wait() then hands a siginfo
+// it read straight to its caller, as that action would have recorded it (src/signals.cc).
+bool runs_only(int signo, const siginfo_t& info, action_fn fn, const void* context) noexcept;
 
 // Whether a snapshot's delivery may look at its ucontext: an earlier SA_SIGINFO handler is chained,
 // or an action chains itself (the crash handler, which reads the registers).

@@ -322,6 +322,22 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   t_hold_allowed = outer_allowed;
 }
 
+// Async-signal-safe; called from ordinary code (wait() on the signalfd backend). Enters and leaves a
+// read-side section as dispatch() does, so the snapshot it looks at cannot be freed under it.
+// The section is not listed in t_held: nothing inside it can leave by siglongjmp (it runs no action
+// and no handler), and a delivery nested in it enters and leaves its own.
+bool runs_only(int signo, const siginfo_t& info, action_fn fn, const void* context) noexcept {
+  if (g_handler.hook.load(std::memory_order_relaxed) != nullptr) return false;
+  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
+  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
+  const snapshot* const snap = load_snapshot(signo);
+  const bool only = snap != nullptr && snap->size == 1 && snap->entries[0].fn == fn &&
+                    snap->entries[0].context == context && !snap->chained_by_action &&
+                    !callable(snap->previous, signo, info);
+  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+  return only;
+}
+
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
 // needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
 // the kernel restores on return. A poke exists only for that and runs nothing else; one that the
