@@ -38,6 +38,15 @@
 //   ring hold's stash) is dispatched and drained as before, so ordering and coalescing are the
 //   drain's. The caller's vector is reserved before the read, so nothing taken can be lost to a
 //   throw.
+// - The epoll set: native_handle() is an epoll fd over the signalfd and the eventfd, both added by the
+//   constructor (so a failure to set it up throws there). But a signalfd in an epoll set puts a
+//   wait-queue entry on the process's signalfd wait queue, which the kernel walks on every signal
+//   sent to the process, epoll callback and all: about 200 ns per round trip in the same-CPU
+//   ping-pong (bench/ signalfd-read floor with an idle epoll over a second signalfd, p1 6.61-6.66
+//   µs against 6.43-6.45 µs), more than everything wait() does in user space. So the first wait()
+//   that sleeps in read() takes the signalfd out of the set if native_handle() was never called, and
+//   native_handle() puts it back (once, for good); that one re-insertion can fail (ENOMEM, ENOSPC:
+//   native_handle() then returns -1, see the header), and only in a program that mixes the two.
 // - A block hides the signal from every other action in that thread until we read the signalfd,
 //   which may be never (a single-threaded program waiting on a relay-backed object). So an object
 //   blocks a signal only while its action is the signal's only one (registry action_count()), and
@@ -445,6 +454,10 @@ struct detail::signals_core {
   // A second signalfd over the same mask, without O_NONBLOCK (its own open file description): wait()
   // sleeps in its read() when nothing else can wake it (see the notes at the top). Made on first use.
   int blocking_fd = -1;
+  // Whether the signalfd is in epoll_fd's set (see "The epoll set" at the top), and whether
+  // native_handle() was ever called: from then on it stays there.
+  std::atomic<bool> signalfd_in_epoll{false};
+  std::atomic<bool> handle_given{false};
   std::uint64_t subscribed = 0;  // bit signo-1 of every subscribed signal
   int read_fd = -1;  // sink.event_fd's read end: the same eventfd, or a pipe's (posix platform layer)
   sigset_t signalfd_mask{};
@@ -1043,6 +1056,14 @@ bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
     c.blocking_fd = detail::sys::signalfd(-1, &c.signalfd_mask, SFD_CLOEXEC);
     if (c.blocking_fd < 0) return false;
   }
+  // Nobody asked for native_handle(): take the signalfd out of its epoll set (see "The epoll set" at
+  // the top). Not in a fork child, which shares the set with its parent. A failed removal costs
+  // only time.
+  if (c.signalfd_in_epoll.load(std::memory_order_relaxed) &&
+      !c.handle_given.load(std::memory_order_seq_cst) && !c.foreign() &&
+      detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_DEL, c.signal_fd, nullptr) == 0) {
+    c.signalfd_in_epoll.store(false, std::memory_order_seq_cst);
+  }
   return true;
 }
 #else
@@ -1382,6 +1403,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
         detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot set up epoll");
       }
     }
+    c->signalfd_in_epoll.store(true, std::memory_order_relaxed);
   }
 #endif
   return c;
@@ -1536,7 +1558,24 @@ void signals::interrupt_wait() const noexcept {
 
 int signals::native_handle() const noexcept {
   if (!core_) return -1;
-  if (core_->kind == backend::signalfd) return core_->epoll_fd;
+  if (core_->kind == backend::signalfd) {
+    detail::signals_core& c = *core_;
+    c.handle_given.store(true, std::memory_order_seq_cst);
+    // A wait() that slept in read() took the signalfd out of the set (only in a single-threaded
+    // process, so not concurrently with this). Two threads putting it back: one of them gets EEXIST
+    // once the other's insertion is complete (epoll_ctl() holds the set's lock throughout).
+    if (!c.signalfd_in_epoll.load(std::memory_order_seq_cst) && !c.foreign()) {
+#if SIGRELAY_LINUX
+      struct epoll_event ev {};
+      ev.events = EPOLLIN;
+      ev.data.fd = c.signal_fd;
+      if (detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_ADD, c.signal_fd, &ev) != 0 && errno != EEXIST)
+        return -1;  // errno: ENOMEM or ENOSPC (see the header)
+#endif
+      c.signalfd_in_epoll.store(true, std::memory_order_seq_cst);
+    }
+    return c.epoll_fd;
+  }
   core_->want_fd();
   return core_->read_fd;
 }

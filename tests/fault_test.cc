@@ -625,6 +625,32 @@ TEST(Fault, epoll_ctl_ENOMEM_signals) {
   });
 }
 
+// native_handle() after a wait() that slept in read() (which took the signalfd out of the epoll set,
+// src/signals.cc): putting it back fails. It says so with -1 and errno, changes nothing, and the next
+// call succeeds.
+TEST(Fault, epoll_ctl_ENOMEM_native_handle_after_wait) {
+  if (sigrelay::detail::os::sanitizer_defers_signals)
+    GTEST_SKIP() << "under ThreadSanitizer wait() never sleeps in read()";
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1}, backend::signalfd);
+    ASSERT_EQ(::raise(SIGUSR1), 0);
+    EXPECT_EQ(total(sigs.wait(), SIGUSR1), 1U);
+    {
+      inject in(sys::call::epoll_ctl, ENOMEM);
+      errno = 0;
+      EXPECT_EQ(sigs.native_handle(), -1);
+      EXPECT_EQ(errno, ENOMEM);
+      EXPECT_EQ(inject::injected(), 1);
+    }
+    const int fd = sigs.native_handle();
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::raise(SIGUSR1), 0);
+    EXPECT_TRUE(readable(fd, 10000));
+    EXPECT_EQ(total(sigs.pending(), SIGUSR1), 1U);
+    EXPECT_TRUE(receives(sigs, SIGUSR1));
+  });
+}
+
 // add() of one more signal to a signalfd-backed object: its signalfd's mask update fails.
 TEST(Fault, signalfd_ENOMEM_add) {
   SIGRELAY_IN_CHILD([] {

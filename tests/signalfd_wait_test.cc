@@ -9,6 +9,8 @@
 // system call it sleeps in (/proc/<pid>/syscall), then wakes it with a real kill().
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -223,6 +225,81 @@ TEST(SignalfdWait, AChainedEarlierHandlerStillRunsForWhatTheReadTakes) {
   if (kUnderThreadSanitizer)
     GTEST_SKIP() << "under ThreadSanitizer wait() always ppoll()s (deferred handlers)";
   SIGRELAY_IN_CHILD([] { expect_shares(company::chained_handler); }, 90);
+}
+
+// --- The epoll set behind native_handle() ----------------------------------------------------------
+// A signalfd in an epoll set costs every signal sent to the process a callback; a wait() that sleeps
+// in read() takes it out unless native_handle() was asked for, and native_handle() puts it back.
+
+// The number of descriptors in each epoll set this process has open (from /proc/self/fdinfo).
+std::vector<int> epoll_set_sizes() {
+  std::vector<int> sizes;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return sizes;
+  while (const dirent* d = readdir(dir)) {
+    if (d->d_name[0] == '.') continue;
+    char target[64] = {};
+    const std::string link = std::string("/proc/self/fd/") + d->d_name;
+    if (readlink(link.c_str(), target, sizeof target - 1) <= 0) continue;
+    if (std::string(target) != "anon_inode:[eventpoll]") continue;
+    std::ifstream info(std::string("/proc/self/fdinfo/") + d->d_name);
+    int watched = 0;
+    for (std::string line; std::getline(info, line);) watched += line.rfind("tfd:", 0) == 0 ? 1 : 0;
+    sizes.push_back(watched);
+  }
+  closedir(dir);
+  return sizes;
+}
+
+bool readable(int fd, int timeout_ms) {
+  struct pollfd p {
+    fd, POLLIN, 0
+  };
+  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
+}
+
+TEST(SignalfdWait, AWaitInReadTakesTheSignalfdOutOfTheEpollSetAndNativeHandlePutsItBack) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  if (kUnderThreadSanitizer)
+    GTEST_SKIP() << "under ThreadSanitizer wait() always ppoll()s (deferred handlers)";
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1}, backend::signalfd);
+    EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});  // the signalfd and the eventfd
+    ASSERT_EQ(0, raise(SIGUSR1));
+    auto events = sigs.wait();  // the blocking read returns at once: SIGUSR1 is pending
+    ASSERT_EQ(1U, events.size());
+    EXPECT_EQ(SIGUSR1, events[0].signo);
+    EXPECT_EQ(epoll_set_sizes(), std::vector<int>{1});  // the eventfd alone
+    const int fd = sigs.native_handle();
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});
+    EXPECT_FALSE(readable(fd, 0));
+    // Blocked and pending, the signal runs no handler: only the signalfd can make the set readable.
+    ASSERT_EQ(0, raise(SIGUSR1));
+    EXPECT_TRUE(readable(fd, 10000));
+    events = sigs.pending();
+    ASSERT_EQ(1U, events.size());
+    EXPECT_EQ(SIGUSR1, events[0].signo);
+    // Asked for once, the set keeps the signalfd: later waits that sleep in read() leave it there.
+    ASSERT_EQ(0, raise(SIGUSR1));
+    EXPECT_EQ(1U, sigs.wait().size());
+    EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});
+  });
+}
+
+TEST(SignalfdWait, ANativeHandleAskedForBeforeWaitingKeepsTheSignalfdInTheSet) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1}, backend::signalfd);
+    const int fd = sigs.native_handle();
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(0, raise(SIGUSR1));
+    EXPECT_EQ(1U, sigs.wait().size());
+    EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});
+    ASSERT_EQ(0, raise(SIGUSR1));
+    EXPECT_TRUE(readable(fd, 10000));
+    EXPECT_EQ(1U, sigs.pending().size());
+  });
 }
 
 }  // namespace
