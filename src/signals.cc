@@ -1057,12 +1057,15 @@ bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
     if (c.blocking_fd < 0) return false;
   }
   // Nobody asked for native_handle(): take the signalfd out of its epoll set (see "The epoll set" at
-  // the top). Not in a fork child, which shares the set with its parent. A failed removal costs
-  // only time.
+  // the top). Not in a fork child, which shares the set with its parent. A removal that fails leaves
+  // the set as it is for good (it is not tried again: it costs only time).
   if (c.signalfd_in_epoll.load(std::memory_order_relaxed) &&
-      !c.handle_given.load(std::memory_order_seq_cst) && !c.foreign() &&
-      detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_DEL, c.signal_fd, nullptr) == 0) {
-    c.signalfd_in_epoll.store(false, std::memory_order_seq_cst);
+      !c.handle_given.load(std::memory_order_seq_cst) && !c.foreign()) {
+    if (detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_DEL, c.signal_fd, nullptr) == 0 || errno == ENOENT) {
+      c.signalfd_in_epoll.store(false, std::memory_order_seq_cst);
+    } else {
+      c.handle_given.store(true, std::memory_order_seq_cst);
+    }
   }
   return true;
 }

@@ -651,6 +651,30 @@ TEST(Fault, epoll_ctl_ENOMEM_native_handle_after_wait) {
   });
 }
 
+// The removal of the signalfd from the epoll set by the first wait() that sleeps in read() fails:
+// the set keeps it, for good (no second attempt), and native_handle() needs no re-insertion.
+TEST(Fault, epoll_ctl_EINVAL_wait_keeps_the_set) {
+  if (sigrelay::detail::os::sanitizer_defers_signals)
+    GTEST_SKIP() << "under ThreadSanitizer wait() never sleeps in read()";
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1}, backend::signalfd);
+    {
+      inject in(sys::call::epoll_ctl, EINVAL, /*times=*/10);
+      for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(::raise(SIGUSR1), 0);
+        EXPECT_EQ(total(sigs.wait(), SIGUSR1), 1U);
+      }
+      EXPECT_EQ(inject::injected(), 1);
+      const int fd = sigs.native_handle();
+      EXPECT_EQ(inject::injected(), 1);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::raise(SIGUSR1), 0);
+      EXPECT_TRUE(readable(fd, 10000));
+    }
+    EXPECT_EQ(total(sigs.pending(), SIGUSR1), 1U);
+  });
+}
+
 // add() of one more signal to a signalfd-backed object: its signalfd's mask update fails.
 TEST(Fault, signalfd_ENOMEM_add) {
   SIGRELAY_IN_CHILD([] {

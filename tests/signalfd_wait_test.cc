@@ -302,4 +302,32 @@ TEST(SignalfdWait, ANativeHandleAskedForBeforeWaitingKeepsTheSignalfdInTheSet) {
   });
 }
 
+// The set is shared with fork children (one open file description): a child's wait() on the object
+// it inherited (which hands out nothing there) must leave the parent's set alone. Both kinds of
+// child: after fork() the registry's fork handler unblocks what sigrelay blocked; after _Fork() no
+// handler runs, and the child still blocks SIGUSR1 as its parent's thread did.
+void expect_child_wait_leaves_set(bool raw) {
+  signals sigs({SIGUSR1}, backend::signalfd);
+  ASSERT_EQ(epoll_set_sizes(), std::vector<int>{2});
+  std::fflush(nullptr);
+  const pid_t child = raw ? _Fork() : fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(30);
+    _exit(sigs.wait().empty() ? 0 : 1);  // an inherited object: empty at once
+  }
+  EXPECT_TRUE(exited_with(wait_with_deadline(child, 30), 0));
+  EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});
+}
+
+TEST(SignalfdWait, AForkChildsWaitLeavesTheParentsEpollSetAlone) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] { expect_child_wait_leaves_set(/*raw=*/false); });
+}
+
+TEST(SignalfdWait, AnUnderscoreForkChildsWaitLeavesTheParentsEpollSetAlone) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] { expect_child_wait_leaves_set(/*raw=*/true); });
+}
+
 }  // namespace
