@@ -43,9 +43,10 @@
 //   wait-queue entry on the process's signalfd wait queue, which the kernel walks on every signal
 //   sent to the process, epoll callback and all: about 200 ns per round trip in the same-CPU
 //   ping-pong (bench/ signalfd-read floor with an idle epoll over a second signalfd, p1 6.61-6.66
-//   µs against 6.43-6.45 µs), more than everything wait() does in user space. So the first wait()
-//   that sleeps in read() takes the signalfd out of the set if native_handle() was never called, and
-//   native_handle() puts it back (once, for good); that one re-insertion can fail (ENOMEM, ENOSPC:
+//   µs against 6.43-6.45 µs), more than everything wait() does in user space. So the first wait*()
+//   that sleeps (in read() or ppoll(), which polls the signalfd itself) takes the signalfd out of the
+//   set if native_handle() was never called, and native_handle() puts it back (once, for good),
+//   both under the mutex (leave_epoll_set()); that re-insertion can fail (ENOMEM, ENOSPC:
 //   native_handle() then returns -1, see the header), and only in a program that mixes the two.
 // - A block hides the signal from every other action in that thread until we read the signalfd,
 //   which may be never (a single-threaded program waiting on a relay-backed object). So an object
@@ -1038,6 +1039,28 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
   }
 }
 
+#if SIGRELAY_LINUX
+// Takes the signalfd out of the epoll set behind native_handle() if nobody asked for that handle (see
+// "The epoll set" at the top); the consumer calls it before it sleeps. Once per object: a removal
+// that fails leaves the set as it is for good. Under the mutex, against native_handle() on another
+// thread: that one marks the handle given and puts the signalfd back under it, so a handle given
+// out always polls a set with the signalfd in it. Not in a fork child, which shares the set with
+// its parent (and may have inherited the mutex locked).
+void leave_epoll_set(detail::signals_core& c) noexcept {
+  if (!c.signalfd_in_epoll.load(std::memory_order_seq_cst) || c.handle_given.load(std::memory_order_seq_cst))
+    return;
+  if (c.foreign()) return;
+  const std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.signalfd_in_epoll.load(std::memory_order_seq_cst) || c.handle_given.load(std::memory_order_seq_cst))
+    return;
+  if (detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_DEL, c.signal_fd, nullptr) == 0 || errno == ENOENT) {
+    c.signalfd_in_epoll.store(false, std::memory_order_seq_cst);
+  } else {
+    c.handle_given.store(true, std::memory_order_seq_cst);  // not tried again
+  }
+}
+#endif
+
 // Whether wait() may sleep in a blocking read() of the signalfd (see "wait() on the signalfd backend"
 // at the top): nothing but a signal the signalfd reports can end this wait. Makes the blocking twin
 // of the signalfd on first use.
@@ -1056,17 +1079,7 @@ bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
     c.blocking_fd = detail::sys::signalfd(-1, &c.signalfd_mask, SFD_CLOEXEC);
     if (c.blocking_fd < 0) return false;
   }
-  // Nobody asked for native_handle(): take the signalfd out of its epoll set (see "The epoll set" at
-  // the top). Not in a fork child, which shares the set with its parent. A removal that fails leaves
-  // the set as it is for good (it is not tried again: it costs only time).
-  if (c.signalfd_in_epoll.load(std::memory_order_relaxed) &&
-      !c.handle_given.load(std::memory_order_seq_cst) && !c.foreign()) {
-    if (detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_DEL, c.signal_fd, nullptr) == 0 || errno == ENOENT) {
-      c.signalfd_in_epoll.store(false, std::memory_order_seq_cst);
-    } else {
-      c.handle_given.store(true, std::memory_order_seq_cst);
-    }
-  }
+  leave_epoll_set(c);
   return true;
 }
 #else
@@ -1161,6 +1174,9 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
       // The signalfd backend (and the relay backend under ThreadSanitizer or on the posix platform
       // layer): sleep until an fd is readable. The relay backend's handler writes the eventfd (pipe)
       // when no futex waiter is registered.
+#if SIGRELAY_LINUX
+      if (c.kind == backend::signalfd) leave_epoll_set(c);
+#endif
       struct pollfd fds[2] = {{c.read_fd, POLLIN, 0}, {c.signal_fd, POLLIN, 0}};
       detail::os::poll_ns(fds, c.signal_fd >= 0 ? 2 : 1, remaining);  // EINTR: loop and look again
       woke = true;
@@ -1563,20 +1579,23 @@ int signals::native_handle() const noexcept {
   if (!core_) return -1;
   if (core_->kind == backend::signalfd) {
     detail::signals_core& c = *core_;
-    c.handle_given.store(true, std::memory_order_seq_cst);
-    // A wait() that slept in read() took the signalfd out of the set (only in a single-threaded
-    // process, so not concurrently with this). Two threads putting it back: one of them gets EEXIST
-    // once the other's insertion is complete (epoll_ctl() holds the set's lock throughout).
-    if (!c.signalfd_in_epoll.load(std::memory_order_seq_cst) && !c.foreign()) {
 #if SIGRELAY_LINUX
+    // Once given, the handle's set keeps the signalfd (leave_epoll_set() looks at handle_given under
+    // the mutex): no lock after the first call. A fork child's copy is left as it is.
+    if (c.handle_given.load(std::memory_order_seq_cst) && c.signalfd_in_epoll.load(std::memory_order_seq_cst))
+      return c.epoll_fd;
+    if (c.foreign()) return c.epoll_fd;
+    const std::lock_guard<std::mutex> lock(c.mutex);
+    c.handle_given.store(true, std::memory_order_seq_cst);
+    if (!c.signalfd_in_epoll.load(std::memory_order_seq_cst)) {
       struct epoll_event ev {};
       ev.events = EPOLLIN;
       ev.data.fd = c.signal_fd;
       if (detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_ADD, c.signal_fd, &ev) != 0 && errno != EEXIST)
-        return -1;  // errno: ENOMEM or ENOSPC (see the header)
-#endif
+        return -1;  // errno: ENOMEM or ENOSPC (see the header); a later call tries again
       c.signalfd_in_epoll.store(true, std::memory_order_seq_cst);
     }
+#endif
     return c.epoll_fd;
   }
   core_->want_fd();

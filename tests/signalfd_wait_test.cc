@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -251,6 +252,14 @@ std::vector<int> epoll_set_sizes() {
   return sizes;
 }
 
+// The number of descriptors in the epoll set `fd`.
+int epoll_set_size(int fd) {
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(fd));
+  int watched = 0;
+  for (std::string line; std::getline(info, line);) watched += line.rfind("tfd:", 0) == 0 ? 1 : 0;
+  return watched;
+}
+
 bool readable(int fd, int timeout_ms) {
   struct pollfd p {
     fd, POLLIN, 0
@@ -328,6 +337,62 @@ TEST(SignalfdWait, AForkChildsWaitLeavesTheParentsEpollSetAlone) {
 TEST(SignalfdWait, AnUnderscoreForkChildsWaitLeavesTheParentsEpollSetAlone) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] { expect_child_wait_leaves_set(/*raw=*/true); });
+}
+
+// With a second thread, wait() sleeps in ppoll() (of the signalfd itself, not of the set): the first
+// one that sleeps takes the signalfd out of the set all the same.
+TEST(SignalfdWait, WithASecondThreadAWaitThatSleepsTakesTheSignalfdOutOfTheSetToo) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    int gate[2];
+    ASSERT_EQ(0, pipe(gate));
+    std::thread other([fd = gate[0]] {
+      char c;
+      (void)!read(fd, &c, 1);
+    });
+    {
+      signals sigs({SIGUSR1}, backend::signalfd);
+      EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});
+      EXPECT_TRUE(sigs.wait_for(std::chrono::milliseconds(20)).empty());
+      EXPECT_EQ(epoll_set_sizes(), std::vector<int>{1});
+      const int fd = sigs.native_handle();
+      ASSERT_GE(fd, 0);
+      EXPECT_EQ(2, epoll_set_size(fd));
+      ASSERT_EQ(0, raise(SIGUSR1));  // to this thread, which blocks it: only the signalfd sees it
+      EXPECT_TRUE(readable(fd, 10000));
+      EXPECT_EQ(1U, sigs.pending().size());
+    }
+    const char one = 1;
+    ASSERT_EQ(1, write(gate[1], &one, 1));
+    other.join();
+  });
+}
+
+// The race the mutex closes: native_handle() on one thread while the consumer, on another, starts
+// its first sleep (which would take the signalfd out). Whatever the interleaving, a handle given
+// out polls a set with the signalfd in it, then and later.
+TEST(SignalfdWait, AHandleGivenWhileTheConsumerStartsWaitingAlwaysPollsTheSignalfd) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD(
+      [] {
+        for (int round = 0; round < 200; ++round) {
+          signals sigs({SIGUSR1}, backend::signalfd);
+          std::atomic<bool> stop{false};
+          std::thread consumer([&] {
+            while (!stop.load()) (void)sigs.wait_for(std::chrono::microseconds(200));
+          });
+          if (round % 2 == 1) std::this_thread::sleep_for(std::chrono::microseconds(round * 5));
+          const int fd = sigs.native_handle();
+          const int first = fd >= 0 ? epoll_set_size(fd) : -1;
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the consumer waits again
+          const int later = fd >= 0 ? epoll_set_size(fd) : -1;
+          stop.store(true);
+          consumer.join();
+          ASSERT_EQ(2, first) << "round " << round;
+          ASSERT_EQ(2, later) << "round " << round;
+        }
+      },
+      120);
 }
 
 }  // namespace

@@ -489,10 +489,11 @@ class SIGRELAY_EXPORT signals {
   // loop, then call pending(). Owned by this object. Once close() was called it stays readable for
   // good, also when close() races a pending()/wait() on another thread. On the signalfd backend it
   // is also readable while siginfos the ring had no room for wait in the kernel (see Backends).
-  // On the signalfd backend, a wait() that sleeps in read() (a single-threaded process) first takes
-  // the signalfd out of this epoll set unless native_handle() was called before, since every signal
-  // would pay for it; the next native_handle() puts it back, and returns -1 with errno ENOMEM or
-  // ENOSPC (fs.epoll.max_user_watches) if the kernel refuses. Call it before waiting to rule that out.
+  // On the signalfd backend, the first wait*() that sleeps takes the signalfd out of this epoll set
+  // unless native_handle() was called before (while in the set it costs every signal sent to the
+  // process a wake-up callback in the kernel); the next native_handle() puts it back for good, and
+  // returns -1 with errno ENOMEM or ENOSPC (fs.epoll.max_user_watches) if the kernel refuses (a later
+  // call tries again). Call it before waiting to rule that out.
   int native_handle() const noexcept;
 
   // Realtime deliveries that found the ring full, since construction: in all, and of one signal.
