@@ -33,9 +33,9 @@
 //   whose only effect a dispatch would be our own record_fn (no other action, no chained earlier
 //   handler: runs_only(), state.hpp), hands it to the caller directly: the event the record and
 //   the drain after it would have made, without either (no sink write, no scan, no second pass
-//   through the registry; 672 -> 403 instructions per delivery under callgrind,
-//   bench/deliveries.cc `signalfd-wait`). Anything else (several siginfos, a chained handler, a
-//   ring hold's stash) is dispatched and drained as before, so ordering and coalescing are the
+//   through the registry; 672 -> 410 instructions per delivery under callgrind,
+//   bench/deliveries.cc `signalfd-wait`, as bench/run counts it). Anything else (several siginfos, a chained
+//   handler, a ring hold's stash) is dispatched and drained as before, so ordering and coalescing are the
 //   drain's. The caller's vector is reserved before the read, so nothing taken can be lost to a
 //   throw.
 // - The epoll set: native_handle() is an epoll fd over the signalfd and the eventfd, both added by the
@@ -1040,6 +1040,15 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
 }
 
 #if SIGRELAY_LINUX
+// Adds `fd` (the signalfd or the eventfd) to the epoll set behind native_handle(), for reading.
+// False with errno on failure.
+bool add_to_epoll(detail::signals_core& c, int fd) noexcept {
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  return detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
 // Takes the signalfd out of the epoll set behind native_handle() if nobody asked for that handle (see
 // "The epoll set" at the top); the consumer calls it before it sleeps. Once per object: a removal
 // that fails leaves the set as it is for good. Under the mutex, against native_handle() on another
@@ -1415,12 +1424,8 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
     if (c->epoll_fd < 0)
       detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot create an epoll fd");
     for (const int fd : {c->signal_fd, c->read_fd}) {
-      struct epoll_event ev {};
-      ev.events = EPOLLIN;
-      ev.data.fd = fd;
-      if (detail::sys::epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      if (!add_to_epoll(*c, fd))
         detail::throw_error(detail::errno_code(), "sigrelay::signals: cannot set up epoll");
-      }
     }
     c->signalfd_in_epoll.store(true, std::memory_order_relaxed);
   }
@@ -1588,10 +1593,7 @@ int signals::native_handle() const noexcept {
     const std::lock_guard<std::mutex> lock(c.mutex);
     c.handle_given.store(true, std::memory_order_seq_cst);
     if (!c.signalfd_in_epoll.load(std::memory_order_seq_cst)) {
-      struct epoll_event ev {};
-      ev.events = EPOLLIN;
-      ev.data.fd = c.signal_fd;
-      if (detail::sys::epoll_ctl(c.epoll_fd, EPOLL_CTL_ADD, c.signal_fd, &ev) != 0 && errno != EEXIST)
+      if (!add_to_epoll(c, c.signal_fd) && errno != EEXIST)
         return -1;  // errno: ENOMEM or ENOSPC (see the header); a later call tries again
       c.signalfd_in_epoll.store(true, std::memory_order_seq_cst);
     }
