@@ -27,6 +27,14 @@ sigset_t set_of(const std::vector<int>& signos) {
   return set;
 }
 
+// Hands the siginfos of one signalfd read() of `bytes` bytes to the sink.
+void hand_over(const signalfd_siginfo* buf, ssize_t bytes, event_sink& sink) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(bytes) / sizeof(signalfd_siginfo); ++i) {
+    const signalfd_siginfo& si = buf[i];
+    sink.on(static_cast<int>(si.ssi_signo), 1, si.ssi_code == SI_QUEUE, si.ssi_int);
+  }
+}
+
 // --- sigwaitinfo in the main thread -----------------------------------------------------------
 class sigwaitinfo_floor final : public mechanism {
  public:
@@ -83,10 +91,7 @@ class signalfd_floor final : public mechanism {
         if (errno == EAGAIN || errno == EINTR) continue;
         die("read(signalfd)");
       }
-      for (std::size_t i = 0; i < static_cast<std::size_t>(r) / sizeof(signalfd_siginfo); ++i) {
-        const signalfd_siginfo& si = buf[i];
-        sink.on(static_cast<int>(si.ssi_signo), 1, si.ssi_code == SI_QUEUE, si.ssi_int);
-      }
+      hand_over(buf.data(), r, sink);
     }
   }
 
@@ -117,10 +122,7 @@ class signalfd_read_floor final : public mechanism {
         if (errno == EINTR) continue;
         die("read(signalfd)");
       }
-      for (std::size_t i = 0; i < static_cast<std::size_t>(r) / sizeof(signalfd_siginfo); ++i) {
-        const signalfd_siginfo& si = buf[i];
-        sink.on(static_cast<int>(si.ssi_signo), 1, si.ssi_code == SI_QUEUE, si.ssi_int);
-      }
+      hand_over(buf.data(), r, sink);
     }
   }
 
