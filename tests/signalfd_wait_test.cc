@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,15 +103,23 @@ pid_t fork_waiter(bool threaded, int ready) {
   _exit(code);
 }
 
-void expect_sleep_then_wake(bool threaded, long expected_syscall) {
+// Starts a waiter process with `start(ready)` and sets `waiter` once the waiter wrote its byte to
+// `ready` (it is subscribed then).
+void start_waiter(const std::function<pid_t(int ready)>& start, pid_t& waiter) {
   int ready[2];
   ASSERT_EQ(0, pipe(ready));
-  const pid_t waiter = fork_waiter(threaded, ready[1]);
+  waiter = start(ready[1]);
   ASSERT_GT(waiter, 0);
   close(ready[1]);
   char c = 0;
   ASSERT_EQ(1, read(ready[0], &c, 1));
   close(ready[0]);
+}
+
+void expect_sleep_then_wake(bool threaded, long expected_syscall) {
+  pid_t waiter = -1;
+  ASSERT_NO_FATAL_FAILURE(
+      start_waiter([threaded](int ready) { return fork_waiter(threaded, ready); }, waiter));
   const bool slept = sleeps_in(waiter, expected_syscall);
   EXPECT_TRUE(slept) << "the waiter never slept in system call " << expected_syscall << " (last seen "
                      << sleeping_in(waiter) << ")";
@@ -195,14 +204,9 @@ pid_t fork_sharing_waiter(company with, int ready) {
 }
 
 void expect_shares(company with) {
-  int ready[2];
-  ASSERT_EQ(0, pipe(ready));
-  const pid_t waiter = fork_sharing_waiter(with, ready[1]);
-  ASSERT_GT(waiter, 0);
-  close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(1, read(ready[0], &c, 1));
-  close(ready[0]);
+  pid_t waiter = -1;
+  ASSERT_NO_FATAL_FAILURE(
+      start_waiter([with](int ready) { return fork_sharing_waiter(with, ready); }, waiter));
   // Each signal is sent while the waiter sleeps in read(), so that the read takes exactly one.
   EXPECT_TRUE(sleeps_in(waiter, SYS_read))
       << "never slept in read() (last seen " << sleeping_in(waiter) << ")";
