@@ -27,6 +27,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 
 #if SIGRELAY_TEST_FMT
@@ -44,6 +45,7 @@ using sigrelay::signals;
 using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
 using sigrelay::test::run_in_child;
+using sigrelay::test::total;
 
 // Compile-time: the forms that must (and must not) construct a `signals`.
 static_assert(std::is_constructible_v<signals, std::vector<int>>);
@@ -72,12 +74,6 @@ std::string backend_name(const testing::TestParamInfo<backend>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Api, testing::Values(backend::relay, backend::signalfd), backend_name);
-
-std::uint64_t total(const std::vector<signal_event>& events, int signo) {
-  std::uint64_t n = 0;
-  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
-  return n;
-}
 
 // Sends `signo` to this thread and waits (5 s at most) until `sigs` hands it out.
 bool receives(signals& sigs, int signo) {

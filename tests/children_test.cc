@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -23,6 +22,7 @@
 #include "sigrelay/children.hpp"
 #include "sigrelay/registry.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 
 namespace {
@@ -33,6 +33,7 @@ using sigrelay::child_scope;
 using sigrelay::child_state;
 using sigrelay::children;
 using sigrelay::children_options;
+using sigrelay::test::readable;
 
 // Children that wait at a gate (a pipe's read end) and leave with a chosen exit code, or killed by a
 // chosen signal, once the gate opens: so many children end at the same moment.
@@ -84,16 +85,6 @@ std::vector<child_event> collect(children& kids, std::size_t n) {
 void wait_until_zombie(pid_t pid) {
   siginfo_t info{};
   ASSERT_EQ(0, ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT));
-}
-
-bool readable(int fd, int timeout_ms) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  int r;
-  while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {  // a SIGCHLD handler ran
-  }
-  return r == 1 && (p.revents & POLLIN) != 0;
 }
 
 using param = std::tuple<backend, child_scope>;

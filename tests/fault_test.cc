@@ -36,6 +36,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 
 // ---------------------------------------------------------------------------------------------------
 // operator new that fails on demand: the nth allocation of the arming thread throws std::bad_alloc.
@@ -103,6 +104,8 @@ using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
 namespace sys = sigrelay::detail::sys;
+using sigrelay::test::readable;
+using sigrelay::test::total;
 
 // ---------------------------------------------------------------------------------------------------
 // The system-call hook: fails `times` calls of `target` with `err`, after letting `skip` of them pass.
@@ -203,19 +206,6 @@ raw_state snapshot(bool with_describe = true) {
     }
   }
   return s;
-}
-
-bool readable(int fd, int timeout_ms = 0) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  return ::poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
-}
-
-std::uint64_t total(const std::vector<signal_event>& events, int signo) {
-  std::uint64_t n = 0;
-  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
-  return n;
 }
 
 // Sends `signo` to this process and waits (up to 10 s) until `sigs` reports it.

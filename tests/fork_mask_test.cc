@@ -5,7 +5,6 @@
 // worker still dies by SIGTERM. Every test body runs in a forked child under a watchdog.
 #include <gtest/gtest.h>
 
-#include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -31,6 +30,7 @@
 #include "sigrelay/signals.hpp"
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 
 extern char** environ;
@@ -43,6 +43,7 @@ using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
+using sigrelay::test::readable;
 using sigrelay::test::wait_with_deadline;
 
 bool blocked_here(int signo) {
@@ -97,11 +98,6 @@ unsigned long long spawn_attr_child_mask() {
 }
 
 unsigned long long bit(int signo) { return 1ULL << (signo - 1); }
-
-bool readable(int fd, int timeout_ms) {
-  struct pollfd p = {fd, POLLIN, 0};
-  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
-}
 
 // Runs `body` on a new thread and joins it.
 void on_other_thread(const std::function<void()>& body) { std::thread(body).join(); }

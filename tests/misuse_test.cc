@@ -25,6 +25,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 
 namespace {
@@ -33,6 +34,7 @@ using namespace std::chrono_literals;
 using namespace sigrelay;
 using sigrelay::test::describe_status;
 using sigrelay::test::exited_with;
+using sigrelay::test::total;
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -294,12 +296,6 @@ std::string backend_name(const testing::TestParamInfo<backend>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Misuse, testing::Values(backend::relay, backend::signalfd), backend_name);
-
-std::uint64_t total(const std::vector<signal_event>& events, int signo) {
-  std::uint64_t n = 0;
-  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
-  return n;
-}
 
 // Collects events until one of `signo` came, or 5 s passed.
 std::vector<signal_event> collect(signals& sigs, int signo) {

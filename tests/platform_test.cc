@@ -29,6 +29,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
 
@@ -39,19 +40,13 @@ using sigrelay::backend;
 using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::test::posix_platform;
+using sigrelay::test::readable;
 
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kUnderThreadSanitizer = true;
 #else
 constexpr bool kUnderThreadSanitizer = false;
 #endif
-
-bool readable(int fd) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
-}
 
 // What the fd is: "pipe", "eventfd" or something else (the /proc link text).
 std::string kind_of(int fd) {

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
@@ -13,20 +12,15 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 
 namespace {
 
 using namespace sigrelay;
 using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
+using sigrelay::test::readable;
 using sigrelay::test::run_in_child;
-
-bool readable(int fd) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
-}
 
 TEST(Relays, FlagAndCounter) {
   SIGRELAY_IN_CHILD([] {

@@ -28,6 +28,7 @@
 
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 
 namespace {
 
@@ -35,6 +36,7 @@ using namespace std::chrono_literals;
 using sigrelay::backend;
 using sigrelay::signals;
 using sigrelay::test::exited_with;
+using sigrelay::test::readable;
 using sigrelay::test::wait_with_deadline;
 
 #if defined(__SANITIZE_THREAD__)
@@ -262,13 +264,6 @@ int epoll_set_size(int fd) {
   int watched = 0;
   for (std::string line; std::getline(info, line);) watched += line.rfind("tfd:", 0) == 0 ? 1 : 0;
   return watched;
-}
-
-bool readable(int fd, int timeout_ms) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
 TEST(SignalfdWait, AWaitInReadTakesTheSignalfdOutOfTheEpollSetAndNativeHandlePutsItBack) {

@@ -26,6 +26,7 @@
 #include "sigrelay/signals.hpp"
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 
 extern char** environ;
@@ -39,6 +40,8 @@ using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
 using sigrelay::test::exited_with;
+using sigrelay::test::readable;
+using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
 class Signals : public testing::TestWithParam<backend> {
@@ -55,19 +58,6 @@ std::string backend_name(const testing::TestParamInfo<backend>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Signals, testing::Values(backend::relay, backend::signalfd), backend_name);
-
-bool readable(int fd, int timeout_ms = 0) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
-}
-
-std::uint64_t total(const std::vector<signal_event>& events, int signo) {
-  std::uint64_t n = 0;
-  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
-  return n;
-}
 
 // Collects events until `pred(all)` holds or `timeout` passes.
 template <typename Pred>

@@ -13,6 +13,7 @@
 
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/platform.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ using namespace std::chrono_literals;
 using sigrelay::backend;
 using sigrelay::signal_event;
 using sigrelay::signals;
+using sigrelay::test::total;
 
 class StopToken : public testing::TestWithParam<backend> {
  protected:
@@ -36,12 +38,6 @@ std::string backend_name(const testing::TestParamInfo<backend>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, StopToken, testing::Values(backend::relay, backend::signalfd),
                          backend_name);
-
-std::uint64_t total(const std::vector<signal_event>& events, int signo) {
-  std::uint64_t n = 0;
-  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
-  return n;
-}
 
 // Waits (plain wait_for) until a delivery of `signo` shows up, at most 5 s; returns the count.
 std::uint64_t collect(signals& sigs, int signo) {

@@ -5,7 +5,6 @@
 // and the order of realtime signals. Real signals, each test in its own child process.
 #include <gtest/gtest.h>
 
-#include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -27,6 +26,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 
@@ -39,6 +39,8 @@ using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
 using sigrelay::test::exited_with;
+using sigrelay::test::readable;
+using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
 #if defined(__SANITIZE_THREAD__)
@@ -60,19 +62,6 @@ std::string backend_name(const testing::TestParamInfo<backend>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Wakeup, testing::Values(backend::relay, backend::signalfd), backend_name);
-
-bool readable(int fd, int timeout_ms = 0) {
-  struct pollfd p {
-    fd, POLLIN, 0
-  };
-  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
-}
-
-std::uint64_t total(const std::vector<signal_event>& events, int signo) {
-  std::uint64_t n = 0;
-  for (const auto& e : events) n += e.signo == signo ? e.count : 0;
-  return n;
-}
 
 bool blocked_here(int signo) {
   sigset_t mask;
