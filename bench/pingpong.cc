@@ -793,7 +793,10 @@ struct report {
   std::string md;
   std::map<std::string, std::map<std::string, pp_figures>> pingpong;  // pinning → mechanism →
   std::map<std::string, std::map<std::string, rt_figures>> flood_rt;  // pinning → mechanism →
-  std::vector<std::string> pins_run;                                  // ping-pong pinnings, in order
+  // The resting RSS (KiB) each mechanism showed before its kill() flood: pinning → mechanism →. The
+  // baseline of "memory at rest" for a peer whose realtime flood lost its marker (and so its figures).
+  std::map<std::string, std::map<std::string, long long>> rest_before_kill;
+  std::vector<std::string> pins_run;  // ping-pong pinnings, in order
   std::vector<std::string> flood_pins_run;
   bool all_ok = true;
   std::vector<std::string> failures;
@@ -1015,6 +1018,8 @@ void run_floods(driver& d, const options& opt, const std::vector<mechanism_info>
         f.rss_before = res.rss_before;
         f.rss_peak = res.rss_peak;
         f.rss_after = res.rss_after;
+      } else if (res.ok && res.rss_before >= 0) {
+        rep.rest_before_kill[pin.label][info.name] = res.rss_before;
       }
       if (!res.ok && !is_sr && !info.exact && res.error.rfind("marker not seen", 0) == 0) {
         // A peer without an exact count whose relay buffer overflowed loses the marker too: its
@@ -1117,7 +1122,9 @@ std::string goal_rows(const report& rep) {
     const std::string setting = "flood-rt " + pin;
     // Memory at rest is compared with a process of the same executable that does without sigrelay:
     // the sigwaitinfo floor, or for an adapter its event loop's own signal support (the loop's
-    // memory is not sigrelay's), where that run completed.
+    // memory is not sigrelay's). A peer whose realtime flood lost the marker reported nothing of that
+    // run: its resting RSS before its kill() flood stands in (same executable, same set-up).
+    const auto kill_rest = rep.rest_before_kill.find(pin);
     auto rest_of = [&](const std::string& name) -> std::pair<std::string, long long> {
       const auto adapter = [&name](const char* prefix) { return name.rfind(prefix, 0) == 0; };
       for (const std::string& b : {adapter("sigrelay-asio")    ? std::string("asio")
@@ -1127,7 +1134,11 @@ std::string goal_rows(const report& rep) {
                                    std::string(floor_name)}) {
         if (b.empty()) continue;
         if (auto f = it->second.find(b); f != it->second.end() && f->second.ok && f->second.rss_before >= 0)
-          return {b, f->second.rss_before};
+          return {b + "'s", f->second.rss_before};
+        if (kill_rest != rep.rest_before_kill.end()) {
+          if (auto k = kill_rest->second.find(b); k != kill_rest->second.end())
+            return {b + "'s (at rest before its kill() flood)", k->second};
+        }
       }
       return {"", -1};
     };
@@ -1147,10 +1158,10 @@ std::string goal_rows(const report& rep) {
       if (base_rest >= 0 && f.rss_before >= 0) {
         const long long extra = f.rss_before - base_rest;
         row("1 memory at rest", setting, name,
-            "RSS at rest " + std::to_string(f.rss_before) + " KiB = " + base + "'s " +
+            "RSS at rest " + std::to_string(f.rss_before) + " KiB = " + base + " " +
                 (extra >= 0 ? "+ " : "− ") + std::to_string(extra >= 0 ? extra : -extra) +
                 " KiB; flood peak " + kib(f.rss_peak) + ", after " + kib(f.rss_after) + " KiB",
-            "≤ " + base + "'s + " + fmt("%.0f", goal_at_rest_kb) + " KiB",
+            "≤ " + base + " + " + fmt("%.0f", goal_at_rest_kb) + " KiB",
             static_cast<double>(extra) <= goal_at_rest_kb);
       }
     }
