@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -392,6 +393,113 @@ TEST(SignalfdWait, AHandleGivenWhileTheConsumerStartsWaitingAlwaysPollsTheSignal
         }
       },
       120);
+}
+
+// --- pending() into storage with room -----------------------------------------------------------
+// A drain's non-blocking read that took one siginfo hands it out directly too, when the caller's
+// vector has room for it (pending(std::vector&), the adapters, a native_handle() loop), the sink is
+// clean and our record is the delivery's only effect; anything else takes the sink and the drain.
+
+// The origin of a sigqueue()d SIGRTMIN from this process with `value`, as the record would give it.
+::testing::AssertionResult queued_by_us(const sigrelay::signal_event& e, int value) {
+  const sigrelay::origin& o = e.last;
+  if (e.signo != SIGRTMIN || e.count != 1 || o.kind != sigrelay::origin_kind::queue || o.code != SI_QUEUE ||
+      o.pid != getpid() || o.uid != getuid() || o.value.sival_int != value || o.trusted) {
+    return ::testing::AssertionFailure() << "signo " << e.signo << " count " << e.count << " code " << o.code
+                                         << " pid " << o.pid << " value " << o.value.sival_int;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+void queue_self(int signo, int value) {
+  union sigval v {};
+  v.sival_int = value;
+  ASSERT_EQ(0, sigqueue(getpid(), signo, v));
+}
+
+TEST(SignalfdPending, AReadOfOneHandsOutTheSenderAndValueOfEachSignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    g_chained_runs = 0;
+    struct sigaction sa {};
+    sa.sa_sigaction = chained_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(0, sigaction(SIGUSR2, &sa, nullptr));  // chained: that signal takes the old path
+    signals sigs({SIGUSR1, SIGUSR2, SIGRTMIN}, backend::signalfd);
+    std::vector<sigrelay::signal_event> events;
+    events.reserve(4);
+    // Blocked in this thread (the only one): each stays queued until the read.
+    ASSERT_NO_FATAL_FAILURE(queue_self(SIGRTMIN, 42));
+    ASSERT_EQ(1u, sigs.pending(events));
+    EXPECT_TRUE(queued_by_us(events[0], 42));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    ASSERT_EQ(1u, sigs.pending(events));
+    EXPECT_EQ(SIGUSR1, events[0].signo);
+    EXPECT_EQ(1u, events[0].count);
+    EXPECT_EQ(sigrelay::origin_kind::user, events[0].last.kind);
+    EXPECT_EQ(getpid(), events[0].last.pid);
+    EXPECT_TRUE(events[0].last.trusted);
+    ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+    ASSERT_EQ(1u, sigs.pending(events));
+    EXPECT_EQ(SIGUSR2, events[0].signo);
+    EXPECT_EQ(1, g_chained_runs);  // the chained handler ran for what the read took
+    // Two at once: the drain's way, in the order sent.
+    ASSERT_NO_FATAL_FAILURE(queue_self(SIGRTMIN, 1));
+    ASSERT_NO_FATAL_FAILURE(queue_self(SIGRTMIN, 2));
+    ASSERT_EQ(2u, sigs.pending(events));
+    EXPECT_TRUE(queued_by_us(events[0], 1));
+    EXPECT_TRUE(queued_by_us(events[1], 2));
+    EXPECT_EQ(0u, sigs.pending(events));
+    EXPECT_EQ(0u, sigs.dropped());
+  });
+}
+
+// A delivery already recorded in the sink (through the handler, on a thread that does not block the
+// signal) and a siginfo in the signalfd come out together, in one batch: the read of one does not
+// go out alone past what the sink holds.
+TEST(SignalfdPending, WhatTheSinkHoldsComesOutWithWhatTheReadTakes) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    // Created before the subscription: it does not block the signals, so a delivery to it runs the
+    // handler, which records into the sink.
+    std::atomic<pid_t> helper_tid{0};
+    int gate[2];
+    ASSERT_EQ(0, pipe(gate));
+    std::thread helper([&] {
+      helper_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+      char c;
+      while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+    });
+    while (helper_tid.load() == 0) std::this_thread::sleep_for(1ms);
+    {
+      signals sigs({SIGUSR1, SIGRTMIN}, backend::signalfd);
+      std::vector<sigrelay::signal_event> events;
+      events.reserve(4);
+      ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), helper_tid.load(), SIGUSR1));
+      // The handler on the helper has recorded it once the sink's wake-up shows.
+      ASSERT_TRUE(readable(sigs.native_handle(), 5000));
+      // A siginfo for the signalfd: directed at this thread, which blocks SIGRTMIN.
+      siginfo_t info{};
+      info.si_signo = SIGRTMIN;
+      info.si_code = SI_QUEUE;
+      info.si_pid = getpid();
+      info.si_uid = getuid();
+      info.si_value.sival_int = 7;
+      ASSERT_EQ(0, syscall(SYS_rt_tgsigqueueinfo, getpid(), static_cast<pid_t>(syscall(SYS_gettid)), SIGRTMIN,
+                           &info));
+      ASSERT_EQ(2u, sigs.pending(events));
+      EXPECT_EQ(SIGUSR1, events[0].signo);
+      EXPECT_EQ(getpid(), events[0].last.pid);
+      EXPECT_TRUE(queued_by_us(events[1], 7));
+    }
+    const char one = 1;
+    ASSERT_EQ(1, write(gate[1], &one, 1));
+    helper.join();
+    close(gate[0]);
+    close(gate[1]);
+  });
 }
 
 }  // namespace
