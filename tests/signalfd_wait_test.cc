@@ -462,43 +462,51 @@ TEST(SignalfdPending, WhatTheSinkHoldsComesOutWithWhatTheReadTakes) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
     // Created before the subscription: it does not block the signals, so a delivery to it runs the
-    // handler, which records into the sink.
-    std::atomic<pid_t> helper_tid{0};
-    int gate[2];
-    ASSERT_EQ(0, pipe(gate));
-    std::thread helper([&] {
-      helper_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
-      char c;
-      while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
+    // handler, which records into the sink. It sleeps in poll(), where ThreadSanitizer also runs a
+    // handler at once (it defers one that arrives in read()).
+    struct helper_thread {
+      std::atomic<pid_t> tid{0};
+      int gate[2] = {-1, -1};
+      std::thread thread;
+      helper_thread() {
+        if (pipe(gate) != 0) return;
+        thread = std::thread([this] {
+          tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+          struct pollfd p {
+            gate[0], POLLIN, 0
+          };
+          while (poll(&p, 1, -1) != 1) {
+          }
+        });
+        while (tid.load() == 0) std::this_thread::sleep_for(1ms);
       }
-    });
-    while (helper_tid.load() == 0) std::this_thread::sleep_for(1ms);
-    {
-      signals sigs({SIGUSR1, SIGRTMIN}, backend::signalfd);
-      std::vector<sigrelay::signal_event> events;
-      events.reserve(4);
-      ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), helper_tid.load(), SIGUSR1));
-      // The handler on the helper has recorded it once the sink's wake-up shows.
-      ASSERT_TRUE(readable(sigs.native_handle(), 5000));
-      // A siginfo for the signalfd: directed at this thread, which blocks SIGRTMIN.
-      siginfo_t info{};
-      info.si_signo = SIGRTMIN;
-      info.si_code = SI_QUEUE;
-      info.si_pid = getpid();
-      info.si_uid = getuid();
-      info.si_value.sival_int = 7;
-      ASSERT_EQ(0, syscall(SYS_rt_tgsigqueueinfo, getpid(), static_cast<pid_t>(syscall(SYS_gettid)), SIGRTMIN,
-                           &info));
-      ASSERT_EQ(2u, sigs.pending(events));
-      EXPECT_EQ(SIGUSR1, events[0].signo);
-      EXPECT_EQ(getpid(), events[0].last.pid);
-      EXPECT_TRUE(queued_by_us(events[1], 7));
-    }
-    const char one = 1;
-    ASSERT_EQ(1, write(gate[1], &one, 1));
-    helper.join();
-    close(gate[0]);
-    close(gate[1]);
+      ~helper_thread() {  // also when an assertion returns early
+        const char one = 1;
+        if (thread.joinable() && write(gate[1], &one, 1) == 1) thread.join();
+        close(gate[0]);
+        close(gate[1]);
+      }
+    } helper;
+    ASSERT_NE(0, helper.tid.load());
+    signals sigs({SIGUSR1, SIGRTMIN}, backend::signalfd);
+    std::vector<sigrelay::signal_event> events;
+    events.reserve(4);
+    ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), helper.tid.load(), SIGUSR1));
+    // The handler on the helper has recorded it once the sink's wake-up shows.
+    ASSERT_TRUE(readable(sigs.native_handle(), 5000));
+    // A siginfo for the signalfd: directed at this thread, which blocks SIGRTMIN.
+    siginfo_t info{};
+    info.si_signo = SIGRTMIN;
+    info.si_code = SI_QUEUE;
+    info.si_pid = getpid();
+    info.si_uid = getuid();
+    info.si_value.sival_int = 7;
+    ASSERT_EQ(0, syscall(SYS_rt_tgsigqueueinfo, getpid(), static_cast<pid_t>(syscall(SYS_gettid)), SIGRTMIN,
+                         &info));
+    ASSERT_EQ(2u, sigs.pending(events));
+    EXPECT_EQ(SIGUSR1, events[0].signo);
+    EXPECT_EQ(getpid(), events[0].last.pid);
+    EXPECT_TRUE(queued_by_us(events[1], 7));
   });
 }
 
