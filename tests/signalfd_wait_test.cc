@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,41 @@ bool sleeps_in(pid_t pid, long nr) {
   return false;
 }
 
+// A second thread of this process, parked until destroyed: made before a subscription, it does not
+// block the signal, so a delivery the kernel hands to it runs the handler. It sleeps in poll(), where
+// ThreadSanitizer also runs a handler at once (it defers one that arrives in read()); the destructor
+// releases and joins it, also when an assertion returns early.
+class parked_thread {
+ public:
+  parked_thread() {
+    if (pipe(gate_) != 0) return;
+    thread_ = std::thread([this] {
+      tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
+      struct pollfd p {
+        gate_[0], POLLIN, 0
+      };
+      while (poll(&p, 1, -1) != 1) {
+      }
+    });
+    while (tid_.load() == 0) std::this_thread::sleep_for(1ms);
+  }
+  ~parked_thread() {
+    const char one = 1;
+    if (thread_.joinable() && write(gate_[1], &one, 1) == 1) thread_.join();
+    close(gate_[0]);
+    close(gate_[1]);
+  }
+  parked_thread(const parked_thread&) = delete;
+  parked_thread& operator=(const parked_thread&) = delete;
+  // Its thread id; 0 if it could not be started.
+  pid_t tid() const { return tid_.load(); }
+
+ private:
+  std::atomic<pid_t> tid_{0};
+  int gate_[2] = {-1, -1};
+  std::thread thread_;
+};
+
 // A waiter process: subscribes SIGUSR1 (signalfd backend), says so on `ready`, then wait()s once.
 // `threaded`: a second thread exists from before the subscription (it does not block SIGUSR1) and
 // sleeps until the wait is over. Exits 0 if wait() returned one SIGUSR1 from the parent.
@@ -81,14 +117,10 @@ pid_t fork_waiter(bool threaded, int ready) {
   const pid_t pid = fork();
   if (pid != 0) return pid;
   alarm(60);
-  int gate[2];
-  if (pipe(gate) != 0) _exit(10);
-  std::thread other;
+  std::optional<parked_thread> other;
   if (threaded) {
-    other = std::thread([fd = gate[0]] {
-      char c;
-      (void)!read(fd, &c, 1);
-    });
+    other.emplace();
+    if (other->tid() == 0) _exit(10);
   }
   int code = 0;
   {
@@ -98,11 +130,7 @@ pid_t fork_waiter(bool threaded, int ready) {
     const auto events = sigs.wait();
     if (events.size() != 1 || events[0].signo != SIGUSR1 || events[0].last.pid != getppid()) code = 12;
   }
-  if (threaded) {
-    const char one = 1;
-    if (write(gate[1], &one, 1) != 1) _exit(13);
-    other.join();
-  }
+  other.reset();
   _exit(code);
 }
 
@@ -344,12 +372,8 @@ TEST(SignalfdWait, AnUnderscoreForkChildsWaitLeavesTheParentsEpollSetAlone) {
 TEST(SignalfdWait, WithASecondThreadAWaitThatSleepsTakesTheSignalfdOutOfTheSetToo) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
-    int gate[2];
-    ASSERT_EQ(0, pipe(gate));
-    std::thread other([fd = gate[0]] {
-      char c;
-      (void)!read(fd, &c, 1);
-    });
+    const parked_thread other;
+    ASSERT_NE(0, other.tid());
     {
       signals sigs({SIGUSR1}, backend::signalfd);
       EXPECT_EQ(epoll_set_sizes(), std::vector<int>{2});
@@ -362,9 +386,6 @@ TEST(SignalfdWait, WithASecondThreadAWaitThatSleepsTakesTheSignalfdOutOfTheSetTo
       EXPECT_TRUE(readable(fd, 10000));
       EXPECT_EQ(1U, sigs.pending().size());
     }
-    const char one = 1;
-    ASSERT_EQ(1, write(gate[1], &one, 1));
-    other.join();
   });
 }
 
@@ -461,37 +482,12 @@ TEST(SignalfdPending, AReadOfOneHandsOutTheSenderAndValueOfEachSignal) {
 TEST(SignalfdPending, WhatTheSinkHoldsComesOutWithWhatTheReadTakes) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
-    // Created before the subscription: it does not block the signals, so a delivery to it runs the
-    // handler, which records into the sink. It sleeps in poll(), where ThreadSanitizer also runs a
-    // handler at once (it defers one that arrives in read()).
-    struct helper_thread {
-      std::atomic<pid_t> tid{0};
-      int gate[2] = {-1, -1};
-      std::thread thread;
-      helper_thread() {
-        if (pipe(gate) != 0) return;
-        thread = std::thread([this] {
-          tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
-          struct pollfd p {
-            gate[0], POLLIN, 0
-          };
-          while (poll(&p, 1, -1) != 1) {
-          }
-        });
-        while (tid.load() == 0) std::this_thread::sleep_for(1ms);
-      }
-      ~helper_thread() {  // also when an assertion returns early
-        const char one = 1;
-        if (thread.joinable() && write(gate[1], &one, 1) == 1) thread.join();
-        close(gate[0]);
-        close(gate[1]);
-      }
-    } helper;
-    ASSERT_NE(0, helper.tid.load());
+    const parked_thread helper;  // the handler runs there and records into the sink
+    ASSERT_NE(0, helper.tid());
     signals sigs({SIGUSR1, SIGRTMIN}, backend::signalfd);
     std::vector<sigrelay::signal_event> events;
     events.reserve(4);
-    ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), helper.tid.load(), SIGUSR1));
+    ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), helper.tid(), SIGUSR1));
     // The handler on the helper has recorded it once the sink's wake-up shows.
     ASSERT_TRUE(readable(sigs.native_handle(), 5000));
     // A siginfo for the signalfd: directed at this thread, which blocks SIGRTMIN.
