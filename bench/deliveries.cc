@@ -16,9 +16,9 @@
 //
 // Through the dispatcher and each adapter that is built in (the same tgkill(), then the whole way to
 // the application's callback or await): dispatcher (dispatcher::run() until the callback's stop()),
-// asio (signal_event_set::async_wait() then io_context::run()), uv (signal_watcher on a libuv loop,
-// uv_run(UV_RUN_ONCE)), coro (signal_channel::try_next(); the channel's own thread may drain first, which
-// callgrind counts too).
+// asio (signal_event_set::async_wait() re-armed from its completion handler, inside one io_context::run()),
+// uv (signal_watcher on a libuv loop, uv_run(UV_RUN_ONCE)), coro (signal_channel::try_next(); the channel's
+// own thread may drain first, which callgrind counts too).
 //
 // Allocations: every mode also counts the heap allocations of the process (malloc, calloc, realloc,
 // memalign, aligned_alloc, posix_memalign, valloc, pvalloc, replaced in this executable and passed on
