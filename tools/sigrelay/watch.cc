@@ -16,8 +16,25 @@
 //   have. A signal the process ignores is seen too: the kernel does not discard an ignored signal
 //   sent to a traced thread, but stops it for the tracer, and discards it once it is passed on
 //   (kernel/signal.c, sig_ignored()). One taken by sigwaitinfo() or a signalfd is never delivered
-//   and is invisible here (inspect shows such masks and signalfds); so is SIGKILL, which kills
-//   without a stop.
+//   and is invisible to that mechanism (inspect shows such masks and signalfds); so is SIGKILL,
+//   which kills without a stop. --taken shows the former (next item).
+// - --taken: signals a process takes itself, with sigwaitinfo()/sigtimedwait()/sigwait() or by
+//   read() of a signalfd, are never delivered, so they make no signal-delivery-stop. With --taken
+//   every thread runs under PTRACE_SYSCALL (option TRACESYSGOOD) instead of PTRACE_CONT: it stops at
+//   the entry and the exit of each system call. PTRACE_GET_SYSCALL_INFO says which; at an entry of
+//   rt_sigtimedwait or read we keep the arguments (per thread: a thread is in one call at a time),
+//   at its exit with a positive result we read what the kernel wrote into the process
+//   (process_vm_readv()): the siginfo_t at rt_sigtimedwait's second argument, or the
+//   signalfd_siginfo records read() returned, if /proc/TID/fd/FD is a signalfd then. A
+//   rt_sigtimedwait without a siginfo pointer (sigwait()) gives the signal alone. Nothing is
+//   changed in the process: the stops only delay it, as strace does (every system call costs two
+//   round trips to us, so --taken is not the default). With -p, each thread is interrupted once
+//   (PTRACE_INTERRUPT) so that it runs under PTRACE_SYSCALL from then on; "watching" is printed
+//   once every thread has been, so a signal sent after it is seen. Side effect of that interrupt
+//   (as of strace -p): a thread asleep in a call that does not restart after a stop
+//   (sigwaitinfo(), epoll_wait(), ...) gets EINTR. Only the native ABI's calls are decoded (a
+//   32-bit process on x86-64 is traced, its taken signals are not shown); readv() and io_uring
+//   reads of a signalfd are not decoded either.
 // - Group-stops (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are reported by PTRACE_SEIZE as
 //   PTRACE_EVENT_STOP; we answer with PTRACE_LISTEN, so the process stays stopped until a SIGCONT as
 //   it would untraced, and we still see that SIGCONT.
@@ -45,7 +62,11 @@
 #include <sigrelay/signals.hpp>
 
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +91,7 @@ struct watch_options {
   std::vector<std::string> program;  // PROGRAM ARGS...
   std::string pid;
   bool json = false;
+  bool taken = false;  // also the signals the process takes itself (design notes, --taken)
   CLI::Option* program_option = nullptr;
 };
 
@@ -98,9 +120,78 @@ bool has_address(int signo, int code) {
          (signo == SIGSEGV || signo == SIGBUS || signo == SIGILL || signo == SIGFPE || signo == SIGTRAP);
 }
 
-// One line (or JSON object) for one siginfo delivered to thread `tid` of process `pid`.
-std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool json) {
+// A signalfd record as the siginfo_t it stands for (the fields describe_delivery() reads).
+siginfo_t from_signalfd(const signalfd_siginfo& r) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  info.si_signo = static_cast<int>(r.ssi_signo);
+  info.si_code = r.ssi_code;
+  if (has_address(info.si_signo, info.si_code)) {
+    info.si_addr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.ssi_addr));
+    return info;
+  }
+  info.si_pid = static_cast<pid_t>(r.ssi_pid);
+  info.si_uid = r.ssi_uid;
+  if (info.si_signo == SIGCHLD && info.si_code >= CLD_EXITED && info.si_code <= CLD_CONTINUED) {
+    info.si_status = r.ssi_status;
+  } else {
+    info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.ssi_ptr));
+  }
+  return info;
+}
+
+// Whether descriptor `fd` of thread `tid` is a signalfd now (its /proc link).
+bool is_signalfd(pid_t tid, long long fd) {
+  const std::string path = "/proc/" + std::to_string(tid) + "/fd/" + std::to_string(fd);
+  char target[64];
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+  return n > 0 && std::string_view(target, static_cast<std::size_t>(n)) == "anon_inode:[signalfd]";
+}
+
+// Copies `size` bytes at `address` in thread `tid`'s process into `out`; false if it cannot.
+bool read_tracee(pid_t tid, std::uint64_t address, void* out, std::size_t size) {
+  iovec local{out, size};
+  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), size};
+  return ::process_vm_readv(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
+// The ABI whose system calls --taken decodes: the tracer's own.
+#if defined(__x86_64__) && !defined(__ILP32__)
+constexpr std::uint32_t kNativeArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr std::uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
+#else
+constexpr std::uint32_t kNativeArch = 0;  // any: not checked
+#endif
+
+// How the thread got the signal: delivered (a signal-delivery-stop), or taken by a system call of its
+// own (--taken). `siginfo` false: a sigwait() (or a sigwaitinfo() given no siginfo_t), only si_signo
+// is known.
+struct taking {
+  enum class how { delivered, sigwait, signalfd } way = how::delivered;
+  int fd = -1;  // signalfd: the descriptor read
+  bool siginfo = true;
+};
+
+std::string taken_words(const taking& t) {
+  if (t.way == taking::how::sigwait) return "taken with sigwaitinfo()";
+  if (t.way == taking::how::signalfd) return "read from signalfd " + std::to_string(t.fd);
+  return "";
+}
+
+// One line (or JSON object) for one siginfo delivered to (or taken by) thread `tid` of process `pid`.
+std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool json,
+                              const taking& how = {}) {
   const int signo = info.si_signo;
+  if (!how.siginfo) {  // sigwait(): the number alone
+    if (json) {
+      return "{\"time\":" + json_string(now_text(true)) + ",\"pid\":" + std::to_string(pid) +
+             ",\"tid\":" + std::to_string(tid) + ",\"signal\":" + json_string(signal_label(signo)) +
+             ",\"signo\":" + std::to_string(signo) + ",\"taken\":\"sigwaitinfo\",\"siginfo\":false}\n";
+    }
+    return now_text(false) + ' ' + signal_label(signo) + " to " + std::to_string(tid) +
+           ": sender not known (taken with sigwait(), or a sigwaitinfo() that asked for no siginfo)\n";
+  }
   const int code = info.si_code;
   const bool sender = code_has_sender(signo, code);
   const bool trusted = code_trusted(code);
@@ -121,6 +212,8 @@ std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool 
     if (value) o << ",\"value\":" << info.si_value.sival_int;
     if (child) o << ",\"child_status\":" << info.si_status;
     if (addr[0] != '\0') o << ",\"addr\":" << json_string(addr);
+    if (how.way == taking::how::sigwait) o << ",\"taken\":\"sigwaitinfo\"";
+    if (how.way == taking::how::signalfd) o << ",\"taken\":\"signalfd\",\"fd\":" << how.fd;
     o << "}\n";
     return o.str();
   }
@@ -135,6 +228,7 @@ std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool 
   if (value) o << ", value " << info.si_value.sival_int;
   if (child) o << ", status " << info.si_status;
   if (addr[0] != '\0') o << ", addr " << addr;
+  if (how.way != taking::how::delivered) o << ", " << taken_words(how);
   o << '\n';
   return o.str();
 }
@@ -157,6 +251,11 @@ class tracer {
   // PROGRAM mode: follow forked processes too (inherited by every process traced through them).
   static constexpr long kProgramOptions = kOptions | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
 
+  // The PTRACE_SEIZE options: with --taken, syscall-stops told apart from SIGTRAPs (TRACESYSGOOD).
+  static long options_for(bool program_mode, bool taken) {
+    return (program_mode ? kProgramOptions : kOptions) | (taken ? PTRACE_O_TRACESYSGOOD : 0);
+  }
+
   // Seizes every thread of the process, again until a listing shows no new one (threads created
   // while we attach are traced by their creator's TRACECLONE once that one is seized, or listed).
   void seize_all() {
@@ -164,7 +263,8 @@ class tracer {
       added = false;
       for (pid_t tid : thread_ids(pid_)) {
         if (threads_.count(tid)) continue;
-        if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(kOptions)) != 0) {
+        if (::ptrace(PTRACE_SEIZE, tid, nullptr,
+                     reinterpret_cast<void*>(options_for(false, options_.taken))) != 0) {
           if (errno == ESRCH) continue;  // the thread ended meanwhile
           throw sys_error(errno, "cannot attach to thread " + std::to_string(tid) + " of pid " +
                                      std::to_string(pid_) + " (ptrace)");
@@ -174,6 +274,26 @@ class tracer {
       }
     }
     if (threads_.empty()) throw sys_error(ESRCH, "cannot attach to pid " + std::to_string(pid_));
+  }
+
+  // --taken with -p (design notes): stops every thread once, so that it runs under PTRACE_SYSCALL
+  // from its next instruction, and returns once each has been resumed so (or has ended). A signal
+  // delivered meanwhile is reported and passed on as usual.
+  void start_tracing_syscalls() {
+    for (const pid_t tid : threads_) {
+      if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) == 0) not_yet_syscall_traced_.insert(tid);
+    }
+    while (!not_yet_syscall_traced_.empty() && !threads_.empty()) {
+      int st = 0;
+      const pid_t tid = ::waitpid(-1, &st, __WALL);
+      if (tid < 0) {
+        if (errno == EINTR) continue;
+        threads_.clear();  // ECHILD: nothing traced is left
+        break;
+      }
+      handle(tid, st);
+    }
+    not_yet_syscall_traced_.clear();
   }
 
   // Program mode: the child is already seized (one thread).
@@ -220,14 +340,63 @@ class tracer {
     if (detaching_) {
       ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signo)));
       threads_.erase(tid);
+      entered_.erase(tid);
     } else {
-      ::ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signo)));
+      const auto request = options_.taken ? PTRACE_SYSCALL : PTRACE_CONT;
+      ::ptrace(request, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signo)));
+      not_yet_syscall_traced_.erase(tid);
+    }
+  }
+
+  // A syscall-stop (--taken; design notes): at the entry of rt_sigtimedwait or read the arguments are
+  // kept, at its exit what it took is reported.
+  void on_syscall(pid_t tid) {
+    __ptrace_syscall_info call{};
+    if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, reinterpret_cast<void*>(sizeof call), &call) <= 0) return;
+    if (call.op == PTRACE_SYSCALL_INFO_ENTRY) {
+      const bool wanted = (kNativeArch == 0 || call.arch == kNativeArch) &&
+                          (call.entry.nr == SYS_rt_sigtimedwait || call.entry.nr == SYS_read);
+      if (wanted) {
+        entered_[tid] = {call.entry.nr, call.entry.args[0], call.entry.args[1]};
+      } else {
+        entered_.erase(tid);
+      }
+      return;
+    }
+    if (call.op != PTRACE_SYSCALL_INFO_EXIT) return;
+    const auto it = entered_.find(tid);
+    if (it == entered_.end()) return;  // not one of ours, or its entry came before we traced calls
+    const entry e = it->second;
+    entered_.erase(it);
+    if (call.exit.is_error != 0 || call.exit.rval <= 0) return;
+    if (e.nr == SYS_rt_sigtimedwait) {
+      siginfo_t info;
+      std::memset(&info, 0, sizeof info);
+      taking how{taking::how::sigwait};
+      if (e.arg1 == 0 || !read_tracee(tid, e.arg1, &info, sizeof info)) {
+        how.siginfo = false;
+        info.si_signo = static_cast<int>(call.exit.rval);
+      }
+      report(info, tid, how);
+      return;
+    }
+    // read(): whole signalfd records from a signalfd. Read from the process before anything else.
+    constexpr std::size_t record = sizeof(signalfd_siginfo);
+    const auto bytes = static_cast<std::size_t>(call.exit.rval);
+    if (bytes % record != 0 || bytes > 64 * record || !is_signalfd(tid, static_cast<long long>(e.arg0)))
+      return;
+    std::vector<signalfd_siginfo> records(bytes / record);
+    if (!read_tracee(tid, e.arg1, records.data(), bytes)) return;
+    for (const signalfd_siginfo& r : records) {
+      report(from_signalfd(r), tid, taking{taking::how::signalfd, static_cast<int>(e.arg0)});
     }
   }
 
   void handle(pid_t tid, int st) {
     if (WIFEXITED(st) || WIFSIGNALED(st)) {
       threads_.erase(tid);
+      entered_.erase(tid);
+      not_yet_syscall_traced_.erase(tid);
       const auto it = process_of_.find(tid);
       const bool leader = it != process_of_.end() && it->second == tid;
       if (it != process_of_.end()) process_of_.erase(it);
@@ -265,10 +434,14 @@ class tracer {
           resume(tid, 0);  // a detached thread in a group-stop stays stopped
         } else {
           ::ptrace(PTRACE_LISTEN, tid, nullptr, nullptr);
+          not_yet_syscall_traced_.erase(tid);  // stopped: it resumes under PTRACE_SYSCALL after SIGCONT
         }
       } else {
         resume(tid, 0);  // PTRACE_INTERRUPT's stop, or a new thread's first
       }
+    } else if (event == 0 && signo == (SIGTRAP | 0x80)) {  // syscall-stop (TRACESYSGOOD: --taken)
+      on_syscall(tid);
+      resume(tid, 0);
     } else if (event == 0) {  // signal-delivery-stop
       siginfo_t info;
       std::memset(&info, 0, sizeof info);
@@ -279,13 +452,13 @@ class tracer {
     }
   }
 
-  void report(const siginfo_t& info, pid_t tid) {
+  void report(const siginfo_t& info, pid_t tid, const taking& how = {}) {
     const int signo = info.si_signo;
     if (!filter_.empty() && (signo <= 0 || signo >= static_cast<int>(filter_.size()) || !filter_[signo]))
       return;
     const auto it = process_of_.find(tid);
     const pid_t process = it != process_of_.end() ? it->second : pid_;
-    const std::string line = describe_delivery(info, process, tid, options_.json);
+    const std::string line = describe_delivery(info, process, tid, options_.json, how);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
   }
@@ -335,6 +508,15 @@ class tracer {
   int leader_status_ = -1;
   std::set<pid_t> threads_;
   std::map<pid_t, pid_t> process_of_;  // thread -> its process, for the threads whose start we saw
+  // --taken: the call each thread is in, if it is rt_sigtimedwait or read (its number and first two
+  // arguments), and the threads not yet resumed under PTRACE_SYSCALL (start_tracing_syscalls()).
+  struct entry {
+    std::uint64_t nr;
+    std::uint64_t arg0;
+    std::uint64_t arg1;
+  };
+  std::map<pid_t, entry> entered_;
+  std::set<pid_t> not_yet_syscall_traced_;
 };
 
 int status_code(int st) {
@@ -355,7 +537,7 @@ void say_status(const std::string& what, int st) {
 // the child and the read end of a close-on-exec pipe on which a failed exec leaves its errno. The
 // pipe is read only after the child has ended: until then the child may be in a ptrace-stop (a
 // thread its runtime starts before exec, say) that only the tracing loop resumes.
-std::pair<pid_t, int> start_program(const std::vector<std::string>& program) {
+std::pair<pid_t, int> start_program(const std::vector<std::string>& program, long options) {
   int go[2];
   int failed[2];
   if (::pipe2(go, O_CLOEXEC) != 0) throw sys_error(errno, "pipe");
@@ -385,7 +567,7 @@ std::pair<pid_t, int> start_program(const std::vector<std::string>& program) {
   }
   ::close(go[0]);
   ::close(failed[1]);
-  if (::ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(tracer::kProgramOptions)) != 0) {
+  if (::ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(options)) != 0) {
     const int err = errno;
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
@@ -434,13 +616,14 @@ int run_watch(watch_options& o, CLI::App& sub) {
       const pid_t pid = parse_pid(o.pid);
       tracer t(o, filter, pid, false);
       t.seize_all();
+      if (o.taken) t.start_tracing_syscalls();
       std::cerr << "sigrelay watch: watching pid " << pid << " (" << process_comm(pid)
                 << "); Ctrl+C or SIGTERM detaches\n";
       const int st = t.run(sigs);
       if (st != -1) say_status("pid " + std::to_string(pid), st);
       return 0;
     }
-    const auto [child, failed_fd] = start_program(o.program);
+    const auto [child, failed_fd] = start_program(o.program, tracer::options_for(true, o.taken));
     tracer t(o, filter, child, true);
     t.adopt(child);
     int st = t.run(sigs);
@@ -498,6 +681,9 @@ void setup(CLI::App& app, int& status) {
   sub->add_option("-p,--pid", o->pid, "Attach to this running process (all its threads) instead.")
       ->type_name("PID");
   sub->add_flag("--json", o->json, "Print one JSON object per line instead of text.");
+  sub->add_flag("--taken", o->taken,
+                "Also print the signals the process takes itself (sigwaitinfo(), a signalfd); stops it at "
+                "every system call.");
   sub->validate_positionals();
   sub->formatter(std::make_shared<watch_formatter>());
   sub->allow_extras();
@@ -528,8 +714,19 @@ void setup(CLI::App& app, int& status) {
       "  started later too), but not its children.\n"
       "\n"
       "  Signals the process ignores are seen too (the kernel shows them to watch, then discards them\n"
-      "  as usual). Not seen: those it takes with sigwaitinfo() or a signalfd (never delivered; see\n"
-      "  sigrelay inspect), and SIGKILL (it kills without a stop).\n"
+      "  as usual). SIGKILL is not seen (it kills without a stop), nor, without --taken, the signals\n"
+      "  the process takes itself with sigwaitinfo(), sigtimedwait(), sigwait() or read() of a\n"
+      "  signalfd: those are never delivered (sigrelay inspect shows such masks and signalfds).\n"
+      "\n"
+      "  --taken shows those too, each line ending with \"taken with sigwaitinfo()\" or \"read from\n"
+      "  signalfd FD\" (JSON: \"taken\":\"sigwaitinfo\" or \"signalfd\", \"fd\"), read from what the\n"
+      "  call returned to the process. sigwait() asks for no siginfo (nor does sigwaitinfo(SET, NULL)):\n"
+      "  such a line gives the signal and says the sender is not known. The price, as under strace: the "
+      "process stops at the entry and\n"
+      "  the exit of every system call while watched. With -p each thread is interrupted once to start\n"
+      "  that, and a thread asleep in a call that does not restart (sigwaitinfo(), epoll_wait(), ...)\n"
+      "  returns EINTR to the process; \"watching\" is printed once every thread is traced so. Not\n"
+      "  decoded: readv() or io_uring reads of a signalfd, and the calls of 32-bit processes.\n"
       "\n"
       "ENDING\n"
       "  -p PID: Ctrl+C, Ctrl+\\, SIGTERM or SIGHUP detaches from every thread; a signal caught on\n"
@@ -546,6 +743,7 @@ void setup(CLI::App& app, int& status) {
       "EXAMPLES\n"
       "  sigrelay watch -p 4242\n"
       "  sigrelay watch TERM INT -p 4242\n"
+      "  sigrelay watch --taken -- tini -- sleep 600\n"
       "  sigrelay watch --json -- nginx -g 'daemon off;'\n");
   sub->callback([o, sub, &status] { status = run_watch(*o, *sub); });
 }

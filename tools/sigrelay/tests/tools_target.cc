@@ -17,12 +17,16 @@
 //                          "got SIGUSR1 in TID"); prints
 //                          "ready PID" and exits 0 when its main thread takes a SIGHUP (blocked in
 //                          every thread, taken with sigwaitinfo()).
+//   tools_target signalfd  blocks SIGUSR1, SIGRTMIN and SIGHUP and reads them from a signalfd (never
+//                          delivered), prints "ready PID", then one line per record read: "read
+//                          SIGNAME code C pid P value V". Exits 0 after SIGHUP.
 // Every line is flushed at once: the test reads them from a pipe while the program runs. Both modes
 // end with _exit() (see main()).
 #include <sigrelay/signals.hpp>
 
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -147,6 +151,33 @@ int handlers() {
   ::_exit(0);  // the threads pause forever: end the process without joining them
 }
 
+int signalfd_reader() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGRTMIN);
+  sigaddset(&set, SIGHUP);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return 4;
+  const int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  if (fd < 0) return 4;
+  std::printf("ready %d\n", static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  for (;;) {
+    signalfd_siginfo records[4];
+    const ssize_t n = ::read(fd, records, sizeof records);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 5;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n) / sizeof records[0]; ++i) {
+      const signalfd_siginfo& r = records[i];
+      std::printf("read %s code %d pid %u value %d\n",
+                  sigrelay::signal_name(static_cast<int>(r.ssi_signo)).data(), r.ssi_code, r.ssi_pid,
+                  r.ssi_int);
+      std::fflush(stdout);
+      if (r.ssi_signo == SIGHUP) return 0;
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,6 +195,11 @@ int main(int argc, char** argv) {
   if (mode == "threads") return threads();
   if (mode == "family") return family();
   if (mode == "handlers") return handlers();
-  std::fprintf(stderr, "usage: tools_target receive|threads|family|handlers\n");
+  if (mode == "signalfd") {
+    const int status = signalfd_reader();
+    std::fflush(stdout);
+    ::_exit(status);
+  }
+  std::fprintf(stderr, "usage: tools_target receive|threads|family|handlers|signalfd\n");
   return 2;
 }
