@@ -61,6 +61,7 @@
 
 #include <sigrelay/signals.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <sys/ptrace.h>
@@ -383,8 +384,7 @@ class tracer {
     // read(): whole signalfd records from a signalfd. Read from the process before anything else.
     constexpr std::size_t record = sizeof(signalfd_siginfo);
     const auto bytes = static_cast<std::size_t>(call.exit.rval);
-    if (bytes % record != 0 || bytes > 64 * record || !is_signalfd(tid, static_cast<long long>(e.arg0)))
-      return;
+    if (bytes % record != 0 || !is_signalfd(tid, static_cast<long long>(e.arg0))) return;
     std::vector<signalfd_siginfo> records(bytes / record);
     if (!read_tracee(tid, e.arg1, records.data(), bytes)) return;
     for (const signalfd_siginfo& r : records) {
@@ -519,6 +519,34 @@ class tracer {
   std::set<pid_t> not_yet_syscall_traced_;
 };
 
+// -p without --taken: a process that holds a signalfd, or has a thread asleep in rt_sigtimedwait now
+// (its /proc/TID/syscall), takes signals itself, which watch shows only with --taken. Says so on
+// stderr. (Its mask does not tell: a thread in sigwaitinfo() has the signals it waits for unblocked
+// for the while.)
+void hint_taken(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::string why;
+  if (DIR* dir = ::opendir((proc + "/fd").c_str())) {
+    while (const dirent* d = ::readdir(dir)) {
+      if (d->d_name[0] != '.' && is_signalfd(pid, std::atoll(d->d_name))) {
+        why = "reads a signalfd";
+        break;
+      }
+    }
+    ::closedir(dir);
+  }
+  for (const pid_t tid : thread_ids(pid)) {
+    if (!why.empty()) break;
+    std::ifstream in(proc + "/task/" + std::to_string(tid) + "/syscall");
+    long nr = -1;
+    if (in >> nr && nr == SYS_rt_sigtimedwait)
+      why = "has thread " + std::to_string(tid) + " in sigwaitinfo()";
+  }
+  if (why.empty()) return;
+  std::cerr << "sigrelay watch: pid " << pid << " " << why
+            << ": the signals it takes so are shown only with --taken\n";
+}
+
 int status_code(int st) {
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
@@ -619,6 +647,7 @@ int run_watch(watch_options& o, CLI::App& sub) {
       if (o.taken) t.start_tracing_syscalls();
       std::cerr << "sigrelay watch: watching pid " << pid << " (" << process_comm(pid)
                 << "); Ctrl+C or SIGTERM detaches\n";
+      if (!o.taken) hint_taken(pid);
       const int st = t.run(sigs);
       if (st != -1) say_status("pid " + std::to_string(pid), st);
       return 0;
@@ -725,7 +754,8 @@ void setup(CLI::App& app, int& status) {
       "process stops at the entry and\n"
       "  the exit of every system call while watched. With -p each thread is interrupted once to start\n"
       "  that, and a thread asleep in a call that does not restart (sigwaitinfo(), epoll_wait(), ...)\n"
-      "  returns EINTR to the process; \"watching\" is printed once every thread is traced so. Not\n"
+      "  returns EINTR to the process; \"watching\" is printed once every thread is traced so. Without\n"
+      "  --taken, -p says so when the process holds a signalfd or has a thread in sigwaitinfo(). Not\n"
       "  decoded: readv() or io_uring reads of a signalfd, and the calls of 32-bit processes.\n"
       "\n"
       "ENDING\n"

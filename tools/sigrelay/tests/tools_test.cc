@@ -19,10 +19,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/child.hpp"
@@ -867,6 +869,25 @@ TEST(ToolsWatch, TakenAttachShowsSigwaitinfoInEachThread) {
         }
         const pid_t pid = target.pid();
         const std::string me = std::to_string(getpid());
+        // Without --taken, watch says why it may show nothing: a thread is asleep in sigwaitinfo().
+        for (const pid_t tid : tids) {
+          const std::string file =
+              "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall";
+          const auto until = std::chrono::steady_clock::now() + kWait;
+          for (long nr = -1; nr != SYS_rt_sigtimedwait; std::this_thread::sleep_for(10ms)) {
+            ASSERT_LT(std::chrono::steady_clock::now(), until) << file;
+            std::ifstream in(file);
+            if (!(in >> nr)) nr = -1;
+          }
+        }
+        {
+          process plain(kBin, {"watch", "-p", std::to_string(pid)});
+          EXPECT_TRUE(
+              wait_for_line(plain, {"in sigwaitinfo(): the signals it takes so are shown only with --taken"}))
+              << plain.output();
+          ASSERT_EQ(kill(plain.pid(), SIGTERM), 0);
+          EXPECT_TRUE(sigrelay::test::exited_with(plain.finish(60), 0)) << plain.output();
+        }
         process watch(kBin, {"watch", "--taken", "-p", std::to_string(pid)});
         ASSERT_TRUE(wait_for_line(watch, {"watching pid " + std::to_string(pid)})) << watch.output();
         union sigval v {};
