@@ -23,11 +23,20 @@
 //                         take it blocks, and no signalfd reads: it waits until someone unblocks it.
 //     zombie_children     children in state Z that the process has not reaped.
 //   Only SIGKILL and SIGSTOP are exempt from "blocked" (the kernel never lets them be blocked).
+// - A thread asleep in sigwaitinfo()/sigtimedwait()/sigwait() has the signals it waits for
+//   unblocked while it waits (the kernel's real_blocked): its SigBlk alone would hide what it
+//   blocks the rest of the time, as for every container init. /proc/TID/syscall names the call
+//   (rt_sigtimedwait) and its first argument, the address of the set, which we read from the
+//   process (process_vm_readv(): the same ptrace permission as that file). Shown per thread as
+//   "in sigwaitinfo() for"; those signals count as taken by that thread, never as a trap.
 #include "command.hpp"
 #include "describe.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <charconv>
@@ -49,6 +58,9 @@ struct thread_state {
   std::string comm;
   std::uint64_t blocked = 0;
   std::uint64_t pending = 0;
+  bool in_sigwait = false;   // asleep in rt_sigtimedwait (sigwaitinfo(), sigtimedwait(), sigwait())
+  bool waits_known = false;  // and `waits_for` could be read from the process
+  std::uint64_t waits_for = 0;
 };
 
 struct child_info {
@@ -136,6 +148,28 @@ std::vector<std::pair<int, std::uint64_t>> signalfds(pid_t pid) {
   return out;
 }
 
+// Whether thread `tid` is asleep in rt_sigtimedwait, and the set it waits for if it can be read
+// (design notes). /proc/TID/syscall: "NR ARG1 ARG2 ... SP PC", hexadecimal arguments.
+void read_sigwait(pid_t pid, thread_state& t) {
+  std::istringstream in(
+      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(t.tid) + "/syscall"));
+  long nr = -1;
+  std::string set_address;
+  if (!(in >> nr >> set_address) || nr != SYS_rt_sigtimedwait) return;
+  t.in_sigwait = true;
+  std::uint64_t address = 0;
+  const char* first = set_address.c_str() + (set_address.rfind("0x", 0) == 0 ? 2 : 0);
+  const char* last = set_address.c_str() + set_address.size();
+  if (std::from_chars(first, last, address, 16).ec != std::errc{} || address == 0) return;
+  std::uint64_t mask = 0;  // the kernel's sigset: bit N-1 for signal N, as /proc shows masks
+  iovec local{&mask, sizeof mask};
+  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), sizeof mask};
+  if (::process_vm_readv(t.tid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof mask)) return;
+  t.waits_known = true;
+  t.waits_for =
+      mask & ~((std::uint64_t{1} << (SIGKILL - 1)) | (std::uint64_t{1} << (SIGSTOP - 1)));  // as the kernel
+}
+
 report gather(pid_t pid) {
   report r;
   r.pid = pid;
@@ -171,6 +205,7 @@ report gather(pid_t pid) {
     ts.comm = t.count("Name") ? t.at("Name") : "?";
     ts.blocked = t.count("SigBlk") ? parse_mask(t.at("SigBlk")) : 0;
     ts.pending = t.count("SigPnd") ? parse_mask(t.at("SigPnd")) : 0;
+    read_sigwait(pid, ts);
     r.threads.push_back(ts);
   }
   r.signalfds = signalfds(pid);
@@ -252,6 +287,14 @@ void print_text(const report& r) {
     std::cout << "thread " << t.tid << " (" << t.comm << ")\n";
     std::cout << "  blocked:           " << mask_names(t.blocked) << '\n';
     std::cout << "  pending (thread):  " << mask_names(t.pending) << '\n';
+    if (t.in_sigwait) {
+      std::cout << "  in sigwaitinfo():  "
+                << (t.waits_known
+                        ? mask_names(t.waits_for) +
+                              " (taken by this thread itself; unblocked only while it waits)"
+                        : std::string("(the set it waits for cannot be read: no ptrace permission)"))
+                << '\n';
+    }
   }
   if (!r.children.empty()) {
     std::cout << "children:";
@@ -294,7 +337,12 @@ void print_json(const report& r) {
   for (std::size_t i = 0; i < r.threads.size(); ++i) {
     const thread_state& t = r.threads[i];
     o << (i ? "," : "") << "{\"tid\":" << t.tid << ",\"comm\":" << json_string(t.comm)
-      << ",\"blocked\":" << json_mask(t.blocked) << ",\"pending\":" << json_mask(t.pending) << "}";
+      << ",\"blocked\":" << json_mask(t.blocked) << ",\"pending\":" << json_mask(t.pending)
+      << ",\"sigwaitinfo\":"
+      << (!t.in_sigwait   ? std::string("null")
+          : t.waits_known ? json_mask(t.waits_for)
+                          : std::string("true"))
+      << "}";
   }
   o << "],\"children\":[";
   for (std::size_t i = 0; i < r.children.size(); ++i) {
@@ -342,6 +390,10 @@ void setup(CLI::App& app, int& status) {
       "    queued signals           SigQ and the RLIMIT_SIGPENDING limits\n"
       "    signalfd N reads         each signalfd the process holds and its mask\n"
       "    per thread: blocked, pending (thread)   each thread's mask and its own pending signals\n"
+      "    per thread: in sigwaitinfo()            the signals a thread asleep in sigwaitinfo(),\n"
+      "                             sigtimedwait() or sigwait() waits for (read from the process: needs\n"
+      "                             ptrace permission); they are unblocked while it waits, so its\n"
+      "                             \"blocked\" shows them only once it returns\n"
       "    children                 each child with its state (Z: a zombie)\n"
       "\n"
       "TRAPS\n"

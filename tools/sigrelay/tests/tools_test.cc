@@ -200,6 +200,35 @@ std::string status_field(pid_t pid, const std::string& key) {
   return {};
 }
 
+// The worker threads of tools_target `threads`, once both have said "thread TID ready".
+std::vector<pid_t> ready_threads(process& target) {
+  std::vector<pid_t> tids;
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  for (;;) {
+    tids.clear();
+    for (const std::string& line : lines_of(target.output())) {
+      if (line.rfind("thread ", 0) == 0 && line.find(" ready") != std::string::npos)
+        tids.push_back(number_after(line, "thread "));
+    }
+    if (tids.size() >= 2 || std::chrono::steady_clock::now() >= deadline) return tids;
+    target.wait_for_output("\x01never\x01", 200ms);
+  }
+}
+
+// Waits until each of `tids` (threads of `pid`) is asleep in rt_sigtimedwait (/proc/TID/syscall).
+bool asleep_in_sigwaitinfo(pid_t pid, const std::vector<pid_t>& tids) {
+  for (const pid_t tid : tids) {
+    const std::string file = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall";
+    const auto until = std::chrono::steady_clock::now() + kWait;
+    for (long nr = -1; nr != SYS_rt_sigtimedwait; std::this_thread::sleep_for(10ms)) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::ifstream in(file);
+      if (!(in >> nr)) nr = -1;
+    }
+  }
+  return true;
+}
+
 // Whether this process may trace a child of its own (ptrace can be off in a container).
 bool ptrace_permitted() {
   const pid_t child = fork();
@@ -476,6 +505,57 @@ TEST(ToolsInspect, ShellBackgroundJobHasInterruptIgnored) {
         EXPECT_NE(line_with(r.output, {"! SIGINT SIGQUIT ignored", "started in the background"}), "")
             << r.output;
         EXPECT_EQ(line_with(r.output, {"zombie"}), "") << r.output;
+      },
+      kWatchdog);
+}
+
+// A thread asleep in sigwaitinfo() has the signals it waits for unblocked meanwhile: inspect reads the
+// set it waits for from the process and shows it, and does not call those signals a trap.
+TEST(ToolsInspect, ShowsWhatEachThreadInSigwaitinfoWaitsFor) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        process target(kTarget, {"threads"});
+        const std::vector<pid_t> workers = ready_threads(target);
+        ASSERT_EQ(workers.size(), 2u) << target.output();
+        const pid_t pid = target.pid();
+        std::vector<pid_t> all = workers;
+        all.push_back(pid);
+        ASSERT_TRUE(asleep_in_sigwaitinfo(pid, all));
+        const result text = run_tool({"inspect", std::to_string(pid)});
+        ASSERT_TRUE(sigrelay::test::exited_with(text.status, 0)) << text.output;
+        // "thread TID (comm)", then its blocked / pending / in sigwaitinfo() lines.
+        auto section = [&](pid_t tid) {
+          const std::string head = "thread " + std::to_string(tid) + " (";
+          const std::size_t at = text.output.find(head);
+          if (at == std::string::npos) return std::string();
+          const std::size_t end = text.output.find("\nthread ", at + 1);
+          return text.output.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        };
+        EXPECT_NE(section(pid).find("blocked:           SIGUSR2\n"), std::string::npos) << text.output;
+        EXPECT_NE(section(pid).find("in sigwaitinfo():  SIGHUP (taken by this thread itself"),
+                  std::string::npos)
+            << text.output;
+        for (const pid_t tid : workers) {
+          EXPECT_NE(section(tid).find("blocked:           SIGHUP\n"), std::string::npos) << text.output;
+          EXPECT_NE(section(tid).find("in sigwaitinfo():  SIGUSR2 (taken by this thread itself"),
+                    std::string::npos)
+              << text.output;
+        }
+        EXPECT_EQ(text.output.find("blocked in every thread"), std::string::npos) << text.output;
+        const result json = run_tool({"inspect", "--json", std::to_string(pid)});
+        ASSERT_TRUE(sigrelay::test::exited_with(json.status, 0)) << json.output;
+        EXPECT_NE(json.output.find("\"sigwaitinfo\":[\"SIGHUP\"]"), std::string::npos) << json.output;
+        EXPECT_NE(json.output.find("\"sigwaitinfo\":[\"SIGUSR2\"]"), std::string::npos) << json.output;
+        ASSERT_EQ(kill(pid, SIGHUP), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(target.finish(60), 0)) << target.output();
+        // A thread in no such call: null.
+        process plain(kTarget, {"receive"});
+        ASSERT_TRUE(wait_for_line(plain, {"ready "})) << plain.output();
+        const result other = run_tool({"inspect", "--json", std::to_string(plain.pid())});
+        EXPECT_NE(other.output.find("\"sigwaitinfo\":null"), std::string::npos) << other.output;
+        EXPECT_EQ(other.output.find("\"sigwaitinfo\":["), std::string::npos) << other.output;
+        ASSERT_EQ(kill(plain.pid(), SIGHUP), 0);
+        EXPECT_TRUE(sigrelay::test::exited_with(plain.finish(60), 0)) << plain.output();
       },
       kWatchdog);
 }
@@ -855,31 +935,12 @@ TEST(ToolsWatch, TakenAttachShowsSigwaitinfoInEachThread) {
       [] {
         if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
         process target(kTarget, {"threads"});
-        std::vector<pid_t> tids;
-        const auto deadline = std::chrono::steady_clock::now() + kWait;
-        for (;;) {
-          tids.clear();
-          for (const std::string& line : lines_of(target.output())) {
-            if (line.rfind("thread ", 0) == 0 && line.find(" ready") != std::string::npos)
-              tids.push_back(number_after(line, "thread "));
-          }
-          if (tids.size() >= 2) break;
-          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << target.output();
-          target.wait_for_output("\x01never\x01", 200ms);
-        }
+        const std::vector<pid_t> tids = ready_threads(target);
+        ASSERT_EQ(tids.size(), 2u) << target.output();
         const pid_t pid = target.pid();
         const std::string me = std::to_string(getpid());
         // Without --taken, watch says why it may show nothing: a thread is asleep in sigwaitinfo().
-        for (const pid_t tid : tids) {
-          const std::string file =
-              "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall";
-          const auto until = std::chrono::steady_clock::now() + kWait;
-          for (long nr = -1; nr != SYS_rt_sigtimedwait; std::this_thread::sleep_for(10ms)) {
-            ASSERT_LT(std::chrono::steady_clock::now(), until) << file;
-            std::ifstream in(file);
-            if (!(in >> nr)) nr = -1;
-          }
-        }
+        ASSERT_TRUE(asleep_in_sigwaitinfo(pid, tids));
         {
           process plain(kBin, {"watch", "-p", std::to_string(pid)});
           EXPECT_TRUE(
