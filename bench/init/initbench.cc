@@ -39,6 +39,16 @@
 //   session, sched_autogroup_enabled) apply only to tasks in the root cpu cgroup
 //   (task_wants_autogroup() in kernel/sched/autogroup.c), so there a child in a session of its own
 //   (dumb-init's setsid) is no longer a scheduling entity apart from its init, as it is in a container.
+// * --at-rest US: the driver sleeps US µs (usleep) before each sample, forwarded and direct, so that
+//   every signal finds the init and its child asleep in sigwaitinfo(), as a container's init meets
+//   a signal. Back to back (the default), the child's write of a timestamp wakes the driver, which
+//   preempts the child before the child is back in its sigwaitinfo(): the next signal finds it still
+//   runnable, and where the scheduler then puts the child's remaining few µs (before the init runs,
+//   or after) depends on the inits' own CPU time and switches, not on how they forward (seen with
+//   the sched_switch tracepoint: in one run our init's cycles all paid them, tini's only some).
+//   The two orders rank the inits differently on one CPU in the root cgroup; bench/run reports both.
+//   A sleep rather than a sched_yield(): yielding moves the driver's own deadline (EEVDF), which
+//   reorders the wake-ups that follow as well.
 // * RSS: the init's VmRSS once its child is ready and nothing happened yet (idle), its VmRSS after
 //   the round's last forwarded signal (the goal row uses this one: what forwarding keeps mapped), and
 //   VmHWM after the reaping. Binary size: the file's size, and the size of `strip -o` of it; whether it is
@@ -100,6 +110,7 @@ struct options {
   unsigned timeout_s = 60;
   std::string out;
   bool container_cpu_cgroup = false;  // every instance in a cpu cgroup of its own (design notes)
+  long at_rest_us = 0;                // > 0: sleep this long before each latency sample (design notes)
   std::string cpu_cgroup_procs;       // its cgroup.procs, once created
 };
 
@@ -494,6 +505,7 @@ latency_round measure_latency_round(const options& o, const init_cmd& ic, pids_c
     res.rss_idle_kb = status_kb(in.init(), "VmRSS");
     const ns_t deadline_each = static_cast<ns_t>(o.timeout_s) * 1'000'000'000;
     auto trip = [&](pid_t target) -> double {
+      if (o.at_rest_us > 0) ::usleep(static_cast<useconds_t>(o.at_rest_us));
       const ns_t t0 = now_ns();
       if (::kill(target, SIGUSR1) != 0) throw std::runtime_error(errno_text("kill(SIGUSR1)"));
       std::int64_t t1 = 0;
@@ -620,7 +632,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: initbench [--init NAME=WORDS]... [--out DIR] [--child PATH] [--trips N] [--warmup N]\n"
                "                 [--rounds R] [--orphans N] [--reps R] [--cpu N|-1] [--timeout S] [--quick]\n"
-               "                 [--container-cpu-cgroup]\n"
+               "                 [--container-cpu-cgroup] [--at-rest US]\n"
                "  --trips N          forwarded (and as many direct) signals per init, over all rounds\n"
                "  --rounds R         latency rounds, each a fresh instance of every init in turn\n"
                "  --reps R           reaping repetitions, likewise interleaved\n"
@@ -629,7 +641,8 @@ void usage() {
                "                     sigrelay='build/bench/tools/sigrelay/sigrelay run --'\n"
                "                     (also INIT_CMDS: such specs separated by ';')\n"
                "  --container-cpu-cgroup  each instance in a cpu cgroup of its own, as in a container\n"
-               "                     (no autogroups there), the driver outside it\n");
+               "                     (no autogroups there), the driver outside it\n"
+               "  --at-rest US       sleep US µs before each latency sample: init and child asleep\n");
 }
 
 }  // namespace
@@ -672,6 +685,8 @@ int main(int argc, char** argv) {
       o.timeout_s = static_cast<unsigned>(std::atoi(next().c_str()));
     } else if (a == "--container-cpu-cgroup") {
       o.container_cpu_cgroup = true;
+    } else if (a == "--at-rest") {
+      o.at_rest_us = std::max(1L, std::atol(next().c_str()));
     } else if (a == "--quick") {
       o.trips = 2000;
       o.warmup = 200;
@@ -894,6 +909,11 @@ int main(int argc, char** argv) {
       (o.container_cpu_cgroup ? "; init and child in a cpu cgroup of their own, the driver outside it, as in "
                                 "a container (`--container-cpu-cgroup`: no autogroups)"
                               : std::string("; every process in the driver's cpu cgroup")) +
+      (o.at_rest_us > 0 ? "; each sample after a " + std::to_string(o.at_rest_us) +
+                              " µs sleep of the driver, so that the init and its child are asleep when the "
+                              "signal comes (`--at-rest`)"
+                        : std::string("; samples back to back (the child may still be on its way back to "
+                                      "sigwaitinfo() when the next signal comes)")) +
       ". µs; *median [range]* = median of the per-round medians [lowest–highest round]; p99 over every "
       "sample; *ratio* = per-round median forwarded ÷ median direct; *init CPU* and *switches* = the "
       "init's CPU time (schedstat) and context switches (/proc/PID/status) during the forwarded blocks, "
