@@ -1033,6 +1033,7 @@ TEST(ToolsCompletion, CompletesSubcommandsOptionsAndSignals) {
         EXPECT_EQ(complete(kBin + " send --value 3 SIGRTMAX-1"),
                   "[SIGRTMAX-14 SIGRTMAX-13 SIGRTMAX-12 SIGRTMAX-11 SIGRTMAX-10 SIGRTMAX-1]\n");
         EXPECT_EQ(complete(kBin + " watch --js"), "[--json]\n");
+        EXPECT_EQ(complete(kBin + " watch --ta"), "[--taken]\n");
         EXPECT_EQ(complete(kBin + " inspect --"), "[--json --help]\n");
         // A pid after the signal: this test's own is among them.
         const std::string mine = std::to_string(getpid());
