@@ -27,8 +27,9 @@
 //   does not help: 29.1 and 27.9 (tini 28.1, dumb-init 22.1; README, "`sigrelay run` compared").
 //   The cost: one system call and, on a shared CPU, the switch back to the init afterwards (its
 //   CPU per signal +1.2 to +6.7 µs: the child's work comes first). A child on another CPU: it
-//   returns at once. RSS after forwarding: 628 KiB instead of 564, the fault-around of the code
-//   page that holds sched_yield() (as for any code first run after release_read_only_pages()).
+//   returns at once. RSS after forwarding: 564 or 628 KiB from run to run with the same binary,
+//   as the code page that holds sched_yield() is mapped by a fault-around or needs its own (as for
+//   any code first run after release_read_only_pages()); 564 before.
 // - Reaping in a mass exit. waitpid(-1) walks the init's list of children from its head (the oldest
 //   first, orphans in the order they were re-parented) to the first zombie. While thousands of
 //   orphans are still exiting, the live ones ahead of the zombies make each reap a long walk: in
