@@ -28,7 +28,9 @@
 //   blocks the rest of the time, as for every container init. /proc/TID/syscall names the call
 //   (rt_sigtimedwait) and its first argument, the address of the set, which we read from the
 //   process (process_vm_readv(): the same ptrace permission as that file). Shown per thread as
-//   "in sigwaitinfo() for"; those signals count as taken by that thread, never as a trap.
+//   "in sigwaitinfo():" (JSON "sigwaitinfo": the set, true if it cannot be read, null when the
+//   thread is in no such call). Nothing else changes: the traps read the masks as /proc gives them,
+//   so a signal a thread waits for is never called blocked everywhere.
 #include "command.hpp"
 #include "describe.hpp"
 
