@@ -12,6 +12,7 @@
 #include <sigrelay/registry.hpp>
 
 #include <dirent.h>
+#include <sys/syscall.h>
 
 #include <algorithm>
 #include <charconv>
@@ -268,6 +269,38 @@ std::vector<pid_t> thread_ids(pid_t pid) {
   ::closedir(dir);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<std::pair<int, std::uint64_t>> signalfds(pid_t pid) {
+  std::vector<std::pair<int, std::uint64_t>> out;
+  const std::string base = "/proc/" + std::to_string(pid) + "/fdinfo";
+  DIR* dir = ::opendir(base.c_str());
+  if (dir == nullptr) return out;
+  while (const dirent* e = ::readdir(dir)) {
+    int fd = -1;
+    const std::string_view name = e->d_name;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
+    if (ec != std::errc{} || end != name.data() + name.size() || fd < 0) continue;
+    const std::map<std::string, std::string> info = read_status(base + "/" + e->d_name);
+    if (auto it = info.find("sigmask"); it != info.end()) out.emplace_back(fd, parse_mask(it->second));
+  }
+  ::closedir(dir);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::uint64_t> sigtimedwait_set_address(pid_t pid, pid_t tid) {
+  // "NR ARG1 ARG2 ... SP PC", hexadecimal arguments; "running" or "-1 SP PC" outside a call.
+  std::istringstream in(
+      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall"));
+  long nr = -1;
+  std::string set_address;
+  if (!(in >> nr >> set_address) || nr != SYS_rt_sigtimedwait) return std::nullopt;
+  std::uint64_t address = 0;
+  const char* first = set_address.c_str() + (set_address.rfind("0x", 0) == 0 ? 2 : 0);
+  const char* last = set_address.c_str() + set_address.size();
+  if (std::from_chars(first, last, address, 16).ec != std::errc{}) address = 0;
+  return address;
 }
 
 std::string json_string(std::string_view text) {

@@ -15,8 +15,10 @@
 #include <csignal>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sigrelay::tool {
@@ -81,6 +83,16 @@ std::vector<pid_t> thread_ids(pid_t pid);
 
 // The whole content of a small file; empty if it cannot be read.
 std::string read_file(const std::string& path);
+
+// The signalfds a process holds, each with the mask it reads ("sigmask:" of /proc/PID/fdinfo/FD),
+// ascending by fd; empty if none or the process is gone.
+std::vector<std::pair<int, std::uint64_t>> signalfds(pid_t pid);
+
+// If thread `tid` of process `pid` is asleep in rt_sigtimedwait (sigwaitinfo(), sigtimedwait(),
+// sigwait()): the address, in that process, of the set it waits for (its first argument in
+// /proc/PID/task/TID/syscall; 0 if not given). std::nullopt if it is in no such call, or the file
+// cannot be read (it needs ptrace permission).
+std::optional<std::uint64_t> sigtimedwait_set_address(pid_t pid, pid_t tid);
 
 // ----- output ------------------------------------------------------------------------------------
 

@@ -37,7 +37,6 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -134,38 +133,16 @@ std::vector<pid_t> child_pids(pid_t pid, const std::vector<pid_t>& tids) {
   return out;
 }
 
-std::vector<std::pair<int, std::uint64_t>> signalfds(pid_t pid) {
-  std::vector<std::pair<int, std::uint64_t>> out;
-  const std::string base = "/proc/" + std::to_string(pid) + "/fdinfo";
-  DIR* dir = ::opendir(base.c_str());
-  if (dir == nullptr) return out;
-  while (const dirent* e = ::readdir(dir)) {
-    const int fd = static_cast<int>(to_pid(e->d_name));
-    if (fd <= 0 && std::string_view(e->d_name) != "0") continue;
-    const std::map<std::string, std::string> info = read_status(base + "/" + e->d_name);
-    if (auto it = info.find("sigmask"); it != info.end()) out.emplace_back(fd, parse_mask(it->second));
-  }
-  ::closedir(dir);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // Whether thread `tid` is asleep in rt_sigtimedwait, and the set it waits for if it can be read
-// (design notes). /proc/TID/syscall: "NR ARG1 ARG2 ... SP PC", hexadecimal arguments.
+// (design notes).
 void read_sigwait(pid_t pid, thread_state& t) {
-  std::istringstream in(
-      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(t.tid) + "/syscall"));
-  long nr = -1;
-  std::string set_address;
-  if (!(in >> nr >> set_address) || nr != SYS_rt_sigtimedwait) return;
+  const std::optional<std::uint64_t> address = sigtimedwait_set_address(pid, t.tid);
+  if (!address) return;
   t.in_sigwait = true;
-  std::uint64_t address = 0;
-  const char* first = set_address.c_str() + (set_address.rfind("0x", 0) == 0 ? 2 : 0);
-  const char* last = set_address.c_str() + set_address.size();
-  if (std::from_chars(first, last, address, 16).ec != std::errc{} || address == 0) return;
+  if (*address == 0) return;
   std::uint64_t mask = 0;  // the kernel's sigset: bit N-1 for signal N, as /proc shows masks
   iovec local{&mask, sizeof mask};
-  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), sizeof mask};
+  iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(*address)), sizeof mask};
   if (::process_vm_readv(t.tid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof mask)) return;
   t.waits_known = true;
   t.waits_for =

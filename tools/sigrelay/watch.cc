@@ -61,7 +61,6 @@
 
 #include <sigrelay/signals.hpp>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <sys/ptrace.h>
@@ -524,23 +523,15 @@ class tracer {
 // stderr. (Its mask does not tell: a thread in sigwaitinfo() has the signals it waits for unblocked
 // for the while.)
 void hint_taken(pid_t pid) {
-  const std::string proc = "/proc/" + std::to_string(pid);
   std::string why;
-  if (DIR* dir = ::opendir((proc + "/fd").c_str())) {
-    while (const dirent* d = ::readdir(dir)) {
-      if (d->d_name[0] != '.' && is_signalfd(pid, std::atoll(d->d_name))) {
-        why = "reads a signalfd";
-        break;
-      }
-    }
-    ::closedir(dir);
-  }
-  for (const pid_t tid : thread_ids(pid)) {
-    if (!why.empty()) break;
-    std::ifstream in(proc + "/task/" + std::to_string(tid) + "/syscall");
-    long nr = -1;
-    if (in >> nr && nr == SYS_rt_sigtimedwait)
+  if (!signalfds(pid).empty()) {
+    why = "reads a signalfd";
+  } else {
+    for (const pid_t tid : thread_ids(pid)) {
+      if (!sigtimedwait_set_address(pid, tid)) continue;
       why = "has thread " + std::to_string(tid) + " in sigwaitinfo()";
+      break;
+    }
   }
   if (why.empty()) return;
   std::cerr << "sigrelay watch: pid " << pid << " " << why

@@ -200,7 +200,8 @@ std::string status_field(pid_t pid, const std::string& key) {
   return {};
 }
 
-// The worker threads of tools_target `threads`, once both have said "thread TID ready".
+// The two threads that tools_target `threads` or `handlers` starts, once both have said "thread TID
+// ready" (fewer if the deadline passed first).
 std::vector<pid_t> ready_threads(process& target) {
   std::vector<pid_t> tids;
   const auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -329,15 +330,7 @@ TEST(ToolsSend, ThreadModeReachesOnlyThatThread) {
         ASSERT_TRUE(wait_for_line(target, {"thread "}));
         ASSERT_TRUE(wait_for_line(target, {"ready"}));
         // Both threads announce themselves; take their ids.
-        std::vector<pid_t> tids;
-        const auto deadline = std::chrono::steady_clock::now() + kWait;
-        while (tids.size() < 2 && std::chrono::steady_clock::now() < deadline) {
-          tids.clear();
-          for (const std::string& line : lines_of(target.output())) {
-            if (line.find(" ready") != std::string::npos) tids.push_back(number_after(line, "thread "));
-          }
-          if (tids.size() < 2) target.wait_for_output("\x01never\x01", 200ms);
-        }
+        const std::vector<pid_t> tids = ready_threads(target);
         ASSERT_EQ(tids.size(), 2u) << target.output();
         const std::string pid = std::to_string(target.pid());
         // tgkill to the second thread: only that thread's sigwaitinfo() can take it (both block it). The
@@ -836,18 +829,8 @@ TEST(ToolsWatch, AttachSeesEachThreadsOwnSignals) {
         process target(kTarget, {"handlers"});
         ASSERT_TRUE(wait_for_line(target, {"ready "})) << target.output();
         // Both threads have said "thread TID ready" (printed before or after "ready PID").
-        std::vector<pid_t> tids;
-        const auto deadline = std::chrono::steady_clock::now() + kWait;
-        for (;;) {
-          tids.clear();
-          for (const std::string& line : lines_of(target.output())) {
-            if (line.rfind("thread ", 0) == 0 && line.find(" ready") != std::string::npos)
-              tids.push_back(number_after(line, "thread "));
-          }
-          if (tids.size() >= 2) break;
-          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << target.output();
-          target.wait_for_output("\x01never\x01", 200ms);
-        }
+        const std::vector<pid_t> tids = ready_threads(target);
+        ASSERT_EQ(tids.size(), 2u) << target.output();
         const pid_t pid = target.pid();
         process watch(kBin, {"watch", "--json", "-p", std::to_string(pid)});
         ASSERT_TRUE(wait_for_line(watch, {"watching pid " + std::to_string(pid)})) << watch.output();
