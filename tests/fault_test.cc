@@ -942,6 +942,61 @@ TEST_P(FaultBackend, operator_new_ENOMEM_dispatcher_on_off) {
   });
 }
 
+// A drain whose vector cannot grow hands out what it has room for and leaves the rest in the sink,
+// for the next drain: nothing is lost, nothing is handed out twice, and the origins stay those of
+// the signals. Six standard signals need a second growth (4 events, then 8); a realtime one with its
+// value comes after them. The nth allocation fails, for each n until none does.
+TEST_P(FaultBackend, operator_new_ENOMEM_pending_keeps_every_signal) {
+  SIGRELAY_IN_CHILD([this] {
+    const std::vector<int> standard{SIGHUP, SIGINT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM};
+    std::vector<int> all = standard;
+    all.push_back(SIGRTMIN);
+    signals sigs(all, options());
+    const pid_t self = ::getpid();
+    bool failed_once = false;
+    bool completed = false;
+    for (long n = 1; n <= 16 && !completed; ++n) {
+      for (const int signo : standard) ASSERT_EQ(::kill(self, signo), 0);
+      union sigval value {};
+      value.sival_int = 4242;
+      ASSERT_EQ(::sigqueue(self, SIGRTMIN, value), 0);
+      std::vector<signal_event> first;  // empty: every event of this drain needs an allocation
+      bool threw = false;
+      const bool failed = with_failing_new(n, [&] {
+        try {
+          sigs.pending(first);
+        } catch (const std::bad_alloc&) {
+          threw = true;
+        }
+      });
+      failed_once = failed_once || failed;
+      completed = !failed;
+      EXPECT_TRUE(!threw || first.empty()) << "an exception with events taken out, allocation " << n;
+      std::vector<signal_event> rest;
+      sigs.pending(rest);
+      std::vector<signal_event> both = first;
+      both.insert(both.end(), rest.begin(), rest.end());
+      for (const int signo : all) {
+        EXPECT_EQ(total(both, signo), 1U)
+            << sigrelay::signal_name(signo) << ", allocation " << n << " failing";
+      }
+      for (const signal_event& e : both) {
+        EXPECT_EQ(e.last.pid, self) << sigrelay::signal_name(e.signo);
+        if (e.signo == SIGRTMIN) {
+          EXPECT_EQ(e.last.kind, sigrelay::origin_kind::queue);
+          EXPECT_EQ(e.last.value.sival_int, 4242);
+        } else {
+          EXPECT_EQ(e.last.kind, sigrelay::origin_kind::user) << sigrelay::signal_name(e.signo);
+        }
+      }
+      EXPECT_EQ(sigs.dropped(), 0U);
+      EXPECT_TRUE(sigs.pending().empty()) << "allocation " << n;
+    }
+    EXPECT_TRUE(failed_once);
+    EXPECT_TRUE(completed);
+  });
+}
+
 extern "C" void count_action(void* context, const siginfo_t*) {
   static_cast<std::atomic<int>*>(context)->fetch_add(1);
 }
