@@ -217,8 +217,18 @@ std::string mask_names(std::uint64_t mask) {
   for (int signo : mask_signals(mask)) {
     if (!out.empty()) out += ' ';
     out += signal_label(signo);
+    if (libc_internal(signo)) out += " (libc)";
   }
   return out.empty() ? "-" : out;
+}
+
+bool libc_internal(int signo) noexcept { return signo == 32 || signo == 33; }
+
+bool has_libc_internal(std::uint64_t mask) noexcept {
+  for (int signo : mask_signals(mask)) {
+    if (libc_internal(signo)) return true;
+  }
+  return false;
 }
 
 std::uint64_t parse_mask(std::string_view hex) noexcept {

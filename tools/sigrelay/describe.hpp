@@ -63,8 +63,16 @@ bool code_has_sender(int signo, int code) noexcept;
 // The signals set in a /proc mask (bit N-1 for signal N), in ascending order.
 std::vector<int> mask_signals(std::uint64_t mask);
 
-// Signal names of a mask joined by spaces ("SIGINT SIGQUIT"), "-" for an empty mask.
+// Signal names of a mask joined by spaces ("SIGINT SIGQUIT"), "-" for an empty mask. Signals 32
+// and 33 read "signal 33 (libc)" (libc_internal()).
 std::string mask_names(std::uint64_t mask);
+
+// Signals 32 and 33: below every C library's SIGRTMIN, kept by the C library for its own threads'
+// work (glibc: 32 for cancellation and timers, 33 for set*id() applied to every thread, which
+// glibc 2.36 catches once a program has started a thread; musl uses 32 to 34), never an application's.
+// Whether `mask` holds one.
+bool libc_internal(int signo) noexcept;
+bool has_libc_internal(std::uint64_t mask) noexcept;
 
 // Parses a hexadecimal /proc mask ("0000000000000200"); 0 for text that is not one.
 std::uint64_t parse_mask(std::string_view hex) noexcept;

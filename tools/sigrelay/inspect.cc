@@ -31,6 +31,9 @@
 //   "in sigwaitinfo():" (JSON "sigwaitinfo": the set, true if it cannot be read, null when the
 //   thread is in no such call). Nothing else changes: the traps read the masks as /proc gives them,
 //   so a signal a thread waits for is never called blocked everywhere.
+// - Signals 32 and 33 belong to the C library (glibc 2.36 catches 33 once a program has started a
+//   thread): the text shows them as "signal 33 (libc)" with a note line saying so, so that nobody
+//   goes looking for a handler in the program's own code. JSON keeps the plain names.
 #include "command.hpp"
 #include "describe.hpp"
 
@@ -280,6 +283,13 @@ void print_text(const report& r) {
     for (const child_info& c : r.children)
       std::cout << ' ' << c.pid << " (" << c.comm << ", " << c.state << ')';
     std::cout << '\n';
+  }
+  bool libc = has_libc_internal(r.ignored | r.caught | r.shared_pending);
+  for (const thread_state& t : r.threads) libc = libc || has_libc_internal(t.blocked | t.pending);
+  for (const auto& [fd, mask] : r.signalfds) libc = libc || has_libc_internal(mask);
+  if (libc) {
+    std::cout << "note: signals 32 and 33 (libc) are the C library's own, for its threads (glibc: "
+                 "cancellation and timers, set*id() in every thread), not the program's\n";
   }
   if (r.traps.empty()) {
     std::cout << "traps: none found\n";

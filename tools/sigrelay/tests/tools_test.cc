@@ -504,6 +504,15 @@ TEST(ToolsInspect, ShellBackgroundJobHasInterruptIgnored) {
 
 // A thread asleep in sigwaitinfo() has the signals it waits for unblocked meanwhile: inspect reads the
 // set it waits for from the process and shows it, and does not call those signals a trap.
+// SigCgt of a process, from /proc (0 if unreadable).
+std::uint64_t caught_mask(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("SigCgt:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  }
+  return 0;
+}
+
 TEST(ToolsInspect, ShowsWhatEachThreadInSigwaitinfoWaitsFor) {
   SIGRELAY_IN_CHILD(
       [] {
@@ -535,10 +544,21 @@ TEST(ToolsInspect, ShowsWhatEachThreadInSigwaitinfoWaitsFor) {
               << text.output;
         }
         EXPECT_EQ(text.output.find("blocked in every thread"), std::string::npos) << text.output;
+        // The C library's own signal 33, where it catches it (glibc once a thread was started).
+        const bool libc33 = (caught_mask(pid) & (std::uint64_t{1} << 32)) != 0;
+        EXPECT_EQ(text.output.find("signal 33 (libc)") != std::string::npos, libc33) << text.output;
+        EXPECT_EQ(
+            text.output.find("note: signals 32 and 33 (libc) are the C library's own") != std::string::npos,
+            libc33)
+            << text.output;
         const result json = run_tool({"inspect", "--json", std::to_string(pid)});
         ASSERT_TRUE(sigrelay::test::exited_with(json.status, 0)) << json.output;
         EXPECT_NE(json.output.find("\"sigwaitinfo\":[\"SIGHUP\"]"), std::string::npos) << json.output;
         EXPECT_NE(json.output.find("\"sigwaitinfo\":[\"SIGUSR2\"]"), std::string::npos) << json.output;
+        EXPECT_EQ(json.output.find("(libc)"), std::string::npos) << json.output;  // plain names there
+        if (libc33) {
+          EXPECT_NE(json.output.find("\"signal 33\""), std::string::npos) << json.output;
+        }
         ASSERT_EQ(kill(pid, SIGHUP), 0);
         EXPECT_TRUE(sigrelay::test::exited_with(target.finish(60), 0)) << target.output();
         // A thread in no such call: null.
@@ -547,6 +567,10 @@ TEST(ToolsInspect, ShowsWhatEachThreadInSigwaitinfoWaitsFor) {
         const result other = run_tool({"inspect", "--json", std::to_string(plain.pid())});
         EXPECT_NE(other.output.find("\"sigwaitinfo\":null"), std::string::npos) << other.output;
         EXPECT_EQ(other.output.find("\"sigwaitinfo\":["), std::string::npos) << other.output;
+        if ((caught_mask(plain.pid()) & (std::uint64_t{3} << 31)) == 0) {  // no thread: none of libc's
+          const result plain_text = run_tool({"inspect", std::to_string(plain.pid())});
+          EXPECT_EQ(plain_text.output.find("(libc)"), std::string::npos) << plain_text.output;
+        }
         ASSERT_EQ(kill(plain.pid(), SIGHUP), 0);
         EXPECT_TRUE(sigrelay::test::exited_with(plain.finish(60), 0)) << plain.output();
       },
