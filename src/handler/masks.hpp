@@ -90,10 +90,11 @@ void release_poke_claim(int claim, pid_t tid) noexcept;
 // poke of this thread is claimed; takes that claim.
 bool take_lost_poke(const siginfo_t& info) noexcept;
 // Signal context. Whether `info` (of `signo`) is a poke of this thread: the cookie, or a lost poke.
+// Pokes are SIGURG or SIGWINCH only (src/signals.cc sends them), so every other signal is told by
+// its number alone, before its siginfo is looked at.
 inline bool take_poke(int signo, const siginfo_t* info) noexcept {
-  if (info == nullptr) return false;
-  if (is_poke(info)) return true;
-  return (signo == SIGURG || signo == SIGWINCH) && take_lost_poke(*info);
+  if ((signo != SIGURG && signo != SIGWINCH) || info == nullptr) return false;
+  return is_poke(info) || take_lost_poke(*info);
 }
 
 }  // namespace sigrelay::detail
