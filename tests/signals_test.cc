@@ -137,6 +137,66 @@ TEST_P(Signals, KillFromAChildProcessCarriesItsPidAndUid) {
   });
 }
 
+// The origin an event carries is one sender's, whole. Two child processes flood SIGUSR1 for two
+// seconds, one with sigqueue() and a value, the other with kill(): their siginfos differ in code,
+// pid and value. A thread of ours takes the signal with the handler (this thread blocks it) while
+// this thread drains as fast as it can, so the handler stores an origin while a drain reads it;
+// every event's `last` must be exactly one of the two senders' (a torn read of the origin would mix
+// them), and both must be seen.
+TEST_P(Signals, LastOriginIsOneSendersWholeUnderAFlood) {
+  SIGRELAY_IN_CHILD([this] {
+    signals sigs({SIGUSR1}, options());
+    receiver_thread receiver(SIGUSR1);
+    const pid_t parent = getpid();
+    constexpr int kValue = 0x5a5a;
+    auto flood = [parent](bool queue) {
+      return [parent, queue] {
+        const auto end = std::chrono::steady_clock::now() + 2s;
+        union sigval value {};
+        value.sival_int = kValue;
+        while (std::chrono::steady_clock::now() < end) {
+          if (queue) {
+            sigqueue(parent, SIGUSR1, value);
+          } else {
+            kill(parent, SIGUSR1);
+          }
+        }
+      };
+    };
+    const pid_t queuer = fork_sender(flood(true));
+    const pid_t killer = fork_sender(flood(false));
+    std::vector<signal_event> events;
+    std::uint64_t from_queuer = 0, from_killer = 0, mixed = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    bool queuer_done = false, killer_done = false, senders_done = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      sigs.pending(events);
+      for (const signal_event& e : events) {
+        const sigrelay::origin& o = e.last;
+        if (o.kind == origin_kind::queue && o.code == SI_QUEUE && o.pid == queuer &&
+            o.value.sival_int == kValue) {
+          ++from_queuer;
+        } else if (o.kind == origin_kind::user && o.code == SI_USER && o.pid == killer &&
+                   o.value.sival_ptr == nullptr) {
+          ++from_killer;
+        } else {
+          ++mixed;
+          ADD_FAILURE() << "an origin of neither sender: " << o;
+        }
+      }
+      if (senders_done) break;  // (one more drain after both ended)
+      int status = 0;
+      if (!queuer_done) queuer_done = waitpid(queuer, &status, WNOHANG) == queuer;
+      if (!killer_done) killer_done = waitpid(killer, &status, WNOHANG) == killer;
+      senders_done = queuer_done && killer_done;
+    }
+    EXPECT_EQ(mixed, 0U);
+    EXPECT_GT(from_queuer, 0U);
+    EXPECT_GT(from_killer, 0U);
+    ASSERT_TRUE(senders_done) << "the senders did not end";
+  });
+}
+
 TEST_P(Signals, SigqueueCarriesItsValueAndTgkillIsAThreadOrigin) {
   SIGRELAY_IN_CHILD([this] {
     signals sigs({SIGUSR2}, kind());
