@@ -224,12 +224,8 @@ std::string mask_names(std::uint64_t mask) {
 
 bool libc_internal(int signo) noexcept { return signo == 32 || signo == 33; }
 
-bool has_libc_internal(std::uint64_t mask) noexcept {
-  for (int signo : mask_signals(mask)) {
-    if (libc_internal(signo)) return true;
-  }
-  return false;
-}
+// Bits 31 and 32 of a /proc mask: signals 32 and 33.
+bool has_libc_internal(std::uint64_t mask) noexcept { return (mask & (std::uint64_t{3} << 31)) != 0; }
 
 std::uint64_t parse_mask(std::string_view hex) noexcept {
   std::uint64_t value = 0;

@@ -502,17 +502,14 @@ TEST(ToolsInspect, ShellBackgroundJobHasInterruptIgnored) {
       kWatchdog);
 }
 
-// A thread asleep in sigwaitinfo() has the signals it waits for unblocked meanwhile: inspect reads the
-// set it waits for from the process and shows it, and does not call those signals a trap.
 // SigCgt of a process, from /proc (0 if unreadable).
 std::uint64_t caught_mask(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("SigCgt:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
-  }
-  return 0;
+  const std::string hex = status_field(pid, "SigCgt");
+  return hex.empty() ? 0 : std::stoull(hex, nullptr, 16);
 }
 
+// A thread asleep in sigwaitinfo() has the signals it waits for unblocked meanwhile: inspect reads the
+// set it waits for from the process and shows it, and does not call those signals a trap.
 TEST(ToolsInspect, ShowsWhatEachThreadInSigwaitinfoWaitsFor) {
   SIGRELAY_IN_CHILD(
       [] {
