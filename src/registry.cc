@@ -233,6 +233,7 @@ void publish(int signo, snapshot_ptr fresh) noexcept {
   const bool wants = fresh != nullptr && snapshot_wants_ucontext(*fresh);
   if (wants) g_handler.wants_context[signo].store(true, std::memory_order_seq_cst);
   const published_ptr old(g_handler.slots[signo].exchange(fresh.release(), std::memory_order_seq_cst));
+  g_handler.published[signo].fetch_add(1, std::memory_order_seq_cst);  // (runs_only_remembered())
   if (!wants) g_handler.wants_context[signo].store(false, std::memory_order_seq_cst);
   if (old) synchronize();
 }

@@ -28,6 +28,8 @@
 
 #include "support/platform.hpp"
 
+#include "sigrelay/registry.hpp"
+#include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 #include "support/events.hpp"
@@ -473,6 +475,86 @@ TEST(SignalfdPending, AReadOfOneHandsOutTheSenderAndValueOfEachSignal) {
     EXPECT_TRUE(queued_by_us(events[1], 2));
     EXPECT_EQ(0u, sigs.pending(events));
     EXPECT_EQ(0u, sigs.dropped());
+  });
+}
+
+// The read of one hands out straight into the caller's storage only while our record is the signal's one
+// action; that answer is remembered between drains (runs_only_remembered(), src/handler/state.hpp) and
+// must be forgotten as soon as the registry publishes anything else for the signal: an action added
+// (on another thread) after a direct drain runs for the next read, and once it is removed the read
+// goes straight out again without running it.
+TEST(SignalfdPending, AnActionAddedBetweenDrainsRunsForTheNextRead) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1}, backend::signalfd);
+    std::vector<sigrelay::signal_event> events;
+    events.reserve(4);
+    std::atomic<std::uint64_t> runs{0};
+    for (int round = 0; round < 3; ++round) {
+      ASSERT_EQ(0, kill(getpid(), SIGUSR1));  // blocked here (the only thread): queued until the read
+      ASSERT_EQ(1u, sigs.pending(events));    // remembered: our record alone
+      EXPECT_EQ(SIGUSR1, events[0].signo);
+      EXPECT_EQ(1u, events[0].count);
+      // Added on another thread: an action added on this one would lift the block (src/signals.cc,
+      // lift_block_here()), and the handler would run it, not a read.
+      sigrelay::action_id id;
+      std::thread([&] { id = sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(runs)); }).join();
+      for (int i = 1; i <= 2; ++i) {
+        ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+        ASSERT_EQ(1u, sigs.pending(events));
+        EXPECT_EQ(SIGUSR1, events[0].signo);
+        EXPECT_EQ(getpid(), events[0].last.pid);
+        EXPECT_EQ(static_cast<std::uint64_t>(2 * round + i), runs.load()) << "round " << round;
+      }
+      std::thread([&] { sigrelay::remove_action(id); }).join();
+      ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+      ASSERT_EQ(1u, sigs.pending(events));
+      EXPECT_EQ(getpid(), events[0].last.pid);
+      EXPECT_EQ(static_cast<std::uint64_t>(2 * round + 2), runs.load()) << "round " << round;  // not run
+    }
+    EXPECT_EQ(0u, sigs.pending(events));
+    EXPECT_EQ(0u, sigs.dropped());
+  });
+}
+
+// A sigqueue()d SIGCHLD carries a sigval, not a child's status: the signalfd read hands its value out,
+// whether it goes straight into the caller's storage or through the sink (a fresh vector), and a
+// chained SA_SIGINFO handler sees it in si_value.
+std::atomic<int> g_chained_sigchld_value{0};
+void chained_sigchld_handler(int, siginfo_t* info, void*) {
+  g_chained_sigchld_value.store(info->si_value.sival_int, std::memory_order_relaxed);
+}
+
+TEST(SignalfdPending, AQueuedSigchldKeepsItsValue) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    {
+      signals sigs({SIGCHLD}, backend::signalfd);
+      std::vector<sigrelay::signal_event> events;
+      events.reserve(4);
+      ASSERT_NO_FATAL_FAILURE(queue_self(SIGCHLD, 4242));
+      ASSERT_EQ(1u, sigs.pending(events));  // straight out
+      EXPECT_EQ(SIGCHLD, events[0].signo);
+      EXPECT_EQ(sigrelay::origin_kind::queue, events[0].last.kind);
+      EXPECT_EQ(4242, events[0].last.value.sival_int);
+      ASSERT_NO_FATAL_FAILURE(queue_self(SIGCHLD, 4343));
+      const std::vector<sigrelay::signal_event> fresh = sigs.pending();  // through the sink
+      ASSERT_EQ(1u, fresh.size());
+      EXPECT_EQ(sigrelay::origin_kind::queue, fresh[0].last.kind);
+      EXPECT_EQ(4343, fresh[0].last.value.sival_int);
+    }
+    struct sigaction sa {};
+    sa.sa_sigaction = chained_sigchld_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(0, sigaction(SIGCHLD, &sa, nullptr));
+    signals sigs({SIGCHLD}, backend::signalfd);
+    std::vector<sigrelay::signal_event> events;
+    events.reserve(4);
+    ASSERT_NO_FATAL_FAILURE(queue_self(SIGCHLD, 4444));
+    ASSERT_EQ(1u, sigs.pending(events));  // dispatched: the earlier handler is chained
+    EXPECT_EQ(4444, events[0].last.value.sival_int);
+    EXPECT_EQ(4444, g_chained_sigchld_value.load(std::memory_order_relaxed));
   });
 }
 

@@ -53,6 +53,20 @@ inline std::uint64_t signal_bit(int signo) noexcept { return std::uint64_t{1} <<
 // called from ordinary code on the owner thread).
 bool lift_released_blocks(sigset_t* mask) noexcept;
 
+// Ordinary context, on the owner thread: lift_released_blocks(nullptr), but the look that usually ends
+// it (this thread blocks one signal for sigrelay, which an object still references, and no lift was
+// missed) made inline, without a call (a drain makes it every time on the signalfd backend: issue 9).
+// The same loads as that look; anything else goes to the function. Async-signal-safe.
+inline void lift_released_blocks_here() noexcept {
+  const std::uint64_t applied = t_applied;
+  if (applied == 0) return;
+  const thread_blocks* const slot = t_blocks;
+  if (slot != nullptr && t_missed == 0 && (applied & (applied - 1)) == 0 &&
+      slot->refs[__builtin_ctzll(applied) + 1].load(std::memory_order_seq_cst) != 0)
+    return;
+  lift_released_blocks(nullptr);
+}
+
 // For a fork child (one thread, the forking one): removes this thread's sigrelay blocks from `mask`
 // (the holds of hold.hpp included) and forgets every slot (the parent's threads do not exist here).
 // Async-signal-safe.

@@ -83,13 +83,17 @@ struct handler_state {
   // Whether the snapshot published for the signal wants a ucontext (snapshot_wants_ucontext()), kept
   // by the registry around each publication (see wants_ucontext()).
   std::atomic<bool> wants_context[NSIG];
+  // How many snapshots the registry has published for the signal: one more after each (publish(),
+  // src/registry.cc, under the registry's mutex, right after the slot's exchange). Lets ordinary code
+  // remember a fact about the published snapshot without a reader section (runs_only_remembered()).
+  std::atomic<std::uint64_t> published[NSIG];
 };
 
 // The trampoline reads and writes these atomics in signal context. One that is not lock-free would be
 // emulated with a lock (libatomic): a handler that interrupts a thread holding that lock would
 // deadlock, and locking is not async-signal-safe. So refuse to build where they are not lock-free.
 static_assert(std::atomic<const snapshot*>::is_always_lock_free, "handler_state::slots");
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "handler_state::active");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "handler_state::active, published");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "handler_state::epoch");
 static_assert(std::atomic<pid_t>::is_always_lock_free, "handler_state::pid");
 static_assert(std::atomic<trampoline_hook>::is_always_lock_free, "handler_state::hook");
@@ -106,11 +110,34 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept;
 // ordinary code to deliver a signal that was consumed synchronously (signalfd backend).
 void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept;
 
-// Whether dispatch(signo, &info, ...) would now run the one action (fn, context) and nothing else: no
-// other action, no chained earlier handler, no test hook. Async-signal-safe (it reads the snapshot
-// inside a read-side section, as dispatch() does). The signalfd backend's wait() then hands a siginfo
-// it read straight to its caller, as that action would have recorded it (src/signals.cc).
-bool runs_only(int signo, const siginfo_t& info, action_fn fn, const void* context) noexcept;
+// Whether dispatch() of a siginfo of `signo` with si_code `code` would now run the one action (fn,
+// context) and nothing else: no other action, no chained earlier handler, no test hook.
+// Async-signal-safe (it reads the snapshot inside a read-side section, as dispatch() does). The
+// signalfd backend then hands a siginfo it read straight to its caller, as that action would have
+// recorded it (src/signals.cc).
+bool runs_only(int signo, int code, action_fn fn, const void* context) noexcept;
+
+// runs_only(), remembered in `memo` (the caller's, for this one (fn, context), initially 0) across
+// calls while no snapshot of `signo` is published: a positive answer is kept with the signal and its
+// publication count, and given again without the reader section while both are the same (the
+// snapshot is immutable, and every publication counts). Publications are serialised: while the count
+// still reads G, the slot holds the snapshot counted as G or the next one, published but not yet
+// counted, whose answer the call may give as if it came just before that publication (as a plain
+// runs_only() just before it would). Not for SIGCHLD, whose answer depends on the code. Async-signal-
+// safe; several threads may share a memo (relaxed: a memo that reads another thread's answer is a
+// true one, or does not match).
+inline bool runs_only_remembered(int signo, int code, action_fn fn, const void* context,
+                                 std::atomic<std::uint64_t>& memo) noexcept {
+  static_assert(NSIG <= 256, "the signal number takes the key's low byte");
+  if (signo <= 0 || signo >= NSIG || signo == SIGCHLD) return runs_only(signo, code, fn, context);
+  if (g_handler.hook.load(std::memory_order_relaxed) != nullptr) return false;
+  const std::uint64_t key =
+      (g_handler.published[signo].load(std::memory_order_seq_cst) << 8) | static_cast<std::uint64_t>(signo);
+  if (memo.load(std::memory_order_relaxed) == key) return true;
+  if (!runs_only(signo, code, fn, context)) return false;
+  memo.store(key, std::memory_order_relaxed);
+  return true;
+}
 
 // Whether a snapshot's delivery may look at its ucontext: an earlier SA_SIGINFO handler is chained,
 // or an action chains itself (the crash handler, which reads the registers).

@@ -44,14 +44,18 @@ std::atomic<std::atomic<pid_t>*> g_wiped_pid{nullptr};
 
 namespace {
 
-// Signal context. Whether the saved disposition is a function the kernel would call for `info`.
-bool callable(const struct sigaction& previous, int signo, const siginfo_t& info) noexcept {
+// Signal context. Whether the saved disposition is a function the kernel would call for a delivery
+// with si_code `code`.
+bool callable(const struct sigaction& previous, int signo, int code) noexcept {
   if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) return false;
   if (signo == SIGCHLD && (previous.sa_flags & SA_NOCLDSTOP) != 0 &&
-      (info.si_code == CLD_STOPPED || info.si_code == CLD_CONTINUED)) {
+      (code == CLD_STOPPED || code == CLD_CONTINUED)) {
     return false;
   }
   return true;
+}
+bool callable(const struct sigaction& previous, int signo, const siginfo_t& info) noexcept {
+  return callable(previous, signo, info.si_code);
 }
 
 // Signal context. Calls the handler that was installed before sigrelay, the way the kernel would:
@@ -329,14 +333,14 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
 // read-side section as dispatch() does, so the snapshot it looks at cannot be freed under it.
 // The section is not listed in t_held: nothing inside it can leave by siglongjmp (it runs no action
 // and no handler), and a delivery nested in it enters and leaves its own.
-bool runs_only(int signo, const siginfo_t& info, action_fn fn, const void* context) noexcept {
+bool runs_only(int signo, int code, action_fn fn, const void* context) noexcept {
   if (g_handler.hook.load(std::memory_order_relaxed) != nullptr) return false;
   const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
   g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
   const snapshot* const snap = load_snapshot(signo);
   const bool only = snap != nullptr && snap->size == 1 && snap->entries[0].fn == fn &&
                     snap->entries[0].context == context && !snap->chained_by_action &&
-                    !callable(snap->previous, signo, info);
+                    !callable(snap->previous, signo, code);
   g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
   return only;
 }
