@@ -42,13 +42,14 @@
 //   drain's account, which allocates nothing): 634 -> 394 instructions per delivery through a
 //   reused pending(std::vector&) (`signalfd-reuse`). A handler on another thread that records after
 //   the look at the sink is handed out by the next drain, which its wake-up asks for.
-//   The direct way is kept lean (issue 9, goal 3: 382 -> 288 instructions per `signalfd-reuse`
-//   delivery, 400 -> 310 for `signalfd-wait`): the event is filled from the signalfd's record itself
+//   The direct way is kept lean (issue 9, goal 3: 382 -> 270 instructions per `signalfd-reuse`
+//   delivery, 400 -> 292 for `signalfd-wait`): the event is filled from the signalfd's record itself
 //   (hand_out(): no siginfo_t built, no ucontext considered), the general way is out of line
 //   (dispatch_records(), whose ucontext_t and siginfo_t copies would otherwise weigh on this frame),
 //   the answer of runs_only() is remembered while the registry publishes nothing new for the signal
 //   (runs_only_remembered(), state.hpp: no reader section, no snapshot read), and the drain's look for
-//   released blocks is inline (lift_released_blocks_here(), masks.hpp).
+//   released blocks is inline and, until some block is released on a thread other than its owner,
+//   one load (lift_released_blocks_here(), masks.hpp).
 // - The epoll set: native_handle() is an epoll fd over the signalfd and the eventfd, both added by the
 //   constructor (so a failure to set it up throws there). But a signalfd in an epoll set puts a
 //   wait-queue entry on the process's signalfd wait queue, which the kernel walks on every signal
@@ -1314,6 +1315,8 @@ void release_block(int index, int signo) noexcept {
   if (&slot == detail::t_blocks) {
     detail::lift_released_blocks(nullptr);
   } else if (left == 0) {
+    if (!detail::g_released_elsewhere.load(std::memory_order_seq_cst))
+      detail::g_released_elsewhere.store(true, std::memory_order_seq_cst);  // (after the fetch_sub)
     detail::poke_owner(slot, signo);
     detail::free_if_abandoned(slot);
   }

@@ -26,6 +26,7 @@ __thread std::uint64_t t_applied __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec"))) = 0;
 const char poke_cookie = 0;
+std::atomic<bool> g_released_elsewhere{false};
 std::atomic<pid_t> g_poke_claims[max_poke_claims]{};
 
 // Ordinary context.

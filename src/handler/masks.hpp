@@ -53,11 +53,20 @@ inline std::uint64_t signal_bit(int signo) noexcept { return std::uint64_t{1} <<
 // called from ordinary code on the owner thread).
 bool lift_released_blocks(sigset_t* mask) noexcept;
 
+// Set, for good, by the first release of a block's last reference on a thread other than the block's
+// owner (release_block(), src/signals.cc, after its decrement, before it pokes the owner). Until then
+// no thread has a block to lift: a release on the owner thread lifts at once, and pokes (and so
+// t_missed) come only from such a release. A release ordered after an owner's look at this flag is
+// one made after that look, which its poke reports, as for any release after a full look.
+extern std::atomic<bool> g_released_elsewhere;
+
 // Ordinary context, on the owner thread: lift_released_blocks(nullptr), but the look that usually ends
-// it (this thread blocks one signal for sigrelay, which an object still references, and no lift was
-// missed) made inline, without a call (a drain makes it every time on the signalfd backend: issue 9).
-// The same loads as that look; anything else goes to the function. Async-signal-safe.
+// it made inline, without a call (a drain makes it every time on the signalfd backend: issue 9):
+// no block was ever released elsewhere, or this thread blocks one signal for sigrelay, which an
+// object still references, and no lift was missed (the same loads as the function's own look).
+// Anything else goes to the function. Async-signal-safe.
 inline void lift_released_blocks_here() noexcept {
+  if (!g_released_elsewhere.load(std::memory_order_seq_cst)) return;
   const std::uint64_t applied = t_applied;
   if (applied == 0) return;
   const thread_blocks* const slot = t_blocks;
