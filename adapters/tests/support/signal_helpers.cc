@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,17 +80,39 @@ pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 pid_t start_flood(int signo) {
   const pid_t target = getpid();
+  int started[2];
+  if (pipe2(started, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2 failed";
+    return -1;
+  }
   const pid_t pid = fork();
   if (pid < 0) {
     ADD_FAILURE() << "fork failed";
+    close(started[0]);
+    close(started[1]);
     return -1;
   }
   if (pid == 0) {
+    close(started[0]);
+    bool first = true;
     while (getppid() == target) {
       if (kill(target, signo) != 0) _exit(0);
+      if (first) {
+        first = false;
+        const char byte = 1;
+        (void)!write(started[1], &byte, 1);
+        close(started[1]);
+      }
     }
     _exit(0);
   }
+  close(started[1]);
+  char byte = 0;
+  ssize_t n;
+  while ((n = read(started[0], &byte, 1)) < 0 && errno == EINTR) {
+  }
+  close(started[0]);
+  if (n != 1) ADD_FAILURE() << "the flood process sent nothing";
   return pid;
 }
 

@@ -53,7 +53,8 @@ void send_to_thread(pid_t tid, int signo);
 pid_t current_tid();
 
 // A process that sends `signo` to this process as fast as it can until stop_flood(); it also stops
-// when this process is gone.
+// when this process is gone. Returns once its first signal was sent (a fork() under a sanitizer, on a
+// loaded machine, can take longer than the test's own measuring window).
 pid_t start_flood(int signo);
 void stop_flood(pid_t pid);
 
