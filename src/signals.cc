@@ -711,6 +711,13 @@ bool hands_out_directly(detail::signals_core& c, int signo, int code) noexcept {
          detail::runs_only_remembered(signo, code, detail::record_fn, &c.sink, c.record_only);
 }
 
+// The sender's sigval in the signalfd's record `r`, as the kernel keeps it: an integer that may or may
+// not be a pointer.
+void* sigval_ptr(const struct signalfd_siginfo& r) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.ssi_ptr));
+}
+
 // The siginfo_t that the kernel would have given a handler for the signalfd's record `r` (the fields
 // a signalfd reports; the others zero). A SIGCHLD of a child (CLD_*) carries its status and times, any
 // other signal (a sigqueue()d SIGCHLD too) its sigval.
@@ -725,9 +732,7 @@ void to_siginfo(const struct signalfd_siginfo& r, siginfo_t& info) noexcept {
     info.si_utime = static_cast<clock_t>(r.ssi_utime);
     info.si_stime = static_cast<clock_t>(r.ssi_stime);
   } else {
-    // The sender's sigval, as the kernel keeps it: an integer that may or may not be a pointer.
-    // NOLINTNEXTLINE(performance-no-int-to-ptr)
-    info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.ssi_ptr));
+    info.si_value.sival_ptr = sigval_ptr(r);
   }
 }
 
@@ -767,11 +772,9 @@ bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
   signal_event& e = events.emplace_back();
   e.signo = signo;
   e.count = 1;
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): the sender's sigval, as the kernel keeps it
-  void* const value = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.ssi_ptr));
   detail::fill_origin(e.last,
                       detail::raw_origin{signo, r.ssi_code, static_cast<pid_t>(r.ssi_pid),
-                                         static_cast<uid_t>(r.ssi_uid), r.ssi_status, value},
+                                         static_cast<uid_t>(r.ssi_uid), r.ssi_status, sigval_ptr(r)},
                       c.sink.owner);
   return true;
 }

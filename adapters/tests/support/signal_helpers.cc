@@ -94,15 +94,12 @@ pid_t start_flood(int signo) {
   }
   if (pid == 0) {
     close(started[0]);
-    bool first = true;
+    if (kill(target, signo) != 0) _exit(0);  // (the pipe closes unwritten: the parent reports it)
+    const char byte = 1;
+    (void)!write(started[1], &byte, 1);
+    close(started[1]);
     while (getppid() == target) {
       if (kill(target, signo) != 0) _exit(0);
-      if (first) {
-        first = false;
-        const char byte = 1;
-        (void)!write(started[1], &byte, 1);
-        close(started[1]);
-      }
     }
     _exit(0);
   }
