@@ -265,14 +265,15 @@ std::error_code publish_modules() {
 
 // Which step of install() failed, for the message.
 struct failure {
+  bool has_signo = false;      // whether `signo` names the culprit (a refused 0 is one too)
   int signo = 0;               // the signal refused or whose action failed
   const char* step = nullptr;  // "open", "timer_create", "prepare_thread", ...
 };
 
 std::string describe_failure(const options& opts, const failure& f) {
   std::string what = "sigrelay: cannot install the crash handler";
-  if (f.signo != 0) what += " for " + detail::describe_signal(f.signo);
-  if (f.signo != 0 && !is_crash_signal(f.signo)) what += ": it is not a fatal signal";
+  if (f.has_signo) what += " for " + detail::describe_signal(f.signo);
+  if (f.has_signo && !is_crash_signal(f.signo)) what += ": it is not a fatal signal";
   if (f.step != nullptr) what += std::string(" (") + f.step + ")";
   if (f.step != nullptr && std::string(f.step) == "open") what += " " + opts.file;
   return what;
@@ -302,6 +303,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
   }
   for (int signo : opts.signals) {
     if (!is_crash_signal(signo)) {
+      failed.has_signo = true;
       failed.signo = signo;
       ec = detail::invalid_argument();
       return;
@@ -369,6 +371,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
     const action_id id =
         detail::add_action_chaining_itself(signo, action{detail::crash_action, nullptr}, o, ec);
     if (ec) {
+      failed.has_signo = true;
       failed.signo = signo;
       failed.step = "add_action";
       for (action_id a : added) remove_action(a);

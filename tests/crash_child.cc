@@ -16,12 +16,17 @@
 //   hook_fault       abort(), and the user hook writes through null
 //   hook_hang        abort(), and the user hook never returns (1 s watchdog)
 //   wait             prints "ready" and waits to be sent a signal
+//   recover          a probe: a null write whose earlier SIGSEGV handler (chained, 1 s watchdog) leaves by
+//                    siglongjmp; prints "recovered", sleeps 2 s, then writes through null again, and
+//                    that time the earlier handler returns
+//   chained_fault    abort(), and the chained earlier SIGABRT handler writes through null
 // Options: --file PATH also writes the report to PATH; --chain installs a SA_SIGINFO handler before
 // sigrelay that writes "previous handler: <signal number>" and returns, and installs with
 // call_previous_handler; --previous installs that handler but not call_previous_handler; --core raises
 // RLIMIT_CORE to 64 MiB and chdirs to $CRASH_CHILD_CORE_DIR;
 // --no-install crashes without sigrelay (to compare). Exits 2 on bad usage, 3 if it did not crash.
 #include <fcntl.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -100,6 +105,28 @@ void previous_handler(int signo, siginfo_t*, void*) {
   say(2, line);
 }
 
+// The probe of the recover scenario: the first fault leaves by siglongjmp, the second returns.
+sigjmp_buf g_probe;
+volatile sig_atomic_t g_probe_faults = 0;
+void probe_handler(int signo, siginfo_t* info, void* uc) {
+  if (++g_probe_faults == 1) siglongjmp(g_probe, 1);
+  previous_handler(signo, info, uc);
+}
+
+// The chained SIGABRT handler of the chained_fault scenario.
+CRASH_CHILD_REAL_FAULT void faulting_previous_handler(int, siginfo_t*, void*) {
+  say(2, "previous handler: about to fault\n");
+  *g_null = 1;
+}
+
+void install_previous(void (*handler)(int, siginfo_t*, void*), int signo) {
+  struct sigaction sa {};
+  sa.sa_sigaction = handler;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  sigaction(signo, &sa, nullptr);
+}
+
 void two_threads() {
   std::atomic<int> ready{0};
   auto body = [&ready] {
@@ -154,6 +181,15 @@ int main(int argc, char** argv) {
     opts.hook = hook_that_hangs;
     opts.watchdog_seconds = 1;
   }
+  if (scenario == "recover") {
+    install_previous(probe_handler, SIGSEGV);
+    opts.call_previous_handler = true;
+    opts.watchdog_seconds = 1;
+  }
+  if (scenario == "chained_fault") {
+    install_previous(faulting_previous_handler, SIGABRT);
+    opts.call_previous_handler = true;
+  }
   if (install) sigrelay::crash::install(opts);
 
   if (scenario == "null") {
@@ -176,6 +212,13 @@ int main(int argc, char** argv) {
     std::printf("%d\n", crash_bus());
   } else if (scenario == "two_threads") {
     two_threads();
+  } else if (scenario == "recover") {
+    if (sigsetjmp(g_probe, 1) == 0) crash_null_dereference();
+    say(2, "recovered\n");
+    ::sleep(2);  // past the watchdog's second
+    crash_null_dereference();
+  } else if (scenario == "chained_fault") {
+    crash_abort();
   } else if (scenario == "wait") {
     std::printf("ready\n");
     std::fflush(stdout);

@@ -232,6 +232,35 @@ TEST(Crash, ChainsThePreviousHandlerAfterTheReportWhenAsked) {
   EXPECT_EQ(count(run.output, "previous handler:"), 1U) << run.output;
 }
 
+// A probe: the chained handler recovers by siglongjmp. The watchdog must not kill the recovered
+// process, and its next crash gets a report of its own (the election was released).
+TEST(Crash, AChainedHandlerThatRecoversBySiglongjmpLeavesTheProcessRunningAndReportedAgain) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = run_child({"recover"});
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << run.output;  // the second fault; not the watchdog's SIGKILL
+  EXPECT_EQ(count(run.output, kHeader), 2U) << run.output;
+  EXPECT_EQ(count(run.output, kEnd), 2U) << run.output;
+  const std::size_t recovered = run.output.find("\nrecovered\n");
+  ASSERT_NE(recovered, std::string::npos) << run.output;
+  EXPECT_GT(recovered, run.output.find(kEnd)) << run.output;
+  EXPECT_NE(run.output.find(kHeader, recovered), std::string::npos) << run.output;
+  EXPECT_EQ(count(run.output, "previous handler: 11\n"), 1U) << run.output;
+}
+
+// A fault inside the chained handler ends the process by the original signal, with no second report.
+TEST(Crash, FaultInsideTheChainedHandlerDiesByTheOriginalSignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer installs every handler with all signals blocked (a filled sa_mask): the "
+                  "chained handler's SIGSEGV is then blocked, and the kernel kills by SIGSEGV";
+#endif
+  const crash_run run = run_child({"chained_fault"});
+  EXPECT_TRUE(killed_by(run.status, SIGABRT)) << run.output;  // not SIGSEGV, the chained handler's fault
+  EXPECT_EQ(count(run.output, kHeader), 1U) << run.output;
+  EXPECT_EQ(count(run.output, kEnd), 1U) << run.output;
+  EXPECT_NE(run.output.find("previous handler: about to fault\n"), std::string::npos) << run.output;
+}
+
 TEST(Crash, DoesNotCallThePreviousHandlerUnlessAsked) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = run_child({"null", "--previous"});

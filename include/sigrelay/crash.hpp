@@ -76,15 +76,24 @@
 //   2. A fault inside the report (or inside the hook, or the chained handler) on the reporting thread
 //      ends the process at once by the *original* signal (no second report).
 //   3. The watchdog (a CLOCK_MONOTONIC timer created at install time) is armed for
-//      `watchdog_seconds`; if the report, the hook or the chained handler hangs, the timer sends
-//      SIGKILL to the process (SIGKILL because nothing can block or catch it; the parent then sees
-//      SIGKILL, not the original signal, and the report lacks its end line).
+//      `watchdog_seconds`; if the report or the hook hangs, the timer sends SIGKILL to the process
+//      (SIGKILL because nothing can block or catch it; the parent then sees SIGKILL, not the original
+//      signal, and the report lacks its end line).
 //   4. The report is written to `fd`, then to the file, if any.
 //   5. The hook, if any, runs (see `hook`).
 //   6. With `call_previous_handler`, the handler that was installed for the signal before install()
-//      runs, as the kernel would have run it; if it returns, or without that option,
+//      runs, as the kernel would have run it. The report is over by then: the watchdog is disarmed
+//      and the first crasher's place given up before it runs, because that handler belongs to other
+//      code, which may take its time (a sanitizer symbolizing its own report: a hang there is that
+//      code's) or recover by siglongjmp (a probe, a runtime's fault handling): the process then runs
+//      on, and a later crash is reported again. A crash on another thread while it runs gets a
+//      report of its own. If it returns, or without that option,
 //   7. the process dies by the original signal (SIG_DFL, unblocked, tgkill to this thread), so the
 //      parent sees WIFSIGNALED with it and WCOREDUMP where a core was written.
+//   A fault inside the chained handler is told from a later crash of recovered code by the stack:
+//   the code it interrupted lies below the report's frame (or on the alternate signal stack it ran
+//   on). Recovered code that faults more than a signal frame deeper than the first fault is taken
+//   for the chained handler: it dies by the first signal without a second report.
 //   The report and the hook run on the thread's alternate signal stack where it has one.
 //
 // Threads and the alternate signal stack
@@ -187,7 +196,8 @@ struct options {
   // call_previous_handler). Without it, that handler is never called for these signals.
   bool call_previous_handler = false;
 
-  // The watchdog: seconds from the start of the report until SIGKILL. 0: no watchdog.
+  // The watchdog: seconds from the start of the report until SIGKILL, unless the report and the hook
+  // are over by then (a chained handler runs without it). 0: no watchdog.
   unsigned watchdog_seconds = 5;
 
   // How long a second crashing thread waits for the first one's report to end the process before

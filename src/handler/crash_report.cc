@@ -3,11 +3,12 @@
 // context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): the system calls write,
-// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, and those of relay::die_by_signal
-// (sigaction, pthread_sigmask, tgkill); loads of data prepared at install time (crash_state.hpp);
-// text formatted into a buffer on this stack. It never allocates, locks, throws or uses stdio, and
-// never returns to the faulting code: it ends the process. errno is saved and restored by the
-// trampoline; the report does not care about it afterwards (the process dies).
+// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, sigaltstack (read only), and those
+// of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install
+// time (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks,
+// throws or uses stdio, and never returns to the faulting code: it ends the process (unless a
+// chained handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report
+// does not care about it afterwards (the process dies).
 //
 // Ordering by risk, as Abseil does: the election of the reporter, the watchdog and the fixed header
 // lines come first; the stack walk, which reads the crashing thread's memory, comes after them and
@@ -16,6 +17,7 @@
 
 #if SIGRELAY_LINUX  // the whole crash reporter is Linux-only (src/crash.cc)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -356,24 +358,58 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
   }
 }
 
+// Signal context. A crash that finds the report taken by another thread waits for it to end the
+// process, bounded by second_crasher_wait, then dies by its own signal.
+[[noreturn]] void wait_for_the_reporter(int signo) noexcept {
+  const long wait_ms = static_cast<long>(g_crash.config.second_crasher_wait) * 1000;
+  for (long waited = 0; waited < wait_ms; waited += 10) sleep_ms(10);
+  die_now(signo);
+}
+
+// Signal context. Whether this crash happened inside the chained handler that this thread's report
+// called (see crash_action()): the code it interrupted lies below that crash_action()'s frame on the
+// same stack. Once the handler has left by siglongjmp (a probe that recovers), the code that faults
+// now runs above that frame, or off the alternate signal stack the frame was on (the kernel leaves
+// that stack only when its outermost handler is over). Unknown (no stack pointer; the frame on the
+// main stack and the fault on the alternate one) counts as inside. Limit, as for the trampoline's
+// read-side sections: recovered code that faults more than a signal frame deeper than the first
+// fault is taken for the handler, and dies by the first signal without a second report.
+bool inside_chained_handler(pid_t tid) noexcept {
+  if (g_crash.chained_tid.load(std::memory_order_relaxed) != tid) return false;
+  const std::uintptr_t frame = g_crash.chained_frame.load(std::memory_order_relaxed);
+  const std::uintptr_t sp = interrupted_sp(current_ucontext());
+  if (sp == 0) return true;
+  stack_t alt{};
+  if (::syscall(SYS_sigaltstack, nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
+  const auto on_alt = [&alt](std::uintptr_t address) {
+    const auto base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
+    return address >= base && address - base < alt.ss_size;
+  };
+  if (on_alt(frame) != on_alt(sp)) return !on_alt(frame);
+  return sp < frame;
+}
+
 }  // namespace
 
 // Signal context: the registry action of every crash signal (added with chains_itself, so the
-// earlier handler runs only from here, if asked). Never returns.
+// earlier handler runs only from here, if asked). Never returns, unless the chained handler leaves
+// by siglongjmp.
 void crash_action(void*, const siginfo_t& info) noexcept {
   const int signo = info.si_signo;
   const pid_t tid = ::gettid();
+  if (inside_chained_handler(tid)) {
+    // A fault inside the chained handler: the original signal, now (no second report).
+    const int first = g_crash.first_signo.load(std::memory_order_acquire);
+    die_now(first != 0 ? first : signo);
+  }
   pid_t expected = 0;
   if (!g_crash.reporter.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
     if (expected == tid) {
-      // A fault inside our own report, hook or chained handler: the original signal, now.
+      // A fault inside our own report or hook: the original signal, now.
       const int first = g_crash.first_signo.load(std::memory_order_acquire);
       die_now(first != 0 ? first : signo);
     }
-    // Another thread reports: wait for it to end the process, bounded.
-    const long wait_ms = static_cast<long>(g_crash.config.second_crasher_wait) * 1000;
-    for (long waited = 0; waited < wait_ms; waited += 10) sleep_ms(10);
-    die_now(signo);
+    wait_for_the_reporter(signo);  // another thread reports
   }
   g_crash.first_signo.store(signo, std::memory_order_release);
 
@@ -397,7 +433,25 @@ void crash_action(void*, const siginfo_t& info) noexcept {
   out.flush();
 
   if (config.call_previous_handler) {
+    // The report is over; the chained handler belongs to other code, which may take its time (a
+    // sanitizer symbolizing its own report) or recover by siglongjmp (a probe): so the watchdog is
+    // disarmed and the election released before it runs, and a crash after a recovery is reported
+    // again (crash.hpp, "Behaviour at the crash"). A fault inside it is told by its frame.
+    if (config.has_watchdog) {
+      const struct itimerspec off {};
+      ::timer_settime(config.watchdog, 0, &off, nullptr);
+    }
+    g_crash.chained_frame.store(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)),
+                                std::memory_order_relaxed);
+    g_crash.chained_tid.store(tid, std::memory_order_relaxed);
+    g_crash.reporter.store(0, std::memory_order_release);
     call_chained(signo, const_cast<siginfo_t*>(&info), current_ucontext());
+    // It returned: the process dies by the signal, unless another thread's report began meanwhile.
+    g_crash.chained_tid.store(0, std::memory_order_relaxed);
+    pid_t none = 0;
+    if (!g_crash.reporter.compare_exchange_strong(none, tid, std::memory_order_acq_rel)) {
+      wait_for_the_reporter(signo);
+    }
   }
   die_now(signo);
 }

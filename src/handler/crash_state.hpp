@@ -77,6 +77,12 @@ struct crash_state {
   std::atomic<const crash_module_table*> modules;
   std::atomic<pid_t> reporter;  // the first crasher's tid (0: none yet)
   std::atomic<int> first_signo;
+  // The thread whose chained handler runs (or ran and left by siglongjmp), and the frame of the
+  // crash_action() that called it: a fault there is inside that handler while the interrupted code
+  // lies below the frame (crash_report.cc, inside_chained_handler()). Written and read by that
+  // thread only.
+  std::atomic<pid_t> chained_tid;
+  std::atomic<std::uintptr_t> chained_frame;
   crash_thread threads[kCrashMaxThreads];
 };
 

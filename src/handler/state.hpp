@@ -163,6 +163,10 @@ inline bool wants_ucontext(int signo) noexcept {
 // on this thread (nullptr outside an action, or when there was none).
 void* current_ucontext() noexcept;
 
+// Signal context. The stack pointer of the code that the delivery with this ucontext interrupted
+// (x86-64 and AArch64); 0 if unknown.
+std::uintptr_t interrupted_sp(const void* ucontext) noexcept;
+
 // Signal context. Inside an action whose entry has chains_itself: calls the earlier handler saved
 // for `signo` exactly as the trampoline would have (SA_SIGINFO, sa_mask, SA_RESETHAND; nothing for
 // SIG_DFL or SIG_IGN). It may not return.

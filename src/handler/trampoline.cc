@@ -128,6 +128,8 @@ template <typename T>
   if (parity != kNotCounted) g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
+}  // namespace
+
 // Signal context. The stack pointer of the code this delivery interrupted; 0 if unknown.
 std::uintptr_t interrupted_sp(const void* uc) noexcept {
   if (uc == nullptr) return 0;
@@ -141,6 +143,8 @@ std::uintptr_t interrupted_sp(const void* uc) noexcept {
   return 0;  // no repair: a section left by siglongjmp stays held
 #endif
 }
+
+namespace {
 
 // Signal context. Releases the sections of this thread that were left by siglongjmp: a section whose
 // frame (the trampoline's, or dispatch()'s in ordinary code) lies below the interrupted code's stack
