@@ -71,6 +71,25 @@ std::size_t action_count(int signo) noexcept;
 // holds on that signal in this thread, so that the new action sees deliveries at once (signals.cc).
 extern std::atomic<void (*)(int signo) noexcept> g_action_added;
 
+// While one exists on this thread, the lifts that g_action_added would make here are put off: a
+// constructor that adds several actions and fails half-way (its rollback removes them) then leaves
+// every block in this thread as it was, as its header promises. commit() of the outermost one makes
+// the lifts put off meanwhile; an outermost one destroyed without commit() forgets them (the blocks
+// stay, right again once the rollback has removed the new actions). Deliveries meanwhile are not
+// lost: a signal still blocked here goes to another thread or to the blocking object's signalfd,
+// whose read runs every action. src/signals.cc.
+class deferred_lifts {
+ public:
+  deferred_lifts() noexcept;
+  ~deferred_lifts();
+  deferred_lifts(const deferred_lifts&) = delete;
+  deferred_lifts& operator=(const deferred_lifts&) = delete;
+  void commit() noexcept;
+
+ private:
+  bool done_ = false;
+};
+
 // The signals that sigrelay's signalfd backend has blocked in the calling thread (and that the thread
 // had not blocked already), and those a full realtime ring holds there (src/handler/hold.hpp); false
 // if none. Lifts released blocks first (src/handler/masks.hpp).

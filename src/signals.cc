@@ -67,7 +67,10 @@
 //   that holds it (lift_block_here()). A block held by another thread hides nothing from this one:
 //   the kernel hands a process-directed signal to a thread that does not block it. Hence at most one
 //   object blocks a given signal at a time, and it never blocks it again until it re-subscribes: it
-//   receives the signal through the handler instead, like the relay backend.
+//   receives the signal through the handler instead, like the relay backend. A constructor or add()
+//   that adds actions puts those lifts off until every step has succeeded (detail::deferred_lifts,
+//   also used by termination's constructor): one that failed half-way used to lift another object's
+//   block for good, though its rollback removed the action that had called for the lift.
 // - Reading: a drain reads at most as many siginfos as the realtime ring has room for (the kernel's
 //   queue keeps the rest, safely, and keeps the signalfd readable); remove() reads all of the removed
 //   signal, with a wake-up like a handler's (no drain follows it). A chained SA_SIGINFO handler (and
@@ -183,6 +186,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "platform/config.hpp"
 #if SIGRELAY_LINUX  // the signalfd backend and the holds (config.hpp)
@@ -1325,6 +1329,10 @@ void release_block(int index, int signo) noexcept {
   }
 }
 
+// Lifts put off on this thread (detail::deferred_lifts, detail.hpp): how many are open, and which.
+thread_local unsigned t_lift_deferrals = 0;
+thread_local std::uint64_t t_deferred_lifts = 0;
+
 #if SIGRELAY_LINUX  // the signalfd backend only
 // detail::g_action_added, set by the first signalfd-backed object: another action arrived for
 // `signo`. If sigrelay blocks `signo` in this thread for a signalfd-backed object, lift that block,
@@ -1332,12 +1340,17 @@ void release_block(int index, int signo) noexcept {
 // at once instead of waiting until the signalfd object reads the signal. The object then receives
 // `signo` through the handler too, like a relay-backed one, and keeps its reference in this thread's
 // slot (masks.hpp) until it unsubscribes; t_applied no longer has the signal, so nothing re-blocks or
-// lifts it again. Blocks in other threads do not hide the signal from this one.
+// lifts it again. Blocks in other threads do not hide the signal from this one. Put off while a
+// detail::deferred_lifts is open on this thread.
 void lift_block_here(int signo) noexcept {
   if (signo <= 0 || signo >= NSIG) return;
   const std::uint64_t bit = detail::signal_bit(signo);
   if ((detail::t_applied & bit) == 0) return;  // sigrelay does not block it in this thread
-  detail::t_busy = 1;                          // keeps the trampoline's lift away meanwhile
+  if (t_lift_deferrals != 0) {
+    t_deferred_lifts |= bit;  // lifted by the outermost commit(), or forgotten with a rollback
+    return;
+  }
+  detail::t_busy = 1;  // keeps the trampoline's lift away meanwhile
   detail::t_applied &= ~bit;
   sigset_t one;
   sigemptyset(&one);
@@ -1346,7 +1359,33 @@ void lift_block_here(int signo) noexcept {
   detail::t_busy = 0;
   if (detail::t_missed != 0) detail::lift_released_blocks(nullptr);  // a poke came meanwhile
 }
+
+// The lifts put off until the outermost detail::deferred_lifts was committed.
+void lift_deferred() noexcept {
+  for (std::uint64_t left = std::exchange(t_deferred_lifts, 0); left != 0; left &= left - 1) {
+    lift_block_here(__builtin_ctzll(left) + 1);
+  }
+}
+#else
+void lift_deferred() noexcept { t_deferred_lifts = 0; }  // (no blocks: nothing is ever put off)
 #endif
+
+}  // namespace
+
+namespace detail {
+deferred_lifts::deferred_lifts() noexcept { ++t_lift_deferrals; }
+deferred_lifts::~deferred_lifts() {
+  if (done_) return;
+  if (--t_lift_deferrals == 0) t_deferred_lifts = 0;  // rolled back: the blocks stay
+}
+void deferred_lifts::commit() noexcept {
+  if (done_) return;
+  done_ = true;
+  if (--t_lift_deferrals == 0) lift_deferred();
+}
+}  // namespace detail
+
+namespace {
 
 #if SIGRELAY_LINUX
 std::error_code update_signalfd(detail::signals_core& c) {
@@ -1547,8 +1586,10 @@ signals::signals(const std::vector<int>& signos, const signals_options& options)
   }
   core_ = make_core(options);
   try {
+    detail::deferred_lifts lifts;  // another object's block lifted only once every signal is in
     const change_lock lock(*core_);
     for (const int signo : signos) subscribe(*core_, signo, /*may_block=*/true);
+    lifts.commit();
   } catch (...) {
     unsubscribe_all(*core_);
     throw;
@@ -1595,7 +1636,9 @@ void add_to(detail::signals_core* c, int signo, bool may_block, const char* none
                         "sigrelay::signals: cannot subscribe to " + detail::describe_signal(signo) +
                             (c != nullptr ? ": the object is closed" : none));
   }
+  detail::deferred_lifts lifts;  // a failure after add_action() leaves other objects' blocks alone
   subscribe(*c, signo, may_block);
+  lifts.commit();
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 
+#include "detail.hpp"
 #include "own_thread.hpp"
 
 namespace sigrelay {
@@ -81,9 +82,11 @@ struct termination::impl {
 
 termination::termination(std::initializer_list<int> signos) : impl_(std::make_unique<impl>()) {
   impl& s = *impl_;
+  detail::deferred_lifts lifts;  // a refused signal leaves the blocks of signalfd-backed objects alone
   for (const int signo : signos) s.actions.push_back(add_action(signo, relay::die_if_set(s.armed)));
   for (const int signo : signos) s.sigs.add(signo);
   for (const int signo : signos) s.actions.push_back(add_action(signo, relay::set_flag(s.armed)));
+  lifts.commit();
   sigset_t watched;
   sigemptyset(&watched);
   for (const int signo : signos) sigaddset(&watched, signo);
