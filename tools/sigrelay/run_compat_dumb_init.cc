@@ -18,11 +18,13 @@
 //   of the terminal hand-off are not forwarded. Single-child mode: signals to the child only, which
 //   stays in the init's process group. In both modes the init stops itself after forwarding SIGTSTP,
 //   SIGTTIN or SIGTTOU.
+// - Every signal is forwarded, as dumb-init (which blocks all and sigwait()s) forwards it: realtime
+//   signals (-r rewrites 1..31 only, as dumb-init's table) and the fault signals SIGSEGV, SIGBUS,
+//   SIGILL, SIGFPE, SIGTRAP, SIGSYS sent to the init (the child ends by one: exit 128+N).
 // - Messages "[dumb-init] ..." on stderr; exec failure "[dumb-init] P: <error>", exit status 2.
 // Deliberate differences: the child keeps the dispositions the init was started with (dumb-init
 // installs a handler for signals 1-31 before fork, so an inherited SIG_IGN of SIGINT is lost in its
-// child); realtime signals are forwarded too (dumb-init's rewrite table stops at 31, and -r still does);
-// in single-child mode the SIGTERM that follows the child's end (dumb-init sends it to the pid it has
+// child); in single-child mode the SIGTERM that follows the child's end (dumb-init sends it to the pid it has
 // just reaped, which is gone or, worse, reused) goes through a pidfd of the child, which the kernel
 // refuses (ESRCH): the same log line, and never a stranger signalled.
 #include <getopt.h>

@@ -14,11 +14,14 @@
 //   also MIT) on stdout, exit 0.
 // - Exit statuses: the child's exit code, 128+N when killed by N, 0 for each -e code; exec failure
 //   127 (not found), 126 (EACCES), 1 (other), "[FATAL tini (childpid)] exec P failed: ...".
-// - SIGTTIN and SIGTTOU sent to the init are not forwarded (tini ignores them).
+// - SIGTTIN and SIGTTOU sent to the init are not forwarded (tini ignores them); SIGABRT and the fault
+//   signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) sent to it kill it, as they kill tini,
+//   which leaves them unblocked at their default action.
 // Deliberate difference: options stop at the first non-option (getopt "+"), as the issue asks; glibc's
 // getopt in tini permutes, so `tini -s sh -c x` fails there (invalid option -- 'c') and works here.
 // With `--` before PROGRAM, as tini documents, both agree.
 #include <getopt.h>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -113,7 +116,7 @@ const char licence[] =
 bool parse_status(const char* text, int& out) {
   char* end = nullptr;
   const long v = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || v < 0 || v > 255) return false;
+  if (*end != '\0' || v < 0 || v > 255) return false;  // (as tini: "" reads as 0)
   out = static_cast<int>(v);
   return true;
 }
@@ -168,7 +171,10 @@ int tini_main(int argc, char** argv) {
   }
   if (std::getenv("TINI_SUBREAPER") != nullptr) o.subreaper = true;
   if (std::getenv("TINI_KILL_PROCESS_GROUP") != nullptr) o.signal_group = true;
-  if (const char* v = std::getenv("TINI_VERBOSITY")) o.verbosity = std::atoi(v);
+  if (const char* v = std::getenv("TINI_VERBOSITY")) {
+    o.verbosity = std::atoi(v);
+    if (o.verbosity < 0) o.verbosity = INT_MAX;  // tini's verbosity is unsigned: -1 shows everything
+  }
   return run_init(o);
 }
 

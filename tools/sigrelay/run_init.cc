@@ -162,21 +162,27 @@ class logger {
   int v_;
 };
 
-// The signals the init forwards (see run_init.hpp, Start).
-sigset_t forwarded_signals() {
+// The signals the init forwards (see run_init.hpp, Start): the fault signals by dialect, as tini
+// and dumb-init do.
+sigset_t forwarded_signals(dialect d) {
   sigset_t out;
   sigemptyset(&out);
   for (int signo = 1; signo <= SIGRTMAX; ++signo) {
     switch (signo) {
       case SIGKILL:
       case SIGSTOP:
-      case SIGCHLD:
+      case SIGCHLD: continue;
       case SIGSEGV:
       case SIGBUS:
       case SIGILL:
       case SIGFPE:
       case SIGTRAP:
-      case SIGSYS: continue;
+      case SIGSYS:
+        if (d != dialect::dumb_init) continue;
+        break;
+      case SIGABRT:
+        if (d == dialect::tini) continue;
+        break;
       default: break;
     }
     if (sigrelay::signal_name(signo).empty()) continue;  // reserved by the C library
@@ -265,7 +271,7 @@ class init {
   int run() {
     // Block first thing: from here on every forwarded signal and SIGCHLD waits in the kernel for
     // sigwaitinfo(), and `started_with` is the mask the child gets back.
-    forwarded_ = forwarded_signals();
+    forwarded_ = forwarded_signals(o_.dialect);
     sigset_t blocked = forwarded_;
     sigaddset(&blocked, SIGCHLD);
     sigset_t started_with;

@@ -15,10 +15,13 @@
 //     disposition changed, except an inherited SIG_IGN of SIGCHLD, which becomes SIG_DFL in the init
 //     (otherwise the kernel would reap the children itself and their statuses would be lost).
 //   - Forwarded: every signal from 1 to SIGRTMAX except SIGKILL and SIGSTOP (uncatchable), SIGCHLD
-//     (reaping), the synchronous fault signals SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS (a
-//     real fault of the init must kill it; tini leaves them alone too) and the numbers the C library
-//     reserves. A signal sent by the init to itself (si_pid == its pid, such as the SIGPIPE of a log
-//     write to a closed pipe) is not forwarded.
+//     (reaping), the synchronous fault signals SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS
+//     (left at their default action: one sent to the init kills it, as tini does) and the numbers the
+//     C library reserves. By dialect, as the peers do: tini also leaves SIGABRT alone (a SIGABRT sent
+//     to it kills it); dumb-init, which blocks and forwards everything, forwards the fault signals too
+//     (a real fault of the init still kills it: the kernel unblocks a synchronous fault's signal). A
+//     signal sent by the init to itself (si_pid == its pid, such as the SIGPIPE of a log write to a
+//     closed pipe) is not forwarded.
 //   - `new_session` (dumb-init's default): detaches the init from its controlling terminal
 //     (TIOCNOTTY). If the init was that session's leader, the kernel sends its foreground group
 //     SIGHUP and SIGCONT: the first SIGHUP and the first SIGCONT read afterwards are not forwarded.

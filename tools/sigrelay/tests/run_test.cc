@@ -1195,7 +1195,7 @@ TEST(run_dumb_init_options, tstp_stops_the_whole_group_and_cont_wakes_it) {
 
 // Realtime signals are forwarded: SIGRTMIN+3 sent with sigqueue() and a payload reaches the child as
 // the init's kill(): SI_USER, the init's pid, no payload (kill() carries none). tini does the same.
-// (dumb-init forwards only signals 1-31: a realtime signal kills it, so it is not run here.)
+// (dumb-init forwards realtime signals as well; run_compat_audit_test.cc compares the fault signals.)
 TEST(run_native, realtime_signals_are_forwarded_by_number) {
   std::vector<init_kind> kinds = tini_family({"-s"});
   kinds.push_back(native({}));
