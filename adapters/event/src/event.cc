@@ -38,13 +38,15 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
   auto* st = static_cast<state*>(arg);
   if (!st->active) return;
   if (st->backlog.empty()) st->backlog.refill(*st->source);
-  const std::shared_ptr<const callback> cb = st->cb;  // the callback may replace st->cb
   st->dispatching = true;
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
   while (budget-- > 0 && st->active && !st->backlog.empty()) {
     const signal_event e = st->backlog.front();
     st->backlog.pop_front();
+    // Read for each event: a callback that start()s another one hands it the rest of the batch at
+    // once. The copy keeps the running one alive.
+    const std::shared_ptr<const callback> cb = st->cb;
     try {
       (*cb)(e);
     } catch (...) {

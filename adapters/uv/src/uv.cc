@@ -58,12 +58,14 @@ namespace {
 // Hands out the backlog, refilled once from pending() if empty, while the watcher is active.
 void signal_watcher::state::dispatch(state* st) noexcept {
   if (st->backlog.empty() && st->source) st->backlog.refill(*st->source);
-  const std::shared_ptr<const callback> cb = st->cb;  // the callback may replace st->cb
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
   while (budget-- > 0 && st->active && !st->closing && !st->backlog.empty()) {
     const signal_event e = st->backlog.front();
     st->backlog.pop_front();
+    // Read for each event: a callback that start()s another one hands it the rest of the batch at
+    // once, as uv_signal_start() on a started handle does. The copy keeps the running one alive.
+    const std::shared_ptr<const callback> cb = st->cb;
     (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
   }
   update_idle(st);

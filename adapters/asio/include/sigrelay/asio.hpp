@@ -75,8 +75,10 @@
 // Cancellation
 //   cancel() completes every wait pending on the object with error::operation_aborted. Signals are
 //   never consumed by a cancelled wait: they stay queued for the next one. A wait whose result is
-//   already taken (its handler already scheduled) completes normally. Destroying the object cancels
-//   its waits likewise (their handlers still run, with operation_aborted, and may outlive the
+//   already taken (its handler already scheduled: as in Asio, a wait started while a delivery is
+//   queued and no other wait is ahead of it takes it at once) completes normally, also when the
+//   object is destroyed or the signal removed before its handler runs. Destroying the object cancels
+//   the other waits likewise (their handlers still run, with operation_aborted, and may outlive the
 //   object: they never touch it).
 //
 // remove() and clear()
@@ -222,6 +224,7 @@ struct set_state {
 
   std::mutex mutex;
   bool closed = false;
+  std::size_t in_flight = 0;  // waits started and not yet resumed (posted, or on the descriptor)
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
   sigrelay::detail::event_backlog queue;  // drained from `source`, not yet handed out
@@ -243,6 +246,14 @@ class wait_op {
       start(self, state);
       return;
     }
+    if (state) {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      --state->in_flight;
+    }
+    if (taken_) {  // its result was taken when its completion was scheduled: it completes normally
+      self.complete(error_code{}, result_);
+      return;
+    }
     if (!ec) ec = error_;
     if (ec) {
       self.complete(ec, Result{});
@@ -257,6 +268,7 @@ class wait_op {
         return;
       }
       if (!state->take(result)) {
+        ++state->in_flight;
         state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
         return;
       }
@@ -265,7 +277,11 @@ class wait_op {
   }
 
  private:
-  // Never completes inline: an immediate result is posted, then taken when the post runs.
+  // Never completes inline. With no other wait in flight, an immediate result is taken now and
+  // posted, as Asio's signal_set takes the signal number into the operation before posting it: a
+  // cancel(), remove() or the object's destruction before the post runs neither aborts that wait
+  // nor takes its delivery back (see Cancellation at the top). Behind other waits (first come,
+  // first served) it is posted without one and takes what is left when it runs.
   template <typename Self>
   void start(Self& self, const std::shared_ptr<set_state<Executor>>& state) {
     if (!state) {
@@ -276,10 +292,13 @@ class wait_op {
     std::unique_lock<std::mutex> lock(state->mutex);
     if (state->closed) {
       error_ = net::error::operation_aborted;
+    } else if (state->in_flight == 0) {
+      taken_ = state->take(result_);  // (drains the source first if nothing is queued)
     } else if (state->queue.empty()) {
       state->drain();
     }
-    if (error_ || !state->queue.empty()) {
+    ++state->in_flight;  // until operator() resumes it
+    if (error_ || taken_ || !state->queue.empty()) {
       lock.unlock();
       net::post(ex_, std::move(self));
       return;
@@ -290,6 +309,8 @@ class wait_op {
   std::shared_ptr<set_state<Executor>> state_;
   Executor ex_;
   bool started_ = false;
+  bool taken_ = false;  // result_ holds this wait's result, taken in start()
+  Result result_{};
   error_code error_;
 };
 
