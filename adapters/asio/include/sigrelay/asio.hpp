@@ -246,34 +246,32 @@ class wait_op {
       start(self, state);
       return;
     }
-    if (state) {
-      std::lock_guard<std::mutex> lock(state->mutex);
-      --state->in_flight;
-    }
-    if (taken_) {  // its result was taken when its completion was scheduled: it completes normally
-      self.complete(error_code{}, result_);
-      return;
-    }
-    if (!ec) ec = error_;
-    if (ec) {
-      self.complete(ec, Result{});
+    if (!state) {  // a moved-from object (start() set error_)
+      self.complete(ec ? ec : error_, Result{});
       return;
     }
     Result result{};
     {
       std::unique_lock<std::mutex> lock(state->mutex);
-      if (state->closed) {
-        lock.unlock();
-        self.complete(error_code(net::error::operation_aborted), Result{});
-        return;
-      }
-      if (!state->take(result)) {
-        ++state->in_flight;
-        state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
-        return;
+      --state->in_flight;
+      if (!taken_) {
+        if (!ec) ec = error_;
+        if (!ec && state->closed) ec = net::error::operation_aborted;
+        if (!ec && !state->take(result)) {
+          ++state->in_flight;
+          state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+          return;
+        }
       }
     }
-    self.complete(error_code{}, result);
+    // A result taken when its completion was scheduled completes normally, whatever happened since.
+    if (taken_) {
+      self.complete(error_code{}, result_);
+    } else if (ec) {
+      self.complete(ec, Result{});
+    } else {
+      self.complete(error_code{}, result);
+    }
   }
 
  private:
