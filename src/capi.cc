@@ -29,6 +29,7 @@
 #include <system_error>
 #include <vector>
 
+#include "detail.hpp"
 #include "handler/capi_action.hpp"
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
@@ -62,11 +63,15 @@ int errno_of(const std::error_code& ec) noexcept {
   return EINVAL;
 }
 
-// Runs `f`; returns 0, or the errno value of what it threw (its message kept for sigrelay_last_error).
+// Runs `f`; returns 0 with errno as it was (sigrelay.h: "errno is left as it was on success"; a
+// signalfd read or a futex wait inside may have set it), or the errno value of what it threw (its
+// message kept for sigrelay_last_error).
 template <typename F>
 int guarded(F&& f) noexcept {
+  const int saved_errno = errno;
   try {
     f();
+    errno = saved_errno;
     return 0;
   } catch (const std::system_error& e) {
     try {
@@ -91,6 +96,17 @@ int invalid(const char* message) noexcept {
   try {
     t_last_error = message;
   } catch (...) {
+  }
+  return EINVAL;
+}
+
+// EINVAL for an action of `signo` refused for `reason`, the message naming the signal.
+int invalid_for(int signo, const std::string& reason) noexcept {
+  try {
+    t_last_error =
+        "sigrelay: cannot add an action for " + sigrelay::detail::describe_signal(signo) + ": " + reason;
+  } catch (...) {
+    t_last_error.clear();
   }
   return EINVAL;
 }
@@ -121,7 +137,7 @@ std::uint64_t g_next_key = 1;  // guarded by g_actions_mutex
 // Adds `a` and keeps what it owns under a new key.
 int add(int signo, sigrelay::action a, const sigrelay_action_options* options, registered r,
         sigrelay_action_id* out) noexcept {
-  if (out == nullptr) return invalid("sigrelay: the action id pointer is NULL");
+  if (out == nullptr) return invalid_for(signo, "the action id pointer is NULL");
   return guarded([&] {
     // Room in the map first, so that nothing can fail once the action is live.
     std::unique_lock<std::mutex> lock(g_actions_mutex);
@@ -263,23 +279,31 @@ int sigrelay_add_relay(int signo, sigrelay_relay_kind kind, sigrelay_flag* flag,
     case SIGRELAY_RELAY_SET_FLAG:
     case SIGRELAY_RELAY_DIE_IF_SET:
     case SIGRELAY_RELAY_DEFAULT_IF_SET:
-      if (flag == nullptr) return invalid("sigrelay: this relay needs a flag (flag is NULL)");
+      if (flag == nullptr) return invalid_for(signo, "this relay needs a flag (flag is NULL)");
       a = kind == SIGRELAY_RELAY_SET_FLAG     ? relay::set_flag(flag->value)
           : kind == SIGRELAY_RELAY_DIE_IF_SET ? relay::die_if_set(flag->value)
                                               : relay::default_if_set(flag->value);
       break;
     case SIGRELAY_RELAY_ADD_COUNT:
-      if (counter == nullptr) return invalid("sigrelay: this relay needs a counter (counter is NULL)");
+      if (counter == nullptr) return invalid_for(signo, "this relay needs a counter (counter is NULL)");
       a = relay::add_count(counter->value);
       break;
     case SIGRELAY_RELAY_DEFAULT_ACTION: a = relay::default_action(); break;
     case SIGRELAY_RELAY_WRITE_FD: {
-      const int rc = guarded([&] { r.fd.reset(new relay::fd_relay(fd)); });
-      if (rc != 0) return rc;
+      try {
+        r.fd.reset(new relay::fd_relay(fd));
+      } catch (const std::bad_alloc&) {
+        return ENOMEM;
+      } catch (const std::system_error& e) {  // "sigrelay: fd N is ...": the same, naming the signal
+        const std::string what = e.what();
+        const std::string prefix = "sigrelay: ";
+        return invalid_for(signo,
+                           what.compare(0, prefix.size(), prefix) == 0 ? what.substr(prefix.size()) : what);
+      }
       a = r.fd->get();
       break;
     }
-    default: return invalid("sigrelay: unknown relay kind");
+    default: return invalid_for(signo, "unknown relay kind " + std::to_string(static_cast<int>(kind)));
   }
   return add(signo, a, options, std::move(r), id);
 }
@@ -328,7 +352,11 @@ int sigrelay_signals_create(const int* signos, size_t count, const sigrelay_sign
   });
 }
 
-void sigrelay_signals_destroy(sigrelay_signals* s) { delete s; }
+void sigrelay_signals_destroy(sigrelay_signals* s) {
+  const int saved_errno = errno;  // (its remove()s read the signalfd)
+  delete s;
+  errno = saved_errno;
+}
 
 int sigrelay_signals_add(sigrelay_signals* s, int signo) {
   if (s == nullptr) return invalid("sigrelay: NULL consumer");
@@ -373,7 +401,9 @@ uint64_t sigrelay_signals_dropped(const sigrelay_signals* s, int signo) {
 }
 
 void sigrelay_signals_close(sigrelay_signals* s) {
+  const int saved_errno = errno;
   if (s != nullptr) s->handle.close();
+  errno = saved_errno;
 }
 
 int sigrelay_signals_is_closed(const sigrelay_signals* s) {

@@ -3,6 +3,8 @@
 // src/handler/relays.cc.
 #include "sigrelay/relays.hpp"
 
+#include <sys/stat.h>
+
 #include <string>
 
 #include "detail.hpp"
@@ -22,9 +24,29 @@ action default_if_set(std::atomic<bool>& flag) noexcept { return {detail::defaul
 
 action default_action() noexcept { return {detail::default_action_fn, nullptr}; }
 
-fd_relay::fd_relay(int fd, std::error_code& ec) noexcept {
+namespace {
+
+// Why `fd` cannot take a handler's writes, or nullptr if it can: it must be open and non-blocking,
+// and not a regular file, a directory or a block device, where O_NONBLOCK does not keep a write
+// from blocking (on the disk).
+const char* unfit_for_handler_writes(int fd) noexcept {
+  std::error_code ec;
   const bool nonblocking = detail::os::is_nonblocking(fd, ec);
-  if (ec || !nonblocking) {
+  if (ec) return " is not open";
+  if (!nonblocking) return " is blocking; a signal handler must never block on it";
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return " is not open";
+  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {
+    return " is a file, where O_NONBLOCK does not keep a write from blocking; use a pipe, a socket or "
+           "an eventfd";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+fd_relay::fd_relay(int fd, std::error_code& ec) noexcept {
+  if (unfit_for_handler_writes(fd) != nullptr) {
     ec = detail::invalid_argument();
     return;
   }
@@ -32,12 +54,8 @@ fd_relay::fd_relay(int fd, std::error_code& ec) noexcept {
 }
 
 fd_relay::fd_relay(int fd) {
-  std::error_code ec;
-  const bool nonblocking = detail::os::is_nonblocking(fd, ec);
-  if (ec || !nonblocking) {
-    detail::throw_error(detail::invalid_argument(),
-                        "sigrelay: fd " + std::to_string(fd) +
-                            (ec ? " is not open" : " is blocking; a signal handler must never block on it"));
+  if (const char* why = unfit_for_handler_writes(fd)) {
+    detail::throw_error(detail::invalid_argument(), "sigrelay: fd " + std::to_string(fd) + why);
   }
   target_ = {fd, detail::process_pid()};
 }

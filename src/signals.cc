@@ -687,7 +687,13 @@ void clear_siginfo(siginfo_t& info) noexcept {
 
 // getcontext() returns twice in principle (for setcontext()); kept out of read_signalfd() so that
 // none of its locals live across it. The context it captures is of this thread inside sigrelay.
-[[gnu::noinline]] bool capture_context(ucontext_t& context) noexcept { return ::getcontext(&context) == 0; }
+// getcontext() leaves uc_stack alone: it is filled here with the thread's alternate stack, as the
+// kernel fills it for a handler (the trampoline's abandoned-section check reads it).
+[[gnu::noinline]] bool capture_context(ucontext_t& context) noexcept {
+  if (::getcontext(&context) != 0) return false;
+  if (::sigaltstack(nullptr, &context.uc_stack) != 0) context.uc_stack.ss_flags = SS_DISABLE;
+  return true;
+}
 #endif
 
 enum class read_mode {

@@ -21,8 +21,9 @@
 //   An action should return (or end the process, as relay::die_by_signal does). One that leaves by
 //   siglongjmp is tolerated, not recommended: remove_action() and every other change of the actions
 //   wait for running actions to return (see remove_action), and wait for an abandoned one until its
-//   thread takes its next signal from a shallower point of the same stack (x86-64 and AArch64; not
-//   under ThreadSanitizer), or until the action whose run it jumped back into returns. A thread that
+//   thread takes its next signal from a shallower point of the same stack, or from off the alternate
+//   signal stack the action ran on (x86-64 and AArch64; not under ThreadSanitizer), or until the
+//   action whose run it jumped back into returns. A thread that
 //   never takes another signal keeps them waiting. Never leave an action by throwing (it is
 //   noexcept) or by longjmp without "sig" (the signal mask would stay as the handler had it).
 //

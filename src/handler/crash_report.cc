@@ -3,12 +3,12 @@
 // context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): the system calls write,
-// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, sigaltstack (read only), and those
-// of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install
-// time (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks,
-// throws or uses stdio, and never returns to the faulting code: it ends the process (unless a
-// chained handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report
-// does not care about it afterwards (the process dies).
+// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, and those of
+// relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install time
+// (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks, throws
+// or uses stdio, and never returns to the faulting code: it ends the process (unless a chained
+// handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report does
+// not care about it afterwards (the process dies).
 //
 // Ordering by risk, as Abseil does: the election of the reporter, the watchdog and the fixed header
 // lines come first; the stack walk, which reads the crashing thread's memory, comes after them and
@@ -17,7 +17,6 @@
 
 #if SIGRELAY_LINUX  // the whole crash reporter is Linux-only (src/crash.cc)
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -377,13 +376,14 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
 bool inside_chained_handler(pid_t tid) noexcept {
   if (g_crash.chained_tid.load(std::memory_order_relaxed) != tid) return false;
   const std::uintptr_t frame = g_crash.chained_frame.load(std::memory_order_relaxed);
-  const std::uintptr_t sp = interrupted_sp(current_ucontext());
+  const void* const uc = current_ucontext();
+  const std::uintptr_t sp = interrupted_sp(uc);
   if (sp == 0) return true;
-  stack_t alt{};
-  if (::syscall(SYS_sigaltstack, nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
-  const auto on_alt = [&alt](std::uintptr_t address) {
+  const stack_t& alt = static_cast<const ucontext_t*>(uc)->uc_stack;  // as the kernel saved it
+  const std::size_t alt_size = (alt.ss_flags & SS_DISABLE) != 0 ? 0 : alt.ss_size;
+  const auto on_alt = [&alt, alt_size](std::uintptr_t address) {
     const auto base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
-    return address >= base && address - base < alt.ss_size;
+    return address >= base && address - base < alt_size;
   };
   if (on_alt(frame) != on_alt(sp)) return !on_alt(frame);
   return sp < frame;

@@ -23,10 +23,6 @@
 #include "handler/state.hpp"
 #include "platform/linux.hpp"  // sanitizer_defers_signals only (and config.hpp: SIGRELAY_LINUX)
 
-#if SIGRELAY_LINUX
-#include <sys/syscall.h>
-#endif
-
 #include <signal.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -156,32 +152,36 @@ namespace {
 // section is released there (an action left by siglongjmp then keeps its section).
 // Two stacks: handlers run on the thread's sigaltstack (SA_ONSTACK) when it has one, whose addresses
 // say nothing about the main stack's. The kernel stays on the alternate stack from the outermost
-// handler on until that handler returns: so interrupted code on the alternate stack means that a
-// section held on the main stack is live (its code was interrupted there, not left), whatever the
-// addresses. Releasing it let the registry free a snapshot that ordinary code (a signalfd read's
+// handler on until that handler returns. So across the two stacks the comparison is by stack, not
+// by address: interrupted code on the alternate stack means that a section held on the main stack
+// is live (its code was interrupted there, not left), and interrupted code off the alternate stack
+// means that a section held on it is gone (its handler was left: nothing on that stack runs now).
+// Releasing the first let the registry free a snapshot that ordinary code (a signalfd read's
 // dispatch) was still reading, when a signal came while a nested handler ran on an alternate stack
-// mapped above the main one (found by the soak, tests/soak/soak.cc). One sigaltstack() system call,
-// made only where a section would be released.
-void release_abandoned(std::uintptr_t sp) noexcept {
+// mapped above the main one (found by the soak, tests/soak/soak.cc); keeping the second held a
+// section for good when the alternate stack lay above the thread's stack (an action left by
+// siglongjmp from a handler on it: every later grace period waited for ever; found by
+// tests/contract_api_test.cc). The alternate stack is the one the kernel saved in the context
+// (uc_stack: no system call; src/signals.cc fills it for a getcontext() of its own).
+void release_abandoned(const void* uc) noexcept {
+  const std::uintptr_t sp = interrupted_sp(uc);
   if (sp == 0 || os::sanitizer_defers_signals) return;
-  stack_t alt{};
-  bool alt_known = false;
-  const auto on_alt = [&alt](std::uintptr_t address) {
-    const auto base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
-    return address >= base && address - base < alt.ss_size;
+  const stack_t& alt = static_cast<const ucontext_t*>(uc)->uc_stack;
+  const std::uintptr_t alt_base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
+  const std::size_t alt_size = (alt.ss_flags & SS_DISABLE) != 0 ? 0 : alt.ss_size;
+  const auto on_alt = [alt_base, alt_size](std::uintptr_t address) {
+    return address >= alt_base && address - alt_base < alt_size;
   };
+  const bool sp_on_alt = on_alt(sp);
   while (t_held_depth > 0) {
     const held_section& top = t_held[t_held_depth - 1];
-    if (top.frame >= sp || __atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
-    if (!alt_known) {
-      alt_known = true;
-#if SIGRELAY_LINUX
-      if (::syscall(SYS_sigaltstack, nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
-#else  // sigaltstack() is not on POSIX's async-signal-safe list, but is a bare system call on the BSDs
-      if (::sigaltstack(nullptr, &alt) != 0 || (alt.ss_flags & SS_DISABLE) != 0) alt.ss_size = 0;
-#endif
+    if (__atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
+    const bool frame_on_alt = on_alt(top.frame);
+    if (frame_on_alt == sp_on_alt) {
+      if (top.frame >= sp) break;  // one stack: the interrupted code runs inside it
+    } else if (sp_on_alt) {
+      break;  // interrupted on the alternate stack: a section on the main stack is live
     }
-    if (on_alt(sp) && !on_alt(top.frame)) break;  // interrupted on the alternate stack: live
     release_innermost();
   }
 }
@@ -270,7 +270,7 @@ template <bool kHolds>
   // and re-entered: t_held_depth is this thread's own, and a nested delivery that runs between this
   // test and enter_reader() either returns (having put the depth back) or leaves by siglongjmp to a
   // point outside this delivery, which then never resumes here.
-  if (t_held_depth != 0) release_abandoned(interrupted_sp(ucontext));
+  if (t_held_depth != 0) release_abandoned(ucontext);
   // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
   // inside a lone action with nothing chained.
   unsigned may_hold = 0;
