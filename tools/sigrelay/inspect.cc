@@ -350,8 +350,15 @@ void print_json(const report& r) {
 }
 
 int run_inspect(const inspect_options& o) {
+  pid_t pid = 0;
   try {
-    report r = gather(parse_pid(o.pid));
+    pid = parse_pid(o.pid);
+  } catch (const std::system_error& e) {
+    std::cerr << "sigrelay inspect: " << e.what() << '\n';
+    return 2;  // a usage error (the help text's exit statuses)
+  }
+  try {
+    report r = gather(pid);
     find_traps(r);
     if (o.json) {
       print_json(r);

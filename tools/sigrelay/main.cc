@@ -6,6 +6,7 @@
 #include <sigrelay/version.hpp>
 
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
 namespace sigrelay::tool {
@@ -45,7 +46,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0. A usage error exits 2, as the help texts of the tools say,
+    // except in `run`, whose help gives CLI11's own codes (105-114: an init's exit status is its
+    // program's, and 2 is a common one).
+    const int code = app.exit(e);
+    const bool run = argc > 1 && std::string_view(argv[1]) == "run";
+    return code == 0 || run ? code : 2;
   }
   return status;
 }

@@ -233,6 +233,17 @@ std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool 
   return o.str();
 }
 
+// Whether thread TID has ended and waits to be reaped (State: Z in /proc/TID/status; ptrace()
+// refuses such a thread with EPERM).
+bool is_zombie(pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("State:", 0) == 0) return line.find('Z', 6) != std::string::npos;
+  }
+  return false;
+}
+
 // The Tgid: line of /proc/TID/status: the process of thread TID; 0 if gone.
 pid_t process_of(pid_t tid) {
   std::ifstream in("/proc/" + std::to_string(tid) + "/status");
@@ -266,8 +277,14 @@ class tracer {
         if (::ptrace(PTRACE_SEIZE, tid, nullptr,
                      reinterpret_cast<void*>(options_for(false, options_.taken))) != 0) {
           if (errno == ESRCH) continue;  // the thread ended meanwhile
-          throw sys_error(errno, "cannot attach to thread " + std::to_string(tid) + " of pid " +
-                                     std::to_string(pid_) + " (ptrace)");
+          const int err = errno;
+          if (err == EPERM && is_zombie(tid)) {
+            throw sys_error(ESRCH, "pid " + std::to_string(pid_) +
+                                       " is a zombie: it has ended, and its parent has not reaped it yet; "
+                                       "nothing is left to watch");
+          }
+          throw sys_error(err, "cannot attach to thread " + std::to_string(tid) + " of pid " +
+                                   std::to_string(pid_) + " (ptrace)");
         }
         threads_.insert(tid);
         added = true;
@@ -556,7 +573,8 @@ void say_status(const std::string& what, int st) {
 // the child and the read end of a close-on-exec pipe on which a failed exec leaves its errno. The
 // pipe is read only after the child has ended: until then the child may be in a ptrace-stop (a
 // thread its runtime starts before exec, say) that only the tracing loop resumes.
-std::pair<pid_t, int> start_program(const std::vector<std::string>& program, long options) {
+std::pair<pid_t, int> start_program(const std::vector<std::string>& program, long options,
+                                    const sigset_t& started_with) {
   int go[2];
   int failed[2];
   if (::pipe2(go, O_CLOEXEC) != 0) throw sys_error(errno, "pipe");
@@ -578,6 +596,7 @@ std::pair<pid_t, int> start_program(const std::vector<std::string>& program, lon
     char c;
     while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
     }
+    ::pthread_sigmask(SIG_SETMASK, &started_with, nullptr);  // the mask watch was started with
     ::execvp(argv[0], argv.data());
     const int err = errno;
     while (::write(failed[1], &err, sizeof err) < 0 && errno == EINTR) {
@@ -611,14 +630,25 @@ int exec_error(int failed_fd) {
 int run_watch(watch_options& o, CLI::App& sub) {
   std::vector<bool> filter;
   try {
+    bool dashdash = false;
     for (const std::string& r : sub.remaining()) {
       if (r != "--")
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "unexpected '" + r + "' (put -- before PROGRAM to pass it options)");
+      dashdash = true;
     }
     if (!o.signals.empty()) {
       filter.assign(static_cast<std::size_t>(max_signal()) + 1, false);
       for (const std::string& s : o.signals) filter[static_cast<std::size_t>(parse_signal(s))] = true;
+    }
+    if (!o.pid.empty() && !o.program.empty() && !dashdash) {
+      // Words after the filter that name no signal were taken for PROGRAM: with -p, name the first.
+      std::error_code ec;
+      sigrelay::signal_number(o.program[0], ec);
+      if (ec) {
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "unknown signal '" + o.program[0] + "' (with -p PID, the words are signals)");
+      }
     }
     if (o.pid.empty() == o.program.empty()) {
       throw std::system_error(std::make_error_code(std::errc::invalid_argument),
@@ -628,6 +658,14 @@ int run_watch(watch_options& o, CLI::App& sub) {
     std::cerr << "sigrelay watch: " << e.what() << '\n';
     return 2;
   }
+  // The watcher's own signals must reach it whatever mask it inherited (a blocked SIGCHLD would
+  // leave the traced process in its stops for good, a blocked SIGINT or SIGTERM would keep it from
+  // detaching); PROGRAM gets the mask watch was started with back.
+  sigset_t own;
+  sigemptyset(&own);
+  for (const int signo : {SIGCHLD, SIGINT, SIGQUIT, SIGTERM, SIGHUP}) sigaddset(&own, signo);
+  sigset_t started_with;
+  ::pthread_sigmask(SIG_UNBLOCK, &own, &started_with);
   try {
     // Subscribed before any child exists: its stops notify us with SIGCHLD from the first one.
     sigrelay::signals sigs{SIGCHLD, SIGINT, SIGQUIT, SIGTERM, SIGHUP};
@@ -643,7 +681,8 @@ int run_watch(watch_options& o, CLI::App& sub) {
       if (st != -1) say_status("pid " + std::to_string(pid), st);
       return 0;
     }
-    const auto [child, failed_fd] = start_program(o.program, tracer::options_for(true, o.taken));
+    const auto [child, failed_fd] =
+        start_program(o.program, tracer::options_for(true, o.taken), started_with);
     tracer t(o, filter, child, true);
     t.adopt(child);
     int st = t.run(sigs);
