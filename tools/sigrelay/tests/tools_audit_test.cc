@@ -938,6 +938,12 @@ void on_signal(int signo, siginfo_t* info, void*) {
 // while watched, each is seen once and handled; still blocked at the detach, realtime ones stay
 // queued with their values and are handled, in order, when unblocked after it.
 TEST(ToolsAuditWatch, BlockedSignalsSeenWhenDeliveredAndKeptAcrossDetach) {
+#if defined(__SANITIZE_THREAD__)
+  // The target is this (instrumented) test's fork: ThreadSanitizer runs its handler at its next
+  // intercepted call, or not before the deadline (README, Caveats), which this test cannot tell
+  // from a watch that changed what the process receives.
+  GTEST_SKIP() << "the target's handlers are deferred by ThreadSanitizer";
+#endif
   SIGRELAY_IN_CHILD(
       [] {
         if (!ptrace_permitted()) GTEST_SKIP() << "ptrace is not permitted here";
