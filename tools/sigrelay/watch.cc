@@ -236,12 +236,9 @@ std::string describe_delivery(const siginfo_t& info, pid_t pid, pid_t tid, bool 
 // Whether thread TID has ended and waits to be reaped (State: Z in /proc/TID/status; ptrace()
 // refuses such a thread with EPERM).
 bool is_zombie(pid_t tid) {
-  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("State:", 0) == 0) return line.find('Z', 6) != std::string::npos;
-  }
-  return false;
+  const auto status = read_status("/proc/" + std::to_string(tid) + "/status");
+  const auto state = status.find("State");
+  return state != status.end() && state->second.rfind('Z', 0) == 0;
 }
 
 // The Tgid: line of /proc/TID/status: the process of thread TID; 0 if gone.
