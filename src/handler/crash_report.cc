@@ -375,18 +375,8 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
 // fault is taken for the handler, and dies by the first signal without a second report.
 bool inside_chained_handler(pid_t tid) noexcept {
   if (g_crash.chained_tid.load(std::memory_order_relaxed) != tid) return false;
-  const std::uintptr_t frame = g_crash.chained_frame.load(std::memory_order_relaxed);
-  const void* const uc = current_ucontext();
-  const std::uintptr_t sp = interrupted_sp(uc);
-  if (sp == 0) return true;
-  const stack_t& alt = static_cast<const ucontext_t*>(uc)->uc_stack;  // as the kernel saved it
-  const std::size_t alt_size = (alt.ss_flags & SS_DISABLE) != 0 ? 0 : alt.ss_size;
-  const auto on_alt = [&alt, alt_size](std::uintptr_t address) {
-    const auto base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
-    return address >= base && address - base < alt_size;
-  };
-  if (on_alt(frame) != on_alt(sp)) return !on_alt(frame);
-  return sp < frame;
+  return interrupted_code(current_ucontext())
+      .runs_under(g_crash.chained_frame.load(std::memory_order_relaxed));
 }
 
 }  // namespace

@@ -163,9 +163,34 @@ inline bool wants_ucontext(int signo) noexcept {
 // on this thread (nullptr outside an action, or when there was none).
 void* current_ucontext() noexcept;
 
-// Signal context. The stack pointer of the code that the delivery with this ucontext interrupted
-// (x86-64 and AArch64); 0 if unknown.
-std::uintptr_t interrupted_sp(const void* ucontext) noexcept;
+// Signal context. The code that the delivery with `ucontext` interrupted, as the kernel saved it: its
+// stack pointer (x86-64 and AArch64; 0 if unknown) and the thread's alternate signal stack
+// (uc_stack; a getcontext() of src/signals.cc fills it too). Tells whether a frame that a handler
+// of this thread recorded is still live under that code (trampoline.cc, "Two stacks"): on one
+// stack, when it lies at or above the stack pointer (stacks grow down); across the two stacks, when
+// the code runs on the alternate stack and the frame on the main one (the kernel leaves the
+// alternate stack only once its outermost handler is over, so a frame on it is gone once the code
+// runs off it). Unknown counts as live. Used by the read-side sections and the crash reporter.
+class interrupted_code {
+ public:
+  explicit interrupted_code(const void* ucontext) noexcept;
+  bool known() const noexcept { return sp_ != 0; }
+  bool runs_under(std::uintptr_t frame) const noexcept {
+    if (sp_ == 0) return true;
+    const bool frame_on_alt = on_alt(frame);
+    if (frame_on_alt != sp_on_alt_) return sp_on_alt_;
+    return frame >= sp_;
+  }
+
+ private:
+  bool on_alt(std::uintptr_t address) const noexcept {
+    return address >= alt_base_ && address - alt_base_ < alt_size_;
+  }
+  std::uintptr_t sp_ = 0;
+  std::uintptr_t alt_base_ = 0;
+  std::size_t alt_size_ = 0;
+  bool sp_on_alt_ = false;
+};
 
 // Signal context. Inside an action whose entry has chains_itself: calls the earlier handler saved
 // for `signo` exactly as the trampoline would have (SA_SIGINFO, sa_mask, SA_RESETHAND; nothing for

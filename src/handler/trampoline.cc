@@ -126,18 +126,22 @@ template <typename T>
 
 }  // namespace
 
-// Signal context. The stack pointer of the code this delivery interrupted; 0 if unknown.
-std::uintptr_t interrupted_sp(const void* uc) noexcept {
-  if (uc == nullptr) return 0;
+// Signal context.
+interrupted_code::interrupted_code(const void* uc) noexcept {
+  if (uc == nullptr) return;
   const auto* context = static_cast<const ucontext_t*>(uc);
 #if defined(__x86_64__)
-  return static_cast<std::uintptr_t>(context->uc_mcontext.gregs[REG_RSP]);
+  sp_ = static_cast<std::uintptr_t>(context->uc_mcontext.gregs[REG_RSP]);
 #elif defined(__aarch64__)
-  return static_cast<std::uintptr_t>(context->uc_mcontext.sp);
+  sp_ = static_cast<std::uintptr_t>(context->uc_mcontext.sp);
 #else
   (void)context;
-  return 0;  // no repair: a section left by siglongjmp stays held
+  return;  // unknown: no repair (a section left by siglongjmp stays held)
 #endif
+  const stack_t& alt = context->uc_stack;
+  alt_base_ = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
+  alt_size_ = (alt.ss_flags & SS_DISABLE) != 0 ? 0 : alt.ss_size;
+  sp_on_alt_ = on_alt(sp_);
 }
 
 namespace {
@@ -164,24 +168,12 @@ namespace {
 // tests/contract_api_test.cc). The alternate stack is the one the kernel saved in the context
 // (uc_stack: no system call; src/signals.cc fills it for a getcontext() of its own).
 void release_abandoned(const void* uc) noexcept {
-  const std::uintptr_t sp = interrupted_sp(uc);
-  if (sp == 0 || os::sanitizer_defers_signals) return;
-  const stack_t& alt = static_cast<const ucontext_t*>(uc)->uc_stack;
-  const std::uintptr_t alt_base = reinterpret_cast<std::uintptr_t>(alt.ss_sp);
-  const std::size_t alt_size = (alt.ss_flags & SS_DISABLE) != 0 ? 0 : alt.ss_size;
-  const auto on_alt = [alt_base, alt_size](std::uintptr_t address) {
-    return address >= alt_base && address - alt_base < alt_size;
-  };
-  const bool sp_on_alt = on_alt(sp);
+  const interrupted_code interrupted(uc);
+  if (!interrupted.known() || os::sanitizer_defers_signals) return;
   while (t_held_depth > 0) {
     const held_section& top = t_held[t_held_depth - 1];
     if (__atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
-    const bool frame_on_alt = on_alt(top.frame);
-    if (frame_on_alt == sp_on_alt) {
-      if (top.frame >= sp) break;  // one stack: the interrupted code runs inside it
-    } else if (sp_on_alt) {
-      break;  // interrupted on the alternate stack: a section on the main stack is live
-    }
+    if (interrupted.runs_under(top.frame)) break;  // live: the interrupted code runs inside it
     release_innermost();
   }
 }
