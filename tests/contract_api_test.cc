@@ -55,6 +55,7 @@
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
+#include "support/signal_state.hpp"
 
 namespace {
 
@@ -66,43 +67,9 @@ using sigrelay::test::wait_with_deadline;
 
 // --- Helpers -----------------------------------------------------------------------------------------
 
-// Every disposition (where sigaction() can read one) and the calling thread's mask.
-struct signal_state {
-  std::map<int, struct sigaction> actions;
-  sigset_t mask;
-};
-
-signal_state snapshot() {
-  signal_state s;
-  for (int signo = 1; signo < NSIG; ++signo) {
-    struct sigaction sa {};
-    if (::sigaction(signo, nullptr, &sa) == 0) s.actions[signo] = sa;
-  }
-  ::pthread_sigmask(SIG_BLOCK, nullptr, &s.mask);
-  return s;
-}
-
-bool same_sets(const sigset_t& a, const sigset_t& b) {
-  for (int signo = 1; signo < NSIG; ++signo) {
-    if (sigismember(&a, signo) != sigismember(&b, signo)) return false;
-  }
-  return true;
-}
-
-testing::AssertionResult same_state(const signal_state& before, const signal_state& after) {
-  if (before.actions.size() != after.actions.size())
-    return testing::AssertionFailure() << "sigaction()s differ";
-  for (const auto& [signo, a] : before.actions) {
-    const struct sigaction& b = after.actions.at(signo);
-    if (reinterpret_cast<void*>(a.sa_sigaction) != reinterpret_cast<void*>(b.sa_sigaction) ||
-        a.sa_flags != b.sa_flags || !same_sets(a.sa_mask, b.sa_mask)) {
-      return testing::AssertionFailure()
-             << "the disposition of " << sigrelay::signal_name(signo) << " (" << signo << ") changed";
-    }
-  }
-  if (!same_sets(before.mask, after.mask)) return testing::AssertionFailure() << "the thread's mask changed";
-  return testing::AssertionSuccess();
-}
+using sigrelay::test::same_state;
+using sigrelay::test::signal_state;
+using sigrelay::test::snapshot;
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -53,6 +53,7 @@
 #include "support/events.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
+#include "support/signal_state.hpp"
 
 namespace {
 
@@ -120,57 +121,9 @@ disposition disposition_of(int signo) {
 void* const kDfl = reinterpret_cast<void*>(SIG_DFL);
 void* const kIgn = reinterpret_cast<void*>(SIG_IGN);
 
-std::uint64_t thread_mask() {
-  sigset_t mask;
-  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
-  std::uint64_t bits = 0;
-  for (int s = 1; s < NSIG && s <= 64; ++s)
-    if (sigismember(&mask, s) == 1) bits |= std::uint64_t{1} << (s - 1);
-  return bits;
-}
-
-std::string name_of(int signo) {
-  const std::string_view name = sigrelay::signal_name(signo);
-  return name.empty() ? "signal " + std::to_string(signo) : std::string(name);
-}
-
-// Every signal's disposition and the calling thread's mask.
-struct signal_state {
-  std::vector<disposition> dispositions;
-  std::uint64_t mask = 0;
-};
-
-signal_state snapshot() {
-  signal_state s;
-  for (int signo = 1; signo < NSIG; ++signo) s.dispositions.push_back(disposition_of(signo));
-  s.mask = thread_mask();
-  return s;
-}
-
-// Empty if equal, else what differs.
-std::string differences(const signal_state& before, const signal_state& after) {
-  std::string out;
-  for (std::size_t i = 0; i < before.dispositions.size(); ++i) {
-    const disposition& a = before.dispositions[i];
-    const disposition& b = after.dispositions[i];
-    if (a.rc != b.rc || a.handler != b.handler || a.flags != b.flags || a.mask != b.mask) {
-      char line[200];
-      std::snprintf(line, sizeof line,
-                    "%s: handler %p flags %#x mask %#llx -> handler %p flags %#x mask %#llx; ",
-                    name_of(static_cast<int>(i + 1)).c_str(), a.handler, a.flags,
-                    static_cast<unsigned long long>(a.mask), b.handler, b.flags,
-                    static_cast<unsigned long long>(b.mask));
-      out += line;
-    }
-  }
-  if (before.mask != after.mask) {
-    char line[120];
-    std::snprintf(line, sizeof line, "thread mask %#llx -> %#llx",
-                  static_cast<unsigned long long>(before.mask), static_cast<unsigned long long>(after.mask));
-    out += line;
-  }
-  return out;
-}
+using sigrelay::test::differences;
+using sigrelay::test::signal_state;
+using sigrelay::test::snapshot;
 
 // The sigmask of every signalfd this process holds open (/proc/self/fdinfo), in fd order.
 std::vector<std::string> signalfd_masks() {

@@ -27,6 +27,7 @@
 #include "support/child.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
+#include "support/signal_state.hpp"
 
 namespace {
 
@@ -67,59 +68,9 @@ struct timer {
   ~timer() { event_free(ev); }
 };
 
-// Every disposition (handler, flags, sa_mask) and the calling thread's mask.
-struct signal_state {
-  struct action {
-    int rc = 0;
-    void* handler = nullptr;
-    int flags = 0;
-    std::vector<int> mask;
-  };
-  std::vector<action> actions;  // indexed by signal number
-  std::vector<int> blocked;
-};
-
-std::vector<int> members(const sigset_t& set) {
-  std::vector<int> out;
-  for (int s = 1; s < NSIG; ++s)
-    if (sigismember(&set, s) == 1) out.push_back(s);
-  return out;
-}
-
-signal_state snapshot() {
-  signal_state st;
-  st.actions.resize(NSIG);
-  for (int s = 1; s < NSIG; ++s) {
-    struct sigaction a {};
-    signal_state::action& out = st.actions[s];
-    out.rc = sigaction(s, nullptr, &a);
-    if (out.rc != 0) continue;  // glibc's reserved realtime signals
-    out.handler = (a.sa_flags & SA_SIGINFO) != 0 ? reinterpret_cast<void*>(a.sa_sigaction)
-                                                 : reinterpret_cast<void*>(a.sa_handler);
-    out.flags = a.sa_flags;
-    out.mask = members(a.sa_mask);
-  }
-  sigset_t m;
-  pthread_sigmask(SIG_BLOCK, nullptr, &m);
-  st.blocked = members(m);
-  return st;
-}
-
-// What differs between two snapshots, empty if nothing.
-std::string differences(const signal_state& a, const signal_state& b) {
-  std::ostringstream out;
-  for (int s = 1; s < NSIG; ++s) {
-    const auto& x = a.actions[s];
-    const auto& y = b.actions[s];
-    if (x.rc != y.rc || x.handler != y.handler || x.flags != y.flags || x.mask != y.mask)
-      out << "signal " << s << ": handler " << x.handler << "->" << y.handler << ", flags " << std::hex
-          << x.flags << "->" << y.flags << std::dec << ", sa_mask size " << x.mask.size() << "->"
-          << y.mask.size() << "; ";
-  }
-  if (a.blocked != b.blocked)
-    out << "thread mask differs (" << a.blocked.size() << " -> " << b.blocked.size() << ")";
-  return out.str();
-}
+using sigrelay::test::differences;
+using sigrelay::test::signal_state;
+using sigrelay::test::snapshot;
 
 volatile sig_atomic_t g_user_calls = 0;
 void user_handler(int, siginfo_t*, void*) { g_user_calls = g_user_calls + 1; }
