@@ -23,6 +23,7 @@
 #include "sigrelay/registry.hpp"
 #include "support/child.hpp"
 #include "support/events.hpp"
+#include "support/gate.hpp"
 #include "support/platform.hpp"
 
 namespace {
@@ -33,59 +34,10 @@ using sigrelay::child_scope;
 using sigrelay::child_state;
 using sigrelay::children;
 using sigrelay::children_options;
+using sigrelay::test::collect;
+using sigrelay::test::gate;
 using sigrelay::test::readable;
-
-// Children that wait at a gate (a pipe's read end) and leave with a chosen exit code, or killed by a
-// chosen signal, once the gate opens: so many children end at the same moment.
-class gate {
- public:
-  gate() { EXPECT_EQ(0, ::pipe(fds_)); }
-  ~gate() {
-    open();
-    if (fds_[0] >= 0) ::close(fds_[0]);
-  }
-  // Forks a child that waits for open(), then _exit(code) (or, with signo != 0, dies by signo).
-  pid_t fork_child(int code, int signo = 0) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(fds_[1]);
-      char c;
-      while (::read(fds_[0], &c, 1) < 0 && errno == EINTR) {
-      }
-      if (signo != 0) {
-        const struct rlimit no_core { 0, 0 };
-        ::setrlimit(RLIMIT_CORE, &no_core);
-        ::signal(signo, SIG_DFL);
-        ::kill(::getpid(), signo);
-      }
-      ::_exit(code);
-    }
-    EXPECT_GT(pid, 0) << "fork failed";
-    return pid;
-  }
-  void open() {
-    if (fds_[1] >= 0) ::close(fds_[1]);
-    fds_[1] = -1;
-  }
-
- private:
-  int fds_[2] = {-1, -1};
-};
-
-// Waits (blocking, no timeout: the watchdog is the limit) until `n` events have come.
-std::vector<child_event> collect(children& kids, std::size_t n) {
-  std::vector<child_event> all;
-  while (all.size() < n) {
-    for (const child_event& e : kids.wait()) all.push_back(e);
-  }
-  return all;
-}
-
-// Blocks until `pid` has ended, without reaping it.
-void wait_until_zombie(pid_t pid) {
-  siginfo_t info{};
-  ASSERT_EQ(0, ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT));
-}
+using sigrelay::test::wait_until_zombie;
 
 using param = std::tuple<backend, child_scope>;
 

@@ -55,6 +55,7 @@
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
+#include "support/senders.hpp"
 #include "support/signal_state.hpp"
 
 namespace {
@@ -63,6 +64,8 @@ using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
 using sigrelay::test::readable;
 using sigrelay::test::run_in_child;
+using sigrelay::test::send_signal;
+using sigrelay::test::sender;
 using sigrelay::test::wait_with_deadline;
 
 // --- Helpers -----------------------------------------------------------------------------------------
@@ -151,30 +154,6 @@ pid_t fork_queue_sender(pid_t target, int signo, int times) {
     ::_exit(0);
   }
   return pid;
-}
-
-// The four ways of sending a signal to a process that the kernel reports differently (si_code).
-enum class sender { kill, sigqueue, tgkill, pidfd };
-
-// Sends `signo` to `pid` (a single-threaded process for tgkill: its main thread's tid is its pid).
-int send_signal(sender how, pid_t pid, int signo) {
-  switch (how) {
-    case sender::kill: return ::kill(pid, signo);
-    case sender::sigqueue: {
-      union sigval value {};
-      value.sival_int = 77;
-      return ::sigqueue(pid, signo, value);
-    }
-    case sender::tgkill: return static_cast<int>(::syscall(SYS_tgkill, pid, pid, signo));
-    case sender::pidfd: {
-      const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-      if (fd < 0) return -1;
-      const int r = static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, signo, nullptr, 0));
-      ::close(fd);
-      return r;
-    }
-  }
-  return -1;
 }
 
 // Runs `body` in a forked child under the watchdog (support/child.hpp) and expects it to exit 0.

@@ -48,8 +48,10 @@
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
 #include "support/events.hpp"
+#include "support/gate.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
+#include "support/senders.hpp"
 #include "support/signal_state.hpp"
 
 #if __cplusplus >= 202002L && __has_include(<stop_token>)
@@ -72,9 +74,16 @@ using sigrelay::children_options;
 using sigrelay::dispatcher;
 using sigrelay::signal_event;
 using sigrelay::signals;
+using sigrelay::test::collect;
 using sigrelay::test::exited_with;
+using sigrelay::test::gate;
 using sigrelay::test::killed_by;
+using sigrelay::test::param_sender_name;
 using sigrelay::test::run_in_child;
+using sigrelay::test::send_signal;
+using sigrelay::test::sender;
+using sigrelay::test::sender_name;
+using sigrelay::test::wait_until_zombie;
 using sigrelay::test::wait_with_deadline;
 
 // --- Helpers -----------------------------------------------------------------------------------------
@@ -90,93 +99,11 @@ bool blocked_here(int signo) {
 }
 
 // The four ways of sending a signal to a process that the kernel reports differently (si_code).
-enum class sender { kill, sigqueue, tgkill, pidfd };
-
-const char* sender_name(sender how) {
-  switch (how) {
-    case sender::kill: return "kill";
-    case sender::sigqueue: return "sigqueue";
-    case sender::tgkill: return "tgkill";
-    case sender::pidfd: return "pidfd";
-  }
-  return "?";
-}
-
-// Sends `signo` to `pid` (a single-threaded process for tgkill: its main thread's tid is its pid).
-int send_signal(sender how, pid_t pid, int signo) {
-  switch (how) {
-    case sender::kill: return ::kill(pid, signo);
-    case sender::sigqueue: {
-      union sigval value {};
-      value.sival_int = 77;
-      return ::sigqueue(pid, signo, value);
-    }
-    case sender::tgkill: return static_cast<int>(::syscall(SYS_tgkill, pid, pid, signo));
-    case sender::pidfd: {
-      const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-      if (fd < 0) return -1;
-      const int r = static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, signo, nullptr, 0));
-      ::close(fd);
-      return r;
-    }
-  }
-  return -1;
-}
-
-std::string param_sender_name(const testing::TestParamInfo<sender>& info) { return sender_name(info.param); }
-
 std::string backend_name(const testing::TestParamInfo<backend>& info) {
   return info.param == backend::relay ? "relay" : "signalfd";
 }
 
 std::string fork_name(const testing::TestParamInfo<bool>& info) { return info.param ? "raw_Fork" : "fork"; }
-
-// Children that wait at a gate (a pipe) and leave with a chosen exit code once it opens.
-class gate {
- public:
-  gate() { EXPECT_EQ(0, ::pipe2(fds_, O_CLOEXEC)); }
-  ~gate() {
-    open();
-    if (fds_[0] >= 0) ::close(fds_[0]);
-  }
-  gate(const gate&) = delete;
-  gate& operator=(const gate&) = delete;
-  // Forks a child that waits for open(), then _exit(code).
-  pid_t fork_child(int code) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(fds_[1]);
-      char c;
-      while (::read(fds_[0], &c, 1) < 0 && errno == EINTR) {
-      }
-      ::_exit(code);
-    }
-    EXPECT_GT(pid, 0) << "fork failed";
-    return pid;
-  }
-  void open() {
-    if (fds_[1] >= 0) ::close(fds_[1]);
-    fds_[1] = -1;
-  }
-
- private:
-  int fds_[2] = {-1, -1};
-};
-
-// Waits (blocking; the watchdog is the limit) until `n` events have come.
-std::vector<child_event> collect(children& kids, std::size_t n) {
-  std::vector<child_event> all;
-  while (all.size() < n) {
-    for (const child_event& e : kids.wait()) all.push_back(e);
-  }
-  return all;
-}
-
-void wait_until_zombie(pid_t pid) {
-  siginfo_t info{};
-  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-  }
-}
 
 // Polls `done` every millisecond for at most `limit`.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {

@@ -74,11 +74,7 @@ constexpr const auto& deferred = ::boost::asio::deferred;
 #endif
 using namespace std::chrono_literals;
 using error_code = sigrelay::asio::error_code;
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
+constexpr bool kThreadSanitizer = SIGRELAY_TEST_UNDER_TSAN;
 using sigrelay::origin_kind;
 using sigrelay::signal_event;
 using sigrelay::test::send_from_other_process;

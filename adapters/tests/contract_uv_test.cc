@@ -39,11 +39,7 @@ using sigrelay::signal_event;
 using sigrelay::test::send_from_other_process;
 using sigrelay::test::send_how;
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
+constexpr bool kThreadSanitizer = SIGRELAY_TEST_UNDER_TSAN;
 
 // A private loop, closed (and checked to have no handle left) at the end.
 struct loop {
@@ -60,31 +56,8 @@ using sigrelay::test::differences;
 using sigrelay::test::signal_state;
 using sigrelay::test::snapshot;
 
-volatile sig_atomic_t g_user_calls = 0;
-void user_handler(int, siginfo_t*, void*) { g_user_calls = g_user_calls + 1; }
-
-// A state that is not all-default: SIGUSR1 has a program handler (SA_SIGINFO | SA_RESTART, with
-// SIGTERM in its sa_mask), SIGHUP is ignored, SIGUSR2 and `rt` are SIG_DFL; the thread blocks
-// SIGPIPE and SIGTERM and nothing else.
-void install_prior_state(int rt) {
-  sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2, SIGHUP, rt});
-  struct sigaction sa {};
-  sa.sa_sigaction = user_handler;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, SIGTERM);
-  sigaction(SIGUSR1, &sa, nullptr);
-  struct sigaction ign {};
-  ign.sa_handler = SIG_IGN;
-  sigemptyset(&ign.sa_mask);
-  sigaction(SIGHUP, &ign, nullptr);
-  sigset_t m;
-  sigemptyset(&m);
-  sigaddset(&m, SIGPIPE);
-  sigaddset(&m, SIGTERM);
-  pthread_sigmask(SIG_SETMASK, &m, nullptr);
-  g_user_calls = 0;
-}
+using sigrelay::test::install_prior_state;
+using sigrelay::test::prior_handler_calls;
 
 // Header, "Callback": "It may call stop(), start(), close(), or destroy the watcher." and start():
 // "Starts (or restarts, replacing the callback) handing events to `cb`." So once the callback has
@@ -292,7 +265,7 @@ void state_restored_after_close(sigrelay::backend backend) {
     uv_run(l.get(), UV_RUN_DEFAULT);
     std::sort(got.begin(), got.end());
     EXPECT_EQ((std::vector<int>{SIGUSR1, SIGUSR2, rt}), got);
-    EXPECT_EQ(1, g_user_calls) << "the program's SIGUSR1 handler was not chained";
+    EXPECT_EQ(1, prior_handler_calls()) << "the program's SIGUSR1 handler was not chained";
   }
   const signal_state after = snapshot();
   EXPECT_EQ("", differences(before, after));

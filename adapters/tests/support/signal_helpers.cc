@@ -142,6 +142,34 @@ void block_signal_in_this_thread(int signo) {
   pthread_sigmask(SIG_BLOCK, &one, nullptr);
 }
 
+namespace {
+volatile sig_atomic_t g_prior_handler_calls = 0;
+// Async-signal-safe: one store to a sig_atomic_t.
+void prior_handler(int, siginfo_t*, void*) { g_prior_handler_calls = g_prior_handler_calls + 1; }
+}  // namespace
+
+void install_prior_state(int rt) {
+  prepare_signals({SIGUSR1, SIGUSR2, SIGHUP, rt});
+  struct sigaction sa {};
+  sa.sa_sigaction = prior_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sigaction(SIGUSR1, &sa, nullptr);
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGHUP, &ign, nullptr);
+  sigset_t m;
+  sigemptyset(&m);
+  sigaddset(&m, SIGPIPE);
+  sigaddset(&m, SIGTERM);
+  pthread_sigmask(SIG_SETMASK, &m, nullptr);
+  g_prior_handler_calls = 0;
+}
+
+int prior_handler_calls() { return g_prior_handler_calls; }
+
 bool is_default_disposition(int signo) {
   struct sigaction now {};
   sigaction(signo, nullptr, &now);

@@ -80,4 +80,13 @@ void block_signal_in_this_thread(int signo);
 // True if `signo`'s disposition is SIG_DFL (sigrelay restored it).
 bool is_default_disposition(int signo);
 
+// A state that is not all-default, for the tests of "leaves the signal state exactly as it was":
+// SIGUSR1 has a program handler (SA_SIGINFO | SA_RESTART, with SIGTERM in its sa_mask), SIGHUP is
+// ignored, SIGUSR2 and `rt` are SIG_DFL; the calling thread blocks SIGPIPE and SIGTERM and nothing
+// else. Resets prior_handler_calls().
+void install_prior_state(int rt);
+
+// How many times install_prior_state()'s SIGUSR1 handler ran (in this process).
+int prior_handler_calls();
+
 }  // namespace sigrelay::test

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// tests/support/senders.hpp — the four ways of sending a signal to a process that the kernel reports
+// differently in si_code: kill(), sigqueue(), tgkill() and pidfd_send_signal().
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <csignal>
+#include <string>
+
+namespace sigrelay::test {
+
+enum class sender { kill, sigqueue, tgkill, pidfd };
+
+inline const char* sender_name(sender how) {
+  switch (how) {
+    case sender::kill: return "kill";
+    case sender::sigqueue: return "sigqueue";
+    case sender::tgkill: return "tgkill";
+    case sender::pidfd: return "pidfd";
+  }
+  return "?";
+}
+
+// For INSTANTIATE_TEST_SUITE_P over senders.
+inline std::string param_sender_name(const testing::TestParamInfo<sender>& info) {
+  return sender_name(info.param);
+}
+
+// Sends `signo` to `pid` (a single-threaded process for tgkill: its main thread's tid is its pid);
+// sigqueue() carries the value 77. Returns what the system call returned (-1 with errno).
+inline int send_signal(sender how, pid_t pid, int signo) {
+  switch (how) {
+    case sender::kill: return ::kill(pid, signo);
+    case sender::sigqueue: {
+      union sigval value {};
+      value.sival_int = 77;
+      return ::sigqueue(pid, signo, value);
+    }
+    case sender::tgkill: return static_cast<int>(::syscall(SYS_tgkill, pid, pid, signo));
+    case sender::pidfd: {
+      const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+      if (fd < 0) return -1;
+      const int r = static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, signo, nullptr, 0));
+      ::close(fd);
+      return r;
+    }
+  }
+  return -1;
+}
+
+}  // namespace sigrelay::test
