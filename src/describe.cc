@@ -88,7 +88,7 @@ action_description describe_action(const detail::listed_action& a) {
   using k = action_description::kind;
   action_description out;
   out.id = a.id;
-  out.context = a.e.context;
+  out.context = a.context;
   out.restart = a.e.restart;
   if (a.e.fn == detail::record_fn) {
     out.what = k::signals;

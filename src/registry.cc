@@ -386,10 +386,11 @@ registry_view view_of(int signo) {
   if (sys::sigaction(signo, nullptr, &view.current) != 0) sigemptyset(&view.current.sa_mask);
   view.actions.reserve(record.entries.size());
   for (const entry& e : record.entries) {
-    const void* code = e.fn == call_c_action
-                           ? reinterpret_cast<const void*>(static_cast<const c_action*>(e.context)->fn)
-                           : reinterpret_cast<const void*>(e.fn);
-    view.actions.push_back(listed_action{e, action_id_access::make(signo, e.serial), code});
+    const auto* box = e.fn == call_c_action ? static_cast<const c_action*>(e.context) : nullptr;
+    const void* code =
+        box != nullptr ? reinterpret_cast<const void*>(box->fn) : reinterpret_cast<const void*>(e.fn);
+    const void* context = box != nullptr ? box->context : e.context;
+    view.actions.push_back(listed_action{e, action_id_access::make(signo, e.serial), code, context});
   }
   return view;
 }

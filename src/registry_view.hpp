@@ -17,6 +17,8 @@ struct listed_action {
   // The code the action runs: e.fn, or for a C action (call_c_action) the C function in its box,
   // read under the mutex (the C API frees a box only after remove_action() returned).
   const void* code;
+  // The context given with it: e.context, or for a C action the C context in its box (read so too).
+  const void* context;
 };
 
 struct registry_view {

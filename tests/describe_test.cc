@@ -130,7 +130,8 @@ TEST(Describe, RegisteredSignalShowsTrampolineChainAndActionKinds) {
     const sigrelay::action_id b = sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(count), {false});
     sigrelay::signals sigs{SIGUSR1};
     sigrelay_action_id c{};
-    ASSERT_EQ(sigrelay_add_action(SIGUSR1, describe_test_c_action, nullptr, nullptr, &c), 0);
+    int c_context = 0;
+    ASSERT_EQ(sigrelay_add_action(SIGUSR1, describe_test_c_action, &c_context, nullptr, &c), 0);
 
     const sigrelay::signal_description d = sigrelay::describe(SIGUSR1);
     EXPECT_TRUE(d.registered);
@@ -155,6 +156,7 @@ TEST(Describe, RegisteredSignalShowsTrampolineChainAndActionKinds) {
     EXPECT_EQ(d.actions[2].what, k::signals);
     EXPECT_EQ(d.actions[3].what, k::c_action);
     EXPECT_EQ(d.actions[3].function.symbol, "describe_test_c_action");
+    EXPECT_EQ(d.actions[3].context, static_cast<const void*>(&c_context));  // the C context, not our box
     EXPECT_EQ(d.unmapped_actions, 0U);
     const std::string text = to_string(d);
     EXPECT_TRUE(contains(text, "SIGUSR1: sigrelay trampoline")) << text;

@@ -89,9 +89,9 @@ struct action_description {
   };
   kind what = kind::other;
   action_id id;
-  code_location function;  // the action's function (for c_action the C function), resolved
-  const void* context = nullptr;
-  bool restart = true;  // action_options::restart
+  code_location function;         // the action's function (for c_action the C function), resolved
+  const void* context = nullptr;  // the context given with it (for c_action the C context)
+  bool restart = true;            // action_options::restart
 };
 SIGRELAY_EXPORT const char* to_string(action_description::kind k) noexcept;
 
