@@ -22,6 +22,8 @@
 #include <cerrno>
 #include <mutex>
 #include <new>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -152,12 +154,15 @@ bool signal_channel::next_awaitable::await_suspend(std::coroutine_handle<> h) {
   handle_ = h;
   if (token_.stop_possible()) on_stop_.emplace(token_, canceller{this});
   std::lock_guard<std::mutex> lock(state_->mutex);
+  // Cancelled first: a next() whose stop was requested before (or while) it came here takes
+  // nothing from the queue (the header's "No loss").
+  if (cancelled_ || token_.stop_requested()) return false;  // nullopt
   if (!state_->queue.empty()) {
     result_ = state_->queue.front();
     state_->queue.pop_front();
     return false;
   }
-  if (state_->closed || cancelled_ || token_.stop_requested()) return false;  // nullopt
+  if (state_->closed) return false;  // nullopt
   state_->push_waiter(this);
   return true;
 }
@@ -187,6 +192,12 @@ signal_channel::signal_channel(std::initializer_list<int> signos, resume_functio
 
 signal_channel::signal_channel(sigrelay::signals&& source, resume_function resume)
     : state_(std::make_shared<detail::channel_state>()) {
+  // A moved-from (or closed) `signals` has no descriptor to poll, or one readable for good: the
+  // thread would sleep for ever, or spin. Refused, as the header says.
+  if (source.is_closed()) {
+    throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                            "sigrelay::co::signal_channel: the signals object is closed or moved from");
+  }
   state_->source.emplace(std::move(source));
   state_->closer = state_->source->get_handle();
   state_->resume = std::move(resume);
@@ -225,11 +236,25 @@ signal_channel::next_awaitable signal_channel::next(std::stop_token token) noexc
 }
 
 std::optional<signal_event> signal_channel::try_next() {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  if (state_->queue.empty() && state_->source && !state_->closed) state_->queue.refill(*state_->source);
-  if (state_->queue.empty()) return std::nullopt;
-  signal_event e = state_->queue.front();
-  state_->queue.pop_front();
+  std::vector<std::coroutine_handle<>> ready;
+  std::optional<signal_event> e;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (state_->source && !state_->closed) {
+      if (state_->head == nullptr) {
+        if (state_->queue.empty()) state_->queue.refill(*state_->source);  // allocation-free
+      } else {
+        // Coroutines already suspended come first (first come, first served): this drain also
+        // emptied the descriptor the channel's thread polls, which would not wake for them.
+        state_->drain_and_serve(ready);
+      }
+    }
+    if (!state_->queue.empty()) {
+      e = state_->queue.front();
+      state_->queue.pop_front();
+    }
+  }
+  state_->resume_all(ready);
   return e;
 }
 
@@ -254,21 +279,25 @@ bool signal_channel::is_closed() const noexcept {
   return state_->closed;
 }
 
+namespace {
+// add()/remove() once closed: the signal named, as signals::add() names it.
+[[noreturn]] void throw_closed(int signo) {
+  const std::string_view name = signal_name(signo);
+  throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                          "sigrelay::co::signal_channel is closed: cannot change " +
+                              (name.empty() ? "signal " + std::to_string(signo) : std::string(name)));
+}
+}  // namespace
+
 void signal_channel::add(int signo) {
   std::lock_guard<std::mutex> lock(state_->mutex);
-  if (state_->closed) {
-    throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
-                            "sigrelay::co::signal_channel is closed");
-  }
+  if (state_->closed) throw_closed(signo);
   state_->source->add(signo);
 }
 
 void signal_channel::remove(int signo) {
   std::lock_guard<std::mutex> lock(state_->mutex);
-  if (state_->closed) {
-    throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
-                            "sigrelay::co::signal_channel is closed");
-  }
+  if (state_->closed) throw_closed(signo);
   state_->source->remove(signo);
 }
 

@@ -14,6 +14,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -48,9 +50,12 @@ namespace {
   throw std::system_error(-rc, std::generic_category(), what);
 }
 
-[[noreturn]] void throw_closed() {
+// add()/remove() once closed: the signal named, as signals::add() names it.
+[[noreturn]] void throw_closed(int signo) {
+  const std::string_view name = signal_name(signo);
   throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
-                          "sigrelay::uv::signal_watcher is closed");
+                          "sigrelay::uv::signal_watcher is closed: cannot change " +
+                              (name.empty() ? "signal " + std::to_string(signo) : std::string(name)));
 }
 
 }  // namespace
@@ -173,12 +178,12 @@ bool signal_watcher::is_active() const noexcept { return state_ != nullptr && st
 bool signal_watcher::is_closing() const noexcept { return state_ == nullptr; }
 
 void signal_watcher::add(int signo) {
-  if (state_ == nullptr) throw_closed();
+  if (state_ == nullptr) throw_closed(signo);
   state_->source->add(signo);
 }
 
 void signal_watcher::remove(int signo) {
-  if (state_ == nullptr) throw_closed();
+  if (state_ == nullptr) throw_closed(signo);
   state_->source->remove(signo);
 }
 

@@ -44,8 +44,11 @@
 //   close() (from any thread, also from a coroutine) ends the channel: the events already recorded
 //   are still handed out, then every next() yields std::nullopt; suspended ones are resumed with
 //   std::nullopt. next(std::stop_token) additionally yields std::nullopt when a stop is requested
-//   while it waits (or before). Destroying a coroutine that is suspended in next() is safe: its wait
-//   is withdrawn.
+//   while it waits (or before). Destroying a coroutine that is suspended in next() is safe while it
+//   waits: its wait is withdrawn. Once the channel has handed it an event (and called its resume
+//   function, or is about to), it must be resumed, not destroyed: the event it holds would be lost
+//   with it, and the resume function may already hold its handle. So destroy suspended coroutines
+//   where their resumption runs (the executor the resume function posts to), not concurrently.
 //
 // Thread safety
 //   Every member may be called from any thread. The resume function is called concurrently only if
@@ -59,7 +62,8 @@
 //   same pthread_t); the channel's memory stays allocated in the child. Create a new channel there.
 //
 // Errors
-//   The constructors throw std::system_error as sigrelay::signals does, or as std::thread does.
+//   The constructors throw std::system_error as sigrelay::signals does, or as std::thread does; the
+//   one taking a `signals` throws std::errc::bad_file_descriptor for a closed or moved-from one.
 #pragma once
 
 // C++20 only: in C++17 (or without coroutines and <stop_token>) including this header is an error.
