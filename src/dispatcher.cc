@@ -48,6 +48,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -111,17 +112,26 @@ struct dispatcher::impl {
     }
   }
 
+  // Clears a stop() and its wake-up, once it has ended a run().
+  void consume_stop() noexcept {
+    stopping.store(false);
+    if (!forked()) detail::os::drain_wakeup(stop_fds.read);
+  }
+
   void run() {
     if (forked()) {
       sleep_in_fork_child();
       stopping.store(false);
       return;
     }
+    // A stop() is consumed by the run() it ends: on a normal return. One that came before a
+    // callback's exception stays for the caller (the next run() returns at once, the background
+    // thread ends after its error handler): it is never lost.
     struct reset_on_exit {
       impl& self;
+      const int exceptions = std::uncaught_exceptions();
       ~reset_on_exit() {
-        self.stopping.store(false);
-        if (!self.forked()) detail::os::drain_wakeup(self.stop_fds.read);
+        if (std::uncaught_exceptions() == exceptions) self.consume_stop();
       }
     } reset{*this};
     while (!stopping.load()) {
@@ -285,6 +295,12 @@ void dispatcher::start() {
           return;
         }
         handler(std::current_exception());
+        // A stop() before or during the failed call (from the callback itself, or another thread)
+        // ends the thread now, as it would have ended run().
+        if (self->stopping.load()) {
+          self->consume_stop();
+          return;
+        }
       }
     }
   });

@@ -14,7 +14,9 @@
 //   An exception thrown by a callback is never swallowed. With run(), it propagates out of run() (the
 //   dispatcher stays usable; call run() again to go on). With start(), it goes to the error handler
 //   (set_error_handler) if there is one, and the thread goes on; otherwise the background thread
-//   ends and join() rethrows it. With backend::signalfd, a failure of the dispatcher's own wait
+//   ends and join() rethrows it. A stop() that came before the exception (from the callback that
+//   threw, or another thread) is not lost: the next run() returns at once, and the background thread
+//   ends once the error handler has returned. With backend::signalfd, a failure of the dispatcher's own wait
 //   (poll() failing with anything but EINTR, or ENOMEM, which is waited out and retried) ends run(),
 //   or the background thread whatever error handler is set, with a std::system_error; join()
 //   rethrows it. With backend::relay (the default) the dispatching thread sleeps in its `signals`
@@ -78,8 +80,10 @@ class SIGRELAY_EXPORT dispatcher {
   // `signo` stays. Any failure (std::bad_alloc included) leaves the subscriptions, the callbacks and
   // the signal state as they were.
   void on(int signo, callback cb);
-  // Removes the callback and unsubscribes; events of it already recorded are dropped with it. Does
-  // not fail for lack of memory (see remove_action()).
+  // Removes the callback and unsubscribes. Events of it recorded but not dispatched yet are dropped
+  // with it, unless on() sets a callback for it again before they are dispatched: they then go to that
+  // callback (deliveries of a standard signal are counted together, so those recorded before off()
+  // cannot be told apart from later ones). Does not fail for lack of memory (see remove_action()).
   void off(int signo);
 
   // Runs callbacks on the calling thread until stop(). Rethrows a callback's exception.
