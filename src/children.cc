@@ -134,8 +134,9 @@ children::children(children_options options) : state_(std::make_unique<state>(op
   state_->poke_relay.emplace(state_->poke.write);
   state_->poke_action = add_action(SIGCHLD, state_->poke_relay->get());
 #endif
-  // Children that ended before SIGCHLD was subscribed: the first look reaps them (scope all).
-  if (options.scope == child_scope::all) write_poke(state_->poke.write);
+  // Readable after construction, as the header says: in scope all, children that ended before
+  // SIGCHLD was subscribed are reaped by the first look; in scope own that look finds nothing yet.
+  write_poke(state_->poke.write);
 }
 
 children::~children() = default;
@@ -228,6 +229,9 @@ std::vector<child_event> children::wait() { return wait_for(std::chrono::nanosec
 
 std::vector<child_event> children::wait_for(std::chrono::nanoseconds timeout) {
   state& s = *state_;
+  // A timeout in the past is zero (as in signals): now + nanoseconds::min() fits, but the time left
+  // (deadline - now) below would overflow.
+  if (timeout < std::chrono::nanoseconds::zero()) timeout = std::chrono::nanoseconds::zero();
   const bool forever = timeout == std::chrono::nanoseconds::max();
   const auto now = std::chrono::steady_clock::now();
   const bool overflow = !forever && timeout > std::chrono::steady_clock::time_point::max() - now;

@@ -189,7 +189,11 @@ SIGRELAY_EXPORT bool remove_action(action_id id) noexcept;
 //   real: the kernel forces the default action). On error, nothing changed.
 // Thread safety: as everything here (any thread, not from a signal handler).
 // Fork: the state is inherited; exec: a SIG_IGN disposition survives exec (a handler does not), so a
-//   program exec'd while ignore() is in force starts with the signal ignored, and ignored() says so.
+//   program exec'd while ignore() is in force starts with the signal ignored, and ignored() says so,
+//   when the signal has no actions (its disposition is SIG_IGN then) or the exec follows fork()
+//   (sigrelay's fork handler gives the child SIG_IGN back for a signal whose only subscribers are
+//   inherited objects). With actions subscribed, posix_spawn() (and system(), popen(), spawn_attr)
+//   runs no fork handler: the kernel sees sigrelay's handler, and the program starts with SIG_DFL.
 SIGRELAY_EXPORT bool ignore(int signo);
 SIGRELAY_EXPORT bool ignore(int signo, std::error_code& ec) noexcept;
 SIGRELAY_EXPORT bool reset(int signo);
