@@ -14,8 +14,8 @@
 // - Environment: DUMB_INIT_DEBUG=1 as -v; DUMB_INIT_SETSID=0 as -c.
 // - Setsid mode (default): the child gets a new session and the terminal; signals go to its process
 //   group; SIGTSTP, SIGTTIN and SIGTTOU become SIGSTOP unless rewritten, and after forwarding one of
-//   them the init stops itself; SIGTERM to the group when the child ends; the first SIGHUP and SIGCONT
-//   of the terminal hand-off are not forwarded. Single-child mode: signals to the child only, which
+//   them the init stops itself; SIGTERM to the group when the child ends; the SIGHUP and SIGCONT of the
+//   terminal hand-off are not forwarded. Single-child mode: signals to the child only, which
 //   stays in the init's process group. In both modes the init stops itself after forwarding SIGTSTP,
 //   SIGTTIN or SIGTTOU.
 // - Every signal is forwarded, as dumb-init (which blocks all and sigwait()s) forwards it: realtime

@@ -83,9 +83,11 @@
 //   leader cannot setsid()).
 // - Signals before the child's end: sigwaitinfo() hands out the lowest pending number first, so a
 //   SIGCHLD (17) can come before a pending SIGWINCH or realtime signal. When the reaping finds the
-//   child gone, the init first takes every forwarded signal still pending (sigtimedwait() with a zero
-//   timeout) and forwards it (to the group's remaining members, or ESRCH, logged at debug level), as
-//   the previous engine did by reading its signals before its children on each wake-up.
+//   child gone, the init takes every forwarded signal still pending (sigtimedwait() with a zero
+//   timeout) and drops it, logged at debug level, as tini and dumb-init leave them: the child it was
+//   for has ended, its pid may be another process's by now (a kill() of it would hit that one), and a
+//   TSTP/TTIN/TTOU would stop an init that has nothing left to wait for. (It used to forward them:
+//   found by tools/sigrelay/tests/run_pid1_audit_test.cc.)
 #include "run_init.hpp"
 
 #include <fcntl.h>
@@ -313,14 +315,18 @@ class init {
       return;
     }
     if (getsid(0) == self_) {
-      // The kernel sent SIGHUP and SIGCONT to our foreground group: us.
-      ignore_once_[SIGHUP] = true;
-      ignore_once_[SIGCONT] = true;
-      log_.print(level::debug, self_, "%s",
-                 o_.dialect == dialect::dumb_init
-                     ? "Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive."
-                     : "detached from the terminal as session leader: the first SIGHUP and SIGCONT are not "
-                       "forwarded");
+      // The kernel sent SIGHUP and SIGCONT to the terminal's foreground group, inside the ioctl: if
+      // that is us, they are pending now (blocked since the start). Taken here, at once: ignoring
+      // "the first SIGHUP and SIGCONT" later (dumb-init's way) took a real SIGCONT for the hand-off's
+      // when a stop signal had discarded the pending one (the kernel discards a pending SIGCONT on a
+      // stop signal), and swallowed real ones when we were not in the foreground. The child does not
+      // exist yet: nothing else is for it.
+      log_.print(
+          level::debug, self_, "%s",
+          o_.dialect == dialect::dumb_init
+              ? "Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive."
+              : "detached from the terminal as session leader: its SIGHUP and SIGCONT are not forwarded");
+      take_hand_off_signals();
     } else {
       log_.print(level::debug, self_, "%s",
                  o_.dialect == dialect::dumb_init
@@ -496,15 +502,6 @@ class init {
     // first) took again before SIGCHLD or SIGTERM, for ever, at 100% CPU.
     if (signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_ && self_ != 0) return;
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Received signal %d.", signo);
-    if (signo < NSIG && ignore_once_[signo]) {
-      ignore_once_[signo] = false;
-      log_.print(level::debug, self_,
-                 o_.dialect == dialect::dumb_init
-                     ? "Ignoring tty hand-off signal %d."
-                     : "not forwarding signal %d: caused by the terminal hand-off",
-                 signo);
-      return;
-    }
     // Sent by the init to itself (kill/tgkill/sigqueue, or the kernel's SIGPIPE of a write of ours,
     // which also reads as SI_USER from us). origin_of() would cost a getpid() per signal.
     if (info.si_code <= 0 && info.si_pid == self_ && self_ != 0) {
@@ -615,8 +612,30 @@ class init {
     }
   }
 
+  // Takes the SIGHUP and SIGCONT that the terminal hand-off left pending (detach_from_terminal()).
+  void take_hand_off_signals() {
+    sigset_t hand_off;
+    sigemptyset(&hand_off);
+    sigaddset(&hand_off, SIGHUP);
+    sigaddset(&hand_off, SIGCONT);
+    const timespec zero{0, 0};
+    siginfo_t info;
+    for (;;) {
+      const int signo = sigtimedwait(&hand_off, &info, &zero);
+      if (signo > 0) {
+        log_.print(level::debug, self_,
+                   o_.dialect == dialect::dumb_init
+                       ? "Ignoring tty hand-off signal %d."
+                       : "not forwarding signal %d: caused by the terminal hand-off",
+                   signo);
+      } else if (errno != EINTR) {
+        return;
+      }
+    }
+  }
+
   int end() {
-    forward_still_pending();
+    drop_still_pending();
     return finish();
   }
 
@@ -652,14 +671,16 @@ class init {
     return static_cast<long long>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
   }
 
-  // The child is gone: what was sent to the init before that is still forwarded (design notes).
-  void forward_still_pending() {
+  // The child is gone: what was sent to the init for it and is still pending is dropped (design notes).
+  void drop_still_pending() {
     const timespec zero{0, 0};
     siginfo_t info;
     for (;;) {
       const int signo = sigtimedwait(&forwarded_, &info, &zero);
       if (signo > 0) {
-        on_signal(info);
+        // Not the SIGPIPE of a log write of ours (see on_signal()): logging it would raise another.
+        if (signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_) continue;
+        log_.print(level::debug, self_, "%s not forwarded: the child has ended", name_of(signo).c_str());
       } else if (errno != EINTR) {
         return;
       }
@@ -695,7 +716,6 @@ class init {
   int child_pidfd_ = -1;  // term_child_on_exit only: the child's pidfd (run_init.hpp, The end)
   int status_ = 0;
   int killed_by_ = 0;
-  bool ignore_once_[NSIG] = {};
   // Reaping in a mass exit (design notes): a reap slower than kSlowReap_ns puts the rest off by
   // kReapPause_ns; reap_due_ns_ is then when (CLOCK_MONOTONIC), else -1.
   static constexpr long long kSlowReap_ns = 40'000;

@@ -24,7 +24,8 @@
 //     closed pipe) is not forwarded.
 //   - `new_session` (dumb-init's default): detaches the init from its controlling terminal
 //     (TIOCNOTTY). If the init was that session's leader, the kernel sends its foreground group
-//     SIGHUP and SIGCONT: the first SIGHUP and the first SIGCONT read afterwards are not forwarded.
+//     SIGHUP and SIGCONT during that call: those pending right after it (the init's group was the
+//     foreground one) are taken and not forwarded; every later SIGHUP and SIGCONT is forwarded.
 //   - `parent_death_signal`: prctl(PR_SET_PDEATHSIG) on the init; when its parent dies the signal
 //     arrives and is forwarded like any other (SIGKILL just kills the init).
 //   - Subreaper: prctl(PR_SET_CHILD_SUBREAPER) with `subreaper`, or with `auto_subreaper` when the init
@@ -67,8 +68,10 @@
 //   is not carried over (kill() carries none, and a process group cannot be sigqueue()d).
 //
 // The end
-//   When the child ends (orphans reaped meanwhile, each logged with `warn_reaped`), the init first
-//   forwards every signal still pending for it (sent before the child's end was seen), then:
+//   When the child ends (orphans reaped meanwhile, each logged with `warn_reaped`), the init drops
+//   every signal still pending for it (sent before the child's end was seen: the child it was for is
+//   gone, and its pid may be another process's by now; tini and dumb-init do not forward them
+//   either), then:
 //   `term_group_on_exit`: sends SIGTERM (through `rewrite`) to the child's process group, for the
 //   descendants left; `term_child_on_exit` (dumb-init's single-child mode): sends SIGTERM (through
 //   `rewrite`) to the child itself, as dumb-init does (and logs it as dumb-init does), but through a
