@@ -921,8 +921,11 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // held (for any object's ring) is taken out of the table here, and the deliveries its holds had
 // re-queued to it, which the kernel discarded with the thread, are run here through dispatch(), as a
 // signalfd read runs what it reads: every action sees each once (hold.hpp). Returns whether it ran
-// any.
-bool poke_ring_holders() noexcept {
+// any. `settle` (a signal number, 0 for none): after a poked thread's lift, also wait (within the
+// same second) until its mask no longer blocks that signal: the lift leaves the table inside its
+// handler, and the kernel unblocks only at the handler's return. unsubscribe() asks for it, so that
+// once ~signals() (remove(), close()) returns no thread still blocks the signal for it.
+bool poke_ring_holders(int settle = 0) noexcept {
   bool ran = false;
   using detail::g_ring_holders;
   const pid_t self = detail::os::gettid();
@@ -977,14 +980,20 @@ bool poke_ring_holders() noexcept {
     info.si_pid = pid;
     info.si_uid = ::getuid();
     info.si_value.sival_ptr = const_cast<char*>(&detail::poke_cookie);
-    const std::uint32_t lifts = detail::g_ring_lifts.load(std::memory_order_seq_cst);
+    const std::uint32_t lifts = detail::g_ring_lifts[i].load(std::memory_order_seq_cst);
     const int claim = detail::claim_poke(tid);  // in case the kernel keeps no siginfo (masks.hpp)
     if (detail::sys::rt_tgsigqueueinfo(pid, tid, signo, &info) == 0) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       // Done when a lift left the table: the poked thread may hold again at once (in the same entry).
       while (entry.load(std::memory_order_seq_cst) == tid &&
-             detail::g_ring_lifts.load(std::memory_order_seq_cst) == lifts &&
+             detail::g_ring_lifts[i].load(std::memory_order_seq_cst) == lifts &&
              std::chrono::steady_clock::now() < deadline) {
+        const struct timespec pause { 0, 20000 };
+        ::nanosleep(&pause, nullptr);
+      }
+      unsigned long long blocked = 0;
+      while (settle != 0 && std::chrono::steady_clock::now() < deadline &&
+             detail::thread_blocked_mask(tid, blocked) && (blocked & detail::signal_bit(settle)) != 0) {
         const struct timespec pause { 0, 20000 };
         ::nanosleep(&pause, nullptr);
       }
@@ -1050,7 +1059,7 @@ void take_own_holds(detail::signals_core& c, int signo) noexcept {
 }
 #else
 // The posix build never holds (a full ring counts in dropped(), hold.cc): nothing to lift or take.
-bool poke_ring_holders() noexcept { return false; }
+bool poke_ring_holders(int = 0) noexcept { return false; }
 [[gnu::noinline]] bool release_holds_now(detail::signals_core&) noexcept { return false; }
 void take_own_holds(detail::signals_core&, int) noexcept {}
 #endif
@@ -1507,7 +1516,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
     take_own_holds(c, signo);
     const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
-    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders();
+    if (detail::g_ring_holder_count.load(std::memory_order_seq_cst) > mine) poke_ring_holders(signo);
   }
   remove_action(id);
   if (holds) {

@@ -19,17 +19,23 @@
 // Backends
 //   backend::relay (default): a registry action per signal records the delivery and wakes the
 //     consumer (a futex for a blocked wait(), an eventfd for native_handle()). Signals stay unblocked,
-//     so children inherit nothing unusual. Works whatever thread the kernel picks.
+//     so children inherit nothing unusual (but see "Realtime floods": a thread created while its creator
+//     holds). Works whatever thread the kernel picks.
 //     With the posix platform layer (SIGRELAY_PLATFORM=posix; README, "Platforms"): no futex and no
 //     eventfd: native_handle() is the read end of a non-blocking, close-on-exec pipe the object owns
 //     (with its write end), and wait() sleeps in poll() on it; a drain reads the pipe until empty.
 //   backend::signalfd (Linux, opt-in; with the posix platform layer the constructor throws
 //     std::system_error with std::errc::operation_not_supported, before anything is subscribed): the signals
 //     are blocked in the thread that subscribes them (the constructor's, or add()'s) and read synchronously
-//     from a signalfd, with full siginfo. Threads that do not block them still relay through the same
-//     actions, so nothing is lost or fatal. Children must get the original mask back: fork() does (a
-//     pthread_atfork handler), posix_spawn() does only through sigrelay::spawn_attr (<sigrelay/spawn.hpp>);
-//     plain posix_spawn() and system() children inherit the blocked signals.
+//     from a signalfd, with full siginfo. A signal sent to that thread itself (tgkill(), pthread_kill(),
+//     pthread_sigqueue()) is pending for that thread alone, and a signalfd read returns only the
+//     reading thread's own pending signals and the process's: it is read by a drain on that thread, and
+//     never by a consumer on another thread; it comes through the handler (recorded) when that thread's
+//     block is lifted (remove(), destruction). So consume on the thread that subscribes. Threads that do not
+//     block them still relay through the same actions, so nothing is lost or fatal. Children must get the
+//     original mask back: fork() does (a pthread_atfork handler), posix_spawn() does only through
+//     sigrelay::spawn_attr (<sigrelay/spawn.hpp>); plain posix_spawn() and system() children inherit the
+//     blocked signals.
 //     - Other subscribers of the same signal: a signal is blocked only while this object's action is
 //       its only registry action. If any other exists when it subscribes (another `signals` of either
 //       backend, a dispatcher, a termination, an add_action()), it does not block that signal; if one is
@@ -99,14 +105,22 @@
 //     signals.
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
+//   - A thread created by a thread while it holds (pthread_create() between the hold and its lift)
+//     inherits the block as part of its initial mask, as any mask is inherited: that block is the
+//     new thread's own, which no lift undoes, and its fork() and spawn_attr children inherit it
+//     too (as for signalfd blocks, see "Masks"). The relay backend's "signals stay unblocked"
+//     holds outside such a flood; a thread made while a flood is held can unblock in its start.
 //   - Memory: none beyond the ring and a static table of holding threads (256 entries, with room
 //     for one siginfo per realtime signal each); the kernel keeps the rest (RLIMIT_SIGPENDING
 //     bounds it).
 //   - Ending a realtime subscription (remove(), close(), destruction) on a thread that holds: the
 //     deliveries its holds keep pending are taken synchronously, still blocked, at most the ring's
 //     capacity + 64 of them (recorded, or counted in dropped() once the ring is full); the hold is
-//     lifted only after the action is gone. What a flood still queues after that meets the following
-//     disposition (an earlier SIG_IGN discards it; SIG_DFL of a realtime signal ends the process).
+//     lifted only after the action is gone. Other threads that hold for the object are poked, as by
+//     a drain, and the teardown waits (up to a second for each) until that thread's mask no longer
+//     blocks the signal; a delivery that was about to hold as the teardown began does not hold.
+//     What a flood still queues after that meets the following disposition (an earlier SIG_IGN
+//     discards it; SIG_DFL of a realtime signal ends the process).
 //
 // Exit: static objects, exit() from any thread, signals during static destruction
 //   An object with static storage duration (or one a static destructor destroys) is torn down by

@@ -25,7 +25,7 @@ std::atomic<std::uint64_t> g_ring_holder_signals[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_stashed[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
 std::atomic<int> g_ring_holder_count{0};
-std::atomic<std::uint32_t> g_ring_lifts{0};
+std::atomic<std::uint32_t> g_ring_lifts[max_ring_holders]{};
 std::atomic<hold_test_hook_fn> g_hold_test_hook{nullptr};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_hold_request __attribute__((tls_model("initial-exec"))) = 0;
@@ -157,6 +157,23 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 }
 
 // Signal context.
+void cancel_hold(int signo, sigset_t* mask) noexcept {
+  if (t_hold_request == 0) return;
+  t_hold_request = 0;  // apply_hold() blocks nothing
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry < 0) return;  // a nested lift left the table meanwhile (and ran any stash)
+  // A refused re-queue: the delivery is only in the stash, and nothing will take it now.
+  siginfo_t stash;
+  if (listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);
+  // Leave the table only if this thread holds nothing else: a lift here, nested inside another run
+  // of the trampoline, could not lift what an outer context's saved mask blocks (notes, "Nesting").
+  if (mask != nullptr && __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST) == 0 &&
+      g_ring_holder_signals[entry].load(std::memory_order_seq_cst) == 0) {
+    lift_ring_holds(mask);
+  }
+}
+
+// Signal context.
 void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
   t_hold_request = 0;
@@ -223,7 +240,7 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
     g_ring_holder_signals[entry].store(0, std::memory_order_seq_cst);
     g_ring_holders[entry].store(0, std::memory_order_seq_cst);
     g_ring_holder_count.fetch_sub(1, std::memory_order_seq_cst);
-    g_ring_lifts.fetch_add(1, std::memory_order_seq_cst);
+    g_ring_lifts[entry].fetch_add(1, std::memory_order_seq_cst);
   }
   if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed)) hook(hook_point::lift);
   const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);

@@ -47,6 +47,16 @@
 //   and by the consumer that finds the thread exited (take_exited_holds(), as for a re-queued
 //   siginfo the kernel discarded). Each stash bit is taken with one atomic and: it runs once.
 //   Before stashes, such a delivery ran at once and a full ring counted it in dropped().
+// - Unsubscribing: a sink that ends a realtime subscription sets `no_holds`, then reads
+//   g_ring_holder_count and pokes the holders (src/signals.cc, unsubscribe()), then removes its
+//   action. A handler that read `no_holds` clear and holds after that read of the count would block
+//   the signal after the action is gone, with nobody left to poke it: the signal stayed blocked in
+//   that thread (and its re-queued siginfo pending) until some unrelated drain, found by
+//   tests/contract_signals_test.cc. So a hold reads `no_holds` again once its thread is listed
+//   (claim_entry() raised the count, or the thread was listed already), inside its reader section
+//   (the sink cannot be gone): of the two seq_cst pairs, store-then-load and add-then-load, one sees
+//   the other. Either the unsubscriber pokes the holder (the poke runs once the handler returns and
+//   lifts the hold) or the holder cancels its own hold (cancel_hold()).
 // - Cost: a ring that a consumer stops draining keeps its signal held for every other action of that
 //   signal too (up to RLIMIT_SIGPENDING, then the sender sees EAGAIN).
 // - Lifting: `t_ring_held` (per thread, bit signo-1) is what this thread's holds block. The thread
@@ -158,9 +168,11 @@ extern std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold
                                                     [ring_hold_info_words];
 // Entries in use (a cheap "anyone holding?" for the consumer).
 extern std::atomic<int> g_ring_holder_count;
-// Counts lifts that left the table: a poker waits for it to move (the poked thread may hold again,
-// in the same entry, before the poker ever sees the entry free).
-extern std::atomic<std::uint32_t> g_ring_lifts;
+// Per entry: counts the lifts that left it. A poker waits for its entry's count to move (the poked
+// thread may hold again, in the same entry, before the poker ever sees the entry free). One count for
+// all entries let another thread's lift end the wait early: the poker then removed the pokes' action,
+// and a poke still pending met SIGURG's default disposition (discarded): that hold stayed for good.
+extern std::atomic<std::uint32_t> g_ring_lifts[max_ring_holders];
 
 // Tests only (tests/hold_exit_test.cc): when set, called at the two points of the notes' "Nesting,
 // within the bookkeeping" (in signal context, or wherever a lift runs): a claim that has taken a
@@ -190,6 +202,14 @@ bool hold_delivery(const siginfo_t& info) noexcept;
 // False if the kernel refused the re-queue or the holders' table is full (run the actions instead).
 bool hold_whole_delivery(const siginfo_t& info) noexcept;
 
+// Signal context. Undoes the hold that hold_whole_delivery() or hold_delivery() has just taken on
+// this thread for a sink found unsubscribing since (its `no_holds` read set after the claim; see the
+// notes, "Unsubscribing"), before the trampoline applies it: no block; a stash of `signo` runs now
+// (dispatch(), no hold); the thread leaves the holders' table if it holds nothing else. A re-queued
+// siginfo comes back at the handler's return, as any delivery racing the end of a subscription.
+// `mask` is the interrupted context's uc_sigmask (null outside a handler: nothing is lifted then).
+void cancel_hold(int signo, sigset_t* mask) noexcept;
+
 // Whether the trampoline holds whole deliveries before any action (see the notes: on).
 inline constexpr bool kHoldBeforeActions = true;
 
@@ -197,9 +217,11 @@ inline constexpr bool kHoldBeforeActions = true;
 // fewer than its reserve of free cells for realtime `signo` (see the notes), or null.
 sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
 
-// Signal context (defined in sink.cc). Wakes the consumer of `s` as a recorded delivery would, after
-// hold_whole_delivery() held for it (see the notes: a drain must follow the listing).
-void notify_holder(sink* s) noexcept;
+// Signal context (defined in sink.cc), after hold_whole_delivery() held a delivery of `signo` for
+// `s`: cancels the hold if `s` began unsubscribing meanwhile (cancel_hold(), with the uc_sigmask of
+// `ucontext`; see the notes, "Unsubscribing"), and wakes the consumer of `s` as a recorded delivery
+// would (see the notes: a drain must follow the listing).
+void confirm_hold(sink* s, int signo, void* ucontext) noexcept;
 
 // Signal context (the trampoline, after dispatch()). Applies a requested hold of `signo` to `mask`
 // (the interrupted context's uc_sigmask) and lists it in g_ring_holder_signals.

@@ -122,8 +122,12 @@ sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcep
   return nullptr;
 }
 
-// Signal context.
-void notify_holder(sink* s) noexcept { notify(*s); }
+// Signal context. Inside the delivery's reader section: `s` is still there.
+void confirm_hold(sink* s, int signo, void* ucontext) noexcept {
+  if (s->no_holds.load(std::memory_order_seq_cst))
+    cancel_hold(signo, ucontext != nullptr ? &static_cast<ucontext_t*>(ucontext)->uc_sigmask : nullptr);
+  notify(*s);
+}
 
 // Signal context: the registry action of `signals`.
 void record_fn(void* context, const siginfo_t& info) noexcept {
@@ -133,9 +137,16 @@ void record_fn(void* context, const siginfo_t& info) noexcept {
   if (signo <= 0 || signo >= NSIG) return;
   if (signo >= s.rtmin && signo <= s.rtmax) {
     // Full: hold the rest in the kernel if this delivery may (hold.hpp), else count it.
-    if (!push_record(s, info) && (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info))) {
-      s.dropped_by[signo].fetch_add(1, std::memory_order_seq_cst);
-      s.dropped.fetch_add(1, std::memory_order_seq_cst);
+    if (!push_record(s, info)) {
+      if (s.no_holds.load(std::memory_order_seq_cst) || !hold_delivery(info)) {
+        s.dropped_by[signo].fetch_add(1, std::memory_order_seq_cst);
+        s.dropped.fetch_add(1, std::memory_order_seq_cst);
+      } else if (s.no_holds.load(std::memory_order_seq_cst)) {
+        // Unsubscribing began after the first look (hold.hpp, "Unsubscribing"): no hold; the
+        // re-queued siginfo comes back at the handler's return.
+        void* const uc = current_ucontext();
+        cancel_hold(signo, uc != nullptr ? &static_cast<ucontext_t*>(uc)->uc_sigmask : nullptr);
+      }
     }
   } else {
     store_origin(s.last[signo], info);

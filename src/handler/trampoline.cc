@@ -283,7 +283,7 @@ template <bool kHolds>
   if (full != nullptr && hold_whole_delivery(*info)) {
     // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
     // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
-    notify_holder(full);
+    confirm_hold(full, signo, ucontext);
     leave_reader(held);
     if (hook != nullptr) hook(false);
     errno = saved_errno;
