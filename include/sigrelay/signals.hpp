@@ -51,6 +51,9 @@
 //       with a later pending()/wait(): so dropped() stays 0 for signals read from the signalfd.
 //       Realtime signals that reach the object through the handler (another thread that does not
 //       block them) can still find the ring full; remove() reads everything of the removed signal.
+//       Those and the ones read from the signalfd are two streams: each keeps its order, but their
+//       interleaving in the ring follows when each was taken, not when each was sent. Block the
+//       signals in every thread (create threads after the object) for one order.
 //     - Chained handlers: a handler installed before sigrelay (see registry.hpp, Chaining) is called
 //       for each siginfo read from the signalfd, in the reading thread (inside pending(), wait*(),
 //       the iterator or remove()). A SA_SIGINFO one gets a real ucontext_t (never null), captured
