@@ -168,6 +168,9 @@ void children::watch(pid_t pid) {
 }
 
 std::size_t children::watched() const {
+  // A fork child's copy is dead (the header's "Fork"): no lock, which a thread of the parent may
+  // have held at the fork; it watches nothing.
+  if (state_->dead()) return 0;
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->watched.size();
 }

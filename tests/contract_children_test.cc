@@ -1027,8 +1027,9 @@ TEST_P(ContractFork, NothingTheChildDoesWithItsCopyWakesTheParent) {
 }
 
 // The same copy taken while another thread of the parent is inside the watcher (pending() in a
-// loop, watch() of non-children, both holding its mutex): the child's pending(), wait_for(), watch()
-// (throws operation_not_permitted), close() and destruction (fork() children) return at once
+// loop, watch() of non-children, both holding its mutex): the child's pending(), wait_for(),
+// watched() (0), watch() (throws operation_not_permitted), close() and destruction (fork()
+// children) return at once
 // (signals.hpp: "Another thread of the parent inside the object at the fork ... nothing the child
 // does with its copy waits for it").
 TEST_P(ContractBackend, ForkWhileAnotherThreadIsInsideTheWatcherLeavesADeadCopyThatReturns) {
@@ -1047,6 +1048,7 @@ TEST_P(ContractBackend, ForkWhileAnotherThreadIsInsideTheWatcherLeavesADeadCopyT
             [&kids](int, bool raw) -> int {
               if (!kids->pending().empty()) return 1;
               if (!kids->wait_for(1h).empty()) return 2;
+              if (kids->watched() != 0) return 5;  // children.hpp, Fork: "watched() returns 0"
               try {
                 kids->watch(1);
                 return 3;

@@ -81,8 +81,11 @@
 //
 // Fork
 //   A child's copy of a watcher is dead, like a copied `signals` (pending() and wait*() return
-//   nothing at once; watch() throws std::errc::operation_not_permitted); a child's children are its
-//   own business: create a new watcher there.
+//   nothing at once; watched() returns 0; watch() throws std::errc::operation_not_permitted); none
+//   of them waits for a lock a thread of the parent held at the fork. A child's children are its
+//   own business: create a new watcher there. Destroying the copy in a child of _Fork() unsubscribes
+//   through the registry: see after_fork_in_child() in <sigrelay/registry.hpp> for a parent thread
+//   that was inside the registry at _Fork().
 #pragma once
 
 #include <sys/types.h>
