@@ -61,6 +61,7 @@
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
 #include "support/events.hpp"
+#include "support/gate.hpp"
 #include "support/platform.hpp"
 #include "support/signal_state.hpp"
 
@@ -76,7 +77,9 @@ using sigrelay::child_state;
 using sigrelay::children;
 using sigrelay::children_options;
 using sigrelay::test::exited_with;
+using sigrelay::test::gate;
 using sigrelay::test::readable;
+using sigrelay::test::wait_until_zombie;
 using sigrelay::test::wait_with_deadline;
 
 #if defined(__SANITIZE_THREAD__)
@@ -86,57 +89,6 @@ constexpr bool kUnderTsan = false;
 #endif
 
 // --- Helpers ---------------------------------------------------------------------------------------
-
-// Children that wait at a gate (a pipe's read end) and leave with a chosen exit code, or killed by a
-// chosen signal, once the gate opens: so many children end at the same moment.
-class gate {
- public:
-  gate() { EXPECT_EQ(0, ::pipe(fds_)); }
-  ~gate() {
-    open();
-    if (fds_[0] >= 0) ::close(fds_[0]);
-  }
-  gate(const gate&) = delete;
-  gate& operator=(const gate&) = delete;
-  // Forks a child that waits for open(), then _exit(code) (or, with signo != 0, dies by signo).
-  pid_t fork_child(int code, int signo = 0) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::alarm(60);  // never outlives a broken test for long
-      ::close(fds_[1]);
-      char c;
-      while (::read(fds_[0], &c, 1) < 0 && errno == EINTR) {
-      }
-      if (signo != 0) {
-        const struct rlimit no_core { 0, 0 };
-        ::setrlimit(RLIMIT_CORE, &no_core);
-        ::signal(signo, SIG_DFL);
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, signo);
-        ::sigprocmask(SIG_UNBLOCK, &one, nullptr);
-        ::kill(::getpid(), signo);
-      }
-      ::_exit(code);
-    }
-    EXPECT_GT(pid, 0) << "fork failed";
-    return pid;
-  }
-  void open() {
-    if (fds_[1] >= 0) ::close(fds_[1]);
-    fds_[1] = -1;
-  }
-
- private:
-  int fds_[2] = {-1, -1};
-};
-
-// Blocks until `pid` has ended, without reaping it.
-void wait_until_zombie(pid_t pid) {
-  siginfo_t info{};
-  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
-  }
-}
 
 // Whether `pid` is an unreaped zombie child of this process.
 bool is_unreaped_child(pid_t pid) {
@@ -829,8 +781,7 @@ TEST(ContractChildren, BadPidsThrowInvalidArgumentAndNonChildrenAreLostOnce) {
     g.open();
     e = collect(kids, 1);
     ASSERT_EQ(1U, e.size());
-    EXPECT_EQ(8, e[0].code);
-    wait_until_zombie(pid);
+    EXPECT_EQ(8, e[0].code);  // reaped by kids: no zombie left to wait for
     EXPECT_TRUE(kids.wait_for(100ms).empty());
     // all is scope all: it may have reaped nothing (the child was watched and reaped by kids).
     EXPECT_TRUE(all.pending().empty());

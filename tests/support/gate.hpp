@@ -30,10 +30,12 @@ class gate {
   gate& operator=(const gate&) = delete;
 
   // Forks a child that waits for open(), then _exit(code) (or, with signo != 0, dies by signo,
-  // without a core file).
+  // without a core file, even if it inherited signo blocked). It never outlives a broken test for
+  // long (alarm(60)).
   pid_t fork_child(int code, int signo = 0) {
     const pid_t pid = ::fork();
     if (pid == 0) {
+      ::alarm(60);
       ::close(fds_[1]);
       char c;
       while (::read(fds_[0], &c, 1) < 0 && errno == EINTR) {
@@ -42,6 +44,10 @@ class gate {
         const struct rlimit no_core { 0, 0 };
         ::setrlimit(RLIMIT_CORE, &no_core);
         ::signal(signo, SIG_DFL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, signo);
+        ::sigprocmask(SIG_UNBLOCK, &one, nullptr);
         ::kill(::getpid(), signo);
       }
       ::_exit(code);
