@@ -51,6 +51,7 @@
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
 #include "support/events.hpp"
+#include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
 #include "support/signal_state.hpp"
@@ -810,14 +811,7 @@ TEST(ContractFlood, KillPidfdAndSigqueueSiginfosHeldByANonMainThreadComeInTheOrd
                       static_cast<unsigned long long>(pending.rlim_cur));
           return;
         }
-        cpu_set_t cpus;
-        CPU_ZERO(&cpus);
-        ASSERT_EQ(0, sched_getaffinity(0, sizeof cpus, &cpus));
-        int first_cpu = 0;
-        while (!CPU_ISSET(first_cpu, &cpus)) ++first_cpu;
-        CPU_ZERO(&cpus);
-        CPU_SET(first_cpu, &cpus);
-        ASSERT_EQ(0, sched_setaffinity(0, sizeof cpus, &cpus));
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());  // threads made later inherit it
 
         const int sig = SIGRTMIN + 4;
         set_blocked(sig, true);  // the consumer's own block: only `taker` takes the signal

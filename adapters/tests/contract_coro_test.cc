@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/flood_limit.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
 
@@ -313,14 +314,7 @@ TEST(ContractCoro, AFloodWithAwaitersCancellationsAndTryNextHandsEveryValueOutEx
                       static_cast<unsigned long long>(pending.rlim_cur));
           return;
         }
-        cpu_set_t cpus;
-        CPU_ZERO(&cpus);
-        ASSERT_EQ(0, sched_getaffinity(0, sizeof cpus, &cpus));
-        int first_cpu = 0;
-        while (!CPU_ISSET(first_cpu, &cpus)) ++first_cpu;
-        CPU_ZERO(&cpus);
-        CPU_SET(first_cpu, &cpus);
-        ASSERT_EQ(0, sched_setaffinity(0, sizeof cpus, &cpus));  // threads made later inherit it
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());  // threads made later inherit it
 
         const int sig = SIGRTMIN + 2;
         sigrelay::test::prepare_signals({sig});

@@ -11,6 +11,7 @@
 // exit-race child uses it too.
 #pragma once
 
+#include <sched.h>
 #include <sys/resource.h>
 
 namespace sigrelay::test {
@@ -29,6 +30,21 @@ inline rlim_t cap_pending_signals_for_a_flood(rlim_t floor = 8192) {
     if (setrlimit(RLIMIT_SIGPENDING, &limit) != 0) return 0;
   }
   return limit.rlim_cur;
+}
+
+// Pins the calling thread to the first CPU it may run on (threads it creates later inherit that),
+// so that a flood's sender, receivers and consumer share one CPU. False if the affinity cannot be
+// read or set.
+inline bool pin_to_one_cpu() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return false;
+  int first = 0;
+  while (first < CPU_SETSIZE && !CPU_ISSET(first, &cpus)) ++first;
+  if (first == CPU_SETSIZE) return false;
+  CPU_ZERO(&cpus);
+  CPU_SET(first, &cpus);
+  return sched_setaffinity(0, sizeof cpus, &cpus) == 0;
 }
 
 }  // namespace sigrelay::test
