@@ -618,16 +618,23 @@ class init {
     sigemptyset(&hand_off);
     sigaddset(&hand_off, SIGHUP);
     sigaddset(&hand_off, SIGCONT);
+    take_pending(hand_off, [this](const siginfo_t& info) {
+      log_.print(level::debug, self_,
+                 o_.dialect == dialect::dumb_init
+                     ? "Ignoring tty hand-off signal %d."
+                     : "not forwarding signal %d: caused by the terminal hand-off",
+                 info.si_signo);
+    });
+  }
+
+  // Takes every signal of `set` pending now (sigtimedwait() with a zero timeout), each to `taken`.
+  template <typename F>
+  void take_pending(const sigset_t& set, F taken) {
     const timespec zero{0, 0};
     siginfo_t info;
     for (;;) {
-      const int signo = sigtimedwait(&hand_off, &info, &zero);
-      if (signo > 0) {
-        log_.print(level::debug, self_,
-                   o_.dialect == dialect::dumb_init
-                       ? "Ignoring tty hand-off signal %d."
-                       : "not forwarding signal %d: caused by the terminal hand-off",
-                   signo);
+      if (sigtimedwait(&set, &info, &zero) > 0) {
+        taken(info);
       } else if (errno != EINTR) {
         return;
       }
@@ -673,18 +680,12 @@ class init {
 
   // The child is gone: what was sent to the init for it and is still pending is dropped (design notes).
   void drop_still_pending() {
-    const timespec zero{0, 0};
-    siginfo_t info;
-    for (;;) {
-      const int signo = sigtimedwait(&forwarded_, &info, &zero);
-      if (signo > 0) {
-        // Not the SIGPIPE of a log write of ours (see on_signal()): logging it would raise another.
-        if (signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_) continue;
-        log_.print(level::debug, self_, "%s not forwarded: the child has ended", name_of(signo).c_str());
-      } else if (errno != EINTR) {
-        return;
-      }
-    }
+    take_pending(forwarded_, [this](const siginfo_t& info) {
+      // Not the SIGPIPE of a log write of ours (see on_signal()): logging it would raise another.
+      if (info.si_signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_) return;
+      log_.print(level::debug, self_, "%s not forwarded: the child has ended",
+                 name_of(info.si_signo).c_str());
+    });
   }
 
   int finish() {
