@@ -20,6 +20,11 @@
 // Deliberate difference: options stop at the first non-option (getopt "+"), as the issue asks; glibc's
 // getopt in tini permutes, so `tini -s sh -c x` fails there (invalid option -- 'c') and works here.
 // With `--` before PROGRAM, as tini documents, both agree.
+// Deliberate difference: with standard input closed, tini's child fails tcsetpgrp(0) with EBADF and
+// tini exits 1 ("tcsetpgrp failed: Bad file descriptor") without running PROGRAM, though it goes on
+// when stdin is not a terminal (ENOTTY); here PROGRAM runs in both cases (no terminal to hand over).
+// No image that works under tini depends on the failure. Checked against tini by
+// tests/run_compat_audit_test.cc (closed_stdin_runs_the_program_unlike_tini).
 #include <getopt.h>
 #include <climits>
 #include <cstdio>

@@ -428,6 +428,41 @@ TEST(run_compat_audit, exec_failures_match_the_peers) {
   rmdir(dir.c_str());
 }
 
+// Standard input closed (a daemon's `prog <&-`): tini's child fails tcsetpgrp(0) with EBADF, which
+// tini treats as fatal ("tcsetpgrp failed: Bad file descriptor", status 1, PROGRAM never runs), while
+// it goes on when stdin is merely not a terminal (ENOTTY). The tini front end runs PROGRAM in both
+// cases: a deliberate difference (run_compat_tini.cc), as no image that works under tini depends on
+// it. dumb-init runs PROGRAM, and so does its front end.
+TEST(run_compat_audit, closed_stdin_runs_the_program_unlike_tini) {
+  const auto closed_stdin = [](const std::string& init, const std::vector<std::string>& options) {
+    std::vector<std::string> argv{"/bin/sh", "-c", "exec \"$@\" <&-", "sh", init};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), {"--", "/bin/sh", "-c", "exit 3"});
+    return argv;
+  };
+  const std::string all = collect_in_child([&] {
+    return encode(run(closed_stdin(tini_path, {"-s"}))) + encode(run(closed_stdin(tini_link, {"-s"}))) +
+           encode(run(closed_stdin(dumb_init_path, {}))) + encode(run(closed_stdin(dumb_init_link, {})));
+  });
+  ASSERT_FALSE(all.empty()) << "the runs did not finish";
+  std::size_t at = 0;
+  ran r[4];
+  for (ran& one : r) {
+    one.status = std::stoi(field(all, at));
+    one.out = field(all, at);
+    one.err = field(all, at);
+  }
+  // The peer's behaviour, so that the difference stays known: if tini ever runs PROGRAM here, the
+  // front end should match it word for word and this test be rewritten.
+  EXPECT_EQ("exit 1", what(r[0].status)) << r[0].err;
+  EXPECT_NE(std::string::npos, r[0].err.find("tcsetpgrp failed: Bad file descriptor")) << r[0].err;
+  EXPECT_EQ("exit 3", what(r[1].status)) << r[1].err;
+  EXPECT_EQ("", r[1].err);
+  EXPECT_EQ("exit 3", what(r[2].status)) << r[2].err;
+  EXPECT_EQ(what(r[2].status), what(r[3].status)) << r[3].err;
+  EXPECT_EQ(normalized(r[2].err, dumb_init_path), normalized(r[3].err, dumb_init_link));
+}
+
 // ---- Usage, help, version --------------------------------------------------------------------
 
 // tini: the status, which stream has output, the first line when it is a message (getopt's "ARGV0:
