@@ -16,6 +16,10 @@
 //   failure is one line on stderr: "sigrelay send: cannot send SIGUSR1 to pid 42: No such process".
 // - The sender's own pid and uid go into the siginfo of the --value modes (what sigqueue() does); a
 //   receiver that checks them must still treat them as forgeable (see `sigrelay watch`).
+// - SIG `0` is the null signal, as in kill(1)'s `kill -0` (and `-s 0`): every mode's system call
+//   accepts it, sends nothing and says only whether the process (or thread) exists and may be
+//   signalled. It is not a signal name (signal_number() refuses it, rightly, for every other use),
+//   so it is read here, and only as the exact text "0".
 #include "command.hpp"
 #include "describe.hpp"
 
@@ -95,7 +99,7 @@ int run_send(const send_options& o) {
   int signo = 0;
   std::vector<pid_t> pids;
   try {
-    signo = parse_signal(o.signal);
+    signo = o.signal == "0" ? 0 : parse_signal(o.signal);  // 0: the null signal (notes above)
     for (const std::string& p : o.pids) pids.push_back(parse_pid(p));
     if (!o.thread.empty()) parse_pid(o.thread);
   } catch (const std::system_error& e) {
@@ -126,7 +130,10 @@ void setup(CLI::App& app, int& status) {
   auto o = std::make_shared<send_options>();
   CLI::App* sub =
       app.add_subcommand("send", "Send a signal to processes or a thread, optionally with a value.");
-  sub->add_option("SIG", o->signal, "Signal name or number: TERM, SIGTERM, 15, RTMIN+2.")->required();
+  sub->add_option("SIG", o->signal,
+                  "Signal name or number: TERM, SIGTERM, 15, RTMIN+2; 0 sends nothing and only checks "
+                  "that each PID exists and may be signalled (kill -0).")
+      ->required();
   sub->add_option("PID", o->pids, "Process ids to signal.")->required();
   sub->add_option("--value", o->value,
                   "Queue the signal with this integer payload (sigqueue; the receiver sees SI_QUEUE and "
@@ -145,7 +152,8 @@ void setup(CLI::App& app, int& status) {
       "    --thread TID     delivered to that thread only (tgkill): si_code SI_TKILL (SI_USER on\n"
       "                     some recent kernels, such as 6.18)\n"
       "    --pidfd          as kill, through a process file descriptor\n"
-      "  Every PID is tried; each failure is reported on its own line.\n"
+      "  Every PID is tried; each failure is reported on its own line. SIG 0 sends nothing: the\n"
+      "  status says whether every PID (or the thread) exists and may be signalled.\n"
       "\n"
       "EXIT STATUS\n"
       "  0 when every signal was sent, 1 when one could not be sent, 2 on a usage error.\n"
@@ -153,7 +161,8 @@ void setup(CLI::App& app, int& status) {
       "EXAMPLES\n"
       "  sigrelay send TERM 4242\n"
       "  sigrelay send RTMIN+1 --value 7 4242\n"
-      "  sigrelay send USR1 --thread 4250 4242\n");
+      "  sigrelay send USR1 --thread 4250 4242\n"
+      "  sigrelay send 0 4242 || echo gone\n");
   sub->callback([o, &status] { status = run_send(*o); });
 }
 

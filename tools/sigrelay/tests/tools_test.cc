@@ -317,8 +317,19 @@ TEST(ToolsSend, EachModeDeliversWhatTheReceiverSees) {
         sender = send({"send", "--pidfd", "--value", "9", std::to_string(SIGRTMIN), pid});
         EXPECT_TRUE(wait_for_line(target, {"got SIGRTMIN total 1 code -1 pid " + sender + " ", "value 9"}))
             << target.output();
+        // The null signal (kill -0), in each mode: status 0 for a live process, nothing delivered.
+        const std::size_t lines = lines_of(target.output()).size();
+        send({"send", "0", pid});
+        send({"send", "--pidfd", "0", pid});
+        send({"send", "--value", "1", "0", pid});
         send({"send", "HUP", pid});
         EXPECT_TRUE(sigrelay::test::exited_with(target.finish(60), 0)) << target.output();
+        const std::vector<std::string> after = lines_of(target.output());
+        for (std::size_t i = lines; i < after.size(); ++i) {
+          if (after[i].find("got ") != std::string::npos) {
+            EXPECT_EQ(after[i].find("got SIGHUP "), 0u) << after[i];
+          }
+        }
       },
       kWatchdog);
 }
@@ -378,6 +389,12 @@ TEST(ToolsSend, ErrorsNameTheSignalAndTheReason) {
         EXPECT_NE(r.output.find("cannot send SIGTERM to pid " + std::to_string(gone) + ": No such process"),
                   std::string::npos)
             << r.output;
+        const result null_gone = run_tool({"send", "0", std::to_string(gone)});  // kill -0
+        EXPECT_TRUE(sigrelay::test::exited_with(null_gone.status, 1)) << null_gone.output;
+        EXPECT_NE(null_gone.output.find("cannot send signal 0 to pid " + std::to_string(gone) +
+                                        ": No such process"),
+                  std::string::npos)
+            << null_gone.output;
         const result bad = run_tool({"send", "SIGBOGUS", std::to_string(gone)});
         EXPECT_TRUE(sigrelay::test::exited_with(bad.status, 2)) << bad.output;
         EXPECT_NE(bad.output.find("unknown signal 'SIGBOGUS'"), std::string::npos) << bad.output;
