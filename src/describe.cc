@@ -11,8 +11,9 @@
 //   from the action's box under the registry's mutex (the box is freed only after its removal).
 // - Tamper detection compares the installed handler with the trampoline's address; registered
 //   signals only (the registry's `installed` flag) with at least one action.
-// - ownership_watch: one thread, a condition variable with a deadline per interval; stop() sets a
-//   flag under the mutex and notifies; the thread holds a shared_ptr to the state.
+// - ownership_watch: one thread, a condition variable with a deadline per interval (saturated at the
+//   clock's end); stop() sets a flag under the mutex and notifies; the thread holds a shared_ptr to
+//   the state.
 #include "sigrelay/describe.hpp"
 
 #include <cxxabi.h>
@@ -346,6 +347,20 @@ std::vector<ownership_loss> check_ownership() {
   return losses;
 }
 
+namespace {
+
+// When the check after one that ends now is due: now + interval, or the clock's last instant if that
+// is further than the clock can count (wait_for() would overflow converting a long interval, such as
+// milliseconds::max(), to the clock's nanoseconds, and wake at once: a busy loop).
+std::chrono::steady_clock::time_point next_check(std::chrono::milliseconds interval) noexcept {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point now = clock::now();
+  const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now);
+  return interval >= room ? clock::time_point::max() : now + interval;
+}
+
+}  // namespace
+
 struct ownership_watch::state {
   std::mutex mutex;
   std::condition_variable wake;
@@ -383,7 +398,7 @@ ownership_watch::ownership_watch(callback on_loss, std::chrono::milliseconds int
         first_done.notify_one();
       }
       std::unique_lock<std::mutex> lock(s->mutex);
-      if (s->wake.wait_for(lock, interval, [&s] { return s->stopping; })) return;
+      if (s->wake.wait_until(lock, next_check(interval), [&s] { return s->stopping; })) return;
     }
   });
   std::unique_lock<std::mutex> lock(first_mutex);
