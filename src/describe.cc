@@ -12,8 +12,8 @@
 // - Tamper detection compares the installed handler with the trampoline's address; registered
 //   signals only (the registry's `installed` flag) with at least one action.
 // - ownership_watch: one thread, a condition variable with a deadline per interval (saturated at the
-//   clock's end); stop() sets a flag under the mutex and notifies; the thread holds a shared_ptr to
-//   the state.
+//   clock's end); stop() sets a flag under the mutex and notifies, then joins under a second mutex
+//   (stop() from several threads joins once); the thread holds a shared_ptr to the state.
 #include "sigrelay/describe.hpp"
 
 #include <cxxabi.h>
@@ -363,6 +363,7 @@ std::chrono::steady_clock::time_point next_check(std::chrono::milliseconds inter
 
 struct ownership_watch::state {
   std::mutex mutex;
+  std::mutex stop_mutex;  // one stop() at a time joins: stop() from several threads at once
   std::condition_variable wake;
   bool stopping = false;
   std::atomic<std::uint64_t> checks{0};
@@ -418,6 +419,9 @@ void ownership_watch::stop() noexcept {
     state_->stopping = true;
   }
   state_->wake.notify_all();
+  // Another thread's stop() may be joining: wait for it rather than join a second time (the thread
+  // never takes stop_mutex).
+  const std::lock_guard<std::mutex> lock(state_->stop_mutex);
   state_->thread.finish();
 }
 
