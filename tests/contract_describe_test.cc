@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -524,6 +525,63 @@ TEST(ContractOwnership, NoFalsePositiveWhileOthersSubscribeAndUnsubscribe) {
     for (std::thread& t : churn) t.join();
     EXPECT_EQ(losses.load(), 0);
     EXPECT_GT(churned.load(), 0U);
+  });
+}
+
+// No false positive from sigrelay's own relays: relay::default_action() on a stop signal briefly
+// sets SIG_DFL itself (relays.hpp, emulate_default) while the process stops and after it is
+// continued. A thread checking ownership in a loop meanwhile must not report that as a loss:
+// nobody but sigrelay touched the signal. (A process stopped and continued many times by its
+// parent, in a process group of its own so that the stop is not discarded.)
+TEST(ContractOwnership, NoFalsePositiveWhileDefaultActionStopsTheProcess) {
+  SIGRELAY_IN_CHILD([] {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::alarm(60);
+      ::setpgid(0, 0);
+      (void)sigrelay::add_action(SIGTSTP, sigrelay::relay::default_action());
+      std::atomic<int> losses{0};
+      std::atomic<bool> done{false};
+      sigset_t tstp;
+      sigemptyset(&tstp);
+      sigaddset(&tstp, SIGTSTP);
+      sigaddset(&tstp, SIGTERM);
+      std::thread checker([&] {
+        pthread_sigmask(SIG_BLOCK, &tstp, nullptr);  // the main thread takes the stops
+        while (!done.load()) {
+          if (!sigrelay::check_ownership().empty()) losses.fetch_add(1);
+        }
+      });
+      sigset_t term;
+      sigemptyset(&term);
+      sigaddset(&term, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &term, nullptr);
+      (void)!::write(ready[1], "r", 1);
+      int got = 0;
+      sigwait(&term, &got);  // the parent is done
+      done.store(true);
+      checker.join();
+      ::_exit(losses.load() == 0 ? 0 : 10 + std::min(losses.load(), 100));
+    }
+    ::close(ready[1]);
+    char c;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_EQ(::kill(pid, SIGTSTP), 0);
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
+      ASSERT_TRUE(WIFSTOPPED(status)) << sigrelay::test::describe_status(status);
+      EXPECT_EQ(WSTOPSIG(status), SIGTSTP);
+      ASSERT_EQ(::kill(pid, SIGCONT), 0);
+      ASSERT_EQ(::waitpid(pid, &status, WCONTINUED), pid);
+    }
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    EXPECT_TRUE(exited_with(sigrelay::test::wait_with_deadline(pid, 30), 0))
+        << "exit code 10+n: n checks reported sigrelay's own SIG_DFL as a loss";
+    ::close(ready[0]);
   });
 }
 
