@@ -10,7 +10,9 @@
 //   functions (src/handler/*.hpp). A C action is resolved to its C function, which view_of() reads
 //   from the action's box under the registry's mutex (the box is freed only after its removal).
 // - Tamper detection compares the installed handler with the trampoline's address; registered
-//   signals only (the registry's `installed` flag) with at least one action.
+//   signals only (the registry's `installed` flag) with at least one action. A SIG_DFL read while
+//   relay::emulate_default() may have been stopping the process through SIG_DFL (its counters,
+//   src/handler/relays.hpp, read before and after) is sigrelay's own and not reported.
 // - ownership_watch: one thread, a condition variable with a deadline per interval (saturated at the
 //   clock's end); stop() sets a flag under the mutex and notifies, then joins under a second mutex
 //   (stop() from several threads joins once); the thread holds a shared_ptr to the state.
@@ -335,8 +337,15 @@ std::vector<ownership_loss> check_ownership() {
   std::vector<ownership_loss> losses;
   for (int signo = 1; signo < NSIG; ++signo) {
     if (!has_name(signo) || detail::action_count(signo) == 0) continue;
+    const detail::stop_emulations before = detail::stop_emulations_of(signo);
     const detail::registry_view view = detail::view_of(signo);
     if (!view.installed || view.actions.empty() || is_trampoline(view.current)) continue;
+    // relay::emulate_default() of a stop signal sets SIG_DFL itself for a moment (while the process
+    // stops, and until the thread that stopped it runs again): not a loss, if one may have
+    // overlapped the read.
+    const detail::stop_emulations after = detail::stop_emulations_of(signo);
+    const bool dfl = (view.current.sa_flags & SA_SIGINFO) == 0 && view.current.sa_handler == SIG_DFL;
+    if (dfl && (before.started != before.finished || after.started != before.started)) continue;
     ownership_loss loss;
     loss.signo = signo;
     loss.name = std::string(signal_name(signo));

@@ -24,6 +24,11 @@ namespace sigrelay {
 namespace detail {
 namespace {
 
+// See stop_emulations_of(). Constant-initialised (zero), lock-free.
+std::atomic<std::uint32_t> g_stop_started[NSIG];
+std::atomic<std::uint32_t> g_stop_finished[NSIG];
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "stop emulation counters");
+
 enum class default_kind { terminate, core, ignore, stop, cont };
 
 // Signal context. Sends `signo` to the calling thread: tgkill() on Linux; with the posix platform layer
@@ -132,7 +137,9 @@ void stop_by_default(int signo) noexcept {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   struct sigaction saved {};
+  g_stop_started[signo].fetch_add(1);  // before the SIG_DFL: check_ownership() may see it from now on
   if (::sigaction(signo, &dfl, &saved) != 0) {  // not for a valid stop signal; never re-enter a handler
+    g_stop_finished[signo].fetch_add(1);
     raise_here(SIGSTOP);
     return;
   }
@@ -147,9 +154,17 @@ void stop_by_default(int signo) noexcept {
   if (::sigaction(signo, nullptr, &now) == 0 && now.sa_handler == SIG_DFL) {
     ::sigaction(signo, &saved, nullptr);
   }
+  g_stop_finished[signo].fetch_add(1);
 }
 
 }  // namespace
+
+// Ordinary context (a reader); see relays.hpp.
+stop_emulations stop_emulations_of(int signo) noexcept {
+  if (signo <= 0 || signo >= NSIG) return {0, 0};
+  const std::uint32_t finished = g_stop_finished[signo].load();
+  return {g_stop_started[signo].load(), finished};
+}
 
 }  // namespace detail
 

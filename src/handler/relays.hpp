@@ -25,6 +25,18 @@ void default_if_set_fn(void* flag, const siginfo_t& info) noexcept;
 void default_action_fn(void* unused, const siginfo_t& info) noexcept;
 void wake_fd_fn(void* target, const siginfo_t& info) noexcept;
 
+// The stop emulations of a signal (emulate_default() of SIGTSTP, SIGTTIN or SIGTTOU, which sets
+// SIG_DFL for a moment, see relays.cc): how many have started (counted before the SIG_DFL is set)
+// and finished (counted after the disposition is put back). check_ownership() (src/describe.cc)
+// reads them around its read of the disposition, so that sigrelay's own SIG_DFL is not reported as
+// another code's: started != finished before, or more started after, means one may have overlapped.
+// Written in signal context, read in ordinary code (finished first, then started).
+struct stop_emulations {
+  std::uint32_t started;
+  std::uint32_t finished;
+};
+stop_emulations stop_emulations_of(int signo) noexcept;
+
 // Writes one 8-byte wake-up to a non-blocking fd; a full pipe or saturated eventfd is not an error
 // (the reader has a wake-up pending). Async-signal-safe.
 void write_wakeup(int fd) noexcept;
