@@ -788,6 +788,34 @@ TEST(ContractWatch, ManyWatchesEachReportOnce) {
   });
 }
 
+// "once for each signal when it is first found replaced, and again if it is found replaced by a
+// different handler later, or after sigrelay owned it again in between": the same owner found
+// again after a pass-through interval (every action gone, then a new subscriber, whose action the
+// same foreign handler keeps from running) is that subscriber's loss, reported again (describe.hpp
+// says so).
+TEST(ContractWatch, SameOwnerAfterPassThroughIsANewSubscribersLoss) {
+  SIGRELAY_IN_CHILD([] {
+    std::atomic<bool> flag{false};
+    sigrelay::action_id id = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
+    loss_log log;
+    ownership_watch watch(log.callback(), 1ms);
+    install(SIGUSR1, contract_describe_foreign_a, 0);
+    ASSERT_TRUE(log.wait_for_size(1));
+    ASSERT_TRUE(sigrelay::remove_action(id));  // pass-through: nobody loses anything
+    ASSERT_TRUE(more_checks(watch, 3));
+    EXPECT_EQ(log.size(), 1U);
+    id = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));  // reaches only through A
+    ASSERT_TRUE(log.wait_for_size(2));
+    ASSERT_TRUE(more_checks(watch, 3));
+    watch.stop();
+    const std::lock_guard<std::mutex> lock(log.m);
+    ASSERT_EQ(log.seen.size(), 2U);
+    EXPECT_EQ(log.seen[1].now.handler.symbol, "contract_describe_foreign_a");
+    EXPECT_EQ(log.seen[1].actions, 1U);
+    sigrelay::remove_action(id);
+  });
+}
+
 // ---- signal_name() / signal_number() ------------------------------------------------------------
 
 // signal_name(): "SIGINT", "SIGRTMIN+3", "SIGRTMAX-1", or "" for a number that names no signal (0,

@@ -6,8 +6,12 @@
 // sigaction() calls). These functions make the state visible, for logs, bug reports and checks:
 //
 //   std::cerr << sigrelay::describe(SIGTERM) << '\n';
-//   // SIGTERM: handler sigrelay trampoline (libapp.so!sigrelay::detail::trampoline) [SA_SIGINFO|...]
-//   //   chains: handler libuv.so.1!uv__signal_handler [...]; actions: 1 (signals)
+//   // SIGTERM: sigrelay trampoline libapp.so!sigrelay::detail::trampoline(int, siginfo_t*, void*)
+//   //          [SA_SIGINFO|SA_ONSTACK|SA_RESTART|SA_RESTORER] mask {SIGURG, SIGWINCH}
+//   //   chains: handler libuv.so.1!uv__signal_handler [SA_RESTORER]
+//   //   actions: 1
+//   //     signals libapp.so!sigrelay::detail::record_fn(void*, siginfo_t const&)
+//   //   blocked: not in this thread, in 0 of 3 threads; pending: not this thread, not process
 //   for (const auto& loss : sigrelay::check_ownership()) std::cerr << loss << '\n';
 //
 // Everything here runs in ordinary code (never in a signal handler): it calls sigaction() to read,
@@ -65,7 +69,9 @@ struct disposition {
   sigset_t mask{};          // sa_mask
   bool trampoline = false;  // the handler is sigrelay's own trampoline (this copy of sigrelay)
 };
-// "SIG_DFL", "SIG_IGN", or "handler <location> [SA_SIGINFO|SA_ONSTACK|SA_RESTART] mask {SIGINT}".
+// "SIG_DFL", "SIG_IGN", or "handler <location> [SA_SIGINFO|SA_ONSTACK|SA_RESTART] mask {SIGINT}"
+// ("sigrelay trampoline <location> [...] mask {...}" when `trampoline`); " mask {...}" only for a
+// non-empty mask.
 SIGRELAY_EXPORT std::string to_string(const disposition& d);
 // "SA_SIGINFO|SA_ONSTACK|SA_RESTART" (SA_RESTORER, 0x04000000, which the C library adds on Linux,
 // included; unknown bits as hex), "0" for none.
@@ -140,7 +146,9 @@ SIGRELAY_EXPORT std::ostream& operator<<(std::ostream& os, const signal_descript
 // signal whose actions are all gone (pass-through) is not reported: nobody is losing anything.
 // What is not checked: a handler that replaced the trampoline and chains to it (the actions still
 // run) is reported all the same: that cannot be told apart; a thread that blocks the signal; a
-// replacement that came and went between two checks.
+// replacement that came and went between two checks. Not a loss: the SIG_DFL that sigrelay's own
+// relay::emulate_default() (relay::default_action(), default_if_set()) sets for a moment to stop
+// the process with a stop signal (relays.hpp).
 // When: only when called (check_ownership()), or every `interval` on the watcher's thread
 // (ownership_watch). Nothing is checked in signal context or on the hot path.
 
@@ -160,11 +168,17 @@ SIGRELAY_EXPORT std::vector<ownership_loss> check_ownership();
 
 // A background thread that runs check_ownership() every `interval` and calls `on_loss` (on that
 // thread) once for each signal when it is first found replaced, and again if it is found replaced
-// by a different handler later, or after sigrelay owned it again in between. The first check runs at
-// once, before the constructor returns (so a loss that exists already is reported before it
-// returns, on the watcher's thread). Destruction (or stop()) stops and joins the thread; it waits for
-// a running `on_loss` to return, so `on_loss` must not destroy its own watch. An exception thrown by
-// `on_loss` ends the process (std::terminate), as from any thread function.
+// by a different handler later, or after sigrelay owned it again in between, or after a check that
+// did not report it because the signal had no action left (pass-through): a later subscriber's
+// loss is its own. A replacement that came and went between two checks is not seen. The first
+// check runs at once, before the constructor returns (so a loss that exists already is reported
+// before it returns, on the watcher's thread). Any interval above zero is a wait, up to
+// milliseconds::max() (a check at construction, then none until stopped). Destruction (or stop())
+// stops and joins the thread at once, without waiting for the interval; it waits for a running
+// `on_loss` to return, so `on_loss` must not stop or destroy its own watch. stop() and the
+// destructor may be called from any thread, stop() from several at once (one joins, the others
+// wait for it). An exception thrown by `on_loss` ends the process (std::terminate), as from any
+// thread function.
 // Fork: a fork child's copy has no thread (it stayed in the parent) and checks nothing; its stop()
 // and destructor take no lock and neither join nor detach the parent's thread (glibc gives its
 // pthread_t to the child's next thread, which they leave alone).
