@@ -419,6 +419,38 @@ TEST(ContractDescribe, ConcurrentAddRemoveNeverShowsHalfDone) {
   });
 }
 
+// signal_description: "ignoring: sigrelay::ignore() is in force"; chained: "the saved disposition
+// sigrelay chains". registry.hpp, ignore(): with actions subscribed "the handler sigrelay chained
+// ... is no longer called" and reset() makes it chained again: describe() follows each step, and
+// neither is a loss.
+TEST(ContractDescribe, IgnoreAndResetShowInTheChainedDisposition) {
+  SIGRELAY_IN_CHILD([] {
+    install(SIGUSR2, contract_describe_foreign_a, SA_RESTART);
+    std::atomic<bool> flag{false};
+    const sigrelay::action_id id = sigrelay::add_action(SIGUSR2, sigrelay::relay::set_flag(flag));
+    ASSERT_TRUE(sigrelay::ignore(SIGUSR2));
+    sigrelay::signal_description d = sigrelay::describe(SIGUSR2);
+    EXPECT_TRUE(d.ignoring);
+    EXPECT_TRUE(d.current.trampoline);
+    ASSERT_TRUE(d.chained.has_value());
+    EXPECT_EQ(d.chained->what, disposition::kind::ignore) << to_string(d);
+    EXPECT_TRUE(contains(to_string(d), "sigrelay::ignore() in force")) << to_string(d);
+    EXPECT_TRUE(sigrelay::check_ownership().empty());
+    ASSERT_EQ(::kill(::getpid(), SIGUSR2), 0);
+    ASSERT_TRUE(eventually([&] { return flag.load(); }));
+    EXPECT_EQ(g_foreign_a_calls.load(), 0);  // what describe() said: the chained handler is not called
+    ASSERT_TRUE(sigrelay::reset(SIGUSR2));
+    d = sigrelay::describe(SIGUSR2);
+    EXPECT_FALSE(d.ignoring);
+    ASSERT_TRUE(d.chained.has_value());
+    EXPECT_EQ(d.chained->handler.symbol, "contract_describe_foreign_a") << to_string(d);
+    EXPECT_TRUE(sigrelay::remove_action(id));
+    d = sigrelay::describe(SIGUSR2);
+    EXPECT_FALSE(d.registered);
+    EXPECT_EQ(d.current.handler.symbol, "contract_describe_foreign_a");
+  });
+}
+
 // ---- check_ownership() ------------------------------------------------------------------------
 
 // "If it is not [the trampoline] — other code called sigaction()/signal() over it — that signal is
@@ -729,9 +761,13 @@ TEST(ContractWatch, ThrowingCallbackEndsTheProcess) {
 
 // "Fork: a fork child's copy has no thread (it stayed in the parent) and checks nothing": a loss in
 // the child is never reported there and its checks() stays, while the parent's watch goes on
-// reporting its own losses.
-TEST(ContractWatch, ForkChildsCopyChecksNothing) {
-  SIGRELAY_IN_CHILD([] {
+// reporting its own losses. The same for a child of _Fork(), which runs no fork handler.
+class ContractWatchFork : public testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Both, ContractWatchFork, testing::Values(false, true),
+                         [](const testing::TestParamInfo<bool>& p) { return p.param ? "raw_Fork" : "fork"; });
+TEST_P(ContractWatchFork, ChildsCopyChecksNothing) {
+  const bool raw = GetParam();
+  SIGRELAY_IN_CHILD([raw] {
     std::atomic<bool> flag{false};
     const sigrelay::action_id id = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
     loss_log log;
@@ -739,7 +775,7 @@ TEST(ContractWatch, ForkChildsCopyChecksNothing) {
     std::fflush(nullptr);
     int report[2];
     ASSERT_EQ(::pipe(report), 0);
-    const pid_t child = ::fork();
+    const pid_t child = raw ? ::_Fork() : ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       ::alarm(10);
