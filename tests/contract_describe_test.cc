@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -968,6 +969,33 @@ TEST(ContractNames, NearMissesAreRefusedNamingTheText) {
   std::error_code ec = std::make_error_code(std::errc::io_error);
   EXPECT_EQ(sigrelay::signal_number("term", ec), SIGTERM);
   EXPECT_FALSE(ec);
+}
+
+// The C API's names (<sigrelay.h>): sigrelay_signal_name() "Never NULL, static storage" ("" for a
+// number that names no signal); sigrelay_signal_number(): the same spellings, "EINVAL for anything
+// else (and *signo untouched)", sigrelay_last_error() naming the text; errno left as it was on
+// success.
+TEST(ContractNames, TheCApiAgreesWithTheCxxOne) {
+  for (int signo = -3; signo <= SIGRTMAX + 3; ++signo) {
+    const char* name = sigrelay_signal_name(signo);
+    ASSERT_NE(name, nullptr) << signo;
+    EXPECT_EQ(std::string(name), sigrelay::signal_name(signo)) << signo;
+    if (*name == '\0') continue;
+    int out = -7;
+    errno = 1234;
+    EXPECT_EQ(sigrelay_signal_number(name, &out), 0) << name;
+    EXPECT_EQ(errno, 1234);
+    EXPECT_EQ(out, signo) << name;
+  }
+  for (const char* bad : {"", "SIG", "RTMIN+99", " 15", "+15", "0", "32", "15x"}) {
+    int out = -7;
+    EXPECT_EQ(sigrelay_signal_number(bad, &out), EINVAL) << bad;
+    EXPECT_EQ(out, -7) << bad;
+    EXPECT_TRUE(contains(sigrelay_last_error(), std::string("\"") + bad + "\"")) << sigrelay_last_error();
+  }
+  int out = -7;
+  EXPECT_EQ(sigrelay_signal_number(nullptr, &out), EINVAL);
+  EXPECT_EQ(out, -7);
 }
 
 // signal_name() is "Async-signal-safe": called from a handler of every signal a thread can take,
