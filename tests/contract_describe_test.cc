@@ -9,15 +9,18 @@
 //   the disposition and as what sigrelay chains (a SA_RESETHAND one counts as SIG_DFL once called);
 //   a handler installed over sigrelay's (replaced), and pass-through after the last action; every
 //   action kind (C++ relays, the C API's relays, fd_relay, signals, dispatcher, other); threads that
-//   block the signal; sigrelay's own changes never half-done while another thread adds and removes.
+//   block the signal; sigrelay's own changes never half-done while another thread adds and removes;
+//   ignore()/reset() seen in what is chained.
 // - check_ownership(): losses to signal(), sigaction(), SIG_DFL and SIG_IGN, reported every call;
-//   none while other threads create and destroy objects and actions.
+//   none while other threads create and destroy objects and actions, nor while
+//   relay::default_action() stops and the parent continues the process over and over.
 // - ownership_watch: a loss that exists already is reported before the constructor returns, on the
 //   watcher's thread; a new owner is reported again; stop() waits for a running callback and ends
 //   the checks; destruction does not wait for the interval (however long); stop() from two threads;
-//   a throwing callback ends the process; a fork child's copy checks nothing; many watches.
+//   a throwing callback ends the process; a fork() or _Fork() child's copy checks nothing; many
+//   watches; a new subscriber meeting the same foreign handler after pass-through.
 // - signal_name()/signal_number(): every number, NUL-terminated views, round trips of every name
-//   in every documented spelling, and refusals of near-misses.
+//   in every documented spelling, refusals of near-misses, the C API's versions, from a handler.
 // - fmt.hpp: "{}", fill/alignment/width, and every other spec a format error.
 // Every test that touches signal state runs in a forked child under a watchdog (support/child.hpp).
 #include <gtest/gtest.h>
