@@ -51,6 +51,7 @@ fd_relay::fd_relay(int fd, std::error_code& ec) noexcept {
     return;
   }
   target_ = {fd, detail::process_pid()};
+  ec.clear();
 }
 
 fd_relay::fd_relay(int fd) {
