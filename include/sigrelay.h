@@ -154,7 +154,8 @@ typedef enum sigrelay_relay_kind {
 /* Registers a relay action for `signo`: as sigrelay_add_action(), with the action chosen by `kind`
  * and its target (`flag` for SET_FLAG, DIE_IF_SET and DEFAULT_IF_SET; `counter` for ADD_COUNT; `fd`
  * for WRITE_FD, which must be a non-blocking pipe, socket or eventfd: EINVAL for one that is not
- * open, is blocking, or is a regular file, a directory or a block device; the others unused).
+ * open, is open for reading only, is blocking, or is a regular file, a directory or a block device;
+ * the others unused).
  * The flag, counter or fd must outlive the action. */
 SIGRELAY_C_API int sigrelay_add_relay(int signo, sigrelay_relay_kind kind, sigrelay_flag* flag,
                                       sigrelay_counter* counter, int fd,

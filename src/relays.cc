@@ -3,6 +3,7 @@
 // src/handler/relays.cc.
 #include "sigrelay/relays.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <string>
@@ -11,6 +12,7 @@
 #include "handler/relays.hpp"
 #include "handler/state.hpp"
 #include "platform/linux.hpp"
+#include "platform/sys.hpp"
 
 namespace sigrelay::relay {
 
@@ -26,14 +28,16 @@ action default_action() noexcept { return {detail::default_action_fn, nullptr}; 
 
 namespace {
 
-// Why `fd` cannot take a handler's writes, or nullptr if it can: it must be open and non-blocking,
-// and not a regular file, a directory or a block device, where O_NONBLOCK does not keep a write
-// from blocking (on the disk).
+// Why `fd` cannot take a handler's writes, or nullptr if it can: it must be open for writing and
+// non-blocking (a read-only fd would fail every write with EBADF and wake nothing), and not a
+// regular file, a directory or a block device, where O_NONBLOCK does not keep a write from blocking
+// (on the disk).
 const char* unfit_for_handler_writes(int fd) noexcept {
   std::error_code ec;
   const bool nonblocking = detail::os::is_nonblocking(fd, ec);
   if (ec) return " is not open";
   if (!nonblocking) return " is blocking; a signal handler must never block on it";
+  if ((detail::sys::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) return " is not open for writing";
   struct stat st {};
   if (::fstat(fd, &st) != 0) return " is not open";
   if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {

@@ -74,8 +74,10 @@ SIGRELAY_EXPORT action default_action() noexcept;
 // Fork: after fork(), a delivery in the child does not write to the fd (it is shared with the
 // parent, whose reader would otherwise be woken by the child's signals).
 //
-// Errors: std::errc::invalid_argument if the fd is not open, is blocking, or is a regular file, a
-// directory or a block device (where O_NONBLOCK does not keep a write from blocking on the disk).
+// Errors: std::errc::invalid_argument if the fd is not open, is open for reading only (no write
+// could wake it), is blocking, or is a regular file, a directory or a block device (where
+// O_NONBLOCK does not keep a write from blocking on the disk). The error-code overload clears `ec`
+// on success.
 class SIGRELAY_EXPORT fd_relay {
  public:
   explicit fd_relay(int fd);
