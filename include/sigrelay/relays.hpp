@@ -69,7 +69,12 @@ SIGRELAY_EXPORT action default_action() noexcept;
 // Wakes a file descriptor on each delivery: writes an 8-byte count of 1, which is what an eventfd
 // takes and what a pipe reader drains as 8 bytes; never a pointer. The fd must be non-blocking, so a
 // full pipe (or a saturated eventfd) never blocks the handler: the reader has pending data anyway, so
-// the wake-up is not lost. The fd is not owned.
+// the wake-up is not lost. The fd is not owned: keep it open, on the same file, until remove_action()
+// of the relay's action has returned. Each delivery writes to whatever file the number names at that
+// moment (once it is closed, the write fails with EBADF and does nothing else; errno is restored). A
+// pipe or socket whose reading end has gone fails the write with EPIPE and raises SIGPIPE in the
+// handling thread, as any write to it does: that kills the process unless SIGPIPE is ignored
+// (sigrelay::ignore(SIGPIPE)) or handled.
 //
 // Fork: after fork(), a delivery in the child does not write to the fd (it is shared with the
 // parent, whose reader would otherwise be woken by the child's signals).
@@ -126,10 +131,12 @@ class SIGRELAY_EXPORT wakeup_fd {
 // Stop signals: the kernel itself performs the stop, so the parent sees WIFSTOPPED with WSTOPSIG ==
 // `signo` (SIGTSTP, not SIGSTOP), and in an orphaned process group SIGTSTP, SIGTTIN and SIGTTOU are
 // discarded as the kernel discards them (nothing is left to continue the process): the call then
-// returns at once. To do so it briefly sets the signal's disposition to SIG_DFL, unblocks it in the
-// calling thread and sends it to that thread; once the process is continued (or at once, if the
-// signal was discarded) it blocks the signal again if it was blocked and restores the saved
-// disposition, so it may be called from an action (relay::default_action()) or from ordinary code.
+// returns at once; so it does in the init (pid 1) of a PID namespace, which the kernel never stops
+// by a signal it sends itself (SIGSTOP included). To do so it briefly sets the signal's disposition
+// to SIG_DFL, unblocks it in the calling thread and sends it to that thread; once the process is
+// continued (or at once, if the signal was discarded) it blocks the signal again if it was blocked
+// and restores the saved disposition, so it may be called from an action (relay::default_action())
+// or from ordinary code.
 // Race condition: while the disposition is SIG_DFL, another delivery of the same signal (to any
 // thread) takes the default action too (it coalesces with this stop, or is discarded likewise)
 // without running any handler or action; and an add_action()/remove_action() of the same signal
@@ -141,8 +148,10 @@ SIGRELAY_EXPORT void emulate_default(int signo) noexcept;
 // Ends the process so that its parent sees WIFSIGNALED with `signo` (and a core dump for the
 // core-dumping signals, where core dumps are enabled), even if the signal was blocked or handled:
 // resets it to SIG_DFL, unblocks it in this thread and sends it to this thread. Only if the process
-// survives that (a signal whose default is not to terminate, such as SIGCHLD) does it fall back to
-// _exit(128 + signo). Async-signal-safe; does not flush stdio or run atexit handlers.
+// survives that (a signal whose default is not to terminate, such as SIGCHLD; or any signal, SIGKILL
+// included, in the init (pid 1) of a PID namespace, which the kernel never lets die by a signal it
+// sends itself) does it fall back to _exit(128 + signo). Async-signal-safe; does not flush stdio or
+// run atexit handlers.
 [[noreturn]] SIGRELAY_EXPORT void die_by_signal(int signo) noexcept;
 
 }  // namespace sigrelay::relay
