@@ -220,6 +220,13 @@ void jumping_handler(int) {
 std::atomic<int> g_foreign_calls{0};
 void foreign_handler(int) { g_foreign_calls.fetch_add(1); }
 
+std::atomic<pid_t> g_forked{-1};  // what _Fork() returned in fork_in_action
+void fork_in_action(void*, const siginfo_t&) noexcept {
+  const pid_t pid = ::_Fork();  // async-signal-safe, unlike fork()
+  if (pid == 0) sigrelay::after_fork_in_child();
+  g_forked.store(pid);
+}
+
 int g_die_signal = 0;
 void die_in_handler(int) { relay::die_by_signal(g_die_signal); }
 void die_in_action(void*, const siginfo_t&) noexcept { relay::die_by_signal(g_die_signal); }
@@ -977,6 +984,65 @@ TEST_P(RelayFork, AChildForkedWhileAnotherThreadRunsAnActionCountsAndRemovesOnIt
         EXPECT_TRUE(sigrelay::remove_action(spin));
       },
       40);
+}
+
+// registry.hpp, after_fork_in_child(): "Uses only async-signal-safe calls ..., so it may be called
+// in the child of a multithreaded parent"; the fork child's reader counters are "what its one thread
+// holds (it may be inside a handler)". A child made by _Fork() from inside an action (and calling
+// after_fork_in_child() there) returns from that action, counts its own later deliveries with
+// add_count(), and removes every action without waiting for ever on the section it left; the parent
+// goes on likewise.
+TEST(RelayRawFork, AChildOfRawForkMadeInsideAnActionLeavesItAndRemovesEverything) {
+  in_child(
+      [] {
+        std::atomic<std::uint64_t> count{0};
+        const sigrelay::action_id f = sigrelay::add_action(SIGUSR1, {fork_in_action, nullptr});
+        const sigrelay::action_id c = sigrelay::add_action(SIGUSR2, relay::add_count(count));
+        std::fflush(nullptr);
+        ::kill(::getpid(), SIGUSR1);
+        const pid_t pid = g_forked.load();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+          ::alarm(10);
+          ::kill(::getpid(), SIGUSR2);
+          ::kill(::getpid(), SIGUSR2);
+          if (count.load() != 2) ::_exit(3);
+          if (!sigrelay::remove_action(c)) ::_exit(4);  // waits on no section left behind
+          if (!sigrelay::remove_action(f)) ::_exit(5);
+          if (query(SIGUSR1).sa_handler != SIG_DFL || query(SIGUSR2).sa_handler != SIG_DFL) ::_exit(6);
+          ::_exit(0);
+        }
+        EXPECT_TRUE(exited_with(wait_with_deadline(pid, 20), 0)) << "the child's count or removal failed";
+        ::kill(::getpid(), SIGUSR2);
+        EXPECT_EQ(1U, count.load());
+        EXPECT_TRUE(sigrelay::remove_action(c));
+        g_forked.store(-1);
+        EXPECT_TRUE(sigrelay::remove_action(f));
+      },
+      40);
+}
+
+// default_if_set(): "if `flag` is already set when the signal arrives, performs the signal's default
+// action (... terminate or dump core by the signal ...)"; added before set_flag(), "the first signal
+// sets the flag, a later one takes the default action". For a terminating, a core-dumping and a
+// realtime signal, with a foreign handler chained underneath: the first delivery only sets the flag
+// (and runs the handler), the second ends the process by that signal.
+TEST(DefaultIfSetContract, ATerminatingSignalKillsOnTheSecondDeliveryOnly) {
+  for (const int signo : {SIGTERM, SIGQUIT, SIGRTMIN + 3}) {
+    const int status = run_in_child(
+        [signo] {
+          install_handler(signo, foreign_handler);
+          std::atomic<bool> flag{false};
+          sigrelay::add_action(signo, relay::default_if_set(flag));
+          sigrelay::add_action(signo, relay::set_flag(flag));
+          ::kill(::getpid(), signo);
+          if (!flag.load() || g_foreign_calls.load() != 1) ::_exit(3);
+          ::kill(::getpid(), signo);
+          ::_exit(4);
+        },
+        20);
+    EXPECT_TRUE(killed_by(status, signo)) << sigrelay::signal_name(signo);
+  }
 }
 
 // --- Bad signal numbers
