@@ -569,10 +569,19 @@ TEST(RelayFd, APipeWhoseReaderHasGoneRaisesSigpipeAsTheHeaderSays) {
 // its context may be destroyed right away". 300 rounds while two threads take a flood of SIGUSR1 and
 // of a realtime signal: the flag and counter live in a page that is unmapped the moment the removals
 // return (a late run would fault), and the wakeup_fd is destroyed and its fd number taken at once by
-// a pipe, which no late run may write to.
-TEST(RelayLifetime, ObjectsDestroyedTheMomentRemoveActionReturnsAreNeverTouchedDuringAFlood) {
+// a pipe, which no late run may write to. Spread over the CPUs, and all on one CPU (where the
+// removals' grace periods compete with the flood for the same CPU, and must still end).
+class RelayLifetime : public testing::TestWithParam<bool> {};
+std::string cpu_kind(const testing::TestParamInfo<bool>& p) { return p.param ? "one_cpu" : "any_cpu"; }
+INSTANTIATE_TEST_SUITE_P(Cpus, RelayLifetime, testing::Values(false, true), cpu_kind);
+
+TEST_P(RelayLifetime, ObjectsDestroyedTheMomentRemoveActionReturnsAreNeverTouchedDuringAFlood) {
+  const bool one_cpu = GetParam();
   in_child(
-      [] {
+      [one_cpu] {
+        if (one_cpu) {
+          ASSERT_TRUE(pin_to_one_cpu());
+        }
         const int rt = SIGRTMIN + 6;
         std::atomic<std::uint64_t> base{0};  // keeps the trampoline installed between rounds
         const sigrelay::action_id keep1 = sigrelay::add_action(SIGUSR1, relay::add_count(base));
