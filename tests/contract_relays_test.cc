@@ -664,7 +664,7 @@ TEST_P(RelayLifetime, ObjectsDestroyedTheMomentRemoveActionReturnsAreNeverTouche
 TEST(DieBySignalContract, EndsByTheSignalWhateverItsDispositionAndWhoeverCallsIt) {
   const struct rlimit no_core {};
   for (const int signo : {SIGTERM, SIGUSR1, SIGPIPE, SIGALRM, SIGQUIT, SIGRTMIN + 7}) {
-    for (int how = 0; how < 7; ++how) {
+    for (int how = 0; how < 8; ++how) {
       const int status = run_in_child(
           [signo, how, no_core] {
             (void)::setrlimit(RLIMIT_CORE, &no_core);
@@ -696,6 +696,11 @@ TEST(DieBySignalContract, EndsByTheSignalWhateverItsDispositionAndWhoeverCallsIt
                 sigrelay::add_action(signo, relay::add_count(count));
                 sigrelay::add_action(SIGUSR2, {die_in_action, nullptr});
                 ::kill(::getpid(), SIGUSR2);
+                ::_exit(98);
+              case 7:  // a handler installed before sigrelay, chained by its trampoline
+                install_handler(signo, die_in_handler);
+                sigrelay::add_action(signo, relay::add_count(count));
+                ::kill(::getpid(), signo);
                 ::_exit(98);
               case 6: {
                 install_handler(signo, [](int) { ::_exit(77); });
@@ -893,6 +898,26 @@ TEST(EmulateDefaultContract, InAnOrphanedGroupAStopSignalReturnsAtOnceLeavingErr
 
 // --- siglongjmp
 // ---------------------------------------------------------------------------------------------
+
+// emulate_default(): "Does what the kernel would do for `signo` with no handler". For a number that
+// names no signal (0, negative, NSIG and above) the kernel has no default action to take: the call
+// does nothing, and returns, with errno and the whole signal state as they were; die_by_signal() of
+// such a number, which never returns, ends the process with _exit(128 + 0, or + signo below 128).
+TEST(EmulateDefaultContract, ANumberThatNamesNoSignalDoesNothing) {
+  in_child([] {
+    const auto before = snapshot();
+    for (const int signo : {0, -1, -SIGTERM, NSIG, NSIG + 1, 1000}) {
+      errno = 4321;
+      relay::emulate_default(signo);
+      EXPECT_EQ(4321, errno) << signo;
+      EXPECT_TRUE(same_state(before, snapshot())) << signo;
+    }
+  });
+  for (const int signo : {0, -1, NSIG, 1000}) {
+    const int status = run_in_child([signo] { relay::die_by_signal(signo); }, 10);
+    EXPECT_TRUE(exited_with(status, 128 + (signo > 0 && signo < 128 ? signo : 0))) << signo;
+  }
+}
 
 // registry.hpp, Signal context: an action that leaves by siglongjmp "is tolerated": remove_action()
 // waits for it only "until its thread takes its next signal from a shallower point of the same stack".
