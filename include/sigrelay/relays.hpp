@@ -126,7 +126,8 @@ class SIGRELAY_EXPORT wakeup_fd {
 //
 // Does what the kernel would do for `signo` with no handler: terminate or dump core (by dying by the
 // signal), stop the process (SIGTSTP, SIGTTIN, SIGTTOU, SIGSTOP), or nothing (SIGCHLD, SIGURG,
-// SIGWINCH, SIGCONT). Async-signal-safe; errno is preserved.
+// SIGWINCH, SIGCONT, and a number that names no signal: 0, negative, NSIG and above).
+// Async-signal-safe; errno is preserved.
 //
 // Stop signals: the kernel itself performs the stop, so the parent sees WIFSTOPPED with WSTOPSIG ==
 // `signo` (SIGTSTP, not SIGSTOP), and in an orphaned process group SIGTSTP, SIGTTIN and SIGTTOU are

@@ -41,8 +41,10 @@ void raise_here(int signo) noexcept {
 #endif
 }
 
-// Signal context. The default action of each signal (man 7 signal).
+// Signal context. The default action of each signal (man 7 signal); none (ignore) for a number that
+// names no signal: the kernel has nothing to do for it.
 default_kind default_of(int signo) noexcept {
+  if (signo <= 0 || signo >= NSIG) return default_kind::ignore;
   switch (signo) {
     case SIGQUIT:
     case SIGILL:
