@@ -919,6 +919,54 @@ TEST(EmulateDefaultContract, ANumberThatNamesNoSignalDoesNothing) {
   }
 }
 
+// The numbers the C library reserves for itself (glibc: 32 and 33, between the standard signals and
+// SIGRTMIN) name no signal for sigrelay (signal_name() is "", add_action() refuses them), and glibc's
+// own handlers for them act on a signal a thread sends itself: 32 cancels the thread, 33 runs a
+// set*id() broadcast that is not there (a null pointer: SIGSEGV). So emulate_default() does nothing
+// for them, and die_by_signal(), which never returns, ends with _exit(128 + signo), whether or not
+// glibc's handlers are installed (pthread_cancel() has been used), never by another signal.
+TEST(EmulateDefaultContract, ANumberReservedByTheCLibraryIsNeverSent) {
+  std::vector<int> reserved;
+  for (int signo = 32; signo < SIGRTMIN; ++signo) {
+    if (sigrelay::signal_name(signo).empty()) reserved.push_back(signo);
+  }
+  if (reserved.empty()) GTEST_SKIP() << "this C library reserves no signal number";
+  for (const bool glibc_handlers : {false, true}) {
+    const auto install_glibc_handlers = [glibc_handlers] {
+      if (!glibc_handlers) return;
+      pthread_t t;
+      ASSERT_EQ(0, ::pthread_create(
+                       &t, nullptr,
+                       [](void*) -> void* {
+                         for (;;) ::pause();
+                       },
+                       nullptr));
+      ASSERT_EQ(0, ::pthread_cancel(t));
+      ASSERT_EQ(0, ::pthread_join(t, nullptr));
+    };
+    in_child([&] {
+      install_glibc_handlers();
+      const auto before = snapshot();
+      for (const int signo : reserved) {
+        errno = 4321;
+        relay::emulate_default(signo);
+        EXPECT_EQ(4321, errno) << signo;
+        EXPECT_TRUE(same_state(before, snapshot())) << signo;
+      }
+    });
+    for (const int signo : reserved) {
+      const int status = run_in_child(
+          [&] {
+            install_glibc_handlers();
+            relay::die_by_signal(signo);
+          },
+          10);
+      EXPECT_TRUE(exited_with(status, 128 + signo))
+          << signo << (glibc_handlers ? " with" : " without") << " glibc's handlers";
+    }
+  }
+}
+
 // registry.hpp, Signal context: an action that leaves by siglongjmp "is tolerated": remove_action()
 // waits for it only "until its thread takes its next signal from a shallower point of the same stack".
 // An action that jumps out, added before a counter: that delivery counts nothing; the next one counts;
