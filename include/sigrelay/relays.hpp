@@ -126,7 +126,8 @@ class SIGRELAY_EXPORT wakeup_fd {
 //
 // Does what the kernel would do for `signo` with no handler: terminate or dump core (by dying by the
 // signal), stop the process (SIGTSTP, SIGTTIN, SIGTTOU, SIGSTOP), or nothing (SIGCHLD, SIGURG,
-// SIGWINCH, SIGCONT, and a number that names no signal: 0, negative, NSIG and above).
+// SIGWINCH, SIGCONT, and a number that names no signal: 0, negative, one reserved by the C library
+// (signal_name() is ""), NSIG and above).
 // Async-signal-safe; errno is preserved.
 //
 // Stop signals: the kernel itself performs the stop, so the parent sees WIFSTOPPED with WSTOPSIG ==
@@ -151,8 +152,10 @@ SIGRELAY_EXPORT void emulate_default(int signo) noexcept;
 // resets it to SIG_DFL, unblocks it in this thread and sends it to this thread. Only if the process
 // survives that (a signal whose default is not to terminate, such as SIGCHLD; or any signal, SIGKILL
 // included, in the init (pid 1) of a PID namespace, which the kernel never lets die by a signal it
-// sends itself) does it fall back to _exit(128 + signo). Async-signal-safe; does not flush stdio or
-// run atexit handlers.
+// sends itself) does it fall back to _exit(128 + signo); a number that names no signal (0, negative,
+// one reserved by the C library, NSIG and above) is never sent: _exit(128 + signo) at once (128 for
+// 0, negative numbers and numbers from 128). Async-signal-safe; does not flush stdio or run atexit
+// handlers.
 [[noreturn]] SIGRELAY_EXPORT void die_by_signal(int signo) noexcept;
 
 }  // namespace sigrelay::relay

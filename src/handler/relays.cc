@@ -9,6 +9,7 @@
 #include "handler/relays.hpp"
 
 #include "platform/config.hpp"  // SIGRELAY_LINUX
+#include "platform/linux.hpp"   // reserved_by_libc
 
 #include <pthread.h>
 #include <unistd.h>
@@ -42,9 +43,11 @@ void raise_here(int signo) noexcept {
 }
 
 // Signal context. The default action of each signal (man 7 signal); none (ignore) for a number that
-// names no signal: the kernel has nothing to do for it.
+// names no signal: the kernel has nothing to do for it, and one that the C library reserves
+// (glibc's handlers act on those when a thread sends them to itself: 32 cancels the thread, 33 runs
+// a set*id() broadcast that does not exist and faults), so neither is ever sent.
 default_kind default_of(int signo) noexcept {
-  if (signo <= 0 || signo >= NSIG) return default_kind::ignore;
+  if (signo <= 0 || signo >= NSIG || os::reserved_by_libc(signo)) return default_kind::ignore;
   switch (signo) {
     case SIGQUIT:
     case SIGILL:
