@@ -5,16 +5,18 @@
 // relays_test.cc checks each relay in the situation it was written for, and contract_api_test.cc
 // die_by_signal() from another thread and the wakeup_fd under a flood. This file checks the rest of
 // what the header says where a real program makes life hard: the error-code overload of fd_relay
-// given a stale error, every kind of unfit fd, 100,000 sigqueue()s on one CPU and tgkill() floods
-// from many threads to many threads (each counted exactly), errno in the interrupted code when a
-// relay's write fails (full pipe, closed fd), a pipe whose reader has gone, objects unmapped and fds
-// reused right after remove_action() returns while a flood runs, die_by_signal() whatever the
-// disposition and with or without core dumps, default_if_set() stopping on every later delivery,
-// emulate_default() in an orphaned group, an action or a chained handler left by siglongjmp, and
-// fork()/_Fork() while another thread is inside an action. Each test body runs in a forked child under
-// a watchdog (support/child.hpp), which starts it with every signal at SIG_DFL and nothing blocked;
-// each body sets the dispositions and mask it relies on; signals go to this process, its threads or
-// its own children only; every child is waited for.
+// given a stale error, every kind of unfit fd (a read-only one included), 100,000 sigqueue()s on one
+// CPU and tgkill() floods from many threads to many threads (each counted exactly), errno in the
+// interrupted code when a relay's write fails (full pipe, closed fd), a pipe whose reader has gone,
+// objects unmapped and fds reused right after remove_action() returns while a flood runs (on one CPU
+// too), die_by_signal() whatever the disposition, with or without core dumps, as a PID namespace's
+// init and for numbers that name no signal or that the C library reserves, default_if_set() stopping
+// on every later delivery or killing on the second, emulate_default() in an orphaned group, an action
+// or a chained handler left by siglongjmp, and fork()/_Fork() while another thread is inside an
+// action, or _Fork() from inside one. Each test body runs in a forked child under a watchdog
+// (support/child.hpp), which starts it with every signal at SIG_DFL and nothing blocked; each body
+// sets the dispositions and mask it relies on; signals go to this process, its threads or its own
+// children only; every child is waited for.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -536,10 +538,11 @@ TEST(RelayErrno, IsTheInterruptedCodesAfterEveryDeliveryEvenWhenARelaysWriteFail
       60);
 }
 
-// fd_relay, Lifetime (relays.hpp): the relay writes to whatever its fd number names when the signal
-// comes. A pipe whose reading end has gone makes that write fail with EPIPE and raise SIGPIPE in the
-// thread, as any write to it would: with SIGPIPE ignored nothing else happens (deliveries go on being
-// counted), with SIGPIPE at its default the process dies by SIGPIPE, as the header says.
+// fd_relay: "Each delivery writes to whatever file the number names at that moment ... A pipe or
+// socket whose reading end has gone fails the write with EPIPE and raises SIGPIPE in the handling
+// thread, as any write to it does: that kills the process unless SIGPIPE is ignored ... or handled."
+// With SIGPIPE ignored nothing else happens (deliveries go on being counted); at its default the
+// process dies by SIGPIPE.
 TEST(RelayFd, APipeWhoseReaderHasGoneRaisesSigpipeAsTheHeaderSays) {
   for (const bool ignore_sigpipe : {true, false}) {
     const int status = run_in_child([ignore_sigpipe] {
