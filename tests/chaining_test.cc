@@ -17,6 +17,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 
 namespace {
 
@@ -24,6 +25,7 @@ using namespace std::chrono_literals;
 using sigrelay::add_action;
 using sigrelay::remove_action;
 using sigrelay::test::exited_with;
+using sigrelay::test::query;
 using sigrelay::test::run_in_child;
 using sigrelay::test::wait_with_deadline;
 
@@ -31,12 +33,6 @@ using sigrelay::test::wait_with_deadline;
 // pthread_kill() rather than a raw tgkill(): ThreadSanitizer runs handlers of signals a thread sends
 // itself this way synchronously.
 void raise_here(int signo) { ASSERT_EQ(0, pthread_kill(pthread_self(), signo)); }
-
-struct sigaction query(int signo) {
-  struct sigaction sa {};
-  sigaction(signo, nullptr, &sa);
-  return sa;
-}
 
 void install(int signo, void (*fn)(int, siginfo_t*, void*), int flags, const sigset_t* mask = nullptr) {
   struct sigaction sa {};

@@ -52,6 +52,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
@@ -70,6 +71,9 @@ using sigrelay::test::wait_with_deadline;
 
 // --- Helpers -----------------------------------------------------------------------------------------
 
+using sigrelay::test::install_handler;
+using sigrelay::test::install_siginfo;
+using sigrelay::test::query;
 using sigrelay::test::same_state;
 using sigrelay::test::signal_state;
 using sigrelay::test::snapshot;
@@ -83,29 +87,6 @@ void block(std::initializer_list<int> signos) {
   sigemptyset(&set);
   for (const int s : signos) sigaddset(&set, s);
   ASSERT_EQ(0, ::pthread_sigmask(SIG_BLOCK, &set, nullptr));
-}
-
-void install_handler(int signo, void (*fn)(int), int flags, std::initializer_list<int> mask = {}) {
-  struct sigaction sa {};
-  sa.sa_handler = fn;
-  sa.sa_flags = flags;
-  sigemptyset(&sa.sa_mask);
-  for (const int s : mask) sigaddset(&sa.sa_mask, s);
-  ASSERT_EQ(0, ::sigaction(signo, &sa, nullptr));
-}
-
-void install_siginfo(int signo, void (*fn)(int, siginfo_t*, void*)) {
-  struct sigaction sa {};
-  sa.sa_sigaction = fn;
-  sa.sa_flags = SA_SIGINFO;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(0, ::sigaction(signo, &sa, nullptr));
-}
-
-struct sigaction query(int signo) {
-  struct sigaction sa {};
-  ::sigaction(signo, nullptr, &sa);
-  return sa;
 }
 
 // Waits (in an intercepted call, so that ThreadSanitizer runs deferred handlers) until `done` holds;

@@ -59,6 +59,7 @@
 #include "sigrelay/fmt.hpp"
 #endif
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 #include "support/platform.hpp"
 #include "support/signal_state.hpp"
 
@@ -83,29 +84,14 @@ using sigrelay::disposition;
 using sigrelay::ownership_loss;
 using sigrelay::ownership_watch;
 using sigrelay::test::exited_with;
+using sigrelay::test::install_handler;
+using sigrelay::test::install_siginfo;
 using sigrelay::test::killed_by;
 using sigrelay::test::run_in_child;
 using kind = sigrelay::action_description::kind;
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-void install(int signo, void (*fn)(int), int flags, std::initializer_list<int> mask = {}) {
-  struct sigaction sa {};
-  sa.sa_handler = fn;
-  sa.sa_flags = flags;
-  sigemptyset(&sa.sa_mask);
-  for (const int s : mask) sigaddset(&sa.sa_mask, s);
-  ASSERT_EQ(::sigaction(signo, &sa, nullptr), 0);
-}
-
-void install_siginfo(int signo, void (*fn)(int, siginfo_t*, void*)) {
-  struct sigaction sa {};
-  sa.sa_sigaction = fn;
-  sa.sa_flags = SA_SIGINFO;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(::sigaction(signo, &sa, nullptr), 0);
 }
 
 template <typename F>
@@ -195,7 +181,7 @@ TEST(ContractDescribe, EveryNumberIsDescribedOrRefusedNamingIt) {
 // had its call, while the trampoline stays installed.
 TEST(ContractDescribe, ResetHandNoDeferHandlerAsDispositionAndAsChained) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR1, contract_describe_resethand, SA_RESETHAND | SA_NODEFER, {SIGTERM, SIGRTMIN + 1});
+    install_handler(SIGUSR1, contract_describe_resethand, SA_RESETHAND | SA_NODEFER, {SIGTERM, SIGRTMIN + 1});
     sigrelay::signal_description d = sigrelay::describe(SIGUSR1);
     ASSERT_EQ(d.current.what, disposition::kind::handler);
     EXPECT_EQ(d.current.handler.symbol, "contract_describe_resethand");
@@ -243,7 +229,7 @@ TEST(ContractDescribe, HandlerInstalledOverSigrelayThenPassThrough) {
   SIGRELAY_IN_CHILD([] {
     std::atomic<bool> flag{false};
     const sigrelay::action_id id = sigrelay::add_action(SIGUSR2, sigrelay::relay::set_flag(flag));
-    install(SIGUSR2, contract_describe_foreign_a, SA_RESTART);
+    install_handler(SIGUSR2, contract_describe_foreign_a, SA_RESTART);
     sigrelay::signal_description d = sigrelay::describe(SIGUSR2);
     EXPECT_TRUE(d.registered);
     EXPECT_TRUE(d.replaced);
@@ -384,7 +370,7 @@ TEST(ContractDescribe, ThreadsThatBlockTheSignalAreCounted) {
 // installed exactly then, and never a replacement or loss reported.
 TEST(ContractDescribe, ConcurrentAddRemoveNeverShowsHalfDone) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR1, contract_describe_foreign_a, 0);
+    install_handler(SIGUSR1, contract_describe_foreign_a, 0);
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> rounds{0};
     std::thread churn([&] {
@@ -432,7 +418,7 @@ TEST(ContractDescribe, ConcurrentAddRemoveNeverShowsHalfDone) {
 // neither is a loss.
 TEST(ContractDescribe, IgnoreAndResetShowInTheChainedDisposition) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR2, contract_describe_foreign_a, SA_RESTART);
+    install_handler(SIGUSR2, contract_describe_foreign_a, SA_RESTART);
     std::atomic<bool> flag{false};
     const sigrelay::action_id id = sigrelay::add_action(SIGUSR2, sigrelay::relay::set_flag(flag));
     ASSERT_TRUE(sigrelay::ignore(SIGUSR2));
@@ -490,7 +476,7 @@ TEST(ContractOwnership, SignalSigactionDflIgnOverwritesAreEachReported) {
     ASSERT_EQ(::sigaction(SIGUSR1, &ours, nullptr), 0);
     EXPECT_TRUE(sigrelay::check_ownership().empty());
     install_siginfo(SIGUSR1, contract_describe_foreign_b);
-    install(SIGRTMIN + 4, SIG_DFL, 0);
+    install_handler(SIGRTMIN + 4, SIG_DFL, 0);
     std::vector<ownership_loss> losses = sigrelay::check_ownership();
     ASSERT_EQ(losses.size(), 2U);
     EXPECT_EQ(losses[0].signo, SIGUSR1);  // numeric order
@@ -502,7 +488,7 @@ TEST(ContractOwnership, SignalSigactionDflIgnOverwritesAreEachReported) {
     const std::string text = to_string(losses[1]);
     EXPECT_TRUE(contains(text, "SIGRTMIN+4: sigrelay's handler was replaced by SIG_DFL")) << text;
     EXPECT_TRUE(contains(text, "(1 action no longer called")) << text;
-    install(SIGRTMIN + 4, SIG_IGN, 0);
+    install_handler(SIGRTMIN + 4, SIG_IGN, 0);
     losses = sigrelay::check_ownership();
     ASSERT_EQ(losses.size(), 2U);
     EXPECT_EQ(losses[1].now.what, disposition::kind::ignore);
@@ -634,7 +620,7 @@ TEST(ContractWatch, ExistingLossBeforeConstructorReturnsThenEachNewOwner) {
   SIGRELAY_IN_CHILD([] {
     std::atomic<bool> flag{false};
     const sigrelay::action_id id = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
-    install(SIGUSR1, contract_describe_foreign_a, 0);
+    install_handler(SIGUSR1, contract_describe_foreign_a, 0);
     loss_log log;
     ownership_watch watch(log.callback(), 2ms);
     {
@@ -647,9 +633,9 @@ TEST(ContractWatch, ExistingLossBeforeConstructorReturnsThenEachNewOwner) {
     EXPECT_EQ(log.size(), 1U);
     install_siginfo(SIGUSR1, contract_describe_foreign_b);
     ASSERT_TRUE(log.wait_for_size(2));
-    install(SIGUSR1, SIG_IGN, 0);
+    install_handler(SIGUSR1, SIG_IGN, 0);
     ASSERT_TRUE(log.wait_for_size(3));
-    install(SIGUSR1, SIG_DFL, 0);
+    install_handler(SIGUSR1, SIG_DFL, 0);
     ASSERT_TRUE(log.wait_for_size(4));
     ASSERT_TRUE(more_checks(watch, 3));
     watch.stop();
@@ -708,7 +694,7 @@ TEST(ContractWatch, StopFromAnotherThreadWaitsForTheRunningCallback) {
           returned.store(true);
         },
         1ms);
-    install(SIGUSR2, contract_describe_foreign_a, 0);
+    install_handler(SIGUSR2, contract_describe_foreign_a, 0);
     ASSERT_TRUE(eventually([&] { return in_callback.load(); }));
     std::atomic<bool> stopped{false};
     std::thread stopper([&] {
@@ -721,7 +707,7 @@ TEST(ContractWatch, StopFromAnotherThreadWaitsForTheRunningCallback) {
     stopper.join();
     EXPECT_TRUE(returned.load());
     const std::uint64_t checks = watch->checks();
-    install(SIGUSR2, SIG_IGN, 0);
+    install_handler(SIGUSR2, SIG_IGN, 0);
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(watch->checks(), checks);
     EXPECT_EQ(calls.load(), 1);
@@ -758,7 +744,7 @@ TEST(ContractWatch, ThrowingCallbackEndsTheProcess) {
   const int status = run_in_child([] {
     std::atomic<bool> flag{false};
     (void)sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
-    install(SIGUSR1, SIG_IGN, 0);
+    install_handler(SIGUSR1, SIG_IGN, 0);
     ownership_watch watch([](const ownership_loss&) { throw std::runtime_error("on_loss"); }, 5ms);
     std::this_thread::sleep_for(5s);
     ::_exit(3);  // not reached
@@ -788,7 +774,7 @@ TEST_P(ContractWatchFork, ChildsCopyChecksNothing) {
       ::alarm(10);
       ::close(report[0]);
       const std::uint64_t at_fork = watch->checks();
-      install(SIGUSR1, SIG_IGN, 0);
+      install_handler(SIGUSR1, SIG_IGN, 0);
       ::usleep(100000);
       const int result = (watch->checks() == at_fork ? 0 : 1) | (log.seen.empty() ? 0 : 2);
       watch.reset();
@@ -798,7 +784,7 @@ TEST_P(ContractWatchFork, ChildsCopyChecksNothing) {
     EXPECT_TRUE(exited_with(sigrelay::test::wait_with_deadline(child, 30), 0));
     ::close(report[0]);
     EXPECT_EQ(log.size(), 0U);  // the child's loss was the child's
-    install(SIGUSR1, SIG_IGN, 0);
+    install_handler(SIGUSR1, SIG_IGN, 0);
     EXPECT_TRUE(log.wait_for_size(1));
     watch.reset();
     sigrelay::remove_action(id);
@@ -819,7 +805,7 @@ TEST(ContractWatch, ManyWatchesEachReportOnce) {
       watches.push_back(
           std::make_unique<ownership_watch>(logs.back()->callback(), std::chrono::milliseconds(1 + i)));
     }
-    install(SIGRTMIN + 1, contract_describe_foreign_a, 0);
+    install_handler(SIGRTMIN + 1, contract_describe_foreign_a, 0);
     for (int i = 0; i < kWatches; ++i) ASSERT_TRUE(logs[i]->wait_for_size(1)) << i;
     for (int i = 0; i < kWatches; ++i) ASSERT_TRUE(more_checks(*watches[i], 2)) << i;
     for (int i = 0; i < kWatches; ++i) {
@@ -842,7 +828,7 @@ TEST(ContractWatch, SameOwnerAfterPassThroughIsANewSubscribersLoss) {
     sigrelay::action_id id = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
     loss_log log;
     ownership_watch watch(log.callback(), 1ms);
-    install(SIGUSR1, contract_describe_foreign_a, 0);
+    install_handler(SIGUSR1, contract_describe_foreign_a, 0);
     ASSERT_TRUE(log.wait_for_size(1));
     ASSERT_TRUE(sigrelay::remove_action(id));  // pass-through: nobody loses anything
     ASSERT_TRUE(more_checks(watch, 3));
@@ -1009,8 +995,8 @@ extern "C" void contract_describe_name_handler(int signo) {
 }
 TEST(ContractNames, NameFromASignalHandler) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR1, contract_describe_name_handler, SA_RESTART);
-    install(SIGRTMIN + 5, contract_describe_name_handler, SA_RESTART);
+    install_handler(SIGUSR1, contract_describe_name_handler, SA_RESTART);
+    install_handler(SIGRTMIN + 5, contract_describe_name_handler, SA_RESTART);
     for (int i = 0; i < 200; ++i) {
       ASSERT_EQ(::kill(::getpid(), (i % 2) != 0 ? SIGUSR1 : SIGRTMIN + 5), 0);
       EXPECT_EQ(sigrelay::signal_name(SIGRTMIN + 5), "SIGRTMIN+5");

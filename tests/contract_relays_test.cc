@@ -53,6 +53,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
@@ -61,8 +62,10 @@
 namespace {
 
 using sigrelay::test::exited_with;
+using sigrelay::test::install_handler;
 using sigrelay::test::killed_by;
 using sigrelay::test::pin_to_one_cpu;
+using sigrelay::test::query;
 using sigrelay::test::readable;
 using sigrelay::test::run_in_child;
 using sigrelay::test::same_state;
@@ -96,20 +99,6 @@ void block(std::initializer_list<int> signos) {
   sigemptyset(&set);
   for (const int s : signos) sigaddset(&set, s);
   ASSERT_EQ(0, ::pthread_sigmask(SIG_BLOCK, &set, nullptr));
-}
-
-void install_handler(int signo, void (*fn)(int), int flags = 0) {
-  struct sigaction sa {};
-  sa.sa_handler = fn;
-  sa.sa_flags = flags;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(0, ::sigaction(signo, &sa, nullptr));
-}
-
-struct sigaction query(int signo) {
-  struct sigaction sa {};
-  ::sigaction(signo, nullptr, &sa);
-  return sa;
 }
 
 bool is_blocked(int signo) {

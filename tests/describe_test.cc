@@ -27,6 +27,7 @@
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 #include "support/platform.hpp"
 
 namespace {
@@ -44,24 +45,9 @@ extern "C" void describe_test_c_action(void*, const siginfo_t*) {}
 
 namespace {
 
+using sigrelay::test::install_handler;
+using sigrelay::test::install_siginfo;
 using sigrelay::test::run_in_child;
-
-void install(int signo, void (*fn)(int), int flags, std::initializer_list<int> mask = {}) {
-  struct sigaction sa {};
-  sa.sa_handler = fn;
-  sa.sa_flags = flags;
-  sigemptyset(&sa.sa_mask);
-  for (const int s : mask) sigaddset(&sa.sa_mask, s);
-  ASSERT_EQ(::sigaction(signo, &sa, nullptr), 0);
-}
-
-void install_siginfo(int signo, void (*fn)(int, siginfo_t*, void*)) {
-  struct sigaction sa {};
-  sa.sa_sigaction = fn;
-  sa.sa_flags = SA_SIGINFO;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(::sigaction(signo, &sa, nullptr), 0);
-}
 
 // Waits (generously, for a loaded machine under TSan) until `done` holds; sleeping is an intercepted
 // call, so TSan runs its deferred handlers meanwhile.
@@ -91,7 +77,7 @@ TEST(Describe, UntouchedSignalsAreDefaultOrIgnored) {
     EXPECT_FALSE(d.chained.has_value());
     EXPECT_TRUE(d.actions.empty());
     EXPECT_EQ(to_string(d.current), "SIG_DFL");
-    install(SIGUSR1, SIG_IGN, 0);
+    install_handler(SIGUSR1, SIG_IGN, 0);
     d = sigrelay::describe(SIGUSR1);
     EXPECT_EQ(d.current.what, sigrelay::disposition::kind::ignore);
     EXPECT_EQ(to_string(d.current), "SIG_IGN");
@@ -102,7 +88,7 @@ TEST(Describe, UntouchedSignalsAreDefaultOrIgnored) {
 
 TEST(Describe, ForeignHandlerResolvedToModuleAndSymbolWithFlagsAndMask) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR1, describe_test_foreign_handler, SA_RESTART | SA_NODEFER, {SIGINT, SIGTERM});
+    install_handler(SIGUSR1, describe_test_foreign_handler, SA_RESTART | SA_NODEFER, {SIGINT, SIGTERM});
     const sigrelay::signal_description d = sigrelay::describe(SIGUSR1);
     ASSERT_EQ(d.current.what, sigrelay::disposition::kind::handler);
     EXPECT_FALSE(d.current.trampoline);
@@ -123,7 +109,7 @@ TEST(Describe, ForeignHandlerResolvedToModuleAndSymbolWithFlagsAndMask) {
 
 TEST(Describe, RegisteredSignalShowsTrampolineChainAndActionKinds) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR1, describe_test_foreign_handler, SA_RESTART, {SIGINT});
+    install_handler(SIGUSR1, describe_test_foreign_handler, SA_RESTART, {SIGINT});
     std::atomic<bool> flag{false};
     std::atomic<std::uint64_t> count{0};
     const sigrelay::action_id a = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
@@ -179,7 +165,7 @@ TEST(Describe, RegisteredSignalShowsTrampolineChainAndActionKinds) {
 
 TEST(Describe, BlockedAndPendingInThreadAndProcess) {
   SIGRELAY_IN_CHILD([] {
-    install(SIGUSR2, describe_test_foreign_handler, 0);
+    install_handler(SIGUSR2, describe_test_foreign_handler, 0);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR2);
@@ -293,7 +279,7 @@ TEST(Ownership, ReplacedHandlerIsReportedWithItsOwnerAndTheLossIsReal) {
     EXPECT_FALSE(flag.load());
 
     // SIG_IGN over the trampoline is a loss too.
-    install(SIGUSR1, SIG_IGN, 0);
+    install_handler(SIGUSR1, SIG_IGN, 0);
     ASSERT_EQ(sigrelay::check_ownership().size(), 1U);
     EXPECT_EQ(sigrelay::check_ownership()[0].now.what, sigrelay::disposition::kind::ignore);
 
@@ -343,7 +329,7 @@ TEST(Ownership, WatchReportsEachReplacementOnceThroughTheCallback) {
     ASSERT_EQ(::sigaction(SIGUSR2, &ours, nullptr), 0);
     const std::uint64_t after_restore = watch.checks() + 2;
     EXPECT_TRUE(eventually([&] { return watch.checks() >= after_restore; }));
-    install(SIGUSR2, SIG_IGN, 0);
+    install_handler(SIGUSR2, SIG_IGN, 0);
     {
       std::unique_lock<std::mutex> lock(m);
       ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return seen.size() >= 2; }));

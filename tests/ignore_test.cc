@@ -17,17 +17,13 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 
 namespace {
 
+using sigrelay::test::query;
 using sigrelay::test::run_in_child;
 using sigrelay::test::wait_with_deadline;
-
-struct sigaction query(int signo) {
-  struct sigaction sa {};
-  sigaction(signo, nullptr, &sa);
-  return sa;
-}
 
 bool same(const struct sigaction& a, const struct sigaction& b) {
   if (a.sa_handler != b.sa_handler || a.sa_flags != b.sa_flags) return false;

@@ -15,12 +15,14 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 
 namespace {
 
 using sigrelay::action;
 using sigrelay::add_action;
 using sigrelay::remove_action;
+using sigrelay::test::query;
 using sigrelay::test::run_in_child;
 
 // A signal-safe log of which action ran, in order.
@@ -49,12 +51,6 @@ void log_tag(void* ctx, const siginfo_t&) noexcept { g_log.push(static_cast<tagg
 // pthread_kill() rather than a raw tgkill(): ThreadSanitizer runs handlers of signals a thread sends
 // itself this way synchronously, but defers (and merges) others until the next intercepted call.
 void raise_here(int signo) { ASSERT_EQ(0, pthread_kill(pthread_self(), signo)); }
-
-struct sigaction query(int signo) {
-  struct sigaction sa {};
-  sigaction(signo, nullptr, &sa);
-  return sa;
-}
 
 TEST(Registry, ActionsRunInRegistrationOrderAndRemovalKeepsTheRest) {
   SIGRELAY_IN_CHILD([] {

@@ -26,6 +26,7 @@
 #include "sigrelay/signals.hpp"
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
+#include "support/dispositions.hpp"
 #include "support/events.hpp"
 #include "support/platform.hpp"
 
@@ -40,6 +41,7 @@ using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
 using sigrelay::test::exited_with;
+using sigrelay::test::query;
 using sigrelay::test::readable;
 using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
@@ -612,12 +614,6 @@ TEST_P(Signals, WaitForTimesOut) {
     EXPECT_GE(std::chrono::steady_clock::now() - start, 45ms);
     EXPECT_TRUE(sigs.wait_until(std::chrono::steady_clock::now() + 10ms).empty());
   });
-}
-
-struct sigaction query(int signo) {
-  struct sigaction sa {};
-  sigaction(signo, nullptr, &sa);
-  return sa;
 }
 
 TEST_P(Signals, AddAndRemoveAtRunTime) {
