@@ -19,7 +19,9 @@
 //   order the rest).
 // - write_wakeup(): a real EAGAIN on an eventfd write means that its counter is at the maximum, so the
 //   fd is readable and nothing is lost; an injected one (or a reader that drained in between) need
-//   not: a zero-timeout poll() decides, and the write is made again if the fd is not readable.
+//   not: a zero-timeout poll() decides, and the write is made again if the fd is not readable. On the
+//   posix layer the fd is a pipe's write end, which never polls readable: there the poll asks for
+//   POLLOUT too, and a pipe with no room (the real EAGAIN) means its read end has data.
 #include "platform/sys.hpp"
 
 #include <fcntl.h>
@@ -157,14 +159,18 @@ void write_wakeup(int fd) noexcept {
     if (sys::write(fd, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) return;
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return;  // EBADF and the like: no fd to wake
+    // POLLOUT too: the posix layer's `fd` is a pipe's write end, which never polls readable. There a
+    // real EAGAIN means the pipe is full (no POLLOUT), so its read end has data: the wake-up stands.
+    // Asking for POLLIN alone looped here for ever on a full pipe.
     struct pollfd p {};
     p.fd = fd;
-    p.events = POLLIN;
+    p.events = POLLIN | POLLOUT;
     int n;
     do {
       n = sys::poll(&p, 1, 0);
     } while (n < 0 && errno == EINTR);
-    if (n > 0 && (p.revents & POLLIN) != 0) return;  // readable: the wake-up stands
+    if (n > 0 && (p.revents & POLLIN) != 0) return;               // readable: the wake-up stands (an eventfd)
+    if (n == 0 || (n > 0 && (p.revents & POLLOUT) == 0)) return;  // no room: a full pipe, read end readable
     if (n < 0 && errno != EAGAIN && errno != ENOMEM) return;
   }
 }

@@ -45,10 +45,12 @@ int fcntl(int fd, int cmd) noexcept;  // the argument-less commands (F_GETFL, F_
 pid_t waitpid(pid_t pid, int* status, int options) noexcept;
 int open(const char* path, int flags, mode_t mode = 0) noexcept;
 
-// Adds 1 to the eventfd `fd` so that it is readable; ordinary context's counterpart of the
-// handlers' write_wakeup() (src/handler/relays.hpp). Retries EINTR. On EAGAIN (the counter is at
-// its maximum, so the fd is readable already; or an injected fault) it checks with a zero-timeout
-// poll() that the fd is readable and writes again if not: a wake-up is never lost to EAGAIN.
+// Adds 1 to the eventfd `fd` (the posix layer: writes 8 bytes to the pipe whose write end `fd` is) so
+// that it is readable; ordinary context's counterpart of the handlers' write_wakeup()
+// (src/handler/relays.hpp). Retries EINTR. On EAGAIN (the counter is at its maximum, or the pipe is
+// full, so the reader has data already; or an injected fault) it checks with a zero-timeout poll()
+// that the fd is readable (an eventfd) or has no room (a pipe) and writes again if neither: a
+// wake-up is never lost to EAGAIN, and a full pipe never makes it loop.
 // Other errors (a closed fd) are ignored: there is nothing to wake.
 void write_wakeup(int fd) noexcept;
 
