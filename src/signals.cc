@@ -99,8 +99,8 @@
 //   mask; pending()/wait() return nothing at once. The drain's entry check compares with the pid the
 //   registry's fork child handler refreshes, and the pid in the page the kernel zeroes in every
 //   child (verified_pid(): no system call per drain), so that a drain in a child of _Fork() that has
-//   not called after_fork_in_child() returns at once too (where that page is missing, a drain that
-//   finds a change in flight asks getpid() before it takes the mutex); every eventfd write and read checks
+//   not called after_fork_in_child() returns at once too (where that page is missing, the posix
+//   build and kernels before 4.14, each drain asks getpid()); every eventfd write and read checks
 //   getpid() as well (paid only next to that system call), so that such a child never wakes the
 //   parent nor takes its wake-up. The copy's own mutex may be held by a thread of the parent that
 //   was changing a subscription at the fork (that thread is not in the child, so nothing will ever
@@ -515,16 +515,17 @@ struct detail::signals_core {
 
   // A fork child's copy (see the notes at the top): shares the eventfd with the parent, never uses it.
   bool foreign() const noexcept { return sink.owner != detail::verified_pid(); }
-  // The same without a system call, for the drain: the pid in the page the kernel zeroes in every
-  // child (0 there until a child of _Fork() calls after_fork_in_child(); the registry's fork child
-  // handler refreshes it after fork()). Where that page is missing (before Linux 4.14, the posix
-  // build), the pid the fork child handler refreshes, which is still the parent's in a child of
-  // _Fork(): there such a child is told only by foreign(), which every eventfd access of a drain
-  // checks too (it makes a system call anyway), and drain_lock before it would take the mutex.
+  // The same without a system call where it can be, for the drain: the pid in the page the kernel
+  // zeroes in every child (0 there until a child of _Fork() calls after_fork_in_child(); the
+  // registry's fork child handler refreshes it after fork()). Where that page is missing (before
+  // Linux 4.14, the posix build), getpid(): the pid the fork child handler refreshes is still the
+  // parent's in a child of _Fork(), whose copy then handed out what it had recorded (the parent's
+  // undrained events, copied at the fork) and whose wait() slept in poll() on the parent's pipe,
+  // woken by the parent's deliveries and spinning until the parent drained.
   bool foreign_cached() const noexcept {
     if (const std::atomic<pid_t>* const wiped = detail::g_wiped_pid.load(std::memory_order_acquire))
       return wiped->load(std::memory_order_relaxed) != sink.owner;
-    return sink.owner != detail::current_pid();
+    return sink.owner != ::getpid();
   }
 
   void close() noexcept {
