@@ -117,7 +117,8 @@ pid_t wait_once(pid_t pid, int flags, int& status) noexcept {
 children::children(children_options options) : state_(std::make_unique<state>(options)) {
   std::error_code ec;
   state_->poke = detail::os::make_wakeup(ec);
-  if (ec) detail::throw_error(ec, "sigrelay: children: cannot create an eventfd");
+  if (ec)
+    detail::throw_error(ec, std::string("sigrelay: children: cannot create ") + detail::os::wakeup_kind);
 #if SIGRELAY_LINUX
   state_->epoll = detail::sys::epoll_create1(EPOLL_CLOEXEC);
   if (state_->epoll < 0)

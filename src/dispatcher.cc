@@ -72,7 +72,8 @@ struct dispatcher::impl {
         waits(kind == backend::relay) {
     std::error_code ec;
     stop_fds = detail::os::make_wakeup(ec);
-    if (ec) detail::throw_error(ec, "sigrelay::dispatcher: cannot create an eventfd");
+    if (ec)
+      detail::throw_error(ec, std::string("sigrelay::dispatcher: cannot create ") + detail::os::wakeup_kind);
   }
   ~impl() { detail::os::close_wakeup(stop_fds); }
 

@@ -74,7 +74,7 @@ wakeup_fd::wakeup_fd() : relay_(open_fd(read_fd_)) {}
 int wakeup_fd::open_fd(int& read_fd) {
   std::error_code ec;
   const detail::os::wakeup_fds fds = detail::os::make_wakeup(ec);
-  if (ec) detail::throw_error(ec, "sigrelay: cannot create an eventfd");
+  if (ec) detail::throw_error(ec, std::string("sigrelay: cannot create ") + detail::os::wakeup_kind);
   read_fd = fds.read;
   return fds.write;
 }

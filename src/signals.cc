@@ -1550,7 +1550,7 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   const detail::os::wakeup_fds wake = detail::os::make_wakeup(ec);
   c->read_fd = wake.read;
   c->sink.event_fd = wake.write;
-  if (ec) detail::throw_error(ec, "sigrelay::signals: cannot create an eventfd");
+  if (ec) detail::throw_error(ec, std::string("sigrelay::signals: cannot create ") + detail::os::wakeup_kind);
   // Where wait() ppoll()s the eventfd, deliveries must write it from the start (sink.hpp).
   c->sink.fd_wanted.store(c->kind == backend::signalfd || detail::os::wait_polls_fd,
                           std::memory_order_relaxed);

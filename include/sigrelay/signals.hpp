@@ -191,12 +191,12 @@
 //   Functions not declared noexcept throw std::system_error (the signal named in the message); a
 //   failed constructor or add() leaves the process's signal state as it was (every disposition, the
 //   masks, the registry's actions) and holds no descriptor. That covers running out of descriptors
-//   (EMFILE from eventfd(), signalfd() or epoll_create1(): the constructor throws, the message says
-//   which descriptor) and of memory (std::bad_alloc, or std::system_error with
-//   std::errc::not_enough_memory from add_action(), naming the signal). remove() and the destructor
-//   never fail (see remove_action() in <sigrelay/registry.hpp>). An interrupted system call (EINTR)
-//   is retried or ends a sleep that then looks again; an EAGAIN from a wake-up write (close(), a stop
-//   request) never loses the wake-up.
+//   (EMFILE from eventfd() (pipe() on the posix platform layer), signalfd() or epoll_create1(): the
+//   constructor throws, the message says which descriptor) and of memory (std::bad_alloc, or
+//   std::system_error with std::errc::not_enough_memory from add_action(), naming the signal).
+//   remove() and the destructor never fail (see remove_action() in <sigrelay/registry.hpp>). An
+//   interrupted system call (EINTR) is retried or ends a sleep that then looks again; an EAGAIN
+//   from a wake-up write (close(), a stop request) never loses the wake-up.
 //
 // Fork
 //   After fork(), the child's copy of an object is dead: nothing it receives is recorded, and nothing

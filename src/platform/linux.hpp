@@ -60,6 +60,10 @@ struct wakeup_fds {
   int write = -1;
 };
 
+// What a wake-up channel is, for error messages ("cannot create " + wakeup_kind): the descriptor
+// whose creation failed (EMFILE and the like), named as it is on this layer.
+inline constexpr const char* wakeup_kind = posix_platform ? "a wake-up pipe" : "an eventfd";
+
 // Creates a wake-up channel; {-1, -1} and `ec` on failure (nothing is left open).
 wakeup_fds make_wakeup(std::error_code& ec) noexcept;
 
