@@ -22,7 +22,9 @@
 //   and then poke before it reaps, and a SIGCHLD after the drain writes poke again.
 // - No event buffer: everything reaped in a look is returned by that look. If waitpid() fails with
 //   an unexpected error, the events reaped so far are kept in `carried` and come first next time.
-// - close() sets `closed` and writes `poke`, which is then never drained again: readable for good.
+// - close() sets `closed` and writes `poke`, which is then never drained again: readable for good. A
+//   pending() that looked at `closed` just before and drains poke after close()'s write writes it
+//   again once it sees `closed` (it read close()'s write away otherwise).
 // - Fork: the watcher remembers the pid that created it; in a child of fork the copy is dead.
 #include "sigrelay/children.hpp"
 
@@ -181,7 +183,13 @@ std::vector<child_event> children::pending() {
   if (s.dead() || s.closed.load(std::memory_order_acquire)) return {};
   (void)s.sigchld.pending();  // first: a SIGCHLD after this makes us readable again
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (!s.closed.load(std::memory_order_acquire)) (void)detail::os::drain_wakeup(s.poke.read);
+  if (!s.closed.load(std::memory_order_acquire)) {
+    (void)detail::os::drain_wakeup(s.poke.read);
+    // A close() between the look above and the read may have had its write read away: close() sets
+    // `closed` before it writes, so a read that took that write is followed by a load that sees it.
+    // Put the wake-up back: native_handle() is readable for good after close().
+    if (s.closed.load(std::memory_order_seq_cst)) write_poke(s.poke.write);
+  }
   std::vector<child_event> out;
   out.swap(s.carried);
   const int flags = s.options.report_stops ? (WUNTRACED | WCONTINUED) : 0;
