@@ -148,7 +148,8 @@ typedef enum sigrelay_relay_kind {
   SIGRELAY_RELAY_DIE_IF_SET,     /* the default action of the signal (dies) if `flag` is set */
   SIGRELAY_RELAY_DEFAULT_IF_SET, /* the signal's default action (whatever it is) if `flag` is set */
   SIGRELAY_RELAY_DEFAULT_ACTION, /* the signal's default action, always */
-  SIGRELAY_RELAY_WRITE_FD        /* writes one byte (a pipe) or 1 (an eventfd) to `fd`, never blocks */
+  SIGRELAY_RELAY_WRITE_FD        /* writes an 8-byte count of 1 to `fd` (what an eventfd adds; 8 bytes
+                                    in a pipe), never blocks */
 } sigrelay_relay_kind;
 
 /* Registers a relay action for `signo`: as sigrelay_add_action(), with the action chosen by `kind`
