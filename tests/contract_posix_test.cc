@@ -128,6 +128,22 @@ std::string pipe_name(int fd) {
   return text.rfind("pipe:", 0) == 0 ? text : "";
 }
 
+// The file behind `fd` (device and inode), to tell two descriptors' files apart.
+std::string identity(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return "closed";
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+// A pipe's end or an eventfd: what the layers make their wake-up channels of.
+bool wakeup_channel(int fd) {
+  if (!pipe_name(fd).empty()) return true;
+  char link[128] = {};
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(path.c_str(), link, sizeof link - 1);
+  return n > 0 && std::string(link, static_cast<std::size_t>(n)) == "anon_inode:[eventfd]";
+}
+
 bool nonblocking(int fd) { return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
 bool cloexec(int fd) { return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
 
@@ -333,8 +349,8 @@ TEST(ContractPosix, AStuffedWakeupPipeLosesNothingAndOneDrainEmptiesIt) {
         std::stop_source stop;
         stop.request_stop();
         for (int i = 0; i < 20000; ++i) ASSERT_TRUE(sigs.wait(stop.get_token()).empty());
-        ASSERT_TRUE(readable(fd));
-        if (posix_platform()) {
+        if (posix_platform()) {  // (the linux layer writes its eventfd for a stop only under TSan)
+          ASSERT_TRUE(readable(fd));
           const int capacity = ::fcntl(fd, F_GETPIPE_SZ);
           ASSERT_GT(capacity, 0);
           EXPECT_GE(bytes_in(fd), capacity - 8) << "precondition: the pipe is full";
@@ -374,12 +390,18 @@ TEST(ContractPosix, AStuffedWakeupPipeLosesNothingAndOneDrainEmptiesIt) {
           seen = now;
         }
         std::vector<signal_event> got = sigs.pending();
-        // Under ThreadSanitizer deferred realtime signals may still come: look until all are counted.
-        if (kUnderTsan) {
+        // The posix layer hands everything out in that one drain (what found the ring full is in
+        // dropped()). The linux layer held the rest in the kernel (the rest comes with the next
+        // drains; a holder that exited has its deliveries run later, out of order: signals.hpp,
+        // "Realtime floods"), and under ThreadSanitizer deferred signals may still come: there,
+        // look until all are counted.
+        const bool one_drain = posix_platform() && !kUnderTsan;
+        if (!one_drain) {
           std::vector<signal_event> more = collect_until(sigs, [&](const std::vector<signal_event>& m) {
             return total(got, rt) + total(m, rt) + sigs.dropped() >= static_cast<std::uint64_t>(kRt);
           });
           got.insert(got.end(), more.begin(), more.end());
+          (void)sigs.pending();  // a lift's spurious wake-up (see the test above)
         }
         EXPECT_EQ(total(got, SIGUSR1), usr1.load());
         EXPECT_EQ(total(got, SIGUSR2), usr2.load());
@@ -388,7 +410,7 @@ TEST(ContractPosix, AStuffedWakeupPipeLosesNothingAndOneDrainEmptiesIt) {
         EXPECT_EQ(total(got, rt) + sigs.dropped(rt), static_cast<std::uint64_t>(kRt));
         int last = -1;
         for (const signal_event& e : got) {
-          if (e.signo != rt) continue;
+          if (e.signo != rt || !one_drain) continue;
           EXPECT_GT(e.last.value.sival_int, last) << "realtime values out of order";
           last = e.last.value.sival_int;
         }
@@ -500,29 +522,37 @@ TEST(ContractPosix, NativeHandleIsReadableWhilePendingAndUnreadableAfterEachKind
           ASSERT_EQ(0, ::sigqueue(::getpid(), rt, sigval{.sival_int = i}));
         }
         EXPECT_TRUE(readable(fd, 10000)) << "not readable with a delivery pending";
+        // The linux layer holds what the full ring has no room for (and lifts the holds in the
+        // drain): the rest comes with the next drains there. Under ThreadSanitizer deferred
+        // deliveries may land late. Either way: every delivery accounted for, then unreadable.
+        const std::uint64_t want = round == 0 ? 1U : static_cast<std::uint64_t>(queued);
+        const int signo = round == 0 ? SIGHUP : rt;
         std::vector<signal_event> got;
+        const auto accounted = [&] { return total(got, signo) + (sigs.dropped() - dropped_before); };
         if (h == how::pending) {
           got = sigs.pending();
         } else if (h == how::wait_for) {
           got = sigs.wait_for(10s);
         } else {
-          for (const signal_event& e : sigs) {
+          for (const signal_event& e : sigs) {  // until all are in: the iterator blocks for more
             got.push_back(e);
-            break;  // the iterator took the whole batch from the object
+            if (accounted() >= want) break;
           }
         }
-        if (!kUnderTsan) {
-          if (round == 0) {
-            EXPECT_EQ(1U, total(got, SIGHUP));
-          } else if (round == 1) {
-            EXPECT_EQ(1U, total(got, rt));
-          } else {
-            EXPECT_EQ(3U, sigs.dropped() - dropped_before);
-          }
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (accounted() < want && std::chrono::steady_clock::now() < deadline) {
+          for (const signal_event& e : sigs.wait_for(50ms)) got.push_back(e);
         }
-        // The iterator's batch may hold more than the one event taken: the object has none left.
-        if (h == how::iterator) (void)0;
-        if (kUnderTsan) (void)sigs.pending();  // a deferred delivery may land late
+        EXPECT_EQ(accounted(), want);
+        if (round == 2 && posix_platform() && !kUnderTsan) {
+          EXPECT_EQ(3U, sigs.dropped() - dropped_before) << "the posix layer drops what finds the ring full";
+        }
+        // The linux layer's drain that lifted holds leaves a wake-up behind for what the lift
+        // recorded, which the same drain took as well: a spurious wake-up that the next drain
+        // clears. The posix layer has no holds: its drain leaves nothing behind.
+        if (!posix_platform() && round == 2) {
+          EXPECT_TRUE(sigs.pending().empty());
+        }
         EXPECT_FALSE(readable(fd)) << "still readable after the drain";
         EXPECT_TRUE(sigs.pending().empty());
       }
@@ -765,7 +795,7 @@ TEST_P(ContractPosixFork, AChildsCopyReturnsNothingAtOnceAndLeavesTheParentsPipe
         const int fd = sigs->native_handle();
         ASSERT_EQ(0, ::raise(SIGUSR1));
         ASSERT_TRUE(readable(fd, 10000));
-        const std::string parent_pipe = pipe_name(fd);
+        const std::string parent_channel = identity(fd);
         const pid_t child = fork_or_raw(raw);
         ASSERT_GE(child, 0);
         if (child == 0) {
@@ -781,7 +811,10 @@ TEST_P(ContractPosixFork, AChildsCopyReturnsNothingAtOnceAndLeavesTheParentsPipe
           sigs->get_handle().close();
           sigs.reset();
           signals mine{SIGUSR2};
-          if (mine.native_handle() < 0 || pipe_name(mine.native_handle()) == parent_pipe) ::_exit(9);
+          if (mine.native_handle() < 0 ||
+              (posix_platform() && identity(mine.native_handle()) == parent_channel)) {
+            ::_exit(9);  // (every eventfd shares one anonymous inode: compared on posix only)
+          }
           if (::raise(SIGUSR2) != 0) ::_exit(10);
           const std::vector<signal_event> got = mine.wait_for(10s);
           if (total(got, SIGUSR2) != 1U) ::_exit(11);
@@ -902,7 +935,9 @@ TEST(ContractPosix, WakeupDescriptorsAreNonBlockingCloseOnExecAndNotInheritedByE
     for (const int fd : ours) {
       SCOPED_TRACE("fd " + std::to_string(fd));
       EXPECT_TRUE(cloexec(fd));
-      EXPECT_TRUE(nonblocking(fd));
+      if (wakeup_channel(fd)) {
+        EXPECT_TRUE(nonblocking(fd));  // (an epoll fd need not be)
+      }
       if (posix_platform()) {
         EXPECT_NE(pipe_name(fd), "") << "the posix layer opens pipes only";
       }
@@ -975,9 +1010,9 @@ TEST(ContractPosix, CreateDestroyAndRefusedConstructionLeakNoDescriptor) {
 // epoll_create1(): the constructor throws, the message says which descriptor)"; "a failed constructor
 // ... leaves the process's signal state as it was ... and holds no descriptor"; children.hpp: "pipe()
 // and add_action() errors with the posix platform layer; EMFILE included"; relays.hpp: wakeup_fd()
-// "throws std::system_error". With one descriptor left (a pipe needs two), each constructor must
-// throw EMFILE naming the descriptor it could not make (a pipe on the posix layer), change no signal
-// state and leave no descriptor open.
+// "throws std::system_error". With one descriptor left (a pipe needs two; none on Linux, where an
+// eventfd needs one), each constructor must throw EMFILE naming the descriptor it could not make (a
+// pipe on the posix layer), change no signal state and leave no descriptor open.
 TEST(ContractPosix, OutOfDescriptorsIsThrownNamingTheDescriptorAndChangesNothing) {
   SIGRELAY_IN_CHILD([] {
     (void)sigrelay::signal_name(SIGUSR1);
@@ -999,7 +1034,9 @@ TEST(ContractPosix, OutOfDescriptorsIsThrownNamingTheDescriptorAndChangesNothing
       fillers.push_back(fd);
     }
     struct rlimit tight = saved;
-    tight.rlim_cur = static_cast<rlim_t>(highest) + 2;  // one free descriptor: highest + 1
+    // One free descriptor (highest + 1) on the posix layer, where a pipe needs two; none on Linux,
+    // where an eventfd needs one.
+    tight.rlim_cur = static_cast<rlim_t>(highest) + (posix_platform() ? 2 : 1);
     ASSERT_EQ(0, ::setrlimit(RLIMIT_NOFILE, &tight));
     const char* what = posix_platform() ? "pipe" : "eventfd";
     const auto check = [&](const char* who, const std::function<void()>& make) {
