@@ -78,15 +78,10 @@ using sigrelay::children;
 using sigrelay::children_options;
 using sigrelay::test::exited_with;
 using sigrelay::test::gate;
+using sigrelay::test::kUnderTsan;
 using sigrelay::test::readable;
 using sigrelay::test::wait_until_zombie;
 using sigrelay::test::wait_with_deadline;
-
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kUnderTsan = true;
-#else
-constexpr bool kUnderTsan = false;
-#endif
 
 // --- Helpers ---------------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
+#include "support/senders.hpp"
 #include "support/signal_state.hpp"
 
 namespace {
@@ -65,6 +66,7 @@ using sigrelay::signals;
 using sigrelay::signals_options;
 using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
+using sigrelay::test::this_tid;
 using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
@@ -76,7 +78,6 @@ constexpr bool kUnderSanitizer = false;
 
 // --- Helpers ---------------------------------------------------------------------------------------
 
-pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 void tgkill_thread(pid_t tid, int signo) { ::syscall(SYS_tgkill, ::getpid(), tid, signo); }
 
 int pidfd_open_of(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }

@@ -72,6 +72,7 @@
 #include "support/gate.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
+#include "support/senders.hpp"
 #include "support/signal_state.hpp"
 
 namespace {
@@ -82,21 +83,15 @@ using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
 using sigrelay::test::exited_with;
+using sigrelay::test::kUnderTsan;
 using sigrelay::test::posix_platform;
 using sigrelay::test::readable;
 using sigrelay::test::run_in_child;
+using sigrelay::test::this_tid;
 using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kUnderTsan = true;
-#else
-constexpr bool kUnderTsan = false;
-#endif
-
 // --- Helpers ---------------------------------------------------------------------------------------
-
-pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 // The descriptors open in this process (from /proc/self/fd, without the directory's own).
 std::set<int> open_fds() {

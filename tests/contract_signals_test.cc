@@ -64,6 +64,7 @@
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
+#include "support/senders.hpp"
 #include "support/signal_state.hpp"
 
 namespace {
@@ -78,12 +79,11 @@ using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
 using sigrelay::test::run_in_child;
 using sigrelay::test::snapshot;
+using sigrelay::test::this_tid;
 using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
 // --- Helpers ---------------------------------------------------------------------------------------
-
-pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 void set_blocked(int signo, bool block) {
   sigset_t one;

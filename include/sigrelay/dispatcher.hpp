@@ -68,7 +68,8 @@ class SIGRELAY_EXPORT dispatcher {
   using callback = std::function<void(const signal_event&)>;
 
   // Errors: std::system_error as the `signals` constructor, or from eventfd() (pipe() on the posix
-  // platform layer) for its stop descriptor (EMFILE included); nothing is left subscribed or open. stop()'s wake-up survives EINTR and EAGAIN.
+  // platform layer) for its stop descriptor (EMFILE included); nothing is left subscribed or open.
+  // stop()'s wake-up survives EINTR and EAGAIN.
   explicit dispatcher(enum backend kind = backend::relay);
   ~dispatcher();  // stops and joins a background thread; unsubscribes everything
   dispatcher(const dispatcher&) = delete;

@@ -32,6 +32,9 @@ bool posix_platform() noexcept;
 #else
 #define SIGRELAY_TEST_UNDER_TSAN false
 #endif
+namespace sigrelay::test {
+inline constexpr bool kUnderTsan = SIGRELAY_TEST_UNDER_TSAN;  // for ordinary `if`s in test bodies
+}  // namespace sigrelay::test
 #define SIGRELAY_SKIP_WITHOUT_HOLDS()                                                               \
   do {                                                                                              \
     SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds (the posix layer counts a full ring in dropped())"); \

@@ -13,6 +13,9 @@ namespace sigrelay::test {
 
 enum class sender { kill, sigqueue, tgkill, pidfd };
 
+// The calling thread's id, for tgkill() (no glibc wrapper needed).
+inline pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
 inline const char* sender_name(sender how) {
   switch (how) {
     case sender::kill: return "kill";
