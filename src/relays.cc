@@ -32,7 +32,8 @@ namespace {
 // non-blocking (a read-only fd would fail every write with EBADF and wake nothing), and not a
 // regular file, a directory or a block device, where O_NONBLOCK does not keep a write from blocking
 // (on the disk).
-const char* unfit_for_handler_writes(int fd) noexcept {
+// `socket` tells whether the fd is one (written with send(MSG_NOSIGNAL), src/handler/relays.cc).
+const char* unfit_for_handler_writes(int fd, bool& socket) noexcept {
   std::error_code ec;
   const bool nonblocking = detail::os::is_nonblocking(fd, ec);
   if (ec) return " is not open";
@@ -44,25 +45,28 @@ const char* unfit_for_handler_writes(int fd) noexcept {
     return " is a file, where O_NONBLOCK does not keep a write from blocking; use a pipe, a socket or "
            "an eventfd";
   }
+  socket = S_ISSOCK(st.st_mode);
   return nullptr;
 }
 
 }  // namespace
 
 fd_relay::fd_relay(int fd, std::error_code& ec) noexcept {
-  if (unfit_for_handler_writes(fd) != nullptr) {
+  bool socket = false;
+  if (unfit_for_handler_writes(fd, socket) != nullptr) {
     ec = detail::invalid_argument();
     return;
   }
-  target_ = {fd, detail::process_pid()};
+  target_ = {fd, detail::process_pid(), socket};
   ec.clear();
 }
 
 fd_relay::fd_relay(int fd) {
-  if (const char* why = unfit_for_handler_writes(fd)) {
+  bool socket = false;
+  if (const char* why = unfit_for_handler_writes(fd, socket)) {
     detail::throw_error(detail::invalid_argument(), "sigrelay: fd " + std::to_string(fd) + why);
   }
-  target_ = {fd, detail::process_pid()};
+  target_ = {fd, detail::process_pid(), socket};
 }
 
 action fd_relay::get() const noexcept {

@@ -554,6 +554,45 @@ TEST(RelayFd, APipeWhoseReaderHasGoneRaisesSigpipeAsTheHeaderSays) {
   }
 }
 
+// "A socket is written with send(MSG_NOSIGNAL) ...: a socket whose peer has gone fails the send with
+// EPIPE and nothing else happens": with SIGPIPE at its default action (which a write() would take:
+// the process would die), every delivery still runs the next action, and errno is the interrupted
+// code's. A socket's number closed and taken by a pipe gets the pipe's 8-byte write (ENOTSOCK).
+TEST(RelayFd, ASocketWhosePeerHasGoneRaisesNoSigpipe) {
+  const int status = run_in_child([] {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    if (::sigaction(SIGPIPE, &dfl, nullptr) != 0) ::_exit(2);
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    if (::pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr) != 0) ::_exit(2);
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) ::_exit(2);
+    relay::fd_relay wake(fds[1]);
+    std::atomic<std::uint64_t> count{0};
+    sigrelay::add_action(SIGUSR1, wake.get());
+    sigrelay::add_action(SIGUSR1, relay::add_count(count));
+    ::close(fds[0]);
+    for (int i = 0; i < 10; ++i) {
+      errno = EDOM;
+      ::raise(SIGUSR1);
+      if (errno != EDOM) ::_exit(4);
+    }
+    if (count.load() != 10) ::_exit(3);
+    // The number reused by a pipe's write end: the relay writes there, as the header says.
+    int p[2];
+    if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) ::_exit(2);
+    if (::dup2(p[1], fds[1]) != fds[1]) ::_exit(2);
+    ::raise(SIGUSR1);
+    std::uint64_t got = 0;
+    if (::read(p[0], &got, sizeof got) != static_cast<ssize_t>(sizeof got) || got != 1) ::_exit(5);
+    ::_exit(0);
+  });
+  EXPECT_TRUE(exited_with(status, 0)) << "status " << status;
+}
+
 // --- remove_action(): the grace period, for relay objects ------------------------------------------------
 
 // Lifetime: "keep that object alive until remove_action() of every action made from it has returned";

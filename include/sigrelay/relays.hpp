@@ -35,6 +35,7 @@ namespace sigrelay::detail {
 struct fd_target {
   int fd = -1;
   pid_t owner = 0;
+  bool socket = false;  // sent to with MSG_NOSIGNAL (a peer that has gone raises no SIGPIPE)
 };
 }  // namespace sigrelay::detail
 
@@ -72,9 +73,11 @@ SIGRELAY_EXPORT action default_action() noexcept;
 // the wake-up is not lost. The fd is not owned: keep it open, on the same file, until remove_action()
 // of the relay's action has returned. Each delivery writes to whatever file the number names at that
 // moment (once it is closed, the write fails with EBADF and does nothing else; errno is restored). A
-// pipe or socket whose reading end has gone fails the write with EPIPE and raises SIGPIPE in the
-// handling thread, as any write to it does: that kills the process unless SIGPIPE is ignored
-// (sigrelay::ignore(SIGPIPE)) or handled.
+// socket is written with send(MSG_NOSIGNAL) where the system has that flag (Linux, the BSDs): a
+// socket whose peer has gone fails the send with EPIPE and nothing else happens. A pipe whose reading
+// end has gone fails the write with EPIPE and raises SIGPIPE in the handling thread, as any write to
+// it does (a pipe has no way to refuse it): that kills the process unless SIGPIPE is ignored
+// (sigrelay::ignore(SIGPIPE)) or handled. Prefer an eventfd, a sigrelay::wakeup_fd or a socket.
 //
 // Fork: after fork(), a delivery in the child does not write to the fd (it is shared with the
 // parent, whose reader would otherwise be woken by the child's signals).

@@ -2,7 +2,7 @@
 // src/handler/relays.cc — the relays that run in signal context. Signal context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): it uses only atomics and
-// the system calls write, getpid, gettid, tgkill (pthread_self and pthread_kill instead with the posix
+// the system calls write, send, getpid, gettid, tgkill (pthread_self and pthread_kill instead with the posix
 // platform layer), sigaction, pthread_sigmask and _exit; it never
 // allocates, locks, throws or logs. errno is restored by the trampoline around every action, and by
 // each function here that may be called directly from a user's own handler.
@@ -12,6 +12,7 @@
 #include "platform/linux.hpp"   // reserved_by_libc
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
@@ -109,12 +110,37 @@ void write_wakeup(int fd) noexcept {
   } while (n < 0 && errno == EINTR);
 }
 
+namespace {
+
+// Signal context: send() is async-signal-safe. MSG_NOSIGNAL: a socket whose peer has gone fails with
+// EPIPE and raises no SIGPIPE (a write() would, and kill the process at SIG_DFL). ENOTSOCK: the
+// number was closed and now names another file, which gets the write that fd_relay promises.
+void send_wakeup(int fd) noexcept {
+#if defined(MSG_NOSIGNAL)
+  const std::uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::send(fd, &one, sizeof one, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == ENOTSOCK) write_wakeup(fd);
+#else
+  write_wakeup(fd);
+#endif
+}
+
+}  // namespace
+
 // Signal context. Skips the write in a forked child, whose fd is shared with the parent. The cached
 // pid covers fork(); getpid() (one system call, next to the write's) covers _Fork(), which runs no
 // fork handlers and so leaves the parent's pid cached.
 void wake_fd_fn(void* target, const siginfo_t&) noexcept {
   const fd_target& t = *static_cast<const fd_target*>(target);
-  if (t.owner == current_pid() && t.owner == verified_pid()) write_wakeup(t.fd);
+  if (t.owner != current_pid() || t.owner != verified_pid()) return;
+  if (t.socket) {
+    send_wakeup(t.fd);
+  } else {
+    write_wakeup(t.fd);
+  }
 }
 
 namespace {
