@@ -570,20 +570,25 @@ TEST(ContractOwnership, NoFalsePositiveWhileDefaultActionStopsTheProcess) {
       (void)sigrelay::add_action(SIGTSTP, sigrelay::relay::default_action());
       std::atomic<int> losses{0};
       std::atomic<bool> done{false};
+      // The checker is created with SIGTSTP and SIGTERM blocked (it inherits the mask), so that the
+      // main thread takes every stop and the SIGTERM at the end however late the checker first
+      // runs (blocking them in its own body left a window: under load, a SIGTERM that found the
+      // main thread in the stop handler went to a checker that had not run yet, and killed it).
       sigset_t tstp;
       sigemptyset(&tstp);
       sigaddset(&tstp, SIGTSTP);
-      sigaddset(&tstp, SIGTERM);
+      sigset_t term;
+      sigemptyset(&term);
+      sigaddset(&term, SIGTERM);
+      sigset_t both = tstp;
+      sigaddset(&both, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &both, nullptr);
       std::thread checker([&] {
-        pthread_sigmask(SIG_BLOCK, &tstp, nullptr);  // the main thread takes the stops
         while (!done.load()) {
           if (!sigrelay::check_ownership().empty()) losses.fetch_add(1);
         }
       });
-      sigset_t term;
-      sigemptyset(&term);
-      sigaddset(&term, SIGTERM);
-      pthread_sigmask(SIG_BLOCK, &term, nullptr);
+      pthread_sigmask(SIG_UNBLOCK, &tstp, nullptr);  // the main thread takes the stops
       (void)!::write(ready[1], "r", 1);
       int got = 0;
       sigwait(&term, &got);  // the parent is done
