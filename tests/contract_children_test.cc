@@ -60,6 +60,8 @@
 #include "sigrelay/signals.hpp"
 #include "sigrelay/spawn.hpp"
 #include "support/child.hpp"
+#include "support/descriptors.hpp"
+#include "support/dispositions.hpp"
 #include "support/events.hpp"
 #include "support/gate.hpp"
 #include "support/platform.hpp"
@@ -78,7 +80,9 @@ using sigrelay::children;
 using sigrelay::children_options;
 using sigrelay::test::exited_with;
 using sigrelay::test::gate;
+using sigrelay::test::install_handler;
 using sigrelay::test::kUnderTsan;
+using sigrelay::test::open_fds;
 using sigrelay::test::readable;
 using sigrelay::test::wait_until_zombie;
 using sigrelay::test::wait_with_deadline;
@@ -113,29 +117,6 @@ bool blocked_here(int signo) {
   sigset_t mask;
   pthread_sigmask(SIG_BLOCK, nullptr, &mask);
   return sigismember(&mask, signo) == 1;
-}
-
-void set_disposition(int signo, void (*handler)(int), int flags = 0) {
-  struct sigaction sa {};
-  sa.sa_handler = handler;
-  sa.sa_flags = flags;
-  sigemptyset(&sa.sa_mask);
-  ASSERT_EQ(0, sigaction(signo, &sa, nullptr));
-}
-
-std::vector<int> open_fds() {
-  std::vector<int> out;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return out;
-  const int own = ::dirfd(d);
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const int fd = std::atoi(e->d_name);
-    if (fd != own) out.push_back(fd);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 std::uint64_t bit(int signo) { return std::uint64_t{1} << (signo - 1); }
@@ -280,7 +261,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, ContractBackend, testing::Values(backend::rel
 // return empty, and the fd is no longer readable until the next change."
 TEST_P(Contract, NativeHandleIsReadableAfterConstructionWatchAndEverySigchldOnly) {
   SIGRELAY_IN_CHILD([this] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children kids{options()};
     EXPECT_TRUE(readable(kids.native_handle(), 0)) << "not readable right after construction";
     EXPECT_TRUE(kids.pending().empty());
@@ -325,7 +306,7 @@ TEST_P(Contract, NativeHandleIsReadableAfterConstructionWatchAndEverySigchldOnly
 // close()." "~children(): watched children that were not reported stay unreaped."
 TEST_P(Contract, ClosedWatcherReturnsEmptyAtOnceStaysReadableAndLeavesTheZombie) {
   SIGRELAY_IN_CHILD([this] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     gate g;
     const pid_t pid = g.fork_child(4);
     {
@@ -370,7 +351,7 @@ TEST_P(Contract, ClosedWatcherReturnsEmptyAtOnceStaysReadableAndLeavesTheZombie)
 TEST_P(Contract, NinetyMixedEndsOnOneCpuEachExactlyOnceWithItsStatus) {
   SIGRELAY_IN_CHILD(
       [this] {
-        set_disposition(SIGCHLD, SIG_DFL);
+        install_handler(SIGCHLD, SIG_DFL);
         pin_to_one_cpu();
         children kids{options()};
         gate g;
@@ -464,7 +445,7 @@ TEST_P(Contract, NinetyMixedEndsOnOneCpuEachExactlyOnceWithItsStatus) {
 // backend) and a `signals` object share SIGCHLD; each watcher reports exactly its own children.
 TEST(ContractChildren, TwoOwnWatchersAndASignalsObjectShareSigchld) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     const bool linux_layer = !sigrelay::test::posix_platform();
     sigrelay::signals sigchld{{SIGCHLD}};
     children a{{child_scope::own, backend::relay}};
@@ -499,7 +480,7 @@ TEST(ContractChildren, TwoOwnWatchersAndASignalsObjectShareSigchld) {
 // Without it a stop is no event. A stopped child killed while stopped is reported killed, once.
 TEST_P(Contract, StopsAndContinuesWithReportStopsAndNothingWithout) {
   SIGRELAY_IN_CHILD([this] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children_options o = options();
     o.report_stops = true;
     children kids{o};
@@ -559,7 +540,7 @@ TEST_P(Contract, StopsAndContinuesWithReportStopsAndNothingWithout) {
 TEST_P(ContractBackend, StopUnderInheritedNoCldStopIsReportedByTheNextPending) {
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] {
-    set_disposition(SIGCHLD, SIG_DFL, SA_NOCLDSTOP);
+    install_handler(SIGCHLD, SIG_DFL, SA_NOCLDSTOP);
     children_options o{child_scope::own, kind};
     o.report_stops = true;
     children kids{o};
@@ -592,7 +573,7 @@ TEST_P(ContractBackend, StopUnderInheritedNoCldStopIsReportedByTheNextPending) {
 // into a directory of the test's) is reported with core_dumped, agreeing with raw_status.
 TEST(ContractChildren, CoreDumpIsReported) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     char dir[] = "/tmp/sigrelay-core-XXXXXX";
     ASSERT_NE(nullptr, ::mkdtemp(dir));
     children kids;
@@ -633,7 +614,7 @@ TEST(ContractChildren, CoreDumpIsReported) {
 TEST_P(ContractBackend, WaitForATimeoutInThePastReturnsEmptyAtOnce) {
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children kids{{child_scope::own, kind}};
     (void)kids.pending();
     // Timeouts in the past: empty at once. Each runs on a thread of its own with a 5-second hang
@@ -676,8 +657,8 @@ void count_usr1(int) { g_usr1_handled.fetch_add(1); }
 TEST_P(ContractBackend, WaitSurvivesInterruptionsAndHugeTimeouts) {
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] {
-    set_disposition(SIGCHLD, SIG_DFL);
-    set_disposition(SIGUSR1, count_usr1, 0);  // no SA_RESTART
+    install_handler(SIGCHLD, SIG_DFL);
+    install_handler(SIGUSR1, count_usr1, 0);  // no SA_RESTART
     children kids{{child_scope::own, kind}};
     (void)kids.pending();
     gate g;
@@ -728,7 +709,7 @@ TEST_P(ContractBackend, WaitSurvivesInterruptionsAndHugeTimeouts) {
 // pid is then forgotten."
 TEST(ContractChildren, BadPidsThrowInvalidArgumentAndNonChildrenAreLostOnce) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children kids;
     for (const pid_t bad : {0, -1, -2, INT_MIN}) {
       try {
@@ -788,7 +769,7 @@ TEST(ContractChildren, BadPidsThrowInvalidArgumentAndNonChildrenAreLostOnce) {
 // are reported by the first pending()/wait()". pending() (never blocks) is the first look here.
 TEST_P(Contract, FirstPendingAfterWatchOrConstructionFindsAChildThatAlreadyEnded) {
   SIGRELAY_IN_CHILD([this] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     for (int round = 0; round < 20; ++round) {
       gate g;
       const pid_t pid = g.fork_child(round + 1);
@@ -817,9 +798,9 @@ TEST_P(Contract, InheritedSigIgnOrNoCldWaitLosesEveryChildAndLeavesNoZombie) {
     for (const bool nocldwait : {false, true}) {
       SCOPED_TRACE(nocldwait ? "SIG_DFL + SA_NOCLDWAIT" : "SIG_IGN");
       if (nocldwait) {
-        set_disposition(SIGCHLD, SIG_DFL, SA_NOCLDWAIT);
+        install_handler(SIGCHLD, SIG_DFL, SA_NOCLDWAIT);
       } else {
-        set_disposition(SIGCHLD, SIG_IGN);
+        install_handler(SIGCHLD, SIG_IGN);
       }
       const sigrelay::test::signal_state before = sigrelay::test::snapshot();
       {
@@ -876,7 +857,7 @@ TEST_P(ContractFork, ChildsCopyIsDeadAndItsOwnWatcherWorks) {
   const backend kind = std::get<0>(GetParam());
   const bool raw = std::get<1>(GetParam());
   SIGRELAY_IN_CHILD([kind, raw] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children kids{{child_scope::own, kind}};
     gate g;
     const pid_t watched = g.fork_child(31);
@@ -922,7 +903,7 @@ TEST_P(ContractFork, NothingTheChildDoesWithItsCopyWakesTheParent) {
   const backend kind = std::get<0>(GetParam());
   const bool raw = std::get<1>(GetParam());
   SIGRELAY_IN_CHILD([kind, raw] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     for (const child_scope scope : {child_scope::own, child_scope::all}) {
       auto kids = std::make_unique<children>(children_options{scope, kind});
       (void)kids->pending();
@@ -982,7 +963,7 @@ TEST_P(ContractBackend, ForkWhileAnotherThreadIsInsideTheWatcherLeavesADeadCopyT
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD(
       [kind] {
-        set_disposition(SIGCHLD, SIG_DFL);
+        install_handler(SIGCHLD, SIG_DFL);
         auto kids = std::make_unique<children>(children_options{child_scope::own, kind});
         children* k = kids.get();
         const int failed = sigrelay::test::first_failed_fork_while_busy(
@@ -1017,7 +998,7 @@ TEST_P(ContractBackend, ForkWhileAnotherThreadIsInsideTheWatcherLeavesADeadCopyT
 // a subreaper needs". As a subreaper, orphaned grandchildren are reparented here and reported too.
 TEST(ContractChildren, ScopeAllSubreaperReportsOrphanedGrandchildren) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     ASSERT_EQ(0, ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
     children kids{{child_scope::all}};
     gate g;
@@ -1056,7 +1037,7 @@ TEST_P(ContractBackend, WatchFromAnotherThreadWakesAWaitForAChildThatEndedBefore
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD(
       [kind] {
-        set_disposition(SIGCHLD, SIG_DFL);
+        install_handler(SIGCHLD, SIG_DFL);
         children kids{{child_scope::own, kind}};
         std::mutex m;
         std::vector<child_event> got;
@@ -1109,7 +1090,7 @@ TEST_P(ContractBackend, WatchFromAnotherThreadWakesAWaitForAChildThatEndedBefore
 TEST_P(ContractBackend, ClosedAndDestroyedOnAnotherThreadWhileWaitingLeavesStateAsBefore) {
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     for (int round = 0; round < 20; ++round) {
       const sigrelay::test::signal_state before = sigrelay::test::snapshot();
       auto kids = std::make_unique<children>(children_options{child_scope::own, kind});
@@ -1153,13 +1134,13 @@ TEST_P(Contract, ConstructorRefusedByEmfileLeavesStateAndDescriptorsAsBefore) {
                   "none left it reports a false 'invalid vptr' at the throw";
 #endif
   SIGRELAY_IN_CHILD([this] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     { children warm{options()}; }  // anything made once per process is made now
     struct rlimit saved {};
     ASSERT_EQ(0, ::getrlimit(RLIMIT_NOFILE, &saved));
-    std::vector<int> fds_before = open_fds();
+    std::set<int> fds_before = open_fds();
     ASSERT_FALSE(fds_before.empty());
-    const rlim_t base = static_cast<rlim_t>(fds_before.back()) + 1;
+    const rlim_t base = static_cast<rlim_t>(*fds_before.rbegin()) + 1;
     // No free number below the limit but those the constructor takes: fill the gaps.
     std::vector<int> fillers;
     for (;;) {
@@ -1230,7 +1211,7 @@ int fail_nth_waitpid(sigrelay::detail::sys::call c) noexcept {
 
 TEST_P(Contract, WaitpidErrorIsThrownAndTheEventsReapedBeforeItComeNext) {
   SIGRELAY_IN_CHILD([this] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children kids{options()};
     (void)kids.pending();
     gate g;
@@ -1274,7 +1255,7 @@ TEST_P(Contract, WaitpidErrorIsThrownAndTheEventsReapedBeforeItComeNext) {
 TEST(ContractSpawn, SignalfdBlocksAreNotInheritedOwnBlocksAre) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGPIPE, SIG_IGN);
+    install_handler(SIGPIPE, SIG_IGN);
     set_blocked(SIGUSR2, true);
     set_blocked(SIGHUP, true);
     const child_masks plain = spawn_masks(nullptr);
@@ -1338,8 +1319,8 @@ TEST(ContractSpawn, MaskIsThatOfTheConstructingThreadWithItsInheritedAndOwnBlock
 // POSIX_SPAWN_SETPGROUP set before restore_signal_mask() still act; the mask lacks the signalfd block.
 TEST(ContractSpawn, RestoreSignalMaskKeepsOtherFlags) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGPIPE, SIG_IGN);
-    set_disposition(SIGHUP, SIG_IGN);
+    install_handler(SIGPIPE, SIG_IGN);
+    install_handler(SIGHUP, SIG_IGN);
     const bool linux_layer = !sigrelay::test::posix_platform();
     sigrelay::signals s{{SIGTERM}, {linux_layer ? backend::signalfd : backend::relay}};
     set_blocked(SIGUSR2, true);
@@ -1400,7 +1381,7 @@ TEST(ContractSpawn, SpawnAttrThrowsWhenTheMaskCannotBeRead) {
 // ENOENT / EACCES, and a scope-own watcher sees nothing (no event, no zombie left).
 TEST(ContractSpawn, NotFoundAndNotExecutableAreReportedAndLeaveNoChild) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGCHLD, SIG_DFL);
+    install_handler(SIGCHLD, SIG_DFL);
     children kids;
     sigrelay::spawn_attr attr;
     char* argv[] = {const_cast<char*>("x"), nullptr};
@@ -1422,7 +1403,7 @@ TEST(ContractSpawn, NotFoundAndNotExecutableAreReportedAndLeaveNoChild) {
 // it ignored, one started by posix_spawn() with spawn_attr with it at SIG_DFL, as documented.
 TEST(ContractSpawn, IgnoredSignalWithASubscriberIsIgnoredAfterForkExecAndDefaultAfterSpawn) {
   SIGRELAY_IN_CHILD([] {
-    set_disposition(SIGPIPE, SIG_DFL);
+    install_handler(SIGPIPE, SIG_DFL);
     sigrelay::signals s{{SIGPIPE}};
     ASSERT_TRUE(sigrelay::ignore(SIGPIPE));
     ASSERT_TRUE(sigrelay::ignored(SIGPIPE));
@@ -1466,11 +1447,11 @@ TEST(ContractSpawn, IgnoredSignalWithASubscriberIsIgnoredAfterForkExecAndDefault
 TEST(ContractSpawn, SpawningFromThreadsWhileRealtimeSignalsFloodGivesCleanMasks) {
   SIGRELAY_IN_CHILD(
       [] {
-        set_disposition(SIGCHLD, SIG_DFL);
+        install_handler(SIGCHLD, SIG_DFL);
         const int rt = SIGRTMIN + 2;
         // What the flood still queues when the object goes meets this disposition (signals.hpp).
-        set_disposition(rt, SIG_IGN);
-        set_disposition(SIGUSR1, SIG_IGN);
+        install_handler(rt, SIG_IGN);
+        install_handler(SIGUSR1, SIG_IGN);
         sigrelay::signals_options so;
         so.realtime_capacity = 4;  // full at once: the handler holds
         sigrelay::signals flood_target{{rt, SIGUSR1}, so};

@@ -26,7 +26,6 @@
 
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -53,6 +52,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/descriptors.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 #include "support/signal_state.hpp"
@@ -64,6 +64,7 @@ using sigrelay::backend;
 using sigrelay::dispatcher;
 using sigrelay::signal_event;
 using sigrelay::test::exited_with;
+using sigrelay::test::open_fds;
 using sigrelay::test::wait_with_deadline;
 
 // --- Helpers ---------------------------------------------------------------------------------------
@@ -108,20 +109,6 @@ bool is_default(int signo) {
   struct sigaction a {};
   sigaction(signo, nullptr, &a);
   return (a.sa_flags & SA_SIGINFO) == 0 && a.sa_handler == SIG_DFL;
-}
-
-std::set<int> open_fds() {
-  std::set<int> fds;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return fds;
-  const int own = dirfd(d);
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const int fd = std::atoi(e->d_name);
-    if (fd != own) fds.insert(fd);
-  }
-  closedir(d);
-  return fds;
 }
 
 // A latch a callback blocks on.

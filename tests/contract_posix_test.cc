@@ -26,7 +26,6 @@
 // with their reason). Every body runs in a forked child under a watchdog (support/child.hpp).
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -67,6 +66,7 @@
 #include <stop_token>
 #endif
 #include "support/child.hpp"
+#include "support/descriptors.hpp"
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/gate.hpp"
@@ -84,6 +84,7 @@ using sigrelay::signals;
 using sigrelay::signals_options;
 using sigrelay::test::exited_with;
 using sigrelay::test::kUnderTsan;
+using sigrelay::test::open_fds;
 using sigrelay::test::posix_platform;
 using sigrelay::test::readable;
 using sigrelay::test::run_in_child;
@@ -92,21 +93,6 @@ using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
 // --- Helpers ---------------------------------------------------------------------------------------
-
-// The descriptors open in this process (from /proc/self/fd, without the directory's own).
-std::set<int> open_fds() {
-  std::set<int> out;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return out;
-  const int own = ::dirfd(d);
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const int fd = std::atoi(e->d_name);
-    if (fd != own) out.insert(fd);
-  }
-  ::closedir(d);
-  return out;
-}
 
 std::set<int> new_fds(const std::set<int>& before) {
   std::set<int> out;
