@@ -34,11 +34,10 @@ namespace {
 // (on the disk).
 // `socket` tells whether the fd is one (written with send(MSG_NOSIGNAL), src/handler/relays.cc).
 const char* unfit_for_handler_writes(int fd, bool& socket) noexcept {
-  std::error_code ec;
-  const bool nonblocking = detail::os::is_nonblocking(fd, ec);
-  if (ec) return " is not open";
-  if (!nonblocking) return " is blocking; a signal handler must never block on it";
-  if ((detail::sys::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) return " is not open for writing";
+  const int flags = detail::sys::fcntl(fd, F_GETFL);
+  if (flags < 0) return " is not open";
+  if ((flags & O_NONBLOCK) == 0) return " is blocking; a signal handler must never block on it";
+  if ((flags & O_ACCMODE) == O_RDONLY) return " is not open for writing";
   struct stat st {};
   if (::fstat(fd, &st) != 0) return " is not open";
   if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {

@@ -53,16 +53,6 @@ void close_fd(int fd) noexcept {
   if (fd >= 0) sys::close(fd);
 }
 
-bool is_nonblocking(int fd, std::error_code& ec) noexcept {
-  const int flags = sys::fcntl(fd, F_GETFL);
-  if (flags < 0) {
-    ec = errno_code();
-    return false;
-  }
-  ec.clear();
-  return (flags & O_NONBLOCK) != 0;
-}
-
 bool futex_wait(const std::uint32_t* word, std::uint32_t expected, long long timeout_ns) noexcept {
   // Always with a timeout, even "forever" (a day, and the caller loops): a timed FUTEX_WAIT
   // interrupted by a signal handler returns EINTR (-ERESTART_RESTARTBLOCK), while an untimed one

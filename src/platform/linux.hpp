@@ -90,9 +90,6 @@ int poll_ns(struct pollfd* fds, nfds_t count, long long timeout_ns) noexcept;
 // Closes an fd, ignoring EINTR (Linux always releases the fd).
 void close_fd(int fd) noexcept;
 
-// Whether fd has O_NONBLOCK set; false (and `ec`) if fd is not open.
-bool is_nonblocking(int fd, std::error_code& ec) noexcept;
-
 #if SIGRELAY_LINUX
 // Blocks while *word == expected, up to `timeout_ns` (< 0: forever). Returns false on timeout.
 // Linux only: the posix layer has no futex (wait_polls_fd).

@@ -108,16 +108,6 @@ void close_fd(int fd) noexcept {
   if (fd >= 0) ::close(fd);
 }
 
-bool is_nonblocking(int fd, std::error_code& ec) noexcept {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0) {
-    ec = errno_code();
-    return false;
-  }
-  ec.clear();
-  return (flags & O_NONBLOCK) != 0;
-}
-
 pid_t gettid() noexcept {
 #if defined(__APPLE__)
   std::uint64_t id = 0;
