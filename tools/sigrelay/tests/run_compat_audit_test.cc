@@ -302,6 +302,15 @@ std::string field(const std::string& text, std::size_t& at) {
   return text.substr(colon + 1, size);
 }
 
+// Reads back one ran that encode() wrote at `at`.
+ran decode(const std::string& text, std::size_t& at) {
+  ran r;
+  r.status = std::stoi(field(text, at));
+  r.out = field(text, at);
+  r.err = field(text, at);
+  return r;
+}
+
 // Runs `args` under the peer and under the link (inside a subreaper child, everything reaped) and
 // hands both results to `compare`.
 void side_by_side(const std::string& peer, const std::string& link, const std::vector<std::string>& args,
@@ -318,11 +327,7 @@ void side_by_side(const std::string& peer, const std::string& link, const std::v
   ASSERT_FALSE(both.empty()) << "the runs did not finish";
   std::size_t at = 0;
   ran r[2];
-  for (ran& one : r) {
-    one.status = std::stoi(field(both, at));
-    one.out = field(both, at);
-    one.err = field(both, at);
-  }
+  for (ran& one : r) one = decode(both, at);
   compare(r[0], r[1]);
 }
 
@@ -447,11 +452,7 @@ TEST(run_compat_audit, closed_stdin_runs_the_program_unlike_tini) {
   ASSERT_FALSE(all.empty()) << "the runs did not finish";
   std::size_t at = 0;
   ran r[4];
-  for (ran& one : r) {
-    one.status = std::stoi(field(all, at));
-    one.out = field(all, at);
-    one.err = field(all, at);
-  }
+  for (ran& one : r) one = decode(all, at);
   // The peer's behaviour, so that the difference stays known: if tini ever runs PROGRAM here, the
   // front end should match it word for word and this test be rewritten.
   EXPECT_EQ("exit 1", what(r[0].status)) << r[0].err;
