@@ -37,6 +37,7 @@
 
 #include "detail.hpp"
 #include "handler/capi_action.hpp"
+#include "handler/crash_state.hpp"
 #include "handler/relays.hpp"
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
@@ -109,6 +110,8 @@ action_description describe_action(const detail::listed_action& a) {
     out.what = k::wake_fd;
   } else if (a.e.fn == detail::call_c_action) {
     out.what = k::c_action;
+  } else if (a.e.fn == detail::crash_action) {
+    out.what = k::crash_reporter;
   }
   out.function = locate(a.code);
   return out;
@@ -267,6 +270,7 @@ const char* to_string(action_description::kind k) noexcept {
     case kind::default_action: return "relay::default_action";
     case kind::wake_fd: return "fd_relay";
     case kind::c_action: return "C action";
+    case kind::crash_reporter: return "crash reporter";
     case kind::other: break;
   }
   return "function";

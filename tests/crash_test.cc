@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "sigrelay/crash.hpp"
+#include "sigrelay/describe.hpp"
+#include "sigrelay/registry.hpp"
 #include "support/child.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
@@ -410,6 +412,23 @@ TEST(Crash, InstallRefusesNonFatalSignalsAndLeavesTheStateAlone) {
     EXPECT_TRUE(sigrelay::crash::installed());
     sigrelay::crash::install({}, ec);
     EXPECT_EQ(ec, std::errc::device_or_resource_busy);
+  });
+}
+
+// describe() names the crash reporter's actions as such (not as an unknown function).
+TEST(Crash, DescribeNamesTheCrashReportersActions) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::crash::options opts;
+    opts.signals = {SIGSEGV, SIGABRT};
+    sigrelay::crash::install(opts);
+    for (const int signo : {SIGSEGV, SIGABRT}) {
+      const sigrelay::signal_description d = sigrelay::describe(signo);
+      ASSERT_EQ(d.actions.size(), 1U) << sigrelay::signal_name(signo);
+      EXPECT_EQ(d.actions[0].what, sigrelay::action_description::kind::crash_reporter);
+      EXPECT_STREQ(sigrelay::to_string(d.actions[0].what), "crash reporter");
+    }
+    EXPECT_TRUE(sigrelay::describe(SIGBUS).actions.empty());
   });
 }
 

@@ -91,6 +91,7 @@ struct action_description {
     default_action,  // relay::default_action
     wake_fd,         // fd_relay
     c_action,        // sigrelay_add_action() of <sigrelay.h>; `function` is the C function
+    crash_reporter,  // crash::install()'s report (crash.hpp)
     other,           // any other function given to add_action()
   };
   kind what = kind::other;
