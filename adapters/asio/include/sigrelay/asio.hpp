@@ -68,9 +68,9 @@
 //   Asio accepts (the operation is built with async_compose): a callback, use_future, use_awaitable
 //   (also as the default token, through use_awaitable_t<>::as_default_on_t<...>), deferred (Boost's
 //   asio::deferred; standalone 1.22's asio::experimental::deferred), bind_executor(strand, ...),
-//   redirect_error, detached. Per-operation cancellation (a bound cancellation slot) is honoured
-//   while the wait is waiting for the descriptor, like cancel() below; a wait already completing
-//   completes normally.
+//   redirect_error, detached. Per-operation cancellation (a bound cancellation slot; as with Asio's
+//   signal_set, any of cancellation_type::terminal, partial and total) is honoured while the wait is
+//   waiting for the descriptor, like cancel() below; a wait already completing completes normally.
 //
 // Cancellation
 //   cancel() completes every wait pending on the object with error::operation_aborted. Signals are
@@ -110,6 +110,7 @@
 #if defined(SIGRELAY_ASIO_STANDALONE)
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
+#include <asio/cancellation_state.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
 #include <asio/execution_context.hpp>
@@ -119,6 +120,7 @@
 #else
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -243,6 +245,9 @@ class wait_op {
     const std::shared_ptr<set_state<Executor>> state = state_;
     if (!started_) {
       started_ = true;
+      // As Asio's signal_set: terminal, partial and total cancellation all end the wait
+      // (async_compose lets only terminal through by default).
+      self.reset_cancellation_state(net::enable_total_cancellation());
       start(self, state);
       return;
     }
