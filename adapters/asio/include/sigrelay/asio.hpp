@@ -25,8 +25,9 @@
 //     merges a standard signal sent again before its handler ran, for both.
 //   - Errors from add() are sigrelay's (e.g. refused signals such as SIGKILL or SIGSEGV: see
 //     <sigrelay/signals.hpp>), as the same error_code type Asio uses: boost::system::error_code, or
-//     std::error_code with standalone Asio. The throwing overloads throw boost::system::system_error
-//     (std::system_error with standalone Asio), as Asio's do.
+//     std::error_code with standalone Asio; errno values are in the system category, as Asio's are
+//     (so `ec == asio::error::invalid_argument` holds for a bad number, as with Asio). The throwing overloads
+//     throw boost::system::system_error (std::system_error with standalone Asio), as Asio's do.
 //   - The drop-in is also movable (Asio's is not); a moved-from object completes waits with
 //     error::bad_descriptor and its add() fails with error::bad_descriptor.
 //
@@ -165,13 +166,16 @@ namespace net = ::boost::asio;
 
 namespace detail {
 
+// sigrelay reports errno values in the generic category; Asio's own errors (error::invalid_argument,
+// what a failed sigaction() gives) are errno values in the system category, so that is where they go:
+// `ec == asio::error::invalid_argument` then holds as it does with Asio's signal_set (and
+// `ec == errc::invalid_argument` still does).
 inline error_code to_error_code(const std::error_code& e) noexcept {
 #if defined(SIGRELAY_ASIO_STANDALONE)
+  if (e.category() == std::generic_category()) return error_code(e.value(), std::system_category());
   return e;
 #else
-  if (e.category() == std::generic_category())
-    return error_code(e.value(), ::boost::system::generic_category());
-  if (e.category() == std::system_category())
+  if (e.category() == std::generic_category() || e.category() == std::system_category())
     return error_code(e.value(), ::boost::system::system_category());
   return error_code(e);
 #endif
