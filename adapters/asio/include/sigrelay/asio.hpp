@@ -133,6 +133,7 @@
 #endif
 
 #include <algorithm>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -458,7 +459,8 @@ class basic_signal_set : public detail::set_base<Executor, int> {
   }
 
   // remove(): unsubscribes from one signal and discards its deliveries not yet handed out; an
-  // absent one does nothing. No effect (and no error) on a moved-from object.
+  // absent one does nothing. A number out of range (below 0, NSIG and above) is
+  // error::invalid_argument, as with Asio. No other effect (and no error) on a moved-from object.
   void remove(int signo) {
     error_code ec;
     remove(signo, ec);
@@ -466,6 +468,10 @@ class basic_signal_set : public detail::set_base<Executor, int> {
   }
   void remove(int signo, error_code& ec) {
     ec = {};
+    if (signo < 0 || signo >= NSIG) {
+      ec = detail::net::error::invalid_argument;
+      return;
+    }
     detail::set_state<Executor>* s = this->live_state();
     if (!s) return;
     std::lock_guard<std::mutex> lock(s->mutex);
