@@ -16,9 +16,11 @@
 // overwriting it, and nothing is lost between waits. What differs from Asio's signal_set:
 //   - Several waits pending at once: Asio completes all of them with one delivery; here each
 //     delivery completes one wait (first come, first served), the others go on waiting.
-//   - Order: deliveries queued between waits come out in the order sigrelay's pending() returns them
-//     (standard signals by ascending number, then realtime ones in arrival order); Asio's also go
-//     by ascending number.
+//   - Order: signal_set hands out the queued deliveries of standard signals by ascending number,
+//     as Asio's does (a lower one recorded later still goes before a higher one already waiting),
+//     then realtime ones in arrival order (Asio's: by number too). signal_event_set hands out events
+//     in the order sigrelay's pending() returns them (standard signals by ascending number, then
+//     realtime ones in arrival order), one drain after the other.
 //   - Counts and origins are only on signal_event_set. The drop-in hands out one completion per
 //     recorded delivery (a signal_event with count 3 makes three completions), which is what Asio's
 //     signal_set does with deliveries that arrive while no wait is pending. The kernel itself still
@@ -203,15 +205,19 @@ struct set_state {
     return true;
   }
 
-  // Takes one delivery of the next event, if any (signal_set): an event of count n is n results.
+  // Takes one delivery, if any (signal_set): an event of count n is n results. As Asio's
+  // signal_set, the lowest standard signal number waiting goes first, whenever it was recorded, so
+  // what the source has recorded since the last drain is looked at too; realtime signals follow in
+  // the order they were recorded.
   bool take(int& out) {
-    if (queue.empty()) drain();
+    drain();
     if (queue.empty()) return false;
-    out = queue.front().signo;
-    if (queue.front().count <= 1) {
-      queue.pop_front();
+    signal_event& e = queue.lowest_below(SIGRTMIN);
+    out = e.signo;
+    if (e.count <= 1) {
+      queue.erase(e);
     } else {
-      --queue.front().count;
+      --e.count;
     }
     return true;
   }
