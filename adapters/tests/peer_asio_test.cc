@@ -15,15 +15,22 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
 #include <chrono>
 #include <csignal>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -503,6 +510,111 @@ TYPED_TEST(PeerAsioSideBySide, UncatchableSignalsAreRefused) {
   });
 }
 
+// The usual loop: each handler starts the next wait. Three signals from another process, one at a
+// time, are three completions in order, whichever side.
+TYPED_TEST(PeerAsioSideBySide, HandlerThatWaitsAgainGetsEverySignal) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGUSR1, SIGUSR2);
+    std::vector<int> got;
+    std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int signo) {
+      if (ec) return;
+      got.push_back(signo);
+      s.async_wait(on_signal);
+    };
+    s.async_wait(on_signal);
+    const int sent[] = {SIGUSR1, SIGUSR2, SIGUSR1};
+    for (std::size_t i = 0; i < 3; ++i) {
+      send_from_other_process(sent[i]);
+      run_until(io, [&] { return got.size() > i; });
+    }
+    EXPECT_EQ((std::vector<int>{SIGUSR1, SIGUSR2, SIGUSR1}), got);
+    s.cancel();
+    settle(io);
+  });
+}
+
+// Completion tokens other than a callback, through the same signature void(error_code, int):
+// use_future, deferred and use_awaitable each give the signal number.
+TYPED_TEST(PeerAsioSideBySide, FutureDeferredAndAwaitableGiveTheNumber) {
+  SIGRELAY_IN_CHILD([] {
+    using Set = typename TypeParam::set;
+    net::io_context io;
+    Set s(io, SIGUSR1, SIGUSR2);
+    std::future<int> f = s.async_wait(net::use_future);
+    kill(getpid(), SIGUSR2);
+    run_until(io, [&] { return f.wait_for(0s) == std::future_status::ready; });
+    EXPECT_EQ(SIGUSR2, f.get());
+
+    auto op = s.async_wait(net::deferred);
+    outcome o;
+    kill(getpid(), SIGUSR1);
+    std::move(op)([&o](const error_code& ec, int signo) { o = {true, ec, signo}; });
+    run_until(io, [&] { return o.done; });
+    expect_completed(o, SIGUSR1, "deferred");
+
+    int awaited = 0;
+    net::co_spawn(
+        io, [&]() -> net::awaitable<void> { awaited = co_await s.async_wait(net::use_awaitable); },
+        net::detached);
+    settle(io);
+    kill(getpid(), SIGUSR2);
+    run_until(io, [&] { return awaited != 0; });
+    EXPECT_EQ(SIGUSR2, awaited);
+  });
+}
+
+// A listed difference ("Several waits pending at once: Asio completes all of them with one
+// delivery; here each delivery completes one wait"). Two waits pending on one set, one signal:
+// Asio's completes both with it; sigrelay's completes the first and the second goes on waiting
+// (cancel() ends it).
+TYPED_TEST(PeerAsioSideBySide, TwoPendingWaitsAndOneSignalDifferAsListed) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGUSR1);
+    outcome first, second;
+    start_wait(s, first);
+    start_wait(s, second);
+    settle(io);
+    kill(getpid(), SIGUSR1);
+    run_until(io, [&] { return first.done; });
+    settle(io);
+    expect_completed(first, SIGUSR1, "first wait");
+    if (TypeParam::is_sigrelay) {
+      EXPECT_FALSE(second.done) << "one delivery completed two waits";
+      s.cancel();
+      run_until(io, [&] { return second.done; });
+      expect_completed(second, 0, "second wait, cancelled");
+    } else {
+      expect_completed(second, SIGUSR1, "second wait (Asio: the same delivery)");
+    }
+  });
+}
+
+// A listed difference (the header's migration note: "sigrelay chains with every other handler of
+// the signal (through its registry) instead of overwriting it"). A program handler for SIGUSR1
+// exists before the set: Asio's signal_set replaces it (the handler no longer runs) and leaves
+// SIG_DFL when it goes; sigrelay's runs it too and gives it back.
+TYPED_TEST(PeerAsioSideBySide, AnEarlierHandlerIsReplacedByAsioAndChainedBySigrelay) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::install_prior_state(SIGRTMIN + 1);
+    net::io_context io;
+    auto s = std::make_unique<typename TypeParam::set>(io, SIGUSR1);
+    outcome o;
+    start_wait(*s, o);
+    kill(getpid(), SIGUSR1);
+    run_until(io, [&] { return o.done; });
+    expect_completed(o, SIGUSR1, "the set");
+    s.reset();
+    EXPECT_EQ(TypeParam::is_sigrelay ? 1 : 0, sigrelay::test::prior_handler_calls());
+    EXPECT_EQ(!TypeParam::is_sigrelay, is_default_disposition(SIGUSR1));
+    if (TypeParam::is_sigrelay) {
+      kill(getpid(), SIGUSR1);
+      EXPECT_EQ(2, sigrelay::test::prior_handler_calls()) << "the earlier handler was not given back";
+    }
+  });
+}
+
 // Fork, as Asio documents it: io_context::notify_fork(fork_prepare) before fork(), fork_child in the
 // child, fork_parent in the parent. With Asio's signal_set, a set made before the fork keeps
 // working in the child (Asio's own daemon example makes its SIGINT/SIGTERM set before it forks
@@ -559,8 +671,8 @@ TEST(PeerAsioFork, DISABLED_InheritedSetWorksInTheChildAfterNotifyForkSigrelay) 
 }
 
 // What sigrelay's drop-in does instead in a fork child (the header's "Fork" difference): the
-// inherited set's pending wait is aborted by cancel() and never completes with a signal; a set made
-// in the child receives; the parent's wait is untouched by the child's signals.
+// inherited set's pending wait is aborted by cancel() and never completes with a signal, its add()
+// fails; a set made in the child receives; the parent's wait is untouched by the child's signals.
 TEST(PeerAsioFork, InheritedDropInIsDeadNewOneWorks) {
   SIGRELAY_IN_CHILD([] {
     net::io_context io;
@@ -587,6 +699,9 @@ TEST(PeerAsioFork, InheritedDropInIsDeadNewOneWorks) {
         if (o.ec || o.signo != SIGUSR2) code = 3;
       }
       if (code == 0 && parent_wait.done) code = 4;  // the inherited wait completed with SIGUSR2
+      error_code ec;
+      s.add(SIGHUP, ec);
+      if (code == 0 && !ec) code = 6;
       s.cancel();
       while (!parent_wait.done) {
         io.restart();
@@ -599,7 +714,8 @@ TEST(PeerAsioFork, InheritedDropInIsDeadNewOneWorks) {
     const int status = sigrelay::test::wait_with_deadline(child, 20);
     EXPECT_TRUE(sigrelay::test::exited_with(status, 0))
         << sigrelay::test::describe_status(status)
-        << " (3: the child's own set failed, 4: the inherited wait completed, 5: not aborted)";
+        << " (3: the child's own set failed, 4: the inherited wait completed, 5: not aborted, 6: add() "
+           "worked)";
     settle(io);
     EXPECT_FALSE(parent_wait.done) << "the child's signal reached the parent's set";
     kill(getpid(), SIGUSR1);
