@@ -32,6 +32,12 @@
 //     throw boost::system::system_error (std::system_error with standalone Asio), as Asio's do.
 //   - The drop-in is also movable (Asio's is not); a moved-from object completes waits with
 //     error::bad_descriptor and its add() fails with error::bad_descriptor.
+//   - Fork: a set (either type) copied into a fork child is dead there, as the sigrelay::signals
+//     inside it is (<sigrelay/signals.hpp>, "Fork"): its waits never complete with a signal (cancel()
+//     or destruction still aborts them), add() fails, and its signals get their earlier disposition
+//     back in the child. Asio's own signal_set keeps working in the child after
+//     io_context::notify_fork(fork_child). Make new sets in the child (after notify_fork()). In
+//     exchange, a signal sent to the child at once never reaches the parent's sets.
 //
 // Boost or standalone Asio
 //   <sigrelay/asio.hpp> uses Boost.Asio unless SIGRELAY_ASIO_STANDALONE is defined before it is
