@@ -25,17 +25,23 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 
 namespace {
@@ -612,6 +618,125 @@ TYPED_TEST(PeerAsioSideBySide, AnEarlierHandlerIsReplacedByAsioAndChainedBySigre
       kill(getpid(), SIGUSR1);
       EXPECT_EQ(2, sigrelay::test::prior_handler_calls()) << "the earlier handler was not given back";
     }
+  });
+}
+
+// Per-operation cancellation of one of two pending waits ends that one only: the other still
+// completes with the next signal.
+TYPED_TEST(PeerAsioSideBySide, SlotCancelsOnlyItsOwnWait) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGUSR1);
+    net::cancellation_signal cancel;
+    outcome bound, plain;
+    s.async_wait(net::bind_cancellation_slot(cancel.slot(), [&bound](const error_code& ec, int signo) {
+      bound = {true, ec, signo};
+    }));
+    start_wait(s, plain);
+    settle(io);
+    cancel.emit(net::cancellation_type::terminal);
+    settle(io);
+    expect_completed(bound, 0, "the bound wait");
+    EXPECT_FALSE(plain.done) << "the other wait was cancelled too";
+    send_from_other_process(SIGUSR1);
+    run_until(io, [&] { return plain.done; });
+    expect_completed(plain, SIGUSR1, "the other wait");
+  });
+}
+
+// SIGCHLD also comes for a child that stops and for one that continues (neither side asks for
+// SA_NOCLDSTOP), then for its exit: three deliveries, each handled before the next is caused (the
+// continued child exits only when told to, through a pipe: a second SIGCHLD before the first was
+// handled would merge with it in the kernel).
+TYPED_TEST(PeerAsioSideBySide, SigchldAlsoForAStoppedAndAContinuedChild) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGCHLD);
+    int go[2];
+    ASSERT_EQ(0, pipe(go));
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      close(go[1]);
+      raise(SIGSTOP);
+      char c;
+      _exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+    }
+    close(go[0]);
+    int status = 0;
+    ASSERT_EQ(child, waitpid(child, &status, WUNTRACED));
+    EXPECT_TRUE(WIFSTOPPED(status));
+    outcome o;
+    start_wait(s, o);
+    run_until(io, [&] { return o.done; });
+    expect_completed(o, SIGCHLD, "stopped");
+    kill(child, SIGCONT);
+    ASSERT_EQ(child, waitpid(child, &status, WCONTINUED));
+    EXPECT_TRUE(WIFCONTINUED(status));
+    start_wait(s, o);
+    run_until(io, [&] { return o.done; });
+    expect_completed(o, SIGCHLD, "continued");
+    const char c = 'x';
+    EXPECT_EQ(1, write(go[1], &c, 1));
+    close(go[1]);
+    ASSERT_EQ(child, waitpid(child, &status, 0));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    start_wait(s, o);
+    run_until(io, [&] { return o.done; });
+    expect_completed(o, SIGCHLD, "exited");
+  });
+}
+
+// A listed difference (header: "SA_RESTART"): Boost 1.81's signal_set installs its handler without
+// SA_RESTART, so a blocking read() that the signal interrupts fails with EINTR; sigrelay installs
+// SA_RESTART (<sigrelay/registry.hpp>), so the read() goes on and returns the byte written after the
+// signal. The signal is sent with tgkill() once this thread is seen blocked in read()
+// (/proc/self/task/TID/syscall), by a helper thread that blocks SIGUSR1 itself.
+TYPED_TEST(PeerAsioSideBySide, ABlockingReadInterruptedByTheSignalDiffersAsListed) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGUSR1);
+    struct sigaction now {};
+    ASSERT_EQ(0, sigaction(SIGUSR1, nullptr, &now));
+    EXPECT_EQ(TypeParam::is_sigrelay, (now.sa_flags & SA_RESTART) != 0);
+    if (sigrelay::test::kUnderTsan) GTEST_SKIP() << "ThreadSanitizer runs handlers outside the read()";
+    int fds[2];
+    ASSERT_EQ(0, pipe(fds));
+    const pid_t me = sigrelay::test::current_tid();
+    std::thread helper([&] {
+      sigrelay::test::block_signals_in_this_thread();
+      const std::string path = "/proc/self/task/" + std::to_string(me) + "/syscall";
+      for (int i = 0; i < 10000; ++i) {  // at most 10 s
+        std::FILE* f = std::fopen(path.c_str(), "r");
+        long nr = -1;
+        if (f != nullptr) {
+          if (std::fscanf(f, "%ld", &nr) != 1) nr = -1;
+          std::fclose(f);
+        }
+        if (nr == SYS_read) break;
+        std::this_thread::sleep_for(1ms);
+      }
+      syscall(SYS_tgkill, getpid(), me, SIGUSR1);
+      std::this_thread::sleep_for(50ms);
+      char c = 'x';
+      EXPECT_EQ(1, write(fds[1], &c, 1));
+    });
+    char c = 0;
+    const ssize_t n = read(fds[0], &c, 1);
+    const int err = errno;
+    helper.join();
+    if (TypeParam::is_sigrelay) {
+      EXPECT_EQ(1, n) << "read() failed: " << std::strerror(err);
+    } else {
+      EXPECT_EQ(-1, n);
+      EXPECT_EQ(EINTR, err);
+    }
+    outcome o;
+    start_wait(s, o);
+    run_until(io, [&] { return o.done; });
+    expect_completed(o, SIGUSR1, "the signal");
+    close(fds[0]);
+    close(fds[1]);
   });
 }
 
