@@ -32,6 +32,9 @@
 //     throw boost::system::system_error (std::system_error with standalone Asio), as Asio's do.
 //   - The drop-in is also movable (Asio's is not); a moved-from object completes waits with
 //     error::bad_descriptor and its add() fails with error::bad_descriptor.
+//   - SA_RESTART: sigrelay installs its handler with SA_RESTART (<sigrelay/registry.hpp>), so a
+//     blocking system call that one of the set's signals interrupts is restarted; under Asio's
+//     signal_set (Boost 1.81: no flags) it fails with EINTR instead.
 //   - Fork: a set (either type) copied into a fork child is dead there, as the sigrelay::signals
 //     inside it is (<sigrelay/signals.hpp>, "Fork"): its waits never complete with a signal (cancel()
 //     or destruction still aborts them), add() fails, and its signals get their earlier disposition
