@@ -32,6 +32,9 @@
 //     throw boost::system::system_error (std::system_error with standalone Asio), as Asio's do.
 //   - The drop-in is also movable (Asio's is not); a moved-from object completes waits with
 //     error::bad_descriptor and its add() fails with error::bad_descriptor.
+//   - Newer Asio (1.27 and later, Boost 1.82 and later) adds signal_set_base::flags and
+//     add(signo, flags) (restart, no_child_stop, no_child_wait); the drop-in follows the Asio of
+//     Boost 1.81 and standalone Asio 1.22, which have neither, so it has no such overload.
 //   - SA_RESTART: sigrelay installs its handler with SA_RESTART (<sigrelay/registry.hpp>), so a
 //     blocking system call that one of the set's signals interrupts is restarted; under Asio's
 //     signal_set (Boost 1.81: no flags) it fails with EINTR instead.
