@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -737,6 +738,49 @@ TYPED_TEST(PeerAsioSideBySide, ABlockingReadInterruptedByTheSignalDiffersAsListe
     expect_completed(o, SIGUSR1, "the signal");
     close(fds[0]);
     close(fds[1]);
+  });
+}
+
+// Hostile: sets made, waited on and destroyed one after the other on this thread while another
+// thread runs their io_context, half of them signalled just before their destruction. Every wait
+// completes exactly once, with the signal or with operation_aborted, and its handler runs on the
+// io_context's thread after the set is gone. SIGWINCH is ignored by default, so a delivery that
+// comes after a set's destruction is harmless; the io_context's thread blocks it, so that each
+// kill() is handled on this thread before it returns.
+TYPED_TEST(PeerAsioSideBySide, SetsDestroyedWhileAnotherThreadRunsTheirWaits) {
+  SIGRELAY_IN_CHILD([] {
+    using Set = typename TypeParam::set;
+    net::io_context io;
+    auto guard = net::make_work_guard(io);
+    std::thread runner([&] {
+      sigrelay::test::block_signals_in_this_thread();
+      io.run();
+    });
+    constexpr int kRounds = 200;
+    std::atomic<int> completed{0}, with_signal{0}, aborted{0}, other{0};
+    for (int i = 0; i < kRounds; ++i) {
+      auto set = std::make_unique<Set>(io, SIGWINCH);
+      set->async_wait([&](const error_code& ec, int signo) {
+        if (!ec && signo == SIGWINCH) {
+          ++with_signal;
+        } else if (ec == net::error::operation_aborted) {
+          ++aborted;
+        } else {
+          ++other;
+        }
+        ++completed;
+      });
+      if (i % 2 == 0) kill(getpid(), SIGWINCH);
+      set.reset();
+    }
+    EXPECT_TRUE(sigrelay::test::wait_until_true([&] { return completed.load() >= kRounds; }, 20s));
+    guard.reset();
+    io.stop();
+    runner.join();
+    EXPECT_EQ(kRounds, completed.load());
+    EXPECT_EQ(0, other.load());
+    EXPECT_EQ(kRounds, with_signal.load() + aborted.load());
+    EXPECT_GE(aborted.load(), kRounds / 2) << "an unsignalled set's wait completed with a signal";
   });
 }
 
