@@ -48,6 +48,21 @@ class event_backlog {
     next_ = 0;
     items_.insert(items_.end(), scratch_.begin(), scratch_.end());
   }
+  // The waiting event with the lowest signal number below `rtmin` (a standard signal; the first
+  // such event of that number), or the first waiting event if none is. Only when !empty().
+  signal_event& lowest_below(int rtmin) noexcept {
+    std::size_t best = next_;
+    for (std::size_t i = next_; i < items_.size(); ++i) {
+      const int signo = items_[i].signo;
+      if (signo < rtmin && (items_[best].signo >= rtmin || signo < items_[best].signo)) best = i;
+    }
+    return items_[best];
+  }
+  // Removes the waiting event `e` (a reference from front() or lowest_below()).
+  void erase(signal_event& e) noexcept {
+    items_.erase(items_.begin() + (&e - items_.data()));
+    if (empty()) clear();
+  }
   // Discards the waiting events of `signo`.
   void remove(int signo) {
     items_.erase(std::remove_if(items_.begin() + static_cast<std::ptrdiff_t>(next_), items_.end(),

@@ -16,19 +16,34 @@
 // overwriting it, and nothing is lost between waits. What differs from Asio's signal_set:
 //   - Several waits pending at once: Asio completes all of them with one delivery; here each
 //     delivery completes one wait (first come, first served), the others go on waiting.
-//   - Order: deliveries queued between waits come out in the order sigrelay's pending() returns them
-//     (standard signals by ascending number, then realtime ones in arrival order); Asio's also go
-//     by ascending number.
+//   - Order: signal_set hands out the queued deliveries of standard signals by ascending number,
+//     as Asio's does (a lower one recorded later still goes before a higher one already waiting),
+//     then realtime ones in arrival order (Asio's: by number too). signal_event_set hands out events
+//     in the order sigrelay's pending() returns them (standard signals by ascending number, then
+//     realtime ones in arrival order), one drain after the other.
 //   - Counts and origins are only on signal_event_set. The drop-in hands out one completion per
 //     recorded delivery (a signal_event with count 3 makes three completions), which is what Asio's
 //     signal_set does with deliveries that arrive while no wait is pending. The kernel itself still
 //     merges a standard signal sent again before its handler ran, for both.
 //   - Errors from add() are sigrelay's (e.g. refused signals such as SIGKILL or SIGSEGV: see
 //     <sigrelay/signals.hpp>), as the same error_code type Asio uses: boost::system::error_code, or
-//     std::error_code with standalone Asio. The throwing overloads throw boost::system::system_error
-//     (std::system_error with standalone Asio), as Asio's do.
+//     std::error_code with standalone Asio; errno values are in the system category, as Asio's are
+//     (so `ec == asio::error::invalid_argument` holds for a bad number, as with Asio). The throwing overloads
+//     throw boost::system::system_error (std::system_error with standalone Asio), as Asio's do.
 //   - The drop-in is also movable (Asio's is not); a moved-from object completes waits with
 //     error::bad_descriptor and its add() fails with error::bad_descriptor.
+//   - Newer Asio (1.27 and later, Boost 1.82 and later) adds signal_set_base::flags and
+//     add(signo, flags) (restart, no_child_stop, no_child_wait); the drop-in follows the Asio of
+//     Boost 1.81 and standalone Asio 1.22, which have neither, so it has no such overload.
+//   - SA_RESTART: sigrelay installs its handler with SA_RESTART (<sigrelay/registry.hpp>), so a
+//     blocking system call that one of the set's signals interrupts is restarted; under Asio's
+//     signal_set (Boost 1.81: no flags) it fails with EINTR instead.
+//   - Fork: a set (either type) copied into a fork child is dead there, as the sigrelay::signals
+//     inside it is (<sigrelay/signals.hpp>, "Fork"): its waits never complete with a signal (cancel()
+//     or destruction still aborts them), add() fails, and its signals get their earlier disposition
+//     back in the child. Asio's own signal_set keeps working in the child after
+//     io_context::notify_fork(fork_child). Make new sets in the child (after notify_fork()). In
+//     exchange, a signal sent to the child at once never reaches the parent's sets.
 //
 // Boost or standalone Asio
 //   <sigrelay/asio.hpp> uses Boost.Asio unless SIGRELAY_ASIO_STANDALONE is defined before it is
@@ -68,9 +83,9 @@
 //   Asio accepts (the operation is built with async_compose): a callback, use_future, use_awaitable
 //   (also as the default token, through use_awaitable_t<>::as_default_on_t<...>), deferred (Boost's
 //   asio::deferred; standalone 1.22's asio::experimental::deferred), bind_executor(strand, ...),
-//   redirect_error, detached. Per-operation cancellation (a bound cancellation slot) is honoured
-//   while the wait is waiting for the descriptor, like cancel() below; a wait already completing
-//   completes normally.
+//   redirect_error, detached. Per-operation cancellation (a bound cancellation slot; as with Asio's
+//   signal_set, any of cancellation_type::terminal, partial and total) is honoured while the wait is
+//   waiting for the descriptor, like cancel() below; a wait already completing completes normally.
 //
 // Cancellation
 //   cancel() completes every wait pending on the object with error::operation_aborted. Signals are
@@ -110,6 +125,7 @@
 #if defined(SIGRELAY_ASIO_STANDALONE)
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
+#include <asio/cancellation_state.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
 #include <asio/execution_context.hpp>
@@ -119,6 +135,7 @@
 #else
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -130,6 +147,7 @@
 #endif
 
 #include <algorithm>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -163,13 +181,16 @@ namespace net = ::boost::asio;
 
 namespace detail {
 
+// sigrelay reports errno values in the generic category; Asio's own errors (error::invalid_argument,
+// what a failed sigaction() gives) are errno values in the system category, so that is where they go:
+// `ec == asio::error::invalid_argument` then holds as it does with Asio's signal_set (and
+// `ec == errc::invalid_argument` still does).
 inline error_code to_error_code(const std::error_code& e) noexcept {
 #if defined(SIGRELAY_ASIO_STANDALONE)
+  if (e.category() == std::generic_category()) return error_code(e.value(), std::system_category());
   return e;
 #else
-  if (e.category() == std::generic_category())
-    return error_code(e.value(), ::boost::system::generic_category());
-  if (e.category() == std::system_category())
+  if (e.category() == std::generic_category() || e.category() == std::system_category())
     return error_code(e.value(), ::boost::system::system_category());
   return error_code(e);
 #endif
@@ -196,15 +217,19 @@ struct set_state {
     return true;
   }
 
-  // Takes one delivery of the next event, if any (signal_set): an event of count n is n results.
+  // Takes one delivery, if any (signal_set): an event of count n is n results. As Asio's
+  // signal_set, the lowest standard signal number waiting goes first, whenever it was recorded, so
+  // what the source has recorded since the last drain is looked at too; realtime signals follow in
+  // the order they were recorded.
   bool take(int& out) {
-    if (queue.empty()) drain();
+    drain();
     if (queue.empty()) return false;
-    out = queue.front().signo;
-    if (queue.front().count <= 1) {
-      queue.pop_front();
+    signal_event& e = queue.lowest_below(SIGRTMIN);
+    out = e.signo;
+    if (e.count <= 1) {
+      queue.erase(e);
     } else {
-      --queue.front().count;
+      --e.count;
     }
     return true;
   }
@@ -243,6 +268,9 @@ class wait_op {
     const std::shared_ptr<set_state<Executor>> state = state_;
     if (!started_) {
       started_ = true;
+      // As Asio's signal_set: terminal, partial and total cancellation all end the wait
+      // (async_compose lets only terminal through by default).
+      self.reset_cancellation_state(net::enable_total_cancellation());
       start(self, state);
       return;
     }
@@ -449,7 +477,8 @@ class basic_signal_set : public detail::set_base<Executor, int> {
   }
 
   // remove(): unsubscribes from one signal and discards its deliveries not yet handed out; an
-  // absent one does nothing. No effect (and no error) on a moved-from object.
+  // absent one does nothing. A number out of range (below 0, NSIG and above) is
+  // error::invalid_argument, as with Asio. No other effect (and no error) on a moved-from object.
   void remove(int signo) {
     error_code ec;
     remove(signo, ec);
@@ -457,6 +486,10 @@ class basic_signal_set : public detail::set_base<Executor, int> {
   }
   void remove(int signo, error_code& ec) {
     ec = {};
+    if (signo < 0 || signo >= NSIG) {
+      ec = detail::net::error::invalid_argument;
+      return;
+    }
     detail::set_state<Executor>* s = this->live_state();
     if (!s) return;
     std::lock_guard<std::mutex> lock(s->mutex);
