@@ -470,8 +470,7 @@ TEST(PeerUv, ForkChildThatClosedTheInheritedWatcherDiesByTheSignal) {
 // descriptor's readiness into a busy loop: the child's loop runs a handful of iterations, not
 // thousands. Then, as in the issue, the child closes the inherited watcher and its uv_run() returns.
 // The parent's watcher then hands out its SIGUSR1, count 1: the child robbed nothing.
-// DISABLED_: fails, the adapter does not yet know its fork child copy is dead.
-TEST(PeerUv, DISABLED_ForkChildWithAnUndrainedSignalDoesNotSpinItsLoop) {
+TEST(PeerUv, ForkChildWithAnUndrainedSignalDoesNotSpinItsLoop) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1});
     loop l;
@@ -523,8 +522,7 @@ TEST(PeerUv, DISABLED_ForkChildWithAnUndrainedSignalDoesNotSpinItsLoop) {
 // start()"). They are the parent's: the child's copy of the watcher is dead (signals.hpp, "Fork"), so
 // after uv_loop_fork() and start() in the child its callback never runs, while the parent's next
 // start() hands the leftover event out.
-// DISABLED_: fails, the adapter does not yet know its fork child copy is dead.
-TEST(PeerUv, DISABLED_ForkChildDoesNotHandOutTheParentsLeftoverEvents) {
+TEST(PeerUv, ForkChildDoesNotHandOutTheParentsLeftoverEvents) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2});
     loop l;
@@ -1085,8 +1083,7 @@ TEST(PeerEvent, ForkChildReinitsTheBaseAndUsesItsOwnWatchers) {
 // while the parent has a delivery recorded and not dispatched (it waits for the child meanwhile). The
 // dead inherited watcher must not keep the base busy on the shared descriptor: over 200 ms of
 // EVLOOP_ONCE runs the child's base wakes a handful of times, not thousands.
-// DISABLED_: fails, the adapter does not yet know its fork child copy is dead.
-TEST(PeerEvent, DISABLED_ForkChildWithAnUndrainedSignalDoesNotSpinItsBase) {
+TEST(PeerEvent, ForkChildWithAnUndrainedSignalDoesNotSpinItsBase) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1});
     base b;
@@ -1132,8 +1129,7 @@ TEST(PeerEvent, DISABLED_ForkChildWithAnUndrainedSignalDoesNotSpinItsBase) {
 // As PeerUv.ForkChildDoesNotHandOutTheParentsLeftoverEvents, on libevent: the events the parent
 // drained but did not hand out are not handed out by the child's dead copy after event_reinit() and
 // start(); the parent's next start() hands them out.
-// DISABLED_: fails, the adapter does not yet know its fork child copy is dead.
-TEST(PeerEvent, DISABLED_ForkChildDoesNotHandOutTheParentsLeftoverEvents) {
+TEST(PeerEvent, ForkChildDoesNotHandOutTheParentsLeftoverEvents) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2});
     base b;

@@ -36,6 +36,15 @@
 //   Several bases on several threads may each have their watchers, on the same or different
 //   signals: every watcher of a signal receives every delivery.
 //
+// Fork
+//   In a fork child the watcher is dead, as its sigrelay::signals is (signals.hpp, "Fork"): after
+//   event_reinit() its callback never runs, not even for events the parent had drained but not
+//   handed out. A watcher started at the fork deletes its event the first time it activates in the
+//   child (the descriptor it shares with the parent is readable while the parent has deliveries not
+//   yet drained), so the child's base does not spin on it; start() in the child never adds it. From
+//   then on it no longer keeps event_base_dispatch() from returning. Destroy it in the child, and
+//   make a new watcher there.
+//
 // Errors
 //   Constructors throw std::system_error as sigrelay::signals does, or std::errc::not_enough_memory
 //   if event_new() fails. start() and stop() return libevent's 0 / -1.

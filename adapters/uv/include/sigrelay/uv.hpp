@@ -37,6 +37,15 @@
 //   may each have their watchers, on the same or different signals: every watcher of a signal
 //   receives every delivery.
 //
+// Fork
+//   In a fork child the watcher is dead, as its sigrelay::signals is (signals.hpp, "Fork"): after
+//   uv_loop_fork() its callback never runs, not even for events the parent had drained but not
+//   handed out. A watcher started at the fork stops its handles the first time they wake in the
+//   child (the descriptor it shares with the parent is readable while the parent has deliveries not
+//   yet drained), so the child's loop does not spin on them; start() in the child never starts them.
+//   From then on it no longer keeps uv_run() from returning. close() it in the child, and make a new
+//   watcher there.
+//
 // Errors
 //   Constructors throw std::system_error as sigrelay::signals does, or with the libuv error (as a
 //   positive errno value) if the handles cannot be initialised. start() returns a libuv error code
