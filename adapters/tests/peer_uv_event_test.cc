@@ -30,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -470,51 +471,59 @@ TEST(PeerUv, ForkChildThatClosedTheInheritedWatcherDiesByTheSignal) {
 // descriptor's readiness into a busy loop: the child's loop runs a handful of iterations, not
 // thousands. Then, as in the issue, the child closes the inherited watcher and its uv_run() returns.
 // The parent's watcher then hands out its SIGUSR1, count 1: the child robbed nothing.
-TEST(PeerUv, ForkChildWithAnUndrainedSignalDoesNotSpinItsLoop) {
-  SIGRELAY_IN_CHILD([] {
-    sigrelay::test::prepare_signals({SIGUSR1});
-    loop l;
-    sigrelay::uv::signal_watcher w(l.get(), {SIGUSR1});
-    std::vector<signal_event> got;
-    ASSERT_EQ(0, w.start([&](const signal_event& e) {
-      got.push_back(e);
-      w.stop();
-    }));
-    uv_run(l.get(), UV_RUN_NOWAIT);  // the poll is in the loop's epoll set
-    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      alarm(10);
-      if (uv_loop_fork(l.get()) != 0) _exit(10);
-      static int iterations = 0;
-      uv_check_t check{};
-      uv_check_init(l.get(), &check);
-      uv_check_start(&check, [](uv_check_t*) { ++iterations; });
-      uv_timer_t t{};
-      uv_timer_init(l.get(), &t);
-      uv_timer_start(
-          &t, [](uv_timer_t* h) { uv_stop(h->loop); }, 200, 0);
-      uv_run(l.get(), UV_RUN_DEFAULT);
-      const int spun = iterations;
-      uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&t), nullptr);
-      w.close();
-      if (uv_run(l.get(), UV_RUN_DEFAULT) != 0) _exit(11);
-      if (!got.empty()) _exit(12);
-      if (spun > 50) _exit(13);
-      _exit(0);
-    }
-    const int status = sigrelay::test::wait_with_deadline(child, 20);
-    EXPECT_TRUE(sigrelay::test::exited_with(status, 0))
-        << "10: uv_loop_fork failed, 11: uv_run() did not end after close(), 12: the inherited "
-           "watcher called back, 13: the child's loop spun on the inherited watcher's descriptor";
+void uv_undrained_fork_child(bool raw) {
+  sigrelay::test::prepare_signals({SIGUSR1});
+  loop l;
+  sigrelay::uv::signal_watcher w(l.get(), {SIGUSR1});
+  std::vector<signal_event> got;
+  ASSERT_EQ(0, w.start([&](const signal_event& e) {
+    got.push_back(e);
+    w.stop();
+  }));
+  uv_run(l.get(), UV_RUN_NOWAIT);  // the poll is in the loop's epoll set
+  ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+  const pid_t child = raw ? _Fork() : fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(10);
+    if (uv_loop_fork(l.get()) != 0) _exit(10);
+    static int iterations = 0;
+    uv_check_t check{};
+    uv_check_init(l.get(), &check);
+    uv_check_start(&check, [](uv_check_t*) { ++iterations; });
+    uv_timer_t t{};
+    uv_timer_init(l.get(), &t);
+    uv_timer_start(
+        &t, [](uv_timer_t* h) { uv_stop(h->loop); }, 200, 0);
     uv_run(l.get(), UV_RUN_DEFAULT);
-    ASSERT_EQ(1u, got.size());
-    EXPECT_EQ(1u, got[0].count);
-    EXPECT_EQ(getpid(), got[0].last.pid);
+    const int spun = iterations;
+    uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&t), nullptr);
     w.close();
-  });
+    if (uv_run(l.get(), UV_RUN_DEFAULT) != 0) _exit(11);
+    if (!got.empty()) _exit(12);
+    if (spun > 50) _exit(13);
+    _exit(0);
+  }
+  const int status = sigrelay::test::wait_with_deadline(child, 20);
+  EXPECT_TRUE(sigrelay::test::exited_with(status, 0))
+      << "10: uv_loop_fork failed, 11: uv_run() did not end after close(), 12: the inherited "
+         "watcher called back, 13: the child's loop spun on the inherited watcher's descriptor";
+  uv_run(l.get(), UV_RUN_DEFAULT);
+  ASSERT_EQ(1u, got.size());
+  EXPECT_EQ(1u, got[0].count);
+  EXPECT_EQ(getpid(), got[0].last.pid);
+  w.close();
+}
+
+TEST(PeerUv, ForkChildWithAnUndrainedSignalDoesNotSpinItsLoop) {
+  SIGRELAY_IN_CHILD([] { uv_undrained_fork_child(false); });
+}
+
+// The same with _Fork(), which runs no fork handlers (signals.hpp, "Fork": the inherited objects still never
+// read or write the shared descriptors).
+TEST(PeerUv, ForkChildWithAnUndrainedSignalDoesNotSpinItsLoopAfterRawFork) {
+  SIGRELAY_IN_CHILD([] { uv_undrained_fork_child(true); });
 }
 
 // The same fork, with events the parent drained but did not hand out yet (its callback stop()ped in
@@ -1083,47 +1092,55 @@ TEST(PeerEvent, ForkChildReinitsTheBaseAndUsesItsOwnWatchers) {
 // while the parent has a delivery recorded and not dispatched (it waits for the child meanwhile). The
 // dead inherited watcher must not keep the base busy on the shared descriptor: over 200 ms of
 // EVLOOP_ONCE runs the child's base wakes a handful of times, not thousands.
-TEST(PeerEvent, ForkChildWithAnUndrainedSignalDoesNotSpinItsBase) {
-  SIGRELAY_IN_CHILD([] {
-    sigrelay::test::prepare_signals({SIGUSR1});
-    base b;
-    sigrelay::event::signal_watcher w(b.get(), {SIGUSR1});
-    std::vector<signal_event> got;
-    ASSERT_EQ(0, w.start([&](const signal_event& e) {
-      got.push_back(e);
-      w.stop();
-    }));
-    event_base_loop(b.get(), EVLOOP_NONBLOCK);
-    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      alarm(10);
-      if (event_reinit(b.get()) != 0) _exit(10);
-      static bool done = false;
-      ::event* t = evtimer_new(
-          b.get(), [](evutil_socket_t, short, void*) { done = true; }, nullptr);
-      const timeval ms200{0, 200000};
-      evtimer_add(t, &ms200);
-      int iterations = 0;
-      while (!done && iterations < 1000) {
-        event_base_loop(b.get(), EVLOOP_ONCE);
-        ++iterations;
-      }
-      event_free(t);
-      if (!got.empty()) _exit(12);
-      if (iterations > 50) _exit(13);
-      _exit(0);
+void event_undrained_fork_child(bool raw) {
+  sigrelay::test::prepare_signals({SIGUSR1});
+  base b;
+  sigrelay::event::signal_watcher w(b.get(), {SIGUSR1});
+  std::vector<signal_event> got;
+  ASSERT_EQ(0, w.start([&](const signal_event& e) {
+    got.push_back(e);
+    w.stop();
+  }));
+  event_base_loop(b.get(), EVLOOP_NONBLOCK);
+  ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+  const pid_t child = raw ? _Fork() : fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(10);
+    if (event_reinit(b.get()) != 0) _exit(10);
+    static bool done = false;
+    ::event* t = evtimer_new(
+        b.get(), [](evutil_socket_t, short, void*) { done = true; }, nullptr);
+    const timeval ms200{0, 200000};
+    evtimer_add(t, &ms200);
+    int iterations = 0;
+    while (!done && iterations < 1000) {
+      event_base_loop(b.get(), EVLOOP_ONCE);
+      ++iterations;
     }
-    const int status = sigrelay::test::wait_with_deadline(child, 20);
-    EXPECT_TRUE(sigrelay::test::exited_with(status, 0))
-        << "10: event_reinit failed, 12: the inherited watcher called back, 13: the child's base spun "
-           "on the inherited watcher's descriptor";
-    EXPECT_NE(-1, event_base_dispatch(b.get()));
-    ASSERT_EQ(1u, got.size());
-    EXPECT_EQ(1u, got[0].count);
-    EXPECT_EQ(getpid(), got[0].last.pid);
-  });
+    event_free(t);
+    if (!got.empty()) _exit(12);
+    if (iterations > 50) _exit(13);
+    _exit(0);
+  }
+  const int status = sigrelay::test::wait_with_deadline(child, 20);
+  EXPECT_TRUE(sigrelay::test::exited_with(status, 0))
+      << "10: event_reinit failed, 12: the inherited watcher called back, 13: the child's base spun "
+         "on the inherited watcher's descriptor";
+  EXPECT_NE(-1, event_base_dispatch(b.get()));
+  ASSERT_EQ(1u, got.size());
+  EXPECT_EQ(1u, got[0].count);
+  EXPECT_EQ(getpid(), got[0].last.pid);
+}
+
+TEST(PeerEvent, ForkChildWithAnUndrainedSignalDoesNotSpinItsBase) {
+  SIGRELAY_IN_CHILD([] { event_undrained_fork_child(false); });
+}
+
+// The same with _Fork(), which runs no fork handlers (signals.hpp, "Fork": the inherited objects still never
+// read or write the shared descriptors).
+TEST(PeerEvent, ForkChildWithAnUndrainedSignalDoesNotSpinItsBaseAfterRawFork) {
+  SIGRELAY_IN_CHILD([] { event_undrained_fork_child(true); });
 }
 
 // As PeerUv.ForkChildDoesNotHandOutTheParentsLeftoverEvents, on libevent: the events the parent
@@ -1164,6 +1181,32 @@ TEST(PeerEvent, ForkChildDoesNotHandOutTheParentsLeftoverEvents) {
     ASSERT_EQ(2u, got.size());
     EXPECT_EQ(SIGUSR1 + SIGUSR2, got[0] + got[1]);
   });
+}
+
+// uv.hpp and event.hpp, "Callback": "An exception escaping the callback would cross libuv's
+// (libevent's) C frames: it calls std::terminate." The child that runs the loop dies by SIGABRT.
+TEST(PeerUv, ExceptionEscapingTheCallbackTerminates) {
+  const int status = sigrelay::test::run_in_child([] {
+    sigrelay::test::prepare_signals({SIGUSR1, SIGABRT});
+    loop l;
+    sigrelay::uv::signal_watcher w(l.get(), {SIGUSR1});
+    w.start([](const signal_event&) { throw std::runtime_error("from the callback"); });
+    kill(getpid(), SIGUSR1);
+    uv_run(l.get(), UV_RUN_DEFAULT);
+  });
+  EXPECT_TRUE(sigrelay::test::killed_by(status, SIGABRT));
+}
+
+TEST(PeerEvent, ExceptionEscapingTheCallbackTerminates) {
+  const int status = sigrelay::test::run_in_child([] {
+    sigrelay::test::prepare_signals({SIGUSR1, SIGABRT});
+    base b;
+    sigrelay::event::signal_watcher w(b.get(), {SIGUSR1});
+    w.start([](const signal_event&) { throw std::runtime_error("from the callback"); });
+    kill(getpid(), SIGUSR1);
+    event_base_dispatch(b.get());
+  });
+  EXPECT_TRUE(sigrelay::test::killed_by(status, SIGABRT));
 }
 
 }  // namespace
