@@ -29,6 +29,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -328,6 +329,16 @@ TEST(PeerUv, ClosedWatcherKeepsTheLoopAliveUntilItsCloseCallbacksRan) {
 // fast as they can (SIGTERM is never sent: their callbacks must never run). Two rounds of one kill()
 // of each signal; in the second the main thread blocks them (as libuv's test does), so the handler
 // runs in another thread. Every watcher gets exactly one delivery per round.
+// Under ThreadSanitizer the threads make and close their loops and watchers one at a time: libuv closes
+// its descriptors with a raw system call that ThreadSanitizer does not see, so a descriptor number
+// reused by another thread looks like a data race on it.
+struct fd_guard {
+  std::unique_lock<std::mutex> lock;
+  explicit fd_guard(std::mutex& m) : lock(m, std::defer_lock) {
+    if (sigrelay::test::kUnderTsan) lock.lock();
+  }
+};
+
 TEST(PeerUv, ManyLoopsOnManyThreadsWhileOtherThreadsChurnWatchers) {
   SIGRELAY_IN_CHILD(
       [] {
@@ -335,11 +346,13 @@ TEST(PeerUv, ManyLoopsOnManyThreadsWhileOtherThreadsChurnWatchers) {
         constexpr int kThreads = 6, kChurners = 2;
         std::atomic<int> usr1{0}, usr2{0}, ready{0}, churned{0};
         std::atomic<bool> stop_churn{false};
+        std::mutex fds;
         std::vector<std::thread> churners;
         for (int i = 0; i < kChurners; ++i) {
           churners.emplace_back([&] {
             sigrelay::test::block_signals_in_this_thread();
             do {
+              const fd_guard g(fds);
               loop cl;
               sigrelay::uv::signal_watcher w(cl.get(), {SIGTERM});
               EXPECT_EQ(0, w.start([](const signal_event&) { ADD_FAILURE() << "SIGTERM was never sent"; }));
@@ -353,14 +366,19 @@ TEST(PeerUv, ManyLoopsOnManyThreadsWhileOtherThreadsChurnWatchers) {
         for (int i = 0; i < kThreads; ++i) {
           workers.emplace_back([&, kind = i % 3] {
             sigrelay::test::block_signals_in_this_thread();
-            loop wl;
+            std::unique_ptr<loop> owned;
             std::vector<std::unique_ptr<sigrelay::uv::signal_watcher>> ws;
-            std::vector<int> signos;
-            if (kind != 1) signos.insert(signos.end(), {SIGUSR1, SIGUSR1});
-            if (kind != 0) signos.push_back(SIGUSR2);
-            for (int s : signos)
-              ws.push_back(
-                  std::make_unique<sigrelay::uv::signal_watcher>(wl.get(), std::initializer_list<int>{s}));
+            const std::vector<int> signos = kind == 0   ? std::vector<int>{SIGUSR1, SIGUSR1}
+                                            : kind == 1 ? std::vector<int>{SIGUSR2}
+                                                        : std::vector<int>{SIGUSR1, SIGUSR1, SIGUSR2};
+            {
+              const fd_guard g(fds);
+              owned = std::make_unique<loop>();
+              for (int s : signos)
+                ws.push_back(std::make_unique<sigrelay::uv::signal_watcher>(owned->get(),
+                                                                            std::initializer_list<int>{s}));
+            }
+            loop& wl = *owned;
             auto start_all = [&] {
               for (std::size_t j = 0; j < ws.size(); ++j) {
                 sigrelay::uv::signal_watcher* w = ws[j].get();
@@ -378,8 +396,11 @@ TEST(PeerUv, ManyLoopsOnManyThreadsWhileOtherThreadsChurnWatchers) {
             start_all();
             ++ready;
             EXPECT_EQ(0, uv_run(wl.get(), UV_RUN_DEFAULT));
+            const fd_guard g(fds);
             for (auto& w : ws) w->close();
             EXPECT_EQ(0, uv_run(wl.get(), UV_RUN_DEFAULT));
+            ws.clear();
+            owned.reset();
           });
         }
         ASSERT_TRUE(wait_until_true([&] { return ready.load() == kThreads; }, 20s));
