@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
@@ -1228,6 +1229,98 @@ TEST(PeerEvent, ExceptionEscapingTheCallbackTerminates) {
     event_base_dispatch(b.get());
   });
   EXPECT_TRUE(sigrelay::test::killed_by(status, SIGABRT));
+}
+
+// signals.hpp, handle::close(): "close() wakes a blocked wait() or loop, which then ends", from any
+// thread; native_handle() "Once close() was called ... stays readable for good". A watcher made from a
+// `signals` (uv.hpp: "Takes over an existing signals") whose handle another thread closes while the
+// loop runs: what was recorded is handed out, then the watcher stops, so uv_run() returns (the
+// equivalent of the wait() that ends) instead of spinning on the descriptor that stays readable. The
+// guard timer and the iteration counter are unreferenced: they do not keep the loop alive.
+// DISABLED_: fails, the watcher spins on the closed source.
+TEST(PeerUv, DISABLED_SourceClosedFromAnotherThreadEndsTheLoop) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    loop l;
+    sigrelay::signals source({SIGUSR1});
+    sigrelay::signals::handle h = source.get_handle();
+    sigrelay::uv::signal_watcher w(l.get(), std::move(source));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    int calls = 0;
+    ASSERT_EQ(0, w.start([&](const signal_event& e) {
+      EXPECT_EQ(SIGUSR1, e.signo);
+      ++calls;
+    }));
+    static int iterations = 0;
+    static bool timed_out = false;
+    uv_check_t check{};
+    uv_check_init(l.get(), &check);
+    uv_check_start(&check, [](uv_check_t*) { ++iterations; });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&check));
+    uv_timer_t guard{};
+    uv_timer_init(l.get(), &guard);
+    uv_timer_start(
+        &guard,
+        [](uv_timer_t* t) {
+          timed_out = true;
+          uv_stop(t->loop);
+        },
+        3000, 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&guard));
+    uv_run(l.get(), UV_RUN_NOWAIT);
+    EXPECT_EQ(1, calls);
+    std::thread closer([&] {
+      sigrelay::test::block_signals_in_this_thread();
+      std::this_thread::sleep_for(50ms);
+      h.close();
+    });
+    iterations = 0;
+    uv_run(l.get(), UV_RUN_DEFAULT);
+    closer.join();
+    EXPECT_FALSE(timed_out) << "uv_run() did not end after the source was closed";
+    EXPECT_LT(iterations, 50) << "the loop spun on the closed source's descriptor";
+    EXPECT_EQ(1, calls);
+    EXPECT_FALSE(w.is_active());
+    uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+    w.close();
+  });
+}
+
+// The same on libevent: event_base_dispatch() returns once another thread closed the source.
+// DISABLED_: fails, the watcher spins on the closed source.
+TEST(PeerEvent, DISABLED_SourceClosedFromAnotherThreadEndsTheLoop) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    base b;
+    sigrelay::signals source({SIGUSR1});
+    sigrelay::signals::handle h = source.get_handle();
+    sigrelay::event::signal_watcher w(b.get(), std::move(source));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    int calls = 0;
+    ASSERT_EQ(0, w.start([&](const signal_event& e) {
+      EXPECT_EQ(SIGUSR1, e.signo);
+      ++calls;
+    }));
+    event_base_loop(b.get(), EVLOOP_NONBLOCK);
+    EXPECT_EQ(1, calls);
+    std::thread closer([&] {
+      sigrelay::test::block_signals_in_this_thread();
+      std::this_thread::sleep_for(50ms);
+      h.close();
+    });
+    // EVLOOP_ONCE runs, each a wake-up: a spinning base makes many; 3 s is the deadline.
+    int iterations = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (std::chrono::steady_clock::now() < deadline && iterations < 1000) {
+      ++iterations;
+      if (event_base_loop(b.get(), EVLOOP_ONCE) == 1) break;  // 1: no event left
+    }
+    closer.join();
+    EXPECT_LT(iterations, 50) << "the base spun on the closed source's descriptor, or never ended";
+    EXPECT_EQ(1, calls);
+    EXPECT_FALSE(w.is_active());
+  });
 }
 
 }  // namespace
