@@ -13,6 +13,8 @@
 //   triggered read event on it would spin the child's base. And the backlog holds the parent's
 //   events. So the first activation in another process, or a start() there, drops the backlog and deletes
 //   the event, for good.
+// - A source closed through a signals::handle (from any thread) leaves its descriptor readable for
+//   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/event.hpp"
 
 #include <unistd.h>
@@ -50,7 +52,15 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
     event_del(st->ev);
     return;
   }
-  if (st->backlog.empty()) st->backlog.refill(*st->source);
+  if (st->backlog.empty()) {
+    st->backlog.refill(*st->source);
+    if (st->backlog.empty() && st->source->is_closed()) {
+      // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
+      st->active = false;
+      event_del(st->ev);
+      return;
+    }
+  }
   st->dispatching = true;
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();

@@ -15,6 +15,8 @@
 //   triggered poll on it would spin the child's loop. And the backlog holds the parent's events. So
 //   the first dispatch in another process, or a start() there, drops the backlog and stops both
 //   handles, for good.
+// - A source closed through a signals::handle (from any thread) leaves its descriptor readable for
+//   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/uv.hpp"
 
 #include <unistd.h>
@@ -83,7 +85,16 @@ bool signal_watcher::state::orphan_if_forked(state* st) noexcept {
 // Hands out the backlog, refilled once from pending() if empty, while the watcher is active.
 void signal_watcher::state::dispatch(state* st) noexcept {
   if (orphan_if_forked(st)) return;
-  if (st->backlog.empty() && st->source) st->backlog.refill(*st->source);
+  if (st->backlog.empty() && st->source) {
+    st->backlog.refill(*st->source);
+    if (st->backlog.empty() && st->source->is_closed()) {
+      // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
+      st->active = false;
+      uv_poll_stop(&st->poll);
+      update_idle(st);
+      return;
+    }
+  }
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
   while (budget-- > 0 && st->active && !st->closing && !st->backlog.empty()) {

@@ -67,7 +67,9 @@ class signal_watcher {
   // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the event on
   // `base`; not started yet (signals arriving meanwhile are recorded, not lost).
   signal_watcher(event_base* base, std::initializer_list<int> signos, const signals_options& options = {});
-  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  // Takes over an existing `signals`; nothing else may consume from it afterwards. If it is closed
+  // (through a signals::handle, from any thread), the watcher hands out what was recorded, then
+  // stops (is_active() turns false), so that event_base_dispatch() can return.
   signal_watcher(event_base* base, sigrelay::signals&& source);
   // Frees the event and unsubscribes; events not handed out are dropped. May run inside the callback.
   ~signal_watcher();

@@ -69,7 +69,9 @@ class signal_watcher {
   // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the handles on
   // `loop`; not started yet (signals arriving meanwhile are recorded, not lost).
   signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos, const signals_options& options = {});
-  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  // Takes over an existing `signals`; nothing else may consume from it afterwards. If it is closed
+  // (through a signals::handle, from any thread), the watcher hands out what was recorded, then
+  // stops (is_active() turns false), so that uv_run() can return.
   signal_watcher(uv_loop_t* loop, sigrelay::signals&& source);
   // close()s if not closed yet.
   ~signal_watcher();
