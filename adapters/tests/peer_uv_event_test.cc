@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "sigrelay/describe.hpp"
 #include "sigrelay/event.hpp"
 #include "sigrelay/uv.hpp"
 #include "support/child.hpp"
@@ -1318,6 +1319,116 @@ TEST(PeerEvent, SourceClosedFromAnotherThreadEndsTheLoop) {
     EXPECT_LT(iterations, 50) << "the base spun on the closed source's descriptor, or never ended";
     EXPECT_EQ(1, calls);
     EXPECT_FALSE(w.is_active());
+  });
+}
+
+// libuv's own SIGCHLD handling (libuv 1.44, unix/process.c): uv_spawn() starts a uv_signal_t on
+// SIGCHLD, which installs libuv's handler, and closing the loop's last uv_process_t stops it, which
+// sets SIG_DFL. libuv neither saves nor calls the handler it replaces (README, "Interop").
+struct spawned {
+  uv_process_t proc{};
+  int exits = 0;
+};
+
+int spawn_true(uv_loop_t* l, spawned& s) {
+  char file[] = "/bin/true";
+  char* args[] = {file, nullptr};
+  uv_process_options_t opts{};
+  opts.file = file;
+  opts.args = args;
+  opts.exit_cb = [](uv_process_t* p, int64_t, int) { ++static_cast<spawned*>(p->data)->exits; };
+  s.proc.data = &s;
+  return uv_spawn(l, &s.proc, &opts);
+}
+
+void close_process(spawned& s) { uv_close(reinterpret_cast<uv_handle_t*>(&s.proc), nullptr); }
+
+bool sigchld_reported_lost() {
+  for (const auto& loss : sigrelay::check_ownership())
+    if (loss.signo == SIGCHLD) return true;
+  return false;
+}
+
+// uv.hpp: "it chains with every other handler of the signal". While a uv_process_t is open libuv's
+// handler stays installed; a SIGCHLD watcher made then chains it: the next child's exit reaches both
+// its exit callback and the watcher (with the child's pid). Once the last uv_process_t closes, libuv
+// sets SIG_DFL behind sigrelay's back: check_ownership() reports it.
+TEST(PeerUv, SigchldWatcherMadeWhileAUvProcessIsOpenChainsLibuvsHandler) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGCHLD});
+    loop l;
+    spawned first, second;
+    ASSERT_EQ(0, spawn_true(l.get(), first));
+    while (first.exits == 0) uv_run(l.get(), UV_RUN_ONCE);
+    sigrelay::uv::signal_watcher w(l.get(), {SIGCHLD});
+    std::vector<pid_t> from;
+    ASSERT_EQ(0, w.start([&](const signal_event& e) { from.push_back(e.last.pid); }));
+    ASSERT_EQ(0, spawn_true(l.get(), second));
+    const pid_t pid = second.proc.pid;
+    while (second.exits == 0 || from.empty()) uv_run(l.get(), UV_RUN_ONCE);  // the watchdog ends a miss
+    EXPECT_EQ(1, second.exits);
+    EXPECT_EQ(pid, from.back());
+    EXPECT_FALSE(sigchld_reported_lost());
+    close_process(first);
+    close_process(second);
+    uv_run(l.get(), UV_RUN_NOWAIT);
+    EXPECT_TRUE(sigchld_reported_lost()) << "libuv set SIG_DFL under sigrelay's subscription";
+    w.close();
+  });
+}
+
+// The other order, as README "Interop" measures it for uv_signal_start(): a SIGCHLD watcher made
+// before uv_spawn() (with no uv_process_t open) loses SIGCHLD to libuv's handler, which does not
+// chain: the child's exit reaches the exit callback only, and check_ownership() reports the loss.
+TEST(PeerUv, SigchldWatcherMadeBeforeUvSpawnIsReplacedAndTheLossIsReported) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGCHLD});
+    loop l;
+    sigrelay::uv::signal_watcher w(l.get(), {SIGCHLD});
+    int calls = 0;
+    ASSERT_EQ(0, w.start([&](const signal_event&) { ++calls; }));
+    EXPECT_FALSE(sigchld_reported_lost());
+    spawned child;
+    ASSERT_EQ(0, spawn_true(l.get(), child));
+    while (child.exits == 0) uv_run(l.get(), UV_RUN_ONCE);
+    uv_run(l.get(), UV_RUN_NOWAIT);
+    EXPECT_EQ(0, calls) << "libuv's handler chained sigrelay's: README's Interop table is out of date";
+    EXPECT_TRUE(sigchld_reported_lost());
+    close_process(child);
+    w.close();
+  });
+}
+
+// libevent's own evsignal on the same signal, added after the watcher: libevent installs its
+// handler over sigrelay's (evsig_set_handler_ saves the one it found), so meanwhile the evsignal
+// gets the delivery and the watcher does not, and check_ownership() reports it; evsignal_del()
+// restores the saved handler, sigrelay's trampoline, and the watcher gets the next one again.
+TEST(PeerEvent, EvsignalAddedAfterTheWatcherTakesTheSignalUntilItIsDeleted) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    base b;
+    sigrelay::event::signal_watcher w(b.get(), {SIGUSR1});
+    int watcher_calls = 0, evsignal_calls = 0;
+    ASSERT_EQ(0, w.start([&](const signal_event&) { ++watcher_calls; }));
+    ::event* ev = evsignal_new(
+        b.get(), SIGUSR1, [](evutil_socket_t, short, void* arg) { ++*static_cast<int*>(arg); },
+        &evsignal_calls);
+    ASSERT_NE(nullptr, ev);
+    ASSERT_EQ(0, evsignal_add(ev, nullptr));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    event_base_loop(b.get(), EVLOOP_NONBLOCK);
+    event_base_loop(b.get(), EVLOOP_NONBLOCK);
+    EXPECT_EQ(1, evsignal_calls);
+    EXPECT_EQ(0, watcher_calls) << "libevent's handler chained sigrelay's";
+    bool reported = false;
+    for (const auto& loss : sigrelay::check_ownership()) reported = reported || loss.signo == SIGUSR1;
+    EXPECT_TRUE(reported);
+    ASSERT_EQ(0, evsignal_del(ev));
+    event_free(ev);
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    event_base_loop(b.get(), EVLOOP_NONBLOCK);
+    EXPECT_EQ(1, watcher_calls) << "evsignal_del() did not give the signal back to sigrelay";
+    EXPECT_TRUE(sigrelay::check_ownership().empty());
   });
 }
 

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // sigrelay/event.hpp — sigrelay signals as a libevent event (target sigrelay::event).
 //
-// What evsignal_new() does, plus what it lacks: it chains with every other handler of the signal
-// (through sigrelay's registry; libevent keeps one handler per signal per process and restores the
-// old one only when its own event goes), loses nothing while stopped, counts coalesced deliveries
-// and tells who sent each signal. Unlike evsignal, it works on several event_bases at once.
+// What evsignal_new() does, plus what it lacks: it chains with every handler of the signal installed
+// before it (through sigrelay's registry; libevent keeps one handler per signal per process and
+// restores the old one only when its own event goes), loses nothing while stopped, counts coalesced
+// deliveries and tells who sent each signal. Unlike evsignal, it works on several event_bases at once.
+// An evsignal event added after the watcher, on the same signal, takes the signal over (libevent's
+// handler does not chain; sigrelay::check_ownership() reports it) until it is deleted: libevent then
+// restores sigrelay's handler, and the watcher gets the signal again.
 //
 // Example:
 //

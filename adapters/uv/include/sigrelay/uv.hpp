@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: MIT
 // sigrelay/uv.hpp — sigrelay signals as a libuv handle (target sigrelay::uv).
 //
-// What uv_signal_t does, plus what it lacks: it chains with every other handler of the signal
-// (through sigrelay's registry; uv_signal_t forgets the previous handler and resets the signal to
-// SIG_DFL when its last watcher stops), loses nothing while stopped, counts coalesced deliveries and
-// tells who sent each signal.
+// What uv_signal_t does, plus what it lacks: it chains with every handler of the signal installed
+// before it (through sigrelay's registry; uv_signal_t forgets the previous handler and resets the
+// signal to SIG_DFL when its last watcher stops), loses nothing while stopped, counts coalesced
+// deliveries and tells who sent each signal.
+//
+// libuv's own handler, installed after the watcher, replaces it without chaining: by
+// uv_signal_start() on the same signal, and for SIGCHLD by uv_spawn() when no uv_process_t of the
+// loop is open (closing the last one sets SIG_DFL). The watcher then gets nothing of that signal;
+// sigrelay::check_ownership() (<sigrelay/describe.hpp>) reports it. Watch SIGCHLD with uv_spawn()
+// only while a uv_process_t is open, or reap children through libuv's exit callbacks (README,
+// "Interop").
 //
 // Example:
 //
