@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -43,6 +44,7 @@
 #include "sigrelay/uv.hpp"
 #include "support/child.hpp"
 #include "support/descriptors.hpp"
+#include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
@@ -1430,6 +1432,133 @@ TEST(PeerEvent, EvsignalAddedAfterTheWatcherTakesTheSignalUntilItIsDeleted) {
     EXPECT_EQ(1, watcher_calls) << "evsignal_del() did not give the signal back to sigrelay";
     EXPECT_TRUE(sigrelay::check_ownership().empty());
   });
+}
+
+// A realtime flood on one CPU while the watcher keeps stopping itself (every 7 events) and a timer
+// starts it again: libuv's we_get_signal stop/restart cycle under load. uv.hpp: "Stops handing out
+// events; they keep being recorded, and go to the callback after start()". Every sigqueue() value
+// comes out once, in order (or, where holds are impossible, is counted in dropped(): ThreadSanitizer
+// and the posix platform layer).
+template <typename Watcher, typename Run>
+void flood_with_restarts(Watcher& w, Run run, int rt, int n) {
+  std::vector<int> values;
+  std::uint64_t total = 0;
+  int since_stop = 0;
+  std::function<void(const signal_event&)> cb = [&](const signal_event& e) {
+    EXPECT_EQ(rt, e.signo);
+    total += e.count;
+    values.push_back(e.last.value.sival_int);
+    if (++since_stop == 7) {
+      since_stop = 0;
+      w.stop();
+    }
+  };
+  ASSERT_EQ(0, w.start(cb));
+  run(cb, [&] { return total + w.dropped() >= static_cast<std::uint64_t>(n); });
+  EXPECT_EQ(static_cast<std::uint64_t>(n), total + w.dropped());
+  EXPECT_EQ(values.size(), total);
+  if (!sigrelay::test::kUnderTsan && !sigrelay::test::posix_platform()) {
+    std::vector<int> want;
+    for (int i = 0; i < n; ++i) want.push_back(i);
+    EXPECT_EQ(want, values);
+  } else {
+    EXPECT_TRUE(std::is_sorted(values.begin(), values.end()));
+  }
+}
+
+TEST(PeerUv, RealtimeFloodOnOneCpuWithStopAndRestartLosesNothing) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int rt = SIGRTMIN + 6, n = 300;
+        sigrelay::test::prepare_signals({rt});
+        loop l;
+        sigrelay::uv::signal_watcher w(l.get(), {rt});
+        flood_with_restarts(
+            w,
+            [&](const std::function<void(const signal_event&)>& cb, const std::function<bool()>& done) {
+              pid_t sender = 0;
+              uv_ticker restarter(l.get(), 1, [&] {
+                if (sender == 0) {
+                  sender = fork();  // sends while this loop runs
+                  if (sender == 0) {
+                    for (int i = 0; i < n; ++i) {
+                      union sigval v {};
+                      v.sival_int = i;
+                      while (sigqueue(getppid(), rt, v) != 0) usleep(100);  // EAGAIN: the queue is full
+                    }
+                    _exit(0);
+                  }
+                }
+                if (done()) {
+                  w.stop();
+                  return false;
+                }
+                if (!w.is_active()) w.start(cb);
+                return true;
+              });
+              uv_run(l.get(), UV_RUN_DEFAULT);
+              EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(sender, 20), 0));
+            },
+            rt, n);
+        w.close();
+      },
+      60);
+}
+
+TEST(PeerEvent, RealtimeFloodOnOneCpuWithStopAndRestartLosesNothing) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int rt = SIGRTMIN + 6, n = 300;
+        sigrelay::test::prepare_signals({rt});
+        base b;
+        sigrelay::event::signal_watcher w(b.get(), {rt});
+        flood_with_restarts(
+            w,
+            [&](const std::function<void(const signal_event&)>& cb, const std::function<bool()>& done) {
+              pid_t sender = 0;
+              struct ctx {
+                std::function<bool()> tick;
+                ::event* ev;
+              } c{};
+              c.tick = [&] {
+                if (sender == 0) {
+                  sender = fork();
+                  if (sender == 0) {
+                    for (int i = 0; i < n; ++i) {
+                      union sigval v {};
+                      v.sival_int = i;
+                      while (sigqueue(getppid(), rt, v) != 0) usleep(100);
+                    }
+                    _exit(0);
+                  }
+                }
+                if (done()) {
+                  w.stop();
+                  return false;
+                }
+                if (!w.is_active()) w.start(cb);
+                return true;
+              };
+              c.ev = event_new(
+                  b.get(), -1, EV_PERSIST,
+                  [](evutil_socket_t, short, void* arg) {
+                    auto* cx = static_cast<ctx*>(arg);
+                    if (!cx->tick()) event_del(cx->ev);
+                  },
+                  &c);
+              const timeval ms1{0, 1000};
+              event_add(c.ev, &ms1);
+              event_base_dispatch(b.get());
+              event_free(c.ev);
+              EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(sender, 20), 0));
+            },
+            rt, n);
+      },
+      60);
 }
 
 }  // namespace
