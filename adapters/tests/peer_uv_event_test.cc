@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <setjmp.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1563,6 +1564,56 @@ TEST(PeerEvent, RealtimeFloodOnOneCpuWithStopAndRestartLosesNothing) {
             rt, n);
       },
       60);
+}
+
+// registry.hpp, "Chaining": "The earlier handler may leave by siglongjmp (a REPL's Ctrl+C handler, a
+// fault probe): the registry stays fully usable, and that delivery's actions do not run". A program
+// handler of SIGINT installed before the watcher leaves the first delivery by siglongjmp(); the
+// watcher does not get that one, gets the next with count 1, and after close() SIGINT is the
+// program's handler again.
+sigjmp_buf repl_jump;
+volatile sig_atomic_t jump_next = 1;
+void repl_handler(int) {
+  if (jump_next != 0) {
+    jump_next = 0;
+    siglongjmp(repl_jump, 1);
+  }
+}
+
+TEST(PeerUv, EarlierHandlerLeavingBySiglongjmpLeavesTheWatcherWorking) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGINT});
+    struct sigaction sa {};
+    sa.sa_handler = repl_handler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(0, sigaction(SIGINT, &sa, nullptr));
+    const auto before = snapshot();
+    {
+      loop l;
+      sigrelay::uv::signal_watcher w(l.get(), {SIGINT});
+      std::vector<signal_event> got;
+      ASSERT_EQ(0, w.start([&](const signal_event& e) {
+        got.push_back(e);
+        w.stop();
+      }));
+      volatile int jumped = 0;
+      if (sigsetjmp(repl_jump, 1) == 0) {
+        kill(getpid(), SIGINT);
+        ADD_FAILURE() << "the earlier handler did not jump";
+      } else {
+        jumped = 1;
+      }
+      EXPECT_EQ(1, jumped);
+      uv_run(l.get(), UV_RUN_NOWAIT);
+      EXPECT_TRUE(got.empty()) << "the delivery the earlier handler took reached the watcher";
+      ASSERT_EQ(0, kill(getpid(), SIGINT));
+      EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+      ASSERT_EQ(1u, got.size());
+      EXPECT_EQ(1u, got[0].count);
+      w.close();
+    }
+    EXPECT_EQ("", differences(before, snapshot()));
+  });
 }
 
 }  // namespace
