@@ -1616,4 +1616,43 @@ TEST(PeerUv, EarlierHandlerLeavingBySiglongjmpLeavesTheWatcherWorking) {
   });
 }
 
+// uv.hpp, "Errors": constructors throw "with the libuv error (as a positive errno value) if the
+// handles cannot be initialised". A moved-from `signals` has no descriptor (signals.hpp:
+// "native_handle() is -1"): uv_poll_init() refuses it, the constructor throws EBADF, and nothing is
+// left on the loop (the fixture closes it).
+TEST(PeerUv, MovedFromSourceIsRefusedWithTheLibuvError) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    loop l;
+    sigrelay::signals source({SIGUSR1});
+    sigrelay::signals taken(std::move(source));
+    try {
+      sigrelay::uv::signal_watcher w(l.get(), std::move(source));
+      ADD_FAILURE() << "a moved-from source was accepted";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(std::make_error_code(std::errc::bad_file_descriptor), e.code()) << e.what();
+    }
+  });
+}
+
+// The same on libevent (event.hpp, "Errors"): libevent's event_add() accepts a read event on
+// descriptor -1, so a watcher made from a moved-from source would start "successfully", never fire,
+// and keep event_base_dispatch() from returning for good. The constructor refuses it, as uv's does.
+// DISABLED_: fails, the constructor accepts it.
+TEST(PeerEvent, DISABLED_MovedFromSourceIsRefused) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    base b;
+    sigrelay::signals source({SIGUSR1});
+    sigrelay::signals taken(std::move(source));
+    try {
+      sigrelay::event::signal_watcher w(b.get(), std::move(source));
+      ADD_FAILURE() << "a moved-from source was accepted; start() says "
+                    << w.start([](const signal_event&) {});
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(std::make_error_code(std::errc::bad_file_descriptor), e.code()) << e.what();
+    }
+  });
+}
+
 }  // namespace
