@@ -1638,8 +1638,7 @@ TEST(PeerUv, MovedFromSourceIsRefusedWithTheLibuvError) {
 // The same on libevent (event.hpp, "Errors"): libevent's event_add() accepts a read event on
 // descriptor -1, so a watcher made from a moved-from source would start "successfully", never fire,
 // and keep event_base_dispatch() from returning for good. The constructor refuses it, as uv's does.
-// DISABLED_: fails, the constructor accepts it.
-TEST(PeerEvent, DISABLED_MovedFromSourceIsRefused) {
+TEST(PeerEvent, MovedFromSourceIsRefused) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1});
     base b;

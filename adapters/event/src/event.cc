@@ -100,7 +100,13 @@ signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> sign
 signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
   auto st = std::make_unique<state>();
   st->source.emplace(std::move(source));
-  st->ev = event_new(base, st->source->native_handle(), EV_READ | EV_PERSIST, state::on_ready, st.get());
+  const int fd = st->source->native_handle();
+  // libevent would take a read event on -1 (a moved-from source): started, it would never fire and
+  // would keep the base running. Refused as uv_poll_init() refuses it.
+  if (fd < 0)
+    throw_errc(std::errc::bad_file_descriptor,
+               "sigrelay::event::signal_watcher: the source has no descriptor");
+  st->ev = event_new(base, fd, EV_READ | EV_PERSIST, state::on_ready, st.get());
   if (st->ev == nullptr)
     throw_errc(std::errc::not_enough_memory, "sigrelay::event::signal_watcher: event_new");
   state_ = st.release();

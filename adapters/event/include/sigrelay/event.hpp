@@ -49,8 +49,9 @@
 //   make a new watcher there.
 //
 // Errors
-//   Constructors throw std::system_error as sigrelay::signals does, or std::errc::not_enough_memory
-//   if event_new() fails. start() and stop() return libevent's 0 / -1.
+//   Constructors throw std::system_error as sigrelay::signals does, std::errc::bad_file_descriptor
+//   if the source has no descriptor (a moved-from signals), or std::errc::not_enough_memory if
+//   event_new() fails. start() and stop() return libevent's 0 / -1.
 #pragma once
 
 #include <event2/event.h>
