@@ -11,7 +11,11 @@
 // test names the peer test it ports. Where sigrelay deliberately differs (it chains with the previous
 // handler instead of replacing it, keeps recording while stopped, gives every base every delivery, and
 // makes a fork child's copy of a watcher dead), the test asserts sigrelay's documented behaviour and
-// says "Differs from". Each body runs in a forked child under a watchdog (run_in_child), so a hang or a
+// says "Differs from". Beyond the peers' own tests: libuv issue #3483 (a fork child spinning on a
+// signal the parent had not dispatched) on both adapters and after _Fork(), a source closed from
+// another thread, a moved-from source, libuv's uv_spawn() and libevent's evsignal on the same signal
+// as a watcher, an earlier handler leaving by siglongjmp(), and a realtime flood on one CPU across
+// stop/start cycles. Each body runs in a forked child under a watchdog (run_in_child), so a hang or a
 // crash fails one test, not the runner.
 #include <event2/event.h>
 #include <uv.h>
