@@ -8,7 +8,16 @@
 //   is no longer readable then, so start() activates the event by hand (event_active) to hand them out.
 // - The callback may destroy the watcher: the destructor then only marks the state dead, and the
 //   dispatch loop, which owns it for the duration, frees it on its way out.
+// - In a fork child (after event_reinit()) the source is dead (signals.hpp, "Fork"), but its
+//   descriptor is shared with the parent and stays readable until the parent drains it: a level-
+//   triggered read event on it would spin the child's base. And the backlog holds the parent's
+//   events. So the first activation in another process, or a start() there, drops the backlog and deletes
+//   the event, for good.
+// - A source closed through a signals::handle (from any thread) leaves its descriptor readable for
+//   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/event.hpp"
+
+#include <unistd.h>
 
 #include <exception>
 #include <memory>
@@ -30,6 +39,7 @@ struct signal_watcher::state {
   bool active = false;
   bool dispatching = false;
   bool dead = false;  // the watcher was destroyed during dispatch
+  pid_t owner = ::getpid();
 
   static void on_ready(evutil_socket_t fd, short what, void* arg);
 };
@@ -37,7 +47,20 @@ struct signal_watcher::state {
 void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, void* arg) {
   auto* st = static_cast<state*>(arg);
   if (!st->active) return;
-  if (st->backlog.empty()) st->backlog.refill(*st->source);
+  if (::getpid() != st->owner) {  // a fork child's copy: never reads or hands out again
+    st->backlog.clear();
+    event_del(st->ev);
+    return;
+  }
+  if (st->backlog.empty()) {
+    st->backlog.refill(*st->source);
+    if (st->backlog.empty() && st->source->is_closed()) {
+      // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
+      st->active = false;
+      event_del(st->ev);
+      return;
+    }
+  }
   st->dispatching = true;
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
@@ -77,7 +100,13 @@ signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> sign
 signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
   auto st = std::make_unique<state>();
   st->source.emplace(std::move(source));
-  st->ev = event_new(base, st->source->native_handle(), EV_READ | EV_PERSIST, state::on_ready, st.get());
+  const int fd = st->source->native_handle();
+  // libevent would take a read event on -1 (a moved-from source): started, it would never fire and
+  // would keep the base running. Refused as uv_poll_init() refuses it.
+  if (fd < 0)
+    throw_errc(std::errc::bad_file_descriptor,
+               "sigrelay::event::signal_watcher: the source has no descriptor");
+  st->ev = event_new(base, fd, EV_READ | EV_PERSIST, state::on_ready, st.get());
   if (st->ev == nullptr)
     throw_errc(std::errc::not_enough_memory, "sigrelay::event::signal_watcher: event_new");
   state_ = st.release();
@@ -99,6 +128,12 @@ signal_watcher::~signal_watcher() {
 int signal_watcher::start(callback cb) {
   if (!cb) return -1;
   state_->cb = std::make_shared<const callback>(std::move(cb));
+  if (::getpid() != state_->owner) {  // a fork child's copy: nothing will come
+    state_->backlog.clear();
+    if (state_->active) event_del(state_->ev);
+    state_->active = true;
+    return 0;
+  }
   if (!state_->active) {
     if (event_add(state_->ev, nullptr) != 0) return -1;
     state_->active = true;

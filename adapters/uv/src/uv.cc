@@ -10,7 +10,16 @@
 //   empty, hands them out instead of the poll.
 // - The state outlives the C++ object whenever needed: it is freed by the second uv_close callback,
 //   so the callback may destroy the watcher (the state then only notes it is closing).
+// - In a fork child (after uv_loop_fork()) the source is dead (signals.hpp, "Fork"), but its
+//   descriptor is shared with the parent and stays readable until the parent drains it: a level-
+//   triggered poll on it would spin the child's loop. And the backlog holds the parent's events. So
+//   the first dispatch in another process, or a start() there, drops the backlog and stops both
+//   handles, for good.
+// - A source closed through a signals::handle (from any thread) leaves its descriptor readable for
+//   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/uv.hpp"
+
+#include <unistd.h>
 
 #include <memory>
 #include <optional>
@@ -34,9 +43,12 @@ struct signal_watcher::state {
   std::function<void()> on_closed;
   bool active = false;
   bool closing = false;
+  bool orphaned = false;  // a fork child's copy: never polls or hands out again
+  pid_t owner = ::getpid();
   int open_handles = 0;  // handles not yet through their close callback
 
   static state* make(uv_loop_t* loop, sigrelay::signals&& source);
+  static bool orphan_if_forked(state* st) noexcept;
   static void dispatch(state* st) noexcept;
   static void update_idle(state* st) noexcept;
   static void on_poll(uv_poll_t* handle, int status, int events);
@@ -60,9 +72,29 @@ namespace {
 
 }  // namespace
 
+// In a fork child: drops the parent's events and stops both handles, for good. One getpid() per batch.
+bool signal_watcher::state::orphan_if_forked(state* st) noexcept {
+  if (!st->orphaned && ::getpid() == st->owner) return false;
+  st->orphaned = true;
+  st->backlog.clear();
+  uv_poll_stop(&st->poll);
+  uv_idle_stop(&st->idle);
+  return true;
+}
+
 // Hands out the backlog, refilled once from pending() if empty, while the watcher is active.
 void signal_watcher::state::dispatch(state* st) noexcept {
-  if (st->backlog.empty() && st->source) st->backlog.refill(*st->source);
+  if (orphan_if_forked(st)) return;
+  if (st->backlog.empty() && st->source) {
+    st->backlog.refill(*st->source);
+    if (st->backlog.empty() && st->source->is_closed()) {
+      // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
+      st->active = false;
+      uv_poll_stop(&st->poll);
+      update_idle(st);
+      return;
+    }
+  }
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
   while (budget-- > 0 && st->active && !st->closing && !st->backlog.empty()) {
@@ -78,7 +110,7 @@ void signal_watcher::state::dispatch(state* st) noexcept {
 
 // The idle handle is active only while the watcher is started and has a backlog to hand out.
 void signal_watcher::state::update_idle(state* st) noexcept {
-  if (st->closing) return;
+  if (st->closing || st->orphaned) return;
   if (st->active && !st->backlog.empty()) {
     if (uv_is_active(reinterpret_cast<uv_handle_t*>(&st->idle)) == 0) uv_idle_start(&st->idle, on_idle);
   } else {
@@ -142,6 +174,10 @@ signal_watcher::~signal_watcher() { close(); }
 int signal_watcher::start(callback cb) {
   if (state_ == nullptr || !cb) return UV_EINVAL;
   state_->cb = std::make_shared<const callback>(std::move(cb));
+  if (state::orphan_if_forked(state_)) {
+    state_->active = true;  // started, as far as the caller is concerned; nothing will come
+    return 0;
+  }
   if (!state_->active) {
     const int rc = uv_poll_start(&state_->poll, UV_READABLE, state::on_poll);
     if (rc != 0) return rc;

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // sigrelay/event.hpp — sigrelay signals as a libevent event (target sigrelay::event).
 //
-// What evsignal_new() does, plus what it lacks: it chains with every other handler of the signal
-// (through sigrelay's registry; libevent keeps one handler per signal per process and restores the
-// old one only when its own event goes), loses nothing while stopped, counts coalesced deliveries
-// and tells who sent each signal. Unlike evsignal, it works on several event_bases at once.
+// What evsignal_new() does, plus what it lacks: it chains with every handler of the signal installed
+// before it (through sigrelay's registry; libevent keeps one handler per signal per process and
+// restores the old one only when its own event goes), loses nothing while stopped, counts coalesced
+// deliveries and tells who sent each signal. Unlike evsignal, it works on several event_bases at once.
+// An evsignal event added after the watcher, on the same signal, takes the signal over (libevent's
+// handler does not chain; sigrelay::check_ownership() reports it) until it is deleted: libevent then
+// restores sigrelay's handler, and the watcher gets the signal again.
 //
 // Example:
 //
@@ -36,9 +39,19 @@
 //   Several bases on several threads may each have their watchers, on the same or different
 //   signals: every watcher of a signal receives every delivery.
 //
+// Fork
+//   In a fork child the watcher is dead, as its sigrelay::signals is (signals.hpp, "Fork"): after
+//   event_reinit() its callback never runs, not even for events the parent had drained but not
+//   handed out. A watcher started at the fork deletes its event the first time it activates in the
+//   child (the descriptor it shares with the parent is readable while the parent has deliveries not
+//   yet drained), so the child's base does not spin on it; start() in the child never adds it. From
+//   then on it no longer keeps event_base_dispatch() from returning. Destroy it in the child, and
+//   make a new watcher there.
+//
 // Errors
-//   Constructors throw std::system_error as sigrelay::signals does, or std::errc::not_enough_memory
-//   if event_new() fails. start() and stop() return libevent's 0 / -1.
+//   Constructors throw std::system_error as sigrelay::signals does, std::errc::bad_file_descriptor
+//   if the source has no descriptor (a moved-from signals), or std::errc::not_enough_memory if
+//   event_new() fails. start() and stop() return libevent's 0 / -1.
 #pragma once
 
 #include <event2/event.h>
@@ -58,7 +71,9 @@ class signal_watcher {
   // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the event on
   // `base`; not started yet (signals arriving meanwhile are recorded, not lost).
   signal_watcher(event_base* base, std::initializer_list<int> signos, const signals_options& options = {});
-  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  // Takes over an existing `signals`; nothing else may consume from it afterwards. If it is closed
+  // (through a signals::handle, from any thread), the watcher hands out what was recorded, then
+  // stops (is_active() turns false), so that event_base_dispatch() can return.
   signal_watcher(event_base* base, sigrelay::signals&& source);
   // Frees the event and unsubscribes; events not handed out are dropped. May run inside the callback.
   ~signal_watcher();

@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: MIT
 // sigrelay/uv.hpp — sigrelay signals as a libuv handle (target sigrelay::uv).
 //
-// What uv_signal_t does, plus what it lacks: it chains with every other handler of the signal
-// (through sigrelay's registry; uv_signal_t forgets the previous handler and resets the signal to
-// SIG_DFL when its last watcher stops), loses nothing while stopped, counts coalesced deliveries and
-// tells who sent each signal.
+// What uv_signal_t does, plus what it lacks: it chains with every handler of the signal installed
+// before it (through sigrelay's registry; uv_signal_t forgets the previous handler and resets the
+// signal to SIG_DFL when its last watcher stops), loses nothing while stopped, counts coalesced
+// deliveries and tells who sent each signal.
+//
+// libuv's own handler, installed after the watcher, replaces it without chaining: by
+// uv_signal_start() on the same signal, and for SIGCHLD by uv_spawn() when no uv_process_t of the
+// loop is open (closing the last one sets SIG_DFL). The watcher then gets nothing of that signal;
+// sigrelay::check_ownership() (<sigrelay/describe.hpp>) reports it. Watch SIGCHLD with uv_spawn()
+// only while a uv_process_t is open, or reap children through libuv's exit callbacks (README,
+// "Interop").
 //
 // Example:
 //
@@ -37,6 +44,15 @@
 //   may each have their watchers, on the same or different signals: every watcher of a signal
 //   receives every delivery.
 //
+// Fork
+//   In a fork child the watcher is dead, as its sigrelay::signals is (signals.hpp, "Fork"): after
+//   uv_loop_fork() its callback never runs, not even for events the parent had drained but not
+//   handed out. A watcher started at the fork stops its handles the first time they wake in the
+//   child (the descriptor it shares with the parent is readable while the parent has deliveries not
+//   yet drained), so the child's loop does not spin on them; start() in the child never starts them.
+//   From then on it no longer keeps uv_run() from returning. close() it in the child, and make a new
+//   watcher there.
+//
 // Errors
 //   Constructors throw std::system_error as sigrelay::signals does, or with the libuv error (as a
 //   positive errno value) if the handles cannot be initialised. start() returns a libuv error code
@@ -60,7 +76,9 @@ class signal_watcher {
   // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the handles on
   // `loop`; not started yet (signals arriving meanwhile are recorded, not lost).
   signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos, const signals_options& options = {});
-  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  // Takes over an existing `signals`; nothing else may consume from it afterwards. If it is closed
+  // (through a signals::handle, from any thread), the watcher hands out what was recorded, then
+  // stops (is_active() turns false), so that uv_run() can return.
   signal_watcher(uv_loop_t* loop, sigrelay::signals&& source);
   // close()s if not closed yet.
   ~signal_watcher();
