@@ -47,13 +47,21 @@ struct signal_watcher::state {
 void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, void* arg) {
   auto* st = static_cast<state*>(arg);
   if (!st->active) return;
-  if (::getpid() != st->owner) {  // a fork child's copy: never reads or hands out again
+  // A fork child's copy never hands out again. Asked (getpid()) only where a child can be: events
+  // left from before this wake-up (maybe the parent's), or a wake-up that brought nothing (the
+  // descriptor shared with the parent); a wake-up with new events is the owner's (a dead copy's
+  // pending() returns nothing), so the usual path pays no system call.
+  const auto forked = [st] {
+    if (::getpid() == st->owner) return false;
     st->backlog.clear();
     event_del(st->ev);
-    return;
-  }
-  if (st->backlog.empty()) {
+    return true;
+  };
+  if (!st->backlog.empty()) {
+    if (forked()) return;
+  } else {
     st->backlog.refill(*st->source);
+    if (st->backlog.empty() && forked()) return;
     if (st->backlog.empty() && st->source->is_closed()) {
       // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
       st->active = false;

@@ -72,7 +72,7 @@ namespace {
 
 }  // namespace
 
-// In a fork child: drops the parent's events and stops both handles, for good. One getpid() per batch.
+// In a fork child: drops the parent's events and stops both handles, for good (one getpid()).
 bool signal_watcher::state::orphan_if_forked(state* st) noexcept {
   if (!st->orphaned && ::getpid() == st->owner) return false;
   st->orphaned = true;
@@ -84,9 +84,16 @@ bool signal_watcher::state::orphan_if_forked(state* st) noexcept {
 
 // Hands out the backlog, refilled once from pending() if empty, while the watcher is active.
 void signal_watcher::state::dispatch(state* st) noexcept {
-  if (orphan_if_forked(st)) return;
-  if (st->backlog.empty() && st->source) {
+  // Asked (getpid()) only where a fork child can be: events left from before this wake-up (maybe the
+  // parent's), or a wake-up that brought nothing (the descriptor shared with the parent); a wake-up
+  // with new events is the owner's (a dead copy's pending() returns nothing), so the usual path pays
+  // no system call.
+  if (st->orphaned) return;
+  if (!st->backlog.empty()) {
+    if (orphan_if_forked(st)) return;
+  } else if (st->source) {
     st->backlog.refill(*st->source);
+    if (st->backlog.empty() && orphan_if_forked(st)) return;
     if (st->backlog.empty() && st->source->is_closed()) {
       // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
       st->active = false;
