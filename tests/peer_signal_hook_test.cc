@@ -1134,6 +1134,172 @@ TEST(PeerSignalHookOrigin, CoalescedDeliveriesAreCountedWithTheLatestOrigin) {
 }
 
 // =================================================================================================
+// Corner cases the peer's users met (its issue threads), against our promises
+// =================================================================================================
+
+// Peer issue #130 (report on Ctrl+C, then emulate_default_handler(SIGINT) from the iterator's
+// thread, while the Signals object still subscribes SIGINT): the process must end killed by SIGINT,
+// on both backends (the signalfd backend blocks SIGINT in that very thread).
+class PeerSignalHookIssues : public testing::TestWithParam<backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  }
+  backend kind() const { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, PeerSignalHookIssues, testing::Values(backend::relay, backend::signalfd),
+                         backend_name);
+
+TEST_P(PeerSignalHookIssues, EmulateDefaultFromTheConsumerWhileStillSubscribedKillsBySigint) {
+  const backend k = kind();
+  for (const bool threaded : {false, true}) {
+    const int status = run_in_child([k, threaded] {
+      auto consume = [k] {
+        signals sigs({SIGINT}, k);
+        kill(getpid(), SIGINT);
+        for (const signal_event& e : sigs) {
+          if (e.signo == SIGINT) sigrelay::relay::emulate_default(SIGINT);
+          break;
+        }
+        ADD_FAILURE() << "emulate_default(SIGINT) returned";
+      };
+      if (threaded) {
+        set_blocked(SIGINT, true);  // only the consumer thread takes it
+        std::thread t([&consume] {
+          set_blocked(SIGINT, false);
+          consume();
+        });
+        t.join();
+      } else {
+        consume();
+      }
+    });
+    EXPECT_TRUE(killed_by(status, SIGINT)) << (threaded ? "on a thread" : "on the main thread");
+  }
+}
+
+// The peer's conditional shutdown doc: "this also allows asking the user 'Do you want to terminate'
+// and disarming the abrupt shutdown if the user answers 'No'". Clearing the flag in ordinary code
+// disarms die_if_set; setting it again re-arms it.
+TEST(PeerSignalHookIssues, DieIfSetIsDisarmedByClearingTheFlag) {
+  const int status = run_in_child([] {
+    static std::atomic<bool> armed{false};
+    sigrelay::add_action(SIGTERM, sigrelay::relay::die_if_set(armed));
+    sigrelay::add_action(SIGTERM, sigrelay::relay::set_flag(armed));
+    raise(SIGTERM);
+    ASSERT_TRUE(eventually([] { return armed.load(); }));
+    armed.store(false);  // "No"
+    raise(SIGTERM);      // arms again, does not kill
+    ASSERT_TRUE(eventually([] { return armed.load(); }));
+    for (int i = 0; i < 20; ++i) usleep(1000);
+    raise(SIGTERM);  // kills
+    for (int i = 0; i < 100; ++i) usleep(1000);
+    ADD_FAILURE() << "survived the armed SIGTERM";
+  });
+  EXPECT_TRUE(killed_by(status, SIGTERM));
+}
+
+// Peer issue #30 / registry "Race condition" (another library installs its own handler over ours).
+// registry.hpp, Chaining: "the registry never overwrites that handler: when the last action goes,
+// the trampoline is left to pass deliveries through ... a later add_action() reaches only through
+// that code's handler (if it chains to what it replaced). If that code has meanwhile set SIG_DFL or
+// SIG_IGN, add_action() installs the trampoline afresh".
+void foreign_handler(int) { log_mark(200); }
+TEST(PeerSignalHookIssues, ForeignHandlerOverOursIsNeverOverwritten) {
+  SIGRELAY_IN_CHILD([] {
+    static std::atomic<bool> flag{false};
+    const action_id a = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
+    struct sigaction foreign {};
+    foreign.sa_handler = foreign_handler;
+    sigemptyset(&foreign.sa_mask);
+    ASSERT_EQ(0, sigaction(SIGUSR1, &foreign, nullptr));
+    EXPECT_TRUE(sigrelay::remove_action(a));
+    EXPECT_EQ(foreign_handler, current_action(SIGUSR1).sa_handler) << "the foreign handler was replaced";
+    const action_id b = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
+    EXPECT_EQ(foreign_handler, current_action(SIGUSR1).sa_handler) << "add_action() overwrote it";
+    raise(SIGUSR1);
+    EXPECT_TRUE(eventually([] { return g_log_n.load() == 1; }));
+    EXPECT_FALSE(flag.load()) << "reached an action through a handler that does not chain";
+    sigrelay::remove_action(b);
+    EXPECT_EQ(foreign_handler, current_action(SIGUSR1).sa_handler);
+    // The foreign code gives up: SIG_DFL. A new action installs the trampoline afresh, and its
+    // removal restores SIG_DFL.
+    signal(SIGUSR1, SIG_DFL);
+    const action_id c = sigrelay::add_action(SIGUSR1, sigrelay::relay::set_flag(flag));
+    EXPECT_NE(SIG_DFL, current_action(SIGUSR1).sa_handler);
+    raise(SIGUSR1);
+    EXPECT_TRUE(eventually([] { return flag.load(); }));
+    sigrelay::remove_action(c);
+    EXPECT_EQ(SIG_DFL, current_action(SIGUSR1).sa_handler);
+  });
+}
+
+// signals.hpp, wait(): "empty only once closed (events recorded before close() are still handed out
+// first)"; the iterator likewise. The peer's close() drops what was pending; ours hands it out.
+// Both with the process single-threaded (where the signalfd backend's wait() sleeps in a blocking
+// read()) and after a thread was created (where it sleeps in ppoll()): the answer must not depend on
+// whether the program ever made a thread.
+void handed_out_after_close(backend k, bool threaded) {
+  if (threaded) std::thread([] {}).join();  // __libc_single_threaded is false from now on
+  {
+    signals sigs({SIGUSR1, SIGUSR2}, k);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    ASSERT_TRUE(eventually([&] { return readable(sigs.native_handle()); }));
+    sigs.get_handle().close();
+    const std::vector<signal_event> got = sigs.wait();
+    EXPECT_EQ(1U, total(got, SIGUSR1));
+    EXPECT_EQ(1U, total(got, SIGUSR2));
+    EXPECT_TRUE(sigs.wait().empty());
+  }
+  {
+    signals sigs({SIGUSR1}, k);
+    raise(SIGUSR1);
+    ASSERT_TRUE(eventually([&] { return readable(sigs.native_handle()); }));
+    sigs.get_handle().close();
+    int n = 0;
+    for (const signal_event& e : sigs) n += e.signo == SIGUSR1 ? 1 : 0;
+    EXPECT_EQ(1, n);
+  }
+}
+
+TEST_P(PeerSignalHookIssues, EventsRecordedBeforeCloseAreStillHandedOutSingleThreaded) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] { handed_out_after_close(k, /*threaded=*/false); });
+}
+
+TEST_P(PeerSignalHookIssues, EventsRecordedBeforeCloseAreStillHandedOutWithAThread) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] { handed_out_after_close(k, /*threaded=*/true); });
+}
+
+// signals.hpp, add()/remove(): "add() on a closed (or moved-from) object throws std::system_error
+// (std::errc::bad_file_descriptor, naming the signal) and changes nothing; remove() works on a
+// closed object (it unsubscribes, restoring the disposition)".
+TEST_P(PeerSignalHookIssues, ClosedObjectRefusesAddButRemoveRestores) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] {
+    signals sigs({SIGUSR1}, k);
+    sigs.get_handle().close();
+    const auto before = snapshot();
+    try {
+      sigs.add(SIGUSR2);
+      ADD_FAILURE() << "add() on a closed object succeeded";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(std::errc::bad_file_descriptor, e.code());
+      EXPECT_NE(std::string::npos, std::string(e.what()).find("SIGUSR2")) << e.what();
+    }
+    EXPECT_TRUE(sigrelay::test::same_state(before, snapshot()));
+    sigs.remove(SIGUSR1);
+    EXPECT_EQ(SIG_DFL, current_action(SIGUSR1).sa_handler);
+    sigset_t m;
+    pthread_sigmask(SIG_BLOCK, nullptr, &m);
+    EXPECT_EQ(0, sigismember(&m, SIGUSR1)) << "the signalfd block outlived remove()";
+  });
+}
+
+// =================================================================================================
 // signal-hook tests/test.rs (wait_for_shutdown_signal) and fork
 // =================================================================================================
 
