@@ -1255,7 +1255,9 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
         (c.sink.state.load(std::memory_order_seq_cst) & (sink::notified | sink::closed)) == 0) {
       if (read_blocking(c, events)) return;
     }
-    drain(c, polls && woke && !reads, events, /*read_fd=*/!reads);
+    // Once closed, no blocking read() follows this drain (the loop returns after it): the drain reads
+    // the signalfd itself, or what the kernel queued before close() would not be handed out.
+    drain(c, polls && woke && !reads, events, /*read_fd=*/!reads || c.closed());
     // (After the drain, which may have read the stop callback's eventfd write away: look again.)
     if (!events.empty() || c.closed() || c.foreign_cached() || is_stopped()) return;
     long long remaining = -1;
