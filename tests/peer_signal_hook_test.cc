@@ -763,6 +763,26 @@ TEST(PeerSignalHookPipe, FullPipeNeverBlocksTheHandlerAndStaysReadable) {
   });
 }
 
+// Peer (pipe.rs): writes coalesce when the reader is slow. Ours (wakeup_fd::drain): "Number of
+// wake-ups since the last drain (0 if none); makes the fd unreadable."
+TEST(PeerSignalHookPipe, WakeupFdCountsDeliveriesSinceTheLastDrain) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::relay::wakeup_fd wake;
+    static std::atomic<std::uint64_t> seen{0};
+    const action_id a = sigrelay::add_action(SIGUSR1, wake.get());
+    const action_id b = sigrelay::add_action(SIGUSR1, sigrelay::relay::add_count(seen));
+    EXPECT_EQ(0U, wake.drain());
+    for (int i = 0; i < 3; ++i) raise(SIGUSR1);
+    ASSERT_TRUE(eventually([] { return seen.load() == 3; }));
+    EXPECT_TRUE(readable(wake.native_handle()));
+    EXPECT_EQ(3U, wake.drain());
+    EXPECT_FALSE(readable(wake.native_handle()));
+    EXPECT_EQ(0U, wake.drain());
+    sigrelay::remove_action(a);
+    sigrelay::remove_action(b);
+  });
+}
+
 // =================================================================================================
 // signal-hook tests/iterator.rs (and the old clone-based signals_close_forever), on both backends
 // =================================================================================================
@@ -1111,6 +1131,44 @@ TEST(PeerSignalHookOrigin, KernelSentSignals) {
   });
 }
 
+// Peer: Cause::Chld(Stopped) and Chld(Continued). Ours: origin kind child with code CLD_STOPPED
+// (child_status the stop signal) and CLD_CONTINUED (child_status SIGCONT).
+TEST(PeerSignalHookOrigin, ChildStoppedAndContinued) {
+  SIGRELAY_IN_CHILD([] {
+    signals sigs{SIGCHLD};
+    const pid_t kid = fork();
+    if (kid == 0) {
+      alarm(20);
+      raise(SIGSTOP);
+      _exit(0);
+    }
+    auto next_child_event = [&] {
+      signal_event ev;
+      eventually([&] {
+        for (const auto& e : sigs.pending()) ev = e;
+        return ev.signo == SIGCHLD;
+      });
+      return ev;
+    };
+    int status = 0;
+    ASSERT_EQ(kid, waitpid(kid, &status, WUNTRACED));
+    ASSERT_TRUE(WIFSTOPPED(status));
+    const signal_event stopped = next_child_event();
+    EXPECT_EQ(origin_kind::child, stopped.last.kind);
+    EXPECT_EQ(kid, stopped.last.pid);
+    EXPECT_EQ(CLD_STOPPED, stopped.last.code);
+    EXPECT_EQ(SIGSTOP, stopped.last.child_status);
+    kill(kid, SIGCONT);
+    const signal_event continued = next_child_event();
+    EXPECT_EQ(origin_kind::child, continued.last.kind);
+    EXPECT_EQ(kid, continued.last.pid);
+    // The exit may have coalesced with the continue: the latest origin is either.
+    EXPECT_TRUE(continued.last.code == CLD_CONTINUED || continued.last.code == CLD_EXITED)
+        << continued.last.code;
+    EXPECT_TRUE(exited_with(wait_with_deadline(kid, 10), 0));
+  });
+}
+
 // Difference: the peer's WithOrigin keeps several origins of one signal; ours counts the
 // coalesced deliveries and keeps the latest origin. Two deliveries before a drain: one event, count
 // 2, the origin of the second (a sigqueue() with its value).
@@ -1296,6 +1354,55 @@ TEST_P(PeerSignalHookIssues, ClosedObjectRefusesAddButRemoveRestores) {
     sigset_t m;
     pthread_sigmask(SIG_BLOCK, nullptr, &m);
     EXPECT_EQ(0, sigismember(&m, SIGUSR1)) << "the signalfd block outlived remove()";
+  });
+}
+
+// Peer: Signals::new and Handle::add_signal have "the same restrictions (panics, errors)" as
+// register. Ours: the constructor and add() (of the object or a handle) refuse a forbidden signal
+// with invalid_argument naming it, and nothing is subscribed or changed (signals.hpp, Errors).
+TEST_P(PeerSignalHookIssues, ForbiddenSignalsThroughSignalsAndHandleChangeNothing) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] {
+    const auto before = snapshot();
+    try {
+      signals sigs({SIGUSR1, SIGSEGV}, k);
+      ADD_FAILURE() << "SIGSEGV accepted";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(std::errc::invalid_argument, e.code());
+      EXPECT_NE(std::string::npos, std::string(e.what()).find("SIGSEGV")) << e.what();
+    }
+    EXPECT_TRUE(sigrelay::test::same_state(before, snapshot()));
+    signals sigs({SIGUSR1}, k);
+    const auto with_one = snapshot();
+    signals::handle h = sigs.get_handle();
+    for (const int bad : {SIGKILL, SIGSTOP, SIGILL, 0, -1, NSIG + 5}) {
+      EXPECT_THROW(h.add(bad), std::system_error) << bad;
+      EXPECT_THROW(sigs.add(bad), std::system_error) << bad;
+    }
+    EXPECT_TRUE(sigrelay::test::same_state(with_one, snapshot()));
+  });
+}
+
+// Peer: signals given twice are registered once (its pending set is per signal). Ours: "duplicates
+// are subscribed once": one delivery, one event of count 1.
+TEST_P(PeerSignalHookIssues, DuplicateSignalsAreSubscribedOnce) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] {
+    const std::vector<int> twice{SIGUSR1, SIGUSR1, SIGUSR2, SIGUSR1};
+    signals sigs(twice, k);
+    sigs.add(SIGUSR2);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    std::vector<signal_event> got;
+    ASSERT_TRUE(eventually([&] {
+      for (const auto& e : sigs.pending()) got.push_back(e);
+      return total(got, SIGUSR1) >= 1 && total(got, SIGUSR2) >= 1;
+    }));
+    EXPECT_EQ(1U, total(got, SIGUSR1));
+    EXPECT_EQ(1U, total(got, SIGUSR2));
+    EXPECT_EQ(2U, got.size());
+    sigs.remove(SIGUSR1);
+    EXPECT_EQ(SIG_DFL, current_action(SIGUSR1).sa_handler) << "a duplicate left an action behind";
   });
 }
 
