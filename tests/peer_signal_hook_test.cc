@@ -847,6 +847,85 @@ TEST_P(PeerSignalHookIterator, WaitBlocksUntilASignal) {
   });
 }
 
+// Peer: SignalDelivery::get_read ("register the underlying file descriptor with an eventing system
+// (e.g. epoll) ... If the event system reports the file descriptor ready for reading you can then
+// call pending"), and the mio/tokio adapters' tests (raise, the poll wakes, the signal is there).
+// Ours: native_handle() then pending(); after the drain the fd is quiet again.
+TEST_P(PeerSignalHookIterator, PollTheNativeHandleThenPending) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] {
+    signals sigs({SIGUSR1, SIGUSR2}, k);
+    const int fd = sigs.native_handle();
+    ASSERT_GE(fd, 0);
+    EXPECT_FALSE(readable(fd));
+    for (int round = 0; round < 3; ++round) {
+      const int signo = round % 2 == 0 ? SIGUSR1 : SIGUSR2;
+      raise(signo);
+      ASSERT_TRUE(readable(fd, 10000)) << round;
+      const std::vector<signal_event> got = sigs.pending();
+      ASSERT_EQ(1U, got.size()) << round;
+      EXPECT_EQ(signo, got[0].signo);
+      EXPECT_FALSE(readable(fd)) << "still readable after the drain, round " << round;
+      EXPECT_TRUE(sigs.pending().empty());
+    }
+  });
+}
+
+// Peer: forever().take(1), into_iter().next() (tests/shutdown.rs cleanup_after_signal): taking one
+// signal and leaving the loop. The peer's iterator reads each signal's slot lazily, so the signals
+// it did not yield stay pending for the next pending()/wait(). Ours (signals.hpp: "Nothing is lost";
+// the iterator "yields events one at a time"): leaving a range-for after the first event must not
+// throw away the rest of the batch it took; the next loop, pending() or wait() hands them out.
+TEST_P(PeerSignalHookIterator, LeavingTheLoopEarlyLosesNothing) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] {
+    signals sigs({SIGUSR1, SIGUSR2, SIGHUP, SIGRTMIN}, k);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    raise(SIGHUP);
+    union sigval v {};
+    for (int i = 1; i <= 3; ++i) {
+      v.sival_int = i;
+      ASSERT_EQ(0, sigqueue(getpid(), SIGRTMIN, v));
+    }
+    ASSERT_TRUE(eventually([&] { return readable(sigs.native_handle()); }));
+    for (int i = 0; i < 50; ++i) usleep(1000);  // every delivery recorded (or queued) by now
+
+    // A broken iterator would leave nothing for the second loop, which would then wait for ever: a
+    // watchdog thread closes the object after 5 s, so the loss is reported rather than hung on.
+    std::atomic<bool> done{false};
+    signals::handle h = sigs.get_handle();
+    std::thread watchdog([&] {
+      eventually([&] { return done.load(); }, 5s);
+      h.close();
+    });
+    std::vector<int> seen;
+    std::vector<int> values;
+    auto note = [&](const signal_event& e) {
+      seen.push_back(e.signo);
+      if (e.signo == SIGRTMIN) values.push_back(e.last.value.sival_int);
+    };
+    for (const signal_event& e : sigs) {  // one event, then leave
+      note(e);
+      break;
+    }
+    for (const signal_event& e : sigs) {  // and another
+      note(e);
+      break;
+    }
+    for (const signal_event& e : sigs.pending()) note(e);
+    for (const signal_event& e : sigs.wait_for(0s)) note(e);
+    for (const signal_event& e : sigs.pending()) note(e);
+    done.store(true);
+    watchdog.join();
+    EXPECT_EQ(6U, seen.size());
+    EXPECT_EQ(1, std::count(seen.begin(), seen.end(), SIGUSR1));
+    EXPECT_EQ(1, std::count(seen.begin(), seen.end(), SIGUSR2));
+    EXPECT_EQ(1, std::count(seen.begin(), seen.end(), SIGHUP));
+    EXPECT_EQ((std::vector<int>{1, 2, 3}), values);
+  });
+}
+
 // Peer: pending_doesnt_block.
 TEST_P(PeerSignalHookIterator, PendingDoesNotBlock) {
   const backend k = kind();
