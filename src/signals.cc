@@ -502,6 +502,11 @@ struct detail::signals_core {
   std::atomic<bool> draining{false};
   // runs_only_remembered() of our record (hands_out_directly()).
   std::atomic<std::uint64_t> record_only{0};
+  // The iterator's batch (the consumer's alone, as every drain): events a wait() took for it, and
+  // the first one it has not yielded yet. Kept here, not in the iterator, so that leaving a loop
+  // early loses nothing: take_leftovers() hands the rest out first.
+  std::vector<signal_event> iter_batch;
+  std::size_t iter_next = 0;
 
   signals_core() = default;
   signals_core(const signals_core&) = delete;
@@ -1211,6 +1216,16 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
   return true;
 }
 
+// What the iterator took but did not yield (a loop left early): into `events` (cleared), before
+// anything else is drained. Copied before it counts as taken: a throw (std::bad_alloc) keeps it. Not
+// in a fork child's copy, which hands out nothing (see "Fork" in signals.hpp).
+bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& events) {
+  if (c.iter_next >= c.iter_batch.size() || c.foreign_cached()) return false;
+  events.assign(c.iter_batch.begin() + static_cast<std::ptrdiff_t>(c.iter_next), c.iter_batch.end());
+  c.iter_next = c.iter_batch.size();
+  return true;
+}
+
 // `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
 // the notes at the top for the wake-up. Fills `events` as drain() does. Inlined into each of the four
 // waits, whose constant arguments then fold away: out of line it cost 18 instructions more per
@@ -1225,6 +1240,7 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
   const auto is_stopped = [stopped] {
     return stopped != nullptr && stopped->load(std::memory_order_seq_cst);
   };
+  if (!is_stopped() && take_leftovers(c, events)) return;
   // The clock is read only for a timeout to keep (wait() without one never reads it).
   clock::time_point deadline{};
   if (timeout_ns > 0) {
@@ -1688,6 +1704,7 @@ std::size_t signals::pending(std::vector<signal_event>& events) {
     events.clear();
     return 0;
   }
+  if (take_leftovers(*core_, events)) return events.size();
   drain(*core_, /*stale_fd=*/true, events);  // clears `events` first
   return events.size();
 }
@@ -1770,16 +1787,32 @@ void signals::handle::close() noexcept {
 
 bool signals::handle::is_closed() const noexcept { return !core_ || core_->closed(); }
 
-// The iterator refills one batch vector through wait(std::vector&): its capacity is reused.
-signals::iterator::iterator(signals* owner) : owner_(owner) {
-  if (owner_->wait(batch_) == 0) owner_ = nullptr;
-}
+// The iterator refills the object's batch vector through wait(std::vector&): its capacity is reused.
+// An event counts as taken once yielded; the rest of the batch stays in the object (take_leftovers()).
+signals::iterator::iterator(signals* owner) : owner_(owner) { advance(); }
 
 signals::iterator& signals::iterator::operator++() {
-  if (++index_ < batch_.size()) return *this;
-  index_ = 0;
-  if (owner_->wait(batch_) == 0) owner_ = nullptr;
+  advance();
   return *this;
+}
+
+void signals::iterator::advance() {
+  detail::signals_core* const c = owner_->core_.get();
+  if (c != nullptr && c->iter_next < c->iter_batch.size() && !c->foreign_cached()) {
+    current_ = &c->iter_batch[c->iter_next++];
+    return;
+  }
+  if (c != nullptr) {
+    c->iter_batch.clear();
+    c->iter_next = 0;
+  }
+  if (c == nullptr || owner_->wait(c->iter_batch) == 0) {
+    owner_ = nullptr;
+    current_ = nullptr;
+    return;
+  }
+  current_ = &c->iter_batch[0];
+  c->iter_next = 1;
 }
 
 }  // namespace sigrelay
