@@ -614,7 +614,9 @@ TEST(PeerSignalHookLowLevel, EmulateDefaultFromOrdinaryCodeWithTheSignalBlocked)
     const std::vector<int> kernel = statuses_of([signo] { raise(signo); });
     const std::vector<int> ours = statuses_of([signo] {
       if (signo != SIGKILL && signo != SIGSTOP) set_blocked(signo, true);
+      errno = EDOM;
       sigrelay::relay::emulate_default(signo);
+      if (errno != EDOM) _exit(97);  // "errno is preserved"
       if (signo != SIGKILL && signo != SIGSTOP) {
         sigset_t m;
         pthread_sigmask(SIG_BLOCK, nullptr, &m);
@@ -883,8 +885,11 @@ TEST_P(PeerSignalHookIterator, LeavingTheLoopEarlyLosesNothing) {
     raise(SIGUSR1);
     raise(SIGUSR2);
     raise(SIGHUP);
+    // ThreadSanitizer keeps one pending siginfo per signal number: it merges same-number realtime
+    // signals sent before its deferred handler runs.
+    const int rt = sigrelay::test::kUnderTsan ? 1 : 3;
     union sigval v {};
-    for (int i = 1; i <= 3; ++i) {
+    for (int i = 1; i <= rt; ++i) {
       v.sival_int = i;
       ASSERT_EQ(0, sigqueue(getpid(), SIGRTMIN, v));
     }
@@ -918,11 +923,41 @@ TEST_P(PeerSignalHookIterator, LeavingTheLoopEarlyLosesNothing) {
     for (const signal_event& e : sigs.pending()) note(e);
     done.store(true);
     watchdog.join();
-    EXPECT_EQ(6U, seen.size());
+    EXPECT_EQ(3U + static_cast<unsigned>(rt), seen.size());
     EXPECT_EQ(1, std::count(seen.begin(), seen.end(), SIGUSR1));
     EXPECT_EQ(1, std::count(seen.begin(), seen.end(), SIGUSR2));
     EXPECT_EQ(1, std::count(seen.begin(), seen.end(), SIGHUP));
-    EXPECT_EQ((std::vector<int>{1, 2, 3}), values);
+    EXPECT_EQ(rt == 3 ? (std::vector<int>{1, 2, 3}) : (std::vector<int>{1}), values);
+  });
+}
+
+// The batch a loop left behind belongs to the object, and signals.hpp, Fork: "After fork(), the
+// child's copy of an object is dead ... pending() and wait*() return nothing at once": the child's
+// copy neither yields nor hands out the parent's leftovers; the parent still gets them.
+TEST_P(PeerSignalHookIterator, LeftoversOfALoopStayWithTheParentAcrossFork) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD([k] {
+    signals sigs({SIGUSR1, SIGUSR2}, k);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    ASSERT_TRUE(eventually([&] { return readable(sigs.native_handle()); }));
+    for (int i = 0; i < 20; ++i) usleep(1000);
+    int first = 0;
+    for (const signal_event& e : sigs) {
+      first = e.signo;
+      break;
+    }
+    ASSERT_EQ(SIGUSR1, first);
+    const pid_t kid = fork();
+    if (kid == 0) {
+      int n = 0;
+      for (const signal_event& e : sigs) n += e.signo;  // ends at once, yields nothing
+      _exit(n == 0 && sigs.pending().empty() && sigs.wait_for(0s).empty() ? 0 : 1);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(kid, 20), 0));
+    const std::vector<signal_event> rest = sigs.pending();
+    ASSERT_EQ(1U, rest.size());
+    EXPECT_EQ(SIGUSR2, rest[0].signo);
   });
 }
 
