@@ -237,6 +237,18 @@ TEST(PeerSignalHookRegistry, ForbiddenSignalsAreRefusedNamedAndChangeNothing) {
       EXPECT_FALSE(id);
       EXPECT_TRUE(sigrelay::test::same_state(before, snapshot())) << sigrelay::signal_name(signo);
     }
+    // Numbers that name no signal (the peer leaves those to sigaction()'s EINVAL), and a null fn.
+    const auto before = snapshot();
+    for (const int signo : {0, -1, 32, 33, SIGRTMIN - 1, SIGRTMAX + 1, NSIG, 1000}) {
+      if (signo > 0 && signo <= SIGRTMAX && !sigrelay::signal_name(signo).empty()) continue;
+      std::error_code ec;
+      EXPECT_FALSE(sigrelay::add_action(signo, action{nop_fn, nullptr}, {}, ec)) << signo;
+      EXPECT_EQ(std::errc::invalid_argument, ec) << signo;
+    }
+    std::error_code ec;
+    EXPECT_FALSE(sigrelay::add_action(SIGUSR1, action{nullptr, nullptr}, {}, ec));
+    EXPECT_EQ(std::errc::invalid_argument, ec);
+    EXPECT_TRUE(sigrelay::test::same_state(before, snapshot()));
   });
 }
 
