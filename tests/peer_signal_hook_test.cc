@@ -521,6 +521,23 @@ TEST(PeerSignalHookFlag, ConditionalShutdownAddedAfterTheIteratorTookTheFirstSig
   EXPECT_TRUE(killed_by(status, SIGTERM));
 }
 
+// Peer: the older tests/cleanup.rs cleanup_after_signal (take the first SIGTERM from the iterator,
+// then cleanup_signal(SIGTERM) puts SIG_DFL back so the second one kills). Ours needs no cleanup
+// call: destroying the last subscriber restores the disposition from before (SIG_DFL).
+TEST(PeerSignalHookFlag, DestroyingTheLastSubscriberLetsTheSecondSigtermKill) {
+  const int status = double_sigterm([](int report) {
+    {
+      signals sigs{SIGTERM};
+      write_byte(report, 'R');
+      const std::vector<signal_event> got = sigs.wait();
+      if (total(got, SIGTERM) != 1) _exit(3);
+    }
+    if (current_action(SIGTERM).sa_handler != SIG_DFL) _exit(4);
+    write_byte(report, 'A');
+  });
+  EXPECT_TRUE(killed_by(status, SIGTERM));
+}
+
 // The same with sigrelay::termination, the packaged form (termination.hpp: "The first signal
 // requests a stop; the second one ends the process at once, by that signal").
 #if defined(SIGRELAY_HAS_TERMINATION)
