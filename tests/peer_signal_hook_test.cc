@@ -472,10 +472,14 @@ int double_sigterm(const std::function<void(int report_fd)>& setup) {
   }
   close(p[1]);
   EXPECT_EQ('R', read_byte(p[0])) << "child not ready";
+  // ThreadSanitizer loses a signal that arrives as a thread enters a blocking call (README,
+  // "Caveats"): send each one once the child sleeps.
+  sigrelay::test::wait_until_asleep(pid, pid, 2s);
   kill(pid, SIGTERM);
   EXPECT_EQ('A', read_byte(p[0])) << "child did not survive (or see) the first SIGTERM";
   int status = 0;
   EXPECT_EQ(0, waitpid(pid, &status, WNOHANG)) << "ended after the first SIGTERM";
+  sigrelay::test::wait_until_asleep(pid, pid, 2s);
   kill(pid, SIGTERM);
   status = wait_with_deadline(pid, 20);
   close(p[0]);
@@ -577,8 +581,10 @@ TEST(PeerSignalHookFlag, ConditionalDefaultKillsBySigintNotSigabrt) {
   }
   close(p[1]);
   ASSERT_EQ('R', read_byte(p[0]));
+  sigrelay::test::wait_until_asleep(pid, pid, 2s);  // see double_sigterm()
   kill(pid, SIGINT);
   ASSERT_EQ('A', read_byte(p[0]));
+  sigrelay::test::wait_until_asleep(pid, pid, 2s);
   kill(pid, SIGINT);
   EXPECT_TRUE(killed_by(wait_with_deadline(pid, 20), SIGINT));
   close(p[0]);
@@ -1115,6 +1121,7 @@ TEST_P(PeerSignalHookIterator, FiveObjectsEachGetEveryDeliveryAndEachCloseEndsIt
     std::atomic<int> received{0};
     std::atomic<int> ended{0};
     signals::handle handles[kN];
+    std::atomic<pid_t> tids[kN] = {};
     std::vector<std::thread> threads;
     set_blocked(SIGUSR1, true);  // the consumers' threads take it (created below, they unblock)
     for (int i = 0; i < kN; ++i) {
@@ -1122,6 +1129,7 @@ TEST_P(PeerSignalHookIterator, FiveObjectsEachGetEveryDeliveryAndEachCloseEndsIt
         set_blocked(SIGUSR1, false);
         signals sigs({SIGUSR1}, k);
         handles[i] = sigs.get_handle();
+        tids[i].store(this_tid());
         ready.fetch_add(1);
         for (const signal_event& e : sigs) {
           if (e.signo == SIGUSR1) received.fetch_add(1);
@@ -1130,6 +1138,7 @@ TEST_P(PeerSignalHookIterator, FiveObjectsEachGetEveryDeliveryAndEachCloseEndsIt
       });
     }
     ASSERT_TRUE(eventually([&] { return ready.load() == kN; }));
+    for (int i = 0; i < kN; ++i) sigrelay::test::wait_until_asleep(getpid(), tids[i].load(), 2s);
     kill(getpid(), SIGUSR1);
     EXPECT_TRUE(eventually([&] { return received.load() == kN; })) << received.load();
     EXPECT_EQ(0, ended.load());
