@@ -504,9 +504,10 @@ struct detail::signals_core {
   std::atomic<std::uint64_t> record_only{0};
   // The iterator's batch (the consumer's alone, as every drain): events a wait() took for it, and
   // the first one it has not yielded yet. Kept here, not in the iterator, so that leaving a loop
-  // early loses nothing: take_leftovers() hands the rest out first.
+  // early loses nothing: take_leftovers() hands the rest out first. `iter_left`: how many of the
+  // batch's last events it has not yielded yet (one load for the drains' check).
   std::vector<signal_event> iter_batch;
-  std::size_t iter_next = 0;
+  std::size_t iter_left = 0;
 
   signals_core() = default;
   signals_core(const signals_core&) = delete;
@@ -1219,11 +1220,14 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
 // What the iterator took but did not yield (a loop left early): into `events` (cleared), before
 // anything else is drained. Copied before it counts as taken: a throw (std::bad_alloc) keeps it. Not
 // in a fork child's copy, which hands out nothing (see "Fork" in signals.hpp).
-bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& events) {
-  if (c.iter_next >= c.iter_batch.size() || c.foreign_cached()) return false;
-  events.assign(c.iter_batch.begin() + static_cast<std::ptrdiff_t>(c.iter_next), c.iter_batch.end());
-  c.iter_next = c.iter_batch.size();
+[[gnu::noinline]] bool take_leftovers_now(detail::signals_core& c, std::vector<signal_event>& events) {
+  if (c.foreign_cached()) return false;
+  events.assign(c.iter_batch.end() - static_cast<std::ptrdiff_t>(c.iter_left), c.iter_batch.end());
+  c.iter_left = 0;
   return true;
+}
+inline bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& events) {
+  return c.iter_left != 0 && take_leftovers_now(c, events);
 }
 
 // `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
@@ -1798,21 +1802,24 @@ signals::iterator& signals::iterator::operator++() {
 
 void signals::iterator::advance() {
   detail::signals_core* const c = owner_->core_.get();
-  if (c != nullptr && c->iter_next < c->iter_batch.size() && !c->foreign_cached()) {
-    current_ = &c->iter_batch[c->iter_next++];
-    return;
-  }
-  if (c != nullptr) {
-    c->iter_batch.clear();
-    c->iter_next = 0;
-  }
-  if (c == nullptr || owner_->wait(c->iter_batch) == 0) {
+  if (c == nullptr) {
     owner_ = nullptr;
     current_ = nullptr;
     return;
   }
-  current_ = &c->iter_batch[0];
-  c->iter_next = 1;
+  if (c->iter_left != 0 && !c->foreign_cached()) {
+    current_ = &c->iter_batch[c->iter_batch.size() - c->iter_left--];
+    return;
+  }
+  c->iter_left = 0;
+  const std::size_t n = owner_->wait(c->iter_batch);  // clears it first
+  if (n == 0) {
+    owner_ = nullptr;
+    current_ = nullptr;
+    return;
+  }
+  current_ = c->iter_batch.data();
+  c->iter_left = n - 1;
 }
 
 }  // namespace sigrelay
