@@ -14,7 +14,11 @@
 //     -> signals (pending, wait, the iterator, handle).
 // - iterator::exfiltrator::WithOrigin / low_level::siginfo::Origin -> signal_event::last (origin).
 // - wait_for_shutdown_signal (tests/test.rs) -> signals{termination_signals}.
-// - tests/shutdown.rs (double SIGTERM) -> die_if_set + set_flag, and termination.
+// - tests/shutdown.rs and the older tests/cleanup.rs (double SIGTERM) -> die_if_set + set_flag,
+//   destroying the last subscriber, and termination.
+// - Corner cases from its issue threads: #23/#102 (unregister does not restore the default), #97
+//   (emulate_default_handler aborted inside the handler), #130 (emulate the default from the
+//   iterator's thread), #30 (another library's handler over ours), #148 (several consumers).
 //
 // Deliberate differences, each named where it is tested:
 // - remove_action() of the last action restores the disposition from before (the peer keeps its
