@@ -43,6 +43,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -998,6 +999,69 @@ TEST_P(PeerSignalHookIterator, LeftoversOfALoopStayWithTheParentAcrossFork) {
     ASSERT_EQ(1U, rest.size());
     EXPECT_EQ(SIGUSR2, rest[0].signo);
   });
+}
+
+// The peer's WithOrigin hands each origin over through a channel; ours keeps the latest origin of a
+// signal in a slot that "a reader can copy consistently" (DESIGN.md, signals). Two sender processes
+// flood SIGUSR1 with sigqueue(), each with its own pid as the value, while handlers run on three
+// threads at once and the consumer drains: every event's origin must be one sender's whole (pid ==
+// value), never a mix of two.
+TEST_P(PeerSignalHookIterator, LatestOriginIsNeverAMixOfTwoSenders) {
+  const backend k = kind();
+  SIGRELAY_IN_CHILD(
+      [k] {
+        // The handler threads come first: on the signalfd backend they then do not inherit the
+        // block, so deliveries reach the object both through their handlers and the signalfd.
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> handlers;
+        for (int i = 0; i < 3; ++i) {
+          handlers.emplace_back([&] {
+            while (!stop.load()) usleep(100);
+          });
+        }
+        signals sigs({SIGUSR1}, k);
+        const pid_t me = getpid();
+        pid_t senders[2];
+        for (pid_t& p : senders) {
+          p = fork();
+          if (p == 0) {
+            union sigval v {};
+            v.sival_int = static_cast<int>(getpid());
+            for (int i = 0; i < 3000; ++i) {
+              if (sigqueue(me, SIGUSR1, v) != 0 && errno != EAGAIN) _exit(2);
+              if (i % 64 == 0) sched_yield();
+            }
+            _exit(0);
+          }
+        }
+        int alive = 2;
+        std::uint64_t events = 0;
+        int mixed = 0;
+        auto check = [&](const std::vector<signal_event>& got) {
+          for (const signal_event& e : got) {
+            ++events;
+            if (e.last.kind != origin_kind::queue || e.last.pid != e.last.value.sival_int ||
+                (e.last.pid != senders[0] && e.last.pid != senders[1])) {
+              if (++mixed <= 5) ADD_FAILURE() << "inconsistent origin: " << to_string(e.last);
+            }
+          }
+        };
+        while (alive > 0) {
+          check(sigs.wait_for(20ms));
+          alive = 0;
+          for (const pid_t p : senders) {
+            int st = 0;
+            if (p > 0 && waitpid(p, &st, WNOHANG) == 0) ++alive;
+          }
+        }
+        check(sigs.wait_for(100ms));
+        check(sigs.pending());
+        stop.store(true);
+        for (std::thread& t : handlers) t.join();
+        EXPECT_EQ(0, mixed);
+        EXPECT_GT(events, 0U);
+      },
+      120);
 }
 
 // Peer: pending_doesnt_block.
