@@ -502,6 +502,12 @@ struct detail::signals_core {
   std::atomic<bool> draining{false};
   // runs_only_remembered() of our record (hands_out_directly()).
   std::atomic<std::uint64_t> record_only{0};
+  // The iterator's batch (the consumer's alone, as every drain): events a wait() took for it, and
+  // the first one it has not yielded yet. Kept here, not in the iterator, so that leaving a loop
+  // early loses nothing: take_leftovers() hands the rest out first. `iter_left`: how many of the
+  // batch's last events it has not yielded yet (one load for the drains' check).
+  std::vector<signal_event> iter_batch;
+  std::size_t iter_left = 0;
 
   signals_core() = default;
   signals_core(const signals_core&) = delete;
@@ -1211,6 +1217,19 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
   return true;
 }
 
+// What the iterator took but did not yield (a loop left early): into `events` (cleared), before
+// anything else is drained. Copied before it counts as taken: a throw (std::bad_alloc) keeps it. Not
+// in a fork child's copy, which hands out nothing (see "Fork" in signals.hpp).
+[[gnu::noinline]] bool take_leftovers_now(detail::signals_core& c, std::vector<signal_event>& events) {
+  if (c.foreign_cached()) return false;
+  events.assign(c.iter_batch.end() - static_cast<std::ptrdiff_t>(c.iter_left), c.iter_batch.end());
+  c.iter_left = 0;
+  return true;
+}
+inline bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& events) {
+  return c.iter_left != 0 && take_leftovers_now(c, events);
+}
+
 // `stopped` (the stop_token overloads; null for wait()/wait_for()): return empty once it is true. See
 // the notes at the top for the wake-up. Fills `events` as drain() does. Inlined into each of the four
 // waits, whose constant arguments then fold away: out of line it cost 18 instructions more per
@@ -1225,6 +1244,7 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
   const auto is_stopped = [stopped] {
     return stopped != nullptr && stopped->load(std::memory_order_seq_cst);
   };
+  if (!is_stopped() && take_leftovers(c, events)) return;
   // The clock is read only for a timeout to keep (wait() without one never reads it).
   clock::time_point deadline{};
   if (timeout_ns > 0) {
@@ -1255,7 +1275,9 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
         (c.sink.state.load(std::memory_order_seq_cst) & (sink::notified | sink::closed)) == 0) {
       if (read_blocking(c, events)) return;
     }
-    drain(c, polls && woke && !reads, events, /*read_fd=*/!reads);
+    // Once closed, no blocking read() follows this drain (the loop returns after it): the drain reads
+    // the signalfd itself, or what the kernel queued before close() would not be handed out.
+    drain(c, polls && woke && !reads, events, /*read_fd=*/!reads || c.closed());
     // (After the drain, which may have read the stop callback's eventfd write away: look again.)
     if (!events.empty() || c.closed() || c.foreign_cached() || is_stopped()) return;
     long long remaining = -1;
@@ -1686,6 +1708,7 @@ std::size_t signals::pending(std::vector<signal_event>& events) {
     events.clear();
     return 0;
   }
+  if (take_leftovers(*core_, events)) return events.size();
   drain(*core_, /*stale_fd=*/true, events);  // clears `events` first
   return events.size();
 }
@@ -1768,16 +1791,35 @@ void signals::handle::close() noexcept {
 
 bool signals::handle::is_closed() const noexcept { return !core_ || core_->closed(); }
 
-// The iterator refills one batch vector through wait(std::vector&): its capacity is reused.
-signals::iterator::iterator(signals* owner) : owner_(owner) {
-  if (owner_->wait(batch_) == 0) owner_ = nullptr;
-}
+// The iterator refills the object's batch vector through wait(std::vector&): its capacity is reused.
+// An event counts as taken once yielded; the rest of the batch stays in the object (take_leftovers()).
+signals::iterator::iterator(signals* owner) : owner_(owner) { advance(); }
 
 signals::iterator& signals::iterator::operator++() {
-  if (++index_ < batch_.size()) return *this;
-  index_ = 0;
-  if (owner_->wait(batch_) == 0) owner_ = nullptr;
+  advance();
   return *this;
+}
+
+void signals::iterator::advance() {
+  detail::signals_core* const c = owner_->core_.get();
+  if (c == nullptr) {
+    owner_ = nullptr;
+    current_ = nullptr;
+    return;
+  }
+  if (c->iter_left != 0 && !c->foreign_cached()) {
+    current_ = &c->iter_batch[c->iter_batch.size() - c->iter_left--];
+    return;
+  }
+  c->iter_left = 0;
+  const std::size_t n = owner_->wait(c->iter_batch);  // clears it first
+  if (n == 0) {
+    owner_ = nullptr;
+    current_ = nullptr;
+    return;
+  }
+  current_ = c->iter_batch.data();
+  c->iter_left = n - 1;
 }
 
 }  // namespace sigrelay

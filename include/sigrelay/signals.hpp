@@ -558,7 +558,11 @@ class SIGRELAY_EXPORT signals {
   handle get_handle() const;
   bool is_closed() const noexcept;
 
-  // Range-for: yields events one at a time, blocking between them, until closed.
+  // Range-for: yields events one at a time, blocking between them, until closed. It takes events in
+  // batches (wait()) and keeps the batch in the object: leaving a loop early (break, return, an
+  // exception) loses nothing, the events it took but did not yield yet are handed out first by the
+  // next loop, pending() or wait*() (alone, in the order taken). An event yielded stays valid until
+  // the iterator is incremented, or the object is used otherwise.
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
@@ -568,8 +572,8 @@ class SIGRELAY_EXPORT signals {
     using reference = const signal_event&;
 
     iterator() = default;
-    reference operator*() const { return batch_[index_]; }
-    pointer operator->() const { return &batch_[index_]; }
+    reference operator*() const { return *current_; }
+    pointer operator->() const { return current_; }
     iterator& operator++();
     void operator++(int) { ++*this; }
     friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.owner_ == b.owner_; }
@@ -578,9 +582,9 @@ class SIGRELAY_EXPORT signals {
    private:
     friend class signals;
     explicit iterator(signals* owner);
-    signals* owner_ = nullptr;  // nullptr: the end
-    std::vector<signal_event> batch_;
-    std::size_t index_ = 0;
+    void advance();
+    signals* owner_ = nullptr;               // nullptr: the end
+    const signal_event* current_ = nullptr;  // in the object's batch (src/signals.cc)
   };
   iterator begin() { return iterator(this); }
   iterator end() noexcept { return iterator(); }
