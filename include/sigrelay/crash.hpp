@@ -65,8 +65,8 @@
 //   Everything the report needs is prepared at install time: the output fd and file, the list of
 //   loaded modules with their build-ids (dl_iterate_phdr), the installing thread's stack bounds and
 //   alternate signal stack, and a watchdog timer. In the handler: only write(2), prctl, gettid, getpid,
-//   timer_settime, nanosleep, sigaction, pthread_sigmask, tgkill, plain loads; no allocation, no
-//   lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
+//   timer_settime, nanosleep, sigaction, pthread_sigmask, sigpending, tgkill, plain loads; no
+//   allocation, no lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
 //   symbolization at all): names come later, offline.
 //
 // Behaviour at the crash, in order
@@ -79,7 +79,9 @@
 //      `watchdog_seconds`; if the report or the hook hangs, the timer sends SIGKILL to the process
 //      (SIGKILL because nothing can block or catch it; the parent then sees SIGKILL, not the original
 //      signal, and the report lacks its end line).
-//   4. The report is written to `fd`, then to the file, if any.
+//   4. The report is written to `fd`, then to the file, if any, with SIGPIPE and SIGXFSZ blocked on the
+//      reporting thread: an fd whose reader is gone or a file past RLIMIT_FSIZE loses that copy of
+//      the report, never the death by the original signal.
 //   5. The hook, if any, runs (see `hook`).
 //   6. With `call_previous_handler`, the handler that was installed for the signal before install()
 //      runs, as the kernel would have run it. The report is over by then: the watchdog is disarmed

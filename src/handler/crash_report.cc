@@ -3,8 +3,8 @@
 // context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): the system calls write,
-// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, and those of
-// relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install time
+// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, pthread_sigmask, sigpending, and
+// those of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install time
 // (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks, throws
 // or uses stdio, and never returns to the faulting code: it ends the process (unless a chained
 // handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report does
@@ -357,6 +357,34 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
   }
 }
 
+// Signal context. Blocks SIGPIPE and SIGXFSZ on this thread while the report is written: a report fd
+// whose reader is gone (EPIPE) or a file past RLIMIT_FSIZE (EFBIG) must lose that copy, not end the
+// process by a signal other than the crash's (both act at once at SIG_DFL). Returns the mask before.
+sigset_t quiet_outputs() noexcept {
+  sigset_t quiet;
+  sigemptyset(&quiet);
+  sigaddset(&quiet, SIGPIPE);
+  sigaddset(&quiet, SIGXFSZ);
+  sigset_t before;
+  ::pthread_sigmask(SIG_BLOCK, &quiet, &before);
+  return before;
+}
+
+// Signal context. Before the chained handler, which runs "as the kernel would have run it": unblocks
+// again those of SIGPIPE and SIGXFSZ that were not blocked before, except one that a write of the
+// report left pending (unblocked, it would end the process at once).
+void unquiet_outputs(const sigset_t& before) noexcept {
+  sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  sigset_t again;
+  sigemptyset(&again);
+  for (const int s : {SIGPIPE, SIGXFSZ}) {
+    if (sigismember(&before, s) == 0 && sigismember(&pending, s) == 0) sigaddset(&again, s);
+  }
+  ::pthread_sigmask(SIG_UNBLOCK, &again, nullptr);
+}
+
 // Signal context. A crash that finds the report taken by another thread waits for it to end the
 // process, bounded by second_crasher_wait, then dies by its own signal.
 [[noreturn]] void wait_for_the_reporter(int signo) noexcept {
@@ -402,6 +430,7 @@ void crash_action(void*, const siginfo_t& info) noexcept {
     wait_for_the_reporter(signo);  // another thread reports
   }
   g_crash.first_signo.store(signo, std::memory_order_release);
+  const sigset_t mask_before = quiet_outputs();
 
   const crash_config& config = g_crash.config;
   if (config.has_watchdog) {
@@ -435,6 +464,7 @@ void crash_action(void*, const siginfo_t& info) noexcept {
                                 std::memory_order_relaxed);
     g_crash.chained_tid.store(tid, std::memory_order_relaxed);
     g_crash.reporter.store(0, std::memory_order_release);
+    unquiet_outputs(mask_before);
     call_chained(signo, const_cast<siginfo_t*>(&info), current_ucontext());
     // It returned: the process dies by the signal, unless another thread's report began meanwhile.
     g_crash.chained_tid.store(0, std::memory_order_relaxed);
