@@ -27,7 +27,9 @@
 //   limit allows.
 // - The watchdog is a POSIX timer (CLOCK_MONOTONIC) created here, delivering SIGKILL to the process:
 //   the report only arms it (timer_settime is async-signal-safe). SIGKILL, because a hung report may
-//   be stuck with every other signal blocked or caught; alarm()'s SIGALRM could be either.
+//   be stuck with every other signal blocked or caught; alarm()'s SIGALRM could be either. A fork()
+//   or _Fork() child inherits no timer: its report creates one with the raw system call (see
+//   crash_report.cc, arm_watchdog()).
 // - One install per process, never undone: the actions stay until the process ends.
 // - Linux only (SIGRELAY_LINUX, platform/config.hpp): gettid(), prctl(), dl_iterate_phdr(),
 //   pthread_getattr_np(), timer_create() and /proc/self/exe have no common macOS/FreeBSD form. The
@@ -357,6 +359,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
   config.call_previous_handler = opts.call_previous_handler;
   config.has_watchdog = has_timer;
   config.watchdog = timer;
+  config.watchdog_pid = ::getpid();
   config.watchdog_seconds = opts.watchdog_seconds;
   config.second_crasher_wait = opts.second_crasher_wait;
   config.max_frames = opts.max_frames;

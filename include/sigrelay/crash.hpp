@@ -78,7 +78,8 @@
 //   3. The watchdog (a CLOCK_MONOTONIC timer created at install time) is armed for
 //      `watchdog_seconds`; if the report or the hook hangs, the timer sends SIGKILL to the process
 //      (SIGKILL because nothing can block or catch it; the parent then sees SIGKILL, not the original
-//      signal, and the report lacks its end line).
+//      signal, and the report lacks its end line). A fork() or _Fork() child of the process inherits
+//      no timer: its report creates its own (the raw timer_create system call) and arms that.
 //   4. The report is written to `fd`, then to the file, if any, with SIGPIPE and SIGXFSZ blocked on the
 //      reporting thread: an fd whose reader is gone or a file past RLIMIT_FSIZE loses that copy of
 //      the report, never the death by the original signal.

@@ -4,7 +4,8 @@
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): the system calls write,
 // gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, pthread_sigmask, sigpending, and
-// those of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install time
+// those of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); in a fork child, also the raw
+// timer_create and timer_delete system calls (arm_watchdog()); loads of data prepared at install time
 // (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks, throws
 // or uses stdio, and never returns to the faulting code: it ends the process (unless a chained
 // handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report does
@@ -17,6 +18,7 @@
 
 #if SIGRELAY_LINUX  // the whole crash reporter is Linux-only (src/crash.cc)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -357,6 +359,45 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
   }
 }
 
+// The watchdog this report armed: install()'s timer, or in a fork child (which inherits no POSIX
+// timer: install()'s id names nothing there, or a timer of the child's own) one made for the child.
+struct armed_watchdog {
+  bool own_timer = false;  // made by arm_watchdog() for this process
+  int kernel_id = -1;      // its kernel timer id (-1: none could be made)
+};
+
+// Signal context. Arms the watchdog for config.watchdog_seconds. In a child of the process that
+// called install(), creates the child's own SIGKILL timer with the raw system calls (no C library
+// state: the kernel's timer id, as timer_settime's system call takes it).
+armed_watchdog arm_watchdog(const crash_config& config) noexcept {
+  struct itimerspec when {};
+  when.it_value.tv_sec = static_cast<time_t>(config.watchdog_seconds);
+  armed_watchdog armed;
+  if (::getpid() == config.watchdog_pid) {
+    ::timer_settime(config.watchdog, 0, &when, nullptr);
+    return armed;
+  }
+  armed.own_timer = true;
+  struct sigevent event {};
+  event.sigev_notify = SIGEV_SIGNAL;
+  event.sigev_signo = SIGKILL;
+  int id = -1;
+  if (::syscall(SYS_timer_create, CLOCK_MONOTONIC, &event, &id) != 0) return armed;
+  armed.kernel_id = id;
+  ::syscall(SYS_timer_settime, id, 0, &when, nullptr);
+  return armed;
+}
+
+// Signal context. Disarms what arm_watchdog() armed.
+void disarm_watchdog(const crash_config& config, const armed_watchdog& armed) noexcept {
+  if (!armed.own_timer) {
+    const struct itimerspec off {};
+    ::timer_settime(config.watchdog, 0, &off, nullptr);
+  } else if (armed.kernel_id >= 0) {
+    ::syscall(SYS_timer_delete, armed.kernel_id);
+  }
+}
+
 // Signal context. Blocks SIGPIPE and SIGXFSZ on this thread while the report is written: a report fd
 // whose reader is gone (EPIPE) or a file past RLIMIT_FSIZE (EFBIG) must lose that copy, not end the
 // process by a signal other than the crash's (both act at once at SIG_DFL). Returns the mask before.
@@ -433,11 +474,8 @@ void crash_action(void*, const siginfo_t& info) noexcept {
   const sigset_t mask_before = quiet_outputs();
 
   const crash_config& config = g_crash.config;
-  if (config.has_watchdog) {
-    struct itimerspec when {};
-    when.it_value.tv_sec = static_cast<time_t>(config.watchdog_seconds);
-    ::timer_settime(config.watchdog, 0, &when, nullptr);
-  }
+  armed_watchdog armed;
+  if (config.has_watchdog) armed = arm_watchdog(config);
 
   const registers regs = registers_of(current_ucontext());
   const crash_thread* thread = find_thread(tid);
@@ -456,10 +494,7 @@ void crash_action(void*, const siginfo_t& info) noexcept {
     // sanitizer symbolizing its own report) or recover by siglongjmp (a probe): so the watchdog is
     // disarmed and the election released before it runs, and a crash after a recovery is reported
     // again (crash.hpp, "Behaviour at the crash"). A fault inside it is told by its frame.
-    if (config.has_watchdog) {
-      const struct itimerspec off {};
-      ::timer_settime(config.watchdog, 0, &off, nullptr);
-    }
+    if (config.has_watchdog) disarm_watchdog(config, armed);
     g_crash.chained_frame.store(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)),
                                 std::memory_order_relaxed);
     g_crash.chained_tid.store(tid, std::memory_order_relaxed);
