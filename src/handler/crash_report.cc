@@ -157,10 +157,18 @@ registers registers_of(const void* uc) noexcept {
   return r;
 }
 
-// Signal context. The calling thread's record, or nullptr.
-const crash_thread* find_thread(pid_t tid) noexcept {
+// Signal context. The calling thread's record, or nullptr. Found by its tid, else (known registers)
+// by the record whose stack, guard region included, holds the interrupted stack pointer: in a fork()
+// or _Fork() child the thread that forked runs on the stack that its parent's thread recorded, under
+// another tid (a prepared thread's record is released at its exit, so no other live thread's stack
+// is the one a record describes).
+const crash_thread* find_thread(pid_t tid, std::uintptr_t sp, bool sp_known) noexcept {
   for (const crash_thread& t : g_crash.threads) {
     if (t.tid.load(std::memory_order_acquire) == tid) return &t;
+  }
+  if (!sp_known) return nullptr;
+  for (const crash_thread& t : g_crash.threads) {
+    if (t.tid.load(std::memory_order_acquire) > 0 && sp >= t.guard_lo && sp < t.stack_hi) return &t;
   }
   return nullptr;
 }
@@ -478,7 +486,7 @@ void crash_action(void*, const siginfo_t& info) noexcept {
   if (config.has_watchdog) armed = arm_watchdog(config);
 
   const registers regs = registers_of(current_ucontext());
-  const crash_thread* thread = find_thread(tid);
+  const crash_thread* thread = find_thread(tid, regs.sp, regs.known);
   writer out(config.fd, config.file_fd);
   write_header(out, info, regs, tid, thread);
   out.flush();  // what is known so far is out, even if the walk faults
