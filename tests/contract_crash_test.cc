@@ -704,6 +704,10 @@ TEST(ContractCrashReport, AThreadNameCannotAddALineToTheReport) {
   EXPECT_TRUE(complete(run.output)) << run.output;
   EXPECT_EQ(count(report, "\nsender: "), 1U) << report;
   EXPECT_FALSE(has_line(report, "sender: kerne")) << report;
+  EXPECT_NE(
+      report.find("\nthread: " + std::to_string(run.pid) + " \"x\\x0asender: kerne\" (main thread: yes)\n"),
+      std::string::npos)
+      << report;
   std::istringstream lines(report);
   std::string line;
   while (std::getline(lines, line)) {

@@ -38,7 +38,9 @@
 //     fault address lies in the guard region of the crashing thread's stack (below: `guard`), "no"
 //     when it does not, "unknown (thread not prepared)" for a thread whose stack sigrelay never
 //     recorded. Only for SIGSEGV and SIGBUS; left out otherwise.
-//   - "thread:" the kernel thread id and the thread's name (prctl(PR_GET_NAME)).
+//   - "thread:" the kernel thread id and the thread's name (prctl(PR_GET_NAME)), in double quotes,
+//     its control characters, DEL, '"' and '\' written as \xNN (any process of the user can set
+//     a thread's name, through /proc: it cannot add a line to the report).
 //   - "sender:" "kernel" (si_code > 0), or "pid P uid U (KIND, trusted|untrusted[, this process])"
 //     for a signal sent by a process (si_code <= 0), KIND being kill (SI_USER), tkill (SI_TKILL),
 //     queue (SI_QUEUE) or other. trusted: the kernel filled in pid and uid (SI_USER, SI_TKILL); the

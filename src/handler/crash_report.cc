@@ -67,6 +67,22 @@ class writer {
     for (std::size_t i = 0; i < n && s[i] != '\0'; ++i) put(s[i]);
     return *this;
   }
+  // At most `n` bytes of `s` (up to a NUL), with control characters, DEL, '"' and '\\' written as
+  // \xNN: text from outside (a thread's name) cannot end the line or the quotes it stands in.
+  writer& quoted(const char* s, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n && s[i] != '\0'; ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+        put('\\');
+        put('x');
+        put("0123456789abcdef"[c >> 4]);
+        put("0123456789abcdef"[c & 0xF]);
+      } else {
+        put(s[i]);
+      }
+    }
+    return *this;
+  }
   writer& dec(long long v) noexcept {
     unsigned long long u =
         v < 0 ? 0ULL - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
@@ -306,7 +322,7 @@ void write_header(writer& out, const siginfo_t& info, const registers& regs, pid
 
   char name[17] = {};
   ::prctl(PR_GET_NAME, name, 0, 0, 0);  // a plain system call; the name is at most 16 bytes
-  out.str("thread: ").dec(tid).str(" \"").str(name, 16).str("\" (main thread: ");
+  out.str("thread: ").dec(tid).str(" \"").quoted(name, 16).str("\" (main thread: ");
   out.str(tid == ::getpid() ? "yes" : "no").str(")\n");
 
   out.str("sender: ");
