@@ -48,6 +48,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -103,7 +104,9 @@ void release_thread(void* record) noexcept {
   t->tid.store(0, std::memory_order_release);
 }
 
-std::size_t g_alt_stack_size = std::size_t{64} * 1024;  // set by install() before it prepares its thread
+// Set by install() before it prepares its thread; read by prepare_thread() on any thread, which may
+// run at the same time as install() (crash.hpp, "Thread safety").
+std::atomic<std::size_t> g_alt_stack_size{std::size_t{64} * 1024};
 
 // Gives the calling thread an alternate stack unless it has one. Returns the mapping (null if the
 // thread kept its own) through `mapping`.
@@ -114,8 +117,9 @@ std::error_code give_alt_stack(void*& mapping, std::size_t& mapping_size) noexce
   if (::sigaltstack(nullptr, &current) != 0) return detail::errno_code();
   if ((current.ss_flags & SS_DISABLE) == 0) return {};  // it has one: never replaced
   const std::size_t page = page_size();
-  const std::size_t usable =
-      (std::max<std::size_t>(g_alt_stack_size, std::size_t{64} * 1024) + page - 1) / page * page;
+  const std::size_t wanted =
+      std::max<std::size_t>(g_alt_stack_size.load(std::memory_order_relaxed), std::size_t{64} * 1024);
+  const std::size_t usable = (wanted + page - 1) / page * page;
   const std::size_t size = usable + page;
   void* block = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (block == MAP_FAILED) return detail::errno_code();
@@ -342,7 +346,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
     if (has_timer) ::timer_delete(timer);
     if (file_fd >= 0) detail::sys::close(file_fd);
   };
-  g_alt_stack_size = opts.alt_stack_size;
+  g_alt_stack_size.store(opts.alt_stack_size, std::memory_order_relaxed);
   prepare_thread_impl(ec);
   failed.step = "prepare_thread";
   if (!ec) {
