@@ -1009,6 +1009,64 @@ TEST(ContractCrashThreads, AnUnpreparedThreadWithItsOwnAlternateStackReportsUnkn
   EXPECT_NE(run.output.find("(main thread: no)\n"), std::string::npos) << run.output;
 }
 
+#if defined(__x86_64__)
+// As code built without frame pointers (a library's, -O2): no frame record links this thread's
+// frames. The chain is cut at this function's caller, and abort() is called with no frame pointer
+// either (the C library's own pushes of it hold 0). Nothing is returned to.
+[[noreturn]] __attribute__((noinline)) void abort_without_frame_records() {
+  auto* fp = static_cast<std::uintptr_t*>(__builtin_frame_address(0));
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
+  auto* caller = reinterpret_cast<std::uintptr_t*>(fp[0]);
+  if (caller != nullptr) caller[0] = 0;
+  fp[0] = 0;
+  asm volatile("and $-16, %%rsp\n\txor %%ebp, %%ebp\n\tcall abort" ::: "memory");
+  __builtin_unreachable();
+}
+
+// "Threads sigrelay cannot reach ... still get a report for every crash except a stack overflow ...
+// and their backtrace walk is bounded by a fixed 1 MiB window above the stack pointer". The window
+// is not the thread's stack: above a thread's stack may lie anything, such as another thread stack's
+// guard page. An unprepared thread (a library's pool thread) on such a stack, crashing in abort()
+// in code without frame records (so that the first one is searched for above the stack pointer),
+// must still get its whole report and die by SIGABRT.
+TEST(ContractCrashThreads, AnUnpreparedThreadBelowAnUnreadablePageGetsAWholeReport) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = crash_in_child([](int fd) {
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t stack_size = std::size_t{256} * 1024;
+    // [guard page | stack | 16 unreadable pages]
+    const std::size_t total = page + stack_size + 16 * page;
+    auto* region = static_cast<char*>(
+        ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0));
+    ASSERT_NE(region, MAP_FAILED);
+    ASSERT_EQ(::mprotect(region, page, PROT_NONE), 0);
+    ASSERT_EQ(::mprotect(region + page + stack_size, 16 * page, PROT_NONE), 0);
+    crash::install(options_to(fd));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    ASSERT_EQ(pthread_attr_setstack(&attr, region + page, stack_size), 0);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(
+                  &t, &attr,
+                  [](void*) -> void* {
+                    no_alternate_stack();
+                    static char alt[std::size_t{64} * 1024];  // an alternate stack of its own
+                    stack_t own{};
+                    own.ss_sp = alt;
+                    own.ss_size = sizeof alt;
+                    ::sigaltstack(&own, nullptr);
+                    abort_without_frame_records();
+                  },
+                  nullptr),
+              0);
+    pthread_join(t, nullptr);
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGABRT)) << describe(run);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  EXPECT_NE(run.output.find("\nbacktrace: "), std::string::npos) << run.output;
+}
+#endif
+
 // "May be called before install()": a thread prepared before install() (with the default size)
 // has its stack overflow recognised.
 TEST(ContractCrashThreads, AThreadPreparedBeforeInstallReportsItsOverflow) {
