@@ -67,8 +67,9 @@
 //   Everything the report needs is prepared at install time: the output fd and file, the list of
 //   loaded modules with their build-ids (dl_iterate_phdr), the installing thread's stack bounds and
 //   alternate signal stack, and a watchdog timer. In the handler: only write(2), prctl, gettid, getpid,
-//   timer_settime, nanosleep, sigaction, pthread_sigmask, sigpending, tgkill, plain loads; no
-//   allocation, no lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
+//   timer_settime, nanosleep, sigaction, pthread_sigmask, sigpending, tgkill, plain loads (and, only
+//   where needed: timer_create in a fork child, process_vm_readv for an unprepared thread's stack);
+//   no allocation, no lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
 //   symbolization at all): names come later, offline.
 //
 // Behaviour at the crash, in order
@@ -111,7 +112,8 @@
 //   those started before install() or by libraries (thread pools of other libraries, etc.) that
 //   never call prepare_thread(): they still get a report for every crash except a stack overflow
 //   (which kills them silently, by SIGSEGV with no report), their stack overflow is reported as
-//   "unknown", and their backtrace walk is bounded by a fixed 1 MiB window above the stack pointer.
+//   "unknown", and their backtrace walk is bounded by a fixed 1 MiB window above the stack pointer,
+//   cut at its first unreadable page (probed with process_vm_readv() on the process itself).
 //   No pthread_create wrapper is interposed (it would have to be linked into the program).
 //   A prepared thread's alternate stack and record are released when it exits (a pthread key
 //   destructor). At most 1024 threads are recorded at once; prepare_thread() fails beyond that.

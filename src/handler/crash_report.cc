@@ -5,7 +5,8 @@
 // Every function in this file is async-signal-safe (man 7 signal-safety): the system calls write,
 // gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, pthread_sigmask, sigpending, and
 // those of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); in a fork child, also the raw
-// timer_create and timer_delete system calls (arm_watchdog()); loads of data prepared at install time
+// timer_create and timer_delete system calls (arm_watchdog()); for an unprepared thread's walk, raw
+// process_vm_readv on this process (readable_end()); loads of data prepared at install time
 // (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks, throws
 // or uses stdio, and never returns to the faulting code: it ends the process (unless a chained
 // handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report does
@@ -19,6 +20,7 @@
 #if SIGRELAY_LINUX  // the whole crash reporter is Linux-only (src/crash.cc)
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -345,6 +347,30 @@ void write_header(writer& out, const siginfo_t& info, const registers& regs, pid
   }
 }
 
+// Signal context. The end of the readable memory from `from` on, at most `limit` bytes, probed page
+// by page (4 KiB steps) with process_vm_readv() on this process: an unreadable page fails with
+// EFAULT and raises no signal. If the system call is refused (a seccomp filter), `from + limit`.
+std::uintptr_t readable_end(std::uintptr_t from, std::uintptr_t limit) noexcept {
+  const std::uintptr_t end = from + limit < from ? UINTPTR_MAX : from + limit;
+  for (std::uintptr_t at = from; at < end;) {
+    char byte = 0;
+    struct iovec local {
+      &byte, 1
+    };
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): probing memory by address is the point
+    struct iovec remote {
+      reinterpret_cast<void*>(at), 1
+    };
+    if (::syscall(SYS_process_vm_readv, ::getpid(), &local, 1UL, &remote, 1UL, 0UL) != 1) {
+      return errno == EFAULT ? at : end;
+    }
+    const std::uintptr_t next = (at | 0xFFF) + 1;
+    if (next <= at) break;
+    at = next;
+  }
+  return end;
+}
+
 // Signal context. The backtrace lines.
 void write_backtrace(writer& out, const registers& regs, const crash_thread* thread) noexcept {
   if (!regs.known) {
@@ -352,12 +378,16 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
     return;
   }
   // The walk reads only [low, high): the recorded stack (its guard excluded), or for a thread never
-  // prepared, a fixed window above the stack pointer.
+  // prepared (or one interrupted off its recorded stack: on an alternate stack, a fiber's), a fixed
+  // window above the stack pointer, cut at its first unreadable page (what lies above a stack is
+  // anyone's: another thread stack's guard page, a hole).
   std::uintptr_t low = regs.sp;
-  std::uintptr_t high = regs.sp + (1U << 20);
-  if (thread != nullptr) {
+  std::uintptr_t high = 0;
+  if (thread != nullptr && regs.sp >= thread->guard_lo && regs.sp < thread->stack_hi) {
     low = regs.sp > thread->stack_lo ? regs.sp : thread->stack_lo;
     high = thread->stack_hi;
+  } else {
+    high = readable_end(regs.sp, std::uintptr_t{1} << 20);
   }
   const crash_module_table* table = g_crash.modules.load(std::memory_order_acquire);
   std::uintptr_t fp = regs.fp;
