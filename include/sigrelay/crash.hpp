@@ -32,12 +32,14 @@
 //
 //   - "signal:" the signal's name and number, the si_code's name and number and its meaning in
 //     words ("SI_USER (0): sent by kill()" for a signal sent by a process).
-//   - "fault address:" si_addr, for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP raised by the kernel;
-//     the line is left out otherwise.
+//   - "fault address:" si_addr, for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP raised by the kernel
+//     with a signal-specific code (si_code > 0 and not SI_KERNEL: the kernel leaves si_addr 0 for
+//     SI_KERNEL, as for a general-protection fault or an int3 on x86-64); the line is left out
+//     otherwise.
 //   - "stack overflow:" "yes (fault address in the guard region below the stack 0xLO-0xHI)" when the
 //     fault address lies in the guard region of the crashing thread's stack (below: `guard`), "no"
 //     when it does not, "unknown (thread not prepared)" for a thread whose stack sigrelay never
-//     recorded. Only for SIGSEGV and SIGBUS; left out otherwise.
+//     recorded. Only for SIGSEGV and SIGBUS that have a "fault address:" line; left out otherwise.
 //   - "thread:" the kernel thread id and the thread's name (prctl(PR_GET_NAME)), in double quotes,
 //     its control characters, DEL, '"' and '\' written as \xNN (any process of the user can set
 //     a thread's name, through /proc: it cannot add a line to the report).
