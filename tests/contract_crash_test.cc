@@ -872,14 +872,15 @@ TEST(ContractCrashThreads, AtMost1024RecordsAtOnceAndTheyComeBackAtThreadExit) {
           std::atomic<int> full{0};
           std::atomic<int> other{0};
           std::atomic<int> done{0};
-          std::atomic<bool> release{false};
+          int release[2];  // the threads wait in read() until its write end is closed
+          ASSERT_EQ(::pipe2(release, O_CLOEXEC), 0);
           struct shared {
             std::atomic<int>* ok;
             std::atomic<int>* full;
             std::atomic<int>* other;
             std::atomic<int>* done;
-            std::atomic<bool>* release;
-          } s{&ok, &full, &other, &done, &release};
+            int release;
+          } s{&ok, &full, &other, &done, release[0]};
           std::vector<pthread_t> threads(kThreads);
           pthread_attr_t attr;
           pthread_attr_init(&attr);
@@ -901,7 +902,9 @@ TEST(ContractCrashThreads, AtMost1024RecordsAtOnceAndTheyComeBackAtThreadExit) {
                     sh->other->fetch_add(1);
                   }
                   sh->done->fetch_add(1);
-                  while (!sh->release->load()) ::usleep(1000);
+                  char c;
+                  while (::read(sh->release, &c, 1) < 0 && errno == EINTR) {
+                  }
                   return nullptr;
                 },
                 &s);
@@ -927,8 +930,9 @@ TEST(ContractCrashThreads, AtMost1024RecordsAtOnceAndTheyComeBackAtThreadExit) {
             extra.join();
             EXPECT_EQ(ec, std::errc::resource_unavailable_try_again) << "round " << round;
           }
-          release.store(true);
+          ::close(release[1]);
           for (int i = 0; i < started; ++i) pthread_join(threads[static_cast<std::size_t>(i)], nullptr);
+          ::close(release[0]);
           if (started != kThreads) GTEST_SKIP() << "only " << started << " threads could be started";
         }
       },
