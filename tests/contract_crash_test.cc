@@ -1037,7 +1037,7 @@ TEST(ContractCrashThreads, AnUnpreparedThreadBelowAnUnreadablePageGetsAWholeRepo
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
   const crash_run run = crash_in_child([](int fd) {
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::size_t stack_size = std::size_t{256} * 1024;
+    const std::size_t stack_size = std::size_t{4} << 20;  // room for a sanitizer runtime's static TLS
     // [guard page | stack | 16 unreadable pages]
     const std::size_t total = page + stack_size + 16 * page;
     auto* region = static_cast<char*>(
