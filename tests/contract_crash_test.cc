@@ -58,6 +58,9 @@
 #include <vector>
 
 #include "sigrelay/crash.hpp"
+#if SIGRELAY_TEST_FAULT_HOOK
+#include "platform/sys_fault.hpp"
+#endif
 #include "support/child.hpp"
 #include "support/platform.hpp"
 #include "support/process.hpp"
@@ -1311,6 +1314,70 @@ TEST(ContractCrashErrors, AWatchdogThatCannotBeCreatedIsReportedAndUndone) {
   });
 }
 
+#if SIGRELAY_TEST_FAULT_HOOK
+std::atomic<long> g_sigaction_calls{0};
+std::atomic<long> g_fail_sigaction_at{-1};
+
+int fail_one_sigaction(sigrelay::detail::sys::call c) noexcept {
+  if (c != sigrelay::detail::sys::call::sigaction) return 0;
+  return g_sigaction_calls.fetch_add(1) == g_fail_sigaction_at.load() ? EINVAL : 0;
+}
+
+void set_disposition(int signo, void (*handler)(int), int flags, int masked) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sa.sa_flags = flags;
+  sigemptyset(&sa.sa_mask);
+  if (masked != 0) sigaddset(&sa.sa_mask, masked);
+  ASSERT_EQ(::sigaction(signo, &sa, nullptr), 0);
+}
+
+// "or the error of ... add_action(); the message names the signal or the step. On error nothing was
+// installed (the signal dispositions are as they were ...)". Each sigaction() that install() makes
+// fails in turn (one per attempt, the k-th): every earlier disposition (a handler with its flags and
+// mask, SIG_IGN, SA_RESETHAND) is back exactly, the file and the timer are given back, and the
+// failed attempts do not count as the one install.
+TEST(ContractCrashErrors, AFailedSigactionAtAnyStepLeavesEveryDispositionAsItWas) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  temp_dir dir;
+  ASSERT_FALSE(dir.path.empty());
+  const std::string file = dir.path + "/report.txt";
+  SIGRELAY_IN_CHILD([&] {
+    set_disposition(
+        SIGSEGV, [](int) {}, SA_RESTART | SA_ONSTACK, SIGUSR1);
+    set_disposition(SIGBUS, SIG_IGN, 0, 0);
+    set_disposition(
+        SIGFPE, [](int) {}, SA_RESETHAND | SA_NODEFER, SIGUSR2);
+    const sigrelay::test::signal_state before = snapshot();
+    const int fds = open_fd_count();
+    crash::options opts = options_to(-1);
+    opts.file = file;
+    bool done = false;
+    for (long k = 0; k < 100 && !done; ++k) {
+      g_sigaction_calls.store(0);
+      g_fail_sigaction_at.store(k);
+      sigrelay::detail::sys::fault_hook.store(fail_one_sigaction);
+      std::error_code code;
+      const std::string what = install_error(opts, code);
+      sigrelay::detail::sys::fault_hook.store(nullptr);
+      if (!code) {
+        done = true;
+        EXPECT_GE(k, 7) << "one sigaction() at least for each of the seven signals";
+        std::printf("install() made %ld sigaction() calls\n", k);
+        break;
+      }
+      EXPECT_EQ(code, std::errc::invalid_argument) << "sigaction call " << k << ": " << what;
+      EXPECT_NE(what.find("SIG"), std::string::npos) << what;
+      EXPECT_FALSE(crash::installed());
+      EXPECT_EQ(differences(before, snapshot()), "") << "sigaction call " << k << " failed: " << what;
+      EXPECT_EQ(open_fd_count(), fds) << "sigaction call " << k;
+    }
+    EXPECT_TRUE(done);
+    EXPECT_TRUE(crash::installed());
+  });
+}
+#endif
+
 // "install() fails with std::errc::device_or_resource_busy if it was called before", whatever the
 // options of the second call (even bad ones), and changes nothing.
 TEST(ContractCrashErrors, ASecondInstallIsBusyAndChangesNothing) {
@@ -1408,6 +1475,37 @@ TEST(ContractCrashChain, AChainedHandlerMayOutlastTheWatchdog) {
   EXPECT_TRUE(killed_by(run.status, SIGFPE)) << describe(run);
   EXPECT_TRUE(complete(run.output)) << run.output;
   EXPECT_NE(run.output.find(kEnd + "slow previous handler returns\n"), std::string::npos) << run.output;
+}
+
+// A signal named twice in options::signals: one report, and the earlier handler (chained) runs
+// once, not once per name; the death is by the signal.
+TEST(ContractCrashChain, ASignalNamedTwiceIsReportedAndChainedOnce) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = crash_in_child([](int fd) {
+    g_report_fd.store(fd);
+    struct sigaction sa {};
+    sa.sa_sigaction = [](int, siginfo_t*, void*) { say(g_report_fd.load(), "previous handler ran\n"); };
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(::sigaction(SIGSEGV, &sa, nullptr), 0);
+    crash::options opts = options_to(fd);
+    opts.signals = {SIGSEGV, SIGABRT, SIGSEGV};
+    opts.call_previous_handler = true;
+    std::error_code ec;
+    crash::install(opts, ec);
+    if (ec) {  // refusing the repetition would do too, if it left everything as it was
+      say(fd, "refused\n");
+      ::_exit(0);
+    }
+    null_dereference();
+  });
+  if (run.output == "refused\n") {
+    EXPECT_TRUE(exited_with(run.status, 0)) << describe(run);
+    return;
+  }
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  EXPECT_EQ(count(run.output, "previous handler ran\n"), 1U) << run.output;
 }
 
 std::atomic<int> g_chain_step{0};
