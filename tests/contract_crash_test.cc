@@ -466,6 +466,25 @@ TEST(ContractCrashReport, TheHookGetsTheCrashAndItsContextBeforeTheEndLine) {
   EXPECT_GT(hook, run.output.rfind("\n  #", hook)) << run.output;  // after the backtrace
 }
 
+// A fault on a thread that blocks its signal (a thread that blocks everything to leave signals to a
+// sigwait() thread): the kernel cannot run a handler for a fault it must deliver now, so it resets
+// the disposition to SIG_DFL and kills, with no report. crash.hpp says so; this holds it.
+TEST(ContractCrashDeath, AFaultOnAThreadThatBlocksItsSignalKillsWithoutAReport) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = crash_in_child([](int fd) {
+    crash::install(options_to(fd));
+    std::thread blocked([] {
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, nullptr);
+      null_dereference();
+    });
+    blocked.join();
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
+  EXPECT_EQ(run.output, "");
+}
+
 // --- The watchdog and the second crasher --------------------------------------------------------------
 
 // Signal context.
@@ -734,6 +753,33 @@ TEST(ContractCrashReport, MaxFramesOneGivesThePcAlone) {
   EXPECT_NE(report.find("\nbacktrace: 1 frames"), std::string::npos) << report;
   EXPECT_EQ(count(report, "\n  #"), 1U) << report;
   EXPECT_NE(report.find("\n  #0 pc 0x"), std::string::npos) << report;
+}
+
+__attribute__((noinline)) int deep_then_fault(int depth) {
+  volatile int keep = depth;
+  if (depth > 0) return deep_then_fault(depth - 1) + keep;
+  null_dereference();
+  return keep;
+}
+
+// "At most `max_frames` frames": 256, the most allowed, for a crash 300 calls deep.
+TEST(ContractCrashReport, MaxFrames256StopsADeepWalk) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+#if !defined(__x86_64__) && !defined(__aarch64__)
+  GTEST_SKIP() << "no registers, no backtrace on this architecture";
+#endif
+  const crash_run run = crash_in_child([](int fd) {
+    crash::options opts = options_to(fd);
+    opts.max_frames = 256;
+    crash::install(opts);
+    deep_then_fault(300);
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
+  const std::string report = report_of(run.output);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  EXPECT_NE(report.find("\nbacktrace: 256 frames"), std::string::npos) << report.substr(0, 2000);
+  EXPECT_EQ(count(report, "\n  #"), 256U);
+  EXPECT_NE(report.find("\n  #255 ra 0x"), std::string::npos);
 }
 
 // "fd ... -1 for nowhere (with a file only)" and the file: "opened at install()
@@ -1160,6 +1206,31 @@ TEST(ContractCrashModules, ACrashInCodeLoadedAfterInstallIsUnknownUntilRefreshMo
   EXPECT_EQ(before.substr(before.size() - 2), " ?") << before;
   const std::string after = crash_in_plugin(true);
   EXPECT_NE(after.find("libcontract_crash_plugin.so+0x"), std::string::npos) << after;
+}
+
+// "Old tables are kept (never freed) so that a crash during a refresh still reads a whole table":
+// another thread refreshes without pause while this one crashes.
+TEST(ContractCrashModules, ACrashDuringRefreshesReadsAWholeTable) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+#if !defined(__x86_64__) && !defined(__aarch64__)
+  GTEST_SKIP() << "no registers, no backtrace on this architecture";
+#endif
+  const crash_run run = crash_in_child([](int fd) {
+    crash::install(options_to(fd));
+    std::atomic<int> refreshes{0};
+    std::thread refresher([&] {
+      for (;;) {
+        crash::refresh_modules();
+        refreshes.fetch_add(1);
+      }
+    });
+    refresher.detach();
+    while (refreshes.load() < 20) ::usleep(1000);
+    null_dereference();
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  EXPECT_NE(report_of(run.output).find("/contract_crash_test+0x"), std::string::npos) << run.output;
 }
 
 TEST(ContractCrashModules, RefreshModulesBeforeInstallDoesNothing) {

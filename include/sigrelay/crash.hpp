@@ -117,6 +117,10 @@
 //   "unknown", and their backtrace walk is bounded by a fixed 1 MiB window above the stack pointer,
 //   cut at its first unreadable page (probed with process_vm_readv() on the process itself).
 //   No pthread_create wrapper is interposed (it would have to be linked into the program).
+//   A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP raised by the processor) on a thread that blocks
+//   that signal gets no report either: the kernel cannot defer it, so it resets the disposition to
+//   SIG_DFL and kills. A thread that blocks every signal (to leave them to a sigwait() thread)
+//   should leave these unblocked.
 //   A prepared thread's alternate stack and record are released when it exits (a pthread key
 //   destructor). At most 1024 threads are recorded at once; prepare_thread() fails beyond that.
 //
