@@ -71,8 +71,8 @@
 //   alternate signal stack, and a watchdog timer. In the handler: only write(2), prctl, gettid, getpid,
 //   timer_settime, nanosleep, sigaction, pthread_sigmask, sigpending, tgkill, plain loads (and, only
 //   where needed: timer_create in a fork child, process_vm_readv for an unprepared thread's stack);
-//   no allocation, no lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
-//   symbolization at all): names come later, offline.
+//   no allocation, no lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process
+//   (no in-handler symbolization at all): names come later, offline.
 //
 // Behaviour at the crash, in order
 //   1. First crasher wins: the first thread that enters takes the report. Another thread that
