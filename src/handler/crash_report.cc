@@ -354,13 +354,13 @@ std::uintptr_t readable_end(std::uintptr_t from, std::uintptr_t limit) noexcept 
   const std::uintptr_t end = from + limit < from ? UINTPTR_MAX : from + limit;
   for (std::uintptr_t at = from; at < end;) {
     char byte = 0;
-    struct iovec local {
-      &byte, 1
-    };
+    struct iovec local {};
+    local.iov_base = &byte;
+    local.iov_len = 1;
+    struct iovec remote {};
     // NOLINTNEXTLINE(performance-no-int-to-ptr): probing memory by address is the point
-    struct iovec remote {
-      reinterpret_cast<void*>(at), 1
-    };
+    remote.iov_base = reinterpret_cast<void*>(at);
+    remote.iov_len = 1;
     if (::syscall(SYS_process_vm_readv, ::getpid(), &local, 1UL, &remote, 1UL, 0UL) != 1) {
       return errno == EFAULT ? at : end;
     }
