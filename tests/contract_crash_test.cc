@@ -1147,6 +1147,34 @@ TEST(ContractCrashThreads, AReportFitsOnAnAlternateStackOfSigstksz) {
   EXPECT_TRUE(complete(run.output)) << run.output;
 }
 
+// "The report and the hook run on the thread's alternate signal stack where it has one", and the
+// walk "reads only the recorded stack". A fault inside a handler of another signal that runs on the
+// alternate stack (off the recorded stack): a whole report whose backtrace holds that handler's
+// frames.
+__attribute__((noinline, no_sanitize("undefined"))) void fault_in_handler(int) { null_dereference(); }
+
+TEST(ContractCrashThreads, AFaultInAHandlerOnTheAlternateStackIsReportedWithItsFrames) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+#if !defined(__x86_64__) && !defined(__aarch64__)
+  GTEST_SKIP() << "no registers, no backtrace on this architecture";
+#endif
+  const crash_run run = crash_in_child([](int fd) {
+    no_alternate_stack();
+    crash::install(options_to(fd));
+    struct sigaction sa {};
+    sa.sa_handler = fault_in_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(::sigaction(SIGUSR1, &sa, nullptr), 0);
+    ::raise(SIGUSR1);
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  const std::string report = report_of(run.output);
+  EXPECT_EQ(report.find("\nbacktrace: 1 frames"), std::string::npos) << report;
+  EXPECT_NE(report.find("\n  #1 ra 0x"), std::string::npos) << report;
+}
+
 // "May be called before install()": a thread prepared before install() (with the default size)
 // has its stack overflow recognised.
 TEST(ContractCrashThreads, AThreadPreparedBeforeInstallReportsItsOverflow) {
