@@ -485,6 +485,47 @@ TEST(ContractCrashDeath, AFaultOnAThreadThatBlocksItsSignalKillsWithoutAReport) 
   EXPECT_EQ(run.output, "");
 }
 
+// The C library's abort() unblocks SIGABRT before it raises it: a program that blocks SIGABRT (or
+// every signal) on the aborting thread still gets its report, and dies by SIGABRT.
+TEST(ContractCrashDeath, AbortWithSigabrtBlockedIsStillReported) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = crash_in_child([](int fd) {
+    crash::install(options_to(fd));
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, nullptr);
+    std::abort();
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGABRT)) << describe(run);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  EXPECT_NE(run.output.find("\nsignal: SIGABRT (6), code SI_TKILL (-6)"), std::string::npos) << run.output;
+}
+
+// Signal context (on purpose not async-signal-safe: abort() inside the hook).
+void hook_that_aborts(int fd, const siginfo_t&, void*) noexcept {
+  say(fd, "hook: about to abort\n");
+  std::abort();
+}
+
+// "A fault inside the report (or inside the hook ...) on the reporting thread ends the process at once
+// by the *original* signal (no second report)": the hook calls abort() during a SIGSEGV report.
+TEST(ContractCrashDeath, AbortInsideTheHookDiesByTheOriginalSignal) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer defers a signal raised inside a handler until the handler returns";
+#endif
+  const crash_run run = crash_in_child([](int fd) {
+    crash::options opts = options_to(fd);
+    opts.hook = hook_that_aborts;
+    crash::install(opts);
+    null_dereference();
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
+  EXPECT_EQ(count(run.output, kHeader), 1U) << run.output;
+  EXPECT_NE(run.output.find("hook: about to abort\n"), std::string::npos) << run.output;
+  EXPECT_EQ(count(run.output, kEnd), 0U) << run.output;
+}
+
 // --- The watchdog and the second crasher --------------------------------------------------------------
 
 // Signal context.
@@ -1151,10 +1192,17 @@ TEST(ContractCrashThreads, AReportFitsOnAnAlternateStackOfSigstksz) {
 // walk "reads only the recorded stack". A fault inside a handler of another signal that runs on the
 // alternate stack (off the recorded stack): a whole report whose backtrace holds that handler's
 // frames.
-__attribute__((noinline, no_sanitize("undefined"))) void fault_in_handler(int) { null_dereference(); }
+__attribute__((noinline, no_sanitize("undefined"))) void fault_in_handler(int) {
+  null_dereference();
+  g_forever = true;  // not a tail call: this frame stays
+}
 
 TEST(ContractCrashThreads, AFaultInAHandlerOnTheAlternateStackIsReportedWithItsFrames) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer installs every handler with all signals blocked (a filled sa_mask): the "
+                  "fault inside the SIGUSR1 handler is then blocked, and the kernel kills by SIGSEGV";
+#endif
 #if !defined(__x86_64__) && !defined(__aarch64__)
   GTEST_SKIP() << "no registers, no backtrace on this architecture";
 #endif
