@@ -746,6 +746,38 @@ TEST(ContractCrashReport, APidfdSendSignalIsATrustedKill) {
   EXPECT_TRUE(has_line(report, "sender: " + me() + " (kill, trusted)")) << report;
 }
 
+// "sender: ... "pid P uid U (...)" for a signal sent by a process": a signal of a POSIX timer
+// (SI_TIMER) is sent by no process, and its siginfo holds the timer's id and overrun where a
+// process's would hold pid and uid. The report must not name a pid (here it named "pid 1", the
+// timer's id, as if init had sent the signal): it names the timer, untrusted (another process can
+// send SI_TIMER with rt_sigqueueinfo()).
+TEST(ContractCrashReport, ASignalFromAPosixTimerNamesNoPid) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = crash_in_child([](int fd) {
+    crash::install(options_to(fd));
+    struct sigevent event {};
+    event.sigev_notify = SIGEV_SIGNAL;
+    event.sigev_signo = SIGABRT;
+    timer_t timer{};
+    ASSERT_EQ(::timer_create(CLOCK_MONOTONIC, &event, &timer), 0);
+    struct itimerspec when {};
+    when.it_value.tv_nsec = 1000000;
+    ASSERT_EQ(::timer_settime(timer, 0, &when, nullptr), 0);
+    for (;;) ::pause();
+  });
+  EXPECT_TRUE(killed_by(run.status, SIGABRT)) << describe(run);
+  const std::string report = report_of(run.output);
+  EXPECT_TRUE(complete(run.output)) << run.output;
+  EXPECT_TRUE(has_line(report, "signal: SIGABRT (6), code SI_TIMER (-2): a POSIX timer expired")) << report;
+  const std::size_t sender = report.find("\nsender: ");
+  ASSERT_NE(sender, std::string::npos) << report;
+  const std::string line = report.substr(sender + 1, report.find('\n', sender + 1) - sender - 1);
+  EXPECT_EQ(line.rfind("sender: POSIX timer ", 0), 0U) << line;
+  EXPECT_EQ(line.find("pid "), std::string::npos) << line;
+  EXPECT_EQ(line.substr(line.size() - std::string(" (timer, untrusted)").size()), " (timer, untrusted)")
+      << line;
+}
+
 // "The report (one block of lines ...; the format is stable)" and "thread: the kernel thread id and
 // the thread's name". A thread's name is set by the program or by any process of its user
 // (/proc/PID/task/TID/comm) and may hold a newline: it must not add a line of its own to the report
@@ -1572,6 +1604,56 @@ TEST(ContractCrashErrors, ASecondInstallIsBusyAndChangesNothing) {
     EXPECT_EQ(ec, std::errc::device_or_resource_busy);
     EXPECT_EQ(differences(before, snapshot()), "");
     EXPECT_EQ(current_alternate_stack().ss_sp, alt.ss_sp);
+    EXPECT_TRUE(crash::installed());
+  });
+}
+
+// "the std::error_code overloads report the same errors": a success clears an error left in the
+// caller's error_code, for install() and prepare_thread() alike.
+TEST(ContractCrashErrors, TheErrorCodeOverloadsClearAStaleErrorOnSuccess) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  SIGRELAY_IN_CHILD([] {
+    std::error_code ec = std::make_error_code(std::errc::interrupted);
+    crash::install(options_to(-1), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    ec = std::make_error_code(std::errc::interrupted);
+    crash::prepare_thread(ec);  // already prepared by install()
+    EXPECT_FALSE(ec) << ec.message();
+    on_thread([] {
+      std::error_code thread_ec = std::make_error_code(std::errc::interrupted);
+      crash::prepare_thread(thread_ec);  // a new record
+      EXPECT_FALSE(thread_ec) << thread_ec.message();
+    });
+  });
+}
+
+// "Once per process" and "may be called from any thread, concurrently": two threads install at once;
+// exactly one succeeds, the other gets device_or_resource_busy.
+TEST(ContractCrashErrors, TwoConcurrentInstallsOneWins) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  SIGRELAY_IN_CHILD([] {
+    std::atomic<bool> go{false};
+    std::error_code results[2];
+    std::thread a([&] {
+      while (!go.load()) {
+      }
+      crash::install(options_to(-1), results[0]);
+    });
+    std::thread b([&] {
+      while (!go.load()) {
+      }
+      crash::install(options_to(-1), results[1]);
+    });
+    go.store(true);
+    a.join();
+    b.join();
+    EXPECT_EQ((results[0] ? 1 : 0) + (results[1] ? 1 : 0), 1)
+        << results[0].message() << " / " << results[1].message();
+    for (const std::error_code& r : results) {
+      if (r) {
+        EXPECT_EQ(r, std::errc::device_or_resource_busy);
+      }
+    }
     EXPECT_TRUE(crash::installed());
   });
 }
