@@ -47,7 +47,8 @@
 //     for a signal sent by a process (si_code <= 0), KIND being kill (SI_USER), tkill (SI_TKILL),
 //     queue (SI_QUEUE) or other. trusted: the kernel filled in pid and uid (SI_USER, SI_TKILL); the
 //     other negative codes can be forged by a same-user process. ", this process" when P is the
-//     crashing process itself (abort(), raise()).
+//     crashing process itself (abort(), raise()). A POSIX timer's signal (SI_TIMER), whose siginfo
+//     holds no pid or uid, is "POSIX timer T (timer, untrusted)", T the kernel's timer id.
 //   - "registers:" pc, sp and fp (rbp on x86-64, x29 on AArch64) from the signal's ucontext; left out
 //     on other architectures.
 //   - "backtrace:" frame #0 is the pc ("pc"), the others return addresses ("ra": the symbolizer looks

@@ -330,6 +330,9 @@ void write_header(writer& out, const siginfo_t& info, const registers& regs, pid
   out.str("sender: ");
   if (info.si_code > 0) {
     out.str("kernel\n");
+  } else if (info.si_code == SI_TIMER) {
+    // A POSIX timer's: si_pid and si_uid share their place with the timer's id and overrun.
+    out.str("POSIX timer ").dec(info.si_timerid).str(" (timer, untrusted)\n");
   } else {
     const char* kind = info.si_code == SI_USER    ? "kill"
                        : info.si_code == SI_TKILL ? "tkill"
