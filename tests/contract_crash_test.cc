@@ -32,6 +32,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -1763,6 +1764,35 @@ TEST(ContractCrashChain, ASignalNamedTwiceIsReportedAndChainedOnce) {
   EXPECT_TRUE(killed_by(run.status, SIGSEGV)) << describe(run);
   EXPECT_TRUE(complete(run.output)) << run.output;
   EXPECT_EQ(count(run.output, "previous handler ran\n"), 1U) << run.output;
+}
+
+sigjmp_buf g_probe;
+
+// A probe (the chained handler recovers by siglongjmp) in a process whose report fd's reader is gone:
+// the report's SIGPIPE must not outlive the report and kill the recovered process.
+TEST(ContractCrashChain, ARecoveredProbeIsNotKilledByTheReportsSigpipe) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the crash reporter");
+  const crash_run run = crash_in_child([](int fd) {
+    g_report_fd.store(fd);
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    ::close(p[0]);
+    struct sigaction sa {};
+    sa.sa_sigaction = [](int, siginfo_t*, void*) { siglongjmp(g_probe, 1); };
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(::sigaction(SIGSEGV, &sa, nullptr), 0);
+    crash::options opts = options_to(p[1]);
+    opts.call_previous_handler = true;
+    crash::install(opts);
+    if (sigsetjmp(g_probe, 1) == 0) null_dereference();
+    say(fd, "recovered\n");
+    ::usleep(100 * 1000);  // a pending SIGPIPE would have killed by now
+    say(fd, "still running\n");
+    ::_exit(0);
+  });
+  EXPECT_TRUE(exited_with(run.status, 0)) << describe(run);
+  EXPECT_EQ(run.output, "recovered\nstill running\n");
 }
 
 std::atomic<int> g_chain_step{0};
