@@ -6,7 +6,8 @@
 // gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, pthread_sigmask, sigpending, and
 // those of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); in a fork child, also the raw
 // timer_create and timer_delete system calls (arm_watchdog()); for an unprepared thread's walk, raw
-// process_vm_readv on this process (readable_end()); loads of data prepared at install time
+// process_vm_readv on this process (readable_end()); before a chained handler, a zero-timeout raw
+// rt_sigtimedwait (unquiet_outputs()); loads of data prepared at install time
 // (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks, throws
 // or uses stdio, and never returns to the faulting code: it ends the process (unless a chained
 // handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report does
@@ -468,11 +469,22 @@ sigset_t quiet_outputs() noexcept {
   return before;
 }
 
-// Signal context. Before the chained handler, which runs "as the kernel would have run it": unblocks
-// again those of SIGPIPE and SIGXFSZ that were not blocked before, except one that a write of the
-// report left pending (unblocked, it would end the process at once).
-void unquiet_outputs(const sigset_t& before) noexcept {
+// Signal context. Before the chained handler, which runs "as the kernel would have run it" and may
+// recover by siglongjmp (which restores a mask where they are not blocked): a SIGPIPE or SIGXFSZ
+// that the report's own writes raised (pending now, not before the report) is taken back with a
+// zero-timeout wait, then those of the two that were not blocked before are unblocked again, unless
+// one is still pending (sent by someone else meanwhile: unblocked, it would end the process at once).
+void unquiet_outputs(const sigset_t& before, const sigset_t& pending_before) noexcept {
   sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  for (const int s : {SIGPIPE, SIGXFSZ}) {
+    if (sigismember(&pending, s) == 1 && sigismember(&pending_before, s) == 0) {
+      const std::uint64_t one = std::uint64_t{1} << (s - 1);  // the kernel's sigset_t
+      const struct timespec now {};
+      ::syscall(SYS_rt_sigtimedwait, &one, nullptr, &now, sizeof one);
+    }
+  }
   sigemptyset(&pending);
   ::sigpending(&pending);
   sigset_t again;
@@ -528,6 +540,9 @@ void crash_action(void*, const siginfo_t& info) noexcept {
     wait_for_the_reporter(signo);  // another thread reports
   }
   g_crash.first_signo.store(signo, std::memory_order_release);
+  sigset_t pending_before;
+  sigemptyset(&pending_before);
+  ::sigpending(&pending_before);
   const sigset_t mask_before = quiet_outputs();
 
   const crash_config& config = g_crash.config;
@@ -556,7 +571,7 @@ void crash_action(void*, const siginfo_t& info) noexcept {
                                 std::memory_order_relaxed);
     g_crash.chained_tid.store(tid, std::memory_order_relaxed);
     g_crash.reporter.store(0, std::memory_order_release);
-    unquiet_outputs(mask_before);
+    unquiet_outputs(mask_before, pending_before);
     call_chained(signo, const_cast<siginfo_t*>(&info), current_ucontext());
     // It returned: the process dies by the signal, unless another thread's report began meanwhile.
     g_crash.chained_tid.store(0, std::memory_order_relaxed);
