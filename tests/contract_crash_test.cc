@@ -6,23 +6,32 @@
 // clean signal state, an alarm() watchdog (a hang shows as SIGALRM, never as a hung ctest), and the
 // report written to a pipe that this process drains. Each test quotes the promise it checks:
 // - Death: a report fd whose reader is gone, and a file past RLIMIT_FSIZE, must not turn the death
-//   into SIGPIPE or SIGXFSZ; the file copy still gets the whole report.
+//   into SIGPIPE or SIGXFSZ (nor kill a probe that recovers afterwards); every default signal raised
+//   is reported to fd and file and kills by itself (a failure signal handler's basic death test); a
+//   crash during exit(); abort() with SIGABRT blocked, abort() inside the hook; a fault on a thread
+//   that blocks its signal (no report: the kernel's doing).
 // - The watchdog in a fork() / _Fork() child of an installed process; a second crasher that waits
 //   `second_crasher_wait` and then dies by its own signal while the first one's hook hangs.
 // - The report's lines: SIGSYS from a seccomp filter ("system call N"), senders from another
-//   process (sigqueue, tgkill, a forged rt_sigqueueinfo, pidfd_send_signal), a thread name that
-//   tries to forge a line, max_frames = 1, fd = -1 with a file only, the file's O_APPEND, 0600 and
-//   O_CLOEXEC.
+//   process (sigqueue, tgkill, a forged rt_sigqueueinfo, pidfd_send_signal) and from a POSIX timer,
+//   SI_KERNEL (no fault address), a thread name that tries to forge a line, max_frames 1 and 256,
+//   the hook's info and context, fd = -1 with a file only, the file's O_APPEND, 0600 and O_CLOEXEC.
 // - Threads: prepare_thread() twice, a thread's own alternate stack kept (and not released at its
 //   exit), sigrelay's released at exit, the 1024-record limit and the records given back at exit,
 //   install() racing prepare_thread() on other threads, alt_stack_size below 64 KiB; an unprepared
-//   thread's stack overflow (silent death, or "unknown" on its own alternate stack).
-// - Modules: a crash in code loaded by dlopen() after install() is "?" until refresh_modules().
+//   thread's stack overflow (silent death, or "unknown" on its own alternate stack); an unprepared
+//   thread below an unreadable page; a fault in a handler on the alternate stack; a program's own
+//   alternate stack of SIGSTKSZ; a fork child's stack overflow.
+// - Modules: a crash in code loaded by dlopen() after install() is "?" until refresh_modules(); a
+//   crash while another thread refreshes.
 // - Errors: each refused option (signals, max_frames, file) names its culprit, in both overloads,
 //   leaves every disposition as it was, and a later good install() still succeeds; timer_create()'s
-//   EAGAIN (RLIMIT_SIGPENDING exhausted) is retried and then reported, the file's fd closed.
-// - Chaining: the earlier handler runs with its own sa_mask, as the kernel would have run it; a crash
-//   on another thread while it runs gets a report of its own.
+//   EAGAIN (RLIMIT_SIGPENDING exhausted) is retried and then reported, the file's fd closed; each
+//   sigaction() of install() failing in turn (the library's fault hook, static builds); stale
+//   error codes cleared; two installs at once.
+// - Chaining: the earlier handler runs with its own sa_mask, as the kernel would have run it, and
+//   may outlast the watchdog; a signal named twice is chained once; a crash on another thread while
+//   it runs gets a report of its own.
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
