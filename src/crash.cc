@@ -27,7 +27,9 @@
 //   limit allows.
 // - The watchdog is a POSIX timer (CLOCK_MONOTONIC) created here, delivering SIGKILL to the process:
 //   the report only arms it (timer_settime is async-signal-safe). SIGKILL, because a hung report may
-//   be stuck with every other signal blocked or caught; alarm()'s SIGALRM could be either.
+//   be stuck with every other signal blocked or caught; alarm()'s SIGALRM could be either. A fork()
+//   or _Fork() child inherits no timer: its report creates one with the raw system call (see
+//   crash_report.cc, arm_watchdog()).
 // - One install per process, never undone: the actions stay until the process ends.
 // - Linux only (SIGRELAY_LINUX, platform/config.hpp): gettid(), prctl(), dl_iterate_phdr(),
 //   pthread_getattr_np(), timer_create() and /proc/self/exe have no common macOS/FreeBSD form. The
@@ -46,6 +48,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -101,7 +104,9 @@ void release_thread(void* record) noexcept {
   t->tid.store(0, std::memory_order_release);
 }
 
-std::size_t g_alt_stack_size = std::size_t{64} * 1024;  // set by install() before it prepares its thread
+// Set by install() before it prepares its thread; read by prepare_thread() on any thread, which may
+// run at the same time as install() (crash.hpp, "Thread safety").
+std::atomic<std::size_t> g_alt_stack_size{std::size_t{64} * 1024};
 
 // Gives the calling thread an alternate stack unless it has one. Returns the mapping (null if the
 // thread kept its own) through `mapping`.
@@ -112,8 +117,9 @@ std::error_code give_alt_stack(void*& mapping, std::size_t& mapping_size) noexce
   if (::sigaltstack(nullptr, &current) != 0) return detail::errno_code();
   if ((current.ss_flags & SS_DISABLE) == 0) return {};  // it has one: never replaced
   const std::size_t page = page_size();
-  const std::size_t usable =
-      (std::max<std::size_t>(g_alt_stack_size, std::size_t{64} * 1024) + page - 1) / page * page;
+  const std::size_t wanted =
+      std::max<std::size_t>(g_alt_stack_size.load(std::memory_order_relaxed), std::size_t{64} * 1024);
+  const std::size_t usable = (wanted + page - 1) / page * page;
   const std::size_t size = usable + page;
   void* block = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (block == MAP_FAILED) return detail::errno_code();
@@ -340,7 +346,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
     if (has_timer) ::timer_delete(timer);
     if (file_fd >= 0) detail::sys::close(file_fd);
   };
-  g_alt_stack_size = opts.alt_stack_size;
+  g_alt_stack_size.store(opts.alt_stack_size, std::memory_order_relaxed);
   prepare_thread_impl(ec);
   failed.step = "prepare_thread";
   if (!ec) {
@@ -357,6 +363,7 @@ void install_impl(const options& opts, std::error_code& ec, failure& failed) {
   config.call_previous_handler = opts.call_previous_handler;
   config.has_watchdog = has_timer;
   config.watchdog = timer;
+  config.watchdog_pid = ::getpid();
   config.watchdog_seconds = opts.watchdog_seconds;
   config.second_crasher_wait = opts.second_crasher_wait;
   config.max_frames = opts.max_frames;

@@ -32,18 +32,23 @@
 //
 //   - "signal:" the signal's name and number, the si_code's name and number and its meaning in
 //     words ("SI_USER (0): sent by kill()" for a signal sent by a process).
-//   - "fault address:" si_addr, for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP raised by the kernel;
-//     the line is left out otherwise.
+//   - "fault address:" si_addr, for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGTRAP raised by the kernel
+//     with a signal-specific code (si_code > 0 and not SI_KERNEL: the kernel leaves si_addr 0 for
+//     SI_KERNEL, as for a general-protection fault or an int3 on x86-64); the line is left out
+//     otherwise.
 //   - "stack overflow:" "yes (fault address in the guard region below the stack 0xLO-0xHI)" when the
 //     fault address lies in the guard region of the crashing thread's stack (below: `guard`), "no"
 //     when it does not, "unknown (thread not prepared)" for a thread whose stack sigrelay never
-//     recorded. Only for SIGSEGV and SIGBUS; left out otherwise.
-//   - "thread:" the kernel thread id and the thread's name (prctl(PR_GET_NAME)).
+//     recorded. Only for SIGSEGV and SIGBUS that have a "fault address:" line; left out otherwise.
+//   - "thread:" the kernel thread id and the thread's name (prctl(PR_GET_NAME)), in double quotes,
+//     its control characters, DEL, '"' and '\' written as \xNN (any process of the user can set
+//     a thread's name, through /proc: it cannot add a line to the report).
 //   - "sender:" "kernel" (si_code > 0), or "pid P uid U (KIND, trusted|untrusted[, this process])"
 //     for a signal sent by a process (si_code <= 0), KIND being kill (SI_USER), tkill (SI_TKILL),
 //     queue (SI_QUEUE) or other. trusted: the kernel filled in pid and uid (SI_USER, SI_TKILL); the
 //     other negative codes can be forged by a same-user process. ", this process" when P is the
-//     crashing process itself (abort(), raise()).
+//     crashing process itself (abort(), raise()). A POSIX timer's signal (SI_TIMER), whose siginfo
+//     holds no pid or uid, is "POSIX timer T (timer, untrusted)", T the kernel's timer id.
 //   - "registers:" pc, sp and fp (rbp on x86-64, x29 on AArch64) from the signal's ucontext; left out
 //     on other architectures.
 //   - "backtrace:" frame #0 is the pc ("pc"), the others return addresses ("ra": the symbolizer looks
@@ -65,9 +70,10 @@
 //   Everything the report needs is prepared at install time: the output fd and file, the list of
 //   loaded modules with their build-ids (dl_iterate_phdr), the installing thread's stack bounds and
 //   alternate signal stack, and a watchdog timer. In the handler: only write(2), prctl, gettid, getpid,
-//   timer_settime, nanosleep, sigaction, pthread_sigmask, tgkill, plain loads; no allocation, no
-//   lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process (no in-handler
-//   symbolization at all): names come later, offline.
+//   timer_settime, nanosleep, sigaction, pthread_sigmask, sigpending, tgkill, plain loads (and, only
+//   where needed: timer_create in a fork child, process_vm_readv for an unprepared thread's stack);
+//   no allocation, no lock, no stdio, no unwinder, no dladdr. Nothing is symbolized in the process
+//   (no in-handler symbolization at all): names come later, offline.
 //
 // Behaviour at the crash, in order
 //   1. First crasher wins: the first thread that enters takes the report. Another thread that
@@ -78,8 +84,11 @@
 //   3. The watchdog (a CLOCK_MONOTONIC timer created at install time) is armed for
 //      `watchdog_seconds`; if the report or the hook hangs, the timer sends SIGKILL to the process
 //      (SIGKILL because nothing can block or catch it; the parent then sees SIGKILL, not the original
-//      signal, and the report lacks its end line).
-//   4. The report is written to `fd`, then to the file, if any.
+//      signal, and the report lacks its end line). A fork() or _Fork() child of the process inherits
+//      no timer: its report creates its own (the raw timer_create system call) and arms that.
+//   4. The report is written to `fd`, then to the file, if any, with SIGPIPE and SIGXFSZ blocked on the
+//      reporting thread: an fd whose reader is gone or a file past RLIMIT_FSIZE loses that copy of
+//      the report, never the death by the original signal.
 //   5. The hook, if any, runs (see `hook`).
 //   6. With `call_previous_handler`, the handler that was installed for the signal before install()
 //      runs, as the kernel would have run it. The report is over by then: the watchdog is disarmed
@@ -106,8 +115,13 @@
 //   those started before install() or by libraries (thread pools of other libraries, etc.) that
 //   never call prepare_thread(): they still get a report for every crash except a stack overflow
 //   (which kills them silently, by SIGSEGV with no report), their stack overflow is reported as
-//   "unknown", and their backtrace walk is bounded by a fixed 1 MiB window above the stack pointer.
+//   "unknown", and their backtrace walk is bounded by a fixed 1 MiB window above the stack pointer,
+//   cut at its first unreadable page (probed with process_vm_readv() on the process itself).
 //   No pthread_create wrapper is interposed (it would have to be linked into the program).
+//   A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP raised by the processor) on a thread that blocks
+//   that signal gets no report either: the kernel cannot defer it, so it resets the disposition to
+//   SIG_DFL and kills. A thread that blocks every signal (to leave them to a sigwait() thread)
+//   should leave these unblocked.
 //   A prepared thread's alternate stack and record are released when it exits (a pthread key
 //   destructor). At most 1024 threads are recorded at once; prepare_thread() fails beyond that.
 //

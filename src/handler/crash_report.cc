@@ -3,8 +3,11 @@
 // context.
 //
 // Every function in this file is async-signal-safe (man 7 signal-safety): the system calls write,
-// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, and those of
-// relay::die_by_signal (sigaction, pthread_sigmask, tgkill); loads of data prepared at install time
+// gettid, getpid, prctl(PR_GET_NAME), timer_settime, nanosleep, pthread_sigmask, sigpending, and
+// those of relay::die_by_signal (sigaction, pthread_sigmask, tgkill); in a fork child, also the raw
+// timer_create and timer_delete system calls (arm_watchdog()); for an unprepared thread's walk, raw
+// process_vm_readv on this process (readable_end()); before a chained handler, a zero-timeout raw
+// rt_sigtimedwait (unquiet_outputs()); loads of data prepared at install time
 // (crash_state.hpp); text formatted into a buffer on this stack. It never allocates, locks, throws
 // or uses stdio, and never returns to the faulting code: it ends the process (unless a chained
 // handler leaves by siglongjmp). errno is saved and restored by the trampoline; the report does
@@ -17,6 +20,8 @@
 
 #if SIGRELAY_LINUX  // the whole crash reporter is Linux-only (src/crash.cc)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -63,6 +68,22 @@ class writer {
   }
   writer& str(const char* s, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n && s[i] != '\0'; ++i) put(s[i]);
+    return *this;
+  }
+  // At most `n` bytes of `s` (up to a NUL), with control characters, DEL, '"' and '\\' written as
+  // \xNN: text from outside (a thread's name) cannot end the line or the quotes it stands in.
+  writer& quoted(const char* s, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n && s[i] != '\0'; ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+        put('\\');
+        put('x');
+        put("0123456789abcdef"[c >> 4]);
+        put("0123456789abcdef"[c & 0xF]);
+      } else {
+        put(s[i]);
+      }
+    }
     return *this;
   }
   writer& dec(long long v) noexcept {
@@ -155,10 +176,18 @@ registers registers_of(const void* uc) noexcept {
   return r;
 }
 
-// Signal context. The calling thread's record, or nullptr.
-const crash_thread* find_thread(pid_t tid) noexcept {
+// Signal context. The calling thread's record, or nullptr. Found by its tid, else (known registers)
+// by the record whose stack, guard region included, holds the interrupted stack pointer: in a fork()
+// or _Fork() child the thread that forked runs on the stack that its parent's thread recorded, under
+// another tid (a prepared thread's record is released at its exit, so no other live thread's stack
+// is the one a record describes).
+const crash_thread* find_thread(pid_t tid, std::uintptr_t sp, bool sp_known) noexcept {
   for (const crash_thread& t : g_crash.threads) {
     if (t.tid.load(std::memory_order_acquire) == tid) return &t;
+  }
+  if (!sp_known) return nullptr;
+  for (const crash_thread& t : g_crash.threads) {
+    if (t.tid.load(std::memory_order_acquire) > 0 && sp >= t.guard_lo && sp < t.stack_hi) return &t;
   }
   return nullptr;
 }
@@ -296,12 +325,15 @@ void write_header(writer& out, const siginfo_t& info, const registers& regs, pid
 
   char name[17] = {};
   ::prctl(PR_GET_NAME, name, 0, 0, 0);  // a plain system call; the name is at most 16 bytes
-  out.str("thread: ").dec(tid).str(" \"").str(name, 16).str("\" (main thread: ");
+  out.str("thread: ").dec(tid).str(" \"").quoted(name, 16).str("\" (main thread: ");
   out.str(tid == ::getpid() ? "yes" : "no").str(")\n");
 
   out.str("sender: ");
   if (info.si_code > 0) {
     out.str("kernel\n");
+  } else if (info.si_code == SI_TIMER) {
+    // A POSIX timer's: si_pid and si_uid share their place with the timer's id and overrun.
+    out.str("POSIX timer ").dec(info.si_timerid).str(" (timer, untrusted)\n");
   } else {
     const char* kind = info.si_code == SI_USER    ? "kill"
                        : info.si_code == SI_TKILL ? "tkill"
@@ -319,6 +351,30 @@ void write_header(writer& out, const siginfo_t& info, const registers& regs, pid
   }
 }
 
+// Signal context. The end of the readable memory from `from` on, at most `limit` bytes, probed page
+// by page (4 KiB steps) with process_vm_readv() on this process: an unreadable page fails with
+// EFAULT and raises no signal. If the system call is refused (a seccomp filter), `from + limit`.
+std::uintptr_t readable_end(std::uintptr_t from, std::uintptr_t limit) noexcept {
+  const std::uintptr_t end = from + limit < from ? UINTPTR_MAX : from + limit;
+  for (std::uintptr_t at = from; at < end;) {
+    char byte = 0;
+    struct iovec local {};
+    local.iov_base = &byte;
+    local.iov_len = 1;
+    struct iovec remote {};
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): probing memory by address is the point
+    remote.iov_base = reinterpret_cast<void*>(at);
+    remote.iov_len = 1;
+    if (::syscall(SYS_process_vm_readv, ::getpid(), &local, 1UL, &remote, 1UL, 0UL) != 1) {
+      return errno == EFAULT ? at : end;
+    }
+    const std::uintptr_t next = (at | 0xFFF) + 1;
+    if (next <= at) break;
+    at = next;
+  }
+  return end;
+}
+
 // Signal context. The backtrace lines.
 void write_backtrace(writer& out, const registers& regs, const crash_thread* thread) noexcept {
   if (!regs.known) {
@@ -326,12 +382,16 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
     return;
   }
   // The walk reads only [low, high): the recorded stack (its guard excluded), or for a thread never
-  // prepared, a fixed window above the stack pointer.
+  // prepared (or one interrupted off its recorded stack: on an alternate stack, a fiber's), a fixed
+  // window above the stack pointer, cut at its first unreadable page (what lies above a stack is
+  // anyone's: another thread stack's guard page, a hole).
   std::uintptr_t low = regs.sp;
-  std::uintptr_t high = regs.sp + (1U << 20);
-  if (thread != nullptr) {
+  std::uintptr_t high = 0;
+  if (thread != nullptr && regs.sp >= thread->guard_lo && regs.sp < thread->stack_hi) {
     low = regs.sp > thread->stack_lo ? regs.sp : thread->stack_lo;
     high = thread->stack_hi;
+  } else {
+    high = readable_end(regs.sp, std::uintptr_t{1} << 20);
   }
   const crash_module_table* table = g_crash.modules.load(std::memory_order_acquire);
   std::uintptr_t fp = regs.fp;
@@ -355,6 +415,84 @@ void write_backtrace(writer& out, const registers& regs, const crash_thread* thr
     if (m->build_id_size > 0) out.str(" build-id ").bytes_hex(m->build_id, m->build_id_size);
     out.str("\n");
   }
+}
+
+// The watchdog this report armed: install()'s timer, or in a fork child (which inherits no POSIX
+// timer: install()'s id names nothing there, or a timer of the child's own) one made for the child.
+struct armed_watchdog {
+  bool own_timer = false;  // made by arm_watchdog() for this process
+  int kernel_id = -1;      // its kernel timer id (-1: none could be made)
+};
+
+// Signal context. Arms the watchdog for config.watchdog_seconds. In a child of the process that
+// called install(), creates the child's own SIGKILL timer with the raw system calls (no C library
+// state: the kernel's timer id, as timer_settime's system call takes it).
+armed_watchdog arm_watchdog(const crash_config& config) noexcept {
+  struct itimerspec when {};
+  when.it_value.tv_sec = static_cast<time_t>(config.watchdog_seconds);
+  armed_watchdog armed;
+  if (::getpid() == config.watchdog_pid) {
+    ::timer_settime(config.watchdog, 0, &when, nullptr);
+    return armed;
+  }
+  armed.own_timer = true;
+  struct sigevent event {};
+  event.sigev_notify = SIGEV_SIGNAL;
+  event.sigev_signo = SIGKILL;
+  int id = -1;
+  if (::syscall(SYS_timer_create, CLOCK_MONOTONIC, &event, &id) != 0) return armed;
+  armed.kernel_id = id;
+  ::syscall(SYS_timer_settime, id, 0, &when, nullptr);
+  return armed;
+}
+
+// Signal context. Disarms what arm_watchdog() armed.
+void disarm_watchdog(const crash_config& config, const armed_watchdog& armed) noexcept {
+  if (!armed.own_timer) {
+    const struct itimerspec off {};
+    ::timer_settime(config.watchdog, 0, &off, nullptr);
+  } else if (armed.kernel_id >= 0) {
+    ::syscall(SYS_timer_delete, armed.kernel_id);
+  }
+}
+
+// Signal context. Blocks SIGPIPE and SIGXFSZ on this thread while the report is written: a report fd
+// whose reader is gone (EPIPE) or a file past RLIMIT_FSIZE (EFBIG) must lose that copy, not end the
+// process by a signal other than the crash's (both act at once at SIG_DFL). Returns the mask before.
+sigset_t quiet_outputs() noexcept {
+  sigset_t quiet;
+  sigemptyset(&quiet);
+  sigaddset(&quiet, SIGPIPE);
+  sigaddset(&quiet, SIGXFSZ);
+  sigset_t before;
+  ::pthread_sigmask(SIG_BLOCK, &quiet, &before);
+  return before;
+}
+
+// Signal context. Before the chained handler, which runs "as the kernel would have run it" and may
+// recover by siglongjmp (which restores a mask where they are not blocked): a SIGPIPE or SIGXFSZ
+// that the report's own writes raised (pending now, not before the report) is taken back with a
+// zero-timeout wait, then those of the two that were not blocked before are unblocked again, unless
+// one is still pending (sent by someone else meanwhile: unblocked, it would end the process at once).
+void unquiet_outputs(const sigset_t& before, const sigset_t& pending_before) noexcept {
+  sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  for (const int s : {SIGPIPE, SIGXFSZ}) {
+    if (sigismember(&pending, s) == 1 && sigismember(&pending_before, s) == 0) {
+      const std::uint64_t one = std::uint64_t{1} << (s - 1);  // the kernel's sigset_t
+      const struct timespec now {};
+      ::syscall(SYS_rt_sigtimedwait, &one, nullptr, &now, sizeof one);
+    }
+  }
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  sigset_t again;
+  sigemptyset(&again);
+  for (const int s : {SIGPIPE, SIGXFSZ}) {
+    if (sigismember(&before, s) == 0 && sigismember(&pending, s) == 0) sigaddset(&again, s);
+  }
+  ::pthread_sigmask(SIG_UNBLOCK, &again, nullptr);
 }
 
 // Signal context. A crash that finds the report taken by another thread waits for it to end the
@@ -402,16 +540,17 @@ void crash_action(void*, const siginfo_t& info) noexcept {
     wait_for_the_reporter(signo);  // another thread reports
   }
   g_crash.first_signo.store(signo, std::memory_order_release);
+  sigset_t pending_before;
+  sigemptyset(&pending_before);
+  ::sigpending(&pending_before);
+  const sigset_t mask_before = quiet_outputs();
 
   const crash_config& config = g_crash.config;
-  if (config.has_watchdog) {
-    struct itimerspec when {};
-    when.it_value.tv_sec = static_cast<time_t>(config.watchdog_seconds);
-    ::timer_settime(config.watchdog, 0, &when, nullptr);
-  }
+  armed_watchdog armed;
+  if (config.has_watchdog) armed = arm_watchdog(config);
 
   const registers regs = registers_of(current_ucontext());
-  const crash_thread* thread = find_thread(tid);
+  const crash_thread* thread = find_thread(tid, regs.sp, regs.known);
   writer out(config.fd, config.file_fd);
   write_header(out, info, regs, tid, thread);
   out.flush();  // what is known so far is out, even if the walk faults
@@ -427,14 +566,12 @@ void crash_action(void*, const siginfo_t& info) noexcept {
     // sanitizer symbolizing its own report) or recover by siglongjmp (a probe): so the watchdog is
     // disarmed and the election released before it runs, and a crash after a recovery is reported
     // again (crash.hpp, "Behaviour at the crash"). A fault inside it is told by its frame.
-    if (config.has_watchdog) {
-      const struct itimerspec off {};
-      ::timer_settime(config.watchdog, 0, &off, nullptr);
-    }
+    if (config.has_watchdog) disarm_watchdog(config, armed);
     g_crash.chained_frame.store(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)),
                                 std::memory_order_relaxed);
     g_crash.chained_tid.store(tid, std::memory_order_relaxed);
     g_crash.reporter.store(0, std::memory_order_release);
+    unquiet_outputs(mask_before, pending_before);
     call_chained(signo, const_cast<siginfo_t*>(&info), current_ucontext());
     // It returned: the process dies by the signal, unless another thread's report began meanwhile.
     g_crash.chained_tid.store(0, std::memory_order_relaxed);

@@ -63,6 +63,7 @@ struct crash_config {
   bool call_previous_handler;
   bool has_watchdog;
   timer_t watchdog;
+  pid_t watchdog_pid;  // the process that owns `watchdog` (POSIX timers are not inherited by fork())
   unsigned watchdog_seconds;
   unsigned second_crasher_wait;
   unsigned max_frames;
