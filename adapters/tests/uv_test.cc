@@ -111,6 +111,45 @@ TEST(UvAdapter, ReceivesKillSigqueueAndTgkillWithOrigins) {
   });
 }
 
+// As uv_unref() on a uv_signal_t (Node's process.on('SIGINT') does it): an unreferenced started
+// watcher keeps no loop alive, yet hands out events while another handle keeps the loop running.
+TEST(UvAdapter, AnUnreferencedWatcherKeepsNoLoopAliveButStillHandsOut) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    loop l;
+    std::vector<int> got;
+    {
+      sigrelay::uv::signal_watcher w(l.get(), {SIGUSR1});
+      EXPECT_TRUE(w.has_ref());
+      ASSERT_EQ(0, w.start([&](const signal_event& e) { got.push_back(e.signo); }));
+      EXPECT_NE(0, uv_loop_alive(l.get()));
+      w.unref();
+      EXPECT_FALSE(w.has_ref());
+      EXPECT_EQ(0, uv_loop_alive(l.get())) << "an unreferenced watcher kept the loop alive";
+      EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));  // returns at once: nothing referenced
+      w.stop();
+      ASSERT_EQ(0, w.start([&](const signal_event& e) { got.push_back(e.signo); }));
+      EXPECT_FALSE(w.has_ref()) << "stop() and start() must keep the setting";
+      EXPECT_EQ(0, uv_loop_alive(l.get()));
+
+      // A referenced timer keeps the loop running until the unreferenced watcher got the signal.
+      send_from_other_process(SIGUSR1);
+      int ticks = 0;
+      ticker t(l.get(), 5, [&] { return got.empty() && ++ticks < 1000; });
+      uv_run(l.get(), UV_RUN_DEFAULT);
+      EXPECT_EQ(got, std::vector<int>{SIGUSR1});
+
+      w.ref();
+      EXPECT_TRUE(w.has_ref());
+      EXPECT_NE(0, uv_loop_alive(l.get()));
+      w.close();
+      EXPECT_FALSE(w.has_ref());
+      w.unref();  // no effect once closed
+      w.ref();
+    }
+  });
+}
+
 TEST(UvAdapter, SignalfdBackend) {
   SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([] {

@@ -220,6 +220,23 @@ bool signal_watcher::is_active() const noexcept { return state_ != nullptr && st
 
 bool signal_watcher::is_closing() const noexcept { return state_ == nullptr; }
 
+// Both handles: the idle one is active while a backlog waits, and counts for uv_run() like the poll.
+void signal_watcher::unref() noexcept {
+  if (state_ == nullptr) return;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->poll));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->idle));
+}
+
+void signal_watcher::ref() noexcept {
+  if (state_ == nullptr) return;
+  uv_ref(reinterpret_cast<uv_handle_t*>(&state_->poll));
+  uv_ref(reinterpret_cast<uv_handle_t*>(&state_->idle));
+}
+
+bool signal_watcher::has_ref() const noexcept {
+  return state_ != nullptr && uv_has_ref(reinterpret_cast<const uv_handle_t*>(&state_->poll)) != 0;
+}
+
 void signal_watcher::add(int signo) {
   if (state_ == nullptr) throw_closed(signo);
   state_->source->add(signo);

@@ -97,6 +97,14 @@ class signal_watcher {
 
   bool is_active() const noexcept;
   bool is_closing() const noexcept;  // close() was called
+
+  // As uv_unref()/uv_ref()/uv_has_ref() on a uv_signal_t: an unreferenced watcher does not keep
+  // uv_run() (UV_RUN_DEFAULT) from returning, but while the loop runs for other handles it still
+  // hands out events. Watchers start referenced; the setting survives stop() and start(). No effect
+  // once closed (has_ref() is then false).
+  void unref() noexcept;
+  void ref() noexcept;
+  bool has_ref() const noexcept;
   uv_loop_t* loop() const noexcept { return loop_; }
 
   // Subscribes to one more signal / unsubscribes from one (see signals::add/remove). Errors: as
