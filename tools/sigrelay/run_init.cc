@@ -392,8 +392,22 @@ class init {
     plan.style = o_.dialect;
     plan.ignore_sigchld = sigchld_ignored_;
     plan.say_setsid = o_.dialect == dialect::dumb_init && log_.enabled(level::debug);
+    // leave_working_directory: the init goes to "/" before the fork and the child back to the
+    // directory with fchdir(), so that the init has left it before PROGRAM runs (dumb-init chdir()s
+    // after its fork, racing its child: a program that looked at once could still see it there).
+    int chdir_error = 0;
+    if (o_.leave_working_directory) {
+      plan.cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (plan.cwd_fd < 0 || chdir("/") != 0) {
+        chdir_error = errno;
+        if (plan.cwd_fd >= 0) close(plan.cwd_fd);
+        plan.cwd_fd = -1;
+      }
+    }
     std::fflush(nullptr);
     const pid_t pid = fork();
+    if (pid == 0) become_child(plan);
+    if (plan.cwd_fd >= 0) close(plan.cwd_fd);
     if (pid < 0) {
       const int err = errno;
       close(pipefd[0]);
@@ -402,7 +416,6 @@ class init {
                  std::strerror(err));
       return false;
     }
-    if (pid == 0) become_child(plan);
     close(pipefd[1]);
     child_ = pid;
     // (The child cannot have been reaped yet: only this thread reaps. Close-on-exec by default.)
@@ -410,6 +423,10 @@ class init {
     // dumb-init and tini say so at once, before the child's own lines and whether or not its exec
     // works (the fork did: a child process was spawned).
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Child spawned with PID %d.", pid);
+    if (chdir_error != 0) {
+      log_.print(level::debug, self_, "Unable to chdir(\"/\") (errno=%d %s)", chdir_error,
+                 std::strerror(chdir_error));
+    }
     const char* prog = argv[0];
     if (o_.dialect == dialect::tini)
       log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", prog, static_cast<int>(pid));
