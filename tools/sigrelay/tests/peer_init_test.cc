@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -544,6 +545,26 @@ TEST(PeerDumbInit, the_init_does_not_keep_the_working_directory) {
         EXPECT_EQ(p->output(), "/\n/tmp\n");
       }
     }
+    // PROGRAM named relative to that directory still runs there (ours leaves it before the fork and
+    // the child goes back before its execvp()).
+    char dir[] = "/tmp/peer_init_cwd.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    ASSERT_EQ(chdir(dir), 0);
+    {
+      std::ofstream script("here.sh");
+      script << "#!/bin/sh\npwd\n";
+    }
+    ASSERT_EQ(chmod("here.sh", 0755), 0);
+    for (const init_kind& k : dumb_inits({})) {
+      SCOPED_TRACE(k.name + " ./here.sh");
+      auto p = start(k, {"./here.sh"});
+      const int status = p->finish();
+      EXPECT_EQ(exit_code(status), 0) << describe_status(status) << p->output();
+      EXPECT_EQ(p->output(), std::string(dir) + "\n");
+    }
+    EXPECT_EQ(unlink("here.sh"), 0);
+    ASSERT_EQ(chdir("/tmp"), 0);
+    EXPECT_EQ(rmdir(dir), 0);
     std::vector<init_kind> keepers = tinis({"-s"});
     keepers.push_back({"sigrelay run", true, {sigrelay_bin, "run", "--"}});
     for (const init_kind& k : keepers) {
@@ -668,6 +689,29 @@ TEST(PeerTini, success_status_for_every_code_inclusive_and_exclusive) {
         ++wrong;
         ADD_FAILURE() << "every -e but " << code << ": " << describe_status(exclusive.status);
       }
+    }
+  }
+}
+
+// The same -e with a child that a forwarded signal kills (the orchestrator's SIGTERM, Ctrl+C's
+// SIGINT): tini applies -e to 128+N too, so `-e 143` makes a SIGTERM'd child a success (0) while a
+// SIGINT'd one still gives 130. Ours as tini, and `sigrelay run -e`, the same.
+TEST(PeerTini, success_status_applies_to_128_plus_n) {
+  REQUIRE_PEERS();
+  std::vector<init_kind> kinds = tinis({"-s", "-e", "143"});
+  kinds.push_back({"sigrelay run -e 143", true, {sigrelay_bin, "run", "-e", "143", "--"}});
+  for (const int signo : {SIGTERM, SIGINT}) {
+    for (const init_kind& k : kinds) {
+      SCOPED_TRACE(k.name + " signal " + std::to_string(signo));
+      auto p = start(k, {"/bin/sleep", "1000"});
+      ASSERT_TRUE(eventually([&] {
+        const std::vector<pid_t> c = children_of(p->pid());
+        return c.size() == 1 && comm_of(c.front()) == "sleep";
+      })) << p->output();
+      ASSERT_EQ(kill(p->pid(), signo), 0);
+      const int status = p->finish();
+      EXPECT_EQ(exit_code(status), signo == SIGTERM ? 0 : 128 + SIGINT)
+          << describe_status(status) << p->output();
     }
   }
 }
