@@ -631,6 +631,65 @@ TEST(PeerDumbInit, on_a_terminal_a_shell_gets_job_control) {
   }
 }
 
+// Ctrl+Z typed at the terminal (tty_test.py's terminal, test_prints_signals' suspension; users of
+// both peers meet it with `docker run -it`): the terminal sends SIGTSTP to its foreground group.
+//   dumb-init (setsid mode): the child leads a session of its own, so its group is orphaned and the
+//     kernel discards a default-action SIGTSTP; the init is not in that group: nothing stops.
+//   dumb-init -c: the child is in the init's group (the init leads the session: orphaned too, the
+//     child's SIGTSTP is discarded); the init takes its blocked SIGTSTP, forwards it and stops itself.
+//   tini: the child's own group is the foreground one, not orphaned: the child stops; the init runs.
+// In every case SIGCONT to the init then reaches the child (once), and SIGTERM ends it with 42.
+// Ours in each mode does what its peer does; `sigrelay run --setsid` as dumb-init, `sigrelay run`
+// as tini.
+TEST(PeerDumbInit, ctrl_z_typed_at_the_terminal_does_what_the_peer_does) {
+  REQUIRE_PEERS();
+  enum class expect { nothing_stops, init_stops, child_stops };
+  struct one {
+    init_kind kind;
+    expect what;
+  };
+  std::vector<one> cases;
+  for (const init_kind& k : dumb_inits({})) cases.push_back({k, expect::nothing_stops});
+  cases.push_back(
+      {{"sigrelay run --setsid", true, {sigrelay_bin, "run", "--setsid", "--"}}, expect::nothing_stops});
+  for (const init_kind& k : dumb_inits({"-c"})) cases.push_back({k, expect::init_stops});
+  for (const init_kind& k : tinis({"-s"})) cases.push_back({k, expect::child_stops});
+  cases.push_back({{"sigrelay run", true, {sigrelay_bin, "run", "--"}}, expect::child_stops});
+  for (const one& c : cases) {
+    SCOPED_TRACE(c.kind.name);
+    auto p = start(c.kind, {probe, "wait"}, true);
+    ASSERT_TRUE(p->wait_for_output("ready pid=")) << p->output();
+    const pid_t child = ready_pid(p->output());
+    p->type("\x1a");
+    switch (c.what) {
+      case expect::nothing_stops:
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // (an absence: a grace period)
+        EXPECT_NE(proc_state(p->pid()), 'T');
+        EXPECT_NE(proc_state(child), 'T');
+        break;
+      case expect::init_stops:
+        EXPECT_TRUE(wait_for_state(p->pid(), 'T')) << "init state " << proc_state(p->pid());
+        EXPECT_NE(proc_state(child), 'T');
+        break;
+      case expect::child_stops:
+        EXPECT_TRUE(wait_for_state(child, 'T')) << "child state " << proc_state(child);
+        EXPECT_NE(proc_state(p->pid()), 'T');
+        break;
+    }
+    ASSERT_EQ(kill(p->pid(), SIGCONT), 0);
+    ASSERT_TRUE(p->wait_for_output("got SIGCONT")) << p->output();
+    EXPECT_TRUE(leaves_state(p->pid(), 'T'));
+    EXPECT_TRUE(leaves_state(child, 'T'));
+    ASSERT_EQ(kill(p->pid(), SIGTERM), 0);
+    const int status = p->finish();
+    EXPECT_EQ(exit_code(status), 42) << describe_status(status) << p->output();
+    const std::string& out = p->output();
+    std::size_t conts = 0;
+    for (std::size_t at = 0; (at = out.find("got SIGCONT", at)) != std::string::npos; ++at) ++conts;
+    EXPECT_EQ(conts, 1u) << out;
+  }
+}
+
 // test_sighup_sigcont_ignored_if_was_session_leader: dumb-init -v as a session leader on a terminal:
 // "Ignoring tty hand-off signal 1." and "... 18.", then a SIGHUP sent later is "Forwarded signal 1
 // to children." and reaches the child; a SIGCONT is never said to be forwarded. Ours says the same.
@@ -774,21 +833,23 @@ TEST(PeerTini, signals_kill_a_child_at_the_default_action_128_plus_n) {
 }
 
 // The process group test: the child (sh) ignores SIGUSR1 and waits for a grandchild (`sleep`) that
-// does not. With -g or TINI_KILL_PROCESS_GROUP=1, SIGUSR1 to the init kills the grandchild (sh's
+// does not. With -g or TINI_KILL_PROCESS_GROUP set, SIGUSR1 to the init kills the grandchild (sh's
 // wait says 138), the child lives on and exits 3, and so does the init. `sigrelay run -g` too.
 TEST(PeerTini, the_process_group_gets_a_signal_the_child_ignores) {
   REQUIRE_PEERS();
   const std::vector<std::string> program = {
       "/bin/sh", "-c", "sleep 1000 & trap '' USR1; wait $!; echo \"sleep ended: $?\"; exit 3"};
-  for (const bool by_env : {false, true}) {
+  // The variable counts when set, whatever its value ("0" and "" too), as in tini.
+  for (const std::string& env :
+       {std::string(), std::string("TINI_KILL_PROCESS_GROUP=1"), std::string("TINI_KILL_PROCESS_GROUP=0"),
+        std::string("TINI_KILL_PROCESS_GROUP=")}) {
+    const bool by_env = !env.empty();
     std::vector<init_kind> kinds =
         tinis(by_env ? std::vector<std::string>{"-s"} : std::vector<std::string>{"-s", "-g"});
     if (!by_env) kinds.push_back({"sigrelay run -g", true, {sigrelay_bin, "run", "-g", "--"}});
     for (const init_kind& k : kinds) {
-      SCOPED_TRACE(k.name + (by_env ? " TINI_KILL_PROCESS_GROUP=1" : ""));
-      auto p =
-          start(k, program, false,
-                by_env ? std::vector<std::string>{"TINI_KILL_PROCESS_GROUP=1"} : std::vector<std::string>{});
+      SCOPED_TRACE(k.name + " " + env);
+      auto p = start(k, program, false, by_env ? std::vector<std::string>{env} : std::vector<std::string>{});
       // sh has started sleep and ignores SIGUSR1 (bit 9 of SigIgn) before the signal is sent.
       pid_t sh = 0;
       ASSERT_TRUE(eventually([&] {
