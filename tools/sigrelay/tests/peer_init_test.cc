@@ -34,6 +34,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -712,6 +713,105 @@ TEST(PeerDumbInit, verbose_hand_off_lines_on_a_terminal) {
     EXPECT_EQ(out.find("[dumb-init] Forwarded signal 18 to children."), std::string::npos) << out;
     EXPECT_EQ(out.find("got SIGCONT"), std::string::npos) << out;
   }
+}
+
+// A terminal's foreground group, as a child of the init sees it.
+struct terminal_view {
+  pid_t leader_group = 0;  // the session leader's group: the foreground one before the init ran
+  pid_t child_group = 0;   // PROGRAM's process group
+  pid_t foreground = 0;    // the terminal's foreground group as PROGRAM saw it (tpgid)
+};
+
+// Starts `init_argv` `sh -c 'cat /proc/$$/stat >&3'` from a session on a fresh pseudo-terminal whose
+// leader (a forked process of the test) keeps the foreground: the init runs in a background process
+// group of its own, as `init ... &` typed at an interactive shell. Must run in a run_in_child body.
+terminal_view run_in_the_background_of_a_terminal(const std::vector<std::string>& init_argv) {
+  terminal_view v;
+  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+    ADD_FAILURE() << "no pseudo-terminal: " << std::strerror(errno);
+    return v;
+  }
+  const std::string slave = ptsname(master);
+  std::vector<std::string> argv = init_argv;
+  for (const char* w : {"/bin/sh", "-c", "cat /proc/$$/stat >&3"}) argv.push_back(w);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int report[2];
+  if (pipe(report) != 0) return v;
+  std::fflush(nullptr);
+  const pid_t leader = fork();
+  if (leader == 0) {
+    close(report[0]);
+    setsid();
+    const int fd = open(slave.c_str(), O_RDWR);
+    if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0) _exit(120);
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2) close(fd);
+    const pid_t init = fork();
+    if (init == 0) {
+      setpgid(0, 0);  // a background job: the leader's group stays the foreground one
+      dup2(report[1], 3);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    int status = 0;
+    while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
+  }
+  close(report[1]);
+  std::string stat;
+  char buffer[1024];
+  ssize_t n;
+  while ((n = read(report[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) stat.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(report[0]);
+  const int status = sigrelay::test::wait_with_deadline(leader, 20);
+  EXPECT_EQ(exit_code(status), 0) << describe_status(status);
+  close(master);
+  v.leader_group = leader;
+  const std::size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) {
+    ADD_FAILURE() << "no /proc/PID/stat from PROGRAM: " << stat;
+    return v;
+  }
+  std::istringstream rest(stat.substr(close_paren + 2));
+  std::string state;
+  long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+  rest >> state >> ppid >> pgrp >> session >> tty >> tpgid;
+  v.child_group = static_cast<pid_t>(pgrp);
+  v.foreground = static_cast<pid_t>(tpgid);
+  return v;
+}
+
+// tini's child makes its own process group the terminal's foreground group (tcsetpgrp() on stdin,
+// with the SIGTTOU that would stop a background caller ignored) even when tini itself runs in the
+// background: `tini -s -- prog &` at an interactive shell takes the terminal from the shell. Ours,
+// as tini and as `sigrelay run`, hands the terminal over only when the init's group had it
+// (run_init.hpp, The child): a deliberate difference (README, "Switching from tini or dumb-init").
+// dumb-init -c, whose child stays in the init's group, leaves the terminal alone too.
+TEST(PeerTini, an_init_in_the_background_of_a_terminal_leaves_it_unlike_tini) {
+  REQUIRE_PEERS();
+  SIGRELAY_IN_CHILD([] {
+    std::vector<init_kind> kinds = tinis({"-s"});
+    kinds.push_back({"sigrelay run", true, {sigrelay_bin, "run", "--"}});
+    for (const init_kind& k : dumb_inits({"-c"})) kinds.push_back(k);
+    for (const init_kind& k : kinds) {
+      SCOPED_TRACE(k.name);
+      const terminal_view v = run_in_the_background_of_a_terminal(k.argv);
+      ASSERT_GT(v.child_group, 0);
+      if (!k.ours && k.name == "tini") {
+        EXPECT_EQ(v.foreground, v.child_group) << "tini's child took the terminal";
+      } else {
+        EXPECT_EQ(v.foreground, v.leader_group) << "the terminal stays with the session's foreground job";
+      }
+    }
+  });
 }
 
 // ==== tini: test/run_inner_tests.py ================================================================
