@@ -15,9 +15,11 @@
 //                              only; a failed exec in each argument form
 //   exit_status_test.py        sh's exit codes and kill -N $$, both modes, both debug modes
 //   cwd_test.py                the init does not keep the working directory (chdir("/"))
-//   tty_test.py                tac on a terminal; bash gets job control; the hand-off's messages
+//   tty_test.py                tac on a terminal; bash gets job control; the hand-off's messages;
+//                              Ctrl+Z typed at the terminal (what stops, in each mode)
 // and from tini's test/run_inner_tests.py (and test/*/):
-//   the -e test                each code 0-255 alone maps to 0; all the others given, it passes
+//   the -e test                each code 0-255 alone maps to 0; all the others given, it passes;
+//                              -e applies to 128+N too (a child killed by a forwarded SIGTERM)
 //   reaping (subreaper-proxy)  an init that inherits the child-subreaper bit reaps without -s and
 //                              does not warn; -w says "Reaped zombie process with pid="
 //   signals                    SIGTERM, SIGUSR1, SIGUSR2 reach a child at the default action: 128+N
@@ -26,6 +28,8 @@
 //                              grandchild does not and dies of it
 //   sigconf                    SIGTTOU, SIGSEGV, SIGINT ignored and SIGTTIN, SIGILL, SIGTERM blocked
 //                              at the init's start: the child starts with them
+//   (tini's isolate_child)     a tini started in the background of a terminal takes it; ours does
+//                              not (a deliberate difference)
 // Not ported: dumb-init's pause_signals_test.py and execs_observers_test.py (options of unreleased
 // forks, not of 1.2.5), cli_test.py's help text (ours is our own, run_compat_audit_test.cc compares
 // the rest), tini's -P post commands (not in 0.19), test-zombies and pdeathsignal (run_test.cc and
