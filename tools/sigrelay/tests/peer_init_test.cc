@@ -49,6 +49,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -985,6 +986,14 @@ TEST(PeerTini, the_process_group_gets_a_signal_the_child_ignores) {
 // before exec, so its child has neither; ours keeps both (README, "Switching from tini or dumb-init").
 TEST(PeerTini, the_child_starts_with_the_signal_configuration_of_the_init) {
   REQUIRE_PEERS();
+  // A sanitizer's runtime installs its own SIGSEGV handler in the init at start-up (so the child would
+  // exec with SIG_DFL instead of the SIG_IGN the init was given): not with handle_segv=0.
+  for (const char* variable : {"ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"}) {
+    const char* prior = std::getenv(variable);
+    const std::string options =
+        std::string(prior != nullptr ? prior : "") + (prior != nullptr ? ":" : "") + "handle_segv=0";
+    ASSERT_EQ(setenv(variable, options.c_str(), 1), 0);
+  }
   start_state s;
   s.ignored = {SIGTTOU, SIGSEGV, SIGINT};
   s.blocked = {SIGTTIN, SIGILL, SIGTERM};
