@@ -84,7 +84,8 @@
 // - Signals before the child's end: sigwaitinfo() hands out the lowest pending number first, so a
 //   SIGCHLD (17) can come before a pending SIGWINCH or realtime signal. When the reaping finds the
 //   child gone, the init takes every forwarded signal still pending (sigtimedwait() with a zero
-//   timeout) and drops it, logged at debug level, as tini and dumb-init leave them: the child it was
+//   timeout) and drops it (`sigrelay run` logs each at debug level; in tini's and dumb-init's
+//   dialects, silently, as they do), as tini and dumb-init leave them: the child it was
 //   for has ended, its pid may be another process's by now (a kill() of it would hit that one), and a
 //   TSTP/TTIN/TTOU would stop an init that has nothing left to wait for. (It used to forward them:
 //   found by tools/sigrelay/tests/run_pid1_audit_test.cc.)
@@ -700,6 +701,8 @@ class init {
     take_pending(forwarded_, [this](const siginfo_t& info) {
       // Not the SIGPIPE of a log write of ours (see on_signal()): logging it would raise another.
       if (info.si_signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_) return;
+      // tini and dumb-init drop them without a word: in their dialects, so do we (their lines only).
+      if (o_.dialect != dialect::native) return;
       log_.print(level::debug, self_, "%s not forwarded: the child has ended",
                  name_of(info.si_signo).c_str());
     });
