@@ -892,6 +892,54 @@ TEST(PeerDumbInit, signals_pending_when_the_child_ends_are_dropped_with_the_peer
   }
 }
 
+// A mass exit (run_test.cc's scenario: 3,000 orphans end at once) at full verbosity: tini -s -vvv,
+// and dumb-init -v started with the child-subreaper bit (tini's subreaper-proxy.py, so that the
+// orphans come to it without PID 1). Every orphan is reaped and logged as the peer logs it; ours
+// puts its reaping off for 1 ms when a waitpid() is slow (run_init.cc, "Reaping in a mass exit"),
+// and the README's promise holds there too: every line of ours is one the peer prints in the same
+// scenario (the sender line aside).
+TEST(PeerTini, a_mass_exit_at_full_verbosity_prints_only_the_peers_lines) {
+  REQUIRE_PEERS();
+  SIGRELAY_IN_CHILD(
+      [] {
+        struct family {
+          std::vector<init_kind> kinds;
+        };
+        for (const family& f : {family{tinis({"-s", "-vvv"})}, family{dumb_inits({"-v"})}}) {
+          std::vector<std::string> theirs;
+          for (const init_kind& k : f.kinds) {
+            SCOPED_TRACE(k.name);
+            // tini writes INFO/DEBUG to stdout, a pipe here: fully buffered, flushed mid-line, so the
+            // probe's lines would cut its own. Line-buffered (stdbuf), every line is whole.
+            std::vector<std::string> argv =
+                k.ours ? std::vector<std::string>{} : std::vector<std::string>{"/usr/bin/stdbuf", "-oL"};
+            argv.insert(argv.end(), k.argv.begin(), k.argv.end());
+            for (const char* w : {probe.c_str(), "orphans", "3000"}) argv.push_back(w);
+            start_state s;
+            s.subreaper = true;
+            const ran r = run_to_end(argv, s);
+            EXPECT_EQ(exit_code(r.status), 0) << describe_status(r.status);
+            EXPECT_NE(r.output.find("reaped 3000 of 3000"), std::string::npos)
+                << r.output.substr(r.output.size() > 2000 ? r.output.size() - 2000 : 0);
+            std::vector<std::string> lines = normalized_lines(r.output);
+            std::sort(lines.begin(), lines.end());
+            lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+            if (!k.ours) {
+              theirs = lines;
+              continue;
+            }
+            for (const std::string& line : lines) {
+              if (line.find("was sent by pid") != std::string::npos) continue;  // ours alone (README)
+              if (line.rfind("[", 0) != 0) continue;                            // the probe's
+              EXPECT_TRUE(std::binary_search(theirs.begin(), theirs.end(), line))
+                  << "a line the peer does not print: " << line;
+            }
+          }
+        }
+      },
+      120);
+}
+
 // ==== tini: test/run_inner_tests.py ================================================================
 
 // The exit code test: for every code 0-255, `-e CODE` alone maps it to 0; with every other code
