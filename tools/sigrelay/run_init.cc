@@ -678,8 +678,10 @@ class init {
         ended = on_child(reaped, wait_status) || ended;
         const long long took = now_ns() - start;
         if (ended || took < kSlowReap_ns) continue;  // the child's end is never put off
-        log_.print(level::debug, self_, "reaping put off for %lld ms: a wait took %lld us (a mass exit)",
-                   kReapPause_ns / 1'000'000, took / 1000);
+        if (o_.dialect == dialect::native) {         // (the peers' dialects print the peers' lines only)
+          log_.print(level::debug, self_, "reaping put off for %lld ms: a wait took %lld us (a mass exit)",
+                     kReapPause_ns / 1'000'000, took / 1000);
+        }
         reap_due_ns_ = start + took + kReapPause_ns;
         return false;
       }
