@@ -11,8 +11,9 @@
 //                              TSTP rewritten in setsid mode still suspend the init
 //   shell_background_test.py   TSTP, TTOU and TTIN: both stop (setsid), or the child gets the signal
 //                              and the init stops (-c); SIGCONT wakes them
-//   child_processes_test.py    a descendant left when the child ends gets SIGTERM in setsid mode
-//                              only; a failed exec in each argument form
+//   child_processes_test.py    SIGTERM reaches a whole pipeline in setsid mode, the shell alone
+//                              with -c; a descendant left when the child ends gets SIGTERM in
+//                              setsid mode only; a failed exec in each argument form
 //   exit_status_test.py        sh's exit codes and kill -N $$, both modes, both debug modes
 //   cwd_test.py                the init does not keep the working directory (chdir("/"))
 //   tty_test.py                tac on a terminal; bash gets job control; the hand-off's messages;
@@ -425,6 +426,70 @@ TEST(PeerDumbInit, suspend_signals_stop_the_init_in_both_modes) {
 }
 
 // ==== dumb-init: child_processes_test.py ===========================================================
+
+// Every descendant of `pid` (children first, recursively; single-threaded processes).
+std::vector<pid_t> descendants_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const pid_t c : children_of(pid)) {
+    out.push_back(c);
+    for (const pid_t d : descendants_of(c)) out.push_back(d);
+  }
+  return out;
+}
+
+bool alive(pid_t pid) {
+  const char state = proc_state(pid);
+  return state != '?' && state != 'Z';
+}
+
+// test_setsid_signals_entire_group / test_no_setsid_doesnt_signal_entire_group (and the older
+// tests/test-setsid, test-no-pgroup): the child is a shell running two pipelines, one in the
+// background (`sleep 1000 | cat & sleep 1000 | cat >&2`, so nothing burns a CPU): five processes.
+// SIGTERM to the init: in setsid mode the whole group gets it and all five end; with -c only the
+// shell does, and the four others live on (they come back to the test, a subreaper, and are killed
+// there). The init exits 143 either way.
+TEST(PeerDumbInit, sigterm_reaches_the_whole_pipeline_only_in_setsid_mode) {
+  REQUIRE_PEERS();
+  SIGRELAY_IN_CHILD([] {
+    ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    for (const bool single : {false, true}) {
+      for (const init_kind& k :
+           dumb_inits(single ? std::vector<std::string>{"-c"} : std::vector<std::string>{})) {
+        SCOPED_TRACE(k.name + (single ? " -c" : ""));
+        auto p = start(k, {"/bin/sh", "-c", "sleep 1000 | cat & sleep 1000 | cat >&2"});
+        std::vector<pid_t> pids;
+        ASSERT_TRUE(eventually([&] {
+          pids = descendants_of(p->pid());
+          std::size_t sleeping = 0;
+          for (const pid_t d : pids) sleeping += comm_of(d) == "sleep" ? 1 : 0;
+          return pids.size() == 5 && sleeping == 2;
+        })) << pids.size()
+            << " descendants";
+        const pid_t shell = children_of(p->pid()).front();
+        ASSERT_EQ(kill(p->pid(), SIGTERM), 0);
+        ASSERT_TRUE(wait_for_state(p->pid(), 'Z')) << "the init did not end";
+        if (single) {
+          EXPECT_TRUE(eventually([&] { return !alive(shell); }));
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));  // (an absence: a grace period)
+          for (const pid_t d : pids) {
+            if (d != shell) {
+              EXPECT_TRUE(alive(d)) << "pid " << d << " (" << comm_of(d) << ") was signalled";
+            }
+          }
+        } else {
+          EXPECT_TRUE(eventually(
+              [&] { return std::none_of(pids.begin(), pids.end(), [](pid_t d) { return alive(d); }); }));
+        }
+        for (const pid_t d : pids) {
+          if (alive(d)) kill(d, SIGKILL);  // ours (subreaper): no stranger can have the pid
+        }
+        const int status = p->finish();
+        EXPECT_EQ(exit_code(status), 128 + SIGTERM) << describe_status(status) << p->output();
+        reap_all();
+      }
+    }
+  });
+}
 
 // test_all_processes_receive_term_on_exit_if_setsid / test_processes_dont_receive_term_on_exit_if_no_setsid:
 // the child starts a grandchild in its process group and exits 7. In setsid mode the grandchild
