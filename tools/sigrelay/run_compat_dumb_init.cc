@@ -21,6 +21,8 @@
 // - Every signal is forwarded, as dumb-init (which blocks all and sigwait()s) forwards it: realtime
 //   signals (-r rewrites 1..31 only, as dumb-init's table) and the fault signals SIGSEGV, SIGBUS,
 //   SIGILL, SIGFPE, SIGTRAP, SIGSYS sent to the init (the child ends by one: exit 128+N).
+// - Once the child is forked the init chdir()s to "/" (the child keeps the directory it was
+//   started in), as dumb-init does: it holds no reference to that directory.
 // - Messages "[dumb-init] ..." on stderr; exec failure "[dumb-init] P: <error>", exit status 2.
 // Deliberate differences: the child keeps the dispositions the init was started with (dumb-init
 // installs a handler for signals 1-31 before fork, so an inherited SIG_IGN of SIGINT is lost in its
@@ -130,6 +132,7 @@ int dumb_init_main(int argc, char** argv) {
   o.term_child_on_exit = !use_setsid;  // dumb-init's kill() of the reaped child, made safe (run_init.hpp)
   o.own_process_group = false;
   o.stop_self_on_tty_signals = true;  // in both modes, as dumb-init
+  o.leave_working_directory = true;   // as dumb-init, in both modes
   if (use_setsid) {
     for (const int s : {SIGTSTP, SIGTTOU, SIGTTIN}) {
       if (o.rewrite[static_cast<std::size_t>(s)] == -1) o.rewrite[static_cast<std::size_t>(s)] = SIGSTOP;

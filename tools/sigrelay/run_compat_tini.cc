@@ -20,6 +20,11 @@
 // Deliberate difference: options stop at the first non-option (getopt "+"), as the issue asks; glibc's
 // getopt in tini permutes, so `tini -s sh -c x` fails there (invalid option -- 'c') and works here.
 // With `--` before PROGRAM, as tini documents, both agree.
+// Deliberate difference: tini's child calls tcsetpgrp() on stdin whatever group tini is in (SIGTTOU
+// is ignored then), so a tini started in the background of an interactive shell takes the terminal
+// from it; here the child's group becomes the foreground one only when the init's group was it
+// (run_init.hpp, The child). Checked against tini by tests/peer_init_test.cc
+// (an_init_in_the_background_of_a_terminal_leaves_it_unlike_tini).
 // Deliberate difference: with standard input closed, tini's child fails tcsetpgrp(0) with EBADF and
 // tini exits 1 ("tcsetpgrp failed: Bad file descriptor") without running PROGRAM, though it goes on
 // when stdin is not a terminal (ENOTTY); here PROGRAM runs in both cases (no terminal to hand over).

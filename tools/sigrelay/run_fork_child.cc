@@ -36,6 +36,7 @@ void say(std::initializer_list<const char*> parts) noexcept {
 }  // namespace
 
 void become_child(const fork_plan& plan) noexcept {
+  if (plan.cwd_fd >= 0) (void)::fchdir(plan.cwd_fd);  // back where the init was started
   sigset_t ttou;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);

@@ -19,6 +19,7 @@ struct fork_plan {
   dialect style = dialect::native;
   bool ignore_sigchld = false;  // the init was started with SIG_IGN for SIGCHLD: give it back
   bool say_setsid = false;      // dumb-init's dialect, verbose: the child's two lines about setsid()
+  int cwd_fd = -1;              // fchdir() to it first: the directory the init left before fork()
 };
 
 // Runs in the child of fork(); never returns (exec, or _exit with exec_failure_status()).

@@ -84,7 +84,8 @@
 // - Signals before the child's end: sigwaitinfo() hands out the lowest pending number first, so a
 //   SIGCHLD (17) can come before a pending SIGWINCH or realtime signal. When the reaping finds the
 //   child gone, the init takes every forwarded signal still pending (sigtimedwait() with a zero
-//   timeout) and drops it, logged at debug level, as tini and dumb-init leave them: the child it was
+//   timeout) and drops it (`sigrelay run` logs each at debug level; in tini's and dumb-init's
+//   dialects, silently, as they do), as tini and dumb-init leave them: the child it was
 //   for has ended, its pid may be another process's by now (a kill() of it would hit that one), and a
 //   TSTP/TTIN/TTOU would stop an init that has nothing left to wait for. (It used to forward them:
 //   found by tools/sigrelay/tests/run_pid1_audit_test.cc.)
@@ -392,8 +393,22 @@ class init {
     plan.style = o_.dialect;
     plan.ignore_sigchld = sigchld_ignored_;
     plan.say_setsid = o_.dialect == dialect::dumb_init && log_.enabled(level::debug);
+    // leave_working_directory: the init goes to "/" before the fork and the child back to the
+    // directory with fchdir(), so that the init has left it before PROGRAM runs (dumb-init chdir()s
+    // after its fork, racing its child: a program that looked at once could still see it there).
+    int chdir_error = 0;
+    if (o_.leave_working_directory) {
+      plan.cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (plan.cwd_fd < 0 || chdir("/") != 0) {
+        chdir_error = errno;
+        if (plan.cwd_fd >= 0) close(plan.cwd_fd);
+        plan.cwd_fd = -1;
+      }
+    }
     std::fflush(nullptr);
     const pid_t pid = fork();
+    if (pid == 0) become_child(plan);
+    if (plan.cwd_fd >= 0) close(plan.cwd_fd);
     if (pid < 0) {
       const int err = errno;
       close(pipefd[0]);
@@ -402,7 +417,6 @@ class init {
                  std::strerror(err));
       return false;
     }
-    if (pid == 0) become_child(plan);
     close(pipefd[1]);
     child_ = pid;
     // (The child cannot have been reaped yet: only this thread reaps. Close-on-exec by default.)
@@ -410,6 +424,10 @@ class init {
     // dumb-init and tini say so at once, before the child's own lines and whether or not its exec
     // works (the fork did: a child process was spawned).
     if (o_.dialect == dialect::dumb_init) log_.print(level::debug, self_, "Child spawned with PID %d.", pid);
+    if (chdir_error != 0) {
+      log_.print(level::debug, self_, "Unable to chdir(\"/\") (errno=%d %s)", chdir_error,
+                 std::strerror(chdir_error));
+    }
     const char* prog = argv[0];
     if (o_.dialect == dialect::tini)
       log_.print(level::info, self_, "Spawned child process '%s' with pid '%d'", prog, static_cast<int>(pid));
@@ -660,8 +678,10 @@ class init {
         ended = on_child(reaped, wait_status) || ended;
         const long long took = now_ns() - start;
         if (ended || took < kSlowReap_ns) continue;  // the child's end is never put off
-        log_.print(level::debug, self_, "reaping put off for %lld ms: a wait took %lld us (a mass exit)",
-                   kReapPause_ns / 1'000'000, took / 1000);
+        if (o_.dialect == dialect::native) {         // (the peers' dialects print the peers' lines only)
+          log_.print(level::debug, self_, "reaping put off for %lld ms: a wait took %lld us (a mass exit)",
+                     kReapPause_ns / 1'000'000, took / 1000);
+        }
         reap_due_ns_ = start + took + kReapPause_ns;
         return false;
       }
@@ -683,6 +703,8 @@ class init {
     take_pending(forwarded_, [this](const siginfo_t& info) {
       // Not the SIGPIPE of a log write of ours (see on_signal()): logging it would raise another.
       if (info.si_signo == SIGPIPE && info.si_code <= 0 && info.si_pid == self_) return;
+      // tini and dumb-init drop them without a word: in their dialects, so do we (their lines only).
+      if (o_.dialect != dialect::native) return;
       log_.print(level::debug, self_, "%s not forwarded: the child has ended",
                  name_of(info.si_signo).c_str());
     });

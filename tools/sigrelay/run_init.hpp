@@ -30,6 +30,10 @@
 //     arrives and is forwarded like any other (SIGKILL just kills the init).
 //   - Subreaper: prctl(PR_SET_CHILD_SUBREAPER) with `subreaper`, or with `auto_subreaper` when the init
 //     is not PID 1. Not PID 1 and not a subreaper: the dialect's warning that orphans are not reaped.
+//   - `leave_working_directory` (dumb-init's dialect): the init chdir()s to "/", as dumb-init does,
+//     so that it holds no reference to the directory it was started in (a volume there can be
+//     unmounted); the child starts in that directory all the same (it fchdir()s back before exec).
+//     The init has left before PROGRAM runs. A failure is only logged (debug).
 //   - Memory: once the child has been started (exec'd or failed), the init unmaps the pages of its own
 //     program's read-only segments (code and constants) that start-up touched: madvise(MADV_DONTNEED)
 //     over every page wholly inside a PT_LOAD segment without PF_W and outside PT_GNU_RELRO, of the
@@ -116,6 +120,7 @@ struct init_options {
   bool term_group_on_exit = false;
   bool term_child_on_exit = false;  // dumb-init's single-child mode (see The end)
   bool warn_reaped = false;
+  bool leave_working_directory = false;  // chdir("/") once the child is forked (dumb-init)
   bool die_by_signal = false;
   int parent_death_signal = 0;
   std::array<int, NSIG> rewrite{};  // index: signal; -1 = unchanged, 0 = drop, else the new number

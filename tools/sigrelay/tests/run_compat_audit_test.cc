@@ -51,10 +51,14 @@
 #include <thread>
 #include <vector>
 
+#include "run_support.hpp"
 #include "support/child.hpp"
 #include "support/process.hpp"
 
 namespace {
+
+using sigrelay::test::run::proc_state;
+using sigrelay::test::run::wait_for_state;
 
 const std::string sigrelay_bin = SIGRELAY_BIN;
 const std::string probe = RUN_PROBE;
@@ -728,24 +732,6 @@ TEST(run_compat_audit, abort_and_fault_signals_sent_to_the_init_do_what_the_peer
   }
 }
 
-// Reads /proc/PID/stat's state letter; '?' if gone.
-char state_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(in, text);
-  const std::size_t close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
-}
-
-bool becomes(pid_t pid, char state) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (state_of(pid) == state) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return false;
-}
-
 // SIGTSTP sent to the init (its group and the child's are not orphaned here: SIGTSTP stops).
 //   tini -s: forwards it (the child stops) and keeps running: with the child continued directly, a
 //     SIGWINCH sent to the init still reaches it.
@@ -779,19 +765,19 @@ TEST(run_compat_audit, tstp_to_the_init_does_what_the_peer_does) {
               ASSERT_EQ(kill(p.pid(), SIGTSTP), 0);
               switch (c.k) {
                 case kind::tini:
-                  EXPECT_TRUE(becomes(child, 'T')) << "child " << state_of(child);
+                  EXPECT_TRUE(wait_for_state(child, 'T')) << "child " << proc_state(child);
                   ASSERT_EQ(kill(child, SIGCONT), 0);
                   ASSERT_EQ(kill(p.pid(), SIGWINCH), 0);
                   EXPECT_TRUE(p.wait_for_out("got SIGWINCH")) << "the init stopped itself:\n" << p.out();
                   break;
                 case kind::dumb_single:
-                  EXPECT_TRUE(becomes(child, 'T')) << "child " << state_of(child);
-                  EXPECT_TRUE(becomes(p.pid(), 'T')) << "init " << state_of(p.pid());
+                  EXPECT_TRUE(wait_for_state(child, 'T')) << "child " << proc_state(child);
+                  EXPECT_TRUE(wait_for_state(p.pid(), 'T')) << "init " << proc_state(p.pid());
                   ASSERT_EQ(kill(p.pid(), SIGCONT), 0);
                   EXPECT_TRUE(p.wait_for_out("got SIGCONT")) << p.out();
                   break;
                 case kind::dumb_dropped:
-                  EXPECT_TRUE(becomes(p.pid(), 'T')) << "init " << state_of(p.pid());
+                  EXPECT_TRUE(wait_for_state(p.pid(), 'T')) << "init " << proc_state(p.pid());
                   ASSERT_EQ(kill(child, SIGWINCH), 0);
                   // Stopped, the child would not handle it until the init (stopped too) is continued.
                   EXPECT_TRUE(p.wait_for_out("got SIGWINCH")) << "the child was stopped:\n" << p.out();

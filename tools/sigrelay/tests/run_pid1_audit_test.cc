@@ -56,11 +56,15 @@
 #include <thread>
 #include <vector>
 
+#include "run_support.hpp"
 #include "support/child.hpp"
 
 namespace {
 
 using sigrelay::test::describe_status;
+using sigrelay::test::run::proc_state;
+using sigrelay::test::run::wait_for_state;
+using sigrelay::test::run::word_after;
 
 const std::string sigrelay_bin = SIGRELAY_BIN;
 const std::string probe = RUN_PROBE;
@@ -427,25 +431,11 @@ std::vector<std::string> stat_fields(pid_t pid) {
   return fields;
 }
 
-char proc_state(pid_t pid) {
-  const auto f = stat_fields(pid);
-  return f.empty() || f[0].empty() ? '?' : f[0][0];
-}
-
 std::string wchan(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/wchan");
   std::string text;
   std::getline(in, text);
   return text;
-}
-
-bool wait_for_state(pid_t pid, char want, int seconds = 10) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (proc_state(pid) == want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return false;
 }
 
 // After the init took a signal: 'T' once it stopped itself, 'S' once it is back waiting for the next
@@ -497,13 +487,6 @@ pid_t outer_pid(pid_t init, pid_t inner) {
 unsigned long long pending_at(pid_t pid);
 
 // ---- Text -----------------------------------------------------------------------------------------
-
-std::string word_after(const std::string& text, const std::string& key) {
-  const std::size_t at = text.find(key);
-  if (at == std::string::npos) return "";
-  const std::size_t start = at + key.size();
-  return text.substr(start, text.find_first_of(" \r\n", start) - start);
-}
 
 pid_t number_after(const std::string& text, const std::string& key) {
   return static_cast<pid_t>(std::atoi(word_after(text, key).c_str()));

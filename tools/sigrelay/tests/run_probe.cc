@@ -11,7 +11,12 @@
 //                           siginfo: "got SIGRTMIN+3 code C pid P value V". Each handler runs with every
 //                           signal blocked, so pending signals are handled one at a time, the lowest
 //                           number first (as the kernel dequeues them), each line before the next.
-//   run_probe group-exit    starts such a grandchild, waits for it to be ready, exits 7
+//   run_probe group-exit    starts such a grandchild, waits for it to be ready, says "grandchild=G"
+//                           and "ready pid=P", exits 7
+//   run_probe signals       (dies by SIGKILL with its parent) handles every signal from 1 to 31 but
+//                           SIGKILL, SIGSTOP and SIGCHLD, and prints its number ("15") for each
+//                           (one at a time, the lowest pending first, as `wait`); "ready pid=P" first;
+//                           runs until killed
 //   run_probe orphan        makes an orphan (a grandchild whose parent exits), waits until it ends,
 //                           then until its init reaped it: "orphan=P" then "reaped" or "not reaped"
 //   run_probe orphans N     N orphans that end at once (grandchildren blocked on a pipe that only their
@@ -112,6 +117,16 @@ void handle_all() {
   sigaction(SIGRTMIN + 3, &rt, nullptr);
 }
 
+// Signal context: write() only, errno saved. "N\n", the signal's number.
+void on_any_signal(int signo) {
+  const int saved = errno;
+  char line[8];
+  std::size_t n = append_number(line, 0, signo);
+  line[n++] = '\n';
+  (void)!write(STDOUT_FILENO, line, n);
+  errno = saved;
+}
+
 void say(const std::string& text) {
   const std::string line = text + "\n";
   (void)!write(STDOUT_FILENO, line.data(), line.size());
@@ -200,8 +215,19 @@ int main(int argc, char** argv) {
     }
     return 42;
   }
+  if (mode == "signals") {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct sigaction sa {};
+    sa.sa_handler = on_any_signal;
+    sigfillset(&sa.sa_mask);
+    for (int s = 1; s <= 31; ++s) {
+      if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD) sigaction(s, &sa, nullptr);
+    }
+    say("ready pid=" + std::to_string(getpid()));
+    for (;;) pause();
+  }
   if (mode == "group-exit") {
-    start_grandchild();
+    say("grandchild=" + std::to_string(start_grandchild()));
     say("ready pid=" + std::to_string(getpid()));
     return 7;
   }

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "run_support.hpp"
 #include "support/child.hpp"
 #include "support/process.hpp"
 
@@ -36,6 +37,11 @@ namespace {
 
 using sigrelay::test::describe_status;
 using sigrelay::test::process;
+using sigrelay::test::run::exit_code;
+using sigrelay::test::run::proc_state;
+using sigrelay::test::run::ready_pid;
+using sigrelay::test::run::wait_for_state;
+using sigrelay::test::run::word_after;
 
 const std::string sigrelay_bin = SIGRELAY_BIN;
 const std::string probe = RUN_PROBE;
@@ -104,17 +110,6 @@ bool unshare_works() {
   return works;
 }
 
-int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
-
-// The state letter of /proc/PID/stat ('S', 'R', 'T', ...), or '?'.
-char proc_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(in, text);
-  const std::size_t close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
-}
-
 // Fields 5 and 6 of /proc/PID/stat: the process group and the session; {0, 0} if unreadable.
 std::pair<pid_t, pid_t> group_and_session(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -127,28 +122,6 @@ std::pair<pid_t, pid_t> group_and_session(pid_t pid) {
   long ppid = 0, pgrp = 0, session = 0;
   rest >> state >> ppid >> pgrp >> session;
   return {static_cast<pid_t>(pgrp), static_cast<pid_t>(session)};
-}
-
-bool wait_for_state(pid_t pid, char want) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (proc_state(pid) == want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return false;
-}
-
-// The characters after `key` up to a space or a line end ("" if `key` is absent).
-std::string word_after(const std::string& text, const std::string& key) {
-  const std::size_t at = text.find(key);
-  if (at == std::string::npos) return "";
-  const std::size_t start = at + key.size();
-  return text.substr(start, text.find_first_of(" \n", start) - start);
-}
-
-pid_t ready_pid(const std::string& output) {
-  const std::string pid = word_after(output, "ready pid=");
-  return pid.empty() ? 0 : static_cast<pid_t>(std::stoi(pid));
 }
 
 // The originals print argv[0] as given (/usr/bin/tini); --compat prints the bare name.
