@@ -38,12 +38,16 @@
 //   - SA_RESTART: sigrelay installs its handler with SA_RESTART (<sigrelay/registry.hpp>), so a
 //     blocking system call that one of the set's signals interrupts is restarted; under Asio's
 //     signal_set (Boost 1.81: no flags) it fails with EINTR instead.
-//   - Fork: a set (either type) copied into a fork child is dead there, as the sigrelay::signals
-//     inside it is (<sigrelay/signals.hpp>, "Fork"): its waits never complete with a signal (cancel()
-//     or destruction still aborts them), add() fails, and its signals get their earlier disposition
-//     back in the child. Asio's own signal_set keeps working in the child after
-//     io_context::notify_fork(fork_child). Make new sets in the child (after notify_fork()). In
-//     exchange, a signal sent to the child at once never reaches the parent's sets.
+//   - Fork: as with Asio's signal_set, a signal_set copied into a fork child works there once the
+//     child calls io_context::notify_fork(fork_child) (Asio's daemon pattern): it subscribes again
+//     to its signals, and its waits (pending ones included) complete with the child's own
+//     signals. What differs: the deliveries queued at the fork were the parent's and are dropped
+//     in the child; from fork() to notify_fork() its signals have their earlier disposition back
+//     in the child, as for any inherited sigrelay::signals (<sigrelay/signals.hpp>, "Fork"), so a
+//     signal sent to the child at once takes that action (for SIGTERM: it ends the child) and never
+//     reaches the parent's sets (with Asio's it may); a child that never calls notify_fork() has a
+//     dead set (its waits never complete with a signal, add() fails). A signal_event_set copied
+//     into a fork child stays dead there: make new ones in the child.
 //
 // Boost or standalone Asio
 //   <sigrelay/asio.hpp> uses Boost.Asio unless SIGRELAY_ASIO_STANDALONE is defined before it is
@@ -128,9 +132,11 @@
 #include <asio/cancellation_state.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
+#include <asio/execution/context.hpp>
 #include <asio/execution_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
+#include <asio/query.hpp>
 #define SIGRELAY_ASIO_FLAVOUR standalone
 #else
 #include <boost/asio/any_io_executor.hpp>
@@ -138,9 +144,11 @@
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 #define SIGRELAY_ASIO_FLAVOUR boost_asio
@@ -196,12 +204,87 @@ inline error_code to_error_code(const std::error_code& e) noexcept {
 #endif
 }
 
+// A drop-in signal_set's state, as its execution context's fork service sees it.
+struct fork_follower {
+  virtual void subscribe_again_in_child() noexcept = 0;
+
+ protected:
+  ~fork_follower() = default;
+};
+
+// The drop-in's part of io_context::notify_fork(), one service per execution context: in the child,
+// every live drop-in set of the context subscribes again (see "Fork" at the top).
+//
+// Order: Asio notifies fork_child from the oldest service to the newest. This service is made by a
+// set after its descriptor, so after the reactor that the descriptor uses: when it runs, the reactor
+// has made the child's own epoll set (with the inherited descriptor in it), and a descriptor taken
+// out here is taken out of the child's set, never out of the set shared with the parent.
+class fork_service : public net::execution_context::service {
+ public:
+  inline static net::execution_context::id id;  // NOLINT(readability-identifier-naming): Asio's name
+  explicit fork_service(net::execution_context& context) : net::execution_context::service(context) {}
+
+  void follow(const std::shared_ptr<fork_follower>& set) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    sets_.erase(std::remove_if(sets_.begin(), sets_.end(), [](const auto& w) { return w.expired(); }),
+                sets_.end());
+    sets_.push_back(set);
+  }
+
+ private:
+  void shutdown() override {}
+  void notify_fork(net::execution_context::fork_event event) override {
+    if (event != net::execution_context::fork_child) return;
+    std::vector<std::weak_ptr<fork_follower>> sets;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      sets = sets_;
+    }
+    for (const std::weak_ptr<fork_follower>& w : sets) {
+      if (const std::shared_ptr<fork_follower> set = w.lock()) set->subscribe_again_in_child();
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<fork_follower>> sets_;
+};
+
 // What an object and its operations share. An operation holds it by shared_ptr, so it never
 // depends on the object's lifetime; everything in it is guarded by `mutex`.
 template <typename Executor>
-struct set_state {
+struct set_state final : fork_follower {
   set_state(const Executor& ex, sigrelay::signals&& s) : source(std::move(s)), descriptor(ex) {
     descriptor->assign(source->native_handle());
+  }
+  set_state(const set_state&) = delete;
+  set_state& operator=(const set_state&) = delete;
+  ~set_state() = default;
+
+  // A drop-in's set in a fork child, from fork_service: the inherited source is dead there (signals.hpp,
+  // "Fork"), so a new one subscribes to `signos`. Its descriptor takes the inherited one's place;
+  // waits on the inherited one are aborted by the swap and wait again (wait_op, `rebuilds`). The
+  // deliveries queued at the fork were the parent's: dropped. If subscribing fails (a signal refused
+  // in the child), the set stays dead, as without notify_fork().
+  void subscribe_again_in_child() noexcept override {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (closed) return;
+    try {
+      sigrelay::signals fresh(std::initializer_list<int>{});
+      for (const int signo : signos) fresh.add(signo);
+      error_code ec;
+      (void)descriptor->release();  // out of the child's epoll set, while its fd is still the old file
+      source.reset();               // the dead copy
+      descriptor->assign(fresh.native_handle(), ec);
+      if (ec) {
+        close();  // no descriptor to wait on: waits end with operation_aborted
+        return;
+      }
+      source.emplace(std::move(fresh));
+    } catch (...) {
+      return;
+    }
+    queue.clear();
+    ++rebuilds;
   }
 
   // Appends what the source has recorded to the queue. With `mutex` held and !closed.
@@ -250,6 +333,9 @@ struct set_state {
   std::mutex mutex;
   bool closed = false;
   std::size_t in_flight = 0;  // waits started and not yet resumed (posted, or on the descriptor)
+  std::vector<int> signos;    // a drop-in's signals, for clear() and a fork child
+  unsigned rebuilds = 0;      // subscribe_again_in_child() calls that took
+  unsigned cancels = 0;       // cancel() calls
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
   sigrelay::detail::event_backlog queue;  // drained from `source`, not yet handed out
@@ -282,12 +368,19 @@ class wait_op {
     {
       std::unique_lock<std::mutex> lock(state->mutex);
       --state->in_flight;
+      // Aborted only because a fork child's set took a new descriptor (no cancel() since, no
+      // per-operation cancellation): wait on the new one.
+      if (!taken_ && ec == net::error::operation_aborted && !state->closed && state->rebuilds != rebuilds_ &&
+          state->cancels == cancels_ &&
+          self.get_cancellation_state().cancelled() == net::cancellation_type::none) {
+        wait_on_descriptor(self, *state);
+        return;
+      }
       if (!taken_) {
         if (!ec) ec = error_;
         if (!ec && state->closed) ec = net::error::operation_aborted;
         if (!ec && !state->take(result)) {
-          ++state->in_flight;
-          state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+          wait_on_descriptor(self, *state);
           return;
         }
       }
@@ -329,7 +422,17 @@ class wait_op {
       net::post(ex_, std::move(self));
       return;
     }
-    state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+    --state->in_flight;  // counted again below
+    wait_on_descriptor(self, *state);
+  }
+
+  // With `mutex` held.
+  template <typename Self>
+  void wait_on_descriptor(Self& self, set_state<Executor>& state) {
+    ++state.in_flight;
+    rebuilds_ = state.rebuilds;
+    cancels_ = state.cancels;
+    state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
   }
 
   std::shared_ptr<set_state<Executor>> state_;
@@ -338,6 +441,8 @@ class wait_op {
   bool taken_ = false;  // result_ holds this wait's result, taken in start()
   Result result_{};
   error_code error_;
+  unsigned rebuilds_ = 0;  // the state's counters when this wait last went on the descriptor
+  unsigned cancels_ = 0;
 };
 
 template <typename ExecutionContext>
@@ -378,6 +483,7 @@ class set_base {
   void cancel_waits() {
     if (!state_) return;
     std::lock_guard<std::mutex> lock(state_->mutex);
+    ++state_->cancels;
     if (!state_->closed) {
       error_code ignored;
       state_->descriptor->cancel(ignored);
@@ -423,7 +529,10 @@ class basic_signal_set : public detail::set_base<Executor, int> {
 
   // A set with no signals / with one, two or three. Throws system_error (see add()).
   explicit basic_signal_set(const executor_type& ex)
-      : base(ex, sigrelay::signals(std::initializer_list<int>{})) {}
+      : base(ex, sigrelay::signals(std::initializer_list<int>{})) {
+    // After the descriptor (see fork_service).
+    net_use_fork_service(ex).follow(this->state_);
+  }
   basic_signal_set(const executor_type& ex, int signo_1) : basic_signal_set(ex) { add(signo_1); }
   basic_signal_set(const executor_type& ex, int signo_1, int signo_2) : basic_signal_set(ex) {
     add(signo_1);
@@ -473,7 +582,7 @@ class basic_signal_set : public detail::set_base<Executor, int> {
       ec = detail::to_error_code(e.code());
       return;
     }
-    if (std::find(signos_.begin(), signos_.end(), signo) == signos_.end()) signos_.push_back(signo);
+    if (std::find(s->signos.begin(), s->signos.end(), signo) == s->signos.end()) s->signos.push_back(signo);
   }
 
   // remove(): unsubscribes from one signal and discards its deliveries not yet handed out; an
@@ -507,7 +616,7 @@ class basic_signal_set : public detail::set_base<Executor, int> {
     detail::set_state<Executor>* s = this->live_state();
     if (!s) return;
     std::lock_guard<std::mutex> lock(s->mutex);
-    const std::vector<int> all = signos_;
+    const std::vector<int> all = s->signos;
     for (int signo : all) {
       remove_locked(*s, signo, ec);
       if (ec) return;
@@ -537,10 +646,13 @@ class basic_signal_set : public detail::set_base<Executor, int> {
       return;
     }
     s.queue.remove(signo);
-    signos_.erase(std::remove(signos_.begin(), signos_.end(), signo), signos_.end());
+    s.signos.erase(std::remove(s.signos.begin(), s.signos.end(), signo), s.signos.end());
   }
 
-  std::vector<int> signos_;  // the signals in the set, for clear()
+  static detail::fork_service& net_use_fork_service(const executor_type& ex) {
+    return detail::net::use_service<detail::fork_service>(
+        detail::net::query(ex, detail::net::execution::context));
+  }
 };
 
 using signal_set = basic_signal_set<>;
