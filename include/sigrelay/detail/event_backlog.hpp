@@ -60,6 +60,10 @@ class event_backlog {
   }
   // Removes the waiting event `e` (a reference from front() or lowest_below()).
   void erase(signal_event& e) noexcept {
+    if (&e == &front()) {  // the usual case: no element moves
+      pop_front();
+      return;
+    }
     items_.erase(items_.begin() + (&e - items_.data()));
     if (empty()) clear();
   }
