@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/event_base.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
@@ -38,13 +39,7 @@ using sigrelay::test::send_how;
 
 constexpr bool kThreadSanitizer = SIGRELAY_TEST_UNDER_TSAN;
 
-// A private event_base, freed at the end.
-struct base {
-  event_base* raw = event_base_new();
-  base() { EXPECT_NE(nullptr, raw); }
-  ~base() { event_base_free(raw); }
-  event_base* get() { return raw; }
-};
+using sigrelay::test::base;
 
 // A one-shot (after 0 ms) or repeating (every 1 ms) timer calling `fn`; it stops when `fn` returns false.
 struct timer {

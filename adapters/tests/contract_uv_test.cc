@@ -31,6 +31,7 @@
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
+#include "support/uv_loop.hpp"
 
 namespace {
 
@@ -41,16 +42,7 @@ using sigrelay::test::send_how;
 
 constexpr bool kThreadSanitizer = SIGRELAY_TEST_UNDER_TSAN;
 
-// A private loop, closed (and checked to have no handle left) at the end.
-struct loop {
-  uv_loop_t raw{};
-  loop() { EXPECT_EQ(0, uv_loop_init(&raw)); }
-  ~loop() {
-    uv_run(&raw, UV_RUN_NOWAIT);  // lets close callbacks run
-    EXPECT_EQ(0, uv_loop_close(&raw)) << "a handle was left open";
-  }
-  uv_loop_t* get() { return &raw; }
-};
+using sigrelay::test::loop;
 
 using sigrelay::test::differences;
 using sigrelay::test::signal_state;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/event_base.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 
@@ -27,13 +28,7 @@ using sigrelay::signal_event;
 using sigrelay::test::send_from_other_process;
 using sigrelay::test::send_how;
 
-// A private event_base, freed at the end.
-struct base {
-  event_base* raw = event_base_new();
-  base() { EXPECT_NE(nullptr, raw); }
-  ~base() { event_base_free(raw); }
-  event_base* get() { return raw; }
-};
+using sigrelay::test::base;
 
 // A repeating timer that calls `fn` until it returns false.
 struct ticker {

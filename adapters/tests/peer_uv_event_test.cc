@@ -49,10 +49,12 @@
 #include "sigrelay/uv.hpp"
 #include "support/child.hpp"
 #include "support/descriptors.hpp"
+#include "support/event_base.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
+#include "support/uv_loop.hpp"
 
 namespace {
 
@@ -63,26 +65,8 @@ using sigrelay::test::is_default_disposition;
 using sigrelay::test::snapshot;
 using sigrelay::test::wait_until_true;
 
-// A private libuv loop, closed (and checked to have no handle left) at the end.
-struct loop {
-  uv_loop_t raw{};
-  loop() { EXPECT_EQ(0, uv_loop_init(&raw)); }
-  ~loop() {
-    uv_run(&raw, UV_RUN_NOWAIT);  // lets close callbacks run
-    EXPECT_EQ(0, uv_loop_close(&raw)) << "a handle was left open";
-  }
-  uv_loop_t* get() { return &raw; }
-};
-
-// A private event_base, freed at the end.
-struct base {
-  event_base* raw = event_base_new();
-  base() { EXPECT_NE(nullptr, raw); }
-  ~base() {
-    if (raw != nullptr) event_base_free(raw);
-  }
-  event_base* get() { return raw; }
-};
+using sigrelay::test::base;
+using sigrelay::test::loop;
 
 // A uv timer that calls `fn` every `every_ms` until it returns false, then closes itself.
 struct uv_ticker {

@@ -18,6 +18,7 @@
 #include "support/child.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
+#include "support/uv_loop.hpp"
 
 namespace {
 
@@ -27,16 +28,7 @@ using sigrelay::signal_event;
 using sigrelay::test::send_from_other_process;
 using sigrelay::test::send_how;
 
-// A private loop, closed (and checked to have no handle left) at the end.
-struct loop {
-  uv_loop_t raw{};
-  loop() { EXPECT_EQ(0, uv_loop_init(&raw)); }
-  ~loop() {
-    uv_run(&raw, UV_RUN_NOWAIT);  // lets close callbacks run
-    EXPECT_EQ(0, uv_loop_close(&raw)) << "a handle was left open";
-  }
-  uv_loop_t* get() { return &raw; }
-};
+using sigrelay::test::loop;
 
 // A repeating timer that calls `fn` until it returns false.
 struct ticker {
