@@ -42,6 +42,7 @@
 #include "handler/sink.hpp"
 #include "handler/state.hpp"
 #include "own_thread.hpp"
+#include "platform/config.hpp"  // SIGRELAY_LINUX
 #include "platform/sys.hpp"
 #include "registry_view.hpp"
 
@@ -110,9 +111,10 @@ action_description describe_action(const detail::listed_action& a) {
     out.what = k::wake_fd;
   } else if (a.e.fn == detail::call_c_action) {
     out.what = k::c_action;
-  } else if (a.e.fn == detail::crash_action) {
-    out.what = k::crash_reporter;
   }
+#if SIGRELAY_LINUX  // the crash reporter is Linux-only (crash.hpp)
+  if (a.e.fn == detail::crash_action) out.what = k::crash_reporter;
+#endif
   out.function = locate(a.code);
   return out;
 }
