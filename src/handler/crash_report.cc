@@ -33,6 +33,7 @@
 
 #include "handler/crash_codes.hpp"
 #include "handler/crash_state.hpp"
+#include "handler/masks.hpp"  // signal_bit
 #include "handler/state.hpp"
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
@@ -480,7 +481,7 @@ void unquiet_outputs(const sigset_t& before, const sigset_t& pending_before) noe
   ::sigpending(&pending);
   for (const int s : {SIGPIPE, SIGXFSZ}) {
     if (sigismember(&pending, s) == 1 && sigismember(&pending_before, s) == 0) {
-      const std::uint64_t one = std::uint64_t{1} << (s - 1);  // the kernel's sigset_t
+      const std::uint64_t one = signal_bit(s);  // the kernel's sigset_t
       const struct timespec now {};
       ::syscall(SYS_rt_sigtimedwait, &one, nullptr, &now, sizeof one);
     }

@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #endif
 
+#include "handler/masks.hpp"  // signal_bit
+
 namespace sigrelay::detail {
 
 std::atomic<pid_t> g_ring_holders[max_ring_holders]{};
@@ -33,8 +35,6 @@ __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec"))) = 
 __thread int t_ring_entry __attribute__((tls_model("initial-exec"))) = -1;
 
 namespace {
-
-std::uint64_t bit_of(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
 bool listable(int signo) noexcept { return signo >= ring_hold_first && signo < NSIG; }
 
@@ -60,7 +60,7 @@ void load_copy(int entry, int signo, siginfo_t& out) noexcept {
 // Signal context. Takes entry `entry`'s stash of `signo` into `out`, if it has one (exactly one
 // caller gets it: the bit is taken with an atomic and).
 bool take_stash(int entry, int signo, siginfo_t& out) noexcept {
-  const std::uint64_t bit = bit_of(signo);
+  const std::uint64_t bit = signal_bit(signo);
   if ((g_ring_holder_stashed[entry].fetch_and(~bit, std::memory_order_seq_cst) & bit) == 0) return false;
   load_copy(entry, signo, out);
   g_ring_holder_signals[entry].fetch_and(~bit, std::memory_order_seq_cst);
@@ -147,8 +147,8 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   if (stashed) {
     // Listed at once, after the copy: a lift from here on runs it (apply_hold() lists it again).
     const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-    g_ring_holder_stashed[entry].fetch_or(bit_of(info.si_signo), std::memory_order_seq_cst);
-    g_ring_holder_signals[entry].fetch_or(bit_of(info.si_signo), std::memory_order_seq_cst);
+    g_ring_holder_stashed[entry].fetch_or(signal_bit(info.si_signo), std::memory_order_seq_cst);
+    g_ring_holder_signals[entry].fetch_or(signal_bit(info.si_signo), std::memory_order_seq_cst);
   }
   if (held) t_hold_request = 1;
   errno = saved_errno;
@@ -181,11 +181,11 @@ void apply_hold(int signo, sigset_t& mask) noexcept {
   // re-queued siginfo comes back at once (and holds again if the ring is still full).
   if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
   sigaddset(&mask, signo);
-  __atomic_fetch_or(&t_ring_held, bit_of(signo), __ATOMIC_SEQ_CST);
+  __atomic_fetch_or(&t_ring_held, signal_bit(signo), __ATOMIC_SEQ_CST);
   // After the copy of the siginfo (hold_whole_delivery()): a consumer that takes the bit reads it.
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
   if (entry >= 0 && listable(signo))
-    g_ring_holder_signals[entry].fetch_or(bit_of(signo), std::memory_order_seq_cst);
+    g_ring_holder_signals[entry].fetch_or(signal_bit(signo), std::memory_order_seq_cst);
 }
 
 // Signal context (also ordinary context: a signalfd read). ring_hold_taken() (hold.hpp) found an
@@ -194,7 +194,7 @@ bool ring_hold_taken_listed(int signo, siginfo_t& stash) noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
   if (entry < 0 || !listable(signo)) return false;
   const bool stashed = take_stash(entry, signo, stash);
-  g_ring_holder_signals[entry].fetch_and(~bit_of(signo), std::memory_order_seq_cst);
+  g_ring_holder_signals[entry].fetch_and(~signal_bit(signo), std::memory_order_seq_cst);
   return stashed;
 }
 
