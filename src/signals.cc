@@ -1220,21 +1220,18 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
 // What the iterator took but did not yield (a loop left early): into `events` (cleared), before
 // anything else is drained. Copied before it counts as taken: a throw (std::bad_alloc) keeps it. Not
 // in a fork child's copy, which hands out nothing (see "Fork" in signals.hpp).
-[[gnu::noinline]] bool take_leftovers_now(detail::signals_core& c, std::vector<signal_event>& events) {
+[[gnu::noinline]] bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& events) {
   if (c.foreign_cached()) return false;
   events.assign(c.iter_batch.end() - static_cast<std::ptrdiff_t>(c.iter_left), c.iter_batch.end());
   c.iter_left = 0;
   return true;
-}
-inline bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& events) {
-  return c.iter_left != 0 && take_leftovers_now(c, events);
 }
 
 // pending() with the iterator's batch not all yielded: out of line, so that the usual pending() pays
 // one test for it (as a call on its path, it cost 7 instructions per delivery).
 [[gnu::noinline]] std::size_t pending_with_leftovers(detail::signals_core& c,
                                                      std::vector<signal_event>& events) {
-  if (!take_leftovers_now(c, events)) drain(c, /*stale_fd=*/true, events);
+  if (!take_leftovers(c, events)) drain(c, /*stale_fd=*/true, events);
   return events.size();
 }
 
@@ -1252,7 +1249,7 @@ inline bool take_leftovers(detail::signals_core& c, std::vector<signal_event>& e
   const auto is_stopped = [stopped] {
     return stopped != nullptr && stopped->load(std::memory_order_seq_cst);
   };
-  if (!is_stopped() && take_leftovers(c, events)) return;
+  if (c.iter_left != 0 && !is_stopped() && take_leftovers(c, events)) return;
   // The clock is read only for a timeout to keep (wait() without one never reads it).
   clock::time_point deadline{};
   if (timeout_ns > 0) {

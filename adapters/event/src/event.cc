@@ -41,8 +41,17 @@ struct signal_watcher::state {
   bool dead = false;  // the watcher was destroyed during dispatch
   pid_t owner = ::getpid();
 
+  static bool left_in_fork_child(state* st) noexcept;
   static void on_ready(evutil_socket_t fd, short what, void* arg);
 };
+
+// In a fork child: drops the parent's events and deletes the event, for good (one getpid()).
+bool signal_watcher::state::left_in_fork_child(state* st) noexcept {
+  if (::getpid() == st->owner) return false;
+  st->backlog.clear();
+  event_del(st->ev);  // (nothing to do if it is not added)
+  return true;
+}
 
 void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, void* arg) {
   auto* st = static_cast<state*>(arg);
@@ -51,17 +60,11 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
   // left from before this wake-up (maybe the parent's), or a wake-up that brought nothing (the
   // descriptor shared with the parent); a wake-up with new events is the owner's (a dead copy's
   // pending() returns nothing), so the usual path pays no system call.
-  const auto forked = [st] {
-    if (::getpid() == st->owner) return false;
-    st->backlog.clear();
-    event_del(st->ev);
-    return true;
-  };
   if (!st->backlog.empty()) {
-    if (forked()) return;
+    if (left_in_fork_child(st)) return;
   } else {
     st->backlog.refill(*st->source);
-    if (st->backlog.empty() && forked()) return;
+    if (st->backlog.empty() && left_in_fork_child(st)) return;
     if (st->backlog.empty() && st->source->is_closed()) {
       // Closed through a handle: nothing more will come, and the descriptor stays readable for good.
       st->active = false;
@@ -136,10 +139,8 @@ signal_watcher::~signal_watcher() {
 int signal_watcher::start(callback cb) {
   if (!cb) return -1;
   state_->cb = std::make_shared<const callback>(std::move(cb));
-  if (::getpid() != state_->owner) {  // a fork child's copy: nothing will come
-    state_->backlog.clear();
-    if (state_->active) event_del(state_->ev);
-    state_->active = true;
+  if (state::left_in_fork_child(state_)) {
+    state_->active = true;  // started, as far as the caller is concerned; nothing will come
     return 0;
   }
   if (!state_->active) {
