@@ -37,6 +37,9 @@
 //   worker that keeps the parent's objects still dies by SIGTERM (or whatever that disposition says).
 //   The record stays, marked not installed, so that a new subscriber in the child installs again.
 //   after_fork_in_child() does the same for a child of _Fork(), which runs no fork handlers.
+// - Except for objects made with signals_options::follow_fork: before that, the child handler (and
+//   after_fork_in_child()) makes their sinks the child's own (sink::adopt, "Following fork" in
+//   src/signals.cc), so their signals keep sigrelay's handler and they receive in the child.
 // - ignore()/reset(): the record keeps `ignoring` and `before_ignore` (the disposition ignore()
 //   replaced, whole). While installed, ignoring just makes `previous` SIG_IGN (so nothing is chained,
 //   the last removal restores SIG_IGN, a forked child's inherited-only restore gives SIG_IGN, and
@@ -157,6 +160,19 @@ void restore_inherited_only_signals(registry& reg, pid_t self) noexcept {
   }
 }
 
+// Fork child, registry mutex held, before restore_inherited_only_signals(): every sink that is to
+// go on in the child (signals_options::follow_fork) becomes the child's own, so its signals keep
+// sigrelay's handler. Each sink once (one may serve many signals). Async-signal-safe, as `adopt` is.
+void adopt_following_sinks(registry& reg, pid_t self) noexcept {
+  for (int signo = 1; signo < NSIG; ++signo) {
+    for (const entry& e : reg.signals[signo].entries) {
+      if (e.fn != record_fn) continue;
+      auto* const s = static_cast<sink*>(e.context);
+      if (s->adopt != nullptr && s->owner != self) s->adopt(s->adopt_context, self);
+    }
+  }
+}
+
 void prepare_fork() noexcept {
   the_registry().mutex.lock();
   sigset_t all;
@@ -182,6 +198,7 @@ void become_child(pid_t self) noexcept {
 void child_after_fork() noexcept {
   const pid_t self = ::getpid();
   become_child(self);
+  adopt_following_sinks(the_registry(), self);
   restore_inherited_only_signals(the_registry(), self);
   sigset_t mask = g_mask_before_fork;
   forget_blocks_in_child(mask);
@@ -460,14 +477,19 @@ void after_fork_in_child() noexcept {
   // Not a fresh child (the parent, or a fork() child whose handler ran, or a second call): the
   // reader counters and the block records are live here, and must not be reset.
   if (g_handler.pid.load(std::memory_order_relaxed) == self) return;
+  // Every signal blocked until the dispositions are right, as across fork(): a delivery between
+  // become_child() and an adoption would find the follower's sink still the parent's.
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t mask;
+  sys::pthread_sigmask(SIG_SETMASK, &all, &mask);
   become_child(self);
   registry& reg = the_registry();
   if (reg.mutex.try_lock()) {  // held by a thread of the parent at _Fork(): left as it is
+    adopt_following_sinks(reg, self);
     restore_inherited_only_signals(reg, self);
     reg.mutex.unlock();
   }
-  sigset_t mask;
-  sys::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
   forget_blocks_in_child(mask);
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }

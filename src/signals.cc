@@ -107,6 +107,8 @@
 //   unlock it): changes of inherited copies (destroying one, remove()) take instead a mutex of the
 //   process (inherited_copies_mutex()), made anew in each process before its first use, and never
 //   wait for the parent's drains.
+//   An object made with signals_options::follow_fork is made the child's own instead by the fork
+//   child handler (see adopt_in_child(), "Following fork").
 // - Realtime floods, measured choices (issue 9). The handler cannot refuse a delivery, so a full
 //   ring *holds* (src/handler/hold.hpp): the siginfo is re-queued to the running thread and the
 //   signal blocked in the interrupted context, and the kernel keeps the rest queued
@@ -186,6 +188,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "platform/config.hpp"
@@ -1559,6 +1562,52 @@ void unsubscribe_all(detail::signals_core& c) {
   for (int signo = 1; signo < NSIG; ++signo) unsubscribe(c, signo);
 }
 
+// Following fork (signals_options::follow_fork): the sink's `adopt`, called by the registry's fork
+// child handler (or after_fork_in_child()) in the child, with every signal blocked and the registry
+// mutex held, before it looks for signals whose every subscriber is inherited. Async-signal-safe (it
+// runs in the child of a fork() that any thread may have made): atomics, the wake-up channel's
+// eventfd()/dup3() (pipe()/dup2() on the posix layer) and close(), and a clear() of a vector of
+// trivially destructible events, which frees nothing.
+// - The wake-up channel gets a new one under the same numbers (os::renew_wakeup()): pollers of the
+//   child watch it by number, and the parent keeps its own, which the child never writes again.
+// - What the parent recorded and did not drain is the parent's to hand out: counts, origins, the
+//   ring's records (marked consumed, only the cells in use: a huge ring's other pages stay shared),
+//   the iterator's batch and the drop counts all start again at zero, and so does `state` (a WAITING
+//   or INTERRUPTED of a parent's thread means nothing here; CLOSED was refused before).
+// - Another thread of the parent inside the object at the fork (a change in flight or under way, a
+//   drain without the mutex) left it half-changed and is not here to finish: refused, the copy stays
+//   dead. The forking thread itself is never inside it (none of its code forks).
+// - `owner` last: from then on the copy records the child's deliveries and is not foreign().
+static_assert(std::is_trivially_destructible_v<signal_event>,
+              "adopt_in_child(): iter_batch.clear() frees nothing");
+bool adopt_in_child(void* context, pid_t self) noexcept {
+  auto& c = *static_cast<detail::signals_core*>(context);
+  sink& s = c.sink;
+  if (c.kind != backend::relay || c.changing.load(std::memory_order_relaxed) != 0 ||
+      c.draining.load(std::memory_order_relaxed) ||
+      (s.state.load(std::memory_order_relaxed) & sink::closed) != 0) {
+    return false;
+  }
+  if (!detail::os::renew_wakeup({c.read_fd, s.event_fd})) return false;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    s.counts[signo].store(0, std::memory_order_relaxed);
+    s.last[signo].seq.store(0, std::memory_order_relaxed);
+    s.dropped_by[signo].store(0, std::memory_order_relaxed);
+  }
+  s.standard_pending.store(0, std::memory_order_relaxed);
+  s.dropped.store(0, std::memory_order_relaxed);
+  if (s.cells != nullptr) {
+    const std::size_t end = s.enqueue_pos.load(std::memory_order_relaxed);
+    for (; c.dequeue_pos != end; ++c.dequeue_pos)
+      s.cells[c.dequeue_pos & s.mask].seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_relaxed);
+  }
+  c.iter_batch.clear();
+  c.iter_left = 0;
+  s.state.store(0, std::memory_order_relaxed);
+  s.owner = self;
+  return true;
+}
+
 std::shared_ptr<detail::signals_core> make_core(const signals_options& options) {
   detail::lift_released_blocks(nullptr);
   auto c = std::make_shared<detail::signals_core>();
@@ -1567,6 +1616,10 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   c->sink.rtmin = SIGRTMIN;
   c->sink.rtmax = SIGRTMAX;
   c->sink.owner = detail::process_pid();
+  if (options.follow_fork) {
+    c->sink.adopt = adopt_in_child;
+    c->sink.adopt_context = c.get();
+  }
   // In a child of _Fork() that has not called after_fork_in_child(), the cached pid is still the
   // parent's: the new object would look inherited (foreign_cached()) and hand out nothing. Do it now.
   if (c->sink.owner != detail::verified_pid()) {
@@ -1626,6 +1679,11 @@ signals::signals(const std::vector<int>& signos, const signals_options& options)
     detail::throw_error(std::make_error_code(std::errc::operation_not_supported),
                         "sigrelay::signals: the signalfd backend is Linux-only, and this build uses the "
                         "posix platform layer (SIGRELAY_PLATFORM=posix); use backend::relay");
+  }
+  if (options.follow_fork && options.backend != backend::relay) {
+    detail::throw_error(detail::invalid_argument(),
+                        "sigrelay::signals: follow_fork needs backend::relay (a signalfd backend's "
+                        "descriptors and blocks cannot be made a fork child's own)");
   }
   core_ = make_core(options);
   try {
@@ -1791,6 +1849,8 @@ enum backend signals::backend() const noexcept { return core_ ? core_->kind : ba
 signals::handle signals::get_handle() const { return handle(core_); }
 
 bool signals::is_closed() const noexcept { return !core_ || core_->closed(); }
+
+bool signals::is_inherited() const noexcept { return core_ && core_->foreign(); }
 
 void signals::handle::close() noexcept {
   if (core_) core_->close();

@@ -222,6 +222,17 @@
 //   - Another thread of the parent inside the object at the fork (draining it, or changing its
 //     subscriptions through a handle) is not in the child; nothing the child does with its copy waits
 //     for it.
+//   - Following fork (signals_options::follow_fork): the child's fork handler makes the copy the
+//     child's own instead. It gets a new wake-up descriptor under the same number (native_handle() is
+//     unchanged; a poller set up again in the child, as uv_loop_fork() and event_reinit() do, watches
+//     the child's, and the parent's is untouched), what the parent had recorded and not drained is
+//     dropped in the child (the parent hands it out), and its signals keep sigrelay's handler: what
+//     the child receives from then on is recorded and handed out in the child, as in any object the
+//     child made, and a child that never drains it no longer dies by those signals. The copy stays
+//     dead, as without the option, if it was closed, if another thread of the parent was inside it
+//     at the fork, or if the new descriptor could not be made (is_inherited() tells). After _Fork()
+//     the same happens when after_fork_in_child() runs (the constructor of a new object calls it);
+//     until then the copy is dead.
 #pragma once
 
 #include <sys/types.h>
@@ -345,6 +356,13 @@ struct signals_options {
   // far above what the kernel itself queues (RLIMIT_SIGPENDING, per user), and far below where the
   // rounding up to a power of two or the ring's size could overflow.
   static constexpr std::size_t max_realtime_capacity = std::size_t{1} << 24;
+
+  // What a fork() child does with its copy of the object (see "Fork" in the class comment): false,
+  // the default, it is dead there; true, it goes on in the child as the child's own, as libuv's
+  // watchers go on after uv_loop_fork() (sigrelay's uv and libevent watchers ask for it). For
+  // backend::relay only: with backend::signalfd the constructor throws std::system_error
+  // (std::errc::invalid_argument), before anything is subscribed.
+  bool follow_fork = false;
 };
 
 class dispatcher;
@@ -557,6 +575,10 @@ class SIGRELAY_EXPORT signals {
   };
   handle get_handle() const;
   bool is_closed() const noexcept;
+  // Whether this is a fork child's copy that is dead there (see "Fork"): pending() and wait*() hand
+  // out nothing, add() throws. False in the process that made the object, in a child that made it
+  // its own (signals_options::follow_fork), and for a moved-from object.
+  bool is_inherited() const noexcept;
 
   // Range-for: yields events one at a time, blocking between them, until closed. It takes events in
   // batches (wait()) and keeps the batch in the object: leaving a loop early (break, return, an

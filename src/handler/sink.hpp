@@ -48,6 +48,9 @@
 //   the parent) deliveries record nothing. A child of _Fork() (no fork handlers, so the cached pid
 //   is still the parent's) records into its private copy, but notify() checks getpid() before the
 //   eventfd write, so it never wakes the parent either.
+//   The sink of an object made with signals_options::follow_fork is made the child's own instead,
+//   by the fork child handler (not after _Fork()): see `adopt` below and "Following fork" in
+//   src/signals.cc.
 #pragma once
 
 #include <sys/types.h>
@@ -123,6 +126,12 @@ struct sink {
   std::atomic<std::size_t> enqueue_pos{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> dropped_by[NSIG] = {};  // the same, per realtime signal
+  // A copy that goes on in a fork child (signals_options::follow_fork): the registry's fork child
+  // handler calls adopt(adopt_context, pid) to make it that child's own (async-signal-safe: it runs
+  // in the child of a fork() that any thread may have made); true if it did. Null for every other
+  // sink. Never read in signal context.
+  bool (*adopt)(void* context, pid_t self) noexcept = nullptr;
+  void* adopt_context = nullptr;
 };
 
 // The sink whose consumer is the current thread, while it is inside wait() or a drain; else null.

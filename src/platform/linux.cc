@@ -38,6 +38,16 @@ wakeup_fds make_wakeup(std::error_code& ec) noexcept {
 
 void close_wakeup(const wakeup_fds& fds) noexcept { close_fd(fds.read); }
 
+// Async-signal-safe: eventfd(), dup3() and close() only.
+bool renew_wakeup(const wakeup_fds& fds) noexcept {
+  std::error_code ec;
+  const int fresh = make_eventfd(ec);
+  if (fresh < 0) return false;
+  const bool moved = ::dup3(fresh, fds.read, O_CLOEXEC) == fds.read;
+  close_fd(fresh);
+  return moved;
+}
+
 std::uint64_t drain_wakeup(int read_fd) noexcept { return drain_eventfd(read_fd); }
 
 int poll_ns(struct pollfd* fds, nfds_t count, long long timeout_ns) noexcept {

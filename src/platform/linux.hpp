@@ -70,6 +70,13 @@ wakeup_fds make_wakeup(std::error_code& ec) noexcept;
 // Closes a channel's fds (each once).
 void close_wakeup(const wakeup_fds& fds) noexcept;
 
+// Gives a channel's fd numbers a new, empty channel of their own: a fork child's copy of an object
+// shares its channel with the parent, and pollers in the child (a loop set up again with
+// uv_loop_fork() or event_reinit()) watch it by number. The parent keeps the old channel. Async-
+// signal-safe (the registry's fork child handler calls it): false, nothing changed, if the new
+// channel cannot be made.
+bool renew_wakeup(const wakeup_fds& fds) noexcept;
+
 // Makes a channel's read end unreadable; returns the wake-ups read. Linux: the eventfd's counter
 // (0 if it was not readable). posix: reads until EAGAIN, returns the bytes read / 8 (a full pipe
 // holds at most its capacity / 8 wake-ups: more were coalesced). Retries EINTR; never blocks.

@@ -78,6 +78,21 @@ void close_wakeup(const wakeup_fds& fds) noexcept {
   if (fds.write != fds.read) close_fd(fds.write);
 }
 
+// Async-signal-safe: pipe(), dup2(), fcntl() and close() only. The numbers are each made
+// close-on-exec again (dup2() clears the flag; the status flags, O_NONBLOCK, come with the file).
+bool renew_wakeup(const wakeup_fds& fds) noexcept {
+  std::error_code ec;
+  const wakeup_fds fresh = make_wakeup(ec);
+  if (ec) return false;
+  bool moved = ::dup2(fresh.read, fds.read) == fds.read && ::dup2(fresh.write, fds.write) == fds.write;
+  for (const int fd : {fds.read, fds.write}) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    moved = moved && flags >= 0 && ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0;
+  }
+  close_wakeup(fresh);
+  return moved;
+}
+
 std::uint64_t drain_wakeup(int read_fd) noexcept {
   std::uint64_t bytes = 0;
   char buffer[512];
