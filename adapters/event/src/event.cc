@@ -8,11 +8,14 @@
 //   is no longer readable then, so start() activates the event by hand (event_active) to hand them out.
 // - The callback may destroy the watcher: the destructor then only marks the state dead, and the
 //   dispatch loop, which owns it for the duration, frees it on its way out.
-// - In a fork child (after event_reinit()) the source is dead (signals.hpp, "Fork"), but its
-//   descriptor is shared with the parent and stays readable until the parent drains it: a level-
-//   triggered read event on it would spin the child's base. And the backlog holds the parent's
-//   events. So the first activation in another process, or a start() there, drops the backlog and deletes
-//   the event, for good.
+// - Fork: a watcher made from signal numbers asks for signals_options::follow_fork (relay backend),
+//   so in a fork child its source is the child's own, under the same descriptor number: after
+//   event_reinit() the event watches the child's descriptor and the watcher goes on, as a libevent
+//   signal event does. The backlog holds the parent's events (the parent hands them out), so the
+//   first activation or start() in another process drops it. A source that is dead in the child (not
+//   following, or refused: signals.hpp, "Following fork") shares its descriptor with the parent,
+//   which stays readable until the parent drains it: a level-triggered read event on it would spin
+//   the child's base. So the watcher then also deletes the event, for good.
 // - A source closed through a signals::handle (from any thread) leaves its descriptor readable for
 //   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/event.hpp"
@@ -45,10 +48,16 @@ struct signal_watcher::state {
   static void on_ready(evutil_socket_t fd, short what, void* arg);
 };
 
-// In a fork child: drops the parent's events and deletes the event, for good (one getpid()).
+// In a fork child (one getpid()): drops the parent's events; the watcher goes on if its source is
+// the child's own (follow_fork), else deletes the event, for good. Whether it did.
 bool signal_watcher::state::left_in_fork_child(state* st) noexcept {
-  if (::getpid() == st->owner) return false;
+  const pid_t self = ::getpid();
+  if (self == st->owner) return false;
   st->backlog.clear();
+  if (st->source && !st->source->is_inherited()) {
+    st->owner = self;
+    return false;
+  }
   event_del(st->ev);  // (nothing to do if it is not added)
   return true;
 }
@@ -60,9 +69,8 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
   // left from before this wake-up (maybe the parent's), or a wake-up that brought nothing (the
   // descriptor shared with the parent); a wake-up with new events is the owner's (a dead copy's
   // pending() returns nothing), so the usual path pays no system call.
-  if (!st->backlog.empty()) {
-    if (left_in_fork_child(st)) return;
-  } else {
+  if (!st->backlog.empty() && left_in_fork_child(st)) return;
+  if (st->backlog.empty()) {  // (empty too if a fork child's check dropped it)
     st->backlog.refill(*st->source);
     if (st->backlog.empty() && left_in_fork_child(st)) return;
     if (st->backlog.empty() && st->source->is_closed()) {
@@ -92,6 +100,10 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
     }
   }
   st->dispatching = false;
+  // Events left over are this process's: a fork child's check ran above, or this process drained
+  // them. Noted, so that a later check here keeps them: the owner is stale in a fork child whose
+  // source follows it until a check runs. One getpid(), on this path only.
+  if (!st->backlog.empty()) st->owner = ::getpid();
   // Left over by a budget cut with the watcher still active: come back next iteration.
   if (st->active && !st->backlog.empty()) event_active(st->ev, EV_READ, 0);
 }
@@ -102,11 +114,18 @@ namespace {
   throw std::system_error(std::make_error_code(e), what);
 }
 
+// A watcher's own source follows fork where it can (the relay backend), as a libevent signal event
+// does after event_reinit().
+signals_options following(signals_options options) {
+  options.follow_fork = options.backend == backend::relay;
+  return options;
+}
+
 }  // namespace
 
 signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> signos,
                                const signals_options& options)
-    : signal_watcher(base, sigrelay::signals(signos, options)) {}
+    : signal_watcher(base, sigrelay::signals(signos, following(options))) {}
 
 signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
   auto st = std::make_unique<state>();

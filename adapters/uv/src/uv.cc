@@ -10,11 +10,14 @@
 //   empty, hands them out instead of the poll.
 // - The state outlives the C++ object whenever needed: it is freed by the second uv_close callback,
 //   so the callback may destroy the watcher (the state then only notes it is closing).
-// - In a fork child (after uv_loop_fork()) the source is dead (signals.hpp, "Fork"), but its
-//   descriptor is shared with the parent and stays readable until the parent drains it: a level-
-//   triggered poll on it would spin the child's loop. And the backlog holds the parent's events. So
-//   the first dispatch in another process, or a start() there, drops the backlog and stops both
-//   handles, for good.
+// - Fork: a watcher made from signal numbers asks for signals_options::follow_fork (relay backend),
+//   so in a fork child its source is the child's own, under the same descriptor number: after
+//   uv_loop_fork() the poll watches the child's descriptor and the watcher goes on, as a uv_signal_t
+//   does. The backlog holds the parent's events (the parent hands them out), so the first dispatch
+//   or start() in another process drops it. A source that is dead in the child (not following, or
+//   refused: signals.hpp, "Following fork") shares its descriptor with the parent, which stays
+//   readable until the parent drains it: a level-triggered poll on it would spin the child's loop.
+//   So the watcher then also stops both handles, for good.
 // - A source closed through a signals::handle (from any thread) leaves its descriptor readable for
 //   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/uv.hpp"
@@ -43,7 +46,7 @@ struct signal_watcher::state {
   std::function<void()> on_closed;
   bool active = false;
   bool closing = false;
-  bool orphaned = false;  // a fork child's copy: never polls or hands out again
+  bool orphaned = false;  // a fork child's dead copy: never polls or hands out again
   pid_t owner = ::getpid();
   int open_handles = 0;  // handles not yet through their close callback
 
@@ -72,11 +75,18 @@ namespace {
 
 }  // namespace
 
-// In a fork child: drops the parent's events and stops both handles, for good (one getpid()).
+// In a fork child (one getpid()): drops the parent's events; the watcher goes on if its source is
+// the child's own (follow_fork), else stops both handles, for good. Whether it stopped.
 bool signal_watcher::state::orphan_if_forked(state* st) noexcept {
-  if (!st->orphaned && ::getpid() == st->owner) return false;
-  st->orphaned = true;
+  if (st->orphaned) return true;
+  const pid_t self = ::getpid();
+  if (self == st->owner) return false;
   st->backlog.clear();
+  if (st->source && !st->source->is_inherited()) {
+    st->owner = self;
+    return false;
+  }
+  st->orphaned = true;
   uv_poll_stop(&st->poll);
   uv_idle_stop(&st->idle);
   return true;
@@ -89,9 +99,8 @@ void signal_watcher::state::dispatch(state* st) noexcept {
   // with new events is the owner's (a dead copy's pending() returns nothing), so the usual path pays
   // no system call.
   if (st->orphaned) return;
-  if (!st->backlog.empty()) {
-    if (orphan_if_forked(st)) return;
-  } else if (st->source) {
+  if (!st->backlog.empty() && orphan_if_forked(st)) return;
+  if (st->backlog.empty() && st->source) {  // (empty too if a fork child's check dropped it)
     st->backlog.refill(*st->source);
     if (st->backlog.empty() && orphan_if_forked(st)) return;
     if (st->backlog.empty() && st->source->is_closed()) {
@@ -112,6 +121,11 @@ void signal_watcher::state::dispatch(state* st) noexcept {
     const std::shared_ptr<const callback> cb = st->cb;
     (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
   }
+  // Events left over (the callback stopped the watcher) are this process's: a fork child's check ran
+  // above, or this process drained them. Noted, so that a later check here keeps them: the owner
+  // is stale in a fork child whose source follows it until a check runs. One getpid(), on this
+  // path only.
+  if (!st->backlog.empty()) st->owner = ::getpid();
   update_idle(st);
 }
 
@@ -169,9 +183,19 @@ signal_watcher::state* signal_watcher::state::make(uv_loop_t* loop, sigrelay::si
   return st.release();
 }
 
+namespace {
+
+// A watcher's own source follows fork where it can (the relay backend), as a uv_signal_t does.
+signals_options following(signals_options options) {
+  options.follow_fork = options.backend == backend::relay;
+  return options;
+}
+
+}  // namespace
+
 signal_watcher::signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos,
                                const signals_options& options)
-    : signal_watcher(loop, sigrelay::signals(signos, options)) {}
+    : signal_watcher(loop, sigrelay::signals(signos, following(options))) {}
 
 signal_watcher::signal_watcher(uv_loop_t* loop, sigrelay::signals&& source)
     : loop_(loop), state_(state::make(loop, std::move(source))) {}

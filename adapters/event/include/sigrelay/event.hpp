@@ -40,13 +40,21 @@
 //   signals: every watcher of a signal receives every delivery.
 //
 // Fork
-//   In a fork child the watcher is dead, as its sigrelay::signals is (signals.hpp, "Fork"): after
-//   event_reinit() its callback never runs, not even for events the parent had drained but not
-//   handed out. A watcher started at the fork deletes its event the first time it activates in the
-//   child (the descriptor it shares with the parent is readable while the parent has deliveries not
-//   yet drained), so the child's base does not spin on it; start() in the child never adds it. From
-//   then on it no longer keeps event_base_dispatch() from returning. Destroy it in the child, and
-//   make a new watcher there.
+//   A watcher made from signal numbers goes on in a fork child, as a libevent signal event does after
+//   event_reinit(): its sigrelay::signals follows the fork (signals_options::follow_fork; relay
+//   backend), so after event_reinit() the child's base watches the child's own descriptor under the
+//   same number, and the callback gets the signals the child receives. Events the parent had
+//   recorded or drained but not handed out are dropped in the child (the parent hands them out). The
+//   parent's watcher never sees the child's signals. A child that never calls event_reinit() or
+//   never runs its base still has the signals subscribed: they do not kill it (libevent's handler
+//   stays installed in the child too); destroy the watcher there to give them back their
+//   disposition.
+//   A watcher on the signalfd backend, or made from a `signals` that does not follow fork, is dead in
+//   the child, as that object is (signals.hpp, "Fork"): its callback never runs there. It deletes
+//   its event the first time it activates in the child (the descriptor it shares with the parent is
+//   readable while the parent has deliveries not yet drained), so the child's base does not spin on
+//   it; start() in the child never adds it. From then on it no longer keeps event_base_dispatch()
+//   from returning. Destroy it in the child, and make a new watcher there.
 //
 // Errors
 //   Constructors throw std::system_error as sigrelay::signals does, std::errc::bad_file_descriptor
@@ -68,8 +76,9 @@ class signal_watcher {
  public:
   using callback = std::function<void(const signal_event&)>;
 
-  // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the event on
-  // `base`; not started yet (signals arriving meanwhile are recorded, not lost).
+  // Subscribes to `signos` (with `options`: backend, realtime capacity; follow_fork is set for the
+  // relay backend, see "Fork") and makes the event on `base`; not started yet (signals arriving
+  // meanwhile are recorded, not lost).
   signal_watcher(event_base* base, std::initializer_list<int> signos, const signals_options& options = {});
   // Takes over an existing `signals`; nothing else may consume from it afterwards. If it is closed
   // (through a signals::handle, from any thread), the watcher hands out what was recorded, then

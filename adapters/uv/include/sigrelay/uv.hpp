@@ -45,13 +45,20 @@
 //   receives every delivery.
 //
 // Fork
-//   In a fork child the watcher is dead, as its sigrelay::signals is (signals.hpp, "Fork"): after
-//   uv_loop_fork() its callback never runs, not even for events the parent had drained but not
-//   handed out. A watcher started at the fork stops its handles the first time they wake in the
-//   child (the descriptor it shares with the parent is readable while the parent has deliveries not
-//   yet drained), so the child's loop does not spin on them; start() in the child never starts them.
-//   From then on it no longer keeps uv_run() from returning. close() it in the child, and make a new
-//   watcher there.
+//   A watcher made from signal numbers goes on in a fork child, as a uv_signal_t does: its
+//   sigrelay::signals follows the fork (signals_options::follow_fork; relay backend), so after
+//   uv_loop_fork() the child's loop watches the child's own descriptor under the same number, and the
+//   callback gets the signals the child receives. Events the parent had recorded or drained but not
+//   handed out are dropped in the child (the parent hands them out). The parent's watcher never sees
+//   the child's signals. A child that never calls uv_loop_fork() or never runs its loop still has the
+//   signals subscribed: they do not kill it (a uv_signal_t's handler stays installed in the child
+//   too); close() the watcher there to give them back their disposition.
+//   A watcher on the signalfd backend, or made from a `signals` that does not follow fork, is dead in
+//   the child, as that object is (signals.hpp, "Fork"): its callback never runs there. It stops its
+//   handles the first time they wake in the child (the descriptor it shares with the parent is
+//   readable while the parent has deliveries not yet drained), so the child's loop does not spin on
+//   them; start() in the child never starts them. From then on it no longer keeps uv_run() from
+//   returning. close() it in the child, and make a new watcher there.
 //
 // Errors
 //   Constructors throw std::system_error as sigrelay::signals does, or with the libuv error (as a
@@ -73,8 +80,9 @@ class signal_watcher {
  public:
   using callback = std::function<void(const signal_event&)>;
 
-  // Subscribes to `signos` (with `options`: backend, realtime capacity) and makes the handles on
-  // `loop`; not started yet (signals arriving meanwhile are recorded, not lost).
+  // Subscribes to `signos` (with `options`: backend, realtime capacity; follow_fork is set for the
+  // relay backend, see "Fork") and makes the handles on `loop`; not started yet (signals arriving
+  // meanwhile are recorded, not lost).
   signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos, const signals_options& options = {});
   // Takes over an existing `signals`; nothing else may consume from it afterwards. If it is closed
   // (through a signals::handle, from any thread), the watcher hands out what was recorded, then
