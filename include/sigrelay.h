@@ -194,9 +194,11 @@ typedef enum sigrelay_backend { SIGRELAY_BACKEND_RELAY = 0, SIGRELAY_BACKEND_SIG
 typedef struct sigrelay_signals_options {
   int backend;              /* a sigrelay_backend; default SIGRELAY_BACKEND_RELAY */
   size_t realtime_capacity; /* records of the realtime ring; 0 means the default */
+  int follow_fork;          /* non-zero: goes on in a fork() child as the child's own (follow_fork in
+                               the C++ header; SIGRELAY_BACKEND_RELAY only, else EINVAL); 0: dead there */
 } sigrelay_signals_options;
 #define SIGRELAY_SIGNALS_OPTIONS_INIT \
-  { 0, 0 }
+  { 0, 0, 0 }
 
 /* One event: `count` deliveries of `signo` since its last event, `last` the latest one's origin. */
 typedef struct sigrelay_event {

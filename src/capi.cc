@@ -345,6 +345,7 @@ int sigrelay_signals_create(const int* signos, size_t count, const sigrelay_sign
     o.backend = options->backend == SIGRELAY_BACKEND_SIGNALFD ? sigrelay::backend::signalfd
                                                               : sigrelay::backend::relay;
     if (options->realtime_capacity != 0) o.realtime_capacity = options->realtime_capacity;
+    o.follow_fork = options->follow_fork != 0;
   }
   return guarded([&] {
     std::vector<int> list(signos, signos + count);

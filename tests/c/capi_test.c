@@ -376,6 +376,47 @@ static void signalfd_backend(void) {
   CHECK_EQ_INT(sigrelay_signals_create(subscribed, 1, &options, &s), EINVAL);
 }
 
+/* follow_fork: the child's copy is the child's own (it hands out the child's signal, and none of the
+ * parent's undrained ones); the parent keeps its own and never sees the child's. The signalfd backend
+ * is refused. */
+static void consumer_follows_fork(void) {
+  const int subscribed[] = {SIGUSR1};
+  sigrelay_signals_options options = SIGRELAY_SIGNALS_OPTIONS_INIT;
+  options.follow_fork = 1;
+  sigrelay_signals* s = NULL;
+  CHECK_EQ_INT(sigrelay_signals_create(subscribed, 1, &options, &s), 0);
+  const pid_t sender = send_from_child(SIGUSR1, 1, 0, 0); /* the parent's, not drained at the fork */
+  sigrelay_event e[4];
+  size_t n = 0;
+  struct pollfd p = {sigrelay_signals_native_handle(s), POLLIN, 0};
+  CHECK_EQ_INT(poll(&p, 1, 5000), 1); /* recorded before the fork */
+  const pid_t child = fork();
+  if (child == 0) {
+    alarm(10);
+    CHECK_EQ_INT(sigrelay_signals_pending(s, e, 4, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(kill(getpid(), SIGUSR1), 0);
+    CHECK_EQ_INT(sigrelay_signals_wait(s, 5000, e, 4, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) CHECK_EQ_INT(e[0].last.pid, getpid());
+    _exit(g_failed);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_EQ_INT(sigrelay_signals_pending(s, e, 4, &n), 0);
+  CHECK_EQ_INT(n, 1);
+  if (n == 1) CHECK_EQ_INT(e[0].last.pid, sender);
+  sigrelay_signals_destroy(s);
+#if !defined(SIGRELAY_TEST_POSIX_PLATFORM)
+  options.backend = SIGRELAY_BACKEND_SIGNALFD;
+  CHECK_EQ_INT(sigrelay_signals_create(subscribed, 1, &options, &s), EINVAL);
+  CHECK(strstr(sigrelay_last_error(), "follow_fork") != NULL);
+  CHECK(current_action(SIGUSR1).sa_handler == SIG_DFL);
+#endif
+}
+
 static void ignore_and_reset(void) {
   int changed = -1, ignored = -1;
   CHECK_EQ_INT(sigrelay_ignored(SIGPIPE, &ignored), 0);
@@ -425,6 +466,7 @@ static const struct test_case k_cases[] = {
     {"consumer_add_remove_and_poll", consumer_add_remove_and_poll},
     {"close_from_another_thread_wakes_wait", close_from_another_thread_wakes_wait},
     {"signalfd_backend", signalfd_backend},
+    {"consumer_follows_fork", consumer_follows_fork},
     {"ignore_and_reset", ignore_and_reset},
     {"die_by_signal_is_seen_by_the_parent", die_by_signal_is_seen_by_the_parent},
 };
