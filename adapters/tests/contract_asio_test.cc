@@ -164,10 +164,9 @@ TEST(AsioContract, AWaitWithItsResultScheduledKeepsItThroughDestructionAndRemove
   });
 }
 
-// Header, "Completion": "Several pending waits are served first come, first served, one result each."
-// (and "What differs": "each delivery completes one wait (first come, first served), the others go
-// on waiting"). Three waits pending, then one signal at a time from another process: the waits
-// complete in the order they were started, one per delivery, with no error; the last is cancelled.
+// Header, "Completion": "on signal_event_set they are served first come, first served, one event
+// each". Three waits pending, then one signal at a time from another process: the waits complete in
+// the order they were started, one per delivery, with no error; the last is cancelled.
 template <typename Set, typename Result>
 void first_come_first_served(std::function<int(const Result&)> signo_of) {
   sigrelay::test::prepare_signals({SIGUSR1});
@@ -206,9 +205,63 @@ struct dropin_set : sigrelay::asio::signal_set {
 
 TEST(AsioContract, PendingWaitsAreServedFirstComeFirstServed) {
   SIGRELAY_IN_CHILD([] {
-    first_come_first_served<dropin_set, int>([](const int& s) { return s; });
     first_come_first_served<sigrelay::asio::signal_event_set, signal_event>(
         [](const signal_event& e) { return e.signo; });
+  });
+}
+
+// Header, "Completion": "on signal_set, as on Asio's, one delivery completes all of them with its
+// signal number (a delivery recorded while no wait was pending is queued, and each later wait takes
+// one)". Four waits pending, one signal from another process: all four complete with it, no error.
+// Then, with none pending, two deliveries of two signals: queued, and each of two later waits takes
+// one (the lower number first), the third waits until cancelled. A wait given a delivery completes
+// with it even when cancel() comes before its handler runs (as in Asio, where the delivery has
+// already scheduled it).
+TEST(AsioContract, OneDeliveryCompletesEveryPendingWaitOfASignalSet) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2});
+    net::io_context io;
+    dropin_set sigs(io, {SIGUSR1, SIGUSR2});
+    std::vector<std::pair<error_code, int>> got;
+    const auto record = [&](error_code ec, int signo) { got.emplace_back(ec, signo); };
+    for (int i = 0; i < 4; ++i) sigs.async_wait(record);
+    io.poll();  // the waits wait on the descriptor
+    EXPECT_TRUE(got.empty());
+    send_from_other_process(SIGUSR2);
+    run_until(io, [&] { return got.size() >= 4; });
+    io.poll();
+    ASSERT_EQ(4u, got.size());
+    for (const auto& [ec, signo] : got) {
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(SIGUSR2, signo);
+    }
+    got.clear();
+    send_from_other_process(SIGUSR2);
+    send_from_other_process(SIGUSR1);
+    for (int i = 0; i < 3; ++i) sigs.async_wait(record);
+    run_until(io, [&] { return got.size() >= 2; });
+    io.poll();
+    ASSERT_EQ(2u, got.size()) << "a queued delivery completed more than one wait";
+    EXPECT_EQ(SIGUSR1, got[0].second);
+    EXPECT_EQ(SIGUSR2, got[1].second);
+    sigs.cancel();
+    run_until(io, [&] { return got.size() >= 3; });
+    EXPECT_EQ(net::error::operation_aborted, got[2].first);
+    // Two waits pending, a delivery, and cancel() before their handlers run: both complete with it.
+    got.clear();
+    sigs.async_wait(record);
+    sigs.async_wait(record);
+    io.poll();
+    send_from_other_process(SIGUSR1);
+    while (io.run_one_for(std::chrono::seconds(5)) != 0 && got.empty()) {
+    }
+    sigs.cancel();
+    run_until(io, [&] { return got.size() >= 2; });
+    ASSERT_EQ(2u, got.size());
+    for (const auto& [ec, signo] : got) {
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(SIGUSR1, signo);
+    }
   });
 }
 

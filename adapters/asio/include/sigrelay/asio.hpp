@@ -14,8 +14,6 @@
 // and link sigrelay::asio (or sigrelay::asio_standalone). What the program then gets that Asio's own
 // lacks: sigrelay chains with every other handler of the signal (through its registry) instead of
 // overwriting it, and nothing is lost between waits. What differs from Asio's signal_set:
-//   - Several waits pending at once: Asio completes all of them with one delivery; here each
-//     delivery completes one wait (first come, first served), the others go on waiting.
 //   - Order: signal_set hands out the queued deliveries of standard signals by ascending number,
 //     as Asio's does (a lower one recorded later still goes before a higher one already waiting),
 //     then realtime ones in arrival order (Asio's: by number too). signal_event_set hands out events
@@ -81,9 +79,11 @@
 //
 // Completion (both types)
 //   A wait completes with one result: (error_code, int) for signal_set, (error_code, signal_event) for
-//   signal_event_set. Several pending waits are served first come, first served, one result each. A
-//   wait never completes inside async_wait() itself; its handler runs through the handler's
-//   associated executor (by default the object's executor). The completion token may be anything
+//   signal_event_set. Several waits pending at once: on signal_set, as on Asio's, one delivery
+//   completes all of them with its signal number (a delivery recorded while no wait was pending is
+//   queued, and each later wait takes one); on signal_event_set they are served first come, first
+//   served, one event each. A wait never completes inside async_wait() itself; its handler runs through the
+//   handler's associated executor (by default the object's executor). The completion token may be anything
 //   Asio accepts (the operation is built with async_compose): a callback, use_future, use_awaitable
 //   (also as the default token, through use_awaitable_t<>::as_default_on_t<...>), deferred (Boost's
 //   asio::deferred; standalone 1.22's asio::experimental::deferred), bind_executor(strand, ...),
@@ -285,6 +285,40 @@ struct set_state {
     ++rebuilds;
   }
 
+  // Broadcast (signal_set only): the waits now on the descriptor, each with the signal number a
+  // delivery taken by another wait gave it (0 until then). As Asio's signal_set completes every
+  // pending wait with one delivery: the wait that takes it gives its number to all the others and
+  // wakes them (a cancel of the descriptor, which they tell from a real one by their number).
+  // Reused storage: no allocation in steady state. With `mutex` held.
+  struct waiter {
+    std::uint64_t id;
+    int signo;
+  };
+  std::uint64_t enlist() {
+    waiters.push_back(waiter{++last_waiter, 0});
+    return last_waiter;
+  }
+  // Forgets wait `id`; returns the number broadcast to it, or 0.
+  int delist(std::uint64_t id) noexcept {
+    const auto it =
+        std::find_if(waiters.begin(), waiters.end(), [id](const waiter& w) { return w.id == id; });
+    if (it == waiters.end()) return 0;
+    const int signo = it->signo;
+    *it = waiters.back();
+    waiters.pop_back();
+    return signo;
+  }
+  void broadcast(int signo) noexcept {
+    bool woken = false;
+    for (waiter& w : waiters) {
+      if (w.signo != 0) continue;  // given an earlier delivery, not resumed yet
+      w.signo = signo;
+      woken = true;
+    }
+    error_code ignored;
+    if (woken && descriptor) descriptor->cancel(ignored);
+  }
+
   // Appends what the source has recorded to the queue. With `mutex` held and !closed.
   void drain() { queue.append(*source); }
 
@@ -330,10 +364,12 @@ struct set_state {
 
   std::mutex mutex;
   bool closed = false;
-  std::size_t in_flight = 0;  // waits started and not yet resumed (posted, or on the descriptor)
-  std::vector<int> signos;    // a drop-in's signals, for clear() and a fork child
-  unsigned rebuilds = 0;      // subscribe_again_in_child() calls that took
-  unsigned cancels = 0;       // cancel() calls
+  std::size_t in_flight = 0;    // waits started and not yet resumed (posted, or on the descriptor)
+  std::vector<int> signos;      // a drop-in's signals, for clear() and a fork child
+  unsigned rebuilds = 0;        // subscribe_again_in_child() calls that took
+  unsigned cancels = 0;         // cancel() calls
+  std::vector<waiter> waiters;  // broadcast() (signal_set only)
+  std::uint64_t last_waiter = 0;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
   sigrelay::detail::event_backlog queue;  // drained from `source`, not yet handed out
@@ -366,6 +402,19 @@ class wait_op {
     {
       std::unique_lock<std::mutex> lock(state->mutex);
       --state->in_flight;
+      if constexpr (kBroadcast) {
+        // A delivery another wait took while this one was on the descriptor is this one's too,
+        // whatever woke it (that wait's cancel of the descriptor, a cancel() or per-operation
+        // cancellation since, a fork child's new descriptor): as in Asio, where the delivery has
+        // already scheduled it.
+        const int given = waiter_ != 0 ? state->delist(waiter_) : 0;
+        waiter_ = 0;
+        if (given != 0) {
+          lock.unlock();
+          self.complete(error_code{}, given);
+          return;
+        }
+      }
       // Aborted only because a fork child's set took a new descriptor (no cancel() since, no
       // per-operation cancellation): a wake-up like any other, so it takes or waits on the new one.
       if (state->rebuilds != rebuilds_ && state->cancels == cancels_ && ec == net::error::operation_aborted &&
@@ -377,10 +426,11 @@ class wait_op {
         if (!ec && state->closed) ec = net::error::operation_aborted;
         if (!ec && !state->take(result)) {
           ++state->in_flight;
-          rebuilds_ = state->rebuilds;
-          cancels_ = state->cancels;
-          state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+          wait_on_descriptor(self, *state);
           return;
+        }
+        if constexpr (kBroadcast) {
+          if (!ec) state->broadcast(result);
         }
       }
     }
@@ -421,10 +471,19 @@ class wait_op {
       net::post(ex_, std::move(self));
       return;
     }
-    rebuilds_ = state->rebuilds;
-    cancels_ = state->cancels;
-    state->descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+    wait_on_descriptor(self, *state);
   }
+
+  // With the state's mutex held.
+  template <typename Self>
+  void wait_on_descriptor(Self& self, set_state<Executor>& state) {
+    rebuilds_ = state.rebuilds;
+    cancels_ = state.cancels;
+    if constexpr (kBroadcast) waiter_ = state.enlist();
+    state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+  }
+
+  static constexpr bool kBroadcast = std::is_same_v<Result, int>;  // signal_set (see set_state::broadcast)
 
   std::shared_ptr<set_state<Executor>> state_;
   Executor ex_;
@@ -435,6 +494,7 @@ class wait_op {
   unsigned rebuilds_ = 0;  // the state's counters when this wait last went on the descriptor
                            // (a wait aborted by a fork child's new descriptor then waits again)
   unsigned cancels_ = 0;
+  std::uint64_t waiter_ = 0;  // this wait's entry in the state's waiters while on the descriptor
 };
 
 template <typename ExecutionContext>
