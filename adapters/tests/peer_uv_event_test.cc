@@ -629,6 +629,54 @@ TEST(PeerUv, OneShotByStoppingInTheCallback) {
   });
 }
 
+// uv_signal_start_oneshot() itself: signal_watcher::start_oneshot() hands out one event, the watcher
+// stopped before its callback runs (uv.hpp), so uv_run() returns with the other signal still
+// recorded (differs from libuv as above: not met by SIG_DFL). A callback that calls start_oneshot()
+// again gets the next event in the same way; a later start() makes it an ordinary watcher again.
+TEST(PeerUv, StartOneshotHandsOutOneEventAndStops) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2, SIGHUP});
+    loop l;
+    sigrelay::uv::signal_watcher w(l.get(), {SIGUSR1, SIGUSR2, SIGHUP});
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+    std::vector<int> got;
+    bool active_in_callback = true;
+    ASSERT_EQ(0, w.start_oneshot([&](const signal_event& e) {
+      got.push_back(e.signo);
+      active_in_callback = w.is_active();
+    }));
+    EXPECT_TRUE(w.is_active());
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+    ASSERT_EQ(1u, got.size());
+    EXPECT_FALSE(active_in_callback);
+    EXPECT_FALSE(w.is_active());
+    // Re-armed from its own callback: one more event, then stopped again.
+    std::function<void(const signal_event&)> again = [&](const signal_event& e) {
+      got.push_back(e.signo);
+      if (got.size() == 2) w.start_oneshot(again);
+    };
+    ASSERT_EQ(0, w.start_oneshot(again));
+    ASSERT_EQ(0, kill(getpid(), SIGHUP));
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+    ASSERT_EQ(3u, got.size());
+    EXPECT_EQ(SIGUSR1 + SIGUSR2 + SIGHUP, got[0] + got[1] + got[2]);
+    EXPECT_FALSE(w.is_active());
+    // start() after a oneshot: ordinary again (two signals, two callbacks, still active).
+    ASSERT_EQ(0, w.start([&](const signal_event& e) {
+      got.push_back(e.signo);
+      if (got.size() == 5) uv_stop(l.get());
+    }));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+    uv_run(l.get(), UV_RUN_DEFAULT);
+    EXPECT_EQ(5u, got.size());
+    EXPECT_TRUE(w.is_active());
+    w.close();
+    uv_run(l.get(), UV_RUN_NOWAIT);
+  });
+}
+
 // docs/src/signal.rst: "SIGKILL and SIGSTOP are impossible to catch"; uv_signal_start() returns
 // UV_EINVAL for an invalid signal number (test-signal.c, win32_signum_number: 0, -1, NSIG, 1024).
 // Here: the constructor and add() throw std::system_error (uv.hpp, "Errors": "as sigrelay::signals

@@ -45,6 +45,7 @@ struct signal_watcher::state {
   event_backlog backlog;
   std::function<void()> on_closed;
   bool active = false;
+  bool oneshot = false;  // start_oneshot(): stop before the next callback
   bool closing = false;
   bool orphaned = false;  // a fork child's dead copy: never polls or hands out again
   pid_t owner = ::getpid();
@@ -119,6 +120,11 @@ void signal_watcher::state::dispatch(state* st) noexcept {
     // Read for each event: a callback that start()s another one hands it the rest of the batch at
     // once, as uv_signal_start() on a started handle does. The copy keeps the running one alive.
     const std::shared_ptr<const callback> cb = st->cb;
+    if (st->oneshot) {  // stopped before the callback, which may start() again
+      st->oneshot = false;
+      st->active = false;
+      uv_poll_stop(&st->poll);
+    }
     (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
   }
   // Events left over (the callback stopped the watcher) are this process's: a fork child's check ran
@@ -205,6 +211,7 @@ signal_watcher::~signal_watcher() { close(); }
 int signal_watcher::start(callback cb) {
   if (state_ == nullptr || !cb) return UV_EINVAL;
   state_->cb = std::make_shared<const callback>(std::move(cb));
+  state_->oneshot = false;
   if (state::orphan_if_forked(state_)) {
     state_->active = true;  // started, as far as the caller is concerned; nothing will come
     return 0;
@@ -218,7 +225,14 @@ int signal_watcher::start(callback cb) {
   return 0;
 }
 
+int signal_watcher::start_oneshot(callback cb) {
+  const int rc = start(std::move(cb));
+  if (rc == 0 && state_ != nullptr) state_->oneshot = true;
+  return rc;
+}
+
 int signal_watcher::stop() noexcept {
+  if (state_ != nullptr) state_->oneshot = false;
   if (state_ == nullptr || !state_->active) return 0;
   state_->active = false;
   uv_poll_stop(&state_->poll);

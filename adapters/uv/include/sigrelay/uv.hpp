@@ -96,6 +96,11 @@ class signal_watcher {
   // Starts (or restarts, replacing the callback) handing events to `cb`. Returns 0, or a libuv
   // error code (UV_EINVAL once closed or with an empty callback).
   int start(callback cb);
+  // As start(), but for one event only, as uv_signal_start_oneshot(): the watcher stops just before
+  // the callback runs, so the callback sees is_active() false and may start() again. Unlike
+  // uv_signal_start_oneshot(), the signals stay subscribed: later deliveries are recorded, not met
+  // by SIG_DFL, and go to the callback after the next start(). Returns as start().
+  int start_oneshot(callback cb);
   // Stops handing out events; they keep being recorded, and go to the callback after start().
   // Returns 0.
   int stop() noexcept;
