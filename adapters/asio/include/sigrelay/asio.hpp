@@ -44,8 +44,13 @@
 //     in the child, as for any inherited sigrelay::signals (<sigrelay/signals.hpp>, "Fork"), so a
 //     signal sent to the child at once takes that action (for SIGTERM: it ends the child) and never
 //     reaches the parent's sets (with Asio's it may); a child that never calls notify_fork() has a
-//     dead set (its waits never complete with a signal, add() fails). A signal_event_set copied
-//     into a fork child stays dead there: make new ones in the child.
+//     dead set (its waits never complete with a signal, add() fails). A signal_event_set made from
+//     signal numbers works in the child after notify_fork(fork_child) too: its sigrelay::signals
+//     follows the fork (signals_options::follow_fork; relay backend), so from fork() on the child's
+//     signals are recorded for it (not given their earlier disposition), its waits (pending ones
+//     included) complete with them once the child has called notify_fork(), and the events it had
+//     queued at the fork (the parent's) are dropped there. One on the signalfd backend, or made from
+//     a `signals` that does not follow fork, stays dead in the child: make new ones there.
 //
 // Boost or standalone Asio
 //   <sigrelay/asio.hpp> uses Boost.Asio unless SIGRELAY_ASIO_STANDALONE is defined before it is
@@ -216,16 +221,16 @@ class fork_service : public net::execution_context::service {
   inline static net::execution_context::id id;  // NOLINT(readability-identifier-naming): Asio's name
   explicit fork_service(net::execution_context& context) : net::execution_context::service(context) {}
 
-  // `set` (a set_state) calls subscribe_again_in_child() at fork_child while it lives. (A function
-  // pointer, not a virtual function: a vtable in set_state cost about 60 instructions per delivery,
-  // through the inlining of the wait.)
-  template <typename State>
+  // `set` (a set_state) calls its `In_child` member at fork_child while it lives: a drop-in's
+  // subscribe_again_in_child(), a signal_event_set's keep_in_child(). (A function pointer, not a
+  // virtual function: a vtable in set_state cost about 60 instructions per delivery, through the
+  // inlining of the wait.)
+  template <auto In_child, typename State>
   void follow(const std::shared_ptr<State>& set) {
     const std::lock_guard<std::mutex> lock(mutex_);
     sets_.erase(std::remove_if(sets_.begin(), sets_.end(), [](const follower& f) { return f.set.expired(); }),
                 sets_.end());
-    sets_.push_back(
-        follower{set, [](void* p) noexcept { static_cast<State*>(p)->subscribe_again_in_child(); }});
+    sets_.push_back(follower{set, [](void* p) noexcept { (static_cast<State*>(p)->*In_child)(); }});
   }
 
  private:
@@ -317,6 +322,17 @@ struct set_state {
     }
     error_code ignored;
     if (woken && descriptor) descriptor->cancel(ignored);
+  }
+
+  // A signal_event_set's set in a fork child, from fork_service: its source goes on there if it
+  // follows fork (signals_options::follow_fork: the same descriptor number, now the child's, which
+  // the reactor put back in the child's epoll set), so waits pending at the fork go on and complete
+  // with the child's signals. The queue holds the parent's events: dropped. A source dead in the
+  // child leaves the set dead, as before.
+  void keep_in_child() noexcept {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (closed || !source || source->is_inherited()) return;
+    queue.clear();
   }
 
   // Appends what the source has recorded to the queue. With `mutex` held and !closed.
@@ -583,7 +599,8 @@ class basic_signal_set : public detail::set_base<Executor, int> {
   explicit basic_signal_set(const executor_type& ex)
       : base(ex, sigrelay::signals(std::initializer_list<int>{})) {
     // After the descriptor (see fork_service).
-    net_use_fork_service(ex).follow(this->state_);
+    net_use_fork_service(ex).template follow<&detail::set_state<Executor>::subscribe_again_in_child>(
+        this->state_);
   }
   basic_signal_set(const executor_type& ex, int signo_1) : basic_signal_set(ex) { add(signo_1); }
   basic_signal_set(const executor_type& ex, int signo_1, int signo_2) : basic_signal_set(ex) {
@@ -729,23 +746,28 @@ class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
     using other = basic_signal_event_set<OtherExecutor>;
   };
 
-  // Subscribes to `signos` (with `options`: backend, realtime capacity). Errors: as signals.
+  // Subscribes to `signos` (with `options`: backend, realtime capacity; follow_fork is set for the
+  // relay backend, see "Fork" at the top). Errors: as signals.
   basic_signal_event_set(const executor_type& ex, std::initializer_list<int> signos,
                          const signals_options& options = {})
-      : base(ex, sigrelay::signals(signos, options)) {}
+      : basic_signal_event_set(ex, sigrelay::signals(signos, following(options))) {}
 
   template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   basic_signal_event_set(ExecutionContext& context, std::initializer_list<int> signos,
                          const signals_options& options = {})
-      : base(context.get_executor(), sigrelay::signals(signos, options)) {}
+      : basic_signal_event_set(context.get_executor(), signos, options) {}
 
   // Takes over an existing `signals` (e.g. one made with backend::signalfd). Nothing else may
-  // consume from it afterwards.
-  basic_signal_event_set(const executor_type& ex, sigrelay::signals&& source) : base(ex, std::move(source)) {}
+  // consume from it afterwards. It goes on in a fork child if it follows fork (see "Fork").
+  basic_signal_event_set(const executor_type& ex, sigrelay::signals&& source) : base(ex, std::move(source)) {
+    // After the descriptor (see fork_service).
+    detail::net::use_service<detail::fork_service>(detail::net::query(ex, detail::net::execution::context))
+        .template follow<&detail::set_state<Executor>::keep_in_child>(this->state_);
+  }
 
   template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   basic_signal_event_set(ExecutionContext& context, sigrelay::signals&& source)
-      : base(context.get_executor(), std::move(source)) {}
+      : basic_signal_event_set(context.get_executor(), std::move(source)) {}
 
   // Cancels pending waits (operation_aborted) and unsubscribes; events not yet handed out are dropped.
   ~basic_signal_event_set() = default;
@@ -786,6 +808,12 @@ class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
                               "sigrelay::asio::signal_event_set: moved-from object");
     }
     return *s;
+  }
+
+  // A set's own source follows fork where it can (the relay backend).
+  static signals_options following(signals_options options) {
+    options.follow_fork = options.backend == backend::relay;
+    return options;
   }
 };
 
