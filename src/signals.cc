@@ -935,6 +935,20 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
 // same second) until its mask no longer blocks that signal: the lift leaves the table inside its
 // handler, and the kernel unblocks only at the handler's return. unsubscribe() asks for it, so that
 // once ~signals() (remove(), close()) returns no thread still blocks the signal for it.
+// Holders found blocking both pokes for a whole second (poke_ring_holders()): the entry's thread and
+// lift count then. Such a thread blocked them itself (a worker that blocks every signal first thing,
+// hit by the flood before it did): it keeps its hold until it unblocks a poke, lifts at a drain of
+// its own, or exits. Waiting a second for it at every drain stalled the consumer (a coroutine
+// channel's flood: 601 of 3,000 deliveries handed out in 60 s under CPU load, found by
+// tests/contract_coro_test.cc); so the next drains wait for it only once it was lifted or replaced,
+// and otherwise look at its mask once and go on. Ordinary context; relaxed atomics (a race between
+// consumers costs one more wait, nothing else).
+struct given_up {
+  std::atomic<pid_t> tid{0};
+  std::atomic<std::uint32_t> lifts{0};
+};
+given_up g_given_up[detail::max_ring_holders];
+
 bool poke_ring_holders(int settle = 0) noexcept {
   bool ran = false;
   using detail::g_ring_holders;
@@ -946,8 +960,12 @@ bool poke_ring_holders(int settle = 0) noexcept {
     if (tid <= 0 || tid == self) continue;
     // A holder inside a run of the trampoline blocks both pokes (its sa_mask, src/registry.cc) until
     // that run returns: wait for it, up to a second (a thread that blocks both itself lifts at its
-    // next drain). Skipping it then left its hold in place with nobody left to poke it.
-    const auto patience = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    // next drain). Skipping it then left its hold in place with nobody left to poke it. Not again
+    // for a holder that already outlasted that second with no lift since (g_given_up).
+    const std::uint32_t lifts_now = detail::g_ring_lifts[i].load(std::memory_order_seq_cst);
+    const bool gave_up = g_given_up[i].tid.load(std::memory_order_relaxed) == tid &&
+                         g_given_up[i].lifts.load(std::memory_order_relaxed) == lifts_now;
+    const auto patience = std::chrono::steady_clock::now() + std::chrono::seconds(gave_up ? 0 : 1);
     bool exited = false;
     int signo = 0;
     for (;;) {
@@ -962,9 +980,12 @@ bool poke_ring_holders(int settle = 0) noexcept {
           break;
         }
       }
-      if (signo != 0 || std::chrono::steady_clock::now() >= patience ||
-          entry.load(std::memory_order_seq_cst) != tid)
+      if (signo != 0 || entry.load(std::memory_order_seq_cst) != tid) break;
+      if (std::chrono::steady_clock::now() >= patience) {
+        g_given_up[i].tid.store(tid, std::memory_order_relaxed);
+        g_given_up[i].lifts.store(lifts_now, std::memory_order_relaxed);
         break;
+      }
       const struct timespec pause { 0, 20000 };
       ::nanosleep(&pause, nullptr);
     }

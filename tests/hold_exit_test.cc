@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -492,6 +493,89 @@ TEST_P(HoldExit, AThreadHoldsForTwoObjectsAtOnce) {
         EXPECT_EQ(0, sigrelay::detail::g_ring_holder_count.load())
             << "an entry of the holders' table stayed listed";
         t.remove_counters();
+      },
+      90);
+}
+
+// A holder that then blocks every signal itself (a helper thread that blocks them first thing, hit
+// by the flood before it did: found by tests/contract_coro_test.cc under CPU load) cannot be poked.
+// Its held delivery stays with it until it unblocks a poke (README, Caveats); the consumer must not
+// stall meanwhile: it used to wait a second for that holder at every drain, so that a flood through
+// a tiny ring crawled at one ring per second. Here: the worker holds the third of three deliveries,
+// blocks every signal and waits; 200 more deliveries through a 2-record ring reach the main thread's
+// object within the 20 s deadline (a second per drain would need about 100 s); the worker then
+// restores an open mask and its held delivery is received: every value once, none dropped.
+TEST_P(HoldExit, AHolderThatBlocksEverySignalDoesNotStallTheConsumerAndGivesItsDeliveryBack) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD(
+      [kind] {
+        constexpr int kFirst = 3, kMore = 200;
+        const int rt = SIGRTMIN + 2;
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, rt);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &one, nullptr));  // the worker alone takes the first
+        sigrelay::signals_options options;
+        options.backend = kind;
+        options.realtime_capacity = 1;  // 2 records
+        sigrelay::signals sigs({rt}, options);
+        std::atomic<int> stage{0};  // 1: holding, every signal blocked; 2: give it back
+        std::thread worker([&] {
+          sigset_t none;
+          sigemptyset(&none);
+          ASSERT_EQ(0, pthread_sigmask(SIG_SETMASK, &none, nullptr));
+          for (int i = 0; i < kFirst; ++i) {
+            union sigval v {};
+            v.sival_int = i;
+            EXPECT_EQ(0, sigqueue(getpid(), rt, v));
+          }
+          sigset_t all;
+          sigfillset(&all);
+          ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &all, nullptr));  // the pokes too, from now on
+          stage = 1;
+          while (stage.load() != 2) std::this_thread::sleep_for(1ms);
+          ASSERT_EQ(0, pthread_sigmask(SIG_SETMASK, &none, nullptr));  // the held one comes back
+          std::this_thread::sleep_for(100ms);
+        });
+        while (stage.load() != 1) std::this_thread::sleep_for(1ms);
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+        std::set<int> values;
+        std::uint64_t events = 0;
+        const auto take = [&](const std::vector<sigrelay::signal_event>& batch) {
+          for (const sigrelay::signal_event& e : batch) {
+            ++events;
+            values.insert(e.last.value.sival_int);
+          }
+        };
+        const auto deadline = std::chrono::steady_clock::now() + 20s;  // the watchdog allows 90 s
+        sigset_t all, mine;  // the sender starts with every signal blocked: the main thread takes them
+        sigfillset(&all);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &all, &mine));
+        std::thread sender([&] {
+          for (int i = kFirst; i < kFirst + kMore; ++i) {
+            union sigval v {};
+            v.sival_int = i;
+            while (sigqueue(getpid(), rt, v) != 0 && errno == EAGAIN) std::this_thread::yield();
+          }
+        });
+        ASSERT_EQ(0, pthread_sigmask(SIG_SETMASK, &mine, nullptr));
+        while (events < static_cast<std::uint64_t>(kFirst + kMore - 1) &&
+               std::chrono::steady_clock::now() < deadline)
+          take(sigs.wait_for(50ms));
+        sender.join();
+        EXPECT_EQ(static_cast<std::uint64_t>(kFirst + kMore - 1), events)
+            << "the consumer stalled on the holder that blocks the pokes";
+        EXPECT_EQ(0U, values.count(2)) << "the held delivery came before its thread gave it back";
+        stage = 2;
+        worker.join();
+        while (events < static_cast<std::uint64_t>(kFirst + kMore) &&
+               std::chrono::steady_clock::now() < deadline)
+          take(sigs.wait_for(50ms));
+        take(sigs.pending());
+        EXPECT_EQ(static_cast<std::uint64_t>(kFirst + kMore), events) << events << " received";
+        EXPECT_EQ(events, values.size()) << "a value came twice";
+        EXPECT_EQ(0U, sigs.dropped());
       },
       90);
 }

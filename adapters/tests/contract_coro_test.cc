@@ -322,8 +322,11 @@ TEST(ContractCoro, AFloodWithAwaitersCancellationsAndTryNextHandsEveryValueOutEx
         std::condition_variable cv;
         std::deque<std::coroutine_handle<>> runq;
         bool quit = false;
-        std::thread sched([&] {
-          sigrelay::test::block_signals_in_this_thread();
+        // Helper threads blocked from their first instruction (start_blocked_thread()): blocking
+        // only once they run left one started late under load hit by the flood first, holding a
+        // delivery it never gave back while it blocked every signal (and, before the consumer gave
+        // up waiting on it, stalling every drain for a second).
+        std::thread sched = sigrelay::test::start_blocked_thread([&] {
           for (;;) {
             std::coroutine_handle<> h;
             {
@@ -383,8 +386,7 @@ TEST(ContractCoro, AFloodWithAwaitersCancellationsAndTryNextHandsEveryValueOutEx
         post(l2.handle);
         post(l3.handle);
         std::atomic<bool> stop_canceller{false};
-        std::thread canceller([&] {
-          sigrelay::test::block_signals_in_this_thread();
+        std::thread canceller = sigrelay::test::start_blocked_thread([&] {
           while (!stop_canceller.load()) {
             std::stop_source old;
             {

@@ -79,10 +79,10 @@
 //     handler chained) sees it exactly once, after the lift, and holds work beside them too. Holds
 //     are lifted by the consumer's next drain (pending(), wait*(), the iterator): in the consumer's
 //     thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under "Masks"; the drain
-//     waits up to a second for each holding thread). sigrelay's handler runs with SIGURG and
-//     SIGWINCH blocked (its sa_mask), and so does a handler it chains, so that a poke never runs
-//     nested inside it. Order per signal number is kept. If the kernel refuses the re-queue
-//     (RLIMIT_SIGPENDING reached, as senders that retry on EAGAIN keep it; or a kill()/tgkill()
+//     waits up to a second for each holding thread that blocks both, see below). sigrelay's
+//     handler runs with SIGURG and SIGWINCH blocked (its sa_mask), and so does a handler it chains,
+//     so that a poke never runs nested inside it. Order per signal number is kept. If the kernel refuses the
+//     re-queue (RLIMIT_SIGPENDING reached, as senders that retry on EAGAIN keep it; or a kill()/tgkill()
 //     siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a thread forge
 //     those only as itself), the hold keeps that one siginfo itself (one per signal and thread) and
 //     runs it before anything else of the signal reaches that thread: still held, never dropped
@@ -108,6 +108,13 @@
 //     signals.
 //   - A lift unblocks what the hold blocked: a thread that blocks a held signal itself meanwhile
 //     (pthread_sigmask) finds it unblocked after the lift.
+//   - A thread that holds and then blocks both pokes itself (a helper thread that blocks every
+//     signal first thing, but was hit by the flood before it did) cannot be poked: the delivery it
+//     holds stays with it until it unblocks SIGURG or SIGWINCH (the next drain then pokes it), runs
+//     a drain of its own, or exits (then a drain runs it, as above). Drains wait up to a second for
+//     such a thread once, then only look at its mask until it lifts: the rest of the flood goes on.
+//     Start such threads with every signal already blocked (block them in the creating thread
+//     around pthread_create(): the new thread inherits the mask), so that no delivery reaches them.
 //   - A thread created by a thread while it holds (pthread_create() between the hold and its lift)
 //     inherits the block as part of its initial mask, as any mask is inherited: that block is the
 //     new thread's own, which no lift undoes, and its fork() and spawn_attr children inherit it
