@@ -129,6 +129,33 @@ TEST(ContractFollowFork, AForkInsideAnEarlierActionLeavesTheDeliveryToTheParent)
   });
 }
 
+// The same with the fork in the handler that was installed before sigrelay (chained, and run before
+// the actions): the child's following copy does not record the parent's delivery.
+void forking_handler(int) { g_forked.store(fork(), std::memory_order_relaxed); }
+
+TEST(ContractFollowFork, AForkInsideAChainedHandlerLeavesTheDeliveryToTheParent) {
+  SIGRELAY_IN_CHILD([] {
+    struct sigaction sa {};
+    sa.sa_handler = forking_handler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(0, sigaction(SIGUSR2, &sa, nullptr));
+    signals sigs({SIGUSR2}, following());
+    std::fflush(nullptr);
+    ASSERT_TRUE(tgkill_self(SIGUSR2));
+    const pid_t child = g_forked.load();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);
+      if (sigs.is_inherited()) _exit(20);
+      if (total(sigs.pending(), SIGUSR2) != 0) _exit(21);
+      _exit(0);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0))
+        << "20: dead in the child, 21: the parent's delivery handed out in the child too";
+    EXPECT_EQ(1U, total(collect(sigs, 1), SIGUSR2)) << "the parent lost its delivery";
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The renewed wake-up descriptor is close-on-exec, as the one it replaces: a program the child execs
 // does not get it.
