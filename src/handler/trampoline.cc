@@ -32,6 +32,7 @@
 
 #include "handler/hold.hpp"
 #include "handler/masks.hpp"
+#include "handler/sink.hpp"  // record_fn (forked_here())
 
 namespace sigrelay::detail {
 
@@ -234,6 +235,14 @@ const snapshot* load_snapshot(int signo) noexcept {
   return load_snapshot(signo);
 }
 
+// Signal context. Whether `e` is a `signals` sink's action and this process is a child forked inside
+// the delivery that began as process `entry_pid`: the delivery is the parent's (the parent records
+// it), and a sink that follows fork became the child's own in the fork, so its record_fn would hand
+// the parent's delivery out in the child too. Other actions run on, as the forking code expects.
+[[gnu::always_inline]] inline bool forked_here(const entry& e, pid_t entry_pid) noexcept {
+  return e.fn == record_fn && current_pid() != entry_pid;
+}
+
 // Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
 // trampoline too, so that a delivery pays one handler frame, not two: `frame` below is then the
 // trampoline's frame, which is just as good a marker for the abandoned-section check (it lies below the
@@ -270,6 +279,10 @@ template <bool kHolds>
     may_hold = t_hold_allowed;
     t_hold_allowed = 0;
   }
+  // A fork() inside this delivery (a chained handler or an action forks): in the child, what is left
+  // of it is the parent's delivery, which the parent records. A following sink (follow_fork) is the
+  // child's own by then (record_fn would take it): its action is skipped (forked_here()).
+  const pid_t entry_pid = current_pid();
   section held = enter_reader(frame);
   const snapshot* snap = load_snapshot(signo);
   // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
@@ -299,9 +312,12 @@ template <bool kHolds>
     if (kHolds && may_hold != 0 && size == 1 && !callable(snap->previous, signo, *info)) t_hold_allowed = 1;
     if (size == 1) {  // the usual case: no loop whose index and bound live across the call
       const entry& only = snap->entries[0];
-      only.fn(only.context, *info);
+      if (!forked_here(only, entry_pid)) only.fn(only.context, *info);
     } else {
-      for (std::size_t i = 0; i < size; ++i) snap->entries[i].fn(snap->entries[i].context, *info);
+      for (std::size_t i = 0; i < size; ++i) {
+        const entry& e = snap->entries[i];
+        if (!forked_here(e, entry_pid)) e.fn(e.context, *info);
+      }
     }
     if constexpr (kHolds) t_hold_allowed = 0;
     t_ucontext = outer_ucontext;
