@@ -298,6 +298,70 @@ TEST(ContractFollowFork, AHandleClosesTheAdoptedCopyFromAnotherThreadOfTheChild)
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Another thread of the parent draining the object at the fork (signals arriving meanwhile), with
+// fork() and _Fork() (then after_fork_in_child() first): the copy either stays dead ("if another
+// thread of the parent was inside it at the fork (is_inherited() tells)") and hands out nothing, or
+// was adopted and receives the child's own signal exactly once, with nothing of the parent's.
+
+TEST(ContractFollowFork, ADrainOnAnotherThreadAtTheForkLeavesTheCopyDeadOrTheChilds) {
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1}, following());
+    const pid_t parent = getpid();
+    const int failed = sigrelay::test::first_failed_fork_while_busy(
+        [&] {
+          kill(parent, SIGUSR1);
+          (void)sigs.pending();
+        },
+        100, 40,
+        [&](int, bool raw) {
+          if (raw) sigrelay::after_fork_in_child();
+          if (sigs.is_inherited()) return sigs.pending().empty() && sigs.wait_for(10ms).empty() ? 0 : 3;
+          if (!sigs.pending().empty()) return 4;  // the parent's, recorded before the fork
+          return receives_one_sigusr1(sigs) ? 0 : 5;
+        },
+        [](int i) { return i % 2 == 1; });
+    EXPECT_EQ(-1, failed) << "child " << failed << " hung or failed";
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The adopted copy is the child's own in every way: its handle adds a signal in the child (an
+// inherited copy's add() throws), and destroying it there (remove, close, unsubscribe) touches
+// nothing of the parent's: the parent's descriptor stays open and its object receives.
+
+TEST(ContractFollowFork, TheChildAddsToAndDestroysItsAdoptedCopyWithoutTouchingTheParent) {
+  SIGRELAY_IN_CHILD([] {
+    std::optional<signals> sigs;
+    sigs.emplace(std::initializer_list<int>{SIGUSR1}, following());
+    const int fd = sigs->native_handle();
+    std::fflush(nullptr);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);
+      signals::handle handle = sigs->get_handle();
+      try {
+        handle.add(SIGUSR2);
+      } catch (...) {
+        _exit(10);
+      }
+      if (!tgkill_self(SIGUSR2)) _exit(11);
+      if (total(collect(*sigs, 1), SIGUSR2) != 1) _exit(12);
+      handle.remove(SIGUSR1);
+      sigs.reset();
+      struct sigaction now {};
+      sigaction(SIGUSR1, nullptr, &now);
+      if (now.sa_handler != SIG_DFL) _exit(13);  // the last subscriber gone: the disposition back
+      _exit(0);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0)) << "10: add() refused, 12: not received";
+    EXPECT_GE(fcntl(fd, F_GETFD), 0) << "the child's teardown closed the parent's descriptor";
+    EXPECT_TRUE(receives_one_sigusr1(*sigs));
+    EXPECT_FALSE(readable(fd, 0));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
 // _Fork() children.
 
 // A second after_fork_in_child() changes nothing: the adopted copy keeps receiving, and what it
