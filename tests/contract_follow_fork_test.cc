@@ -157,6 +157,47 @@ TEST(ContractFollowFork, AForkInsideAChainedHandlerLeavesTheDeliveryToTheParent)
   });
 }
 
+// A fork inside an action while the forking thread holds a realtime signal for the follower's full
+// ring (its mask blocks it, "Realtime floods"): the child gets the forking thread's mask minus what
+// sigrelay blocked ("Masks"), also once the handler that forked has returned (the kernel then puts
+// back the mask of the context it interrupted). Else the child's adopted copy never receives that
+// signal: its only thread blocks it, and nothing in the child knows of the hold any more.
+TEST(ContractFollowFork, AForkInsideAnActionWhileHoldingUnblocksTheHeldSignalInTheChild) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  SIGRELAY_IN_CHILD([] {
+    const int rt = SIGRTMIN + 3;
+    signals sigs({rt}, following(2));
+    const sigrelay::action_id id = sigrelay::add_action(SIGUSR2, {fork_fn, nullptr});
+    sigset_t now;
+    bool held = false;
+    for (int i = 0; i < 16 && !held; ++i) {
+      ASSERT_TRUE(queue_to(getpid(), rt, i));
+      pthread_sigmask(SIG_BLOCK, nullptr, &now);
+      held = sigismember(&now, rt) == 1;
+    }
+    ASSERT_TRUE(held) << "the full ring did not hold";
+    std::fflush(nullptr);
+    ASSERT_TRUE(tgkill_self(SIGUSR2));
+    const pid_t child = g_forked.load();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);
+      if (sigs.is_inherited()) _exit(20);
+      pthread_sigmask(SIG_BLOCK, nullptr, &now);
+      if (sigismember(&now, rt) == 1) _exit(21);
+      if (!queue_to(getpid(), rt, 1000)) _exit(22);
+      const std::vector<signal_event> events = collect(sigs, 1);
+      _exit(events.size() == 1 && events[0].last.value.sival_int == 1000 ? 0 : 23);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0))
+        << "21: the held signal still blocked in the child, 23: the child's own not received";
+    sigrelay::remove_action(id);
+    std::uint64_t got = 0;
+    for (int i = 0; i < 100 && got + sigs.dropped() < 16; ++i) got += total(sigs.wait_for(50ms), rt);
+    EXPECT_GT(got, 0U);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The renewed wake-up descriptor is close-on-exec, as the one it replaces: a program the child execs
 // does not get it.
