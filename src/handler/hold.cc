@@ -259,7 +259,7 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
 }
 
 // Signal context (a fork child handler).
-void forget_ring_holds_in_child(sigset_t& mask) noexcept {
+std::uint64_t forget_ring_holds_in_child(sigset_t& mask) noexcept {
   const std::uint64_t held = __atomic_exchange_n(&t_ring_held, 0, __ATOMIC_SEQ_CST);
   for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) sigdelset(&mask, __builtin_ctzll(rest) + 1);
   t_ring_entry = -1;
@@ -269,6 +269,7 @@ void forget_ring_holds_in_child(sigset_t& mask) noexcept {
     g_ring_holder_stashed[i].store(0, std::memory_order_relaxed);
   }
   g_ring_holder_count.store(0, std::memory_order_relaxed);
+  return held;
 }
 
 }  // namespace sigrelay::detail

@@ -254,7 +254,8 @@ int take_exited_holds(int entry, pid_t tid, siginfo_t* out) noexcept;
 bool lift_ring_holds(sigset_t* mask) noexcept;
 
 // For a fork child (one thread, the forking one; no pending signals): removes this thread's holds
-// from `mask` and forgets every holder (the parent's threads do not exist here). Async-signal-safe.
-void forget_ring_holds_in_child(sigset_t& mask) noexcept;
+// from `mask` and forgets every holder (the parent's threads do not exist here); returns the holds
+// it removed (bit signo-1). Async-signal-safe.
+std::uint64_t forget_ring_holds_in_child(sigset_t& mask) noexcept;
 
 }  // namespace sigrelay::detail

@@ -23,6 +23,7 @@ namespace sigrelay::detail {
 thread_blocks g_thread_blocks[max_blocking_threads]{};
 __thread thread_blocks* t_blocks __attribute__((tls_model("initial-exec"))) = nullptr;
 __thread std::uint64_t t_applied __attribute__((tls_model("initial-exec"))) = 0;
+__thread std::uint64_t t_forgotten_in_child __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_busy __attribute__((tls_model("initial-exec"))) = 0;
 __thread volatile sig_atomic_t t_missed __attribute__((tls_model("initial-exec"))) = 0;
 const char poke_cookie = 0;
@@ -134,7 +135,7 @@ void noop_fn(void*, const siginfo_t&) noexcept {}
 
 // Signal context (a fork child handler). The holds of full realtime rings (hold.hpp) go too.
 void forget_blocks_in_child(sigset_t& mask) noexcept {
-  forget_ring_holds_in_child(mask);
+  t_forgotten_in_child = t_applied | forget_ring_holds_in_child(mask);
   for (int signo = 1; signo < NSIG; ++signo) {
     if ((t_applied & signal_bit(signo)) != 0) sigdelset(&mask, signo);
   }

@@ -81,6 +81,17 @@ inline void lift_released_blocks_here() noexcept {
 // Async-signal-safe.
 void forget_blocks_in_child(sigset_t& mask) noexcept;
 
+// What the last forget_blocks_in_child() on this thread took out (bit signo-1). A fork made inside a
+// delivery (an action or a chained handler forks) leaves the child's thread inside the trampoline,
+// whose return puts back the interrupted context's mask, sigrelay's blocks of the parent included:
+// the trampoline takes them out of that context's mask too (strip_forgotten_blocks()), in every run
+// that began in the parent. Signal context.
+extern __thread std::uint64_t t_forgotten_in_child __attribute__((tls_model("initial-exec")));
+inline void strip_forgotten_blocks(sigset_t& mask) noexcept {
+  for (std::uint64_t rest = t_forgotten_in_child; rest != 0; rest &= rest - 1)
+    sigdelset(&mask, __builtin_ctzll(rest) + 1);
+}
+
 // An action that does nothing: keeps the trampoline installed while a poke is under way. Signal context.
 void noop_fn(void* unused, const siginfo_t& info) noexcept;
 

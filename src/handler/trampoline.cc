@@ -322,6 +322,10 @@ template <bool kHolds>
     if constexpr (kHolds) t_hold_allowed = 0;
     t_ucontext = outer_ucontext;
   }
+  // Forked inside this delivery, and this is the child: the context this run returns to is the
+  // parent's, with sigrelay's blocks of the parent's thread (masks.hpp, strip_forgotten_blocks()).
+  if (current_pid() != entry_pid && ucontext != nullptr) [[unlikely]]
+    strip_forgotten_blocks(static_cast<ucontext_t*>(ucontext)->uc_sigmask);
   leave_reader(held);
 
   if (hook != nullptr) hook(false);
