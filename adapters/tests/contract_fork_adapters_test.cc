@@ -204,6 +204,52 @@ TEST(ForkAdaptersContract, UvStartOneshotInAChild) {
   });
 }
 
+// stop(), start(), unref() and ref() in a child after uv_loop_fork() (uv.hpp, "Fork" and the
+// members' comments): an unreferenced started watcher does not keep uv_run() from returning; a
+// delivery while stopped is recorded and handed out after start(), once, from the child.
+TEST(ForkAdaptersContract, UvStopStartAndUnrefInAChild) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    sigrelay::test::loop l;
+    sigrelay::uv::signal_watcher w(l.get(), {SIGUSR1});
+    std::vector<signal_event> got;
+    ASSERT_EQ(0, w.start([&](const signal_event& e) {
+      got.push_back(e);
+      uv_stop(l.get());
+    }));
+    std::fflush(nullptr);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);
+      if (uv_loop_fork(l.get()) != 0) _exit(10);
+      w.unref();
+      if (w.has_ref()) _exit(11);
+      uv_run(l.get(), UV_RUN_DEFAULT);  // returns at once: nothing referenced is active
+      if (!got.empty()) _exit(12);
+      w.ref();
+      if (w.stop() != 0 || w.is_active()) _exit(13);
+      kill(getpid(), SIGUSR1);
+      uv_run(l.get(), UV_RUN_NOWAIT);
+      if (!got.empty()) _exit(14);  // stopped: recorded, not handed out
+      if (w.start([&](const signal_event& e) {
+            got.push_back(e);
+            w.close();
+          }) != 0)
+        _exit(15);
+      uv_run(l.get(), UV_RUN_DEFAULT);
+      if (got.size() != 1 || got[0].count != 1 || got[0].last.pid != getpid()) _exit(16);
+      _exit(0);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    uv_run(l.get(), UV_RUN_DEFAULT);
+    ASSERT_EQ(1U, got.size());
+    EXPECT_EQ(1U, got[0].count) << "the child's signal reached the parent";
+    w.close();
+  });
+}
+
 }  // namespace
 
 #if SIGRELAY_TEST_ASIO
