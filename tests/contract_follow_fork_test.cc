@@ -360,7 +360,9 @@ TEST(ContractFollowFork, ADrainOnAnotherThreadAtTheForkLeavesTheCopyDeadOrTheChi
           if (!sigs.pending().empty()) return 4;  // the parent's, recorded before the fork
           return receives_one_sigusr1(sigs) ? 0 : 5;
         },
-        [](int i) { return i % 2 == 1; });
+        // (Not under ThreadSanitizer: it knows nothing of _Fork(), and takes the parent's drain
+        // thread, gone in the child, for a racing one.)
+        [](int i) { return !sigrelay::test::kUnderTsan && i % 2 == 1; });
     EXPECT_EQ(-1, failed) << "child " << failed << " hung or failed";
   });
 }
