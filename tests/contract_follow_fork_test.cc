@@ -514,6 +514,25 @@ TEST(ContractFollowFork, TheCApiOptionFollows) {
   });
 }
 
+// With the signalfd backend the C API refuses the option: EINVAL (sigrelay.h), nothing subscribed.
+TEST(ContractFollowFork, TheCApiRefusesTheOptionOnTheSignalfdBackend) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    signal(SIGUSR1, SIG_DFL);
+    sigrelay_signals_options options = SIGRELAY_SIGNALS_OPTIONS_INIT;
+    options.backend = SIGRELAY_BACKEND_SIGNALFD;
+    options.follow_fork = 1;
+    const int signos[] = {SIGUSR1};
+    sigrelay_signals* sigs = nullptr;
+    EXPECT_EQ(EINVAL, sigrelay_signals_create(signos, 1, &options, &sigs));
+    EXPECT_EQ(nullptr, sigs);
+    struct sigaction now {};
+    sigaction(SIGUSR1, nullptr, &now);
+    EXPECT_EQ(SIG_DFL, now.sa_handler);
+    sigrelay_signals_destroy(sigs);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // A realtime flood into a tiny ring (which holds) while the process forks: the child accounts
 // exactly for its own deliveries (received + dropped == sent, none of the parent's), and the parent
