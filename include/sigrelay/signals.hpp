@@ -239,7 +239,8 @@
 //     dead, as without the option, if it was closed, if another thread of the parent was inside it
 //     at the fork, or if the new descriptor could not be made (is_inherited() tells). After _Fork()
 //     the same happens when after_fork_in_child() runs (the constructor of a new object calls it);
-//     until then the copy is dead.
+//     until then the copy is dead. A fork made inside a delivery (by a registry action or a chained
+//     handler) leaves that delivery to the parent: the child's copy does not record it.
 #pragma once
 
 #include <sys/types.h>
