@@ -198,6 +198,35 @@ TEST(ContractFollowFork, AForkInsideAnActionWhileHoldingUnblocksTheHeldSignalInT
   });
 }
 
+// The same for a signalfd object's block ("Masks: the child gets the forking thread's mask minus what
+// sigrelay blocked in that thread"), with the fork made inside an action: the block is not back in
+// the child once the handler has returned.
+TEST(ContractFollowFork, AForkInsideAnActionDropsASignalfdBlockInTheChild) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD([] {
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    signals blocking({SIGHUP}, sigrelay::backend::signalfd);
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    ASSERT_EQ(1, sigismember(&now, SIGHUP)) << "the signalfd object did not block (nothing to check)";
+    const sigrelay::action_id id = sigrelay::add_action(SIGUSR2, {fork_fn, nullptr});
+    std::fflush(nullptr);
+    ASSERT_TRUE(tgkill_self(SIGUSR2));
+    const pid_t child = g_forked.load();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);
+      pthread_sigmask(SIG_BLOCK, nullptr, &now);
+      _exit(sigismember(&now, SIGHUP) == 1 ? 21 : 0);
+    }
+    EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0))
+        << "21: the parent's signalfd block is back in the child";
+    sigrelay::remove_action(id);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The renewed wake-up descriptor is close-on-exec, as the one it replaces: a program the child execs
 // does not get it.
