@@ -54,6 +54,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -173,6 +174,13 @@ void adopt_following_sinks(registry& reg, pid_t self) noexcept {
   }
 }
 
+// Fork child: a fork made inside an action leaves this thread inside the trampoline, whose return
+// restores the delivery's context mask, with the blocks forget_blocks_in_child() just took out of the
+// child's (masks.hpp): taken out of that context too. Async-signal-safe.
+void strip_forgotten_blocks_of_delivery() noexcept {
+  if (void* const uc = current_ucontext()) strip_forgotten_blocks(static_cast<ucontext_t*>(uc)->uc_sigmask);
+}
+
 void prepare_fork() noexcept {
   the_registry().mutex.lock();
   sigset_t all;
@@ -202,6 +210,7 @@ void child_after_fork() noexcept {
   restore_inherited_only_signals(the_registry(), self);
   sigset_t mask = g_mask_before_fork;
   forget_blocks_in_child(mask);
+  strip_forgotten_blocks_of_delivery();
   the_registry().mutex.unlock();
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
@@ -491,6 +500,7 @@ void after_fork_in_child() noexcept {
     reg.mutex.unlock();
   }
   forget_blocks_in_child(mask);
+  strip_forgotten_blocks_of_delivery();
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 

@@ -84,8 +84,10 @@ void forget_blocks_in_child(sigset_t& mask) noexcept;
 // What the last forget_blocks_in_child() on this thread took out (bit signo-1). A fork made inside a
 // delivery (an action or a chained handler forks) leaves the child's thread inside the trampoline,
 // whose return puts back the interrupted context's mask, sigrelay's blocks of the parent included:
-// the trampoline takes them out of that context's mask too (strip_forgotten_blocks()), in every run
-// that began in the parent. Signal context.
+// they are taken out of that context's mask too (strip_forgotten_blocks()): by the fork child
+// handler for a fork inside an action (the context of the delivery whose actions run,
+// current_ucontext()), by the trampoline for one inside a chained handler. (An outer delivery that
+// the forking one interrupted restores its own context's mask: not handled.) Signal context.
 extern __thread std::uint64_t t_forgotten_in_child __attribute__((tls_model("initial-exec")));
 inline void strip_forgotten_blocks(sigset_t& mask) noexcept {
   for (std::uint64_t rest = t_forgotten_in_child; rest != 0; rest &= rest - 1)

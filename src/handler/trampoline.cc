@@ -230,15 +230,26 @@ const snapshot* load_snapshot(int signo) noexcept {
   // Copied out, so that the call holds no reader count (it may never return).
   const struct sigaction previous = snap->previous;
   leave_reader(held);
+  const pid_t entry_pid = current_pid();
   call_previous(previous, signo, info, ucontext);
   held = enter_reader(frame);
+  if (current_pid() != entry_pid) {
+    // The earlier handler forked, and this is the child: the rest of the delivery is the parent's
+    // (a following sink, the child's own since the fork, would record it: none of the actions run),
+    // and the context this run returns to has the parent's blocks, which the fork handler took out
+    // of the child's mask (masks.hpp, strip_forgotten_blocks()).
+    if (ucontext != nullptr) strip_forgotten_blocks(static_cast<ucontext_t*>(ucontext)->uc_sigmask);
+    return nullptr;
+  }
   return load_snapshot(signo);
 }
 
 // Signal context. Whether `e` is a `signals` sink's action and this process is a child forked inside
-// the delivery that began as process `entry_pid`: the delivery is the parent's (the parent records
-// it), and a sink that follows fork became the child's own in the fork, so its record_fn would hand
-// the parent's delivery out in the child too. Other actions run on, as the forking code expects.
+// the delivery that began as process `entry_pid` (an earlier action of the snapshot forked): the
+// delivery is the parent's (the parent records it), and a sink that follows fork became the child's
+// own in the fork, so its record_fn would hand the parent's delivery out in the child too. Other
+// actions run on, as the forking code expects. Only where a snapshot has several actions (with one,
+// nothing runs after the action that forked): the usual delivery pays nothing for it.
 [[gnu::always_inline]] inline bool forked_here(const entry& e, pid_t entry_pid) noexcept {
   return e.fn == record_fn && current_pid() != entry_pid;
 }
@@ -279,10 +290,6 @@ template <bool kHolds>
     may_hold = t_hold_allowed;
     t_hold_allowed = 0;
   }
-  // A fork() inside this delivery (a chained handler or an action forks): in the child, what is left
-  // of it is the parent's delivery, which the parent records. A following sink (follow_fork) is the
-  // child's own by then (record_fn would take it): its action is skipped (forked_here()).
-  const pid_t entry_pid = current_pid();
   section held = enter_reader(frame);
   const snapshot* snap = load_snapshot(signo);
   // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
@@ -312,8 +319,11 @@ template <bool kHolds>
     if (kHolds && may_hold != 0 && size == 1 && !callable(snap->previous, signo, *info)) t_hold_allowed = 1;
     if (size == 1) {  // the usual case: no loop whose index and bound live across the call
       const entry& only = snap->entries[0];
-      if (!forked_here(only, entry_pid)) only.fn(only.context, *info);
+      only.fn(only.context, *info);
     } else {
+      // A fork() inside an action: in the child, what is left of the delivery is the parent's
+      // (forked_here()).
+      const pid_t entry_pid = current_pid();
       for (std::size_t i = 0; i < size; ++i) {
         const entry& e = snap->entries[i];
         if (!forked_here(e, entry_pid)) e.fn(e.context, *info);
@@ -322,10 +332,6 @@ template <bool kHolds>
     if constexpr (kHolds) t_hold_allowed = 0;
     t_ucontext = outer_ucontext;
   }
-  // Forked inside this delivery, and this is the child: the context this run returns to is the
-  // parent's, with sigrelay's blocks of the parent's thread (masks.hpp, strip_forgotten_blocks()).
-  if (current_pid() != entry_pid && ucontext != nullptr) [[unlikely]]
-    strip_forgotten_blocks(static_cast<ucontext_t*>(ucontext)->uc_sigmask);
   leave_reader(held);
 
   if (hook != nullptr) hook(false);
