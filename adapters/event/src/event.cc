@@ -20,10 +20,8 @@
 //   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/event.hpp"
 
-#include <pthread.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -31,29 +29,11 @@
 #include <utility>
 
 #include "sigrelay/detail/event_backlog.hpp"
+#include "sigrelay/detail/fork_children.hpp"
 
 namespace sigrelay::event {
 
 using detail::event_backlog;
-
-namespace {
-
-// Fork children made since the watcher code first ran: a pthread_atfork() child handler (one atomic
-// add: async-signal-safe) counts them. A callback that fork()s leaves the child in the middle of a
-// batch drained by the parent, whose rest is the parent's to hand out; the dispatch loop reads the
-// count around each callback (one relaxed load) to tell. Registered by the first watcher made.
-std::atomic<unsigned> g_fork_children{0};
-void count_fork_child() noexcept { g_fork_children.fetch_add(1, std::memory_order_relaxed); }
-void count_fork_children() {
-  static const bool registered = [] {
-    ::pthread_atfork(nullptr, nullptr, count_fork_child);
-    return true;
-  }();
-  (void)registered;
-}
-unsigned fork_children() noexcept { return g_fork_children.load(std::memory_order_relaxed); }
-
-}  // namespace
 
 struct signal_watcher::state {
   ::event* ev = nullptr;
@@ -104,7 +84,7 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
   st->dispatching = true;
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
-  const unsigned forks = fork_children();
+  const unsigned forks = detail::fork_children();
   while (budget-- > 0 && st->active && !st->backlog.empty()) {
     const signal_event e = st->backlog.front();
     st->backlog.pop_front();
@@ -121,7 +101,7 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
       return;
     }
     // The callback forked, and this may be the child: the rest of the batch is the parent's.
-    if (fork_children() != forks) {
+    if (detail::fork_children() != forks) {
       if (left_in_fork_child(st)) {
         st->dispatching = false;
         return;
@@ -158,7 +138,7 @@ signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> sign
     : signal_watcher(base, sigrelay::signals(signos, following(options))) {}
 
 signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
-  count_fork_children();
+  detail::watch_fork_children();
   auto st = std::make_unique<state>();
   st->source.emplace(std::move(source));
   const int fd = st->source->native_handle();

@@ -22,10 +22,8 @@
 //   good: the first drain that finds it closed and empty stops the watcher, as close() ends a wait().
 #include "sigrelay/uv.hpp"
 
-#include <pthread.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +32,7 @@
 #include <utility>
 
 #include "sigrelay/detail/event_backlog.hpp"
+#include "sigrelay/detail/fork_children.hpp"
 
 namespace sigrelay::uv {
 
@@ -63,21 +62,6 @@ struct signal_watcher::state {
 };
 
 namespace {
-
-// Fork children made since the watcher code first ran: a pthread_atfork() child handler (one atomic
-// add: async-signal-safe) counts them. A callback that fork()s leaves the child in the middle of a
-// batch drained by the parent, whose rest is the parent's to hand out; the dispatch loop reads the
-// count around each callback (one relaxed load) to tell. Registered by the first watcher made.
-std::atomic<unsigned> g_fork_children{0};
-void count_fork_child() noexcept { g_fork_children.fetch_add(1, std::memory_order_relaxed); }
-void count_fork_children() {
-  static const bool registered = [] {
-    ::pthread_atfork(nullptr, nullptr, count_fork_child);
-    return true;
-  }();
-  (void)registered;
-}
-unsigned fork_children() noexcept { return g_fork_children.load(std::memory_order_relaxed); }
 
 [[noreturn]] void throw_uv(int rc, const char* what) {
   throw std::system_error(-rc, std::generic_category(), what);
@@ -131,7 +115,7 @@ void signal_watcher::state::dispatch(state* st) noexcept {
   }
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
-  const unsigned forks = fork_children();
+  const unsigned forks = detail::fork_children();
   while (budget-- > 0 && st->active && !st->closing && !st->backlog.empty()) {
     const signal_event e = st->backlog.front();
     st->backlog.pop_front();
@@ -145,7 +129,7 @@ void signal_watcher::state::dispatch(state* st) noexcept {
     }
     (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
     // The callback forked, and this may be the child: the rest of the batch is the parent's.
-    if (fork_children() != forks) {
+    if (detail::fork_children() != forks) {
       if (orphan_if_forked(st)) return;
       break;
     }
@@ -192,7 +176,7 @@ void signal_watcher::state::on_close(uv_handle_t* handle) {
 }
 
 signal_watcher::state* signal_watcher::state::make(uv_loop_t* loop, sigrelay::signals&& source) {
-  count_fork_children();
+  detail::watch_fork_children();
   auto st = std::make_unique<state>();
   st->source.emplace(std::move(source));
   int rc = uv_poll_init(loop, &st->poll, st->source->native_handle());
