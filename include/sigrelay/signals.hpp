@@ -206,7 +206,8 @@
 //   from a wake-up write (close(), a stop request) never loses the wake-up.
 //
 // Fork
-//   After fork(), the child's copy of an object is dead: nothing it receives is recorded, and nothing
+//   After fork(), the child's copy of an object is dead (unless it was made with
+//   signals_options::follow_fork: "Following fork" below): nothing it receives is recorded, and nothing
 //   the child does with it (pending(), wait*(), close(), destroying it, exit() running a global
 //   object's destructor) reads or writes the descriptors it shares with the parent or changes the
 //   parent's signalfd, so it never wakes or robs the parent's consumer. pending() and wait*() return
