@@ -124,18 +124,11 @@ namespace {
   throw std::system_error(std::make_error_code(e), what);
 }
 
-// A watcher's own source follows fork where it can (the relay backend), as a libevent signal event
-// does after event_reinit().
-signals_options following(signals_options options) {
-  options.follow_fork = options.backend == backend::relay;
-  return options;
-}
-
 }  // namespace
 
 signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> signos,
                                const signals_options& options)
-    : signal_watcher(base, sigrelay::signals(signos, following(options))) {}
+    : signal_watcher(base, sigrelay::signals(signos, detail::following_fork(options))) {}
 
 signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
   detail::watch_fork_children();

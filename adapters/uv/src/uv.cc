@@ -197,19 +197,9 @@ signal_watcher::state* signal_watcher::state::make(uv_loop_t* loop, sigrelay::si
   return st.release();
 }
 
-namespace {
-
-// A watcher's own source follows fork where it can (the relay backend), as a uv_signal_t does.
-signals_options following(signals_options options) {
-  options.follow_fork = options.backend == backend::relay;
-  return options;
-}
-
-}  // namespace
-
 signal_watcher::signal_watcher(uv_loop_t* loop, std::initializer_list<int> signos,
                                const signals_options& options)
-    : signal_watcher(loop, sigrelay::signals(signos, following(options))) {}
+    : signal_watcher(loop, sigrelay::signals(signos, detail::following_fork(options))) {}
 
 signal_watcher::signal_watcher(uv_loop_t* loop, sigrelay::signals&& source)
     : loop_(loop), state_(state::make(loop, std::move(source))) {}

@@ -7,6 +7,8 @@
 
 #include <atomic>
 
+#include "sigrelay/signals.hpp"
+
 namespace sigrelay::detail {
 
 // Fork children made since the first watch_fork_children() of the process: a pthread_atfork() child
@@ -26,6 +28,13 @@ inline void watch_fork_children() {
     return true;
   }();
   (void)registered;
+}
+
+// The options of a signals object that an adapter makes from signal numbers: it follows fork where
+// it can (the relay backend), as the peers' watchers go on in a child that sets its loop up again.
+inline signals_options following_fork(signals_options options) noexcept {
+  options.follow_fork = options.backend == backend::relay;
+  return options;
 }
 
 inline unsigned fork_children() noexcept { return fork_children_count().load(std::memory_order_relaxed); }

@@ -173,6 +173,7 @@
 #include <vector>
 
 #include "sigrelay/detail/event_backlog.hpp"
+#include "sigrelay/detail/fork_children.hpp"
 #include "sigrelay/signals.hpp"
 
 namespace sigrelay::asio {
@@ -754,7 +755,7 @@ class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
   // relay backend, see "Fork" at the top). Errors: as signals.
   basic_signal_event_set(const executor_type& ex, std::initializer_list<int> signos,
                          const signals_options& options = {})
-      : basic_signal_event_set(ex, sigrelay::signals(signos, following(options))) {}
+      : basic_signal_event_set(ex, sigrelay::signals(signos, sigrelay::detail::following_fork(options))) {}
 
   template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   basic_signal_event_set(ExecutionContext& context, std::initializer_list<int> signos,
@@ -812,12 +813,6 @@ class basic_signal_event_set : public detail::set_base<Executor, signal_event> {
                               "sigrelay::asio::signal_event_set: moved-from object");
     }
     return *s;
-  }
-
-  // A set's own source follows fork where it can (the relay backend).
-  static signals_options following(signals_options options) {
-    options.follow_fork = options.backend == backend::relay;
-    return options;
   }
 };
 
