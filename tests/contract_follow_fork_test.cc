@@ -29,6 +29,7 @@
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
+#include "support/senders.hpp"
 
 namespace {
 
@@ -36,8 +37,10 @@ using namespace std::chrono_literals;
 using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
+using sigrelay::test::collect;
 using sigrelay::test::exited_with;
 using sigrelay::test::readable;
+using sigrelay::test::tgkill_self;
 using sigrelay::test::total;
 using sigrelay::test::wait_with_deadline;
 
@@ -48,21 +51,10 @@ signals_options following(std::size_t realtime_capacity = signals_options{}.real
   return options;
 }
 
-bool tgkill_self(int signo) { return syscall(SYS_tgkill, getpid(), gettid(), signo) == 0; }
-
 bool queue_to(pid_t pid, int signo, int value) {
   union sigval v {};
   v.sival_int = value;
   return sigqueue(pid, signo, v) == 0;
-}
-
-// Waits (at most about 5 s) until `sigs` hands out `count` events or more; returns them.
-std::vector<signal_event> collect(signals& sigs, std::size_t count) {
-  std::vector<signal_event> all;
-  for (int i = 0; i < 100 && all.size() < count; ++i) {
-    for (const signal_event& e : sigs.wait_for(50ms)) all.push_back(e);
-  }
-  return all;
 }
 
 // Whether `sigs` hands out exactly one SIGUSR1 (of count 1) after one tgkill() of it to this thread.

@@ -25,6 +25,7 @@
 #include "support/child.hpp"
 #include "support/events.hpp"
 #include "support/platform.hpp"
+#include "support/senders.hpp"
 
 namespace {
 
@@ -33,9 +34,11 @@ using sigrelay::backend;
 using sigrelay::signal_event;
 using sigrelay::signals;
 using sigrelay::signals_options;
+using sigrelay::test::collect;
 using sigrelay::test::exited_with;
 using sigrelay::test::killed_by;
 using sigrelay::test::readable;
+using sigrelay::test::tgkill_self;
 using sigrelay::test::wait_with_deadline;
 
 signals_options following() {
@@ -48,17 +51,6 @@ bool send_self(int signo, int value) {
   union sigval v {};
   v.sival_int = value;
   return sigqueue(getpid(), signo, v) == 0;
-}
-
-bool tgkill_self(int signo) { return syscall(SYS_tgkill, getpid(), gettid(), signo) == 0; }
-
-// Waits (at most about 5 s) until `sigs` hands out `count` events or more; returns them.
-std::vector<signal_event> collect(signals& sigs, std::size_t count) {
-  std::vector<signal_event> all;
-  for (int i = 0; i < 100 && all.size() < count; ++i) {
-    for (const signal_event& e : sigs.wait_for(50ms)) all.push_back(e);
-  }
-  return all;
 }
 
 sighandler_t disposition(int signo) {

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
-// tests/support/events.hpp — two small checks that many signal tests share: whether a descriptor
-// polls readable, and how many deliveries of a signal a batch of events carries.
+// tests/support/events.hpp — small checks that many signal tests share: whether a descriptor polls
+// readable, how many deliveries of a signal a batch of events carries, and collecting what an object
+// hands out.
 #pragma once
 
 #include <poll.h>
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -29,6 +32,16 @@ inline std::uint64_t total(const std::vector<signal_event>& events, int signo) {
   std::uint64_t n = 0;
   for (const auto& e : events) n += e.signo == signo ? e.count : 0;
   return n;
+}
+
+// Waits (at most about 5 s, in 50 ms turns) until `sigs` has handed out `count` events or more;
+// returns them all.
+inline std::vector<signal_event> collect(signals& sigs, std::size_t count) {
+  std::vector<signal_event> all;
+  for (int i = 0; i < 100 && all.size() < count; ++i) {
+    for (const signal_event& e : sigs.wait_for(std::chrono::milliseconds(50))) all.push_back(e);
+  }
+  return all;
 }
 
 }  // namespace sigrelay::test

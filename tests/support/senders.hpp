@@ -16,6 +16,9 @@ enum class sender { kill, sigqueue, tgkill, pidfd };
 // The calling thread's id, for tgkill() (no glibc wrapper needed).
 inline pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
+// tgkill() of the calling thread: the delivery is handled on the way out of the system call.
+inline bool tgkill_self(int signo) { return ::syscall(SYS_tgkill, ::getpid(), this_tid(), signo) == 0; }
+
 inline const char* sender_name(sender how) {
   switch (how) {
     case sender::kill: return "kill";
