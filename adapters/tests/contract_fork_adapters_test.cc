@@ -261,6 +261,7 @@ TEST(ForkAdaptersContract, UvStopStartAndUnrefInAChild) {
 #include <boost/asio/signal_set.hpp>
 
 #include "sigrelay/asio.hpp"
+#include "support/asio_sides.hpp"
 
 namespace {
 
@@ -268,33 +269,13 @@ namespace net = ::boost::asio;
 using namespace std::chrono_literals;
 using error_code = ::boost::system::error_code;
 
-struct boost_side {
-  using set = net::signal_set;
-  static constexpr bool is_sigrelay = false;
-};
-struct sigrelay_side {
-  using set = sigrelay::asio::signal_set;
-  static constexpr bool is_sigrelay = true;
-};
-struct side_names {
-  template <typename T>
-  static std::string GetName(int) {
-    return T::is_sigrelay ? "Sigrelay" : "Boost";
-  }
-};
+using sigrelay::test::asio_sides::settle;
+using sigrelay::test::asio_sides::side_names;
+using sigrelay::test::asio_sides::sides;
+
 template <typename T>
 class ForkAdaptersAsioSideBySide : public ::testing::Test {};
-using sides = ::testing::Types<boost_side, sigrelay_side>;
 TYPED_TEST_SUITE(ForkAdaptersAsioSideBySide, sides, side_names);
-
-// Runs whatever is ready now, the reactor included (see peer_asio_test.cc).
-void settle(net::io_context& io) {
-  const auto guard = net::make_work_guard(io);
-  for (int i = 0; i < 3; ++i) {
-    io.restart();
-    io.poll();
-  }
-}
 
 // "Several waits pending at once: on signal_set, as on Asio's, one delivery completes all of them
 // with its signal number": 24 waits, an io_context run by 4 threads, one delivery. Every wait

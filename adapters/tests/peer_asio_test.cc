@@ -10,6 +10,7 @@
 // of basic_signal_set (queueing, multiple registration, add/remove/clear/cancel, per-operation
 // cancellation, destruction, fork with notify_fork) and from what its implementation does.
 #include "sigrelay/asio.hpp"
+#include "support/asio_sides.hpp"
 
 #include <gtest/gtest.h>
 
@@ -53,24 +54,12 @@ using error_code = ::boost::system::error_code;
 using sigrelay::test::is_default_disposition;
 using sigrelay::test::send_from_other_process;
 
-// The two sides of each typed test.
-struct boost_side {
-  using set = net::signal_set;
-  static constexpr bool is_sigrelay = false;
-};
-struct sigrelay_side {
-  using set = sigrelay::asio::signal_set;
-  static constexpr bool is_sigrelay = true;
-};
-struct side_names {
-  template <typename T>
-  static std::string GetName(int) {
-    return T::is_sigrelay ? "Sigrelay" : "Boost";
-  }
-};
+using sigrelay::test::asio_sides::settle;
+using sigrelay::test::asio_sides::side_names;
+using sigrelay::test::asio_sides::sides;
+
 template <typename T>
 class PeerAsioSideBySide : public ::testing::Test {};
-using sides = ::testing::Types<boost_side, sigrelay_side>;
 TYPED_TEST_SUITE(PeerAsioSideBySide, sides, side_names);
 
 // One wait's outcome.
@@ -84,18 +73,6 @@ template <typename Set>
 void start_wait(Set& s, outcome& o) {
   o = {};
   s.async_wait([&o](const error_code& ec, int signo) { o = {true, ec, signo}; });
-}
-
-// Runs whatever is ready now (a few rounds: a completion may post another step). The work guard
-// makes poll() run the reactor even with no operation pending, so that Asio's signal_set reads the
-// deliveries its handler wrote into its pipe (with no work, poll() returns at once and they stay
-// there until some later run).
-void settle(net::io_context& io) {
-  const auto guard = net::make_work_guard(io);
-  for (int i = 0; i < 3; ++i) {
-    io.restart();
-    io.poll();
-  }
 }
 
 // Runs `io` until `done()` or the deadline; fails on the deadline.
