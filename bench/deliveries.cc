@@ -16,7 +16,10 @@
 //
 // Through the dispatcher and each adapter that is built in (the same tgkill(), then the whole way to
 // the application's callback or await): dispatcher (dispatcher::run() until the callback's stop()),
-// asio (signal_event_set::async_wait() re-armed from its completion handler, inside one io_context::run()),
+// asio (signal_event_set::async_wait() re-armed from its completion handler, inside one io_context::run(),
+// the signal sent before the wait starts, so that the wait takes it at once), asio-armed (the same with
+// the wait started first and the signal sent by a posted function: the wait is on the descriptor when
+// the signal comes, as in ping-pong; the post adds its own instructions),
 // uv (signal_watcher on a libuv loop, uv_run(UV_RUN_ONCE)), coro (signal_channel::try_next(); the channel's
 // own thread may drain first, which callgrind counts too).
 //
@@ -247,6 +250,32 @@ int main(int argc, char** argv) {
     std::uint64_t before = 0;
     send_self(SIGUSR1);
     set.async_wait(rearm{&set, &got, &left, n - n / 2, &before});
+    io.run();  // until the last wait completed
+    allocations = g_allocations.load() - before;
+  } else if (std::strcmp(mode, "asio-armed") == 0) {
+    // The ping-pong path: the wait is on the descriptor when the signal comes (sent by a posted
+    // function, after the completion handler re-armed the wait).
+    boost::asio::io_context io(1);
+    sigrelay::asio::signal_event_set set(io, {SIGUSR1});
+    struct rearm {
+      boost::asio::io_context* io;
+      sigrelay::asio::signal_event_set* set;
+      std::uint64_t* got;
+      long* left;
+      long half;
+      std::uint64_t* before;
+      void operator()(boost::system::error_code ec, const sigrelay::signal_event& e) const {
+        if (!ec) *got += e.count;
+        if (--*left == half) *before = g_allocations.load();
+        if (*left == 0) return;
+        set->async_wait(*this);
+        boost::asio::post(*io, [] { send_self(SIGUSR1); });
+      }
+    };
+    long left = n;
+    std::uint64_t before = 0;
+    set.async_wait(rearm{&io, &set, &got, &left, n - n / 2, &before});
+    boost::asio::post(io, [] { send_self(SIGUSR1); });
     io.run();  // until the last wait completed
     allocations = g_allocations.load() - before;
 #endif

@@ -553,6 +553,7 @@ struct detail::signals_core {
     if ((sink.state.load(std::memory_order_seq_cst) & detail::sink::notified) == 0 || foreign()) return;
     sink.state.fetch_or(detail::sink::fd_armed, std::memory_order_seq_cst);
     detail::sys::write_wakeup(sink.event_fd);
+    detail::flag_unarmed_write(sink);
   }
 
   // A stop callback of wait(std::stop_token), after it set the wait's flag (see the notes at the top).
@@ -560,8 +561,13 @@ struct detail::signals_core {
     const std::uint32_t old = sink.state.fetch_or(detail::sink::interrupted, std::memory_order_seq_cst);
     if (foreign()) return;
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
-    // A wait that polls the fds (signalfd backend, or any backend under ThreadSanitizer).
-    if (kind == backend::signalfd || detail::os::wait_polls_fd) detail::sys::write_wakeup(sink.event_fd);
+    // A wait that polls the fds (signalfd backend, or any backend under ThreadSanitizer); flagged
+    // like a delivery's wake-up, so that the drain after it reads it.
+    if (kind == backend::signalfd || detail::os::wait_polls_fd) {
+      sink.state.fetch_or(detail::sink::fd_armed, std::memory_order_seq_cst);
+      detail::sys::write_wakeup(sink.event_fd);
+      detail::flag_unarmed_write(sink);
+    }
   }
 };
 
@@ -862,7 +868,9 @@ void rearm(detail::signals_core& c) noexcept {
     return;
   }
   s.state.fetch_or(sink::notified | sink::fd_armed, std::memory_order_seq_cst);
-  if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
+  if (c.foreign()) return;
+  detail::sys::write_wakeup(s.event_fd);
+  detail::flag_unarmed_write(s);
 }
 
 // The reader half of the seqlock in src/handler/sink.cc (no fences): the first sequence load and
@@ -1103,10 +1111,11 @@ inline bool release_holds(detail::signals_core& c) noexcept {
   return release_holds_now(c);
 }
 
-// `stale_fd`: on an empty drain, read the eventfd even if FD_ARMED was clear. A handler interrupted
-// between setting FD_ARMED and writing leaves the fd readable with no flag set once the drain ran;
-// pollers would then wake for nothing until the next delivery. Not for the futex wait, whose empty
-// drains would pay a system call for it.
+// The eventfd is read only when a write was flagged (FD_ARMED, or FD_STALE for a write that landed
+// after a drain's read: see flag_unarmed_write() in src/handler/sink.hpp). (It used to be read by
+// every empty pending() as well, in case a handler interrupted between setting FD_ARMED and writing
+// had left it readable with no flag: a system call for nothing on each empty drain, paid for
+// instance by the Asio adapter at every wait it started.)
 //
 // `events` is cleared, then filled (its capacity is reused: in steady state nothing is allocated).
 // Standard signals are found through the sink's pending bitmask (taken with exchange), not by a scan.
@@ -1120,7 +1129,7 @@ inline bool release_holds(detail::signals_core& c) noexcept {
 // on an empty drain.
 //
 // `read_fd`: false where wait() reads the signalfd itself, blocking (sleeps_in_read()).
-void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& events, bool read_fd = true) {
+void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read_fd = true) {
   events.clear();
   detail::lift_released_blocks_here();
   if (c.foreign_cached()) return;
@@ -1135,8 +1144,10 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
   }
   sink& s = c.sink;
   // Clear NOTIFIED before taking: a delivery we miss below notifies again.
-  const std::uint32_t old = s.state.fetch_and(~(sink::notified | sink::fd_armed), std::memory_order_seq_cst);
-  if ((old & sink::fd_armed) != 0 && (old & sink::closed) == 0) consume_eventfd(c);
+  // FD_STALE too: this read takes every write flagged so far.
+  const std::uint32_t old =
+      s.state.fetch_and(~(sink::notified | sink::fd_armed | sink::fd_stale), std::memory_order_seq_cst);
+  if ((old & (sink::fd_armed | sink::fd_stale)) != 0 && (old & sink::closed) == 0) consume_eventfd(c);
 
   std::uint32_t bits = s.standard_pending.exchange(0, std::memory_order_seq_cst);
   try {
@@ -1162,15 +1173,16 @@ void drain(detail::signals_core& c, bool stale_fd, std::vector<signal_event>& ev
     if (events.empty()) throw;
     return;  // already taken out of the sink: they must reach the caller
   }
-  // Nobody polls an eventfd nobody asked for (sink.hpp, `fd_wanted`): no stale wake-up to read, and
-  // none to keep readable.
+  // Nobody polls an eventfd nobody asked for (sink.hpp, `fd_wanted`): none to keep readable.
   if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;
-  if (events.empty() && stale_fd && (old & sink::closed) == 0) consume_eventfd(c);
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
   if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
     s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
-    if (!c.foreign()) detail::sys::write_wakeup(s.event_fd);
+    if (!c.foreign()) {
+      detail::sys::write_wakeup(s.event_fd);
+      detail::flag_unarmed_write(s);
+    }
   }
 }
 
@@ -1255,7 +1267,7 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
 // one test for it (as a call on its path, it cost 7 instructions per delivery).
 [[gnu::noinline]] std::size_t pending_with_leftovers(detail::signals_core& c,
                                                      std::vector<signal_event>& events) {
-  if (!take_leftovers(c, events)) drain(c, /*stale_fd=*/true, events);
+  if (!take_leftovers(c, events)) drain(c, events);
   return events.size();
 }
 
@@ -1285,16 +1297,11 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
       deadline = start + std::chrono::nanoseconds(timeout_ns);
     }
   }
-  // A stale eventfd wake-up (see drain()) is read only by a drain after a ppoll() woke (or one that
-  // cannot sleep): a wait about to ppoll() the eventfd spares that system call, as ppoll() would
-  // return at once for a stale one and the drain after it reads it.
-  bool woke = timeout_ns == 0;
   for (;;) {
     if (is_stopped()) {
       events.clear();
       return;
     }
-    const bool polls = c.kind == backend::signalfd || detail::os::wait_polls_fd;
     const bool reads = sleeps_in_read(c, timeout_ns, stopped);
     // Nothing recorded since the last drain (NOTIFIED clear; it is set by every record and by a
     // drain that could not hand everything out) and not closed: straight to the read(), then to the
@@ -1306,7 +1313,7 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
     }
     // Once closed, no blocking read() follows this drain (the loop returns after it): the drain reads
     // the signalfd itself, or what the kernel queued before close() would not be handed out.
-    drain(c, polls && woke && !reads, events, /*read_fd=*/!reads || c.closed());
+    drain(c, events, /*read_fd=*/!reads || c.closed());
     // (After the drain, which may have read the stop callback's eventfd write away: look again.)
     if (!events.empty() || c.closed() || c.foreign_cached() || is_stopped()) return;
     long long remaining = -1;
@@ -1344,7 +1351,6 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
 #endif
       struct pollfd fds[2] = {{c.read_fd, POLLIN, 0}, {c.signal_fd, POLLIN, 0}};
       detail::os::poll_ns(fds, c.signal_fd >= 0 ? 2 : 1, remaining);  // EINTR: loop and look again
-      woke = true;
     }
   }
 }
@@ -1795,7 +1801,7 @@ std::size_t signals::pending(std::vector<signal_event>& events) {
   if (core_->iter_left != 0) [[unlikely]] {
     return pending_with_leftovers(*core_, events);
   }
-  drain(*core_, /*stale_fd=*/true, events);  // clears `events` first
+  drain(*core_, events);  // clears `events` first
   return events.size();
 }
 

@@ -280,6 +280,41 @@ TEST(Fault, read_EINTR_eventfd) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------------
+// System calls not made: the hook counts them.
+
+std::atomic<long> g_reads{0};
+int count_reads(sys::call c) noexcept {
+  if (c == sys::call::read) g_reads.fetch_add(1);
+  return 0;
+}
+
+// A relay-backend object whose native_handle() was asked for reads its eventfd in a drain only when
+// a write of it was flagged (src/handler/sink.hpp, FD_ARMED and FD_STALE): one read for the drain
+// after a delivery, none for the empty pending() calls after it, and the handle is quiet. (Each empty
+// pending() used to read it, in case a write had landed unflagged after the last drain's read.)
+TEST(FaultCount, EmptyPendingOnAPolledRelayObjectMakesNoRead) {
+  SIGRELAY_IN_CHILD([] {
+    signals sigs({SIGUSR1});
+    const int fd = sigs.native_handle();
+    g_reads.store(0);
+    sys::fault_hook.store(count_reads);
+    ASSERT_EQ(::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGUSR1), 0);
+    ASSERT_TRUE(readable(fd, 10000));
+    EXPECT_EQ(total(sigs.pending(), SIGUSR1), 1U);
+    EXPECT_EQ(g_reads.load(), 1) << "the drain after the delivery reads the eventfd once";
+    for (int i = 0; i < 100; ++i) EXPECT_TRUE(sigs.pending().empty());
+    EXPECT_EQ(g_reads.load(), 1) << "empty pending() calls read the eventfd";
+    EXPECT_FALSE(readable(fd));
+    ASSERT_EQ(::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGUSR1), 0);
+    ASSERT_TRUE(readable(fd, 10000)) << "the next delivery did not wake the handle";
+    EXPECT_EQ(total(sigs.pending(), SIGUSR1), 1U);
+    EXPECT_EQ(g_reads.load(), 2);
+    sys::fault_hook.store(nullptr);
+    EXPECT_FALSE(readable(fd));
+  });
+}
+
 // The sleep of wait(): ppoll() (signalfd backend; any backend under ThreadSanitizer) or the futex
 // (relay backend). An interrupted sleep looks again and sleeps on; a signal after it still wakes it.
 TEST_P(FaultBackend, ppoll_or_futex_EINTR_wait) {

@@ -7,6 +7,7 @@
 
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -181,6 +182,45 @@ TEST_P(Wakeup, CloseRacingPendingLeavesTheHandleReadable) {
         EXPECT_EQ(0, unreadable) << "of " << kTrials << " close() calls left native_handle() unreadable";
       },
       240);
+}
+
+// --- Every eventfd write is flagged for the drain after it (src/handler/sink.hpp, FD_STALE). --------
+
+// Deliveries on four threads (each tgkill()s itself, so its handler runs before the call returns)
+// race a consumer that drains at every wake-up of native_handle(): every drain may clear FD_ARMED
+// between a handler's flag and its write. Once the senders are done (every handler has returned),
+// everything was handed out exactly once, and a last pending() leaves the handle quiet: no write
+// stayed readable unflagged, which an empty drain no longer reads just in case.
+TEST(WakeupFlags, AFloodFromFourThreadsIsCountedAndLeavesNativeHandleQuiet) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        signals sigs({SIGUSR1});
+        const int fd = sigs.native_handle();
+        constexpr int kThreads = 4;
+        constexpr int kEach = 20000;
+        std::atomic<bool> done{false};
+        std::uint64_t got = 0;
+        std::thread consumer([&] {
+          while (!done.load()) {
+            if (readable(fd, 10)) got += total(sigs.pending(), SIGUSR1);
+          }
+        });
+        std::vector<std::thread> senders;
+        for (int t = 0; t < kThreads; ++t) {
+          senders.emplace_back([] {
+            const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+            for (int i = 0; i < kEach; ++i) syscall(SYS_tgkill, getpid(), tid, SIGUSR1);
+          });
+        }
+        for (std::thread& s : senders) s.join();
+        done.store(true);
+        consumer.join();
+        got += total(sigs.pending(), SIGUSR1);
+        EXPECT_EQ(static_cast<std::uint64_t>(kThreads) * kEach, got);
+        EXPECT_FALSE(readable(fd)) << "native_handle() left readable with nothing pending";
+        EXPECT_TRUE(sigs.pending().empty());
+      },
+      120);
 }
 
 // --- Item 5: two backends on one signal, one thread: each gets every delivery promptly. -----------

@@ -98,6 +98,7 @@ void notify(sink& s) noexcept {
   if (s.owner != verified_pid()) return;
   s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
   write_wakeup(s.event_fd);
+  flag_unarmed_write(s);
 }
 
 // Signal context. Whether the ring of `s` has fewer than s.reserve free cells for realtime `signo`.

@@ -34,7 +34,11 @@
 //   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies. A delivery
 //   that notifies between that clear and the consumer's read of the eventfd may have its write
 //   consumed by that read; so if NOTIFIED is set again once the scan is done, the consumer writes
-//   the eventfd itself (a spurious wake-up at worst, never a lost one). close() sets CLOSED, then
+//   the eventfd itself (a spurious wake-up at worst, never a lost one). Every such write sets
+//   FD_ARMED before it and, if FD_ARMED is clear once it is done (a drain cleared it in between and
+//   may have read before the write landed), FD_STALE (flag_unarmed_write()): a drain reads the
+//   eventfd exactly when one of the two is set, so an empty drain makes no system call and the
+//   eventfd is never left readable with nothing to say. close() sets CLOSED, then
 //   writes the eventfd for good; a drain racing it may read that write away, so every eventfd read of
 //   a drain is followed by a check of CLOSED and, if set, a write that puts it back.
 // - A delivery running on the consumer's own thread while the consumer is inside wait()/drain (the
@@ -105,6 +109,10 @@ struct sink {
   // such a wait starts; never set or read in signal context): ends that wait's futex sleep without
   // closing. A plain wait() ignores it.
   static constexpr std::uint32_t interrupted = 16U;
+  // The eventfd was written after a drain cleared FD_ARMED, so that drain's read may have come
+  // before the write (see flag_unarmed_write()): the next drain reads it. Without it an eventfd
+  // written there stayed readable with nothing pending, and every empty pending() had to read().
+  static constexpr std::uint32_t fd_stale = 32U;
 
   pid_t owner = 0;
   int event_fd = -1;
@@ -145,5 +153,14 @@ void record_fn(void* sink, const siginfo_t& info) noexcept;
 // Wakes a futex waiter (one). Async-signal-safe. (The posix platform layer has no futex waiter:
 // there it does nothing; see sink.cc.)
 void futex_wake(std::atomic<std::uint32_t>* word) noexcept;
+
+// Signal context (async-signal-safe; ordinary code calls it too). Called after a write of the eventfd
+// that set FD_ARMED before it: if FD_ARMED is clear by now, a drain cleared it between the two and may
+// have read before the write landed; FD_STALE makes the next drain read. (If it is still set, the
+// drain that clears it comes later, and its read takes this write.)
+inline void flag_unarmed_write(sink& s) noexcept {
+  if ((s.state.load(std::memory_order_seq_cst) & sink::fd_armed) == 0)
+    s.state.fetch_or(sink::fd_stale, std::memory_order_seq_cst);
+}
 
 }  // namespace sigrelay::detail
