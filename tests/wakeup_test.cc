@@ -192,6 +192,10 @@ TEST_P(Wakeup, CloseRacingPendingLeavesTheHandleReadable) {
 // everything was handed out exactly once, and a last pending() leaves the handle quiet: no write
 // stayed readable unflagged, which an empty drain no longer reads just in case.
 TEST(WakeupFlags, AFloodFromFourThreadsIsCountedAndLeavesNativeHandleQuiet) {
+  if (kUnderThreadSanitizer) {
+    GTEST_SKIP() << "ThreadSanitizer defers handlers past tgkill() and merges the deliveries it defers: "
+                    "neither the count nor the end of the handlers can be known";
+  }
   SIGRELAY_IN_CHILD(
       [] {
         signals sigs({SIGUSR1});
