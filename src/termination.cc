@@ -2,9 +2,18 @@
 // src/termination.cc — graceful termination with std::stop_token (C++20; see termination.hpp).
 //
 // Design notes
-// - Per signal, three registry actions in this order: die_if_set(armed) (the second signal kills,
-//   in signal context, even if every thread of the program is stuck), the `signals` recorder, and
-//   set_flag(armed). Order matters: the check must come before the flag is set.
+// - Per signal, two registry actions in this order: arm_or_die (src/handler/relays.hpp: the first
+//   delivery arms, the one that finds it armed kills, in signal context, even if every thread of
+//   the program is stuck) and the `signals` recorder. Arming is one exchange: a check (die_if_set)
+//   and a later store (set_flag) let two deliveries handled at the same moment on two threads both
+//   find it unarmed, and the process survived its second signal (found by
+//   TerminationContract.TwoSignalsHandledTogetherOnTwoThreadsKill).
+// - exit() reads the first signal from arm_or_die's state, written in the handler, not from what
+//   the watcher thread records later: a program that calls exit() right after a signal was handled
+//   (before the watcher had its turn) is stopping all the same (the next signal kills it), and
+//   must not end with a misleading "exited 0" (found by
+//   TerminationBySender.ExitRightAfterAHandledSignalDiesByIt). signal() stays what the watcher
+//   recorded, so that it is never set while stop_requested() is still false.
 // - std::stop_source::request_stop() runs stop callbacks and takes locks, so it must not run in a
 //   signal handler: a watcher thread waits on the `signals` object and requests the stop. A
 //   signals::wait(std::stop_token) on the token is woken by such a callback (see signals.cc).
@@ -38,6 +47,7 @@
 #include "sigrelay/signals.hpp"
 
 #include "detail.hpp"
+#include "handler/relays.hpp"
 #include "own_thread.hpp"
 
 namespace sigrelay {
@@ -64,8 +74,8 @@ struct alive_token {
 struct termination::impl {
   alive_token alive;  // first member: taken before anything else, given back last
   std::stop_source source;
-  std::atomic<bool> armed{false};
-  std::atomic<int> signo{0};
+  detail::arm_or_die_state armed;  // written in signal context
+  std::atomic<int> signo{0};       // the signal that requested the stop, by the watcher
   std::vector<action_id> actions;
   signals sigs{std::initializer_list<int>{}, backend::relay};
   detail::own_thread watcher;  // no pthread call on it in a fork child (own_thread.hpp)
@@ -83,9 +93,8 @@ struct termination::impl {
 termination::termination(std::initializer_list<int> signos) : impl_(std::make_unique<impl>()) {
   impl& s = *impl_;
   detail::deferred_lifts lifts;  // a refused signal leaves the blocks of signalfd-backed objects alone
-  for (const int signo : signos) s.actions.push_back(add_action(signo, relay::die_if_set(s.armed)));
+  for (const int signo : signos) s.actions.push_back(add_action(signo, {detail::arm_or_die_fn, &s.armed}));
   for (const int signo : signos) s.sigs.add(signo);
-  for (const int signo : signos) s.actions.push_back(add_action(signo, relay::set_flag(s.armed)));
   lifts.commit();
   sigset_t watched;
   sigemptyset(&watched);
@@ -111,13 +120,13 @@ bool termination::stop_requested() const noexcept { return impl_->source.stop_re
 int termination::signal() const noexcept { return impl_->signo.load(); }
 
 void termination::request_stop() noexcept {
-  impl_->armed.store(true);
+  impl_->armed.armed.store(true);
   impl_->source.request_stop();
 }
 
 void termination::exit(int status) {
   static_cast<void>(std::fflush(nullptr));  // nothing better to do about a failed flush now
-  if (const int signo = impl_->signo.load()) relay::die_by_signal(signo);
+  if (const int signo = impl_->armed.signo.load()) relay::die_by_signal(signo);
   std::exit(status);  // NOLINT(concurrency-mt-unsafe): ending the process is what was asked for
 }
 
