@@ -36,6 +36,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -90,8 +91,14 @@ struct termination::impl {
   }
 };
 
-termination::termination(std::initializer_list<int> signos) : impl_(std::make_unique<impl>()) {
+termination::termination(std::initializer_list<int> listed) : impl_(std::make_unique<impl>()) {
   impl& s = *impl_;
+  // Each signal once: a second arm_or_die of one signal would find the kill armed by the first, and
+  // kill on the first delivery.
+  std::vector<int> signos;
+  for (const int signo : listed) {
+    if (std::find(signos.begin(), signos.end(), signo) == signos.end()) signos.push_back(signo);
+  }
   detail::deferred_lifts lifts;  // a refused signal leaves the blocks of signalfd-backed objects alone
   for (const int signo : signos) s.actions.push_back(add_action(signo, {detail::arm_or_die_fn, &s.armed}));
   for (const int signo : signos) s.sigs.add(signo);

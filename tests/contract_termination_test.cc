@@ -342,6 +342,20 @@ TEST(TerminationContract, ExitFromAnotherThreadOrAStopCallbackDiesByTheSignal) {
   EXPECT_TRUE(killed_by(from_callback, SIGTERM)) << describe_status(from_callback);
 }
 
+// termination(signos): "Watches `signos`"; the first of them requests the stop. A set that names a
+// signal twice (as a list built from configuration may) watches it once: its first delivery stops,
+// only the second kills.
+TEST(TerminationContract, ASignalNamedTwiceStillNeedsTwoDeliveriesToKill) {
+  const int status = run_in_child([] {
+    sigrelay::termination term{SIGTERM, SIGINT, SIGTERM};
+    kill(getpid(), SIGTERM);
+    if (!stop_comes(term)) _exit(3);
+    if (term.signal() != SIGTERM) _exit(4);
+    _exit(0);
+  });
+  EXPECT_TRUE(exited_with(status, 0)) << describe_status(status);
+}
+
 // exit(): "otherwise std::exit(status)"; signal(): "0 if none did". After request_stop() alone the
 // status given is the one the parent sees, and signal() stays 0.
 TEST(TerminationContract, ExitAfterAProgrammaticStopUsesTheStatus) {
