@@ -159,6 +159,23 @@ TEST(SpawnContract, RestoreSignalMaskKeepsTheFlagsAlreadySet) {
   });
 }
 
+// spawn.hpp, Dispositions: "exec() resets every handled signal to SIG_DFL ... also one that was
+// ignored before sigrelay took it ... A signal sigrelay does not handle keeps its disposition."
+// With SIGHUP ignored (as under nohup) and then watched, the spawned program gets SIGHUP at its
+// default (posix_spawn() cannot ask for SIG_IGN), while SIGQUIT, ignored and not watched, stays
+// ignored.
+TEST(SpawnContract, AnIgnoredSignalSigrelayHandlesReachesTheProgramAtItsDefault) {
+  SIGRELAY_IN_CHILD([] {
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    sigrelay::signals sigs{SIGHUP};
+    sigrelay::spawn_attr attr;
+    const proc_signals got = spawned_signals(attr.get());
+    EXPECT_FALSE(bit(got.ignored, SIGHUP)) << "spawn.hpp's Dispositions paragraph is out of date";
+    EXPECT_TRUE(bit(got.ignored, SIGQUIT)) << "a signal sigrelay does not handle lost its SIG_IGN";
+  });
+}
+
 #if defined(SIGRELAY_HAS_TERMINATION)
 
 // --- termination.hpp ---------------------------------------------------------------------------------
