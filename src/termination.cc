@@ -75,6 +75,9 @@ struct alive_token {
 struct termination::impl {
   alive_token alive;  // first member: taken before anything else, given back last
   std::stop_source source;
+  // Set (on the watcher thread) by a destructor that a stop callback ran: the watcher then returns
+  // without touching the object. Shared with the watcher, which outlives the object then.
+  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
   detail::arm_or_die_state armed;  // written in signal context
   std::atomic<int> signo{0};       // the signal that requested the stop, by the watcher
   std::vector<action_id> actions;
@@ -86,7 +89,12 @@ struct termination::impl {
   impl& operator=(const impl&) = delete;
   ~impl() {
     sigs.get_handle().close();
-    watcher.finish();
+    if (watcher.runs_here()) {  // a stop callback destroys the object: the watcher cannot be joined
+      gone->store(true);
+      watcher.let_go();
+    } else {
+      watcher.finish();
+    }
     for (const action_id id : actions) remove_action(id);
   }
 };
@@ -106,14 +114,17 @@ termination::termination(std::initializer_list<int> listed) : impl_(std::make_un
   sigset_t watched;
   sigemptyset(&watched);
   for (const int signo : signos) sigaddset(&watched, signo);
-  s.watcher.start([&s, watched] {
+  // The watcher keeps its own copies of the stop source and of `gone`: a stop callback may destroy
+  // the object inside request_stop().
+  s.watcher.start([&s, watched, source = s.source, gone = s.gone] {
     // The watcher's own mask: without the watched signals, whatever its creator blocked (see the notes
     // at the top). Cannot fail for a valid set.
     ::pthread_sigmask(SIG_UNBLOCK, &watched, nullptr);
     for (const signal_event& e : s.sigs) {
       int none = 0;
       s.signo.compare_exchange_strong(none, e.signo);
-      s.source.request_stop();
+      source.request_stop();
+      if (gone->load()) return;  // `s` is gone (see impl::gone)
     }
   });
 }

@@ -30,6 +30,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -371,6 +374,34 @@ TEST(TerminationContract, ASignalNamedTwiceStillNeedsTwoDeliveriesToKill) {
     _exit(0);
   });
   EXPECT_TRUE(exited_with(status, 0)) << describe_status(status);
+}
+
+// Thread safety: "Stop callbacks registered on the token run on sigrelay's watcher thread"; a
+// callback may destroy the object (the header says so): the program goes on, the dispositions are
+// back as they were (a SIGTERM afterwards acts as before sigrelay: here, it is ignored), and a new
+// object may be made.
+TEST(TerminationContract, AStopCallbackMayDestroyTheObject) {
+  SIGRELAY_IN_CHILD([] {
+    signal(SIGTERM, SIG_IGN);
+    const sigrelay::test::signal_state before = snapshot();
+    auto term = std::make_unique<sigrelay::termination>();
+    std::atomic<bool> destroyed{false};
+    std::optional<std::stop_callback<std::function<void()>>> cb;
+    cb.emplace(term->token(), std::function<void()>([&] {
+                 term.reset();
+                 destroyed.store(true);
+               }));
+    kill(getpid(), SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!destroyed.load() && std::chrono::steady_clock::now() < deadline) usleep(1000);
+    ASSERT_TRUE(destroyed.load());
+    cb.reset();
+    EXPECT_EQ("", differences(before, snapshot()));
+    kill(getpid(), SIGTERM);  // ignored again: neither the stop nor the kill of a gone object
+    sigrelay::termination again;
+    kill(getpid(), SIGTERM);
+    EXPECT_TRUE(stop_comes(again));
+  });
 }
 
 // exit(): "otherwise std::exit(status)"; signal(): "0 if none did". After request_stop() alone the

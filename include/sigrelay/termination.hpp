@@ -48,7 +48,10 @@
 // Thread safety
 //   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop
 //   callbacks registered on the token run on sigrelay's watcher thread (or on the thread calling
-//   request_stop()), never in signal context.
+//   request_stop()), never in signal context. A stop callback may destroy the object (its
+//   destructor then does not wait for the watcher thread that runs the callback, which ends on its
+//   own) or call exit(). A callback that throws ends the program (std::terminate), as the standard
+//   says of every stop callback.
 //
 // Errors
 //   The constructor throws std::system_error: as signals' does (a refused signal is named), or
