@@ -111,6 +111,16 @@ termination::termination(std::initializer_list<int> listed) : impl_(std::make_un
   for (const int signo : signos) s.actions.push_back(add_action(signo, {detail::arm_or_die_fn, &s.armed}));
   for (const int signo : signos) s.sigs.add(signo);
   lifts.commit();
+  // A delivery between the two loops armed the kill but was not recorded: it is the first signal all
+  // the same, so the stop is due (else the program would wait for the stop until a second signal
+  // killed it; found by TerminationContract.ASignalRacingTheConstructorIsIgnoredOrStopsNeverOnlyArms).
+  // add() published the recorder and waited out the registry's grace period, so every delivery that
+  // saw the snapshot without it has finished here.
+  if (const int early = s.armed.signo.load()) {
+    int none = 0;
+    s.signo.compare_exchange_strong(none, early);
+    s.source.request_stop();
+  }
   sigset_t watched;
   sigemptyset(&watched);
   for (const int signo : signos) sigaddset(&watched, signo);

@@ -404,6 +404,58 @@ TEST(TerminationContract, AStopCallbackMayDestroyTheObject) {
   });
 }
 
+// "The first signal requests a stop; the second one ends the process at once". One SIGUSR1 races
+// the constructor. The program's own handler, installed before, tells whether sigrelay had taken the
+// signal over when it came (it is then chained by sigrelay's handler, not called by the kernel):
+// if so, the stop must come. A delivery that armed the kill without requesting the stop would leave
+// the program waiting for a stop that only a second signal (which kills) ends.
+std::atomic<int> g_racing_delivery{0};  // 1: called by the kernel directly, 2: chained by sigrelay
+void racing_handler(int) {
+  struct sigaction now {};
+  sigaction(SIGUSR1, nullptr, &now);
+  g_racing_delivery.store(now.sa_handler == &racing_handler ? 1 : 2);
+}
+
+TEST(TerminationContract, ASignalRacingTheConstructorRequestsTheStopOnceSigrelayTookIt) {
+  int lost = 0;
+  int taken = 0;
+  int rounds = 0;
+  for (; rounds < 300 && lost == 0; ++rounds) {
+    const int status = run_in_child(
+        [round = rounds] {
+          struct sigaction own {};
+          own.sa_handler = racing_handler;
+          sigemptyset(&own.sa_mask);
+          sigaction(SIGUSR1, &own, nullptr);
+          std::atomic<bool> go{false};
+          std::thread sender([&] {
+            while (!go.load()) {
+            }
+            for (int i = 0; i < (round % 50) * 40; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
+            kill(getpid(), SIGUSR1);
+          });
+          go.store(true);
+          sigrelay::termination term{SIGUSR1};
+          sender.join();
+          const auto deadline = std::chrono::steady_clock::now() + 5s;
+          while (g_racing_delivery.load() == 0 && std::chrono::steady_clock::now() < deadline) usleep(100);
+          if (g_racing_delivery.load() == 1) _exit(10);  // before sigrelay: nothing to expect
+          if (g_racing_delivery.load() != 2) _exit(3);
+          _exit(stop_comes(term) ? 0 : 4);
+        },
+        15);
+    if (exited_with(status, 4)) {
+      ++lost;
+    } else if (exited_with(status, 0)) {
+      ++taken;
+    } else {
+      ASSERT_TRUE(exited_with(status, 10)) << describe_status(status);
+    }
+  }
+  EXPECT_EQ(0, lost) << "a signal sigrelay took during construction never requested the stop (round "
+                     << rounds << ", " << taken << " taken)";
+}
+
 // exit(): "otherwise std::exit(status)"; signal(): "0 if none did". After request_stop() alone the
 // status given is the one the parent sees, and signal() stays 0.
 TEST(TerminationContract, ExitAfterAProgrammaticStopUsesTheStatus) {
