@@ -579,6 +579,34 @@ TEST(TerminationContract, ARawForkChildsSignalsNeverReachTheParent) {
   });
 }
 
+// exit(): "in a fork child, where no stop is requested, the child's own first signal counts". A
+// fork() child that got one SIGTERM and calls exit(0) ends killed by SIGTERM; a child that got none
+// exits with the status; the parent's object never sees either.
+TEST(TerminationContract, AForkChildsExitDiesByItsOwnFirstSignal) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::termination term;
+    for (const bool signalled : {true, false}) {
+      std::fflush(nullptr);
+      const pid_t pid = fork();
+      ASSERT_LE(0, pid);
+      if (pid == 0) {
+        alarm(10);
+        if (signalled) kill(getpid(), SIGTERM);
+        if (term.stop_requested()) _exit(5);
+        term.exit(9);
+      }
+      const int status = wait_with_deadline(pid, 15);
+      if (signalled) {
+        EXPECT_TRUE(killed_by(status, SIGTERM)) << describe_status(status);
+      } else {
+        EXPECT_TRUE(exited_with(status, 9)) << describe_status(status);
+      }
+    }
+    usleep(50000);
+    EXPECT_FALSE(term.stop_requested()) << "a child's signal reached the parent's object";
+  });
+}
+
 // --- signals::wait(std::stop_token) ------------------------------------------------------------------
 
 // signals.hpp, wait(std::stop_token): "at once if the stop was requested before the call (even with
