@@ -459,6 +459,43 @@ TEST(TerminationContract, ASignalRacingTheConstructorRequestsTheStopOnceSigrelay
                      << rounds << ", " << taken << " taken)";
 }
 
+// exit() called twice at once, from two threads, after a signal: the process ends killed by that
+// signal (each call dies by it; neither may turn it into an exit status). And exit() while another
+// thread is inside a stop callback that never returns: after request_stop() alone, the status.
+TEST(TerminationContract, ExitTwiceAtOnceOrDuringAStopCallback) {
+  for (int round = 0; round < 20; ++round) {
+    const int status = run_in_child([] {
+      sigrelay::termination term;
+      kill(getpid(), SIGTERM);
+      if (!stop_comes(term)) _exit(3);
+      std::atomic<bool> go{false};
+      std::thread other([&] {
+        while (!go.load()) {
+        }
+        term.exit(0);
+      });
+      go.store(true);
+      term.exit(0);
+    });
+    ASSERT_TRUE(killed_by(status, SIGTERM)) << "round " << round << ": " << describe_status(status);
+  }
+  const int status = run_in_child([] {
+    sigrelay::termination term;
+    std::atomic<bool> inside{false};
+    std::thread stopper([&] {
+      const std::stop_callback cb(term.token(), [&] {
+        inside.store(true);
+        for (;;) pause();
+      });
+      term.request_stop();
+    });
+    stopper.detach();
+    while (!inside.load()) usleep(1000);
+    term.exit(6);
+  });
+  EXPECT_TRUE(exited_with(status, 6)) << describe_status(status);
+}
+
 // exit(): "otherwise std::exit(status)"; signal(): "0 if none did". After request_stop() alone the
 // status given is the one the parent sees, and signal() stays 0.
 TEST(TerminationContract, ExitAfterAProgrammaticStopUsesTheStatus) {
