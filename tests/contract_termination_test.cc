@@ -7,10 +7,12 @@
 //   the watcher thread had its turn; exit() from another thread and from a stop callback; exit()
 //   after request_stop() alone; request_stop() racing a real signal.
 // - The first and the second signal handled at the same moment on two threads; a SIGTERM flood on
-//   one CPU; a core-dumping signal (SIGQUIT) with RLIMIT_CORE 0.
+//   one CPU; a core-dumping signal (SIGQUIT) with RLIMIT_CORE 0; a signal named twice; a signal
+//   racing the constructor; exit() twice at once; a stop callback that destroys the object.
 // - A refused second object changes nothing; the object destroyed on another thread while its
 //   signal is being handled.
-// - _Fork() children: their signals never reach the parent's object, and the second one kills them.
+// - fork() and _Fork() children: their signals never reach the parent's object, the second one kills
+//   them, and exit() in a child dies by the child's own first signal.
 // - spawn_attr children of a thread whose signalfd-backed object blocks the signal: the mask the
 //   thread had before sigrelay.
 // Every test body runs in a forked child under a watchdog (support/child.hpp) and sets the
