@@ -101,7 +101,7 @@ action_description describe_action(const detail::listed_action& a) {
     out.what = k::set_flag;
   } else if (a.e.fn == detail::add_count_fn) {
     out.what = k::add_count;
-  } else if (a.e.fn == detail::die_if_set_fn) {
+  } else if (a.e.fn == detail::die_if_set_fn || a.e.fn == detail::arm_or_die_fn) {  // termination's too
     out.what = k::die_if_set;
   } else if (a.e.fn == detail::default_if_set_fn) {
     out.what = k::default_if_set;

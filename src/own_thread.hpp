@@ -40,6 +40,16 @@ class own_thread {
   }
 
   bool joinable() const noexcept { return thread_.joinable(); }
+  // Whether the caller is the thread itself (which cannot wait for itself: see let_go()).
+  // Never in a fork child (the thread is not there, and its id may be another thread's).
+  bool runs_here() const noexcept {
+    return thread_.joinable() && !in_fork_child() && thread_.get_id() == std::this_thread::get_id();
+  }
+  // From the thread itself: detaches it, which then must touch nothing of its owner once it returns
+  // to its own code (termination: a stop callback that destroys the object).
+  void let_go() noexcept {
+    if (runs_here()) thread_.detach();
+  }
   // Whether this copy is in a fork child of the process that started the last thread (also once
   // finish() forgot it there).
   bool in_fork_child() const noexcept { return started_by_ != 0 && verified_pid() != started_by_; }

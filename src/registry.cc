@@ -540,7 +540,11 @@ bool remove_action(action_id id) noexcept {
     if (record.installed && trampoline_is_installed(signo) && sys::sigaction(signo, &saved, nullptr) == 0) {
       record.installed = false;
       record.restart = true;
-      publish(signo, nullptr);
+      // The pass-through snapshot stays published: a delivery the kernel handed to the trampoline
+      // just before the sigaction() above may read it only now, and must still reach the restored
+      // handler (with nothing published it was lost; found by
+      // TerminationContract.DestroyedOnAnotherThreadWhileItsSignalIsHandled). The next install()
+      // replaces it.
     }
   } else {
     update_restart(signo, record);

@@ -2,9 +2,18 @@
 // src/termination.cc — graceful termination with std::stop_token (C++20; see termination.hpp).
 //
 // Design notes
-// - Per signal, three registry actions in this order: die_if_set(armed) (the second signal kills,
-//   in signal context, even if every thread of the program is stuck), the `signals` recorder, and
-//   set_flag(armed). Order matters: the check must come before the flag is set.
+// - Per signal, two registry actions in this order: arm_or_die (src/handler/relays.hpp: the first
+//   delivery arms, the one that finds it armed kills, in signal context, even if every thread of
+//   the program is stuck) and the `signals` recorder. Arming is one exchange: a check (die_if_set)
+//   and a later store (set_flag) let two deliveries handled at the same moment on two threads both
+//   find it unarmed, and the process survived its second signal (found by
+//   TerminationContract.TwoSignalsHandledTogetherOnTwoThreadsKill).
+// - exit() reads the first signal from arm_or_die's state, written in the handler, not from what
+//   the watcher thread records later: a program that calls exit() right after a signal was handled
+//   (before the watcher had its turn) is stopping all the same (the next signal kills it), and
+//   must not end with a misleading "exited 0" (found by
+//   TerminationBySender.ExitRightAfterAHandledSignalDiesByIt). signal() stays what the watcher
+//   recorded, so that it is never set while stop_requested() is still false.
 // - std::stop_source::request_stop() runs stop callbacks and takes locks, so it must not run in a
 //   signal handler: a watcher thread waits on the `signals` object and requests the stop. A
 //   signals::wait(std::stop_token) on the token is woken by such a callback (see signals.cc).
@@ -27,6 +36,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -38,6 +48,7 @@
 #include "sigrelay/signals.hpp"
 
 #include "detail.hpp"
+#include "handler/relays.hpp"
 #include "own_thread.hpp"
 
 namespace sigrelay {
@@ -64,8 +75,11 @@ struct alive_token {
 struct termination::impl {
   alive_token alive;  // first member: taken before anything else, given back last
   std::stop_source source;
-  std::atomic<bool> armed{false};
-  std::atomic<int> signo{0};
+  // Set (on the watcher thread) by a destructor that a stop callback ran: the watcher then returns
+  // without touching the object. Shared with the watcher, which outlives the object then.
+  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
+  detail::arm_or_die_state armed;  // written in signal context
+  std::atomic<int> signo{0};       // the signal that requested the stop, by the watcher
   std::vector<action_id> actions;
   signals sigs{std::initializer_list<int>{}, backend::relay};
   detail::own_thread watcher;  // no pthread call on it in a fork child (own_thread.hpp)
@@ -75,29 +89,52 @@ struct termination::impl {
   impl& operator=(const impl&) = delete;
   ~impl() {
     sigs.get_handle().close();
-    watcher.finish();
+    if (watcher.runs_here()) {  // a stop callback destroys the object: the watcher cannot be joined
+      gone->store(true);
+      watcher.let_go();
+    } else {
+      watcher.finish();
+    }
     for (const action_id id : actions) remove_action(id);
   }
 };
 
-termination::termination(std::initializer_list<int> signos) : impl_(std::make_unique<impl>()) {
+termination::termination(std::initializer_list<int> listed) : impl_(std::make_unique<impl>()) {
   impl& s = *impl_;
+  // Each signal once: a second arm_or_die of one signal would find the kill armed by the first, and
+  // kill on the first delivery.
+  std::vector<int> signos;
+  for (const int signo : listed) {
+    if (std::find(signos.begin(), signos.end(), signo) == signos.end()) signos.push_back(signo);
+  }
   detail::deferred_lifts lifts;  // a refused signal leaves the blocks of signalfd-backed objects alone
-  for (const int signo : signos) s.actions.push_back(add_action(signo, relay::die_if_set(s.armed)));
+  for (const int signo : signos) s.actions.push_back(add_action(signo, {detail::arm_or_die_fn, &s.armed}));
   for (const int signo : signos) s.sigs.add(signo);
-  for (const int signo : signos) s.actions.push_back(add_action(signo, relay::set_flag(s.armed)));
   lifts.commit();
+  // A delivery between the two loops armed the kill but was not recorded: it is the first signal all
+  // the same, so the stop is due (else the program would wait for the stop until a second signal
+  // killed it; found by TerminationContract.ASignalRacingTheConstructorIsIgnoredOrStopsNeverOnlyArms).
+  // add() published the recorder and waited out the registry's grace period, so every delivery that
+  // saw the snapshot without it has finished here.
+  if (const int early = s.armed.signo.load()) {
+    int none = 0;
+    s.signo.compare_exchange_strong(none, early);
+    s.source.request_stop();
+  }
   sigset_t watched;
   sigemptyset(&watched);
   for (const int signo : signos) sigaddset(&watched, signo);
-  s.watcher.start([&s, watched] {
+  // The watcher keeps its own copies of the stop source and of `gone`: a stop callback may destroy
+  // the object inside request_stop().
+  s.watcher.start([&s, watched, source = s.source, gone = s.gone] {
     // The watcher's own mask: without the watched signals, whatever its creator blocked (see the notes
     // at the top). Cannot fail for a valid set.
     ::pthread_sigmask(SIG_UNBLOCK, &watched, nullptr);
     for (const signal_event& e : s.sigs) {
       int none = 0;
       s.signo.compare_exchange_strong(none, e.signo);
-      s.source.request_stop();
+      source.request_stop();
+      if (gone->load()) return;  // `s` is gone (see impl::gone)
     }
   });
 }
@@ -111,13 +148,13 @@ bool termination::stop_requested() const noexcept { return impl_->source.stop_re
 int termination::signal() const noexcept { return impl_->signo.load(); }
 
 void termination::request_stop() noexcept {
-  impl_->armed.store(true);
+  impl_->armed.armed.store(true);
   impl_->source.request_stop();
 }
 
 void termination::exit(int status) {
   static_cast<void>(std::fflush(nullptr));  // nothing better to do about a failed flush now
-  if (const int signo = impl_->signo.load()) relay::die_by_signal(signo);
+  if (const int signo = impl_->armed.signo.load()) relay::die_by_signal(signo);
   std::exit(status);  // NOLINT(concurrency-mt-unsafe): ending the process is what was asked for
 }
 

@@ -10,6 +10,13 @@
 //   pid_t pid;
 //   posix_spawn(&pid, "/bin/sleep", nullptr, attr.get(), argv, environ);
 //
+// Dispositions: these attributes restore the mask only. exec() resets every signal that has a
+// handler to SIG_DFL, so the program gets each signal sigrelay handles at its default, also one that
+// was ignored before sigrelay took it (a SIGHUP ignored by nohup, the SIGINT a shell ignores for a
+// background job): posix_spawn() can set SIG_DFL (POSIX_SPAWN_SETSIGDEF) but not SIG_IGN. A signal
+// sigrelay does not handle keeps its disposition (SIG_IGN stays ignored). To hand an ignore on,
+// spawn through a helper that sets SIG_IGN before its own exec().
+//
 // Errors: the constructor throws std::system_error if the attributes cannot be set up.
 // Thread safety: the mask is taken from the calling thread when the object is constructed.
 #pragma once

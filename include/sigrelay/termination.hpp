@@ -48,7 +48,10 @@
 // Thread safety
 //   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop
 //   callbacks registered on the token run on sigrelay's watcher thread (or on the thread calling
-//   request_stop()), never in signal context.
+//   request_stop()), never in signal context. A stop callback may destroy the object (its
+//   destructor then does not wait for the watcher thread that runs the callback, which ends on its
+//   own) or call exit(). A callback that throws ends the program (std::terminate), as the standard
+//   says of every stop callback.
 //
 // Errors
 //   The constructor throws std::system_error: as signals' does (a refused signal is named), or
@@ -102,8 +105,11 @@ class SIGRELAY_EXPORT termination {
   // Requests the stop from the program itself. A signal after that ends the process at once.
   void request_stop() noexcept;
 
-  // Flushes stdio, then: if a signal requested the stop, dies by that signal (see
-  // relay::die_by_signal); otherwise std::exit(status).
+  // Flushes stdio, then: if one of the signals came, dies by the first of them (see
+  // relay::die_by_signal); otherwise std::exit(status). "Came" means handled: exit() does not wait
+  // for sigrelay's watcher thread to request the stop, so a signal handled just before the call
+  // counts although stop_requested() may not yet say so (the next signal would kill anyway); in a
+  // fork child, where no stop is requested, the child's own first signal counts.
   [[noreturn]] void exit(int status = EXIT_SUCCESS);
 
  private:

@@ -91,6 +91,14 @@ void die_if_set_fn(void* flag, const siginfo_t& info) noexcept {
   }
 }
 
+// Signal context. See arm_or_die_state (relays.hpp).
+void arm_or_die_fn(void* state, const siginfo_t& info) noexcept {
+  auto& s = *static_cast<arm_or_die_state*>(state);
+  if (s.armed.exchange(true, std::memory_order_acq_rel)) relay::die_by_signal(info.si_signo);
+  int none = 0;
+  s.signo.compare_exchange_strong(none, info.si_signo, std::memory_order_acq_rel);
+}
+
 // Signal context. emulate_default() is async-signal-safe and preserves errno.
 void default_if_set_fn(void* flag, const siginfo_t& info) noexcept {
   if (static_cast<std::atomic<bool>*>(flag)->load(std::memory_order_acquire)) {

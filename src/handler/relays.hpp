@@ -23,6 +23,18 @@ void add_count_fn(void* counter, const siginfo_t& info) noexcept;
 void die_if_set_fn(void* flag, const siginfo_t& info) noexcept;
 void default_if_set_fn(void* flag, const siginfo_t& info) noexcept;
 void default_action_fn(void* unused, const siginfo_t& info) noexcept;
+
+// termination's one action per signal (src/termination.cc): the first delivery (or request_stop())
+// arms, and the delivery that finds it armed dies by its signal. One exchange, so that two
+// deliveries handled at the same moment on two threads cannot both find it unarmed (a load in one
+// action and a store in a later one could). `signo` keeps the first signal that armed it, for
+// termination::exit() before the watcher thread has had its turn. Standard layout: the flag first.
+struct arm_or_die_state {
+  std::atomic<bool> armed{false};
+  std::atomic<int> signo{0};
+};
+static_assert(std::atomic<int>::is_always_lock_free, "arm_or_die_state::signo");
+void arm_or_die_fn(void* state, const siginfo_t& info) noexcept;
 void wake_fd_fn(void* target, const siginfo_t& info) noexcept;
 
 // The stop emulations of a signal (emulate_default() of SIGTSTP, SIGTTIN or SIGTTOU, which sets
