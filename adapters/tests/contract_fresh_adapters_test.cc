@@ -592,6 +592,50 @@ TEST(ContractFreshUv, StartOneshotAfterStartAndStartAfterStartOneshot) {
   });
 }
 
+// libuv (1.44) beside the test above: uv_signal_start_oneshot() on a handle already started on the
+// same signal only replaces the callback (uv__signal_start()'s short circuit): the handle stays an
+// ordinary one. And uv_signal_start() after uv_signal_start_oneshot() keeps it a oneshot one whose
+// handler was installed with SA_RESETHAND: the second signal meets SIG_DFL. The watcher does what
+// the names say instead (uv.hpp, start_oneshot()).
+TEST(ContractFreshUv, LibuvStartOneshotAfterStartStaysOrdinary) {
+  SIGRELAY_IN_CHILD([] {
+    uv_loop loop;
+    uv_signal_t h;
+    ASSERT_EQ(0, uv_signal_init(loop.get(), &h));
+    static int ordinary, oneshot;
+    ordinary = oneshot = 0;
+    ASSERT_EQ(0, uv_signal_start(
+                     &h, [](uv_signal_t*, int) { ++ordinary; }, SIGUSR1));
+    ASSERT_EQ(0, uv_signal_start_oneshot(
+                     &h, [](uv_signal_t*, int) { ++oneshot; }, SIGUSR1));
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+      uv_run(loop.get(), UV_RUN_NOWAIT);
+    }
+    EXPECT_EQ(0, ordinary);
+    EXPECT_EQ(3, oneshot) << "libuv made the started handle a oneshot one";
+    EXPECT_NE(0, uv_is_active(reinterpret_cast<uv_handle_t*>(&h)));
+    uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
+  });
+}
+TEST(ContractFreshUv, LibuvStartAfterStartOneshotLeavesTheSignalToSigDfl) {
+  const int status = sigrelay::test::run_in_child([] {
+    uv_loop loop;
+    uv_signal_t h;
+    ASSERT_EQ(0, uv_signal_init(loop.get(), &h));
+    ASSERT_EQ(0, uv_signal_start_oneshot(
+                     &h, [](uv_signal_t*, int) {}, SIGUSR1));
+    ASSERT_EQ(0, uv_signal_start(
+                     &h, [](uv_signal_t*, int) {}, SIGUSR1));
+    for (int i = 0; i < 3; ++i) {
+      kill(getpid(), SIGUSR1);
+      uv_run(loop.get(), UV_RUN_NOWAIT);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
+  });
+  EXPECT_TRUE(sigrelay::test::killed_by(status, SIGUSR1)) << sigrelay::test::describe_status(status);
+}
+
 // Two watchers of one signal, one of them oneshot: each sees the first delivery; only the ordinary
 // one sees the second; the oneshot one gets it after its next start() (recorded meanwhile).
 TEST(ContractFreshUv, TwoWatchersOfOneSignalOneOfThemOneshot) {
