@@ -14,12 +14,14 @@
 #include <gtest/gtest.h>
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -351,6 +353,81 @@ TEST_P(ContractGivenUp, TheOnlySubscriberDestroyedWhileAHolderBlocksThePokes) {
       },
       90);
   EXPECT_TRUE(sigrelay::test::killed_by(status, rt)) << sigrelay::test::describe_status(status);
+}
+
+// The main thread (the thread group's leader) is the holder and exits (exit(2)), with both
+// pokes blocked or not: the kernel keeps a leader that exits before the other threads as a zombie
+// until the process ends (its /proc task entry stays), but it never runs a handler again, and the
+// siginfo its hold re-queued to it is lost with it. A thread that exits while it holds has its
+// deliveries run by the next drain (signals.hpp, "Realtime floods"): the consumer, on another
+// thread, must get every delivery, without a second's stall per drain.
+void main_thread_exits_holding(backend kind, bool block_pokes) {
+  const int rt = SIGRTMIN + 2;
+  sigrelay::signals_options options;
+  options.backend = kind;
+  options.realtime_capacity = 1;
+  static std::optional<sigrelay::signals> sigs;  // outlives the main thread
+  static std::atomic<std::uint64_t> registry{0};
+  static std::atomic<bool> exited{false};
+  sigs.emplace(std::initializer_list<int>{rt}, options);
+  sigrelay::add_action(rt, sigrelay::relay::add_count(registry));
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  std::thread consumer([rt] {  // every signal blocked until the main thread is gone
+    while (!exited.load()) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(100ms);  // the leader is a zombie by now
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, rt);
+    EXPECT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));  // it takes the flood
+    std::thread sender = start_sender(rt, kFirst, kMore);
+    tally t;
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    constexpr auto kSent = static_cast<std::uint64_t>(kFirst + kMore);
+    while ((t.events + sigs->dropped() < kSent || registry.load() < kSent) &&
+           std::chrono::steady_clock::now() < deadline)
+      t.take(sigs->wait_for(50ms));
+    const bool in_time = std::chrono::steady_clock::now() < deadline;
+    sender.join();
+    t.take(sigs->pending());
+    EXPECT_TRUE(in_time) << "the consumer stalled";
+    EXPECT_EQ(kSent, t.events + sigs->dropped())
+        << t.events << " received, " << sigs->dropped() << " dropped";
+    EXPECT_EQ(t.events, t.values.size()) << "a value came twice";
+    EXPECT_EQ(kSent, registry.load()) << "the other action missed the held delivery";
+    std::fflush(nullptr);
+    ::_exit(testing::Test::HasFailure() ? 1 : 0);
+  });
+  consumer.detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, rt);
+  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+  for (int i = 0; i < kFirst; ++i) {
+    union sigval v {};
+    v.sival_int = i;
+    ASSERT_EQ(0, sigqueue(getpid(), rt, v));  // the third is held here
+  }
+  ASSERT_TRUE(wait_for_holders(1));
+  if (block_pokes) pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  exited = true;
+  // The thread's own exit (pthread_exit() would unwind through run_in_child()'s catch, which ends
+  // the process): the kernel task ends, its pthread is never joined.
+  ::syscall(SYS_exit, 0);
+}
+
+TEST_P(ContractGivenUp, TheMainThreadExitsHoldingWithThePokesBlocked) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] { main_thread_exits_holding(kind, true); }, 90);
+}
+
+TEST_P(ContractGivenUp, TheMainThreadExitsHolding) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] { main_thread_exits_holding(kind, false); }, 90);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ContractGivenUp, testing::Values(backend::relay, backend::signalfd),
