@@ -261,6 +261,31 @@ TYPED_TEST(ContractFreshAsio, PerOperationCancellationAbortsAWaitStartedBehindAn
   });
 }
 
+// Per-operation cancellation of a wait that was already on the set when the delivery came, emitted
+// before any handler ran (a third wait was started behind it meanwhile): Asio takes the cancelled
+// operation out of its queue at once, so the delivery completes the two others only.
+TYPED_TEST(ContractFreshAsio, PerOperationCancellationOfAnEarlierWaitBeforeTheDeliveryIsHandedOut) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGUSR1);
+    outcome w1, w2, w3;
+    net::cancellation_signal cancel1;
+    s.async_wait(net::bind_cancellation_slot(cancel1.slot(), [&w1](const error_code& ec, int signo) {
+      w1 = {true, ec, signo};
+    }));
+    start_wait(s, w2);
+    settle(io);
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    start_wait(s, w3);
+    cancel1.emit(net::cancellation_type::terminal);
+    EXPECT_TRUE(run_until(
+        io, [&] { return w1.done && w2.done && w3.done; }, 5000ms));
+    expect_completed(w1, 0, "the cancelled wait");
+    expect_completed(w2, SIGUSR1, "the second wait");
+    expect_completed(w3, SIGUSR1, "the third wait");
+  });
+}
+
 // clear() (and remove()) after a delivery that no handler has seen yet, with waits pending: the
 // delivery is discarded and the waits stay pending (cancel() ends them).
 TYPED_TEST(ContractFreshAsio, ClearAfterAnUnseenDeliveryKeepsTheWaitsPending) {
@@ -328,6 +353,7 @@ TYPED_TEST(ContractFreshAsio, SeveralThreadsAndAStrandEveryRoundCompletesEveryWa
         std::mutex m;
         std::vector<int> per_wait(4, 0);
         std::atomic<int> errors{0};
+        std::atomic<int> started{0};  // rounds whose four waits are on the set
         const auto start_all = [&] {
           for (int i = 0; i < 4; ++i) {
             auto h = [&, i](const error_code& ec, int signo) {
@@ -341,6 +367,7 @@ TYPED_TEST(ContractFreshAsio, SeveralThreadsAndAStrandEveryRoundCompletesEveryWa
               s.async_wait(net::bind_executor(strand, h));
             }
           }
+          ++started;  // both start a wait inside async_wait(): all four are pending now
         };
         const auto guard = net::make_work_guard(io);
         sigset_t all, old;  // the io threads start with every signal blocked: the main thread takes them
@@ -352,8 +379,8 @@ TYPED_TEST(ContractFreshAsio, SeveralThreadsAndAStrandEveryRoundCompletesEveryWa
         constexpr int kRounds = 20;
         for (int round = 1; round <= kRounds; ++round) {
           net::post(io, start_all);
-          // Let the waits reach the set before the signal (both sides queue one otherwise).
-          std::this_thread::sleep_for(20ms);
+          // The waits reach the set before the signal (both sides queue it otherwise).
+          ASSERT_TRUE(sigrelay::test::wait_until_true([&] { return started.load() >= round; }, 10s));
           send_from_other_process(SIGUSR1);
           const auto end = std::chrono::steady_clock::now() + 10s;
           for (;;) {
