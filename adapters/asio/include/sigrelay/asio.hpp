@@ -134,6 +134,7 @@
 #if defined(SIGRELAY_ASIO_STANDALONE)
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_state.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
@@ -146,6 +147,7 @@
 #else
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
@@ -324,6 +326,19 @@ struct set_state {
   // Wakes the waits on the descriptor (they tell this wake-up from a cancel() by `nudges`) when
   // deliveries are queued for them: a wait that drained the source ahead of them (start() of a later
   // wait) read the readiness they were waiting for. With `mutex` held.
+  // Per-operation cancellation of wait `id` while on the descriptor (signal_set): no later delivery
+  // is its own (as Asio takes a cancelled operation out of its queue at once), unless one already
+  // was; it and the other waits are woken (the others wait again). Not with `mutex` held.
+  void withdraw(std::uint64_t id) noexcept {
+    const std::lock_guard<std::mutex> lock(mutex);
+    const auto it =
+        std::find_if(waiters.begin(), waiters.end(), [id](const waiter& w) { return w.id == id; });
+    if (closed || it == waiters.end() || it->signo != 0) return;
+    it->signo = -1;
+    ++nudges;
+    error_code ignored;
+    descriptor->cancel(ignored);
+  }
   void nudge_if_left_behind() noexcept {
     if (closed || on_descriptor == 0 || queue.empty()) return;
     ++nudges;
@@ -534,9 +549,29 @@ class wait_op {
     nudges_ = state.nudges;
     on_descriptor_ = true;
     ++state.on_descriptor;
-    if constexpr (kBroadcast) waiter_ = state.enlist();
-    state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+    if constexpr (kBroadcast) {
+      waiter_ = state.enlist();
+      // Per-operation cancellation goes through the state (withdraw()), so that it and a broadcast
+      // are ordered by the mutex: a delivery given after it is not this wait's. The descriptor's own
+      // wait then takes no part in it.
+      net::cancellation_slot slot = self.get_cancellation_state().slot();
+      if (slot.is_connected()) slot.template emplace<withdrawal>(state_, waiter_);
+      state.descriptor->async_wait(net::posix::descriptor_base::wait_read,
+                                   net::bind_cancellation_slot(net::cancellation_slot(), std::move(self)));
+    } else {
+      state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+    }
   }
+
+  // The cancellation handler of a signal_set's wait on the descriptor.
+  struct withdrawal {
+    withdrawal(const std::shared_ptr<set_state<Executor>>& s, std::uint64_t i) : state(s), id(i) {}
+    void operator()(net::cancellation_type_t) const noexcept {
+      if (const std::shared_ptr<set_state<Executor>> s = state.lock()) s->withdraw(id);
+    }
+    std::weak_ptr<set_state<Executor>> state;
+    std::uint64_t id;
+  };
 
   static constexpr bool kBroadcast = std::is_same_v<Result, int>;  // signal_set (see set_state::broadcast)
 
