@@ -323,9 +323,6 @@ struct set_state {
       if (w.signo == 0) w.signo = -1;
     }
   }
-  // Wakes the waits on the descriptor (they tell this wake-up from a cancel() by `nudges`) when
-  // deliveries are queued for them: a wait that drained the source ahead of them (start() of a later
-  // wait) read the readiness they were waiting for. With `mutex` held.
   // Per-operation cancellation of wait `id` while on the descriptor (signal_set): no later delivery
   // is its own (as Asio takes a cancelled operation out of its queue at once), unless one already
   // was; it and the other waits are woken (the others wait again). Not with `mutex` held.
@@ -339,6 +336,9 @@ struct set_state {
     error_code ignored;
     descriptor->cancel(ignored);
   }
+  // Wakes the waits on the descriptor (they tell this wake-up from a cancel() by `nudges`) when
+  // deliveries are queued for them: a wait that drained the source ahead of them (start() of a later
+  // wait) read the readiness they were waiting for. With `mutex` held.
   void nudge_if_left_behind() noexcept {
     if (closed || on_descriptor == 0 || queue.empty()) return;
     ++nudges;
