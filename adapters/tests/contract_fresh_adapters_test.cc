@@ -309,6 +309,28 @@ TYPED_TEST(ContractFreshAsio, ClearAfterAnUnseenDeliveryKeepsTheWaitsPending) {
   });
 }
 
+// remove() of one signal after a delivery of it that no handler has seen yet, waits pending: that
+// delivery is discarded, the waits stay pending, and a delivery of the other signal completes both.
+TYPED_TEST(ContractFreshAsio, RemoveAfterAnUnseenDeliveryThenTheOtherSignalCompletesTheWaits) {
+  SIGRELAY_IN_CHILD([] {
+    net::io_context io;
+    typename TypeParam::set s(io, SIGUSR1, SIGUSR2);
+    outcome o[2];
+    for (outcome& w : o) start_wait(s, w);
+    settle(io);
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    s.remove(SIGUSR1);
+    settle(io);
+    EXPECT_FALSE(o[0].done) << "completed with a removed signal's delivery";
+    EXPECT_FALSE(o[1].done) << "completed with a removed signal's delivery";
+    send_from_other_process(SIGUSR2);
+    EXPECT_TRUE(run_until(
+        io, [&] { return o[0].done && o[1].done; }, 5000ms));
+    expect_completed(o[0], SIGUSR2, "after remove()");
+    expect_completed(o[1], SIGUSR2, "after remove()");
+  });
+}
+
 // Destroying the set with waits pending: every wait ends with operation_aborted, handlers run.
 // Destroying the io_context with waits pending: their handlers are destroyed, never run.
 TYPED_TEST(ContractFreshAsio, DestroyingTheSetOrTheContextWithWaitsPending) {
