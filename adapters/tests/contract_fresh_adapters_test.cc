@@ -553,7 +553,7 @@ TEST(ContractFreshAsioEvents, TwoWaitsTwoDeliveriesRecordedBeforeTheSecondWaitSt
 // starting its wait again: every completion carries the signal, none is an error, nothing is lost
 // (at least one completion per delivery the object recorded), and once the flood is over and every
 // queued delivery handed out, the three waits are pending again (nothing left behind, none stuck).
-TEST(ContractFreshAsioFlood, ARealtimeFloodWithSeveralWaitsPendingOnOneCpu) {
+TYPED_TEST(ContractFreshAsio, ARealtimeFloodWithSeveralWaitsPendingOnOneCpu) {
   if (sigrelay::test::kUnderTsan) GTEST_SKIP() << "ThreadSanitizer loses bursts of one realtime signal";
   SIGRELAY_IN_CHILD(
       [] {
@@ -561,7 +561,7 @@ TEST(ContractFreshAsioFlood, ARealtimeFloodWithSeveralWaitsPendingOnOneCpu) {
         sigrelay::test::cap_pending_signals_for_a_flood();
         const int rt = SIGRTMIN + 3;
         net::io_context io;
-        sigrelay::asio::signal_set s(io, rt);
+        typename TypeParam::set s(io, rt);
         std::uint64_t completions = 0, errors = 0;
         bool pending[3] = {true, true, true};
         std::function<void(int)> arm = [&](int i) {
