@@ -349,7 +349,8 @@ int my_slot() {
 
 #if SIGRELAY_LINUX  // blocks of the signalfd backend and holds: the posix build has neither
 // The blocked mask of thread `tid` of this process, from /proc; false if unreadable, with errno
-// ENOENT or ESRCH if the thread is gone (other values, such as EMFILE, say nothing about it).
+// ENOENT or ESRCH if the thread is gone, or exited and kept as a zombie (other values, such as
+// EMFILE, say nothing about it).
 bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
   char path[64];
   (void)std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
@@ -368,8 +369,17 @@ bool thread_blocked_mask(pid_t tid, unsigned long long& mask) noexcept {
   errno = read_error;
   if (n <= 0) return false;
   text[n] = '\0';
-  const char* line = std::strstr(text, "SigBlk:");
   errno = ESRCH;
+  // A thread that has exited but whose task the kernel keeps: the thread group's leader (the main
+  // thread) ending before the others stays a zombie until the process ends. It never runs a handler
+  // again (a poke there waited its second out at every drain, and its holds were never run): gone.
+  const char* state = std::strstr(text, "State:");
+  if (state != nullptr) {
+    state += 6;
+    while (*state == ' ' || *state == '\t') ++state;
+    if (*state == 'Z' || *state == 'X') return false;
+  }
+  const char* line = std::strstr(text, "SigBlk:");
   if (line == nullptr) return false;
   mask = std::strtoull(line + 7, nullptr, 16);
   return true;

@@ -113,6 +113,11 @@
 //     holds stays with it until it unblocks SIGURG or SIGWINCH (the next drain then pokes it), runs
 //     a drain of its own, or exits (then a drain runs it, as above). Drains wait up to a second for
 //     such a thread once, then only look at its mask until it lifts: the rest of the flood goes on.
+//     Its hold also outlives the end of the subscription (remove(), destruction: the teardown waits
+//     a second for it at most, as for any holder, but cannot poke it): when it later unblocks the
+//     signal, the held delivery reaches the signal's actions then, or, if none is left, meets the
+//     disposition restored (SIG_DFL of a realtime signal ends the process); if it exits instead, a
+//     later drain of any object runs it for the actions left, as above.
 //     Start such threads with every signal already blocked (block them in the creating thread
 //     around pthread_create(): the new thread inherits the mask), so that no delivery reaches them.
 //   - A thread created by a thread while it holds (pthread_create() between the hold and its lift)

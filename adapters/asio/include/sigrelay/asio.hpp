@@ -134,6 +134,7 @@
 #if defined(SIGRELAY_ASIO_STANDALONE)
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_state.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
@@ -146,6 +147,7 @@
 #else
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
@@ -312,7 +314,36 @@ struct set_state {
     const int signo = it->signo;
     *it = waiters.back();
     waiters.pop_back();
-    return signo;
+    return signo > 0 ? signo : 0;
+  }
+  // cancel(): the waits now on the descriptor are aborted, so no later delivery is theirs (as in
+  // Asio, where cancel() takes them out of the queue); one already given a number keeps it.
+  void withhold_broadcasts() noexcept {
+    for (waiter& w : waiters) {
+      if (w.signo == 0) w.signo = -1;
+    }
+  }
+  // Per-operation cancellation of wait `id` while on the descriptor (signal_set): no later delivery
+  // is its own (as Asio takes a cancelled operation out of its queue at once), unless one already
+  // was; it and the other waits are woken (the others wait again). Not with `mutex` held.
+  void withdraw(std::uint64_t id) noexcept {
+    const std::lock_guard<std::mutex> lock(mutex);
+    const auto it =
+        std::find_if(waiters.begin(), waiters.end(), [id](const waiter& w) { return w.id == id; });
+    if (closed || it == waiters.end() || it->signo != 0) return;
+    it->signo = -1;
+    ++nudges;
+    error_code ignored;
+    descriptor->cancel(ignored);
+  }
+  // Wakes the waits on the descriptor (they tell this wake-up from a cancel() by `nudges`) when
+  // deliveries are queued for them: a wait that drained the source ahead of them (start() of a later
+  // wait) read the readiness they were waiting for. With `mutex` held.
+  void nudge_if_left_behind() noexcept {
+    if (closed || on_descriptor == 0 || queue.empty()) return;
+    ++nudges;
+    error_code ignored;
+    descriptor->cancel(ignored);
   }
   void broadcast(int signo) noexcept {
     bool woken = false;
@@ -381,11 +412,13 @@ struct set_state {
 
   std::mutex mutex;
   bool closed = false;
-  std::size_t in_flight = 0;    // waits started and not yet resumed (posted, or on the descriptor)
-  std::vector<int> signos;      // a drop-in's signals, for clear() and a fork child
-  unsigned rebuilds = 0;        // subscribe_again_in_child() calls that took
-  unsigned cancels = 0;         // cancel() calls
-  std::vector<waiter> waiters;  // broadcast() (signal_set only)
+  std::size_t in_flight = 0;      // waits started and not yet resumed (posted, or on the descriptor)
+  std::size_t on_descriptor = 0;  // of those, the ones on the descriptor
+  std::vector<int> signos;        // a drop-in's signals, for clear() and a fork child
+  unsigned rebuilds = 0;          // subscribe_again_in_child() calls that took
+  unsigned cancels = 0;           // cancel() calls
+  unsigned nudges = 0;            // nudge_if_left_behind() wake-ups
+  std::vector<waiter> waiters;    // broadcast() (signal_set only)
   std::uint64_t last_waiter = 0;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
@@ -419,6 +452,11 @@ class wait_op {
     {
       std::unique_lock<std::mutex> lock(state->mutex);
       --state->in_flight;
+      const bool was_on_descriptor = on_descriptor_;
+      if (on_descriptor_) {
+        on_descriptor_ = false;
+        --state->on_descriptor;
+      }
       if constexpr (kBroadcast) {
         // A delivery another wait took while this one was on the descriptor is this one's too,
         // whatever woke it (that wait's cancel of the descriptor, a cancel() or per-operation
@@ -427,20 +465,30 @@ class wait_op {
         const int given = waiter_ != 0 ? state->delist(waiter_) : 0;
         waiter_ = 0;
         if (given != 0) {
+          state->nudge_if_left_behind();
           lock.unlock();
           self.complete(error_code{}, given);
           return;
         }
       }
-      // Aborted only because a fork child's set took a new descriptor (no cancel() since, no
-      // per-operation cancellation): a wake-up like any other, so it takes or waits on the new one.
-      if (state->rebuilds != rebuilds_ && state->cancels == cancels_ && ec == net::error::operation_aborted &&
+      // Aborted only because a fork child's set took a new descriptor, or to be woken for deliveries
+      // a later wait drained ahead of it (no cancel() since, no per-operation cancellation): a
+      // wake-up like any other, so it takes or waits on the (new) descriptor.
+      if (was_on_descriptor && (state->rebuilds != rebuilds_ || state->nudges != nudges_) &&
+          state->cancels == cancels_ && ec == net::error::operation_aborted &&
           self.get_cancellation_state().cancelled() == net::cancellation_type::none) {
         ec = {};
       }
       if (!taken_) {
         if (!ec) ec = error_;
         if (!ec && state->closed) ec = net::error::operation_aborted;
+        // Not taken yet, so still pending: a cancel() since it started, or its own cancellation,
+        // aborts it (a wait posted behind others took nothing at its start, as one queued in Asio's
+        // signal_set; its deliveries stay for the others).
+        if (!ec && (state->cancels != cancels_ ||
+                    self.get_cancellation_state().cancelled() != net::cancellation_type::none)) {
+          ec = net::error::operation_aborted;
+        }
         if (!ec && !state->take(result)) {
           ++state->in_flight;
           wait_on_descriptor(self, *state);
@@ -450,6 +498,7 @@ class wait_op {
           if (!ec) state->broadcast(result);
         }
       }
+      state->nudge_if_left_behind();
     }
     // A result taken when its completion was scheduled completes normally, whatever happened since.
     if (taken_) {
@@ -475,6 +524,7 @@ class wait_op {
       return;
     }
     std::unique_lock<std::mutex> lock(state->mutex);
+    cancels_ = state->cancels;
     if (state->closed) {
       error_ = net::error::operation_aborted;
     } else if (state->in_flight == 0) {
@@ -496,9 +546,32 @@ class wait_op {
   void wait_on_descriptor(Self& self, set_state<Executor>& state) {
     rebuilds_ = state.rebuilds;
     cancels_ = state.cancels;
-    if constexpr (kBroadcast) waiter_ = state.enlist();
-    state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+    nudges_ = state.nudges;
+    on_descriptor_ = true;
+    ++state.on_descriptor;
+    if constexpr (kBroadcast) {
+      waiter_ = state.enlist();
+      // Per-operation cancellation goes through the state (withdraw()), so that it and a broadcast
+      // are ordered by the mutex: a delivery given after it is not this wait's. The descriptor's own
+      // wait then takes no part in it.
+      net::cancellation_slot slot = self.get_cancellation_state().slot();
+      if (slot.is_connected()) slot.template emplace<withdrawal>(state_, waiter_);
+      state.descriptor->async_wait(net::posix::descriptor_base::wait_read,
+                                   net::bind_cancellation_slot(net::cancellation_slot(), std::move(self)));
+    } else {
+      state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+    }
   }
+
+  // The cancellation handler of a signal_set's wait on the descriptor.
+  struct withdrawal {
+    withdrawal(const std::shared_ptr<set_state<Executor>>& s, std::uint64_t i) : state(s), id(i) {}
+    void operator()(net::cancellation_type_t) const noexcept {
+      if (const std::shared_ptr<set_state<Executor>> s = state.lock()) s->withdraw(id);
+    }
+    std::weak_ptr<set_state<Executor>> state;
+    std::uint64_t id;
+  };
 
   static constexpr bool kBroadcast = std::is_same_v<Result, int>;  // signal_set (see set_state::broadcast)
 
@@ -511,6 +584,8 @@ class wait_op {
   unsigned rebuilds_ = 0;  // the state's counters when this wait last went on the descriptor
                            // (a wait aborted by a fork child's new descriptor then waits again)
   unsigned cancels_ = 0;
+  unsigned nudges_ = 0;
+  bool on_descriptor_ = false;  // counted in the state's on_descriptor
   // This wait's entry in the state's waiters while on the descriptor (signal_set only: an empty
   // member for signal_event_set, whose operation Asio moves at every step; 8 more bytes cost about
   // 28 instructions per delivery there).
@@ -557,6 +632,7 @@ class set_base {
     if (!state_) return;
     std::lock_guard<std::mutex> lock(state_->mutex);
     ++state_->cancels;
+    state_->withhold_broadcasts();
     if (!state_->closed) {
       error_code ignored;
       state_->descriptor->cancel(ignored);

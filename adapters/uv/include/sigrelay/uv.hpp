@@ -99,7 +99,10 @@ class signal_watcher {
   // As start(), but for one event only, as uv_signal_start_oneshot(): the watcher stops just before
   // the callback runs, so the callback sees is_active() false and may start() again. Unlike
   // uv_signal_start_oneshot(), the signals stay subscribed: later deliveries are recorded, not met
-  // by SIG_DFL, and go to the callback after the next start(). Returns as start().
+  // by SIG_DFL, and go to the callback after the next start(). Also unlike it (libuv 1.44, which
+  // keeps a handle's mode when it is started again on the same signal): start_oneshot() on a started
+  // watcher makes it a oneshot one, and start() after start_oneshot() an ordinary one again.
+  // Returns as start().
   int start_oneshot(callback cb);
   // Stops handing out events; they keep being recorded, and go to the callback after start().
   // Returns 0.
