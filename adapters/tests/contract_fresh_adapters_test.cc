@@ -40,6 +40,7 @@
 
 #include "sigrelay/asio.hpp"
 #include "sigrelay/uv.hpp"
+#include "support/asio_sides.hpp"
 #include "support/child.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
@@ -79,46 +80,15 @@ void finish_sender(pid_t pid) {
 // ---------------------------------------------------------------------------------------------------
 // The Asio drop-in beside Boost.Asio's signal_set.
 
-struct boost_side {
-  using set = net::signal_set;
-  static constexpr bool is_sigrelay = false;
-};
-struct sigrelay_side {
-  using set = sigrelay::asio::signal_set;
-  static constexpr bool is_sigrelay = true;
-};
-struct side_names {
-  template <typename T>
-  static std::string GetName(int) {
-    return T::is_sigrelay ? "Sigrelay" : "Boost";
-  }
-};
+using sigrelay::test::asio_sides::outcome;
+using sigrelay::test::asio_sides::settle;
+using sigrelay::test::asio_sides::side_names;
+using sigrelay::test::asio_sides::sides;
+using sigrelay::test::asio_sides::start_wait;
+
 template <typename T>
 class ContractFreshAsio : public ::testing::Test {};
-using sides = ::testing::Types<boost_side, sigrelay_side>;
 TYPED_TEST_SUITE(ContractFreshAsio, sides, side_names);
-
-struct outcome {
-  bool done = false;
-  error_code ec;
-  int signo = 0;
-};
-
-template <typename Set>
-void start_wait(Set& s, outcome& o) {
-  o = {};
-  s.async_wait([&o](const error_code& ec, int signo) { o = {true, ec, signo}; });
-}
-
-// Runs whatever is ready now, a few rounds (a work guard: Asio's signal_set reads its pipe only when
-// the reactor runs).
-void settle(net::io_context& io) {
-  const auto guard = net::make_work_guard(io);
-  for (int i = 0; i < 3; ++i) {
-    io.restart();
-    io.poll();
-  }
-}
 
 template <typename Pred>
 bool run_until(net::io_context& io, Pred done, std::chrono::milliseconds deadline = 10000ms) {

@@ -54,26 +54,15 @@ using error_code = ::boost::system::error_code;
 using sigrelay::test::is_default_disposition;
 using sigrelay::test::send_from_other_process;
 
+using sigrelay::test::asio_sides::outcome;
 using sigrelay::test::asio_sides::settle;
 using sigrelay::test::asio_sides::side_names;
 using sigrelay::test::asio_sides::sides;
+using sigrelay::test::asio_sides::start_wait;
 
 template <typename T>
 class PeerAsioSideBySide : public ::testing::Test {};
 TYPED_TEST_SUITE(PeerAsioSideBySide, sides, side_names);
-
-// One wait's outcome.
-struct outcome {
-  bool done = false;
-  error_code ec;
-  int signo = 0;
-};
-
-template <typename Set>
-void start_wait(Set& s, outcome& o) {
-  o = {};
-  s.async_wait([&o](const error_code& ec, int signo) { o = {true, ec, signo}; });
-}
 
 // Runs `io` until `done()` or the deadline; fails on the deadline.
 template <typename Pred>

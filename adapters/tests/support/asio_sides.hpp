@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // adapters/tests/support/asio_sides.hpp — what the side-by-side tests of the Asio drop-in share: the
 // two sides of a typed test (Boost.Asio's own signal_set and sigrelay::asio::signal_set, run on the
-// same scenario), and settle(), which runs whatever an io_context has ready now.
+// same scenario), one wait's outcome, and settle(), which runs whatever an io_context has ready now.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -31,6 +31,18 @@ struct side_names {
   }
 };
 using sides = ::testing::Types<boost_side, sigrelay_side>;
+
+// One wait's outcome, and a wait that records it.
+struct outcome {
+  bool done = false;
+  ::boost::system::error_code ec;
+  int signo = 0;
+};
+template <typename Set>
+void start_wait(Set& s, outcome& o) {
+  o = {};
+  s.async_wait([&o](const ::boost::system::error_code& ec, int signo) { o = {true, ec, signo}; });
+}
 
 // Runs whatever is ready now (a few rounds: a completion may post another step). The work guard
 // makes poll() run the reactor even with no operation pending, so that Asio's signal_set reads the
