@@ -268,7 +268,7 @@ struct set_state {
 
   // A drop-in's set in a fork child, from fork_service: the inherited source is dead there (signals.hpp,
   // "Fork"), so a new one subscribes to `signos`. Its descriptor takes the inherited one's place;
-  // waits on the inherited one are aborted by the swap and wait again (wait_op, `rebuilds`). The
+  // waits on the inherited one are aborted by the swap and wait again (wait_op, `rewakes`). The
   // deliveries queued at the fork were the parent's: dropped. If subscribing fails (a signal refused
   // in the child), the set stays dead, as without notify_fork().
   void subscribe_again_in_child() noexcept {
@@ -290,7 +290,7 @@ struct set_state {
       return;
     }
     queue.clear();
-    ++rebuilds;
+    ++rewakes;
   }
 
   // Broadcast (signal_set only): the waits now on the descriptor, each with the signal number a
@@ -332,16 +332,16 @@ struct set_state {
         std::find_if(waiters.begin(), waiters.end(), [id](const waiter& w) { return w.id == id; });
     if (closed || it == waiters.end() || it->signo != 0) return;
     it->signo = -1;
-    ++nudges;
+    ++rewakes;
     error_code ignored;
     descriptor->cancel(ignored);
   }
-  // Wakes the waits on the descriptor (they tell this wake-up from a cancel() by `nudges`) when
+  // Wakes the waits on the descriptor (they tell this wake-up from a cancel() by `rewakes`) when
   // deliveries are queued for them: a wait that drained the source ahead of them (start() of a later
   // wait) read the readiness they were waiting for. With `mutex` held.
   void nudge_if_left_behind() noexcept {
     if (closed || on_descriptor == 0 || queue.empty()) return;
-    ++nudges;
+    ++rewakes;
     error_code ignored;
     descriptor->cancel(ignored);
   }
@@ -415,10 +415,12 @@ struct set_state {
   std::size_t in_flight = 0;      // waits started and not yet resumed (posted, or on the descriptor)
   std::size_t on_descriptor = 0;  // of those, the ones on the descriptor
   std::vector<int> signos;        // a drop-in's signals, for clear() and a fork child
-  unsigned rebuilds = 0;          // subscribe_again_in_child() calls that took
-  unsigned cancels = 0;           // cancel() calls
-  unsigned nudges = 0;            // nudge_if_left_behind() wake-ups
-  std::vector<waiter> waiters;    // broadcast() (signal_set only)
+  // Wake-ups of the waits on the descriptor that are not cancels (a fork child's new descriptor in
+  // subscribe_again_in_child(), withdraw(), nudge_if_left_behind()): such a wait waits again. One
+  // counter for all (each wait keeps a copy, and Asio moves the operation at every step).
+  unsigned rewakes = 0;
+  unsigned cancels = 0;         // cancel() calls
+  std::vector<waiter> waiters;  // broadcast() (signal_set only)
   std::uint64_t last_waiter = 0;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
@@ -474,8 +476,8 @@ class wait_op {
       // Aborted only because a fork child's set took a new descriptor, or to be woken for deliveries
       // a later wait drained ahead of it (no cancel() since, no per-operation cancellation): a
       // wake-up like any other, so it takes or waits on the (new) descriptor.
-      if (was_on_descriptor && (state->rebuilds != rebuilds_ || state->nudges != nudges_) &&
-          state->cancels == cancels_ && ec == net::error::operation_aborted &&
+      if (was_on_descriptor && state->rewakes != rewakes_ && state->cancels == cancels_ &&
+          ec == net::error::operation_aborted &&
           self.get_cancellation_state().cancelled() == net::cancellation_type::none) {
         ec = {};
       }
@@ -544,9 +546,8 @@ class wait_op {
   // With the state's mutex held.
   template <typename Self>
   void wait_on_descriptor(Self& self, set_state<Executor>& state) {
-    rebuilds_ = state.rebuilds;
+    rewakes_ = state.rewakes;
     cancels_ = state.cancels;
-    nudges_ = state.nudges;
     on_descriptor_ = true;
     ++state.on_descriptor;
     if constexpr (kBroadcast) {
@@ -578,14 +579,12 @@ class wait_op {
   std::shared_ptr<set_state<Executor>> state_;
   Executor ex_;
   bool started_ = false;
-  bool taken_ = false;  // result_ holds this wait's result, taken in start()
+  bool taken_ = false;          // result_ holds this wait's result, taken in start()
+  bool on_descriptor_ = false;  // counted in the state's on_descriptor
   Result result_{};
   error_code error_;
-  unsigned rebuilds_ = 0;  // the state's counters when this wait last went on the descriptor
-                           // (a wait aborted by a fork child's new descriptor then waits again)
-  unsigned cancels_ = 0;
-  unsigned nudges_ = 0;
-  bool on_descriptor_ = false;  // counted in the state's on_descriptor
+  unsigned rewakes_ = 0;  // the state's counters when this wait last went on the descriptor (or, for
+  unsigned cancels_ = 0;  // cancels_, started): a wake-up that is not a cancel then waits again
   // This wait's entry in the state's waiters while on the descriptor (signal_set only: an empty
   // member for signal_event_set, whose operation Asio moves at every step; 8 more bytes cost about
   // 28 instructions per delivery there).
