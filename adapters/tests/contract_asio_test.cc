@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "support/asio_sides.hpp"
 #include "support/child.hpp"
 #include "support/platform.hpp"
 #include "support/signal_helpers.hpp"
@@ -68,12 +69,7 @@ using sigrelay::test::snapshot;
 using sigrelay::test::install_prior_state;
 using sigrelay::test::prior_handler_calls;
 
-// One wait's outcome.
-struct outcome {
-  bool done = false;
-  error_code ec;
-  int signo = 0;
-};
+using sigrelay::test::asio_sides::outcome;
 
 // Header, "Cancellation": "A wait whose result is already taken (its handler already scheduled)
 // completes normally. Destroying the object cancels its waits likewise"; and the drop-in: "changing

@@ -80,6 +80,7 @@ void finish_sender(pid_t pid) {
 // ---------------------------------------------------------------------------------------------------
 // The Asio drop-in beside Boost.Asio's signal_set.
 
+using sigrelay::test::asio_sides::expect_completed;
 using sigrelay::test::asio_sides::outcome;
 using sigrelay::test::asio_sides::settle;
 using sigrelay::test::asio_sides::side_names;
@@ -99,16 +100,6 @@ bool run_until(net::io_context& io, Pred done, std::chrono::milliseconds deadlin
     io.run_for(10ms);
   }
   return done();
-}
-
-void expect_completed(const outcome& o, int signo, const char* what) {
-  EXPECT_TRUE(o.done) << what << ": not completed";
-  if (signo == 0) {
-    EXPECT_EQ(net::error::operation_aborted, o.ec) << what << ": " << o.ec.message();
-  } else {
-    EXPECT_FALSE(o.ec) << what << ": " << o.ec.message();
-    EXPECT_EQ(signo, o.signo) << what;
-  }
 }
 
 // Several waits on one set: one delivery completes all of them with its number; the next delivery

@@ -54,6 +54,7 @@ using error_code = ::boost::system::error_code;
 using sigrelay::test::is_default_disposition;
 using sigrelay::test::send_from_other_process;
 
+using sigrelay::test::asio_sides::expect_completed;
 using sigrelay::test::asio_sides::outcome;
 using sigrelay::test::asio_sides::settle;
 using sigrelay::test::asio_sides::side_names;
@@ -73,17 +74,6 @@ void run_until(net::io_context& io, Pred done, std::chrono::milliseconds deadlin
     io.run_for(10ms);
   }
   EXPECT_TRUE(done()) << "timed out";
-}
-
-// Expects `o` to have completed with `signo` (0: with operation_aborted).
-void expect_completed(const outcome& o, int signo, const char* what) {
-  EXPECT_TRUE(o.done) << what << ": not completed";
-  if (signo == 0) {
-    EXPECT_EQ(net::error::operation_aborted, o.ec) << what << ": " << o.ec.message();
-  } else {
-    EXPECT_FALSE(o.ec) << what << ": " << o.ec.message();
-    EXPECT_EQ(signo, o.signo) << what;
-  }
 }
 
 // "If a signal is registered with a signal_set, and the signal occurs when there are no waiting

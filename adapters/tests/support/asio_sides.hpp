@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -42,6 +43,17 @@ template <typename Set>
 void start_wait(Set& s, outcome& o) {
   o = {};
   s.async_wait([&o](const ::boost::system::error_code& ec, int signo) { o = {true, ec, signo}; });
+}
+
+// Expects `o` to have completed with `signo` (0: with operation_aborted).
+inline void expect_completed(const outcome& o, int signo, const char* what) {
+  EXPECT_TRUE(o.done) << what << ": not completed";
+  if (signo == 0) {
+    EXPECT_EQ(::boost::asio::error::operation_aborted, o.ec) << what << ": " << o.ec.message();
+  } else {
+    EXPECT_FALSE(o.ec) << what << ": " << o.ec.message();
+    EXPECT_EQ(signo, o.signo) << what;
+  }
 }
 
 // Runs whatever is ready now (a few rounds: a completion may post another step). The work guard
