@@ -414,6 +414,9 @@ TYPED_TEST(ContractFreshAsio, EveryDeliveryWithoutAWaitIsQueued) {
 // the kernel accepted is one completion, then a further wait stays pending.
 TYPED_TEST(ContractFreshAsio, EveryRealtimeDeliveryWithoutAWaitIsQueued) {
   if (sigrelay::test::kUnderTsan) GTEST_SKIP() << "ThreadSanitizer loses bursts of one realtime signal";
+  // Past its ring, sigrelay's side relies on holds, which the posix layer does not have: there a full
+  // ring counts the rest in dropped() (signals.hpp, "Realtime floods"), which signal_set cannot show.
+  if (TypeParam::is_sigrelay) SIGRELAY_SKIP_WITHOUT_HOLDS();
   SIGRELAY_IN_CHILD([] {
     const int rt = SIGRTMIN + 1;
     net::io_context io;
@@ -516,6 +519,9 @@ TEST(ContractFreshAsioEvents, TwoWaitsTwoDeliveriesRecordedBeforeTheSecondWaitSt
 // queued delivery handed out, the three waits are pending again (nothing left behind, none stuck).
 TYPED_TEST(ContractFreshAsio, ARealtimeFloodWithSeveralWaitsPendingOnOneCpu) {
   if (sigrelay::test::kUnderTsan) GTEST_SKIP() << "ThreadSanitizer loses bursts of one realtime signal";
+  // Past its ring, sigrelay's side relies on holds, which the posix layer does not have: there a full
+  // ring counts the rest in dropped() (signals.hpp, "Realtime floods"), which signal_set cannot show.
+  if (TypeParam::is_sigrelay) SIGRELAY_SKIP_WITHOUT_HOLDS();
   SIGRELAY_IN_CHILD(
       [] {
         ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
