@@ -48,6 +48,23 @@ constexpr int kMore = 200;
 // What a worker does once the consumer has given up on it.
 enum class then { unblock_pokes, unblock_signal, unblock_all, drain_own, exit };
 
+// Blocks (SIG_BLOCK) or unblocks (SIG_UNBLOCK) `signo` in the calling thread; pthread_sigmask()'s result.
+int mask_one(int how, int signo) {
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  return pthread_sigmask(how, &one, nullptr);
+}
+
+// The options of the object under test: a two-record ring, full after two deliveries, so that the
+// holders hold the next ones.
+sigrelay::signals_options tiny_ring(backend kind) {
+  sigrelay::signals_options options;
+  options.backend = kind;
+  options.realtime_capacity = 1;  // 2 records
+  return options;
+}
+
 // A worker that sends `count` deliveries of `rt` (values first, first + 1, ...) with everything but
 // `rt` as it was, so that it takes them itself, then blocks every signal (the pokes too) and waits
 // for go(); then does `what` and, unless it exits, sleeps until finish().
@@ -58,10 +75,7 @@ class holder {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     thread_ = std::thread([=, this] {
-      sigset_t one;
-      sigemptyset(&one);
-      sigaddset(&one, rt);
-      EXPECT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+      EXPECT_EQ(0, mask_one(SIG_UNBLOCK, rt));
       for (int i = first; i < first + count; ++i) {
         union sigval v {};
         v.sival_int = i;
@@ -148,14 +162,8 @@ std::thread start_sender(int rt, int first, int count) {
 // every delivery must be accounted for by the end.
 void run_case(backend kind, int workers, then what) {
   const int rt = SIGRTMIN + 2;
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, rt);
-  ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &one, nullptr));  // the workers take the first ones
-  sigrelay::signals_options options;
-  options.backend = kind;
-  options.realtime_capacity = 1;  // 2 records
-  sigrelay::signals sigs({rt}, options);
+  ASSERT_EQ(0, mask_one(SIG_BLOCK, rt));  // the workers take the first ones
+  sigrelay::signals sigs({rt}, tiny_ring(kind));
   std::optional<sigrelay::signals> own;  // the workers' own object, for then::drain_own
   if (what == then::drain_own) own.emplace(std::initializer_list<int>{SIGUSR2});
   std::atomic<std::uint64_t> registry{0};  // another action of the signal
@@ -174,7 +182,7 @@ void run_case(backend kind, int workers, then what) {
     for (int w = 1; w < workers; ++w) h.insert(kFirst + w - 1);
     return h;
   }();
-  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+  ASSERT_EQ(0, mask_one(SIG_UNBLOCK, rt));
   tally t;
   const auto deadline = std::chrono::steady_clock::now() + 30s;  // the watchdog allows 90 s
   // The drains give up on the holders (a second each, once), then the flood goes on.
@@ -259,20 +267,14 @@ TEST_P(ContractGivenUp, TheObjectDestroyedWhileAHolderBlocksThePokes) {
   SIGRELAY_IN_CHILD(
       [kind] {
         const int rt = SIGRTMIN + 2;
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, rt);
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &one, nullptr));
-        sigrelay::signals_options options;
-        options.backend = kind;
-        options.realtime_capacity = 1;
-        auto sigs = std::make_unique<sigrelay::signals>(std::initializer_list<int>{rt}, options);
+        ASSERT_EQ(0, mask_one(SIG_BLOCK, rt));
+        auto sigs = std::make_unique<sigrelay::signals>(std::initializer_list<int>{rt}, tiny_ring(kind));
         std::atomic<std::uint64_t> registry{0};
         const sigrelay::action_id counter = sigrelay::add_action(rt, sigrelay::relay::add_count(registry));
         holder h(rt, 0, kFirst, then::unblock_all, nullptr);
         while (!h.ready()) std::this_thread::sleep_for(1ms);
         ASSERT_TRUE(wait_for_holders(1));
-        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+        ASSERT_EQ(0, mask_one(SIG_UNBLOCK, rt));
         tally t;
         const auto deadline = std::chrono::steady_clock::now() + 20s;
         while (t.events < 2 && std::chrono::steady_clock::now() < deadline) t.take(sigs->wait_for(50ms));
@@ -301,20 +303,14 @@ TEST_P(ContractGivenUp, TheObjectDestroyedThenTheHolderExits) {
   SIGRELAY_IN_CHILD(
       [kind] {
         const int rt = SIGRTMIN + 2;
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, rt);
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &one, nullptr));
-        sigrelay::signals_options options;
-        options.backend = kind;
-        options.realtime_capacity = 1;
-        auto sigs = std::make_unique<sigrelay::signals>(std::initializer_list<int>{rt}, options);
+        ASSERT_EQ(0, mask_one(SIG_BLOCK, rt));
+        auto sigs = std::make_unique<sigrelay::signals>(std::initializer_list<int>{rt}, tiny_ring(kind));
         std::atomic<std::uint64_t> registry{0};
         const sigrelay::action_id counter = sigrelay::add_action(rt, sigrelay::relay::add_count(registry));
         holder h(rt, 0, kFirst, then::exit, nullptr);
         while (!h.ready()) std::this_thread::sleep_for(1ms);
         ASSERT_TRUE(wait_for_holders(1));
-        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+        ASSERT_EQ(0, mask_one(SIG_UNBLOCK, rt));
         tally t;
         t.take(sigs->pending());
         EXPECT_EQ(2U, t.events);
@@ -341,18 +337,12 @@ TEST_P(ContractGivenUp, TheOnlySubscriberDestroyedWhileAHolderBlocksThePokes) {
   const int rt = SIGRTMIN + 2;
   const int status = sigrelay::test::run_in_child(
       [kind, rt] {
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, rt);
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &one, nullptr));
-        sigrelay::signals_options options;
-        options.backend = kind;
-        options.realtime_capacity = 1;
-        auto sigs = std::make_unique<sigrelay::signals>(std::initializer_list<int>{rt}, options);
+        ASSERT_EQ(0, mask_one(SIG_BLOCK, rt));
+        auto sigs = std::make_unique<sigrelay::signals>(std::initializer_list<int>{rt}, tiny_ring(kind));
         holder h(rt, 0, kFirst, then::unblock_all, nullptr);
         while (!h.ready()) std::this_thread::sleep_for(1ms);
         ASSERT_TRUE(wait_for_holders(1));
-        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+        ASSERT_EQ(0, mask_one(SIG_UNBLOCK, rt));
         tally t;
         t.take(sigs->pending());
         EXPECT_EQ(2U, t.events);
@@ -375,24 +365,18 @@ TEST_P(ContractGivenUp, TheOnlySubscriberDestroyedWhileAHolderBlocksThePokes) {
 // thread, must get every delivery, without a second's stall per drain.
 void main_thread_exits_holding(backend kind, bool block_pokes) {
   const int rt = SIGRTMIN + 2;
-  sigrelay::signals_options options;
-  options.backend = kind;
-  options.realtime_capacity = 1;
   static std::optional<sigrelay::signals> sigs;  // outlives the main thread
   static std::atomic<std::uint64_t> registry{0};
   static std::atomic<bool> exited{false};
-  sigs.emplace(std::initializer_list<int>{rt}, options);
+  sigs.emplace(std::initializer_list<int>{rt}, tiny_ring(kind));
   sigrelay::add_action(rt, sigrelay::relay::add_count(registry));
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   std::thread consumer([rt] {  // every signal blocked until the main thread is gone
     while (!exited.load()) std::this_thread::sleep_for(1ms);
-    std::this_thread::sleep_for(100ms);  // the leader is a zombie by now
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, rt);
-    EXPECT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));  // it takes the flood
+    std::this_thread::sleep_for(100ms);       // the leader is a zombie by now
+    EXPECT_EQ(0, mask_one(SIG_UNBLOCK, rt));  // it takes the flood
     std::thread sender = start_sender(rt, kFirst, kMore);
     tally t;
     const auto deadline = std::chrono::steady_clock::now() + 40s;
@@ -413,10 +397,7 @@ void main_thread_exits_holding(backend kind, bool block_pokes) {
   });
   consumer.detach();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, rt);
-  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+  ASSERT_EQ(0, mask_one(SIG_UNBLOCK, rt));
   for (int i = 0; i < kFirst; ++i) {
     union sigval v {};
     v.sival_int = i;
