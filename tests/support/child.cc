@@ -2,6 +2,8 @@
 // tests/support/child.cc — see child.hpp.
 #include "support/child.hpp"
 
+#include <dlfcn.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +15,38 @@
 #include <thread>
 
 #include "sigrelay/registry.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+#define SIGRELAY_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SIGRELAY_TEST_TSAN 1
+#endif
+#endif
+
+#if defined(SIGRELAY_TEST_TSAN)
+// ThreadSanitizer only: the test programs' fork() readies the child for signals before returning.
+//
+// ThreadSanitizer (GCC 12's libtsan) sets up a thread's signal bookkeeping lazily, at the thread's
+// first blocking call (poll, sigwait, nanosleep, ...), and a fork child starts without it. A signal
+// that arrives while that set-up runs is lost inside ThreadSanitizer: its handler, finding no
+// bookkeeping yet, makes a second one and parks the signal there, and the interrupted set-up then
+// installs its own, empty one. No handler of the program ever runs for it. A test whose child says
+// "ready" and is signalled at once hits that window at the child's first wait: about one run in three
+// of FollowFork.AWorkerReceivesSigtermThroughTheParentsObject, one in five of
+// TerminationSenders/tgkill (strace shows the set-up's 72 KiB mmap() twice, the second inside the
+// handler, and sigrelay's trampoline is never called). So here the child makes one blocking call
+// (poll() on nothing, at once) before fork() returns to the test: the set-up is over before the child
+// can say it is ready. Defined in this file, which every test that forks through run_in_child()
+// links, so that the executable's fork() comes before ThreadSanitizer's (which it then calls).
+extern "C" pid_t fork() {
+  using fork_fn = pid_t (*)();
+  static const auto next = reinterpret_cast<fork_fn>(dlsym(RTLD_NEXT, "fork"));
+  const pid_t pid = next();
+  if (pid == 0) (void)poll(nullptr, 0, 0);
+  return pid;
+}
+#endif
 
 namespace sigrelay::test {
 
