@@ -561,9 +561,7 @@ struct detail::signals_core {
     if (sink.fd_wanted.load(std::memory_order_seq_cst)) return;
     sink.fd_wanted.store(true, std::memory_order_seq_cst);
     if ((sink.state.load(std::memory_order_seq_cst) & detail::sink::notified) == 0 || foreign()) return;
-    sink.state.fetch_or(detail::sink::fd_armed, std::memory_order_seq_cst);
-    detail::sys::write_wakeup(sink.event_fd);
-    detail::flag_unarmed_write(sink);
+    detail::write_flagged<detail::sys::write_wakeup>(sink);
   }
 
   // A stop callback of wait(std::stop_token), after it set the wait's flag (see the notes at the top).
@@ -573,11 +571,8 @@ struct detail::signals_core {
     if ((old & detail::sink::waiting) != 0) detail::futex_wake(&sink.state);
     // A wait that polls the fds (signalfd backend, or any backend under ThreadSanitizer); flagged
     // like a delivery's wake-up, so that the drain after it reads it.
-    if (kind == backend::signalfd || detail::os::wait_polls_fd) {
-      sink.state.fetch_or(detail::sink::fd_armed, std::memory_order_seq_cst);
-      detail::sys::write_wakeup(sink.event_fd);
-      detail::flag_unarmed_write(sink);
-    }
+    if (kind == backend::signalfd || detail::os::wait_polls_fd)
+      detail::write_flagged<detail::sys::write_wakeup>(sink);
   }
 };
 
@@ -877,10 +872,8 @@ void rearm(detail::signals_core& c) noexcept {
     s.state.fetch_or(sink::notified, std::memory_order_seq_cst);
     return;
   }
-  s.state.fetch_or(sink::notified | sink::fd_armed, std::memory_order_seq_cst);
-  if (c.foreign()) return;
-  detail::sys::write_wakeup(s.event_fd);
-  detail::flag_unarmed_write(s);
+  s.state.fetch_or(sink::notified, std::memory_order_seq_cst);
+  if (!c.foreign()) detail::write_flagged<detail::sys::write_wakeup>(s);
 }
 
 // The reader half of the seqlock in src/handler/sink.cc (no fences): the first sequence load and
@@ -1187,13 +1180,8 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
   if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
-  if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0) {
-    s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
-    if (!c.foreign()) {
-      detail::sys::write_wakeup(s.event_fd);
-      detail::flag_unarmed_write(s);
-    }
-  }
+  if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0 && !c.foreign())
+    detail::write_flagged<detail::sys::write_wakeup>(s);
 }
 
 #if SIGRELAY_LINUX

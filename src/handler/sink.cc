@@ -96,9 +96,7 @@ void notify(sink& s) noexcept {
   // (Was: ask the kernel. getpid() is one cheap system call, paid only on this path, which makes
   // a system call anyway, and only once until the consumer drains.
   if (s.owner != verified_pid()) return;
-  s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
-  write_wakeup(s.event_fd);
-  flag_unarmed_write(s);
+  write_flagged<write_wakeup>(s);
 }
 
 // Signal context. Whether the ring of `s` has fewer than s.reserve free cells for realtime `signo`.

@@ -34,13 +34,14 @@
 //   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies. A delivery
 //   that notifies between that clear and the consumer's read of the eventfd may have its write
 //   consumed by that read; so if NOTIFIED is set again once the scan is done, the consumer writes
-//   the eventfd itself (a spurious wake-up at worst, never a lost one). Every such write sets
-//   FD_ARMED before it and, if FD_ARMED is clear once it is done (a drain cleared it in between and
-//   may have read before the write landed), FD_STALE (flag_unarmed_write()): a drain reads the
-//   eventfd exactly when one of the two is set, so an empty drain makes no system call and the
-//   eventfd is never left readable with nothing to say. close() sets CLOSED, then
-//   writes the eventfd for good; a drain racing it may read that write away, so every eventfd read of
-//   a drain is followed by a check of CLOSED and, if set, a write that puts it back.
+//   the eventfd itself (a spurious wake-up at worst, never a lost one). Every such write (all go
+//   through write_flagged()) sets FD_ARMED before it and, if FD_ARMED is clear once it is done (a
+//   drain cleared it in between and may have read before the write landed), FD_STALE
+//   (flag_unarmed_write()): a drain reads the eventfd exactly when one of the two is set, so an
+//   empty drain makes no system call and the eventfd is never left readable with nothing to say.
+//   close() sets CLOSED, then writes the eventfd for good; a drain racing it may read that write
+//   away, so every eventfd read of a drain is followed by a check of CLOSED and, if set, a write
+//   that puts it back.
 // - A delivery running on the consumer's own thread while the consumer is inside wait()/drain (the
 //   kernel tends to pick the sleeping main thread) skips the wake-up system call: the consumer
 //   re-checks `state` before it sleeps and after it wakes. `t_consumer_of` says which sink that is.
@@ -161,6 +162,18 @@ void futex_wake(std::atomic<std::uint32_t>* word) noexcept;
 inline void flag_unarmed_write(sink& s) noexcept {
   if ((s.state.load(std::memory_order_seq_cst) & sink::fd_armed) == 0)
     s.state.fetch_or(sink::fd_stale, std::memory_order_seq_cst);
+}
+
+// Signal context (async-signal-safe when `Write` is; ordinary code calls it too). Every write of the
+// eventfd for a wake-up goes through here: FD_ARMED before the write, flag_unarmed_write() after it,
+// so that a drain reads it (see the wake-up notes at the top). `Write` is the handler's own
+// async-signal-safe write_wakeup() (relays.hpp) in signal context, or sys::write_wakeup() (with its
+// test hooks) in ordinary code.
+template <void (*Write)(int) noexcept>
+inline void write_flagged(sink& s) noexcept {
+  s.state.fetch_or(sink::fd_armed, std::memory_order_seq_cst);
+  Write(s.event_fd);
+  flag_unarmed_write(s);
 }
 
 }  // namespace sigrelay::detail
