@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <thread>
 
 #include "sigrelay/registry.hpp"
@@ -25,26 +27,52 @@
 #endif
 
 #if defined(SIGRELAY_TEST_TSAN)
-// ThreadSanitizer only: the test programs' fork() readies the child for signals before returning.
+// ThreadSanitizer only: the test programs' fork() and pthread_create() ready the new process or
+// thread for signals before any test code runs in it.
 //
 // ThreadSanitizer (GCC 12's libtsan) sets up a thread's signal bookkeeping lazily, at the thread's
 // first blocking call (poll, sigwait, nanosleep, ...), and a fork child starts without it. A signal
 // that arrives while that set-up runs is lost inside ThreadSanitizer: its handler, finding no
 // bookkeeping yet, makes a second one and parks the signal there, and the interrupted set-up then
-// installs its own, empty one. No handler of the program ever runs for it. A test whose child says
-// "ready" and is signalled at once hits that window at the child's first wait: about one run in three
-// of FollowFork.AWorkerReceivesSigtermThroughTheParentsObject, one in five of
-// TerminationSenders/tgkill (strace shows the set-up's 72 KiB mmap() twice, the second inside the
-// handler, and sigrelay's trampoline is never called). So here the child makes one blocking call
-// (poll() on nothing, at once) before fork() returns to the test: the set-up is over before the child
-// can say it is ready. Defined in this file, which every test that forks through run_in_child()
-// links, so that the executable's fork() comes before ThreadSanitizer's (which it then calls).
+// installs its own, empty one. No handler of the program ever runs for it. A test whose child or
+// thread says "ready" and is signalled at once hits that window at its first wait: about one run in
+// three of FollowFork.AWorkerReceivesSigtermThroughTheParentsObject, one in five of
+// TerminationSenders/tgkill, 4 of 30 of Registry.TgkillReachesTheChosenThreadAndSigqueueCarriesItsValue
+// (strace shows the set-up's 72 KiB mmap() twice, the second inside the handler, and sigrelay's
+// trampoline is never called). So here the new child or thread makes one blocking call (poll() on
+// nothing, returning at once) first: the set-up is over before it can say it is ready. Defined in
+// this file, which every test that forks through run_in_child() links, so that the executable's
+// definitions come before ThreadSanitizer's (which they call: RTLD_NEXT); std::thread reaches this
+// pthread_create() too, since the executable exports what the shared libraries it links use.
 extern "C" pid_t fork() {
   using fork_fn = pid_t (*)();
   static const auto next = reinterpret_cast<fork_fn>(dlsym(RTLD_NEXT, "fork"));
   const pid_t pid = next();
   if (pid == 0) (void)poll(nullptr, 0, 0);
   return pid;
+}
+
+namespace {
+struct thread_start {
+  void* (*fn)(void*);
+  void* arg;
+};
+void* primed_start(void* p) {
+  const thread_start start = *static_cast<thread_start*>(p);
+  delete static_cast<thread_start*>(p);
+  (void)poll(nullptr, 0, 0);
+  return start.fn(start.arg);
+}
+}  // namespace
+
+extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  using create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static const auto next = reinterpret_cast<create_fn>(dlsym(RTLD_NEXT, "pthread_create"));
+  auto* const start = new (std::nothrow) thread_start{fn, arg};
+  if (start == nullptr) return next(thread, attr, fn, arg);
+  const int r = next(thread, attr, primed_start, start);
+  if (r != 0) delete start;
+  return r;
 }
 #endif
 
