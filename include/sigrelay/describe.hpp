@@ -149,7 +149,9 @@ SIGRELAY_EXPORT std::ostream& operator<<(std::ostream& os, const signal_descript
 // run) is reported all the same: that cannot be told apart; a thread that blocks the signal; a
 // replacement that came and went between two checks. Not a loss: the SIG_DFL that sigrelay's own
 // relay::emulate_default() (relay::default_action(), default_if_set()) sets for a moment to stop
-// the process with a stop signal (relays.hpp).
+// the process with a stop signal (relays.hpp): a check of that signal that such a stop may overlap
+// reports nothing for it, and a replacement made meanwhile is reported by the first check after the
+// stop (the emulation puts sigrelay's handler back only over its own SIG_DFL).
 // When: only when called (check_ownership()), or every `interval` on the watcher's thread
 // (ownership_watch). Nothing is checked in signal context or on the hot path.
 
