@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: MIT
+// adapters/tests/contract_loops_adapters_test.cc — an adversarial audit of the event-loop adapters
+// (<sigrelay/event.hpp>, <sigrelay/uv.hpp>) and the coroutine channel (<sigrelay/coro.hpp>) under the
+// hostile conditions the other adapter tests leave out:
+// - _Fork() (no fork handlers) inside a callback, with the child set up again as the headers say
+//   (after_fork_in_child(), then event_reinit() / uv_loop_fork()): the rest of the drained batch is
+//   the parent's, as after fork().
+// - event_base_loopbreak() after every event of a realtime flood on one CPU: received + dropped ==
+//   sent, each value once and in order.
+// - Another thread tearing its own watcher (on its own base/loop) down in the middle of a realtime
+//   flood that a watcher on this thread receives: that one still gets everything.
+// - uv_close() semantics: close() from inside the callback in the middle of a batch, on_closed once,
+//   from the loop, after the callback; unref() surviving stop() and start().
+// - The channel destroyed with a coroutine suspended in next() whose resumption is posted to a queue
+//   run only after the channel is gone; an earlier handler leaving by siglongjmp().
+// Each test quotes the promise it checks; each body runs in a forked child under a watchdog.
+#include <gtest/gtest.h>
+
+#include <event2/event.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <csetjmp>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "sigrelay/coro.hpp"
+#include "sigrelay/event.hpp"
+#include "sigrelay/registry.hpp"
+#include "sigrelay/uv.hpp"
+#include "support/child.hpp"
+#include "support/event_base.hpp"
+#include "support/flood_limit.hpp"
+#include "support/platform.hpp"
+#include "support/signal_helpers.hpp"
+#include "support/signal_state.hpp"
+#include "support/uv_loop.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sigrelay::signal_event;
+using sigrelay::test::exited_with;
+using sigrelay::test::wait_with_deadline;
+
+// Whether a realtime delivery that finds a ring full can be held in the kernel (signals.hpp): not
+// under ThreadSanitizer nor on the posix platform layer, where such a delivery is counted by
+// dropped() instead. Where holds work, a flood arrives whole and in order.
+bool holds_possible() { return !sigrelay::test::kUnderTsan && !sigrelay::test::posix_platform(); }
+
+// Forks a process that sigqueue()s `signo` to this process `n` times, with values 0 .. n-1, retrying
+// on EAGAIN; it runs while the caller runs its loop. Wait for it with wait_with_deadline().
+pid_t start_queue_sender(int signo, int n) {
+  std::fflush(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < n; ++i) {
+      union sigval v {};
+      v.sival_int = i;
+      while (sigqueue(parent, signo, v) != 0) usleep(100);
+      if (sigrelay::test::kUnderTsan) usleep(20000);  // see send_from_other_process()
+    }
+    _exit(0);
+  }
+  return pid;
+}
+
+// Checks a flood's outcome: every value handed out or counted, none twice; in order where holds work.
+void expect_whole_flood(const std::vector<int>& values, std::uint64_t total, std::uint64_t dropped, int n) {
+  EXPECT_EQ(static_cast<std::uint64_t>(n), total + dropped) << "received + dropped != sent";
+  EXPECT_EQ(values.size(), total);
+  std::vector<int> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_TRUE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) << "a value came twice";
+  if (holds_possible()) {
+    std::vector<int> want;
+    for (int i = 0; i < n; ++i) want.push_back(i);
+    EXPECT_EQ(want, values);
+    EXPECT_EQ(0U, dropped);
+  } else {
+    EXPECT_TRUE(std::is_sorted(values.begin(), values.end()));
+  }
+}
+
+// --- _Fork() inside the callback ---------------------------------------------------------------------
+
+// The callback's side of the _Fork() tests: the first event _Fork()s; the child sets itself up as
+// signals.hpp says ("Call sigrelay::after_fork_in_child() first thing in such a child"), then its
+// loop (`reinit`), and sends itself SIGUSR2: it must get that one, and only that one.
+struct underscore_fork_in_callback {
+  pid_t forked = -1;
+  std::vector<signal_event> parent_got;
+  std::vector<signal_event> child_got;
+  // Returns true when the watcher is to be stopped (closed).
+  template <class Reinit>
+  bool on_event(const signal_event& e, Reinit reinit) {
+    if (forked < 0) {
+      std::fflush(nullptr);
+      forked = _Fork();
+      if (forked == 0) {
+        alarm(10);
+        sigrelay::after_fork_in_child();
+        if (!reinit()) _exit(30);
+        kill(getpid(), SIGUSR2);
+      } else {
+        parent_got.push_back(e);
+      }
+      return false;
+    }
+    if (forked == 0) {
+      child_got.push_back(e);
+      return e.signo == SIGUSR2 && e.last.pid == getpid();
+    }
+    parent_got.push_back(e);
+    return parent_got.size() == 3;
+  }
+  // In the child, after its loop returned: the exit code.
+  int child_code() const {
+    if (child_got.size() != 1) return 31;  // (more: the rest of the parent's batch was handed out here)
+    if (child_got[0].signo != SIGUSR2 || child_got[0].last.pid != getpid() || child_got[0].count != 1)
+      return 32;
+    return 0;
+  }
+  void check_parent() const {
+    ASSERT_GT(forked, 0);
+    EXPECT_TRUE(exited_with(wait_with_deadline(forked, 20), 0))
+        << "31: the child's callback got the rest of the parent's batch (or not its own signal), 30: "
+           "reinit failed";
+    ASSERT_EQ(3U, parent_got.size());
+    std::vector<int> signos;
+    for (const signal_event& e : parent_got) signos.push_back(e.signo);
+    std::sort(signos.begin(), signos.end());
+    EXPECT_EQ((std::vector<int>{SIGHUP, SIGUSR1, SIGUSR2}), signos);
+  }
+};
+
+// event.hpp, "Fork": "Events the parent had recorded or drained but not handed out are dropped in the
+// child (the parent hands them out)." signals.hpp: after _Fork() "the same happens when
+// after_fork_in_child() runs". Three standard signals recorded before start() make one drained
+// batch; the callback _Fork()s on the first. The child, set up again (after_fork_in_child(),
+// event_reinit()), must not be handed the other two: they are the parent's, which hands them out.
+TEST(LoopsEvent, UnderscoreForkInsideTheCallbackLeavesTheRestOfTheBatchToTheParent) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
+    sigrelay::test::base b;
+    underscore_fork_in_callback f;
+    {
+      sigrelay::event::signal_watcher w(b.get(), {SIGHUP, SIGUSR1, SIGUSR2});
+      ASSERT_EQ(0, kill(getpid(), SIGHUP));
+      ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+      ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+      ASSERT_EQ(0, w.start([&](const signal_event& e) {
+        if (f.on_event(e, [&] { return event_reinit(b.get()) == 0; })) w.stop();
+      }));
+      event_base_dispatch(b.get());
+    }
+    if (f.forked == 0) _exit(f.child_code());
+    f.check_parent();
+  });
+}
+
+// uv.hpp, "Fork": the same promise, after uv_loop_fork() in a child of _Fork().
+TEST(LoopsUv, UnderscoreForkInsideTheCallbackLeavesTheRestOfTheBatchToTheParent) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
+    sigrelay::test::loop l;
+    sigrelay::uv::signal_watcher w(l.get(), {SIGHUP, SIGUSR1, SIGUSR2});
+    underscore_fork_in_callback f;
+    ASSERT_EQ(0, kill(getpid(), SIGHUP));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+    ASSERT_EQ(0, w.start([&](const signal_event& e) {
+      if (f.on_event(e, [&] { return uv_loop_fork(l.get()) == 0; })) w.close();
+    }));
+    uv_run(l.get(), UV_RUN_DEFAULT);
+    if (f.forked == 0) {
+      uv_run(l.get(), UV_RUN_NOWAIT);
+      _exit(f.child_code());
+    }
+    f.check_parent();
+  });
+}
+
+// --- Floods --------------------------------------------------------------------------------------------
+
+// event.hpp, "Callback": "Each activation hands out one drained batch ... Events left when the
+// callback stops ... stay queued"; dropped(): "Realtime deliveries lost to a full ring". The callback
+// calls event_base_loopbreak() on every event of a realtime sigqueue() flood, sent from another
+// process while everything shares one CPU; the test dispatches again and again until every value is
+// handed out or counted. Breaking the loop must lose nothing: received + dropped == sent, each value
+// once (in order where holds work).
+TEST(LoopsEvent, LoopbreakAfterEveryEventOfARealtimeFloodOnOneCpuLosesNothing) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int rt = SIGRTMIN + 5, n = sigrelay::test::kUnderTsan ? 60 : 400;
+        sigrelay::test::prepare_signals({rt});
+        sigrelay::test::base b;
+        sigrelay::event::signal_watcher w(b.get(), {rt});
+        std::vector<int> values;
+        std::uint64_t total = 0;
+        ASSERT_EQ(0, w.start([&](const signal_event& e) {
+          EXPECT_EQ(rt, e.signo);
+          total += e.count;
+          values.push_back(e.last.value.sival_int);
+          event_base_loopbreak(b.get());
+        }));
+        // A 10 ms timer breaks the loop too, so that a lost delivery fails the test instead of
+        // leaving event_base_dispatch() asleep until the watchdog.
+        ::event* tick = event_new(
+            b.get(), -1, EV_PERSIST,
+            [](evutil_socket_t, short, void* arg) { event_base_loopbreak(static_cast<event_base*>(arg)); },
+            b.get());
+        const timeval ms10{0, 10000};
+        event_add(tick, &ms10);
+        const pid_t sender = start_queue_sender(rt, n);
+        const auto end = std::chrono::steady_clock::now() + 30s;
+        int dispatches = 0;
+        while (total + w.dropped() < static_cast<std::uint64_t>(n) &&
+               std::chrono::steady_clock::now() < end) {
+          event_base_dispatch(b.get());
+          ++dispatches;
+        }
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 20), 0));
+        // Whatever is still on its way (nothing, if the counts are right) is taken now.
+        event_base_loop(b.get(), EVLOOP_NONBLOCK);
+        event_free(tick);
+        EXPECT_GT(dispatches, 1);
+        expect_whole_flood(values, total, w.dropped(), n);
+      },
+      60);
+}
+
+// event.hpp, "Thread safety": "Several bases on several threads may each have their watchers, on the
+// same or different signals: every watcher of a signal receives every delivery"; signals.hpp: the
+// destructor never fails. Another thread destroys its own watcher of the realtime signal (on its own
+// base) in the middle of a flood that a watcher on this thread receives: the teardown must not cost
+// this watcher a delivery, silently or not.
+TEST(LoopsEvent, AnotherThreadTearingItsWatcherDownMidFloodCostsThisOneNothing) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int rt = SIGRTMIN + 7, n = sigrelay::test::kUnderTsan ? 60 : 400;
+        sigrelay::test::prepare_signals({rt});
+        std::atomic<int> other_got{0};
+        std::atomic<bool> other_ready{false}, other_torn_down{false};
+        std::thread other = sigrelay::test::start_blocked_thread([&] {
+          poll(nullptr, 0, 0);  // ThreadSanitizer's bookkeeping for this thread, first
+          sigrelay::test::base ob;
+          auto ow =
+              std::make_unique<sigrelay::event::signal_watcher>(ob.get(), std::initializer_list<int>{rt});
+          ow->start([&](const signal_event& e) {
+            other_got += static_cast<int>(e.count);
+            if (other_got.load() >= n / 4) {
+              ow.reset();  // torn down from its own callback, mid-flood
+              other_torn_down = true;
+            }
+          });
+          other_ready = true;
+          // Runs until the watcher is gone (or a deadline: the main thread checks other_torn_down).
+          const timeval ms10{0, 10000};
+          const auto end = std::chrono::steady_clock::now() + 30s;
+          while (!other_torn_down && std::chrono::steady_clock::now() < end) {
+            event_base_loopexit(ob.get(), &ms10);
+            event_base_dispatch(ob.get());
+          }
+        });
+        ASSERT_TRUE(sigrelay::test::wait_until_true([&] { return other_ready.load(); }, 10s));
+        sigrelay::test::base b;
+        sigrelay::event::signal_watcher w(b.get(), {rt});
+        std::vector<int> values;
+        std::uint64_t total = 0;
+        ASSERT_EQ(0, w.start([&](const signal_event& e) {
+          total += e.count;
+          values.push_back(e.last.value.sival_int);
+        }));
+        const pid_t sender = start_queue_sender(rt, n);
+        const timeval ms10{0, 10000};
+        const auto end = std::chrono::steady_clock::now() + 30s;
+        while (total + w.dropped() < static_cast<std::uint64_t>(n) &&
+               std::chrono::steady_clock::now() < end) {
+          event_base_loopexit(b.get(), &ms10);
+          event_base_dispatch(b.get());
+        }
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 20), 0));
+        other.join();
+        EXPECT_TRUE(other_torn_down.load()) << "the other watcher got " << other_got.load();
+        event_base_loop(b.get(), EVLOOP_NONBLOCK);
+        expect_whole_flood(values, total, w.dropped(), n);
+      },
+      60);
+}
+
+// --- uv_close() semantics ----------------------------------------------------------------------------
+
+// uv.hpp, "Callback": "It may call stop(), start(), close(), or destroy the watcher"; close():
+// "Unsubscribes and uv_close()s the handles; `on_closed` runs from the loop once they are closed.
+// Events not handed out are dropped." As with uv_close(), the close callback never runs inside
+// close() itself. A batch of three standard signals; the callback close()s on the first: the other
+// two are never handed out, on_closed runs exactly once, after the callback returned, uv_run()
+// returns (nothing keeps the loop alive), and the three signals are back at SIG_DFL.
+TEST(LoopsUv, CloseInsideTheCallbackMidBatchDropsTheRestAndCallsOnClosedOnceFromTheLoop) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
+    sigrelay::test::loop l;
+    auto w = std::make_unique<sigrelay::uv::signal_watcher>(
+        l.get(), std::initializer_list<int>{SIGHUP, SIGUSR1, SIGUSR2});
+    ASSERT_EQ(0, kill(getpid(), SIGHUP));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+    int calls = 0, closed_calls = 0;
+    bool in_callback = false, closed_inside_callback = false;
+    ASSERT_EQ(0, w->start([&](const signal_event&) {
+      ++calls;
+      in_callback = true;
+      w->close([&] {
+        ++closed_calls;
+        closed_inside_callback = in_callback;
+      });
+      EXPECT_TRUE(w->is_closing());
+      EXPECT_FALSE(w->is_active());
+      EXPECT_FALSE(w->has_ref());
+      EXPECT_EQ(UV_EINVAL, w->start([](const signal_event&) {}));
+      w->close([&] { ADD_FAILURE() << "a second close() registered its callback"; });
+      in_callback = false;
+    }));
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+    EXPECT_EQ(1, calls) << "events after close() were handed out";
+    EXPECT_EQ(1, closed_calls);
+    EXPECT_FALSE(closed_inside_callback);
+    for (int s : {SIGHUP, SIGUSR1, SIGUSR2}) EXPECT_TRUE(sigrelay::test::is_default_disposition(s)) << s;
+    w.reset();  // the destructor of a closed watcher does nothing more
+    EXPECT_EQ(1, closed_calls);
+  });
+}
+
+// uv.hpp, unref(): "an unreferenced watcher does not keep uv_run() (UV_RUN_DEFAULT) from returning,
+// but while the loop runs for other handles it still hands out events. Watchers start referenced;
+// the setting survives stop() and start()." Including a stop() with events left over (the idle
+// handle that hands them out must not keep the loop alive either), and ref() afterwards.
+TEST(LoopsUv, UnrefSurvivesStopAndStartWithALeftoverBatch) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1});
+    sigrelay::test::loop l;
+    sigrelay::uv::signal_watcher w(l.get(), {SIGHUP, SIGUSR1});
+    EXPECT_TRUE(w.has_ref());
+    w.unref();
+    EXPECT_FALSE(w.has_ref());
+    int calls = 0;
+    ASSERT_EQ(0, kill(getpid(), SIGHUP));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    auto cb = [&](const signal_event&) {
+      ++calls;
+      w.stop();  // leaves the second event of the batch over
+    };
+    // A timer keeps the loop running long enough for the watcher to hand out.
+    uv_timer_t t;
+    uv_timer_init(l.get(), &t);
+    ASSERT_EQ(0, w.start(cb));
+    uv_timer_start(
+        &t, [](uv_timer_t*) {}, 50, 0);
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+    EXPECT_EQ(1, calls);
+    EXPECT_FALSE(w.has_ref());
+    // Started again, with the leftover event waiting: still unreferenced, so uv_run() returns.
+    ASSERT_EQ(0, w.start(cb));
+    EXPECT_FALSE(w.has_ref());
+    uv_timer_start(
+        &t, [](uv_timer_t*) {}, 50, 0);
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+    EXPECT_EQ(2, calls);
+    // Nothing left and unreferenced while started: returns at once, even with no other handle.
+    ASSERT_EQ(0, w.start(cb));
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));
+    w.ref();
+    EXPECT_TRUE(w.has_ref());
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+    EXPECT_EQ(0, uv_run(l.get(), UV_RUN_DEFAULT));  // the callback's stop() lets it return
+    EXPECT_EQ(3, calls);
+    uv_close(reinterpret_cast<uv_handle_t*>(&t), nullptr);
+    w.close();
+  });
+}
+
+// --- The coroutine channel ---------------------------------------------------------------------------
+
+// A lazily started coroutine; the test resumes it (first resume: until it suspends in next()).
+struct task {
+  struct promise_type {
+    task get_return_object() { return task{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<promise_type> handle;
+};
+
+struct outcome {
+  bool done = false;
+  std::optional<signal_event> event;
+};
+
+task await_one(sigrelay::co::signal_channel& ch, outcome& out) {
+  out.event = co_await ch.next();
+  out.done = true;
+}
+
+// coro.hpp, "Close and cancellation": close() (the destructor close()s) resumes suspended awaits with
+// std::nullopt through the resume function; "Resuming on the caller's executor": a resume function
+// that posts the handle to a scheduler. A coroutine suspended in next() is posted by the destructor;
+// the scheduler runs it only after the channel is gone. It must see std::nullopt, and its awaitable
+// (which outlives the channel) must be safe to resume and destroy (AddressSanitizer watches).
+TEST(LoopsCoro, ACoroutinePostedByTheDestructorRunsSafelyAfterTheChannelIsGone) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    std::mutex m;
+    std::deque<std::coroutine_handle<>> run_queue;
+    outcome out;
+    task t;
+    {
+      sigrelay::co::signal_channel ch({SIGUSR1}, [&](std::coroutine_handle<> h) {
+        std::lock_guard<std::mutex> lock(m);
+        run_queue.push_back(h);
+      });
+      t = await_one(ch, out);
+      t.handle.resume();  // suspends in next()
+      ASSERT_FALSE(out.done);
+    }
+    ASSERT_EQ(1U, run_queue.size());
+    EXPECT_TRUE(sigrelay::test::is_default_disposition(SIGUSR1));
+    run_queue.front().resume();
+    EXPECT_TRUE(out.done);
+    EXPECT_FALSE(out.event.has_value());
+    t.handle.destroy();
+  });
+}
+
+// registry.hpp, "Chaining": "The earlier handler may leave by siglongjmp ...: the registry stays
+// fully usable, and that delivery's actions do not run". coro.hpp, "No loss": each event is handed
+// out exactly once. A program handler of SIGINT installed before the channel leaves the first
+// delivery by siglongjmp(): the channel hands out nothing for it, then the next delivery, count 1;
+// after destruction SIGINT is the program's handler again.
+sigjmp_buf repl_jump;
+volatile sig_atomic_t jump_next = 1;
+void repl_handler(int) {
+  if (jump_next != 0) {
+    jump_next = 0;
+    siglongjmp(repl_jump, 1);
+  }
+}
+
+TEST(LoopsCoro, AnEarlierHandlerLeavingBySiglongjmpLeavesTheChannelWorking) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGINT});
+    struct sigaction sa {};
+    sa.sa_handler = repl_handler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(0, sigaction(SIGINT, &sa, nullptr));
+    const auto before = sigrelay::test::snapshot();
+    {
+      sigrelay::co::signal_channel ch({SIGINT});
+      volatile int jumped = 0;
+      if (sigsetjmp(repl_jump, 1) == 0) {
+        kill(getpid(), SIGINT);
+        ADD_FAILURE() << "the earlier handler did not jump";
+      } else {
+        jumped = 1;
+      }
+      EXPECT_EQ(1, jumped);
+      std::this_thread::sleep_for(100ms);
+      EXPECT_FALSE(ch.try_next().has_value()) << "the delivery the earlier handler took was handed out";
+      ASSERT_EQ(0, kill(getpid(), SIGINT));
+      std::optional<signal_event> e;
+      EXPECT_TRUE(sigrelay::test::wait_until_true([&] { return (e = ch.try_next()).has_value(); }, 10s));
+      ASSERT_TRUE(e.has_value());
+      EXPECT_EQ(SIGINT, e->signo);
+      EXPECT_EQ(1U, e->count);
+      EXPECT_EQ(getpid(), e->last.pid);
+    }
+    EXPECT_EQ("", sigrelay::test::differences(before, sigrelay::test::snapshot()));
+  });
+}
+
+}  // namespace
