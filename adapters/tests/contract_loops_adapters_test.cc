@@ -98,10 +98,13 @@ void expect_whole_flood(const std::vector<int>& values, std::uint64_t total, std
 
 // --- _Fork() inside the callback ---------------------------------------------------------------------
 
-// The callback's side of the _Fork() tests: the first event _Fork()s; the child sets itself up as
-// signals.hpp says ("Call sigrelay::after_fork_in_child() first thing in such a child"), then its
-// loop (`reinit`), and sends itself SIGUSR2: it must get that one, and only that one.
+// The callback's side of the _Fork() tests: the first event _Fork()s. With `set_up_again`, the child
+// sets itself up as signals.hpp says ("Call sigrelay::after_fork_in_child() first thing in such a
+// child"), then its loop (`reinit`), and sends itself SIGUSR2: it must get that one, and only that
+// one. Without, the child's copy stays dead ("until then the copy is dead"): the child only asks its
+// loop to return (`reinit` then stops it) and must be handed nothing at all.
 struct underscore_fork_in_callback {
+  bool set_up_again = true;
   pid_t forked = -1;
   std::vector<signal_event> parent_got;
   std::vector<signal_event> child_got;
@@ -113,6 +116,10 @@ struct underscore_fork_in_callback {
       forked = _Fork();
       if (forked == 0) {
         alarm(10);
+        if (!set_up_again) {
+          reinit();
+          return false;
+        }
         sigrelay::after_fork_in_child();
         if (!reinit()) _exit(30);
         kill(getpid(), SIGUSR2);
@@ -123,13 +130,14 @@ struct underscore_fork_in_callback {
     }
     if (forked == 0) {
       child_got.push_back(e);
-      return e.signo == SIGUSR2 && e.last.pid == getpid();
+      return !set_up_again || (e.signo == SIGUSR2 && e.last.pid == getpid());
     }
     parent_got.push_back(e);
     return parent_got.size() == 3;
   }
   // In the child, after its loop returned: the exit code.
   int child_code() const {
+    if (!set_up_again) return child_got.empty() ? 0 : 31;
     if (child_got.size() != 1) return 31;  // (more: the rest of the parent's batch was handed out here)
     if (child_got[0].signo != SIGUSR2 || child_got[0].last.pid != getpid() || child_got[0].count != 1)
       return 32;
@@ -153,46 +161,72 @@ struct underscore_fork_in_callback {
 // after_fork_in_child() runs". Three standard signals recorded before start() make one drained
 // batch; the callback _Fork()s on the first. The child, set up again (after_fork_in_child(),
 // event_reinit()), must not be handed the other two: they are the parent's, which hands them out.
-TEST(LoopsEvent, UnderscoreForkInsideTheCallbackLeavesTheRestOfTheBatchToTheParent) {
-  SIGRELAY_IN_CHILD([] {
-    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
-    sigrelay::test::base b;
-    underscore_fork_in_callback f;
-    {
-      sigrelay::event::signal_watcher w(b.get(), {SIGHUP, SIGUSR1, SIGUSR2});
-      ASSERT_EQ(0, kill(getpid(), SIGHUP));
-      ASSERT_EQ(0, kill(getpid(), SIGUSR1));
-      ASSERT_EQ(0, kill(getpid(), SIGUSR2));
-      ASSERT_EQ(0, w.start([&](const signal_event& e) {
-        if (f.on_event(e, [&] { return event_reinit(b.get()) == 0; })) w.stop();
-      }));
-      event_base_dispatch(b.get());
-    }
-    if (f.forked == 0) _exit(f.child_code());
-    f.check_parent();
-  });
-}
-
-// uv.hpp, "Fork": the same promise, after uv_loop_fork() in a child of _Fork().
-TEST(LoopsUv, UnderscoreForkInsideTheCallbackLeavesTheRestOfTheBatchToTheParent) {
-  SIGRELAY_IN_CHILD([] {
-    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
-    sigrelay::test::loop l;
-    sigrelay::uv::signal_watcher w(l.get(), {SIGHUP, SIGUSR1, SIGUSR2});
-    underscore_fork_in_callback f;
+// Without after_fork_in_child() (the copy is dead there), it must not be handed them either.
+void event_underscore_fork_in_callback(bool set_up_again) {
+  sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
+  sigrelay::test::base b;
+  underscore_fork_in_callback f;
+  f.set_up_again = set_up_again;
+  {
+    sigrelay::event::signal_watcher w(b.get(), {SIGHUP, SIGUSR1, SIGUSR2});
     ASSERT_EQ(0, kill(getpid(), SIGHUP));
     ASSERT_EQ(0, kill(getpid(), SIGUSR1));
     ASSERT_EQ(0, kill(getpid(), SIGUSR2));
     ASSERT_EQ(0, w.start([&](const signal_event& e) {
-      if (f.on_event(e, [&] { return uv_loop_fork(l.get()) == 0; })) w.close();
+      if (f.on_event(e, [&] {
+            if (!f.set_up_again) return event_base_loopbreak(b.get()) == 0;
+            return event_reinit(b.get()) == 0;
+          }))
+        w.stop();
     }));
-    uv_run(l.get(), UV_RUN_DEFAULT);
-    if (f.forked == 0) {
-      uv_run(l.get(), UV_RUN_NOWAIT);
-      _exit(f.child_code());
-    }
-    f.check_parent();
-  });
+    event_base_dispatch(b.get());
+    if (f.forked == 0) _exit(f.child_code());  // (the shared epoll set is the parent's)
+  }
+  f.check_parent();
+}
+
+TEST(LoopsEvent, UnderscoreForkInsideTheCallbackLeavesTheRestOfTheBatchToTheParent) {
+  SIGRELAY_IN_CHILD([] { event_underscore_fork_in_callback(true); });
+}
+
+TEST(LoopsEvent, UnderscoreForkWithoutAfterForkInChildHandsNothingOutInTheChild) {
+  SIGRELAY_IN_CHILD([] { event_underscore_fork_in_callback(false); });
+}
+
+// uv.hpp, "Fork": the same promises, with uv_loop_fork() in a child of _Fork().
+void uv_underscore_fork_in_callback(bool set_up_again) {
+  sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
+  sigrelay::test::loop l;
+  sigrelay::uv::signal_watcher w(l.get(), {SIGHUP, SIGUSR1, SIGUSR2});
+  underscore_fork_in_callback f;
+  f.set_up_again = set_up_again;
+  ASSERT_EQ(0, kill(getpid(), SIGHUP));
+  ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+  ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+  ASSERT_EQ(0, w.start([&](const signal_event& e) {
+    if (f.on_event(e, [&] {
+          if (!f.set_up_again) {
+            uv_stop(l.get());
+            return true;
+          }
+          return uv_loop_fork(l.get()) == 0;
+        }))
+      w.close();
+  }));
+  uv_run(l.get(), UV_RUN_DEFAULT);
+  if (f.forked == 0) {
+    if (f.set_up_again) uv_run(l.get(), UV_RUN_NOWAIT);
+    _exit(f.child_code());
+  }
+  f.check_parent();
+}
+
+TEST(LoopsUv, UnderscoreForkInsideTheCallbackLeavesTheRestOfTheBatchToTheParent) {
+  SIGRELAY_IN_CHILD([] { uv_underscore_fork_in_callback(true); });
+}
+
+TEST(LoopsUv, UnderscoreForkWithoutAfterForkInChildHandsNothingOutInTheChild) {
+  SIGRELAY_IN_CHILD([] { uv_underscore_fork_in_callback(false); });
 }
 
 // --- Floods --------------------------------------------------------------------------------------------
