@@ -33,6 +33,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -45,6 +46,7 @@
 #include "support/event_base.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
+#include "support/senders.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
 #include "support/uv_loop.hpp"
@@ -530,6 +532,71 @@ TEST(LoopsCoro, AnEarlierHandlerLeavingBySiglongjmpLeavesTheChannelWorking) {
       EXPECT_EQ(getpid(), e->last.pid);
     }
     EXPECT_EQ("", sigrelay::test::differences(before, sigrelay::test::snapshot()));
+  });
+}
+
+// coro.hpp, "No loss": "Events are queued from the moment the channel exists, whether or not anyone
+// awaits; each is handed out exactly once"; the constructor "Subscribes to `signos` (with
+// `options`)", any backend. With backend::signalfd the signals are blocked in the thread that
+// subscribes (signals.hpp), here the test's, while the channel's own thread is the one that reads.
+// A signal sent to the process, then one sent to the subscribing thread itself (tgkill()), then one
+// add()ed from this thread and sent to it, each to a coroutine suspended in next(): all three must be
+// handed out.
+TEST(LoopsCoro, SignalfdBackendHandsOutASignalSentToTheSubscribingThread) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2});
+    std::mutex m;
+    std::vector<std::coroutine_handle<>> posted;
+    auto resume = [&](std::coroutine_handle<> h) {
+      std::lock_guard<std::mutex> lock(m);
+      posted.push_back(h);
+    };
+    auto posted_count = [&] {
+      std::lock_guard<std::mutex> lock(m);
+      return posted.size();
+    };
+    sigrelay::signals_options options;
+    options.backend = sigrelay::backend::signalfd;
+    sigrelay::co::signal_channel ch({SIGUSR1}, resume, options);
+    struct step {
+      int signo;
+      bool to_this_thread;
+    };
+    for (const step st : {step{SIGUSR1, false}, step{SIGUSR1, true}, step{SIGUSR2, true}}) {
+      const bool to_this_thread = st.to_this_thread;
+      if (st.signo == SIGUSR2) ch.add(SIGUSR2);
+      outcome out;
+      task t = await_one(ch, out);
+      t.handle.resume();  // suspends in next()
+      ASSERT_FALSE(out.done);
+      const std::size_t before = posted_count();
+      if (to_this_thread) {
+        ASSERT_TRUE(sigrelay::test::tgkill_self(st.signo));
+      } else {
+        ASSERT_EQ(0, kill(getpid(), st.signo));
+      }
+      const bool served = sigrelay::test::wait_until_true([&] { return posted_count() > before; }, 5s);
+      EXPECT_TRUE(served) << sigrelay::signal_name(st.signo)
+                          << (to_this_thread ? ": tgkill() to the subscribing thread"
+                                             : ": kill() to the process")
+                          << ": never handed out";
+      if (!served) {
+        ch.close();  // resumes it with nullopt
+        ASSERT_TRUE(sigrelay::test::wait_until_true([&] { return posted_count() > before; }, 5s));
+      }
+      std::coroutine_handle<> h;
+      {
+        std::lock_guard<std::mutex> lock(m);
+        h = posted.back();
+      }
+      h.resume();
+      ASSERT_TRUE(out.done);
+      t.handle.destroy();
+      if (!served) return;
+      ASSERT_TRUE(out.event.has_value());
+      EXPECT_EQ(st.signo, out.event->signo);
+      EXPECT_EQ(1U, out.event->count);
+    }
   });
 }
 
