@@ -93,10 +93,17 @@ struct channel_state;
 
 class signal_channel {
  public:
-  // Subscribes to `signos` (with `options`) and starts the channel's thread.
+  // Subscribes to `signos` (with `options`) and starts the channel's thread. With backend::signalfd
+  // the channel blocks no signal in the calling thread (nor does add()): its thread is the one that
+  // reads, and a signalfd read never sees a signal sent to another thread alone (tgkill(),
+  // pthread_kill(); signals.hpp, "Backends"). Deliveries then reach it through the handler, as with
+  // backend::relay, whichever thread they are sent to.
   explicit signal_channel(std::initializer_list<int> signos, resume_function resume = {},
                           const signals_options& options = {});
-  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  // Takes over an existing `signals`; nothing else may consume from it afterwards. A signalfd-backend
+  // `signals` keeps the blocks its constructor and add() made in their threads: a signal sent to one
+  // of those threads alone is not read by the channel's thread, and comes only when that block is
+  // lifted (signals.hpp, "Backends"); make such a channel from signal numbers instead.
   explicit signal_channel(sigrelay::signals&& source, resume_function resume = {});
   // close()s, then joins the channel's thread and unsubscribes.
   ~signal_channel();
