@@ -35,6 +35,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -597,6 +599,29 @@ TEST(LoopsCoro, SignalfdBackendHandsOutASignalSentToTheSubscribingThread) {
       EXPECT_EQ(st.signo, out.event->signo);
       EXPECT_EQ(1U, out.event->count);
     }
+  });
+}
+
+// coro.hpp, "Errors": "The constructors throw std::system_error as sigrelay::signals does"; the
+// house rule (signals.hpp): a refused signal is named, and bad input leaves the signal state exactly
+// as it was. On backend::signalfd too, where the channel subscribes one signal at a time: SIGUSR1
+// then SIGKILL (refused), with a program handler on SIGUSR1 and a mask set beforehand.
+TEST(LoopsCoro, ASignalfdChannelRefusingASignalNamesItAndLeavesTheStateAsItWas) {
+  SIGRELAY_IN_CHILD([] {
+    const int rt = SIGRTMIN + 3;
+    sigrelay::test::install_prior_state(rt);
+    const auto before = sigrelay::test::snapshot();
+    sigrelay::signals_options options;
+    options.backend = sigrelay::backend::signalfd;
+    try {
+      sigrelay::co::signal_channel ch({SIGUSR1, rt, SIGKILL}, {}, options);
+      ADD_FAILURE() << "SIGKILL was accepted";
+    } catch (const std::system_error& e) {
+      EXPECT_NE(std::string(e.what()).find("SIGKILL"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ("", sigrelay::test::differences(before, sigrelay::test::snapshot()));
+    ASSERT_EQ(0, kill(getpid(), SIGUSR1));  // the program's handler, as before
+    EXPECT_EQ(1, sigrelay::test::prior_handler_calls());
   });
 }
 
