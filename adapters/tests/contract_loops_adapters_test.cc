@@ -785,4 +785,59 @@ TEST(LoopsCoro, DISABLED_RealtimeFloodOnOneCpuIntoASlowConsumerKeepsTheOrder) {
   coro_flood_into_a_slow_consumer(true);
 }
 
+// coro.hpp, "Resuming on the caller's executor": where a suspended coroutine continues. With no
+// resume function, "the coroutine resumes inline" on the thread that hands it its event; "No loss":
+// "first come, first served", so a try_next() that drains while coroutines are suspended serves them
+// first, and resumes them itself, on its caller's thread (the function "is called ... from
+// try_next()"). Coroutine `a` is resumed inline on the channel's thread by SIGHUP and holds that
+// thread (it waits for a flag); meanwhile SIGUSR1 and SIGUSR2 are recorded, and a try_next() on this
+// thread drains both: `b`, suspended first, gets SIGUSR1 and runs inline inside try_next() on this
+// thread; try_next() returns SIGUSR2.
+struct where_resumed {
+  std::atomic<bool> done{false};
+  std::optional<signal_event> event;
+  std::thread::id thread;
+};
+
+task await_and_note_thread(sigrelay::co::signal_channel& ch, where_resumed& out, std::atomic<bool>* hold) {
+  out.event = co_await ch.next();
+  out.thread = std::this_thread::get_id();
+  out.done = true;
+  if (hold != nullptr) {
+    while (!hold->load()) std::this_thread::sleep_for(1ms);  // keeps the channel's thread busy here
+  }
+}
+
+TEST(LoopsCoro, WithoutAResumeFunctionTryNextResumesTheAwaitsItServesOnItsOwnThread) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGHUP, SIGUSR1, SIGUSR2});
+    std::atomic<bool> release{false};
+    where_resumed a, b;
+    task ta, tb;
+    {
+      sigrelay::co::signal_channel ch({SIGHUP, SIGUSR1, SIGUSR2});
+      ta = await_and_note_thread(ch, a, &release);
+      tb = await_and_note_thread(ch, b, nullptr);
+      ta.handle.resume();  // suspends in next()
+      tb.handle.resume();
+      ASSERT_EQ(0, kill(getpid(), SIGHUP));  // to `a`, resumed inline on the channel's thread
+      ASSERT_TRUE(sigrelay::test::wait_until_true([&] { return a.done.load(); }, 10s));
+      EXPECT_NE(std::this_thread::get_id(), a.thread);
+      ASSERT_EQ(0, kill(getpid(), SIGUSR1));
+      ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+      const std::optional<signal_event> taken = ch.try_next();
+      release = true;  // (before any fatal assertion: the destructor joins the channel's thread)
+      ASSERT_TRUE(taken.has_value());
+      EXPECT_EQ(SIGUSR2, taken->signo);
+      EXPECT_TRUE(b.done.load()) << "try_next() did not resume the await it served";
+      ASSERT_TRUE(b.event.has_value());
+      EXPECT_EQ(SIGUSR1, b.event->signo);
+      EXPECT_EQ(std::this_thread::get_id(), b.thread) << "`b` resumed elsewhere than in try_next()";
+    }  // joins the channel's thread, which finishes `a` first
+    EXPECT_TRUE(ta.handle.done());
+    ta.handle.destroy();
+    tb.handle.destroy();
+  });
+}
+
 }  // namespace
