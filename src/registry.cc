@@ -71,6 +71,7 @@
 #include "handler/state.hpp"
 #include "platform/sys.hpp"
 #include "registry_view.hpp"
+#include "sigrelay/detail/fork_children.hpp"
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay {
@@ -192,9 +193,13 @@ void parent_after_fork() noexcept {
   the_registry().mutex.unlock();
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
+// Fresh children this process's registry became (fork_children()): one per become_child().
+std::atomic<unsigned> g_fork_children{0};
+
 // A fresh child (of fork() or _Fork()) becomes process `self`: handlers running on other threads do
 // not exist here, so the reader counters are what this thread holds (it may be inside a handler).
 void become_child(pid_t self) noexcept {
+  g_fork_children.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t held[2];
   held_reader_counts(held);
   g_handler.active[0].store(held[0], std::memory_order_seq_cst);
@@ -386,6 +391,8 @@ void forget_abandoned_pass_through(int signo, signal_record& record) noexcept {
 }
 
 }  // namespace
+
+unsigned fork_children() noexcept { return g_fork_children.load(std::memory_order_relaxed); }
 
 pid_t process_pid() {
   the_registry();

@@ -186,9 +186,27 @@ void signal_channel::next_awaitable::canceller::operator()() noexcept {
 // ---------------------------------------------------------------------------------------------------
 // signal_channel
 
+namespace {
+
+// backend::signalfd blocks a signal in the thread that subscribes it, and a signal sent to that thread
+// alone (tgkill(), pthread_kill()) is then read only by a drain on that thread (signals.hpp,
+// "Backends"), never by the channel's, which is the only one that drains: it would not be handed
+// out. So the channel subscribes through a handle, which blocks nothing (signals::handle::add()):
+// deliveries reach the object through the handler, whatever thread they are sent to. A refused
+// signal throws from its add(), and the object (destroyed) gives back what was added before it.
+sigrelay::signals make_source(std::initializer_list<int> signos, const signals_options& options) {
+  if (options.backend != backend::signalfd) return sigrelay::signals(signos, options);
+  sigrelay::signals source(std::initializer_list<int>{}, options);
+  sigrelay::signals::handle h = source.get_handle();
+  for (const int signo : signos) h.add(signo);
+  return source;
+}
+
+}  // namespace
+
 signal_channel::signal_channel(std::initializer_list<int> signos, resume_function resume,
                                const signals_options& options)
-    : signal_channel(sigrelay::signals(signos, options), std::move(resume)) {}
+    : signal_channel(make_source(signos, options), std::move(resume)) {}
 
 signal_channel::signal_channel(sigrelay::signals&& source, resume_function resume)
     : state_(std::make_shared<detail::channel_state>()) {
@@ -292,7 +310,12 @@ namespace {
 void signal_channel::add(int signo) {
   std::lock_guard<std::mutex> lock(state_->mutex);
   if (state_->closed) throw_closed(signo);
-  state_->source->add(signo);
+  // signalfd backend: through the handle, which blocks nothing in the calling thread (make_source()).
+  if (state_->source->backend() == backend::signalfd) {
+    state_->closer.add(signo);
+  } else {
+    state_->source->add(signo);
+  }
 }
 
 void signal_channel::remove(int signo) {

@@ -100,8 +100,9 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
       delete st;
       return;
     }
-    // The callback forked, and this may be the child: the rest of the batch is the parent's.
-    if (detail::fork_children() != forks) {
+    // The callback forked (fork(), or _Fork() with or without after_fork_in_child()), and this may
+    // be the child: the rest of the batch is the parent's.
+    if (detail::fork_children() != forks || st->source->is_inherited()) {
       if (left_in_fork_child(st)) {
         st->dispatching = false;
         return;
@@ -131,7 +132,6 @@ signal_watcher::signal_watcher(event_base* base, std::initializer_list<int> sign
     : signal_watcher(base, sigrelay::signals(signos, detail::following_fork(options))) {}
 
 signal_watcher::signal_watcher(event_base* base, sigrelay::signals&& source) : base_(base), state_(nullptr) {
-  detail::watch_fork_children();
   auto st = std::make_unique<state>();
   st->source.emplace(std::move(source));
   const int fd = st->source->native_handle();

@@ -128,8 +128,9 @@ void signal_watcher::state::dispatch(state* st) noexcept {
       uv_poll_stop(&st->poll);
     }
     (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
-    // The callback forked, and this may be the child: the rest of the batch is the parent's.
-    if (detail::fork_children() != forks) {
+    // The callback forked (fork(), or _Fork() with or without after_fork_in_child()), and this may
+    // be the child: the rest of the batch is the parent's. (close() in the callback resets the source.)
+    if (detail::fork_children() != forks || (st->source && st->source->is_inherited())) {
       if (orphan_if_forked(st)) return;
       break;
     }
@@ -176,7 +177,6 @@ void signal_watcher::state::on_close(uv_handle_t* handle) {
 }
 
 signal_watcher::state* signal_watcher::state::make(uv_loop_t* loop, sigrelay::signals&& source) {
-  detail::watch_fork_children();
   auto st = std::make_unique<state>();
   st->source.emplace(std::move(source));
   int rc = uv_poll_init(loop, &st->poll, st->source->native_handle());

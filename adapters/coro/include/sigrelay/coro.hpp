@@ -29,12 +29,15 @@
 // Resuming on the caller's executor
 //   The resume function (std::function<void(std::coroutine_handle<>)>) decides where a suspended
 //   coroutine continues: pass one that queues the handle on your scheduler (post it to your event
-//   loop, thread pool, ...). With none, the coroutine resumes inline on the channel's thread, which
-//   is only right for code that does not care where it runs; such a coroutine must not destroy the
-//   channel while it runs there (the destructor would then detach the thread instead of joining it).
-//   The function is called from the channel's thread, from close(), or from the thread that requests
-//   a stop (see next(std::stop_token)), never with a lock held. It must not throw (an exception on
-//   the channel's thread ends the process with std::terminate).
+//   loop, thread pool, ...). With none, the coroutine resumes inline on the thread that hands it its
+//   event (or std::nullopt): usually the channel's thread, or one of the callers below; that is only
+//   right for code that does not care where it runs; such a coroutine must not destroy the channel
+//   while it runs on the channel's thread (the destructor would then detach the thread instead of
+//   joining it). The function is called from the channel's thread, from close() (the destructor's
+//   too), from try_next() (which hands what it drains to coroutines already suspended first, see "No
+//   loss"), or from the thread that requests a stop (see next(std::stop_token)), never with a lock
+//   held. It must not throw (an exception on the channel's thread ends the process with
+//   std::terminate).
 //
 // No loss
 //   Events are queued from the moment the channel exists, whether or not anyone awaits; each is handed
@@ -93,10 +96,17 @@ struct channel_state;
 
 class signal_channel {
  public:
-  // Subscribes to `signos` (with `options`) and starts the channel's thread.
+  // Subscribes to `signos` (with `options`) and starts the channel's thread. With backend::signalfd
+  // the channel blocks no signal in the calling thread (nor does add()): its thread is the one that
+  // reads, and a signalfd read never sees a signal sent to another thread alone (tgkill(),
+  // pthread_kill(); signals.hpp, "Backends"). Deliveries then reach it through the handler, as with
+  // backend::relay, whichever thread they are sent to.
   explicit signal_channel(std::initializer_list<int> signos, resume_function resume = {},
                           const signals_options& options = {});
-  // Takes over an existing `signals`; nothing else may consume from it afterwards.
+  // Takes over an existing `signals`; nothing else may consume from it afterwards. A signalfd-backend
+  // `signals` keeps the blocks its constructor and add() made in their threads: a signal sent to one
+  // of those threads alone is not read by the channel's thread, and comes only when that block is
+  // lifted (signals.hpp, "Backends"); make such a channel from signal numbers instead.
   explicit signal_channel(sigrelay::signals&& source, resume_function resume = {});
   // close()s, then joins the channel's thread and unsubscribes.
   ~signal_channel();

@@ -44,11 +44,13 @@
 //   event_reinit(): its sigrelay::signals follows the fork (signals_options::follow_fork; relay
 //   backend), so after event_reinit() the child's base watches the child's own descriptor under the
 //   same number, and the callback gets the signals the child receives. Events the parent had
-//   recorded or drained but not handed out are dropped in the child (the parent hands them out). The
-//   parent's watcher never sees the child's signals. A child that never calls event_reinit() or
-//   never runs its base still has the signals subscribed: they do not kill it (libevent's handler
-//   stays installed in the child too); destroy the watcher there to give them back their
-//   disposition.
+//   recorded or drained but not handed out are dropped in the child (the parent hands them out), also
+//   the rest of a batch when the callback itself forks (fork() or _Fork()). A child of _Fork(), which
+//   runs no fork handlers, gets all this once it calls sigrelay::after_fork_in_child(); until then the
+//   watcher is dead there, as below. The parent's watcher never sees the child's signals. A child
+//   that never calls event_reinit() or never runs its base still has the signals subscribed: they do
+//   not kill it (libevent's handler stays installed in the child too); destroy the watcher there to
+//   give them back their disposition.
 //   A watcher on the signalfd backend, or made from a `signals` that does not follow fork, is dead in
 //   the child, as that object is (signals.hpp, "Fork"): its callback never runs there. It deletes
 //   its event the first time it activates in the child (the descriptor it shares with the parent is

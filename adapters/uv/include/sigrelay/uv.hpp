@@ -49,10 +49,13 @@
 //   sigrelay::signals follows the fork (signals_options::follow_fork; relay backend), so after
 //   uv_loop_fork() the child's loop watches the child's own descriptor under the same number, and the
 //   callback gets the signals the child receives. Events the parent had recorded or drained but not
-//   handed out are dropped in the child (the parent hands them out). The parent's watcher never sees
-//   the child's signals. A child that never calls uv_loop_fork() or never runs its loop still has the
-//   signals subscribed: they do not kill it (a uv_signal_t's handler stays installed in the child
-//   too); close() the watcher there to give them back their disposition.
+//   handed out are dropped in the child (the parent hands them out), also the rest of a batch when the
+//   callback itself forks (fork() or _Fork()). A child of _Fork(), which runs no fork handlers, gets
+//   all this once it calls sigrelay::after_fork_in_child(); until then the watcher is dead there, as
+//   below. The parent's watcher never sees the child's signals. A child that never calls
+//   uv_loop_fork() or never runs its loop still has the signals subscribed: they do not kill it (a
+//   uv_signal_t's handler stays installed in the child too); close() the watcher there to give them
+//   back their disposition.
 //   A watcher on the signalfd backend, or made from a `signals` that does not follow fork, is dead in
 //   the child, as that object is (signals.hpp, "Fork"): its callback never runs there. It stops its
 //   handles the first time they wake in the child (the descriptor it shares with the parent is
