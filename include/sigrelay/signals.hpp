@@ -81,14 +81,16 @@
 //     thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under "Masks"; the drain
 //     waits up to a second for each holding thread that blocks both, see below). sigrelay's
 //     handler runs with SIGURG and SIGWINCH blocked (its sa_mask), and so does a handler it chains,
-//     so that a poke never runs nested inside it. Order per signal number is kept. If the kernel refuses the
-//     re-queue (RLIMIT_SIGPENDING reached, as senders that retry on EAGAIN keep it; or a kill()/tgkill()
-//     siginfo, si_code >= 0, in a thread other than the main one: the kernel lets a thread forge
-//     those only as itself), the hold keeps that one siginfo itself (one per signal and thread) and
-//     runs it before anything else of the signal reaches that thread: still held, never dropped
-//     for that. dropped() counts a delivery that found the ring full only where a hold is
-//     impossible: more than 256 threads hold at once, more deliveries than the reserve raced
-//     past the check at once while the signal has other subscribers (any other registry action,
+//     so that a poke never runs nested inside it. Order per signal number is kept where one thread
+//     receives the signal (see signal_event): a hold blocks it only in the thread that holds, so
+//     meanwhile another thread that leaves it unblocked takes, and records, the later deliveries
+//     first. If the kernel refuses the re-queue (RLIMIT_SIGPENDING reached, as senders that retry
+//     on EAGAIN keep it; or a kill()/tgkill() siginfo, si_code >= 0, in a thread other than the
+//     main one: the kernel lets a thread forge those only as itself), the hold keeps that one
+//     siginfo itself (one per signal and thread) and runs it before anything else of the signal
+//     reaches that thread: still held, never dropped for that. dropped() counts a delivery that found the
+//     ring full only where a hold is impossible: more than 256 threads hold at once, more deliveries than the
+//     reserve raced past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime
 //     signal (remove(), destruction), the program runs under ThreadSanitizer (which runs handlers
 //     on a copy of the interrupted context: a block there would not stick), or the library uses the
