@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: MIT
+// tests/contract_capi_test.cc — the promises of the C API (<sigrelay.h>) under hostile conditions.
+//
+// capi_test.c checks each function in the situation it was written for, and contract_api_test.cc
+// every bad signal number and errno on the ordinary paths. This file goes after what a C program
+// meets when life is hard: a consumer drained through a poll() of its handle with an array too small
+// for what is pending, a realtime flood on one CPU read through tiny arrays (received + dropped ==
+// sent), a wait() closed from another thread, a removal that waits for a running action while
+// signals interrupt it (errno), a fork() while another thread is inside the C API, memory running
+// out while a call is refused (no C++ exception may reach C), stale and forged action ids. Each test
+// body runs in a forked child under a watchdog (support/child.hpp), which starts it with every signal
+// at SIG_DFL and nothing blocked; signals go to this process, its threads or its own children only;
+// every child is waited for.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sigrelay.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child.hpp"
+#include "support/dispositions.hpp"
+#include "support/events.hpp"
+#include "support/flood_limit.hpp"
+#include "support/platform.hpp"
+#include "support/process.hpp"
+#include "support/senders.hpp"
+#include "support/signal_state.hpp"
+
+namespace {
+
+using sigrelay::test::exited_with;
+using sigrelay::test::readable;
+using sigrelay::test::run_in_child;
+using sigrelay::test::same_state;
+using sigrelay::test::snapshot;
+using sigrelay::test::this_tid;
+using sigrelay::test::wait_with_deadline;
+
+// Runs `body` in a forked child under the watchdog and expects it to exit 0.
+void in_child(const std::function<void()>& body, unsigned timeout_s = 30) {
+  EXPECT_TRUE(exited_with(run_in_child(body, timeout_s), 0))
+      << "the test body failed in its child (see above)";
+}
+
+// Waits (sleeping in an intercepted call, so that ThreadSanitizer runs deferred handlers) until
+// `done` holds; a liveness bound, not a timing assertion.
+template <typename F>
+bool eventually(F done, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    const struct timespec pause { 0, 1000000 };
+    ::nanosleep(&pause, nullptr);
+  }
+  return true;
+}
+
+// The backends this build can make.
+std::vector<int> backends() {
+  std::vector<int> out{SIGRELAY_BACKEND_RELAY};
+  if (!sigrelay::test::posix_platform()) out.push_back(SIGRELAY_BACKEND_SIGNALFD);
+  return out;
+}
+
+const char* backend_name(int backend) { return backend == SIGRELAY_BACKEND_RELAY ? "relay" : "signalfd"; }
+
+sigrelay_signals* make_consumer(std::vector<int> signos, int backend, std::size_t ring = 0) {
+  sigrelay_signals_options options = SIGRELAY_SIGNALS_OPTIONS_INIT;
+  options.backend = backend;
+  options.realtime_capacity = ring;
+  sigrelay_signals* s = nullptr;
+  const int rc = sigrelay_signals_create(signos.data(), signos.size(), &options, &s);
+  EXPECT_EQ(0, rc) << sigrelay_last_error();
+  return s;
+}
+
+}  // namespace
+
+extern "C" {
+static std::atomic<int> g_runs{0};
+static void capi_count_action(void*, const siginfo_t*) { g_runs.fetch_add(1); }
+static void capi_noop_action(void*, const siginfo_t*) {}
+
+// Stays in signal context until released (a run in progress for a removal to wait for).
+static std::atomic<int> g_entered{0};
+static std::atomic<bool> g_release{false};
+static void capi_lingering_action(void*, const siginfo_t*) {
+  g_entered.fetch_add(1);
+  while (!g_release.load()) {
+  }
+}
+
+static std::atomic<int> g_interruptions{0};
+static void capi_interrupting_handler(int) { g_interruptions.fetch_add(1); }
+}
+
+namespace {
+
+// --- sigrelay_signals_pending / wait / native_handle --------------------------------------------------
+
+// sigrelay_signals_native_handle(): "Readable while events are pending (or once closed): for
+// poll/epoll/an event loop, then sigrelay_signals_pending()"; sigrelay_signals_pending(): "Events that
+// do not fit stay for the next call, in order: nothing is lost."
+// Three standard signals are pending; an event loop takes them one at a time (an array of 1) and goes
+// back to poll() after each call, as an event loop does. The handle must stay readable while any of
+// them is still to be handed out, and every one must come, in ascending order (signals.hpp: standard
+// signals ascending). Both backends.
+TEST(CApiConsumer, TheHandleStaysReadableWhileEventsThatDidNotFitThePreviousArrayArePending) {
+  for (const int backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    in_child([backend] {
+      sigrelay_signals* s = make_consumer({SIGUSR1, SIGUSR2, SIGHUP}, backend);
+      ASSERT_NE(nullptr, s);
+      const int fd = sigrelay_signals_native_handle(s);
+      ASSERT_GE(fd, 0);
+      for (const int signo : {SIGHUP, SIGUSR2, SIGUSR1}) ASSERT_EQ(0, ::kill(::getpid(), signo));
+      std::vector<int> got;
+      for (int round = 0; round < 3; ++round) {
+        ASSERT_TRUE(readable(fd, 5000))
+            << "the handle is not readable with " << 3 - round
+            << " event(s) still pending (handed out so far: " << got.size() << ")";
+        sigrelay_event e[1];
+        size_t n = 99;
+        ASSERT_EQ(0, sigrelay_signals_pending(s, e, 1, &n));
+        ASSERT_EQ(1U, n);
+        EXPECT_EQ(1U, e[0].count);
+        got.push_back(e[0].signo);
+      }
+      EXPECT_EQ((std::vector<int>{SIGHUP, SIGUSR1, SIGUSR2}), got);
+      sigrelay_event e[1];
+      size_t n = 99;
+      EXPECT_EQ(0, sigrelay_signals_pending(s, e, 1, &n));
+      EXPECT_EQ(0U, n);
+      EXPECT_FALSE(readable(fd, 0)) << "readable with nothing pending";
+      sigrelay_signals_destroy(s);
+    });
+  }
+}
+
+// The same through sigrelay_signals_wait() with a finite timeout, after a poll(): a wait with a
+// timeout of 0 on a readable handle hands out the event the previous wait() kept back.
+TEST(CApiConsumer, AWaitOfZeroAfterAPollHandsOutWhatThePreviousWaitKeptBack) {
+  for (const int backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    in_child([backend] {
+      sigrelay_signals* s = make_consumer({SIGUSR1, SIGUSR2}, backend);
+      ASSERT_NE(nullptr, s);
+      ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+      ASSERT_EQ(0, ::kill(::getpid(), SIGUSR2));
+      sigrelay_event e[1];
+      size_t n = 0;
+      ASSERT_EQ(0, sigrelay_signals_wait(s, 5000, e, 1, &n));
+      ASSERT_EQ(1U, n);
+      EXPECT_EQ(SIGUSR1, e[0].signo);
+      ASSERT_TRUE(readable(sigrelay_signals_native_handle(s), 5000))
+          << "SIGUSR2 is pending, the handle is silent";
+      ASSERT_EQ(0, sigrelay_signals_wait(s, 0, e, 1, &n));
+      ASSERT_EQ(1U, n);
+      EXPECT_EQ(SIGUSR2, e[0].signo);
+      sigrelay_signals_destroy(s);
+    });
+  }
+}
+
+// "Events that do not fit stay for the next call, in order: nothing is lost" and wait(): "*count is 0
+// when the time is up, or when the consumer is closed (then sigrelay_signals_is_closed() says 1)";
+// sigrelay_signals_close(): "Wakes a blocked sigrelay_signals_wait(), which then returns what is
+// left, then nothing. Any thread."
+// Events kept back by an array of one are still handed out after close(), one per call, and only
+// then does wait() say 0 at once, even with a timeout of forever (-1) or INT_MAX milliseconds.
+TEST(CApiConsumer, AfterCloseWaitHandsOutWhatAnArrayOfOneKeptBackThenZeroAtOnce) {
+  for (const int backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    in_child([backend] {
+      sigrelay_signals* s = make_consumer({SIGUSR1, SIGUSR2, SIGHUP}, backend);
+      ASSERT_NE(nullptr, s);
+      for (const int signo : {SIGUSR1, SIGUSR2, SIGHUP}) ASSERT_EQ(0, ::kill(::getpid(), signo));
+      sigrelay_event e[1];
+      size_t n = 0;
+      ASSERT_EQ(0, sigrelay_signals_pending(s, e, 1, &n));
+      ASSERT_EQ(1U, n);
+      sigrelay_signals_close(s);
+      EXPECT_EQ(1, sigrelay_signals_is_closed(s));
+      std::vector<int> rest;
+      for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(0, sigrelay_signals_wait(s, -1, e, 1, &n));
+        ASSERT_EQ(1U, n) << "an event kept back was lost by close()";
+        rest.push_back(e[0].signo);
+      }
+      EXPECT_EQ((std::vector<int>{SIGUSR1, SIGUSR2}), rest);  // SIGHUP (1) came first
+      for (const int timeout : {-1, INT_MAX, 0}) {
+        ASSERT_EQ(0, sigrelay_signals_wait(s, timeout, e, 1, &n));
+        EXPECT_EQ(0U, n);
+      }
+      EXPECT_TRUE(readable(sigrelay_signals_native_handle(s), 0)) << "not readable once closed";
+      EXPECT_EQ(EBADF, sigrelay_signals_add(s, SIGWINCH));
+      sigrelay_signals_destroy(s);
+    });
+  }
+}
+
+// sigrelay_signals_close(): "Wakes a blocked sigrelay_signals_wait() ... Any thread." A consumer
+// thread blocked in wait() for ever (-1) and one blocked for INT_MAX milliseconds are each woken
+// by close() from the main thread, get 0 events and see the consumer closed.
+TEST(CApiConsumer, CloseFromAnotherThreadWakesAWaitForEverOrForIntMaxMilliseconds) {
+  for (const int backend : backends()) {
+    for (const int timeout : {-1, INT_MAX}) {
+      SCOPED_TRACE(std::string(backend_name(backend)) + " timeout " + std::to_string(timeout));
+      in_child([backend, timeout] {
+        sigrelay_signals* s = make_consumer({SIGUSR1}, backend);
+        ASSERT_NE(nullptr, s);
+        std::atomic<pid_t> tid{0};
+        std::atomic<int> rc{-1};
+        std::atomic<std::size_t> got{99};
+        std::atomic<int> closed{0};
+        std::thread consumer([&] {
+          (void)::poll(nullptr, 0, 0);  // ThreadSanitizer's per-thread set-up (see the brief)
+          tid.store(this_tid());
+          sigrelay_event e[2];
+          size_t n = 99;
+          rc.store(sigrelay_signals_wait(s, timeout, e, 2, &n));
+          got.store(n);
+          closed.store(sigrelay_signals_is_closed(s));
+        });
+        ASSERT_TRUE(eventually([&] { return tid.load() != 0; }));
+        (void)sigrelay::test::wait_until_asleep(::getpid(), tid.load(), std::chrono::seconds(2));
+        sigrelay_signals_close(s);
+        consumer.join();
+        EXPECT_EQ(0, rc.load());
+        EXPECT_EQ(0U, got.load());
+        EXPECT_EQ(1, closed.load());
+        sigrelay_signals_destroy(s);
+      });
+    }
+  }
+}
+
+// --- Realtime floods ------------------------------------------------------------------------------------
+
+// sigrelay_signals_dropped(): "Realtime deliveries that found the ring full, since creation: in all
+// (signo 0), or of one signal"; pending(): "nothing is lost". A sender process sigqueue()s a
+// numbered flood of one realtime signal at a consumer with a ring of 8, all on one CPU, and the
+// consumer reads it through arrays of 1 and 3 in turn. Every delivery is either handed out or
+// counted in dropped(): received + dropped == sent (for the signal and in all), the values handed
+// out rise strictly (the order sent), and a signal never sent has dropped() 0.
+TEST(CApiFlood, ASameCpuRealtimeFloodReadThroughTinyArraysIsReceivedPlusDroppedEqualsSent) {
+  for (const int backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    in_child(
+        [backend] {
+          sigrelay::test::cap_pending_signals_for_a_flood();
+          ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+          const int sig = SIGRTMIN + 3;
+          sigrelay_signals* s = make_consumer({sig, SIGRTMIN + 4}, backend, 8);
+          ASSERT_NE(nullptr, s);
+          constexpr int kSent = 3000;
+          std::fflush(nullptr);
+          const pid_t target = ::getpid();
+          const pid_t sender = ::fork();
+          if (sender == 0) {
+            for (int i = 0; i < kSent; ++i) {
+              union sigval v {};
+              v.sival_int = i;
+              while (::sigqueue(target, sig, v) != 0) {
+                if (errno != EAGAIN) ::_exit(2);
+                ::sched_yield();
+              }
+            }
+            ::_exit(0);
+          }
+          ASSERT_GT(sender, 0);
+          std::uint64_t received = 0;
+          int last_value = -1;
+          bool ordered = true;
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+          for (std::size_t cap = 1; std::chrono::steady_clock::now() < deadline; cap = cap == 1 ? 3 : 1) {
+            sigrelay_event e[3];
+            size_t n = 0;
+            ASSERT_EQ(0, sigrelay_signals_wait(s, 100, e, cap, &n));
+            ASSERT_LE(n, cap);
+            for (size_t i = 0; i < n; ++i) {
+              ASSERT_EQ(sig, e[i].signo);
+              received += e[i].count;
+              if (e[i].last.value.sival_int <= last_value) ordered = false;
+              last_value = e[i].last.value.sival_int;
+            }
+            if (received + sigrelay_signals_dropped(s, sig) >= kSent) break;
+          }
+          EXPECT_TRUE(exited_with(wait_with_deadline(sender, 60), 0));
+          const std::uint64_t dropped = sigrelay_signals_dropped(s, sig);
+          if (!sigrelay::test::kUnderTsan) {  // ThreadSanitizer loses some of a flood's signals
+            EXPECT_EQ(static_cast<std::uint64_t>(kSent), received + dropped)
+                << received << " received, " << dropped << " dropped";
+          } else {
+            EXPECT_LE(received + dropped, static_cast<std::uint64_t>(kSent));
+          }
+          EXPECT_EQ(dropped, sigrelay_signals_dropped(s, 0));
+          EXPECT_EQ(0U, sigrelay_signals_dropped(s, SIGRTMIN + 4));
+          EXPECT_TRUE(ordered) << "realtime values handed out out of the order sent";
+          sigrelay_signals_destroy(s);
+        },
+        120);
+  }
+}
+
+// sigrelay_signals_dropped() is ordinary code that cannot fail: any number, a signal the consumer
+// does not have, a number that names no signal, NULL: 0, and nothing thrown into C.
+TEST(CApiFlood, DroppedOfAnyNumberIsZeroWithoutAFlood) {
+  in_child([] {
+    sigrelay_signals* s = make_consumer({SIGRTMIN}, SIGRELAY_BACKEND_RELAY);
+    ASSERT_NE(nullptr, s);
+    for (const int signo : {SIGRTMIN, SIGRTMAX, SIGUSR1, 32, 33, -1, NSIG, NSIG + 1, INT_MAX, INT_MIN}) {
+      EXPECT_EQ(0U, sigrelay_signals_dropped(s, signo)) << signo;
+    }
+    EXPECT_EQ(0U, sigrelay_signals_dropped(nullptr, 0));
+    sigrelay_signals_destroy(s);
+  });
+}
+
+// --- sigrelay_remove_action -----------------------------------------------------------------------------
+
+// sigrelay_remove_action(): "Returns 1 if `id` named a registered action, 0 if not (already removed,
+// or {0, 0}). Never fails otherwise."; sigrelay.h: "errno is left as it was on success".
+// Removing twice, a stale id whose key was reused by nobody, the id with another signal number, a
+// forged key, {0, 0}: 0, errno untouched, and the action still registered (a kill still runs it)
+// until its own id removes it; then SIG_DFL is back.
+TEST(CApiRemove, TwiceStaleForgedAndMismatchedIdsAreZeroAndRemoveNothing) {
+  in_child([] {
+    sigrelay_action_id first{}, second{};
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_count_action, nullptr, nullptr, &first));
+    ASSERT_EQ(1, sigrelay_remove_action(first));
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_count_action, nullptr, nullptr, &second));
+    const sigrelay_action_id wrong_signal{SIGUSR2, second.key};
+    const sigrelay_action_id forged{SIGUSR1, second.key + 1000};
+    const sigrelay_action_id none{0, 0};
+    const sigrelay_action_id zero_key{SIGUSR1, 0};
+    for (const sigrelay_action_id id : {first, wrong_signal, forged, none, zero_key, first}) {
+      errno = EXDEV;
+      EXPECT_EQ(0, sigrelay_remove_action(id)) << id.signo << "/" << id.key;
+      EXPECT_EQ(EXDEV, errno);
+    }
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+    EXPECT_EQ(1, g_runs.load()) << "a refused removal took the action away";
+    EXPECT_EQ(1, sigrelay_remove_action(second));
+    EXPECT_EQ(0, sigrelay_remove_action(second));
+    EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+  });
+}
+
+// sigrelay_remove_action(): "when it returns, no run of it is in progress in any thread" (so it waits
+// for a running one) and sigrelay.h: "errno is left as it was on success". A C action lingers in
+// signal context on a worker; another thread removes it and so waits for it; meanwhile that thread
+// takes signals whose handler does not ask for SA_RESTART, which cut short any sleep it makes while
+// it waits. When the action is released, the removal returns 1 with errno as it was.
+TEST(CApiRemove, ARemovalThatWaitsForARunningActionWhileSignalsInterruptItLeavesErrnoAlone) {
+  in_child([] {
+    sigrelay::test::install_handler(SIGUSR2, capi_interrupting_handler, 0);  // no SA_RESTART
+    sigrelay_action_id id{};
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_lingering_action, nullptr, nullptr, &id));
+    std::atomic<pid_t> worker_tid{0};
+    std::thread worker([&] {
+      (void)::poll(nullptr, 0, 0);
+      worker_tid.store(this_tid());
+      while (g_entered.load() == 0) {
+        const struct timespec pause { 0, 1000000 };
+        ::nanosleep(&pause, nullptr);
+      }
+    });
+    ASSERT_TRUE(eventually([&] { return worker_tid.load() != 0; }));
+    ASSERT_EQ(0, ::syscall(SYS_tgkill, ::getpid(), worker_tid.load(), SIGUSR1));
+    ASSERT_TRUE(eventually([&] { return g_entered.load() != 0; })) << "the action never ran";
+    std::atomic<pid_t> remover_tid{0};
+    std::atomic<int> rc{-1};
+    std::atomic<int> errno_after{0};
+    std::thread remover([&] {
+      (void)::poll(nullptr, 0, 0);
+      remover_tid.store(this_tid());
+      errno = EXDEV;
+      rc.store(sigrelay_remove_action(id));
+      errno_after.store(errno);
+    });
+    ASSERT_TRUE(eventually([&] { return remover_tid.load() != 0; }));
+    for (int i = 0; i < 200 && rc.load() < 0; ++i) {
+      (void)sigrelay::test::wait_until_asleep(::getpid(), remover_tid.load(), std::chrono::milliseconds(20));
+      (void)::syscall(SYS_tgkill, ::getpid(), remover_tid.load(), SIGUSR2);
+    }
+    EXPECT_EQ(-1, rc.load()) << "the removal returned while the action was still running";
+    g_release.store(true);
+    remover.join();
+    worker.join();
+    EXPECT_GT(g_interruptions.load(), 0);
+    EXPECT_EQ(1, rc.load());
+    EXPECT_EQ(EXDEV, errno_after.load())
+        << "sigrelay_remove_action() changed errno to " << std::strerror(errno_after.load());
+    EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+  });
+}
+
+// --- Fork -------------------------------------------------------------------------------------------
+
+// sigrelay.h: the C API is "the same library as the C++ API ..., with the same contracts";
+// registry.hpp, after_fork_in_child(): "fork() holds the registry across the fork in its handler, so
+// its children never meet this" (a wait for ever for a thread the child does not have).
+// Another thread adds and removes C actions without pause (valid ones, and refused ones, which the C
+// API also books in and out); the main thread fork()s. Each child adds a C action of its own, takes
+// a signal through it and removes it, under a 5-second alarm: none may hang.
+TEST(CApiFork, AChildOfForkWhileAnotherThreadIsInsideTheCApiCanAddAndRemoveActions) {
+  in_child(
+      [] {
+        std::atomic<unsigned long> n{0};
+        const int failed = sigrelay::test::first_failed_fork_while_busy(
+            [&n] {
+              sigrelay_action_id id{};
+              if ((n.fetch_add(1) & 1) != 0) {
+                (void)sigrelay_add_action(SIGKILL, capi_noop_action, nullptr, nullptr, &id);  // refused
+              } else if (sigrelay_add_action(SIGUSR1, capi_noop_action, nullptr, nullptr, &id) == 0) {
+                (void)sigrelay_remove_action(id);
+              }
+            },
+            1000, 300,
+            [](int, bool) {
+              sigrelay_action_id mine{};
+              if (sigrelay_add_action(SIGUSR2, capi_count_action, nullptr, nullptr, &mine) != 0) return 2;
+              if (::kill(::getpid(), SIGUSR2) != 0 || g_runs.load() != 1) return 3;
+              if (sigrelay_remove_action(mine) != 1) return 4;
+              return 0;
+            });
+        EXPECT_EQ(-1, failed) << "child " << failed << " of a fork() made while another thread was inside "
+                              << "the C API failed (hung: killed by its alarm)";
+      },
+      120);
+}
+
+// --- Errors: no C++ exception reaches C ------------------------------------------------------------------
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizer = true;
+#else
+constexpr bool kSanitizer = false;
+#endif
+
+// Takes every byte malloc() can still give under an address-space limit a little above what the
+// process maps now, so that any allocation fails; give() hands it all back.
+class memory_hog {
+ public:
+  memory_hog() {
+    unsigned long kb = 0;
+    {  // (its buffer freed before the hog begins, or that is where the next allocation comes from)
+      std::ifstream status("/proc/self/status");
+      std::string key;
+      while (status >> key) {
+        if (key == "VmSize:") {
+          status >> kb;
+          break;
+        }
+      }
+    }
+    EXPECT_GT(kb, 0U);
+    ::getrlimit(RLIMIT_AS, &saved_);
+    const struct rlimit tight { (kb + 4096) * 1024, saved_.rlim_max };
+    EXPECT_EQ(0, ::setrlimit(RLIMIT_AS, &tight));
+    for (std::size_t size = 1 << 20; size >= sizeof(void*); size /= 2) {
+      while (void* p = std::malloc(size)) {
+        *static_cast<void**>(p) = held_;
+        held_ = p;
+      }
+    }
+  }
+  ~memory_hog() { give(); }
+  void give() {
+    while (held_ != nullptr) {
+      void* next = *static_cast<void**>(held_);
+      std::free(held_);
+      held_ = next;
+    }
+    ::setrlimit(RLIMIT_AS, &saved_);
+  }
+
+ private:
+  void* held_ = nullptr;
+  struct rlimit saved_ {};
+};
+
+// One refused call of the test below: its name and the call (a C function's result).
+struct refused_call {
+  const char* name;
+  int (*call)();
+};
+
+const refused_call kRefusedCalls[] = {
+    {"add_relay_unknown_kind",
+     [] {
+       sigrelay_action_id id{};
+       return sigrelay_add_relay(SIGUSR1, static_cast<sigrelay_relay_kind>(99), nullptr, nullptr, -1, nullptr,
+                                 &id);
+     }},
+    {"add_relay_write_fd_on_a_closed_fd",
+     [] {
+       sigrelay_action_id id{};
+       return sigrelay_add_relay(SIGUSR1, SIGRELAY_RELAY_WRITE_FD, nullptr, nullptr, 1000, nullptr, &id);
+     }},
+    {"add_relay_set_flag_with_a_null_flag",
+     [] {
+       sigrelay_action_id id{};
+       return sigrelay_add_relay(SIGUSR1, SIGRELAY_RELAY_SET_FLAG, nullptr, nullptr, -1, nullptr, &id);
+     }},
+    {"add_relay_with_a_null_id",
+     [] {
+       return sigrelay_add_relay(SIGUSR1, SIGRELAY_RELAY_DEFAULT_ACTION, nullptr, nullptr, -1, nullptr,
+                                 nullptr);
+     }},
+    {"add_action_with_a_null_id",
+     [] { return sigrelay_add_action(SIGUSR1, capi_noop_action, nullptr, nullptr, nullptr); }},
+    {"add_action_with_a_null_function",
+     [] {
+       sigrelay_action_id id{};
+       return sigrelay_add_action(SIGUSR1, nullptr, nullptr, nullptr, &id);
+     }},
+    {"add_action_for_sigkill",
+     [] {
+       sigrelay_action_id id{};
+       return sigrelay_add_action(SIGKILL, capi_noop_action, nullptr, nullptr, &id);
+     }},
+    {"ignore_sigstop", [] { return sigrelay_ignore(SIGSTOP, nullptr); }},
+    {"signal_number_of_a_bad_name",
+     [] {
+       int signo = 0;
+       return sigrelay_signal_number("SIGNOTASIGNALATALLREALLY", &signo);
+     }},
+};
+
+class CApiOutOfMemory : public testing::TestWithParam<std::size_t> {};
+INSTANTIATE_TEST_SUITE_P(RefusedCalls, CApiOutOfMemory,
+                         testing::Range<std::size_t>(0, sizeof kRefusedCalls / sizeof kRefusedCalls[0]),
+                         [](const testing::TestParamInfo<std::size_t>& p) {
+                           return std::string(kRefusedCalls[p.param].name);
+                         });
+
+// sigrelay.h, Errors: "Every function that can fail returns 0 on success, or a positive errno-style
+// code: EINVAL (... a bad argument) ... ENOMEM ... A call that fails changes nothing"; src/capi.cc:
+// "No exception ever crosses into C".
+// A refused call (an unknown relay kind, a WRITE_FD relay on a closed fd, a NULL flag, a NULL id
+// pointer, a NULL function, SIGKILL, SIGSTOP, a bad signal name) is made while memory is exhausted:
+// it must return an error code (EINVAL, or ENOMEM where the message could not be built), change no
+// disposition or mask, and never throw (from a function with C linkage, an exception is
+// std::terminate for a C caller; from a noexcept one, for any caller). Not under the sanitizers
+// (their allocators ignore RLIMIT_AS).
+TEST_P(CApiOutOfMemory, ARefusedCallReturnsAnErrorCodeThrowsNothingAndChangesNothing) {
+  if (kSanitizer) GTEST_SKIP() << "RLIMIT_AS cannot exhaust a sanitizer's allocator";
+  const refused_call& c = kRefusedCalls[GetParam()];
+  in_child([&c] {
+    const auto before = snapshot();
+    int rc = -1;
+    bool threw = false;
+    bool exhausted = false;
+    {
+      memory_hog hog;
+      char* probe = new (std::nothrow) char[32];
+      exhausted = probe == nullptr;
+      delete[] probe;
+      try {
+        rc = c.call();
+      } catch (...) {
+        threw = true;
+      }
+      hog.give();
+    }
+    ASSERT_TRUE(exhausted) << "memory could not be exhausted";
+    EXPECT_FALSE(threw) << "a C++ exception left a function of the C API";
+    EXPECT_TRUE(rc == EINVAL || rc == ENOMEM) << "returned " << rc;
+    EXPECT_TRUE(same_state(before, snapshot()));
+  });
+}
+
+}  // namespace
