@@ -248,8 +248,12 @@ int sigrelay_remove_action(sigrelay_action_id id) {
     r = std::move(it->second);
     g_actions().erase(it);
   }
-  // After the grace period of remove_action(), nothing runs the box or the fd relay any more.
-  return sigrelay::remove_action(r.id) ? 1 : 0;
+  // After the grace period of remove_action(), nothing runs the box or the fd relay any more. Its
+  // wait for running actions sleeps, and a signal that cuts the sleep short leaves EINTR in errno.
+  const int saved_errno = errno;
+  const int removed = sigrelay::remove_action(r.id) ? 1 : 0;
+  errno = saved_errno;
+  return removed;
 }
 
 int sigrelay_flag_create(sigrelay_flag** out) {
