@@ -11,12 +11,15 @@
 //   detail::call_c_action (src/handler/capi_action.cc, the only signal-context code here) with the
 //   box. Relay actions need no box, but some own something (an fd_relay for WRITE_FD). Either is
 //   kept in `g_actions` under the key handed to C, and freed only after remove_action() returned,
-//   i.e. after its grace period: no handler can still be using it.
+//   i.e. after its grace period: no handler can still be using it. Its mutex is held across fork()
+//   (a pthread_atfork() handler), as the registry's is.
 // - The C action id is (signo, key) with our own key, so the registry's action_id stays opaque.
 // - A consumer keeps what did not fit into the caller's array in a backlog, handed out first by the
 //   next call: nothing is lost, the order is kept. The backlog belongs to the consumer thread, like
 //   pending() itself; add/remove/close go through the C++ handle, which any thread may use.
 #include "sigrelay.h"
+
+#include <pthread.h>
 
 #include <cerrno>
 #include <cstring>
@@ -127,9 +130,18 @@ struct registered {
   std::unique_ptr<sigrelay::relay::fd_relay> fd;
 };
 
+// fork(): held across the fork, as the registry's mutex is (registry.hpp, after_fork_in_child()), so
+// that the child never inherits it locked by a thread it does not have. Never held while waiting for
+// the registry, nor taken by the registry: no order between the two to keep.
 std::mutex g_actions_mutex;
+void lock_actions_for_fork() noexcept { g_actions_mutex.lock(); }
+void unlock_actions_after_fork() noexcept { g_actions_mutex.unlock(); }
+
 std::map<std::uint64_t, registered>& g_actions() {
-  static auto* actions = new std::map<std::uint64_t, registered>;  // never destroyed: usable at exit
+  static auto* actions = [] {
+    ::pthread_atfork(lock_actions_for_fork, unlock_actions_after_fork, unlock_actions_after_fork);
+    return new std::map<std::uint64_t, registered>;  // never destroyed: usable at exit
+  }();
   return *actions;
 }
 std::uint64_t g_next_key = 1;  // guarded by g_actions_mutex
@@ -139,16 +151,18 @@ int add(int signo, sigrelay::action a, const sigrelay_action_options* options, r
         sigrelay_action_id* out) noexcept {
   if (out == nullptr) return invalid_for(signo, "the action id pointer is NULL");
   return guarded([&] {
-    // Room in the map first, so that nothing can fail once the action is live.
+    // Room in the map first, so that nothing can fail once the action is live. (The map, and so the
+    // fork handler, exists before its mutex is first taken.)
+    auto& actions = g_actions();
     std::unique_lock<std::mutex> lock(g_actions_mutex);
     const std::uint64_t key = g_next_key++;
-    auto slot = g_actions().emplace(key, std::move(r)).first;
+    auto slot = actions.emplace(key, std::move(r)).first;
     lock.unlock();
     try {
       slot->second.id = sigrelay::add_action(signo, a, to_options(options));
     } catch (...) {
       lock.lock();
-      g_actions().erase(key);
+      actions.erase(key);
       throw;
     }
     *out = sigrelay_action_id{signo, key};
@@ -241,12 +255,19 @@ int sigrelay_add_action(int signo, sigrelay_action_fn fn, void* context,
 
 int sigrelay_remove_action(sigrelay_action_id id) {
   registered r;
+  std::map<std::uint64_t, registered>* map = nullptr;
+  try {
+    map = &g_actions();
+  } catch (const std::bad_alloc&) {
+    return 0;  // no map yet: no action was ever added
+  }
+  auto& actions = *map;
   {
     std::lock_guard<std::mutex> lock(g_actions_mutex);
-    auto it = g_actions().find(id.key);
-    if (it == g_actions().end() || it->second.id.signal() != id.signo || !it->second.id) return 0;
+    auto it = actions.find(id.key);
+    if (it == actions.end() || it->second.id.signal() != id.signo || !it->second.id) return 0;
     r = std::move(it->second);
-    g_actions().erase(it);
+    actions.erase(it);
   }
   // After the grace period of remove_action(), nothing runs the box or the fd relay any more. Its
   // wait for running actions sleeps, and a signal that cuts the sleep short leaves EINTR in errno.
