@@ -22,6 +22,7 @@
 #include <pthread.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -29,6 +30,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -56,7 +58,14 @@ namespace {
 static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free,
               "flags and counters are read and written in signal context");
 
-thread_local std::string t_last_error;
+// The message of the last failure in this thread: a fixed buffer, so that keeping a message never
+// allocates, and the first failure in a thread registers no thread_local destructor (glibc allocates
+// for that, and aborts the process if it cannot).
+thread_local char t_last_error[1024];
+
+void keep_message(const char* message) noexcept {
+  std::snprintf(t_last_error, sizeof t_last_error, "%s", message);
+}
 
 int errno_of(const std::error_code& ec) noexcept {
   if (!ec) return 0;
@@ -77,39 +86,33 @@ int guarded(F&& f) noexcept {
     errno = saved_errno;
     return 0;
   } catch (const std::system_error& e) {
-    try {
-      t_last_error = e.what();
-    } catch (...) {
-    }
+    keep_message(e.what());
     const int code = errno_of(e.code());
     return code != 0 ? code : EINVAL;
   } catch (const std::bad_alloc&) {
-    t_last_error.clear();  // never allocates
+    keep_message("sigrelay: out of memory");
     return ENOMEM;
   } catch (const std::exception& e) {
-    try {
-      t_last_error = e.what();
-    } catch (...) {
-    }
+    keep_message(e.what());
     return EINVAL;
   }
 }
 
 int invalid(const char* message) noexcept {
-  try {
-    t_last_error = message;
-  } catch (...) {
-  }
+  keep_message(message);
   return EINVAL;
 }
 
-// EINVAL for an action of `signo` refused for `reason`, the message naming the signal.
-int invalid_for(int signo, const std::string& reason) noexcept {
-  try {
-    t_last_error =
-        "sigrelay: cannot add an action for " + sigrelay::detail::describe_signal(signo) + ": " + reason;
-  } catch (...) {
-    t_last_error.clear();
+// EINVAL for an action of `signo` refused for `reason`, the message naming the signal. Allocates
+// nothing (it is what a refused call does when memory has run out, too).
+int invalid_for(int signo, const char* reason) noexcept {
+  const std::string_view name = sigrelay::signal_name(signo);  // static, NUL-terminated
+  if (!name.empty()) {
+    std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for %s: %s", name.data(),
+                  reason);
+  } else {
+    std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for signal %d: %s",
+                  signo, reason);
   }
   return EINVAL;
 }
@@ -213,7 +216,7 @@ const char* sigrelay_strerror(int code) {
   return strerror_r(code, text, sizeof text);  // the GNU strerror_r: a static string, or `text`
 }
 
-const char* sigrelay_last_error(void) { return t_last_error.c_str(); }
+const char* sigrelay_last_error(void) { return t_last_error; }
 
 const char* sigrelay_signal_name(int signo) { return sigrelay::signal_name(signo).data(); }
 
@@ -244,9 +247,9 @@ int sigrelay_add_action(int signo, sigrelay_action_fn fn, void* context,
     return guarded([&] { (void)sigrelay::add_action(signo, sigrelay::action{nullptr, nullptr}); });
   }
   registered r;
-  try {
-    r.box.reset(new sigrelay::detail::c_action{fn, context});
-  } catch (const std::bad_alloc&) {
+  r.box.reset(new (std::nothrow) sigrelay::detail::c_action{fn, context});
+  if (r.box == nullptr) {
+    (void)invalid_for(signo, "out of memory");
     return ENOMEM;
   }
   const sigrelay::action a{&sigrelay::detail::call_c_action, r.box.get()};
@@ -318,17 +321,22 @@ int sigrelay_add_relay(int signo, sigrelay_relay_kind kind, sigrelay_flag* flag,
       try {
         r.fd.reset(new relay::fd_relay(fd));
       } catch (const std::bad_alloc&) {
+        (void)invalid_for(signo, "out of memory");
         return ENOMEM;
       } catch (const std::system_error& e) {  // "sigrelay: fd N is ...": the same, naming the signal
-        const std::string what = e.what();
-        const std::string prefix = "sigrelay: ";
-        return invalid_for(signo,
-                           what.compare(0, prefix.size(), prefix) == 0 ? what.substr(prefix.size()) : what);
+        const char* what = e.what();
+        static constexpr char prefix[] = "sigrelay: ";
+        if (std::strncmp(what, prefix, sizeof prefix - 1) == 0) what += sizeof prefix - 1;
+        return invalid_for(signo, what);
       }
       a = r.fd->get();
       break;
     }
-    default: return invalid_for(signo, "unknown relay kind " + std::to_string(static_cast<int>(kind)));
+    default: {
+      char reason[64];
+      std::snprintf(reason, sizeof reason, "unknown relay kind %d", static_cast<int>(kind));
+      return invalid_for(signo, reason);
+    }
   }
   return add(signo, a, options, std::move(r), id);
 }
