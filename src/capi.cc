@@ -195,6 +195,8 @@ void hand_out(sigrelay_signals* s, std::vector<sigrelay::signal_event>&& fresh, 
     s->backlog.pop_front();
   }
   *count = n;
+  // What stays in the backlog has left the C++ object: keep the handle readable for it.
+  if (!s->backlog.empty()) sigrelay::detail::c_consumer_access::keep_readable(s->sigs);
 }
 
 int check_consumer_args(sigrelay_signals* s, sigrelay_event* events, std::size_t capacity,
