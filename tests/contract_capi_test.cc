@@ -255,6 +255,222 @@ TEST(CApiConsumer, CloseFromAnotherThreadWakesAWaitForEverOrForIntMaxMillisecond
   }
 }
 
+// sigrelay_signals_create() with options: the ring's size is bounded (signals.hpp,
+// signals_options::max_realtime_capacity) and follow_fork is "SIGRELAY_BACKEND_RELAY only, else
+// EINVAL"; sigrelay.h: "A call that fails changes nothing: the process's signal state is exactly as
+// it was". A ring of SIZE_MAX records, a follow_fork signalfd consumer and an unknown backend are
+// refused with EINVAL, *out untouched, every disposition and the mask as before.
+TEST(CApiConsumer, CreateRefusesAHugeRingAFollowingSignalfdAndAnUnknownBackendChangingNothing) {
+  in_child([] {
+    const int signos[] = {SIGUSR1, SIGRTMIN + 1};
+    const auto before = snapshot();
+    std::vector<sigrelay_signals_options> refused;
+    sigrelay_signals_options o = SIGRELAY_SIGNALS_OPTIONS_INIT;
+    o.realtime_capacity = SIZE_MAX;
+    refused.push_back(o);
+    o = SIGRELAY_SIGNALS_OPTIONS_INIT;
+    o.backend = 7;
+    refused.push_back(o);
+    if (!sigrelay::test::posix_platform()) {
+      o = SIGRELAY_SIGNALS_OPTIONS_INIT;
+      o.backend = SIGRELAY_BACKEND_SIGNALFD;
+      o.follow_fork = 1;
+      refused.push_back(o);
+    }
+    for (const sigrelay_signals_options& options : refused) {
+      SCOPED_TRACE("capacity " + std::to_string(options.realtime_capacity) + " backend " +
+                   std::to_string(options.backend) + " follow_fork " + std::to_string(options.follow_fork));
+      auto* const sentinel = reinterpret_cast<sigrelay_signals*>(&o);
+      sigrelay_signals* s = sentinel;
+      errno = 0;
+      EXPECT_EQ(EINVAL, sigrelay_signals_create(signos, 2, &options, &s));
+      EXPECT_EQ(sentinel, s) << "*out was written by a failed call";
+      EXPECT_TRUE(same_state(before, snapshot()));
+    }
+  });
+}
+
+// sigrelay.h: "the same contracts" as the C++ API; signals.hpp, Fork: "After fork(), the child's copy
+// of an object is dead ...: pending() and wait*() return nothing at once; add() throws
+// (std::errc::operation_not_permitted)", and with follow_fork "what the parent had recorded and not
+// drained is dropped in the child (the parent hands it out)".
+// The parent records SIGUSR1, SIGUSR2 and SIGHUP, takes one through an array of 1 (the other two
+// are kept back by the C API), then forks. In the child, the copy (dead, or the child's own with
+// follow_fork) hands out none of the parent's events, and the dead one refuses add() with EPERM; the
+// parent still gets both events it kept back.
+TEST(CApiConsumer, AForkChildsCopyHandsOutNoneOfTheEventsTheParentKeptBack) {
+  for (const int follow : {0, 1}) {
+    SCOPED_TRACE(follow ? "follow_fork" : "dead copy");
+    in_child([follow] {
+      sigrelay_signals_options options = SIGRELAY_SIGNALS_OPTIONS_INIT;
+      options.follow_fork = follow;
+      const int signos[] = {SIGUSR1, SIGUSR2, SIGHUP};
+      sigrelay_signals* s = nullptr;
+      ASSERT_EQ(0, sigrelay_signals_create(signos, 3, &options, &s));
+      for (const int signo : {SIGUSR1, SIGUSR2, SIGHUP}) ASSERT_EQ(0, ::kill(::getpid(), signo));
+      sigrelay_event e[4];
+      size_t n = 0;
+      ASSERT_EQ(0, sigrelay_signals_pending(s, e, 1, &n));
+      ASSERT_EQ(1U, n);
+      EXPECT_EQ(SIGHUP, e[0].signo);
+      std::fflush(nullptr);
+      const pid_t child = ::fork();
+      if (child == 0) {
+        ::alarm(10);
+        size_t got = 99;
+        if (sigrelay_signals_pending(s, e, 4, &got) != 0) ::_exit(2);
+        if (got != 0) ::_exit(10 + static_cast<int>(got));  // the parent's events, handed out twice
+        if (sigrelay_signals_wait(s, 0, e, 4, &got) != 0 || got != 0) ::_exit(3);
+        if (!follow && sigrelay_signals_add(s, SIGWINCH) != EPERM) ::_exit(4);
+        sigrelay_signals_destroy(s);
+        ::_exit(0);
+      }
+      ASSERT_GT(child, 0);
+      EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0))
+          << "(exit 10 + n: the child's copy handed out n of the parent's events)";
+      ASSERT_EQ(0, sigrelay_signals_pending(s, e, 4, &n));
+      ASSERT_EQ(2U, n);
+      EXPECT_EQ(SIGUSR1, e[0].signo);
+      EXPECT_EQ(SIGUSR2, e[1].signo);
+      sigrelay_signals_destroy(s);
+    });
+  }
+}
+
+// sigrelay_action_options: "restart: SA_RESTART while every action of the signal asks for it;
+// default 1", "allow_fault_signals: accept SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS; default
+// 0"; `options` "may be NULL (the defaults)". SA_RESTART comes and goes with the one action that
+// does not ask for it, and a read() of an empty pipe, interrupted by that signal from another
+// thread, fails with EINTR only while that action is there. A fault signal is accepted only with
+// allow_fault_signals; its removal brings SIG_DFL back.
+TEST(CApiActionOptions, RestartHoldsWhileEveryActionAsksForItAndFaultSignalsNeedTheirOption) {
+  in_child([] {
+    const auto restarts = [] { return (sigrelay::test::query(SIGUSR1).sa_flags & SA_RESTART) != 0; };
+    sigrelay_action_id a{}, b{}, fault{};
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_count_action, nullptr, nullptr, &a));
+    EXPECT_TRUE(restarts());
+    sigrelay_action_options no_restart = SIGRELAY_ACTION_OPTIONS_INIT;
+    no_restart.restart = 0;
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_count_action, nullptr, &no_restart, &b));
+    EXPECT_FALSE(restarts());
+    // A read() that only the signal ends: EINTR now.
+    int fds[2];
+    ASSERT_EQ(0, ::pipe(fds));
+    const pid_t main_tid = this_tid();
+    std::atomic<bool> stop{false};
+    std::thread poker([&] {
+      while (!stop.load()) {
+        (void)sigrelay::test::wait_until_asleep(::getpid(), main_tid, std::chrono::milliseconds(50));
+        (void)::syscall(SYS_tgkill, ::getpid(), main_tid, SIGUSR1);
+        const struct timespec pause { 0, 20000000 };
+        ::nanosleep(&pause, nullptr);
+      }
+    });
+    char c;
+    const ssize_t r = ::read(fds[0], &c, 1);
+    const int err = errno;
+    stop.store(true);
+    poker.join();
+    EXPECT_EQ(-1, r);
+    EXPECT_EQ(EINTR, err);
+    EXPECT_EQ(1, sigrelay_remove_action(b));
+    EXPECT_TRUE(restarts()) << "SA_RESTART did not come back with the last action that refused it gone";
+    EXPECT_EQ(1, sigrelay_remove_action(a));
+    EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+    ::close(fds[0]);
+    ::close(fds[1]);
+
+    EXPECT_EQ(EINVAL, sigrelay_add_action(SIGSEGV, capi_noop_action, nullptr, nullptr, &fault));
+    sigrelay_action_options faults = SIGRELAY_ACTION_OPTIONS_INIT;
+    faults.allow_fault_signals = 1;
+    ASSERT_EQ(0, sigrelay_add_action(SIGSEGV, capi_noop_action, nullptr, &faults, &fault));
+    EXPECT_EQ(1, sigrelay_remove_action(fault));
+    EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGSEGV).sa_handler);
+  });
+}
+
+// --- emulate_default, die_by_signal -----------------------------------------------------------------
+
+// sigrelay_die_by_signal(): "Dies by `signo` with its default action (so that the parent sees
+// WIFSIGNALED), or by _exit(128 + signo) if that does not kill"; relays.hpp: a number that names no
+// signal "is never sent: _exit(128 + signo) at once (128 for 0, negative numbers and numbers from
+// 128)". Each in a child: SIGUSR1 handled by a C action and blocked dies by SIGUSR1; SIGCHLD (default
+// ignore) exits 128 + SIGCHLD; 0, -5, INT_MIN, 200 exit 128; 32 (reserved by the C library) exits
+// 160; NSIG exits 128 + NSIG.
+TEST(CApiDie, DieBySignalEndsAsItsParentIsPromised) {
+  struct expected_end {
+    int signo;
+    bool killed;
+    int code;
+  };
+  const expected_end cases[] = {{SIGUSR1, true, 0}, {SIGCHLD, false, 128 + SIGCHLD}, {0, false, 128},
+                                {-5, false, 128},   {INT_MIN, false, 128},           {200, false, 128},
+                                {32, false, 160},   {NSIG, false, 128 + NSIG}};
+  for (const expected_end& c : cases) {
+    SCOPED_TRACE("sigrelay_die_by_signal(" + std::to_string(c.signo) + ")");
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      sigrelay::test::reset_signal_state();
+      ::alarm(10);
+      const struct rlimit no_core { 0, 0 };
+      ::setrlimit(RLIMIT_CORE, &no_core);
+      if (c.signo == SIGUSR1) {
+        sigrelay_action_id id{};
+        if (sigrelay_add_action(SIGUSR1, capi_noop_action, nullptr, nullptr, &id) != 0) ::_exit(1);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, SIGUSR1);
+        ::sigprocmask(SIG_BLOCK, &one, nullptr);
+      }
+      sigrelay_die_by_signal(c.signo);
+    }
+    ASSERT_GT(child, 0);
+    const int status = wait_with_deadline(child, 20);
+    if (c.killed) {
+      EXPECT_TRUE(sigrelay::test::killed_by(status, c.signo));
+    } else {
+      EXPECT_TRUE(exited_with(status, c.code));
+    }
+  }
+}
+
+// sigrelay_emulate_default(): "terminating, core-dumping, stopping or nothing, as the kernel would";
+// relays.hpp: errno is preserved; nothing for SIGCHLD, SIGURG, SIGWINCH, SIGCONT and a number that
+// names no signal. A child stops by SIGSTOP (the parent sees WIFSTOPPED with SIGSTOP), is continued,
+// then emulates the "nothing" signals and numbers with errno kept, and exits 0; its action for
+// SIGURG is still installed afterwards.
+TEST(CApiDie, EmulateDefaultStopsForAStopSignalAndDoesNothingForTheIgnoredOnes) {
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    sigrelay::test::reset_signal_state();
+    ::alarm(10);
+    sigrelay_action_id id{};
+    if (sigrelay_add_action(SIGURG, capi_count_action, nullptr, nullptr, &id) != 0) ::_exit(1);
+    errno = EXDEV;
+    sigrelay_emulate_default(SIGSTOP);
+    if (errno != EXDEV) ::_exit(2);
+    for (const int signo : {SIGCHLD, SIGURG, SIGWINCH, SIGCONT, 0, -1, 32, NSIG, INT_MAX}) {
+      errno = EXDEV;
+      sigrelay_emulate_default(signo);
+      if (errno != EXDEV) ::_exit(3);
+    }
+    if (sigrelay::test::query(SIGURG).sa_handler == SIG_DFL) ::_exit(4);  // the action's handler stays
+    if (::kill(::getpid(), SIGURG) != 0 || g_runs.load() != 1) ::_exit(5);
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  pid_t r;
+  while ((r = ::waitpid(child, &status, WUNTRACED)) < 0 && errno == EINTR) {
+  }
+  ASSERT_EQ(child, r);
+  EXPECT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP) << sigrelay::test::describe_status(status);
+  ::kill(child, SIGCONT);
+  EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0));
+}
+
 // --- Realtime floods ------------------------------------------------------------------------------------
 
 // sigrelay_signals_dropped(): "Realtime deliveries that found the ring full, since creation: in all
