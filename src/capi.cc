@@ -16,10 +16,13 @@
 // - The C action id is (signo, key) with our own key, so the registry's action_id stays opaque.
 // - A consumer keeps what did not fit into the caller's array in a backlog, handed out first by the
 //   next call: nothing is lost, the order is kept. The backlog belongs to the consumer thread, like
-//   pending() itself; add/remove/close go through the C++ handle, which any thread may use.
+//   pending() itself; add/remove/close go through the C++ handle, which any thread may use. While
+//   it holds events, the handle is kept readable (detail::c_consumer_access); a fork child's copy
+//   drops the backlog it inherited (the parent hands those events out).
 #include "sigrelay.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -51,6 +54,7 @@ struct sigrelay_signals {
   sigrelay::signals sigs;
   sigrelay::signals::handle handle;
   std::deque<sigrelay::signal_event> backlog;  // drained, not yet handed out (consumer thread only)
+  pid_t backlog_owner = 0;                     // the process that drained it (a fork child drops it)
 };
 
 namespace {
@@ -185,6 +189,12 @@ void copy_out(const sigrelay::signal_event& e, sigrelay_event* out) noexcept {
   o.child_status = e.last.child_status;
 }
 
+// A fork child's copy of a consumer inherits the parent's backlog: the parent hands it out, the
+// child's copy (dead, or made the child's own by follow_fork) must not (signals.hpp, Fork).
+void drop_inherited_backlog(sigrelay_signals* s) noexcept {
+  if (!s->backlog.empty() && s->backlog_owner != ::getpid()) s->backlog.clear();
+}
+
 // Hands out the backlog, then `fresh`, up to `capacity`; keeps the rest in the backlog.
 void hand_out(sigrelay_signals* s, std::vector<sigrelay::signal_event>&& fresh, sigrelay_event* events,
               std::size_t capacity, std::size_t* count) {
@@ -195,6 +205,7 @@ void hand_out(sigrelay_signals* s, std::vector<sigrelay::signal_event>&& fresh, 
     s->backlog.pop_front();
   }
   *count = n;
+  if (!s->backlog.empty()) s->backlog_owner = ::getpid();
   // What stays in the backlog has left the C++ object: keep the handle readable for it.
   if (!s->backlog.empty()) sigrelay::detail::c_consumer_access::keep_readable(s->sigs);
 }
@@ -407,6 +418,7 @@ int sigrelay_signals_remove(sigrelay_signals* s, int signo) {
 int sigrelay_signals_pending(sigrelay_signals* s, sigrelay_event* events, size_t capacity, size_t* count) {
   if (const int rc = check_consumer_args(s, events, capacity, count)) return rc;
   return guarded([&] {
+    drop_inherited_backlog(s);
     std::vector<sigrelay::signal_event> fresh;
     if (s->backlog.size() < capacity) fresh = s->sigs.pending();
     hand_out(s, std::move(fresh), events, capacity, count);
@@ -417,6 +429,7 @@ int sigrelay_signals_wait(sigrelay_signals* s, int timeout_ms, sigrelay_event* e
                           size_t* count) {
   if (const int rc = check_consumer_args(s, events, capacity, count)) return rc;
   return guarded([&] {
+    drop_inherited_backlog(s);
     std::vector<sigrelay::signal_event> fresh;
     if (s->backlog.empty()) {
       fresh = timeout_ms < 0 ? s->sigs.wait() : s->sigs.wait_for(std::chrono::milliseconds(timeout_ms));
