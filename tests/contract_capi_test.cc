@@ -337,6 +337,77 @@ TEST(CApiConsumer, AForkChildsCopyHandsOutNoneOfTheEventsTheParentKeptBack) {
   }
 }
 
+// sigrelay_signals_wait(): "EINVAL if capacity is 0" (and pending(), sigrelay.h); a call that fails
+// changes nothing, so the event pending then is handed out by the next call, and *count says 0.
+TEST(CApiConsumer, ACapacityOfZeroOrANullArrayIsEinvalAndLosesNothing) {
+  in_child([] {
+    sigrelay_signals* s = make_consumer({SIGUSR1}, SIGRELAY_BACKEND_RELAY);
+    ASSERT_NE(nullptr, s);
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+    sigrelay_event e[1];
+    size_t n = 99;
+    EXPECT_EQ(EINVAL, sigrelay_signals_wait(s, -1, e, 0, &n));
+    EXPECT_EQ(0U, n);
+    n = 99;
+    EXPECT_EQ(EINVAL, sigrelay_signals_pending(s, e, 0, &n));
+    EXPECT_EQ(0U, n);
+    EXPECT_EQ(EINVAL, sigrelay_signals_pending(s, nullptr, 1, &n));
+    EXPECT_EQ(EINVAL, sigrelay_signals_wait(s, 0, e, 1, nullptr));
+    EXPECT_EQ(EINVAL, sigrelay_signals_wait(nullptr, 0, e, 1, &n));
+    EXPECT_TRUE(readable(sigrelay_signals_native_handle(s), 0));
+    ASSERT_EQ(0, sigrelay_signals_pending(s, e, 1, &n));
+    ASSERT_EQ(1U, n);
+    EXPECT_EQ(SIGUSR1, e[0].signo);
+    sigrelay_signals_destroy(s);
+  });
+}
+
+// sigrelay_after_fork_in_child(): "In a child made by a raw fork()/_Fork() that goes on using the
+// library"; registry.hpp: it "gives back the saved disposition of every signal whose only
+// subscribers are inherited `signals` objects"; signals.hpp: "After _Fork() the same happens [the
+// copy becomes the child's own, follow_fork] when after_fork_in_child() runs".
+// A child of _Fork() calls it first thing, then signals itself: with a follow_fork consumer the
+// child's copy receives it (and the parent's does not); with an ordinary one the child dies by the
+// signal, as it would without sigrelay.
+TEST(CApiFork, AfterForkInChildOfRawForkMakesAFollowingCopyTheChildsAndRestoresAnInheritedOnesSignal) {
+  for (const int follow : {1, 0}) {
+    SCOPED_TRACE(follow ? "follow_fork" : "dead copy");
+    in_child([follow] {
+      sigrelay_signals_options options = SIGRELAY_SIGNALS_OPTIONS_INIT;
+      options.follow_fork = follow;
+      const int signos[] = {SIGUSR1};
+      sigrelay_signals* s = nullptr;
+      ASSERT_EQ(0, sigrelay_signals_create(signos, 1, &options, &s));
+      std::fflush(nullptr);
+      const pid_t child = ::_Fork();
+      if (child == 0) {
+        sigrelay_after_fork_in_child();
+        ::alarm(10);
+        (void)::poll(nullptr, 0, 0);  // ThreadSanitizer's signal bookkeeping of the child, before the kill
+        if (::kill(::getpid(), SIGUSR1) != 0) ::_exit(2);
+        sigrelay_event e[2];
+        size_t n = 0;
+        if (sigrelay_signals_wait(s, 5000, e, 2, &n) != 0) ::_exit(3);
+        if (n != 1 || e[0].signo != SIGUSR1 || e[0].count != 1) ::_exit(4);
+        sigrelay_signals_destroy(s);
+        ::_exit(0);
+      }
+      ASSERT_GT(child, 0);
+      const int status = wait_with_deadline(child, 20);
+      if (follow) {
+        EXPECT_TRUE(exited_with(status, 0));
+      } else {
+        EXPECT_TRUE(sigrelay::test::killed_by(status, SIGUSR1));
+      }
+      sigrelay_event e[2];
+      size_t n = 99;
+      ASSERT_EQ(0, sigrelay_signals_pending(s, e, 2, &n));
+      EXPECT_EQ(0U, n) << "the child's signal reached the parent's consumer";
+      sigrelay_signals_destroy(s);
+    });
+  }
+}
+
 // sigrelay_action_options: "restart: SA_RESTART while every action of the signal asks for it;
 // default 1", "allow_fault_signals: accept SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS; default
 // 0"; `options` "may be NULL (the defaults)". SA_RESTART comes and goes with the one action that
