@@ -104,10 +104,12 @@ static void capi_noop_action(void*, const siginfo_t*) {}
 // Stays in signal context until released (a run in progress for a removal to wait for).
 static std::atomic<int> g_entered{0};
 static std::atomic<bool> g_release{false};
+static std::atomic<int> g_left{0};
 static void capi_lingering_action(void*, const siginfo_t*) {
   g_entered.fetch_add(1);
   while (!g_release.load()) {
   }
+  g_left.fetch_add(1);
 }
 
 static std::atomic<int> g_interruptions{0};
@@ -699,6 +701,57 @@ TEST(CApiRemove, ARemovalThatWaitsForARunningActionWhileSignalsInterruptItLeaves
     EXPECT_EQ(1, rc.load());
     EXPECT_EQ(EXDEV, errno_after.load())
         << "sigrelay_remove_action() changed errno to " << std::strerror(errno_after.load());
+    EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+  });
+}
+
+// sigrelay_remove_action(): "when it returns, no run of it is in progress in any thread" (0 means
+// "already removed"); registry.hpp, remove_action(): the caller "may destroy [the action's context]
+// right away". Two threads remove the same action while a run of it lingers on a third: the first
+// waits for the run; the second, whichever value it gets, must not return before the run has
+// ended either (its caller may free the context as soon as it returns: with 0 the action is gone,
+// but a run of it may not be).
+TEST(CApiRemove, ASecondRemovalOfTheSameActionDoesNotReturnWhileARunOfItIsInProgress) {
+  in_child([] {
+    sigrelay_action_id id{};
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_lingering_action, nullptr, nullptr, &id));
+    std::atomic<pid_t> worker_tid{0};
+    std::thread worker([&] {
+      (void)::poll(nullptr, 0, 0);
+      worker_tid.store(this_tid());
+      while (g_left.load() == 0) {
+        const struct timespec pause { 0, 1000000 };
+        ::nanosleep(&pause, nullptr);
+      }
+    });
+    ASSERT_TRUE(eventually([&] { return worker_tid.load() != 0; }));
+    ASSERT_EQ(0, ::syscall(SYS_tgkill, ::getpid(), worker_tid.load(), SIGUSR1));
+    ASSERT_TRUE(eventually([&] { return g_entered.load() != 0; })) << "the action never ran";
+    std::atomic<pid_t> first_tid{0};
+    std::atomic<int> first_rc{-1};
+    std::thread first([&] {
+      (void)::poll(nullptr, 0, 0);
+      first_tid.store(this_tid());
+      first_rc.store(sigrelay_remove_action(id));
+    });
+    ASSERT_TRUE(eventually([&] { return first_tid.load() != 0; }));
+    (void)sigrelay::test::wait_until_asleep(::getpid(), first_tid.load(), std::chrono::seconds(2));
+    const pid_t main_tid = this_tid();
+    std::thread releaser([&] {
+      (void)::poll(nullptr, 0, 0);
+      (void)sigrelay::test::wait_until_asleep(::getpid(), main_tid, std::chrono::seconds(2));
+      const struct timespec pause { 0, 100000000 };
+      ::nanosleep(&pause, nullptr);
+      g_release.store(true);
+    });
+    const int second_rc = sigrelay_remove_action(id);
+    const int in_progress = g_entered.load() - g_left.load();
+    releaser.join();
+    first.join();
+    worker.join();
+    EXPECT_EQ(0, in_progress) << "the second removal returned " << second_rc
+                              << " while a run of the action was in progress";
+    EXPECT_EQ(1, first_rc.load() + second_rc) << "exactly one removal removes it";
     EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
   });
 }
