@@ -270,7 +270,6 @@ int sigrelay_add_action(int signo, sigrelay_action_fn fn, void* context,
 }
 
 int sigrelay_remove_action(sigrelay_action_id id) {
-  registered r;
   std::map<std::uint64_t, registered>* map = nullptr;
   try {
     map = &g_actions();
@@ -278,19 +277,32 @@ int sigrelay_remove_action(sigrelay_action_id id) {
     return 0;  // no map yet: no action was ever added
   }
   auto& actions = *map;
+  sigrelay::action_id registry_id;
   {
     std::lock_guard<std::mutex> lock(g_actions_mutex);
     auto it = actions.find(id.key);
     if (it == actions.end() || it->second.id.signal() != id.signo || !it->second.id) return 0;
-    r = std::move(it->second);
-    actions.erase(it);
+    registry_id = it->second.id;
   }
-  // After the grace period of remove_action(), nothing runs the box or the fd relay any more. Its
-  // wait for running actions sleeps, and a signal that cuts the sleep short leaves EINTR in errno.
+  // The registry removes it first, and only then is the entry taken out: a second removal of the
+  // same id meanwhile still finds the entry, and its remove_action() waits (on the registry's mutex)
+  // until the first one's grace period is over, then says false: as in C++, neither returns while a
+  // run of the action is in progress. After the grace period nothing runs the box or the fd relay.
+  // The wait sleeps, and a signal that cuts the sleep short leaves EINTR in errno: restored.
   const int saved_errno = errno;
-  const int removed = sigrelay::remove_action(r.id) ? 1 : 0;
+  const bool removed = sigrelay::remove_action(registry_id);
   errno = saved_errno;
-  return removed;
+  if (!removed) return 0;
+  registered r;  // freed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(g_actions_mutex);
+    auto it = actions.find(id.key);
+    if (it != actions.end()) {
+      r = std::move(it->second);
+      actions.erase(it);
+    }
+  }
+  return 1;
 }
 
 int sigrelay_flag_create(sigrelay_flag** out) {
