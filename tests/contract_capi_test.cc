@@ -462,6 +462,52 @@ TEST(CApiActionOptions, RestartHoldsWhileEveryActionAsksForItAndFaultSignalsNeed
   });
 }
 
+// --- ignore, reset, ignored -------------------------------------------------------------------------
+
+// sigrelay_ignore/reset/ignored: "so that it is undone exactly"; registry.hpp: with actions
+// subscribed "they keep running on every delivery ...; what changes is that the handler sigrelay
+// chained is no longer called, and the last remove_action() restores SIG_IGN"; reset() "undoes
+// ignore(): the disposition underneath becomes again exactly the one ignore() replaced (... another
+// code's handler with its flags and mask)"; ignored() "does not change when sigrelay installs its
+// trampoline".
+// A foreign SIGUSR2 handler (SA_RESTART, SIGHUP in its mask) is there first; a C action is added;
+// ignore() while it is subscribed: the action still runs, the foreign handler no more; ignored() 1;
+// the last removal leaves SIG_IGN; reset() brings the foreign handler back with its flags and mask.
+TEST(CApiIgnore, IgnoreUnderASubscribedCActionIsUndoneExactlyByReset) {
+  in_child([] {
+    sigrelay::test::install_handler(SIGUSR2, capi_interrupting_handler, SA_RESTART, {SIGHUP});
+    const auto foreign = snapshot();
+    sigrelay_action_id id{};
+    ASSERT_EQ(0, sigrelay_add_action(SIGUSR2, capi_count_action, nullptr, nullptr, &id));
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR2));
+    EXPECT_EQ(1, g_interruptions.load());
+    EXPECT_EQ(1, g_runs.load());
+    int changed = -1, ignored = -1;
+    ASSERT_EQ(0, sigrelay_ignored(SIGUSR2, &ignored));
+    EXPECT_EQ(0, ignored);
+    ASSERT_EQ(0, sigrelay_ignore(SIGUSR2, &changed));
+    EXPECT_EQ(1, changed);
+    ASSERT_EQ(0, sigrelay_ignored(SIGUSR2, &ignored));
+    EXPECT_EQ(1, ignored);
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR2));
+    EXPECT_EQ(2, g_runs.load()) << "the action stopped running under ignore()";
+    EXPECT_EQ(1, g_interruptions.load()) << "the chained handler was still called under ignore()";
+    ASSERT_EQ(0, sigrelay_ignore(SIGUSR2, &changed));
+    EXPECT_EQ(0, changed);
+    EXPECT_EQ(1, sigrelay_remove_action(id));
+    EXPECT_EQ(SIG_IGN, sigrelay::test::query(SIGUSR2).sa_handler);
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR2));  // ignored: nothing
+    ASSERT_EQ(0, sigrelay_reset(SIGUSR2, &changed));
+    EXPECT_EQ(1, changed);
+    EXPECT_TRUE(same_state(foreign, snapshot())) << "reset() did not bring the foreign handler back whole";
+    ASSERT_EQ(0, sigrelay_reset(SIGUSR2, &changed));
+    EXPECT_EQ(0, changed);
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR2));
+    EXPECT_EQ(2, g_interruptions.load());
+    EXPECT_EQ(2, g_runs.load());
+  });
+}
+
 // --- emulate_default, die_by_signal -----------------------------------------------------------------
 
 // sigrelay_die_by_signal(): "Dies by `signo` with its default action (so that the parent sees
