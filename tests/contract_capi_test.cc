@@ -112,6 +112,17 @@ static void capi_lingering_action(void*, const siginfo_t*) {
   g_left.fetch_add(1);
 }
 
+// Records what it was given, then clobbers errno (which the registry must restore).
+static std::atomic<int> g_seen_signo{0};
+static std::atomic<int> g_seen_value{0};
+static std::atomic<void*> g_seen_context{nullptr};
+static void capi_clobbering_action(void* context, const siginfo_t* info) {
+  g_seen_context.store(context);
+  g_seen_signo.store(info->si_signo);
+  g_seen_value.store(info->si_value.sival_int);
+  errno = ENOTTY;
+}
+
 static std::atomic<int> g_interruptions{0};
 static void capi_interrupting_handler(int) { g_interruptions.fetch_add(1); }
 }
@@ -799,6 +810,84 @@ TEST(CApiRemove, ASecondRemovalOfTheSameActionDoesNotReturnWhileARunOfItIsInProg
                               << " while a run of the action was in progress";
     EXPECT_EQ(1, first_rc.load() + second_rc) << "exactly one removal removes it";
     EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+  });
+}
+
+// sigrelay.h: a C action "runs in signal context ..., with the delivery's siginfo. `context` is the
+// pointer given at registration", "errno saved and restored by the registry". A sigqueue() to this
+// process with the value 4242: the action sees the signal number, the value and its context; the
+// errno it clobbers is back to what the interrupted code had.
+TEST(CApiAction, ACActionGetsItsContextAndTheSiginfoAndItsErrnoIsRestored) {
+  in_child([] {
+    int context = 0;
+    sigrelay_action_id id{};
+    ASSERT_EQ(0, sigrelay_add_action(SIGRTMIN + 2, capi_clobbering_action, &context, nullptr, &id));
+    union sigval v {};
+    v.sival_int = 4242;
+    errno = EXDEV;
+    const int r = ::sigqueue(::getpid(), SIGRTMIN + 2, v);  // handled on the way out of the call
+    const int after = errno;
+    ASSERT_EQ(0, r);
+    ASSERT_TRUE(eventually([] { return g_seen_signo.load() != 0; }));
+    EXPECT_EQ(EXDEV, after) << "errno changed to " << std::strerror(after);
+    EXPECT_EQ(SIGRTMIN + 2, g_seen_signo.load());
+    EXPECT_EQ(4242, g_seen_value.load());
+    EXPECT_EQ(static_cast<void*>(&context), g_seen_context.load());
+    EXPECT_EQ(1, sigrelay_remove_action(id));
+  });
+}
+
+// Names: sigrelay_signal_name(): "Never NULL, static storage" ("" for a number that names no
+// signal); sigrelay_origin_kind_name(): "" for a value out of range; sigrelay_strerror(): "never
+// NULL ... 0 gives \"success\""; sigrelay_signal_number(): "EINVAL for anything else (and *signo
+// untouched)". Every int that matters, and NULLs.
+TEST(CApiNames, NamesAreNeverNullAndABadNameLeavesTheResultUntouched) {
+  for (int signo = -3; signo <= NSIG + 3; ++signo) {
+    const char* name = sigrelay_signal_name(signo);
+    ASSERT_NE(nullptr, name) << signo;
+    if (signo <= 0 || signo >= NSIG || (signo > 31 && signo < SIGRTMIN)) {
+      EXPECT_STREQ("", name) << signo;
+    }
+  }
+  for (const int signo : {INT_MIN, INT_MAX}) EXPECT_STREQ("", sigrelay_signal_name(signo));
+  EXPECT_STREQ("SIGRTMIN+3", sigrelay_signal_name(SIGRTMIN + 3));
+  for (const int kind : {-1, 7, INT_MAX, INT_MIN}) EXPECT_STREQ("", sigrelay_origin_kind_name(kind));
+  EXPECT_STREQ("queue", sigrelay_origin_kind_name(SIGRELAY_ORIGIN_QUEUE));
+  EXPECT_STREQ("success", sigrelay_strerror(0));
+  for (const int code : {EINVAL, -1, 100000, INT_MIN}) EXPECT_NE(nullptr, sigrelay_strerror(code)) << code;
+  int signo = 12345;
+  for (const char* bad : {"", "SIG", "SIGKILLX", "RTMIN+99", "RTMAX-99", "-1", "0", "99", "SIGINT "}) {
+    EXPECT_EQ(EINVAL, sigrelay_signal_number(bad, &signo)) << '"' << bad << '"';
+    EXPECT_EQ(12345, signo) << '"' << bad << '"';
+  }
+  EXPECT_EQ(EINVAL, sigrelay_signal_number(nullptr, &signo));
+  EXPECT_EQ(EINVAL, sigrelay_signal_number("INT", nullptr));
+  EXPECT_EQ(0, sigrelay_signal_number("rtmax-1", &signo));
+  EXPECT_EQ(SIGRTMAX - 1, signo);
+}
+
+// sigrelay_signals_create(): "Subscribes to `count` signals (none if 0; `signos` may then be NULL)".
+// An empty consumer waits for nothing (a wait of 0 says 0), then takes a signal added later.
+TEST(CApiConsumer, AnEmptyConsumerTakesASignalAddedLater) {
+  in_child([] {
+    sigrelay_signals* s = nullptr;
+    ASSERT_EQ(0, sigrelay_signals_create(nullptr, 0, nullptr, &s));
+    sigrelay_event e[1];
+    size_t n = 99;
+    ASSERT_EQ(0, sigrelay_signals_wait(s, 0, e, 1, &n));
+    EXPECT_EQ(0U, n);
+    ASSERT_EQ(0, sigrelay_signals_add(s, SIGUSR1));
+    ASSERT_EQ(0, sigrelay_signals_add(s, SIGUSR1));  // present: nothing happens
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+    ASSERT_EQ(0, sigrelay_signals_wait(s, 5000, e, 1, &n));
+    ASSERT_EQ(1U, n);
+    EXPECT_EQ(SIGUSR1, e[0].signo);
+    EXPECT_EQ(SIGRELAY_ORIGIN_USER, e[0].last.kind);
+    EXPECT_EQ(::getpid(), e[0].last.pid);
+    ASSERT_EQ(0, sigrelay_signals_remove(s, SIGUSR1));
+    ASSERT_EQ(0, sigrelay_signals_remove(s, SIGUSR1));  // absent: nothing happens
+    EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+    sigrelay_signals_destroy(s);
   });
 }
 
