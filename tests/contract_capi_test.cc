@@ -474,6 +474,68 @@ TEST(CApiActionOptions, RestartHoldsWhileEveryActionAsksForItAndFaultSignalsNeed
   });
 }
 
+// --- Relays ------------------------------------------------------------------------------------------
+
+// sigrelay_add_relay(), WRITE_FD: "must be a non-blocking pipe, socket or eventfd: EINVAL for one
+// that is not open, is open for reading only, is blocking, or is a regular file, a directory or a
+// block device"; a failed call changes nothing. Each refused fd, then a good one (a non-blocking
+// pipe's write end) that a kill() makes readable.
+TEST(CApiRelays, AWriteFdRelayRefusesEveryUnusableFdAndWakesAGoodPipe) {
+  in_child([] {
+    int blocking[2], nonblocking[2];
+    ASSERT_EQ(0, ::pipe(blocking));
+    ASSERT_EQ(0, ::pipe2(nonblocking, O_NONBLOCK | O_CLOEXEC));
+    const int dir = ::open("/", O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(dir, 0);
+    const int closed = ::dup(blocking[0]);
+    ASSERT_GE(closed, 0);
+    ASSERT_EQ(0, ::close(closed));
+    const auto before = snapshot();
+    for (const int fd : {closed, -1, nonblocking[0], blocking[1], dir}) {
+      sigrelay_action_id id{};
+      EXPECT_EQ(EINVAL,
+                sigrelay_add_relay(SIGUSR1, SIGRELAY_RELAY_WRITE_FD, nullptr, nullptr, fd, nullptr, &id))
+          << "fd " << fd;
+      EXPECT_NE(nullptr, std::strstr(sigrelay_last_error(), "SIGUSR1")) << sigrelay_last_error();
+    }
+    EXPECT_TRUE(same_state(before, snapshot()));
+    sigrelay_action_id id{};
+    ASSERT_EQ(0, sigrelay_add_relay(SIGUSR1, SIGRELAY_RELAY_WRITE_FD, nullptr, nullptr, nonblocking[1],
+                                    nullptr, &id));
+    ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+    EXPECT_TRUE(readable(nonblocking[0], 5000));
+    std::uint64_t word = 0;
+    EXPECT_EQ(static_cast<ssize_t>(sizeof word), ::read(nonblocking[0], &word, sizeof word));
+    EXPECT_EQ(1U, word);
+    EXPECT_EQ(1, sigrelay_remove_action(id));
+  });
+}
+
+// SIGRELAY_RELAY_DIE_IF_SET: "the default action of the signal (dies) if `flag` is set", added
+// before a SET_FLAG on the same flag (the double Ctrl+C): the first SIGINT sets the flag, the
+// second kills the process by SIGINT (as its parent sees it), handled or not.
+TEST(CApiRelays, DieIfSetBeforeSetFlagSurvivesTheFirstSignalAndDiesByTheSecond) {
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    sigrelay::test::reset_signal_state();
+    ::alarm(10);
+    sigrelay_flag* flag = nullptr;
+    if (sigrelay_flag_create(&flag) != 0) ::_exit(1);
+    sigrelay_action_id die{}, set{};
+    if (sigrelay_add_relay(SIGINT, SIGRELAY_RELAY_DIE_IF_SET, flag, nullptr, -1, nullptr, &die) != 0)
+      ::_exit(2);
+    if (sigrelay_add_relay(SIGINT, SIGRELAY_RELAY_SET_FLAG, flag, nullptr, -1, nullptr, &set) != 0)
+      ::_exit(3);
+    ::kill(::getpid(), SIGINT);
+    if (sigrelay_flag_test(flag) != 1) ::_exit(4);
+    ::kill(::getpid(), SIGINT);
+    ::_exit(5);  // survived the second
+  }
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(sigrelay::test::killed_by(wait_with_deadline(child, 20), SIGINT));
+}
+
 // --- ignore, reset, ignored -------------------------------------------------------------------------
 
 // sigrelay_ignore/reset/ignored: "so that it is undone exactly"; registry.hpp: with actions
