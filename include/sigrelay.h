@@ -183,7 +183,11 @@ SIGRELAY_C_API int sigrelay_ignore(int signo, int* changed);
 SIGRELAY_C_API int sigrelay_reset(int signo, int* changed);
 SIGRELAY_C_API int sigrelay_ignored(int signo, int* ignored);
 
-/* In a child made by a raw fork()/_Fork() that goes on using the library (see the C++ header). */
+/* In a child made by a raw fork()/_Fork() that goes on using the library (see the C++ header).
+ * As the C++ header says of a thread inside the registry, a child of _Fork() made while another
+ * thread of the parent was inside sigrelay_add_action(), sigrelay_add_relay() or
+ * sigrelay_remove_action() must not go on to use those three (they would wait for ever for that
+ * thread); fork() holds them across the fork, so its children never meet this. */
 SIGRELAY_C_API void sigrelay_after_fork_in_child(void);
 
 /* ---- signals: deliveries relayed out of handler context -------------------------------------- */
