@@ -664,6 +664,48 @@ TEST(CApiDie, EmulateDefaultStopsForAStopSignalAndDoesNothingForTheIgnoredOnes) 
   EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0));
 }
 
+// sigrelay_signals_add/remove: "Any thread (the C++ handle's add()/remove())"; signals.hpp: "once
+// add() returns, every later delivery is recorded and wakes the consumer", and remove() "works on a
+// closed object (it unsubscribes, restoring the disposition)". A consumer thread waits for ever on
+// SIGUSR2 alone; the main thread adds SIGUSR1 and sends it: the waiting thread wakes with it. After
+// close(), remove() of both still unsubscribes: SIG_DFL is back for each.
+TEST(CApiConsumer, AnAddFromAnotherThreadIsHeardByAWaitAlreadyAsleepAndRemoveWorksOnceClosed) {
+  for (const int backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    in_child([backend] {
+      sigrelay_signals* s = make_consumer({SIGUSR2}, backend);
+      ASSERT_NE(nullptr, s);
+      std::atomic<pid_t> tid{0};
+      std::atomic<int> rc{-1};
+      std::atomic<int> signo{0};
+      std::thread consumer([&] {
+        (void)::poll(nullptr, 0, 0);
+        tid.store(this_tid());
+        sigrelay_event e[2];
+        size_t n = 0;
+        rc.store(sigrelay_signals_wait(s, -1, e, 2, &n));
+        if (n >= 1) signo.store(e[0].signo);
+      });
+      ASSERT_TRUE(eventually([&] { return tid.load() != 0; }));
+      (void)sigrelay::test::wait_until_asleep(::getpid(), tid.load(), std::chrono::seconds(2));
+      ASSERT_EQ(0, sigrelay_signals_add(s, SIGUSR1));
+      ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+      const bool woke = eventually([&] { return rc.load() != -1; }, std::chrono::seconds(10));
+      if (!woke) sigrelay_signals_close(s);  // (so that the thread ends and the test fails cleanly)
+      consumer.join();
+      EXPECT_TRUE(woke) << "a wait already asleep never heard the signal added from another thread";
+      EXPECT_EQ(0, rc.load());
+      EXPECT_EQ(SIGUSR1, signo.load());
+      sigrelay_signals_close(s);
+      EXPECT_EQ(0, sigrelay_signals_remove(s, SIGUSR1));
+      EXPECT_EQ(0, sigrelay_signals_remove(s, SIGUSR2));
+      EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR1).sa_handler);
+      EXPECT_EQ(SIG_DFL, sigrelay::test::query(SIGUSR2).sa_handler);
+      sigrelay_signals_destroy(s);
+    });
+  }
+}
+
 // --- Realtime floods ------------------------------------------------------------------------------------
 
 // sigrelay_signals_dropped(): "Realtime deliveries that found the ring full, since creation: in all
