@@ -15,7 +15,9 @@
 //   (a pthread_atfork() handler), as the registry's is.
 // - The C action id is (signo, key) with our own key, so the registry's action_id stays opaque.
 // - A consumer keeps what did not fit into the caller's array in a backlog, handed out first by the
-//   next call: nothing is lost, the order is kept. The backlog belongs to the consumer thread, like
+//   next call: nothing is lost, the order is kept (the backlog is the drained batch itself, with an
+//   index: handing out allocates nothing, so a std::bad_alloc never strands events taken out of
+//   the C++ object). The backlog belongs to the consumer thread, like
 //   pending() itself; add/remove/close go through the C++ handle, which any thread may use. While
 //   it holds events, the handle is kept readable (detail::c_consumer_access); a fork child's copy
 //   drops the backlog it inherited (the parent hands those events out).
@@ -27,7 +29,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,8 +54,10 @@ struct sigrelay_signals {
   explicit sigrelay_signals(sigrelay::signals&& s) : sigs(std::move(s)), handle(sigs.get_handle()) {}
   sigrelay::signals sigs;
   sigrelay::signals::handle handle;
-  std::deque<sigrelay::signal_event> backlog;  // drained, not yet handed out (consumer thread only)
-  pid_t backlog_owner = 0;                     // the process that drained it (a fork child drops it)
+  // Drained, not yet handed out: backlog[backlog_next...] (consumer thread only).
+  std::vector<sigrelay::signal_event> backlog;
+  std::size_t backlog_next = 0;
+  pid_t backlog_owner = 0;  // the process that drained it (a fork child drops it)
 };
 
 namespace {
@@ -189,25 +192,41 @@ void copy_out(const sigrelay::signal_event& e, sigrelay_event* out) noexcept {
   o.child_status = e.last.child_status;
 }
 
+// Events in the backlog not yet handed out.
+std::size_t backlog_size(const sigrelay_signals* s) noexcept { return s->backlog.size() - s->backlog_next; }
+
 // A fork child's copy of a consumer inherits the parent's backlog: the parent hands it out, the
 // child's copy (dead, or made the child's own by follow_fork) must not (signals.hpp, Fork).
 void drop_inherited_backlog(sigrelay_signals* s) noexcept {
-  if (!s->backlog.empty() && s->backlog_owner != ::getpid()) s->backlog.clear();
+  if (backlog_size(s) != 0 && s->backlog_owner != ::getpid()) {
+    s->backlog.clear();
+    s->backlog_next = 0;
+  }
 }
 
-// Hands out the backlog, then `fresh`, up to `capacity`; keeps the rest in the backlog.
+// Hands out the backlog, then `fresh`, up to `capacity`; keeps the rest in the backlog. Allocates
+// nothing, so that events taken out of the C++ object are never lost to a std::bad_alloc: callers
+// take `fresh` only while the backlog holds fewer than `capacity` events, so the backlog is used up
+// whenever some of `fresh` is left, and `fresh` itself becomes the backlog.
 void hand_out(sigrelay_signals* s, std::vector<sigrelay::signal_event>&& fresh, sigrelay_event* events,
-              std::size_t capacity, std::size_t* count) {
-  s->backlog.insert(s->backlog.end(), fresh.begin(), fresh.end());
+              std::size_t capacity, std::size_t* count) noexcept {
   std::size_t n = 0;
-  while (n < capacity && !s->backlog.empty()) {
-    copy_out(s->backlog.front(), &events[n++]);
-    s->backlog.pop_front();
+  while (n < capacity && s->backlog_next < s->backlog.size())
+    copy_out(s->backlog[s->backlog_next++], &events[n++]);
+  std::size_t used = 0;
+  while (n < capacity && used < fresh.size()) copy_out(fresh[used++], &events[n++]);
+  if (used < fresh.size()) {
+    s->backlog = std::move(fresh);
+    s->backlog_next = used;
+  } else if (s->backlog_next == s->backlog.size()) {
+    s->backlog.clear();
+    s->backlog_next = 0;
   }
   *count = n;
-  if (!s->backlog.empty()) s->backlog_owner = ::getpid();
+  if (backlog_size(s) == 0) return;
+  s->backlog_owner = ::getpid();
   // What stays in the backlog has left the C++ object: keep the handle readable for it.
-  if (!s->backlog.empty()) sigrelay::detail::c_consumer_access::keep_readable(s->sigs);
+  sigrelay::detail::c_consumer_access::keep_readable(s->sigs);
 }
 
 int check_consumer_args(sigrelay_signals* s, sigrelay_event* events, std::size_t capacity,
@@ -432,7 +451,7 @@ int sigrelay_signals_pending(sigrelay_signals* s, sigrelay_event* events, size_t
   return guarded([&] {
     drop_inherited_backlog(s);
     std::vector<sigrelay::signal_event> fresh;
-    if (s->backlog.size() < capacity) fresh = s->sigs.pending();
+    if (backlog_size(s) < capacity) fresh = s->sigs.pending();
     hand_out(s, std::move(fresh), events, capacity, count);
   });
 }
@@ -443,9 +462,9 @@ int sigrelay_signals_wait(sigrelay_signals* s, int timeout_ms, sigrelay_event* e
   return guarded([&] {
     drop_inherited_backlog(s);
     std::vector<sigrelay::signal_event> fresh;
-    if (s->backlog.empty()) {
+    if (backlog_size(s) == 0) {
       fresh = timeout_ms < 0 ? s->sigs.wait() : s->sigs.wait_for(std::chrono::milliseconds(timeout_ms));
-    } else if (s->backlog.size() < capacity) {
+    } else if (backlog_size(s) < capacity) {
       fresh = s->sigs.pending();
     }
     hand_out(s, std::move(fresh), events, capacity, count);
