@@ -422,6 +422,37 @@ TEST(CApiFork, AfterForkInChildOfRawForkMakesAFollowingCopyTheChildsAndRestoresA
   }
 }
 
+// sigrelay_signals_wait(): "*count is 0 when the time is up, or when the consumer is closed (then
+// sigrelay_signals_is_closed() says 1)"; signals.hpp, Fork: a fork child's copy is dead there, and
+// its wait*() "return nothing at once". A child keeps the parent's consumer (no follow_fork) and
+// waits for ever (and for INT_MAX milliseconds), as a C event loop does: each wait says 0 at once,
+// and since the time cannot be up, the consumer must say it is closed (else the loop spins for ever).
+TEST(CApiConsumer, AWaitForEverThatSaysZeroInAForkChildsDeadCopySaysClosed) {
+  in_child([] {
+    sigrelay_signals* s = make_consumer({SIGUSR1}, SIGRELAY_BACKEND_RELAY);
+    ASSERT_NE(nullptr, s);
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::alarm(10);
+      for (const int timeout : {-1, INT_MAX}) {
+        sigrelay_event e[1];
+        size_t n = 99;
+        if (sigrelay_signals_wait(s, timeout, e, 1, &n) != 0) ::_exit(2);
+        if (n != 0) ::_exit(3);
+        if (sigrelay_signals_is_closed(s) != 1) ::_exit(4);  // 0 events, time not up, not closed
+      }
+      sigrelay_signals_destroy(s);
+      ::_exit(0);
+    }
+    ASSERT_GT(child, 0);
+    EXPECT_TRUE(exited_with(wait_with_deadline(child, 20), 0))
+        << "(exit 4: wait() said 0 events at once, without its time being up, and not closed)";
+    EXPECT_EQ(0, sigrelay_signals_is_closed(s)) << "the parent's consumer is open";
+    sigrelay_signals_destroy(s);
+  });
+}
+
 // sigrelay_action_options: "restart: SA_RESTART while every action of the signal asks for it;
 // default 1", "allow_fault_signals: accept SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS; default
 // 0"; `options` "may be NULL (the defaults)". SA_RESTART comes and goes with the one action that
