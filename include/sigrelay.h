@@ -249,6 +249,8 @@ SIGRELAY_C_API int sigrelay_signals_native_handle(const sigrelay_signals* s);
 SIGRELAY_C_API uint64_t sigrelay_signals_dropped(const sigrelay_signals* s, int signo);
 /* Wakes a blocked sigrelay_signals_wait(), which then returns what is left, then nothing. Any thread. */
 SIGRELAY_C_API void sigrelay_signals_close(sigrelay_signals* s);
+/* 1 once closed, and for a fork child's copy that is dead there (no follow_fork; see "Fork" in
+ * <sigrelay/signals.hpp>: it hands out nothing, its wait says 0 at once, add() is EPERM); else 0. */
 SIGRELAY_C_API int sigrelay_signals_is_closed(const sigrelay_signals* s);
 
 #ifdef __cplusplus

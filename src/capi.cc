@@ -486,8 +486,10 @@ void sigrelay_signals_close(sigrelay_signals* s) {
   errno = saved_errno;
 }
 
+// A fork child's dead copy counts as closed: its wait() says 0 at once, which sigrelay.h promises
+// only when the time is up or the consumer is closed (the C API has no is_inherited()).
 int sigrelay_signals_is_closed(const sigrelay_signals* s) {
-  return s == nullptr || s->sigs.is_closed() ? 1 : 0;
+  return s == nullptr || s->sigs.is_closed() || s->sigs.is_inherited() ? 1 : 0;
 }
 
 }  // extern "C"
