@@ -34,11 +34,13 @@
 #include <fstream>
 #include <functional>
 #include <new>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/descriptors.hpp"
 #include "support/dispositions.hpp"
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
@@ -418,6 +420,49 @@ TEST(CApiFork, AfterForkInChildOfRawForkMakesAFollowingCopyTheChildsAndRestoresA
       ASSERT_EQ(0, sigrelay_signals_pending(s, e, 2, &n));
       EXPECT_EQ(0U, n) << "the child's signal reached the parent's consumer";
       sigrelay_signals_destroy(s);
+    });
+  }
+}
+
+// sigrelay.h, Errors: "EMFILE/ENFILE ... A call that fails changes nothing"; signals.hpp: a failed
+// constructor "holds no descriptor". With no descriptor left (RLIMIT_NOFILE at the number of the
+// highest one open), creating a consumer (each backend) fails
+// with EMFILE and leaves every disposition, the mask and the set of
+// open descriptors as they were; with the limit back, the same call succeeds.
+TEST(CApiConsumer, CreateWithoutADescriptorLeftIsEmfileAndChangesNothing) {
+  for (const int backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    in_child([backend] {
+      const std::set<int> fds = sigrelay::test::open_fds();
+      ASSERT_FALSE(fds.empty());
+      struct rlimit saved {};
+      ASSERT_EQ(0, ::getrlimit(RLIMIT_NOFILE, &saved));
+      const auto before = snapshot();
+      sigrelay_signals_options options = SIGRELAY_SIGNALS_OPTIONS_INIT;
+      options.backend = backend;
+      const int signos[] = {SIGUSR1, SIGRTMIN + 1};
+      sigrelay_signals* s = nullptr;
+      const struct rlimit none { static_cast<rlim_t>(*fds.rbegin() + 1), saved.rlim_max };
+      ASSERT_EQ(0, ::setrlimit(RLIMIT_NOFILE, &none));
+      // Fill any hole below the highest descriptor, so that no new one can be made.
+      std::vector<int> fillers;
+      for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+      const int rc = sigrelay_signals_create(signos, 2, &options, &s);
+      const std::string message = sigrelay_last_error();
+      for (const int fd : fillers) ::close(fd);
+      ASSERT_EQ(0, ::setrlimit(RLIMIT_NOFILE, &saved));
+      EXPECT_EQ(EMFILE, rc) << message;
+      EXPECT_EQ(nullptr, s);
+      EXPECT_TRUE(same_state(before, snapshot()));
+      EXPECT_EQ(fds, sigrelay::test::open_fds()) << "a failed create kept a descriptor";
+      ASSERT_EQ(0, sigrelay_signals_create(signos, 2, &options, &s));
+      ASSERT_EQ(0, ::kill(::getpid(), SIGUSR1));
+      sigrelay_event e[2];
+      size_t n = 0;
+      ASSERT_EQ(0, sigrelay_signals_wait(s, 5000, e, 2, &n));
+      EXPECT_EQ(1U, n);
+      sigrelay_signals_destroy(s);
+      EXPECT_TRUE(same_state(before, snapshot()));
     });
   }
 }
