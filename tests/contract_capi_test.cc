@@ -426,9 +426,9 @@ TEST(CApiFork, AfterForkInChildOfRawForkMakesAFollowingCopyTheChildsAndRestoresA
 
 // sigrelay.h, Errors: "EMFILE/ENFILE ... A call that fails changes nothing"; signals.hpp: a failed
 // constructor "holds no descriptor". With no descriptor left (RLIMIT_NOFILE at the number of the
-// highest one open), creating a consumer (each backend) fails
-// with EMFILE and leaves every disposition, the mask and the set of
-// open descriptors as they were; with the limit back, the same call succeeds.
+// highest one open, and every hole below it filled), creating a consumer (each backend) fails with
+// EMFILE and leaves every disposition, the mask and the set of open descriptors as they were; with
+// the limit back, the same call succeeds.
 TEST(CApiConsumer, CreateWithoutADescriptorLeftIsEmfileAndChangesNothing) {
   for (const int backend : backends()) {
     SCOPED_TRACE(backend_name(backend));
