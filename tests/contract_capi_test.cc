@@ -429,7 +429,12 @@ TEST(CApiFork, AfterForkInChildOfRawForkMakesAFollowingCopyTheChildsAndRestoresA
 // highest one open, and every hole below it filled), creating a consumer (each backend) fails with
 // EMFILE and leaves every disposition, the mask and the set of open descriptors as they were; with
 // the limit back, the same call succeeds.
+// Not under ASan+UBSan: UBSan's vptr check probes memory through a pipe(), which fails without a
+// descriptor left, and then reports a valid object as having an invalid vptr.
 TEST(CApiConsumer, CreateWithoutADescriptorLeftIsEmfileAndChangesNothing) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "UBSan's vptr check needs a free descriptor (it probes memory with a pipe)";
+#endif
   for (const int backend : backends()) {
     SCOPED_TRACE(backend_name(backend));
     in_child([backend] {
