@@ -183,7 +183,11 @@ SIGRELAY_C_API int sigrelay_ignore(int signo, int* changed);
 SIGRELAY_C_API int sigrelay_reset(int signo, int* changed);
 SIGRELAY_C_API int sigrelay_ignored(int signo, int* ignored);
 
-/* In a child made by a raw fork()/_Fork() that goes on using the library (see the C++ header). */
+/* In a child made by a raw fork()/_Fork() that goes on using the library (see the C++ header).
+ * As the C++ header says of a thread inside the registry, a child of _Fork() made while another
+ * thread of the parent was inside sigrelay_add_action(), sigrelay_add_relay() or
+ * sigrelay_remove_action() must not go on to use those three (they would wait for ever for that
+ * thread); fork() holds them across the fork, so its children never meet this. */
 SIGRELAY_C_API void sigrelay_after_fork_in_child(void);
 
 /* ---- signals: deliveries relayed out of handler context -------------------------------------- */
@@ -193,7 +197,8 @@ typedef enum sigrelay_backend { SIGRELAY_BACKEND_RELAY = 0, SIGRELAY_BACKEND_SIG
 /* Options of a consumer (signals_options). Start from SIGRELAY_SIGNALS_OPTIONS_INIT. */
 typedef struct sigrelay_signals_options {
   int backend;              /* a sigrelay_backend; default SIGRELAY_BACKEND_RELAY */
-  size_t realtime_capacity; /* records of the realtime ring; 0 means the default */
+  size_t realtime_capacity; /* records of the realtime ring; 0 means the default (1024); at most
+                               2^24 (signals_options::max_realtime_capacity), else EINVAL */
   int follow_fork;          /* non-zero: goes on in a fork() child as the child's own (follow_fork in
                                the C++ header; SIGRELAY_BACKEND_RELAY only, else EINVAL); 0: dead there */
 } sigrelay_signals_options;
@@ -217,7 +222,9 @@ typedef struct sigrelay_signals sigrelay_signals;
  * ENOTSUP (== EOPNOTSUPP on Linux), nothing subscribed. */
 SIGRELAY_C_API int sigrelay_signals_create(const int* signos, size_t count,
                                            const sigrelay_signals_options* options, sigrelay_signals** out);
-/* Unsubscribes and frees. NULL does nothing. */
+/* Unsubscribes and frees. NULL does nothing. The consumer must be otherwise unused, as for the C++
+ * object: not while another thread waits in it or calls any other function on it
+ * (sigrelay_signals_close() it, and let that thread return, first). */
 SIGRELAY_C_API void sigrelay_signals_destroy(sigrelay_signals* s);
 /* Subscribes to one more signal / unsubscribes from one (present/absent: nothing happens). add on a
  * closed consumer: EBADF. Any thread (the C++ handle's add()/remove()). */
@@ -225,8 +232,9 @@ SIGRELAY_C_API int sigrelay_signals_add(sigrelay_signals* s, int signo);
 SIGRELAY_C_API int sigrelay_signals_remove(sigrelay_signals* s, int signo);
 
 /* Copies up to `capacity` pending events into `events` and sets *count to how many; never blocks.
- * Events that do not fit stay for the next call, in order: nothing is lost. So a caller drains
- * everything by calling again while *count == capacity. */
+ * Events that do not fit stay for the next call, in order: nothing is lost (and the handle stays
+ * readable for them). So a caller drains everything by calling again while *count == capacity.
+ * EINVAL if capacity is 0. */
 SIGRELAY_C_API int sigrelay_signals_pending(sigrelay_signals* s, sigrelay_event* events, size_t capacity,
                                             size_t* count);
 /* As sigrelay_signals_pending(), but first waits up to `timeout_ms` milliseconds (negative: forever)
@@ -241,6 +249,8 @@ SIGRELAY_C_API int sigrelay_signals_native_handle(const sigrelay_signals* s);
 SIGRELAY_C_API uint64_t sigrelay_signals_dropped(const sigrelay_signals* s, int signo);
 /* Wakes a blocked sigrelay_signals_wait(), which then returns what is left, then nothing. Any thread. */
 SIGRELAY_C_API void sigrelay_signals_close(sigrelay_signals* s);
+/* 1 once closed, and for a fork child's copy that is dead there (no follow_fork; see "Fork" in
+ * <sigrelay/signals.hpp>: it hands out nothing, its wait says 0 at once, add() is EPERM); else 0. */
 SIGRELAY_C_API int sigrelay_signals_is_closed(const sigrelay_signals* s);
 
 #ifdef __cplusplus

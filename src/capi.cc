@@ -11,21 +11,30 @@
 //   detail::call_c_action (src/handler/capi_action.cc, the only signal-context code here) with the
 //   box. Relay actions need no box, but some own something (an fd_relay for WRITE_FD). Either is
 //   kept in `g_actions` under the key handed to C, and freed only after remove_action() returned,
-//   i.e. after its grace period: no handler can still be using it.
+//   i.e. after its grace period: no handler can still be using it. Its mutex is held across fork()
+//   (a pthread_atfork() handler), as the registry's is.
 // - The C action id is (signo, key) with our own key, so the registry's action_id stays opaque.
 // - A consumer keeps what did not fit into the caller's array in a backlog, handed out first by the
-//   next call: nothing is lost, the order is kept. The backlog belongs to the consumer thread, like
-//   pending() itself; add/remove/close go through the C++ handle, which any thread may use.
+//   next call: nothing is lost, the order is kept (the backlog is the drained batch itself, with an
+//   index: handing out allocates nothing, so a std::bad_alloc never strands events taken out of
+//   the C++ object). The backlog belongs to the consumer thread, like
+//   pending() itself; add/remove/close go through the C++ handle, which any thread may use. While
+//   it holds events, the handle is kept readable (detail::c_consumer_access); a fork child's copy
+//   drops the backlog it inherited (the parent hands those events out).
 #include "sigrelay.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -45,7 +54,10 @@ struct sigrelay_signals {
   explicit sigrelay_signals(sigrelay::signals&& s) : sigs(std::move(s)), handle(sigs.get_handle()) {}
   sigrelay::signals sigs;
   sigrelay::signals::handle handle;
-  std::deque<sigrelay::signal_event> backlog;  // drained, not yet handed out (consumer thread only)
+  // Drained, not yet handed out: backlog[backlog_next...] (consumer thread only).
+  std::vector<sigrelay::signal_event> backlog;
+  std::size_t backlog_next = 0;
+  pid_t backlog_owner = 0;  // the process that drained it (a fork child drops it)
 };
 
 namespace {
@@ -53,7 +65,14 @@ namespace {
 static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free,
               "flags and counters are read and written in signal context");
 
-thread_local std::string t_last_error;
+// The message of the last failure in this thread: a fixed buffer, so that keeping a message never
+// allocates, and the first failure in a thread registers no thread_local destructor (glibc allocates
+// for that, and aborts the process if it cannot).
+thread_local char t_last_error[1024];
+
+void keep_message(const char* message) noexcept {
+  std::snprintf(t_last_error, sizeof t_last_error, "%s", message);
+}
 
 int errno_of(const std::error_code& ec) noexcept {
   if (!ec) return 0;
@@ -74,39 +93,33 @@ int guarded(F&& f) noexcept {
     errno = saved_errno;
     return 0;
   } catch (const std::system_error& e) {
-    try {
-      t_last_error = e.what();
-    } catch (...) {
-    }
+    keep_message(e.what());
     const int code = errno_of(e.code());
     return code != 0 ? code : EINVAL;
   } catch (const std::bad_alloc&) {
-    t_last_error.clear();  // never allocates
+    keep_message("sigrelay: out of memory");
     return ENOMEM;
   } catch (const std::exception& e) {
-    try {
-      t_last_error = e.what();
-    } catch (...) {
-    }
+    keep_message(e.what());
     return EINVAL;
   }
 }
 
 int invalid(const char* message) noexcept {
-  try {
-    t_last_error = message;
-  } catch (...) {
-  }
+  keep_message(message);
   return EINVAL;
 }
 
-// EINVAL for an action of `signo` refused for `reason`, the message naming the signal.
-int invalid_for(int signo, const std::string& reason) noexcept {
-  try {
-    t_last_error =
-        "sigrelay: cannot add an action for " + sigrelay::detail::describe_signal(signo) + ": " + reason;
-  } catch (...) {
-    t_last_error.clear();
+// EINVAL for an action of `signo` refused for `reason`, the message naming the signal. Allocates
+// nothing (it is what a refused call does when memory has run out, too).
+int invalid_for(int signo, const char* reason) noexcept {
+  const std::string_view name = sigrelay::signal_name(signo);  // static, NUL-terminated
+  if (!name.empty()) {
+    std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for %s: %s", name.data(),
+                  reason);
+  } else {
+    std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for signal %d: %s",
+                  signo, reason);
   }
   return EINVAL;
 }
@@ -127,9 +140,18 @@ struct registered {
   std::unique_ptr<sigrelay::relay::fd_relay> fd;
 };
 
+// fork(): held across the fork, as the registry's mutex is (registry.hpp, after_fork_in_child()), so
+// that the child never inherits it locked by a thread it does not have. Never held while waiting for
+// the registry, nor taken by the registry: no order between the two to keep.
 std::mutex g_actions_mutex;
+void lock_actions_for_fork() noexcept { g_actions_mutex.lock(); }
+void unlock_actions_after_fork() noexcept { g_actions_mutex.unlock(); }
+
 std::map<std::uint64_t, registered>& g_actions() {
-  static auto* actions = new std::map<std::uint64_t, registered>;  // never destroyed: usable at exit
+  static auto* actions = [] {
+    ::pthread_atfork(lock_actions_for_fork, unlock_actions_after_fork, unlock_actions_after_fork);
+    return new std::map<std::uint64_t, registered>;  // never destroyed: usable at exit
+  }();
   return *actions;
 }
 std::uint64_t g_next_key = 1;  // guarded by g_actions_mutex
@@ -139,16 +161,18 @@ int add(int signo, sigrelay::action a, const sigrelay_action_options* options, r
         sigrelay_action_id* out) noexcept {
   if (out == nullptr) return invalid_for(signo, "the action id pointer is NULL");
   return guarded([&] {
-    // Room in the map first, so that nothing can fail once the action is live.
+    // Room in the map first, so that nothing can fail once the action is live. (The map, and so the
+    // fork handler, exists before its mutex is first taken.)
+    auto& actions = g_actions();
     std::unique_lock<std::mutex> lock(g_actions_mutex);
     const std::uint64_t key = g_next_key++;
-    auto slot = g_actions().emplace(key, std::move(r)).first;
+    auto slot = actions.emplace(key, std::move(r)).first;
     lock.unlock();
     try {
       slot->second.id = sigrelay::add_action(signo, a, to_options(options));
     } catch (...) {
       lock.lock();
-      g_actions().erase(key);
+      actions.erase(key);
       throw;
     }
     *out = sigrelay_action_id{signo, key};
@@ -168,16 +192,41 @@ void copy_out(const sigrelay::signal_event& e, sigrelay_event* out) noexcept {
   o.child_status = e.last.child_status;
 }
 
-// Hands out the backlog, then `fresh`, up to `capacity`; keeps the rest in the backlog.
+// Events in the backlog not yet handed out.
+std::size_t backlog_size(const sigrelay_signals* s) noexcept { return s->backlog.size() - s->backlog_next; }
+
+// A fork child's copy of a consumer inherits the parent's backlog: the parent hands it out, the
+// child's copy (dead, or made the child's own by follow_fork) must not (signals.hpp, Fork).
+void drop_inherited_backlog(sigrelay_signals* s) noexcept {
+  if (backlog_size(s) != 0 && s->backlog_owner != ::getpid()) {
+    s->backlog.clear();
+    s->backlog_next = 0;
+  }
+}
+
+// Hands out the backlog, then `fresh`, up to `capacity`; keeps the rest in the backlog. Allocates
+// nothing, so that events taken out of the C++ object are never lost to a std::bad_alloc: callers
+// take `fresh` only while the backlog holds fewer than `capacity` events, so the backlog is used up
+// whenever some of `fresh` is left, and `fresh` itself becomes the backlog.
 void hand_out(sigrelay_signals* s, std::vector<sigrelay::signal_event>&& fresh, sigrelay_event* events,
-              std::size_t capacity, std::size_t* count) {
-  s->backlog.insert(s->backlog.end(), fresh.begin(), fresh.end());
+              std::size_t capacity, std::size_t* count) noexcept {
   std::size_t n = 0;
-  while (n < capacity && !s->backlog.empty()) {
-    copy_out(s->backlog.front(), &events[n++]);
-    s->backlog.pop_front();
+  while (n < capacity && s->backlog_next < s->backlog.size())
+    copy_out(s->backlog[s->backlog_next++], &events[n++]);
+  std::size_t used = 0;
+  while (n < capacity && used < fresh.size()) copy_out(fresh[used++], &events[n++]);
+  if (used < fresh.size()) {
+    s->backlog = std::move(fresh);
+    s->backlog_next = used;
+  } else if (s->backlog_next == s->backlog.size()) {
+    s->backlog.clear();
+    s->backlog_next = 0;
   }
   *count = n;
+  if (backlog_size(s) == 0) return;
+  s->backlog_owner = ::getpid();
+  // What stays in the backlog has left the C++ object: keep the handle readable for it.
+  sigrelay::detail::c_consumer_access::keep_readable(s->sigs);
 }
 
 int check_consumer_args(sigrelay_signals* s, sigrelay_event* events, std::size_t capacity,
@@ -199,7 +248,7 @@ const char* sigrelay_strerror(int code) {
   return strerror_r(code, text, sizeof text);  // the GNU strerror_r: a static string, or `text`
 }
 
-const char* sigrelay_last_error(void) { return t_last_error.c_str(); }
+const char* sigrelay_last_error(void) { return t_last_error; }
 
 const char* sigrelay_signal_name(int signo) { return sigrelay::signal_name(signo).data(); }
 
@@ -230,9 +279,9 @@ int sigrelay_add_action(int signo, sigrelay_action_fn fn, void* context,
     return guarded([&] { (void)sigrelay::add_action(signo, sigrelay::action{nullptr, nullptr}); });
   }
   registered r;
-  try {
-    r.box.reset(new sigrelay::detail::c_action{fn, context});
-  } catch (const std::bad_alloc&) {
+  r.box.reset(new (std::nothrow) sigrelay::detail::c_action{fn, context});
+  if (r.box == nullptr) {
+    (void)invalid_for(signo, "out of memory");
     return ENOMEM;
   }
   const sigrelay::action a{&sigrelay::detail::call_c_action, r.box.get()};
@@ -240,16 +289,39 @@ int sigrelay_add_action(int signo, sigrelay_action_fn fn, void* context,
 }
 
 int sigrelay_remove_action(sigrelay_action_id id) {
-  registered r;
+  std::map<std::uint64_t, registered>* map = nullptr;
+  try {
+    map = &g_actions();
+  } catch (const std::bad_alloc&) {
+    return 0;  // no map yet: no action was ever added
+  }
+  auto& actions = *map;
+  sigrelay::action_id registry_id;
   {
     std::lock_guard<std::mutex> lock(g_actions_mutex);
-    auto it = g_actions().find(id.key);
-    if (it == g_actions().end() || it->second.id.signal() != id.signo || !it->second.id) return 0;
-    r = std::move(it->second);
-    g_actions().erase(it);
+    auto it = actions.find(id.key);
+    if (it == actions.end() || it->second.id.signal() != id.signo || !it->second.id) return 0;
+    registry_id = it->second.id;
   }
-  // After the grace period of remove_action(), nothing runs the box or the fd relay any more.
-  return sigrelay::remove_action(r.id) ? 1 : 0;
+  // The registry removes it first, and only then is the entry taken out: a second removal of the
+  // same id meanwhile still finds the entry, and its remove_action() waits (on the registry's mutex)
+  // until the first one's grace period is over, then says false: as in C++, neither returns while a
+  // run of the action is in progress. After the grace period nothing runs the box or the fd relay.
+  // The wait sleeps, and a signal that cuts the sleep short leaves EINTR in errno: restored.
+  const int saved_errno = errno;
+  const bool removed = sigrelay::remove_action(registry_id);
+  errno = saved_errno;
+  if (!removed) return 0;
+  registered r;  // freed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(g_actions_mutex);
+    auto it = actions.find(id.key);
+    if (it != actions.end()) {
+      r = std::move(it->second);
+      actions.erase(it);
+    }
+  }
+  return 1;
 }
 
 int sigrelay_flag_create(sigrelay_flag** out) {
@@ -293,17 +365,22 @@ int sigrelay_add_relay(int signo, sigrelay_relay_kind kind, sigrelay_flag* flag,
       try {
         r.fd.reset(new relay::fd_relay(fd));
       } catch (const std::bad_alloc&) {
+        (void)invalid_for(signo, "out of memory");
         return ENOMEM;
       } catch (const std::system_error& e) {  // "sigrelay: fd N is ...": the same, naming the signal
-        const std::string what = e.what();
-        const std::string prefix = "sigrelay: ";
-        return invalid_for(signo,
-                           what.compare(0, prefix.size(), prefix) == 0 ? what.substr(prefix.size()) : what);
+        const char* what = e.what();
+        static constexpr char prefix[] = "sigrelay: ";
+        if (std::strncmp(what, prefix, sizeof prefix - 1) == 0) what += sizeof prefix - 1;
+        return invalid_for(signo, what);
       }
       a = r.fd->get();
       break;
     }
-    default: return invalid_for(signo, "unknown relay kind " + std::to_string(static_cast<int>(kind)));
+    default: {
+      char reason[64];
+      std::snprintf(reason, sizeof reason, "unknown relay kind %d", static_cast<int>(kind));
+      return invalid_for(signo, reason);
+    }
   }
   return add(signo, a, options, std::move(r), id);
 }
@@ -372,8 +449,9 @@ int sigrelay_signals_remove(sigrelay_signals* s, int signo) {
 int sigrelay_signals_pending(sigrelay_signals* s, sigrelay_event* events, size_t capacity, size_t* count) {
   if (const int rc = check_consumer_args(s, events, capacity, count)) return rc;
   return guarded([&] {
+    drop_inherited_backlog(s);
     std::vector<sigrelay::signal_event> fresh;
-    if (s->backlog.size() < capacity) fresh = s->sigs.pending();
+    if (backlog_size(s) < capacity) fresh = s->sigs.pending();
     hand_out(s, std::move(fresh), events, capacity, count);
   });
 }
@@ -382,10 +460,11 @@ int sigrelay_signals_wait(sigrelay_signals* s, int timeout_ms, sigrelay_event* e
                           size_t* count) {
   if (const int rc = check_consumer_args(s, events, capacity, count)) return rc;
   return guarded([&] {
+    drop_inherited_backlog(s);
     std::vector<sigrelay::signal_event> fresh;
-    if (s->backlog.empty()) {
+    if (backlog_size(s) == 0) {
       fresh = timeout_ms < 0 ? s->sigs.wait() : s->sigs.wait_for(std::chrono::milliseconds(timeout_ms));
-    } else if (s->backlog.size() < capacity) {
+    } else if (backlog_size(s) < capacity) {
       fresh = s->sigs.pending();
     }
     hand_out(s, std::move(fresh), events, capacity, count);
@@ -407,8 +486,10 @@ void sigrelay_signals_close(sigrelay_signals* s) {
   errno = saved_errno;
 }
 
+// A fork child's dead copy counts as closed: its wait() says 0 at once, which sigrelay.h promises
+// only when the time is up or the consumer is closed (the C API has no is_inherited()).
 int sigrelay_signals_is_closed(const sigrelay_signals* s) {
-  return s == nullptr || s->sigs.is_closed() ? 1 : 0;
+  return s == nullptr || s->sigs.is_closed() || s->sigs.is_inherited() ? 1 : 0;
 }
 
 }  // extern "C"

@@ -15,6 +15,10 @@
 
 #include "sigrelay/registry.hpp"
 
+namespace sigrelay {
+class signals;
+}  // namespace sigrelay
+
 namespace sigrelay::detail {
 
 // A process-lifetime object that is never destroyed, so that nothing running during or after static
@@ -48,6 +52,15 @@ inline std::error_code invalid_argument() noexcept {
 
 // "SIGINT", or "signal 99" for a number that names no signal.
 std::string describe_signal(int signo);
+
+// For the C API's consumer (src/capi.cc), which keeps the events that did not fit the caller's
+// array: keep_readable() makes native_handle() readable again (and a wait*() wake up) until the
+// next drain, as a delivery would, so that a poller comes back for them (sigrelay.h,
+// sigrelay_signals_native_handle(): "Readable while events are pending"). Nothing in a fork
+// child's dead copy, nor on a moved-from object.
+struct c_consumer_access {
+  static void keep_readable(const signals& s) noexcept;
+};
 
 // Why `signo` cannot take an action, or nullptr if it can. Never throws.
 const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;

@@ -876,6 +876,14 @@ void rearm(detail::signals_core& c) noexcept {
   if (!c.foreign()) detail::write_flagged<detail::sys::write_wakeup>(s);
 }
 
+}  // namespace
+
+void detail::c_consumer_access::keep_readable(const signals& s) noexcept {
+  if (s.core_) rearm(*s.core_);
+}
+
+namespace {
+
 // The reader half of the seqlock in src/handler/sink.cc (no fences): the first sequence load and
 // every field load are acquire loads, so no later load (the fields, then the second sequence load)
 // is done before them; a field written by a writer that claimed the slot after `before` makes the

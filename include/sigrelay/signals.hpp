@@ -385,6 +385,7 @@ class dispatcher;
 
 namespace detail {
 struct signals_core;
+struct c_consumer_access;  // src/detail.hpp: the C API's consumer (src/capi.cc)
 
 // A timeout as nanoseconds, saturated: at most nanoseconds::max() (which wait_for() takes as "wait
 // forever"), zero for a negative (or NaN) one; never an overflow.
@@ -633,6 +634,9 @@ class SIGRELAY_EXPORT signals {
   // The dispatcher's relay-backend loop sleeps in wait_unless() (the futex) and its stop() calls
   // interrupt_wait().
   friend class dispatcher;
+  // The C API hands out events in the caller's arrays and keeps what did not fit; it keeps
+  // native_handle() readable for those (sigrelay.h).
+  friend struct detail::c_consumer_access;
 
   // The engine of the std::stop_token overloads, in the C++17 ABI: wait_for(timeout), but returns
   // empty once `stopped` is true (checked before each drain and before each sleep); interrupt_wait(),
