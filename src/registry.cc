@@ -71,7 +71,6 @@
 #include "handler/state.hpp"
 #include "platform/sys.hpp"
 #include "registry_view.hpp"
-#include "sigrelay/detail/fork_children.hpp"
 #include "sigrelay/registry.hpp"
 
 namespace sigrelay {
@@ -193,7 +192,7 @@ void parent_after_fork() noexcept {
   the_registry().mutex.unlock();
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
-// Fresh children this process's registry became (fork_children()): one per become_child().
+// Fresh children this process's registry became (fork_generation()): one per become_child().
 std::atomic<unsigned> g_fork_children{0};
 
 // A fresh child (of fork() or _Fork()) becomes process `self`: handlers running on other threads do
@@ -392,8 +391,6 @@ void forget_abandoned_pass_through(int signo, signal_record& record) noexcept {
 
 }  // namespace
 
-unsigned fork_children() noexcept { return g_fork_children.load(std::memory_order_relaxed); }
-
 pid_t process_pid() {
   the_registry();
   return g_handler.pid.load(std::memory_order_relaxed);
@@ -486,6 +483,8 @@ action_id add_action(int signo, action a, action_options options) {
   }
   return id;
 }
+
+unsigned fork_generation() noexcept { return detail::g_fork_children.load(std::memory_order_relaxed); }
 
 void after_fork_in_child() noexcept {
   using namespace detail;

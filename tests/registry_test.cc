@@ -414,3 +414,38 @@ TEST(Registry, RemoveActionGracePeriodUnderAFlood) {
 }
 
 }  // namespace
+
+// registry.hpp, fork_generation(): "the child of fork() counts one more than its parent ..., and so
+// does a child of _Fork() once it called after_fork_in_child(); ... A child of _Fork() that has not
+// called after_fork_in_child() yet still has its parent's count". A grandchild counts two more.
+TEST(Registry, ForkGenerationCountsForkChildrenAndRawForkChildrenOnceTheyCallAfterForkInChild) {
+  SIGRELAY_IN_CHILD([] {
+    const auto id = add_action(SIGUSR1, {count_action, nullptr});  // the registry (and its fork handler)
+    const unsigned parent = sigrelay::fork_generation();
+    std::fflush(nullptr);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (sigrelay::fork_generation() != parent + 1) ::_exit(10);
+      const pid_t grandchild = ::fork();
+      if (grandchild < 0) ::_exit(11);
+      if (grandchild == 0) ::_exit(sigrelay::fork_generation() == parent + 2 ? 0 : 12);
+      ::_exit(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(grandchild, 20), 0) ? 0 : 13);
+    }
+    EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(child, 20), 0))
+        << "10: fork() child, 12/13: grandchild";
+    EXPECT_EQ(parent, sigrelay::fork_generation()) << "the parent's count moved";
+    child = ::_Fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (sigrelay::fork_generation() != parent) ::_exit(20);
+      sigrelay::after_fork_in_child();
+      if (sigrelay::fork_generation() != parent + 1) ::_exit(21);
+      sigrelay::after_fork_in_child();  // a second call does nothing
+      ::_exit(sigrelay::fork_generation() == parent + 1 ? 0 : 22);
+    }
+    EXPECT_TRUE(sigrelay::test::exited_with(sigrelay::test::wait_with_deadline(child, 20), 0))
+        << "20: moved without after_fork_in_child(), 21: not after it, 22: moved again";
+    remove_action(id);
+  });
+}

@@ -223,6 +223,18 @@ SIGRELAY_EXPORT bool ignored(int signo, std::error_code& ec) noexcept;
 // sigrelay's cached pid is not the caller's.
 SIGRELAY_EXPORT void after_fork_in_child() noexcept;
 
+// fork_generation()
+//
+// How many times this process became a fork child that sigrelay knew of: the child of fork() counts
+// one more than its parent (sigrelay's fork child handler), and so does a child of _Fork() once it
+// called after_fork_in_child(); 0 in a process that never was such a child. For code that hands out
+// a batch of events through callbacks (an event-loop integration, as sigrelay's libuv and libevent
+// watchers): read it before and after a callback; if it changed, the callback forked and this is
+// the child, where the rest of the batch is the parent's. (A child of _Fork() that has not called
+// after_fork_in_child() yet still has its parent's count: there, signals::is_inherited() tells.)
+// One relaxed atomic load: async-signal-safe, any thread.
+SIGRELAY_EXPORT unsigned fork_generation() noexcept;
+
 // signal_name()
 //
 // "SIGINT", "SIGRTMIN+3", "SIGRTMAX-1", or "" for a number that names no signal (0, negative,

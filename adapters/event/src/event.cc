@@ -84,7 +84,7 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
   st->dispatching = true;
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
-  const unsigned forks = detail::fork_children();
+  const unsigned forks = sigrelay::fork_generation();
   while (budget-- > 0 && st->active && !st->backlog.empty()) {
     const signal_event e = st->backlog.front();
     st->backlog.pop_front();
@@ -102,7 +102,7 @@ void signal_watcher::state::on_ready(evutil_socket_t /*fd*/, short /*what*/, voi
     }
     // The callback forked (fork(), or _Fork() with or without after_fork_in_child()), and this may
     // be the child: the rest of the batch is the parent's.
-    if (detail::fork_children() != forks || st->source->is_inherited()) {
+    if (sigrelay::fork_generation() != forks || st->source->is_inherited()) {
       if (left_in_fork_child(st)) {
         st->dispatching = false;
         return;

@@ -115,7 +115,7 @@ void signal_watcher::state::dispatch(state* st) noexcept {
   }
   // Only this batch: a storm that makes the fd readable again waits for the next loop iteration.
   std::size_t budget = st->backlog.size();
-  const unsigned forks = detail::fork_children();
+  const unsigned forks = sigrelay::fork_generation();
   while (budget-- > 0 && st->active && !st->closing && !st->backlog.empty()) {
     const signal_event e = st->backlog.front();
     st->backlog.pop_front();
@@ -130,7 +130,7 @@ void signal_watcher::state::dispatch(state* st) noexcept {
     (*cb)(e);  // noexcept context: an exception thrown here ends in std::terminate
     // The callback forked (fork(), or _Fork() with or without after_fork_in_child()), and this may
     // be the child: the rest of the batch is the parent's. (close() in the callback resets the source.)
-    if (detail::fork_children() != forks || (st->source && st->source->is_inherited())) {
+    if (sigrelay::fork_generation() != forks || (st->source && st->source->is_inherited())) {
       if (orphan_if_forked(st)) return;
       break;
     }
