@@ -71,7 +71,7 @@ static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<std::uint64_
 thread_local char t_last_error[1024];
 
 void keep_message(const char* message) noexcept {
-  std::snprintf(t_last_error, sizeof t_last_error, "%s", message);
+  (void)std::snprintf(t_last_error, sizeof t_last_error, "%s", message);
 }
 
 int errno_of(const std::error_code& ec) noexcept {
@@ -115,11 +115,11 @@ int invalid(const char* message) noexcept {
 int invalid_for(int signo, const char* reason) noexcept {
   const std::string_view name = sigrelay::signal_name(signo);  // static, NUL-terminated
   if (!name.empty()) {
-    std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for %s: %s", name.data(),
-                  reason);
+    (void)std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for %s: %s",
+                        name.data(), reason);
   } else {
-    std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for signal %d: %s",
-                  signo, reason);
+    (void)std::snprintf(t_last_error, sizeof t_last_error, "sigrelay: cannot add an action for signal %d: %s",
+                        signo, reason);
   }
   return EINVAL;
 }
@@ -378,7 +378,7 @@ int sigrelay_add_relay(int signo, sigrelay_relay_kind kind, sigrelay_flag* flag,
     }
     default: {
       char reason[64];
-      std::snprintf(reason, sizeof reason, "unknown relay kind %d", static_cast<int>(kind));
+      (void)std::snprintf(reason, sizeof reason, "unknown relay kind %d", static_cast<int>(kind));
       return invalid_for(signo, reason);
     }
   }
