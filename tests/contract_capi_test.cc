@@ -250,7 +250,6 @@ TEST(CApiConsumer, CloseFromAnotherThreadWakesAWaitForEverOrForIntMaxMillisecond
         std::atomic<std::size_t> got{99};
         std::atomic<int> closed{0};
         std::thread consumer([&] {
-          (void)::poll(nullptr, 0, 0);  // ThreadSanitizer's per-thread set-up (see the brief)
           tid.store(this_tid());
           sigrelay_event e[2];
           size_t n = 99;
@@ -399,7 +398,9 @@ TEST(CApiFork, AfterForkInChildOfRawForkMakesAFollowingCopyTheChildsAndRestoresA
       if (child == 0) {
         sigrelay_after_fork_in_child();
         ::alarm(10);
-        (void)::poll(nullptr, 0, 0);  // ThreadSanitizer's signal bookkeeping of the child, before the kill
+        // ThreadSanitizer's signal bookkeeping of the child, before the kill: the tests' fork() makes
+        // this call itself, _Fork() does not (tests/support/child.cc).
+        (void)::poll(nullptr, 0, 0);
         if (::kill(::getpid(), SIGUSR1) != 0) ::_exit(2);
         sigrelay_event e[2];
         size_t n = 0;
@@ -760,7 +761,6 @@ TEST(CApiConsumer, AnAddFromAnotherThreadIsHeardByAWaitAlreadyAsleepAndRemoveWor
       std::atomic<int> rc{-1};
       std::atomic<int> signo{0};
       std::thread consumer([&] {
-        (void)::poll(nullptr, 0, 0);
         tid.store(this_tid());
         sigrelay_event e[2];
         size_t n = 0;
@@ -921,7 +921,6 @@ TEST(CApiRemove, ARemovalThatWaitsForARunningActionWhileSignalsInterruptItLeaves
     ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_lingering_action, nullptr, nullptr, &id));
     std::atomic<pid_t> worker_tid{0};
     std::thread worker([&] {
-      (void)::poll(nullptr, 0, 0);
       worker_tid.store(this_tid());
       while (g_entered.load() == 0) {
         const struct timespec pause { 0, 1000000 };
@@ -935,7 +934,6 @@ TEST(CApiRemove, ARemovalThatWaitsForARunningActionWhileSignalsInterruptItLeaves
     std::atomic<int> rc{-1};
     std::atomic<int> errno_after{0};
     std::thread remover([&] {
-      (void)::poll(nullptr, 0, 0);
       remover_tid.store(this_tid());
       errno = EXDEV;
       rc.store(sigrelay_remove_action(id));
@@ -970,7 +968,6 @@ TEST(CApiRemove, ASecondRemovalOfTheSameActionDoesNotReturnWhileARunOfItIsInProg
     ASSERT_EQ(0, sigrelay_add_action(SIGUSR1, capi_lingering_action, nullptr, nullptr, &id));
     std::atomic<pid_t> worker_tid{0};
     std::thread worker([&] {
-      (void)::poll(nullptr, 0, 0);
       worker_tid.store(this_tid());
       while (g_left.load() == 0) {
         const struct timespec pause { 0, 1000000 };
@@ -983,7 +980,6 @@ TEST(CApiRemove, ASecondRemovalOfTheSameActionDoesNotReturnWhileARunOfItIsInProg
     std::atomic<pid_t> first_tid{0};
     std::atomic<int> first_rc{-1};
     std::thread first([&] {
-      (void)::poll(nullptr, 0, 0);
       first_tid.store(this_tid());
       first_rc.store(sigrelay_remove_action(id));
     });
@@ -991,7 +987,6 @@ TEST(CApiRemove, ASecondRemovalOfTheSameActionDoesNotReturnWhileARunOfItIsInProg
     (void)sigrelay::test::wait_until_asleep(::getpid(), first_tid.load(), std::chrono::seconds(2));
     const pid_t main_tid = this_tid();
     std::thread releaser([&] {
-      (void)::poll(nullptr, 0, 0);
       (void)sigrelay::test::wait_until_asleep(::getpid(), main_tid, std::chrono::seconds(2));
       const struct timespec pause { 0, 100000000 };
       ::nanosleep(&pause, nullptr);

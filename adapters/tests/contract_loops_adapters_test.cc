@@ -17,7 +17,6 @@
 #include <gtest/gtest.h>
 
 #include <event2/event.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -307,7 +306,6 @@ TEST(LoopsEvent, AnotherThreadTearingItsWatcherDownMidFloodCostsThisOneNothing) 
         std::atomic<int> other_got{0};
         std::atomic<bool> other_ready{false}, other_torn_down{false};
         std::thread other = sigrelay::test::start_blocked_thread([&] {
-          poll(nullptr, 0, 0);  // ThreadSanitizer's bookkeeping for this thread, first
           sigrelay::test::base ob;
           auto ow =
               std::make_unique<sigrelay::event::signal_watcher>(ob.get(), std::initializer_list<int>{rt});
@@ -371,7 +369,6 @@ TEST(LoopsUv, OtherLoopThreadsClosingAndRemakingWatchersMidFloodCostThisOneNothi
         std::vector<std::thread> others;
         for (int i = 0; i < 3; ++i) {
           others.push_back(sigrelay::test::start_blocked_thread([&] {
-            poll(nullptr, 0, 0);  // ThreadSanitizer's bookkeeping for this thread, first
             sigrelay::test::loop ol;
             uv_timer_t tick;
             uv_timer_init(ol.get(), &tick);
