@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/coro_task.hpp"
 #include "support/flood_limit.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
@@ -69,19 +70,7 @@ constexpr bool kUnderTsan = false;
 
 // --- Helpers ---------------------------------------------------------------------------------------
 
-// A lazily started coroutine. The test resumes it itself: its first resume() (on the test's thread)
-// returns exactly when the coroutine is suspended in next() (or has finished), which makes "suspended"
-// certain without a sleep.
-struct task {
-  struct promise_type {
-    task get_return_object() { return task{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    std::suspend_always final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-  std::coroutine_handle<promise_type> handle;
-};
+using sigrelay::test::task;  // support/coro_task.hpp
 
 // One await's outcome.
 struct outcome {

@@ -44,6 +44,7 @@
 #include "sigrelay/registry.hpp"
 #include "sigrelay/uv.hpp"
 #include "support/child.hpp"
+#include "support/coro_task.hpp"
 #include "support/event_base.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
@@ -518,17 +519,7 @@ TEST(LoopsUv, UnrefSurvivesStopAndStartWithALeftoverBatch) {
 
 // --- The coroutine channel ---------------------------------------------------------------------------
 
-// A lazily started coroutine; the test resumes it (first resume: until it suspends in next()).
-struct task {
-  struct promise_type {
-    task get_return_object() { return task{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    std::suspend_always final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-  std::coroutine_handle<promise_type> handle;
-};
+using sigrelay::test::task;  // support/coro_task.hpp
 
 struct outcome {
   bool done = false;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/coro_task.hpp"
 #include "support/signal_helpers.hpp"
 
 namespace {
@@ -81,17 +82,7 @@ class scheduler {
   std::thread thread_;
 };
 
-// A lazily started coroutine; start() runs it on a scheduler (or inline), destroy() frees its frame.
-struct task {
-  struct promise_type {
-    task get_return_object() { return task{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    std::suspend_always final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-  std::coroutine_handle<promise_type> handle;
-};
+using sigrelay::test::task;  // support/coro_task.hpp
 
 // A coroutine that starts at once and frees itself when it ends (for the channel's default, inline
 // resumption, where the end comes on the channel's thread).
