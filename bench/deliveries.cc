@@ -20,6 +20,7 @@
 // the signal sent before the wait starts, so that the wait takes it at once), asio-armed (the same with
 // the wait started first and the signal sent by a posted function: the wait is on the descriptor when
 // the signal comes, as in ping-pong; the post adds its own instructions),
+// peer-asio-armed (Boost.Asio's own signal_set in asio-armed's loop: the peer, for comparison),
 // uv (signal_watcher on a libuv loop, uv_run(UV_RUN_ONCE)), coro (signal_channel::try_next(); the channel's
 // own thread may drain first, which callgrind counts too).
 //
@@ -44,6 +45,7 @@
 #include <sigrelay/asio.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #endif
 #ifdef BENCH_HAVE_ADAPTER_UV
 #include <sigrelay/uv.hpp>
@@ -149,7 +151,7 @@ int main(int argc, char** argv) {
         stderr,
         "usage: deliveries "
         "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|wait|signalfd-wait|iterator|dispatcher|"
-        "asio|uv|coro "
+        "asio|asio-armed|peer-asio-armed|uv|coro "
         "N\n");
     return 2;
   }
@@ -260,6 +262,32 @@ int main(int argc, char** argv) {
     set.async_wait(rearm{&io, &set, &got, &left, n - n / 2, &before, armed});
     if (armed) boost::asio::post(io, [] { send_self(SIGUSR1); });
     io.run();  // until the last wait completed
+    allocations = g_allocations.load() - before;
+  } else if (std::strcmp(mode, "peer-asio-armed") == 0) {
+    // The peer: Boost.Asio's own signal_set in asio-armed's loop (its handler writes a pipe, its
+    // reactor reads it), the yardstick for the adapter's figure.
+    boost::asio::io_context io(1);
+    boost::asio::signal_set set(io, SIGUSR1);
+    struct rearm {
+      boost::asio::io_context* io;
+      boost::asio::signal_set* set;
+      std::uint64_t* got;
+      long* left;
+      long half;
+      std::uint64_t* before;
+      void operator()(boost::system::error_code ec, int) const {
+        if (!ec) ++*got;
+        if (--*left == half) *before = g_allocations.load();
+        if (*left == 0) return;
+        set->async_wait(*this);
+        boost::asio::post(*io, [] { send_self(SIGUSR1); });
+      }
+    };
+    long left = n;
+    std::uint64_t before = 0;
+    set.async_wait(rearm{&io, &set, &got, &left, n - n / 2, &before});
+    boost::asio::post(io, [] { send_self(SIGUSR1); });
+    io.run();
     allocations = g_allocations.load() - before;
 #endif
 #ifdef BENCH_HAVE_ADAPTER_UV
