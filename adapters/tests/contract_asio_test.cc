@@ -17,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <pthread.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "support/asio_sides.hpp"
@@ -515,6 +517,102 @@ TEST(AsioContract, ForkChildOfASignalEventSetDropsTheParentsQueuedEvents) {
     ASSERT_EQ(2u, got.size());
     EXPECT_EQ(SIGUSR1 + SIGUSR2, got[0].signo + got[1].signo);
     EXPECT_EQ(getpid(), got[1].last.pid);
+  });
+}
+
+// Header, "Allocation": "what Asio allocates for an operation comes from the completion handler's
+// associated allocator, as for Asio's own operations"; "Completion": the handler runs through its
+// associated executor. A handler with a counting allocator and a strand of its own: a wait that
+// completes at once (a delivery queued: through a post) and one that waits on the descriptor
+// allocate through it and give everything back, and each runs in the strand, for both types and
+// for Boost.Asio's own signal_set (the reference).
+template <typename T>
+struct counting_allocator {
+  using value_type = T;
+  counting_allocator(int* allocations, int* live) noexcept : allocations_(allocations), live_(live) {}
+  template <typename U>
+  counting_allocator(const counting_allocator<U>& other) noexcept  // NOLINT(google-explicit-constructor)
+      : allocations_(other.allocations_), live_(other.live_) {}
+  T* allocate(std::size_t n) {
+    ++*allocations_;
+    ++*live_;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    --*live_;
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <typename U>
+  bool operator==(const counting_allocator<U>& other) const noexcept {
+    return allocations_ == other.allocations_;
+  }
+  template <typename U>
+  bool operator!=(const counting_allocator<U>& other) const noexcept {
+    return !(*this == other);
+  }
+  int* allocations_;
+  int* live_;
+};
+
+template <typename Set, typename Result>
+void allocates_through_the_handlers_allocator(const char* what) {
+  SCOPED_TRACE(what);
+  sigrelay::test::prepare_signals({SIGUSR1});
+  net::io_context io;
+  auto strand = net::make_strand(io);
+  std::optional<Set> sigs;
+  if constexpr (std::is_same_v<Result, signal_event>) {
+    sigs.emplace(io, std::initializer_list<int>{SIGUSR1});
+  } else {
+    sigs.emplace(io, SIGUSR1);
+  }
+  int allocations = 0;
+  int live = 0;
+  int completed = 0;
+  bool in_strand = true;
+  struct handler {
+    using allocator_type = counting_allocator<void>;
+    allocator_type get_allocator() const noexcept { return allocator; }
+    using executor_type = net::strand<net::io_context::executor_type>;
+    executor_type get_executor() const noexcept { return strand; }
+    void operator()(error_code ec, Result) const {
+      EXPECT_FALSE(ec) << ec.message();
+      *in_strand = *in_strand && strand.running_in_this_thread();
+      ++*completed;
+    }
+    allocator_type allocator;
+    executor_type strand;
+    bool* in_strand;
+    int* completed;
+  };
+  const handler h{counting_allocator<void>(&allocations, &live), strand, &in_strand, &completed};
+  // On the descriptor: no delivery yet.
+  sigs->async_wait(h);
+  io.poll();
+  EXPECT_EQ(0, completed);
+  send_from_other_process(SIGUSR1);
+  run_until(io, [&] { return completed == 1; });
+  const int on_descriptor = allocations;
+  EXPECT_GT(on_descriptor, 0) << "a wait on the descriptor allocated nothing through the handler's allocator";
+  // At once: a delivery already queued.
+  send_from_other_process(SIGUSR1);
+  io.poll();
+  sigs->async_wait(h);
+  run_until(io, [&] { return completed == 2; });
+  EXPECT_GT(allocations, on_descriptor) << "a wait completed at once allocated nothing through it";
+  EXPECT_EQ(0, live) << "memory from the handler's allocator was not given back";
+  EXPECT_TRUE(in_strand) << "a handler ran outside its strand";
+}
+
+TEST(AsioContract, AWaitAllocatesThroughItsHandlersAllocatorAndRunsInItsExecutor) {
+  SIGRELAY_IN_CHILD(
+      [] { allocates_through_the_handlers_allocator<net::signal_set, int>("Boost.Asio's signal_set"); });
+  SIGRELAY_IN_CHILD([] {
+    allocates_through_the_handlers_allocator<sigrelay::asio::signal_set, int>("sigrelay::asio::signal_set");
+  });
+  SIGRELAY_IN_CHILD([] {
+    allocates_through_the_handlers_allocator<sigrelay::asio::signal_event_set, signal_event>(
+        "sigrelay::asio::signal_event_set");
   });
 }
 

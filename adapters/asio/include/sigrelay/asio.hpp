@@ -89,7 +89,7 @@
 //   queued, and each later wait takes one); on signal_event_set they are served first come, first
 //   served, one event each. A wait never completes inside async_wait() itself; its handler runs through the
 //   handler's associated executor (by default the object's executor). The completion token may be anything
-//   Asio accepts (the operation is built with async_compose): a callback, use_future, use_awaitable
+//   Asio accepts (the operation is started with async_initiate): a callback, use_future, use_awaitable
 //   (also as the default token, through use_awaitable_t<>::as_default_on_t<...>), deferred (Boost's
 //   asio::deferred; standalone 1.22's asio::experimental::deferred), bind_executor(strand, ...),
 //   redirect_error, detached. Per-operation cancellation (a bound cancellation slot; as with Asio's
@@ -119,7 +119,9 @@
 // Allocation
 //   The deliveries drained from sigrelay wait in a reused vector (filled by
 //   signals::pending(std::vector&)), so in steady state the object allocates nothing per delivery of its
-//   own; what Asio allocates for an operation is Asio's (it recycles a handler's memory).
+//   own. What Asio allocates for an operation (its reactor operation, a post) comes from the
+//   completion handler's associated allocator, as for Asio's own operations (by default Asio's
+//   recycling allocator, which reuses the memory of the operation before).
 //
 // Thread safety
 //   As Asio's I/O objects: distinct objects are independent; one object may be used from several
@@ -133,10 +135,12 @@
 
 #if defined(SIGRELAY_ASIO_STANDALONE)
 #include <asio/any_io_executor.hpp>
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_state.hpp>
-#include <asio/compose.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/context.hpp>
 #include <asio/execution_context.hpp>
@@ -146,10 +150,12 @@
 #define SIGRELAY_ASIO_FLAVOUR standalone
 #else
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_state.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -293,45 +299,55 @@ struct set_state {
     ++rewakes;
   }
 
-  // Broadcast (signal_set only): the waits now on the descriptor, each with the signal number a
-  // delivery taken by another wait gave it (0 until then). As Asio's signal_set completes every
-  // pending wait with one delivery: the wait that takes it gives its number to all the others and
-  // wakes them (a cancel of the descriptor, which they tell from a real one by their number).
-  // Reused storage: no allocation in steady state. With `mutex` held.
+  // The waits listed by id (reused storage: no allocation in steady state; with `mutex` held):
+  // - Broadcast (signal_set only): as Asio's signal_set completes every pending wait with one
+  //   delivery, the wait that takes a delivery gives its number to every other wait now on the
+  //   descriptor and wakes them (a cancel of the descriptor, which they tell from a real one by their
+  //   number). A signal_set's wait is listed from the first time it goes on the descriptor.
+  // - Per-operation cancellation (either type, where the handler has a connected cancellation
+  //   slot): the slot's handler marks the wait here (withdraw()), so that it and a broadcast are
+  //   ordered by the mutex, and the wait, on the descriptor or posted, tells it from a wake-up when
+  //   it resumes. Listed from its start. A wait with neither is never listed.
   struct waiter {
     std::uint64_t id;
-    int signo;
+    int signo;           // broadcast to it (0: nothing yet; -1: nothing may be any more)
+    bool on_descriptor;  // waiting for the descriptor now (only those get a broadcast)
+    bool cancelled;      // its per-operation cancellation was emitted
   };
   std::uint64_t enlist() {
-    waiters.push_back(waiter{++last_waiter, 0});
+    waiters.push_back(waiter{++last_waiter, 0, false, false});
     return last_waiter;
   }
-  // Forgets wait `id`; returns the number broadcast to it, or 0.
-  int delist(std::uint64_t id) noexcept {
+  waiter* find_waiter(std::uint64_t id) noexcept {
     const auto it =
         std::find_if(waiters.begin(), waiters.end(), [id](const waiter& w) { return w.id == id; });
-    if (it == waiters.end()) return 0;
-    const int signo = it->signo;
-    *it = waiters.back();
-    waiters.pop_back();
-    return signo > 0 ? signo : 0;
+    return it == waiters.end() ? nullptr : &*it;
+  }
+  // Forgets wait `id`.
+  void delist(std::uint64_t id) noexcept {
+    if (waiter* w = find_waiter(id)) {
+      *w = waiters.back();
+      waiters.pop_back();
+    }
   }
   // cancel(): the waits now on the descriptor are aborted, so no later delivery is theirs (as in
   // Asio, where cancel() takes them out of the queue); one already given a number keeps it.
   void withhold_broadcasts() noexcept {
     for (waiter& w : waiters) {
-      if (w.signo == 0) w.signo = -1;
+      if (w.on_descriptor && w.signo == 0) w.signo = -1;
     }
   }
-  // Per-operation cancellation of wait `id` while on the descriptor (signal_set): no later delivery
-  // is its own (as Asio takes a cancelled operation out of its queue at once), unless one already
-  // was; it and the other waits are woken (the others wait again). Not with `mutex` held.
+  // Per-operation cancellation of wait `id` (from its slot's handler; not with `mutex` held): no
+  // later delivery is its own (as Asio takes a cancelled operation out of its queue at once), unless
+  // one already was. Resumed, it completes with operation_aborted; if it is on the descriptor, it
+  // and the other waits there are woken (the others wait again).
   void withdraw(std::uint64_t id) noexcept {
     const std::lock_guard<std::mutex> lock(mutex);
-    const auto it =
-        std::find_if(waiters.begin(), waiters.end(), [id](const waiter& w) { return w.id == id; });
-    if (closed || it == waiters.end() || it->signo != 0) return;
-    it->signo = -1;
+    waiter* const w = find_waiter(id);
+    if (closed || w == nullptr || w->signo > 0) return;
+    w->signo = -1;
+    w->cancelled = true;
+    if (!w->on_descriptor) return;  // posted: it sees the mark when it runs
     ++rewakes;
     error_code ignored;
     descriptor->cancel(ignored);
@@ -348,7 +364,7 @@ struct set_state {
   void broadcast(int signo) noexcept {
     bool woken = false;
     for (waiter& w : waiters) {
-      if (w.signo != 0) continue;  // given an earlier delivery, not resumed yet
+      if (!w.on_descriptor || w.signo != 0) continue;  // not waiting, or given an earlier delivery
       w.signo = signo;
       woken = true;
     }
@@ -420,151 +436,172 @@ struct set_state {
   // counter for all (each wait keeps a copy, and Asio moves the operation at every step).
   unsigned rewakes = 0;
   unsigned cancels = 0;         // cancel() calls
-  std::vector<waiter> waiters;  // broadcast() (signal_set only)
+  std::vector<waiter> waiters;  // see enlist()
   std::uint64_t last_waiter = 0;
   std::optional<sigrelay::signals> source;
   std::optional<net::posix::basic_stream_descriptor<Executor>> descriptor;
   sigrelay::detail::event_backlog queue;  // drained from `source`, not yet handed out
 };
 
-// The composed operation behind async_wait(); Result is int (signal_set) or signal_event.
-template <typename Executor, typename Result>
-class wait_op {
+// The operation behind async_wait(), wrapped around the completion handler; Result is int
+// (signal_set) or signal_event. It goes on the descriptor (or is posted) itself, and calls the
+// handler when done: its associated executor and allocator are the handler's (the specialisations
+// after this namespace), so Asio runs each of its steps, and the completion, where it would run the
+// handler, and recycles its memory as the handler's. The work Asio tracks for it is the reactor's or
+// the post's, on the object's executor and the handler's, as for Asio's own operations.
+// It was an async_compose() operation, whose work guard, type-erased executor copies (the
+// any_io_executor of the object, prefer()ed to track work) and cancellation state, moved at every
+// step, weighed more than sigrelay's whole delivery: under callgrind (bench/deliveries.cc, the same
+// benchmark source) 3,066 -> 2,193 instructions per delivery for `asio` and 3,359 -> 2,410 for
+// `asio-armed`; Boost.Asio's own signal_set in asio-armed's loop (`peer-asio-armed`): 1,657.
+// Per-operation cancellation goes through the state (withdraw()), not to the descriptor: the wait
+// has to tell it from its own wake-ups, and the mutex orders it with a broadcast.
+template <typename Executor, typename Result, typename Handler>
+class wait_handler {
  public:
-  wait_op(std::shared_ptr<set_state<Executor>> state, Executor ex)
-      : state_(std::move(state)), ex_(std::move(ex)) {}
+  template <typename H>
+  wait_handler(std::shared_ptr<set_state<Executor>> state, H&& handler)
+      : state_(std::move(state)), handler_(std::forward<H>(handler)) {}
 
-  template <typename Self>
-  void operator()(Self& self, error_code ec = {}) {
-    // Keep the shared state alive while `self` (and with it this object) is moved away below.
-    const std::shared_ptr<set_state<Executor>> state = state_;
-    if (!started_) {
-      started_ = true;
-      // As Asio's signal_set: terminal, partial and total cancellation all end the wait
-      // (async_compose lets only terminal through by default).
-      self.reset_cancellation_state(net::enable_total_cancellation());
-      start(self, state);
+  // The first step, inside async_wait(). Never completes inline. With no other wait in flight, an
+  // immediate result is taken now and posted, as Asio's signal_set takes the signal number into the
+  // operation before posting it: a cancel(), remove() or the object's destruction before the post
+  // runs neither aborts that wait nor takes its delivery back (see Cancellation at the top). Behind
+  // other waits (first come, first served) it is posted without one and takes what is left when it
+  // runs. `ex`: the object's executor, where an immediate completion is posted.
+  void start(const Executor& ex) {
+    if (!state_) {
+      error_ = net::error::bad_descriptor;  // a moved-from object
+      net::post(ex, std::move(*this));
       return;
     }
-    if (!state) {  // a moved-from object (start() set error_)
-      self.complete(ec ? ec : error_, Result{});
+    set_state<Executor>& state = *state_;
+    std::shared_ptr<set_state<Executor>> keep;  // see wait_on_descriptor()
+    std::unique_lock<std::mutex> lock(state.mutex);
+    cancels_ = state.cancels;
+    if (state.closed) {
+      error_ = net::error::operation_aborted;
+    } else {
+      if (state.in_flight == 0) {
+        taken_ = state.take(result_);  // (drains the source first if nothing is queued)
+      } else if (state.queue.empty()) {
+        state.drain();
+      }
+      // As Asio's signal_set: terminal, partial and total cancellation all end the wait.
+      auto slot = net::get_associated_cancellation_slot(handler_);
+      if (slot.is_connected()) {
+        waiter_ = state.enlist();
+        slot.template emplace<withdrawal>(state_, waiter_);
+      }
+    }
+    ++state.in_flight;  // until it resumes
+    if (error_ || taken_ || !state.queue.empty()) {
+      lock.unlock();
+      net::post(ex, std::move(*this));
       return;
     }
+    wait_on_descriptor(state, keep);
+  }
+
+  // Resumed after a post.
+  void operator()() { resume(error_code{}); }
+  // Resumed by the descriptor (readable, or cancelled).
+  void operator()(error_code ec) { resume(ec); }
+
+  const Handler& handler() const noexcept { return handler_; }
+
+ private:
+  void resume(error_code ec) {
+    if (!state_) {  // a moved-from object (start() set error_)
+      complete(ec ? ec : error_, Result{});
+      return;
+    }
+    set_state<Executor>& state = *state_;
     Result result{};
     {
-      std::unique_lock<std::mutex> lock(state->mutex);
-      --state->in_flight;
+      std::shared_ptr<set_state<Executor>> keep;  // see wait_on_descriptor()
+      std::unique_lock<std::mutex> lock(state.mutex);
+      --state.in_flight;
       const bool was_on_descriptor = on_descriptor_;
+      typename set_state<Executor>::waiter* const listed =
+          waiter_ != 0 ? state.find_waiter(waiter_) : nullptr;
       if (on_descriptor_) {
         on_descriptor_ = false;
-        --state->on_descriptor;
+        --state.on_descriptor;
+        if (listed != nullptr) listed->on_descriptor = false;
       }
+      const bool cancelled = listed != nullptr && listed->cancelled;
       if constexpr (kBroadcast) {
         // A delivery another wait took while this one was on the descriptor is this one's too,
         // whatever woke it (that wait's cancel of the descriptor, a cancel() or per-operation
         // cancellation since, a fork child's new descriptor): as in Asio, where the delivery has
         // already scheduled it.
-        const int given = waiter_ != 0 ? state->delist(waiter_) : 0;
-        waiter_ = 0;
+        const int given = listed != nullptr && listed->signo > 0 ? listed->signo : 0;
         if (given != 0) {
-          state->nudge_if_left_behind();
+          state.delist(waiter_);
+          state.nudge_if_left_behind();
           lock.unlock();
-          self.complete(error_code{}, given);
+          complete(error_code{}, given);
           return;
         }
       }
       // Aborted only because a fork child's set took a new descriptor, or to be woken for deliveries
       // a later wait drained ahead of it (no cancel() since, no per-operation cancellation): a
       // wake-up like any other, so it takes or waits on the (new) descriptor.
-      if (was_on_descriptor && state->rewakes != rewakes_ && state->cancels == cancels_ &&
-          ec == net::error::operation_aborted &&
-          self.get_cancellation_state().cancelled() == net::cancellation_type::none) {
+      if (was_on_descriptor && state.rewakes != rewakes_ && state.cancels == cancels_ &&
+          ec == net::error::operation_aborted && !cancelled) {
         ec = {};
       }
       if (!taken_) {
         if (!ec) ec = error_;
-        if (!ec && state->closed) ec = net::error::operation_aborted;
+        if (!ec && state.closed) ec = net::error::operation_aborted;
         // Not taken yet, so still pending: a cancel() since it started, or its own cancellation,
         // aborts it (a wait posted behind others took nothing at its start, as one queued in Asio's
         // signal_set; its deliveries stay for the others).
-        if (!ec && (state->cancels != cancels_ ||
-                    self.get_cancellation_state().cancelled() != net::cancellation_type::none)) {
-          ec = net::error::operation_aborted;
-        }
-        if (!ec && !state->take(result)) {
-          ++state->in_flight;
-          wait_on_descriptor(self, *state);
+        if (!ec && (state.cancels != cancels_ || cancelled)) ec = net::error::operation_aborted;
+        if (!ec && !state.take(result)) {
+          ++state.in_flight;
+          wait_on_descriptor(state, keep);
           return;
         }
         if constexpr (kBroadcast) {
-          if (!ec) state->broadcast(result);
+          if (!ec) state.broadcast(result);
         }
       }
-      state->nudge_if_left_behind();
+      if (waiter_ != 0) state.delist(waiter_);
+      state.nudge_if_left_behind();
     }
     // A result taken when its completion was scheduled completes normally, whatever happened since.
     if (taken_) {
-      self.complete(error_code{}, result_);
+      complete(error_code{}, std::move(result_));
     } else if (ec) {
-      self.complete(ec, Result{});
+      complete(ec, Result{});
     } else {
-      self.complete(error_code{}, result);
+      complete(error_code{}, std::move(result));
     }
   }
 
- private:
-  // Never completes inline. With no other wait in flight, an immediate result is taken now and
-  // posted, as Asio's signal_set takes the signal number into the operation before posting it: a
-  // cancel(), remove() or the object's destruction before the post runs neither aborts that wait
-  // nor takes its delivery back (see Cancellation at the top). Behind other waits (first come,
-  // first served) it is posted without one and takes what is left when it runs.
-  template <typename Self>
-  void start(Self& self, const std::shared_ptr<set_state<Executor>>& state) {
-    if (!state) {
-      error_ = net::error::bad_descriptor;  // a moved-from object
-      net::post(ex_, std::move(self));
-      return;
-    }
-    std::unique_lock<std::mutex> lock(state->mutex);
-    cancels_ = state->cancels;
-    if (state->closed) {
-      error_ = net::error::operation_aborted;
-    } else if (state->in_flight == 0) {
-      taken_ = state->take(result_);  // (drains the source first if nothing is queued)
-    } else if (state->queue.empty()) {
-      state->drain();
-    }
-    ++state->in_flight;  // until operator() resumes it
-    if (error_ || taken_ || !state->queue.empty()) {
-      lock.unlock();
-      net::post(ex_, std::move(self));
-      return;
-    }
-    wait_on_descriptor(self, *state);
-  }
+  void complete(error_code ec, Result result) { std::move(handler_)(ec, std::move(result)); }
 
-  // With the state's mutex held.
-  template <typename Self>
-  void wait_on_descriptor(Self& self, set_state<Executor>& state) {
+  // With the state's mutex held, by a lock that `keep` outlives: this operation (and the reference
+  // to the state it holds) is moved into the reactor here, where another thread may complete it, or
+  // an io_context shut down there destroy it, before the caller unlocks. So `keep` holds the state
+  // until after the unlock.
+  void wait_on_descriptor(set_state<Executor>& state, std::shared_ptr<set_state<Executor>>& keep) {
+    keep = state_;
     rewakes_ = state.rewakes;
     cancels_ = state.cancels;
     on_descriptor_ = true;
     ++state.on_descriptor;
     if constexpr (kBroadcast) {
-      waiter_ = state.enlist();
-      // Per-operation cancellation goes through the state (withdraw()), so that it and a broadcast
-      // are ordered by the mutex: a delivery given after it is not this wait's. The descriptor's own
-      // wait then takes no part in it.
-      net::cancellation_slot slot = self.get_cancellation_state().slot();
-      if (slot.is_connected()) slot.template emplace<withdrawal>(state_, waiter_);
-      state.descriptor->async_wait(net::posix::descriptor_base::wait_read,
-                                   net::bind_cancellation_slot(net::cancellation_slot(), std::move(self)));
-    } else {
-      state.descriptor->async_wait(net::posix::descriptor_base::wait_read, std::move(self));
+      if (waiter_ == 0) waiter_ = state.enlist();
     }
+    if (waiter_ != 0) state.find_waiter(waiter_)->on_descriptor = true;
+    net::posix::basic_stream_descriptor<Executor>& descriptor = *state.descriptor;
+    descriptor.async_wait(net::posix::descriptor_base::wait_read, std::move(*this));
   }
 
-  // The cancellation handler of a signal_set's wait on the descriptor.
+  // The cancellation handler in the completion handler's slot.
   struct withdrawal {
     withdrawal(const std::shared_ptr<set_state<Executor>>& s, std::uint64_t i) : state(s), id(i) {}
     void operator()(net::cancellation_type_t) const noexcept {
@@ -577,19 +614,27 @@ class wait_op {
   static constexpr bool kBroadcast = std::is_same_v<Result, int>;  // signal_set (see set_state::broadcast)
 
   std::shared_ptr<set_state<Executor>> state_;
-  Executor ex_;
-  bool started_ = false;
+  Handler handler_;
   bool taken_ = false;          // result_ holds this wait's result, taken in start()
   bool on_descriptor_ = false;  // counted in the state's on_descriptor
+  unsigned rewakes_ = 0;        // the state's counters when this wait last went on the descriptor (or,
+  unsigned cancels_ = 0;        // for cancels_, started): a wake-up that is not a cancel then waits again
+  std::uint64_t waiter_ = 0;    // its entry in the state's waiters, or 0 (see set_state::enlist())
   Result result_{};
   error_code error_;
-  unsigned rewakes_ = 0;  // the state's counters when this wait last went on the descriptor (or, for
-  unsigned cancels_ = 0;  // cancels_, started): a wake-up that is not a cancel then waits again
-  // This wait's entry in the state's waiters while on the descriptor (signal_set only: an empty
-  // member for signal_event_set, whose operation Asio moves at every step; 8 more bytes cost about
-  // 28 instructions per delivery there).
-  struct no_waiter {};
-  [[no_unique_address]] std::conditional_t<kBroadcast, std::uint64_t, no_waiter> waiter_{};
+};
+
+// async_wait()'s initiation: the state as it was when async_wait() was called (a deferred wait
+// launched later still waits on that object's state; a moved-from object has none), and the
+// object's executor.
+template <typename Executor, typename Result>
+struct initiate_wait {
+  template <typename Handler>
+  void operator()(Handler&& handler) const {
+    wait_handler<Executor, Result, std::decay_t<Handler>>(state, std::forward<Handler>(handler)).start(ex);
+  }
+  std::shared_ptr<set_state<Executor>> state;
+  Executor ex;
 };
 
 template <typename ExecutionContext>
@@ -609,7 +654,8 @@ class set_base {
 
   template <typename CompletionToken = net::default_completion_token_t<executor_type>>
   auto async_wait(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
-    return net::async_compose<CompletionToken, signature>(wait_op<Executor, Result>(state_, ex_), token, ex_);
+    return net::async_initiate<CompletionToken, signature>(initiate_wait<Executor, Result>{state_, ex_},
+                                                           token);
   }
 
  protected:
@@ -895,5 +941,34 @@ using signal_event_set = basic_signal_event_set<>;
 
 }  // namespace SIGRELAY_ASIO_FLAVOUR
 }  // namespace sigrelay::asio
+
+// A wait's steps and its completion run where its handler would: the handler's executor and
+// allocator are the operation's.
+#if defined(SIGRELAY_ASIO_STANDALONE)
+namespace asio {
+#else
+namespace boost::asio {
+#endif
+template <typename Executor, typename Result, typename Handler, typename Candidate>
+struct associated_executor<sigrelay::asio::detail::wait_handler<Executor, Result, Handler>, Candidate> {
+  using type = typename associated_executor<Handler, Candidate>::type;
+  static type get(const sigrelay::asio::detail::wait_handler<Executor, Result, Handler>& h,
+                  const Candidate& c = Candidate()) noexcept {
+    return associated_executor<Handler, Candidate>::get(h.handler(), c);
+  }
+};
+template <typename Executor, typename Result, typename Handler, typename Candidate>
+struct associated_allocator<sigrelay::asio::detail::wait_handler<Executor, Result, Handler>, Candidate> {
+  using type = typename associated_allocator<Handler, Candidate>::type;
+  static type get(const sigrelay::asio::detail::wait_handler<Executor, Result, Handler>& h,
+                  const Candidate& c = Candidate()) noexcept {
+    return associated_allocator<Handler, Candidate>::get(h.handler(), c);
+  }
+};
+#if defined(SIGRELAY_ASIO_STANDALONE)
+}  // namespace asio
+#else
+}  // namespace boost::asio
+#endif
 
 #undef SIGRELAY_ASIO_FLAVOUR
