@@ -17,6 +17,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -32,6 +33,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -310,6 +312,52 @@ TYPED_TEST(AsioAdapter, UseAwaitableInACoroutine) {
     send_from_other_process(SIGUSR1);
     io.run();
     EXPECT_EQ((std::vector<int>{SIGUSR1, SIGUSR2}), got);
+  });
+}
+
+// Header, "Completion": per-operation cancellation through a bound slot ends the wait;
+// "Cancellation": a cancelled wait consumes nothing. The usual coroutine pattern, a signal or a
+// timeout: `co_await (sigs.async_wait(use_awaitable) || timer.async_wait(use_awaitable))`, whose
+// operator cancels the loser through its slot. Twelve rounds: the timer wins (no signal: the wait
+// is cancelled on the descriptor); the signal wins, sent before the wait starts (it takes the
+// queued delivery at once; the timer is cancelled); the signal wins, sent while the wait is on the
+// descriptor. Each signal is handed to the round it was sent for, none to a cancelled wait.
+TYPED_TEST(AsioAdapter, SignalOrTimeoutWithAwaitableOperators) {
+  SIGRELAY_IN_CHILD([] {
+    using T = TypeParam;
+    using namespace net::experimental::awaitable_operators;
+    sigrelay::test::prepare_signals({SIGUSR1});
+    net::io_context io;
+    auto sigs = T::make(io, {SIGUSR1});
+    net::steady_timer timeout(io);
+    net::steady_timer kick(io);  // sends the signal while the wait is on the descriptor
+    std::vector<std::string> got;
+    std::vector<std::string> expected;
+    bool done = false;
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+          for (int round = 0; round < 12; ++round) {
+            const int kind = round % 3;  // 0: timeout, 1: signal queued first, 2: signal meanwhile
+            if (kind == 1) send_from_other_process(SIGUSR1);
+            if (kind == 2) {
+              kick.expires_after(std::chrono::milliseconds(20));
+              kick.async_wait([](error_code ec) {
+                if (!ec) send_from_other_process(SIGUSR1);
+              });
+            }
+            timeout.expires_after(kind == 0 ? std::chrono::milliseconds(30) : std::chrono::seconds(10));
+            const auto r =
+                co_await (sigs->async_wait(net::use_awaitable) || timeout.async_wait(net::use_awaitable));
+            got.push_back(r.index() == 0 ? "signal " + std::to_string(T::signo(std::get<0>(r))) : "timeout");
+            expected.push_back(kind == 0 ? "timeout" : "signal " + std::to_string(SIGUSR1));
+          }
+          done = true;
+        },
+        net::detached);
+    io.run();
+    EXPECT_TRUE(done);
+    EXPECT_EQ(expected, got);
   });
 }
 
