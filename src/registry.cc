@@ -193,12 +193,12 @@ void parent_after_fork() noexcept {
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 // Fresh children this process's registry became (fork_generation()): one per become_child().
-std::atomic<unsigned> g_fork_children{0};
+std::atomic<unsigned> g_fork_generation{0};
 
 // A fresh child (of fork() or _Fork()) becomes process `self`: handlers running on other threads do
 // not exist here, so the reader counters are what this thread holds (it may be inside a handler).
 void become_child(pid_t self) noexcept {
-  g_fork_children.fetch_add(1, std::memory_order_relaxed);
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t held[2];
   held_reader_counts(held);
   g_handler.active[0].store(held[0], std::memory_order_seq_cst);
@@ -484,7 +484,7 @@ action_id add_action(int signo, action a, action_options options) {
   return id;
 }
 
-unsigned fork_generation() noexcept { return detail::g_fork_children.load(std::memory_order_relaxed); }
+unsigned fork_generation() noexcept { return detail::g_fork_generation.load(std::memory_order_relaxed); }
 
 void after_fork_in_child() noexcept {
   using namespace detail;

@@ -413,8 +413,6 @@ TEST(Registry, RemoveActionGracePeriodUnderAFlood) {
       120);
 }
 
-}  // namespace
-
 // registry.hpp, fork_generation(): "the child of fork() counts one more than its parent ..., and so
 // does a child of _Fork() once it called after_fork_in_child(); ... A child of _Fork() that has not
 // called after_fork_in_child() yet still has its parent's count". A grandchild counts two more.
@@ -449,3 +447,5 @@ TEST(Registry, ForkGenerationCountsForkChildrenAndRawForkChildrenOnceTheyCallAft
     remove_action(id);
   });
 }
+
+}  // namespace
