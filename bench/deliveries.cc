@@ -19,7 +19,8 @@
 // asio (signal_event_set::async_wait() re-armed from its completion handler, inside one io_context::run(),
 // the signal sent before the wait starts, so that the wait takes it at once), asio-armed (the same with
 // the wait started first and the signal sent by a posted function: the wait is on the descriptor when
-// the signal comes, as in ping-pong; the post adds its own instructions),
+// the signal comes, as in ping-pong; the post adds its own instructions), asio-signalfd (asio on the
+// signalfd backend: the same-CPU ping-pong path there, where the signal is pending when the wait starts),
 // peer-asio-armed (Boost.Asio's own signal_set in asio-armed's loop: the peer, for comparison),
 // uv (signal_watcher on a libuv loop, uv_run(UV_RUN_ONCE)), coro (signal_channel::try_next(); the channel's
 // own thread may drain first, which callgrind counts too).
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
         stderr,
         "usage: deliveries "
         "raw|registry|signals|signalfd|signals-reuse|signalfd-reuse|wait|signalfd-wait|iterator|dispatcher|"
-        "asio|asio-armed|peer-asio-armed|uv|coro "
+        "asio|asio-armed|asio-signalfd|peer-asio-armed|uv|coro "
         "N\n");
     return 2;
   }
@@ -228,17 +229,21 @@ int main(int argc, char** argv) {
     });
 #endif
 #ifdef BENCH_HAVE_ADAPTER_ASIO
-  } else if (std::strcmp(mode, "asio") == 0 || std::strcmp(mode, "asio-armed") == 0) {
+  } else if (std::strcmp(mode, "asio") == 0 || std::strcmp(mode, "asio-armed") == 0 ||
+             std::strcmp(mode, "asio-signalfd") == 0) {
     // As a program re-arms: the completion handler starts the next wait (inside io_context::run(),
     // where Asio recycles its operation's memory). One run() for all n; the handler takes the
     // allocation count at the half. asio: the signal is sent before the wait starts, which takes it
-    // at once. asio-armed (the ping-pong path): the wait is on the descriptor when the signal comes,
-    // sent by a posted function. One handler type for both: a second instantiation of the adapter's
+    // at once (asio-signalfd: the same on the signalfd backend, its same-CPU ping-pong path).
+    // asio-armed (the relay backend's ping-pong path): the wait is on the descriptor when the signal
+    // comes, sent by a posted function. One handler type for both: a second instantiation of the adapter's
     // templates changed the compiler's inlining, and with it the asio count (2,960 -> 3,085 with the
     // same library).
     const bool armed = std::strcmp(mode, "asio-armed") == 0;
     boost::asio::io_context io(1);
-    sigrelay::asio::signal_event_set set(io, {SIGUSR1});
+    sigrelay::signals_options options;
+    if (std::strcmp(mode, "asio-signalfd") == 0) options.backend = sigrelay::backend::signalfd;
+    sigrelay::asio::signal_event_set set(io, {SIGUSR1}, options);
     struct rearm {
       boost::asio::io_context* io;
       sigrelay::asio::signal_event_set* set;
