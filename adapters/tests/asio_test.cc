@@ -23,6 +23,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #else
@@ -38,6 +39,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #endif
@@ -104,6 +106,12 @@ struct signal_set {
     for (int signo : signos) s->add(signo);
     return s;
   }
+  template <typename Executor>
+  static std::unique_ptr<set> make_on(const Executor& ex, std::initializer_list<int> signos) {
+    auto s = std::make_unique<set>(ex);
+    for (int signo : signos) s->add(signo);
+    return s;
+  }
   static int signo(int r) { return r; }
   static std::uint64_t count(int) { return 1; }  // one result per delivery
   static constexpr bool broadcast = true;        // one delivery completes every pending wait, as Asio's
@@ -113,6 +121,10 @@ struct signal_event_set {
   using result = signal_event;
   static std::unique_ptr<set> make(net::io_context& io, std::initializer_list<int> signos) {
     return std::make_unique<set>(io, signos);
+  }
+  template <typename Executor>
+  static std::unique_ptr<set> make_on(const Executor& ex, std::initializer_list<int> signos) {
+    return std::make_unique<set>(ex, signos);
   }
   static int signo(const signal_event& e) { return e.signo; }
   static std::uint64_t count(const signal_event& e) { return e.count; }
@@ -428,6 +440,65 @@ TYPED_TEST(AsioAdapter, HandlerRunsOnItsBoundStrand) {
     kill(getpid(), SIGUSR1);
     io.run();
     EXPECT_TRUE(on_strand);
+  });
+}
+
+// A set made on an executor that is not the io_context's own (a strand, a thread pool's): a
+// handler with no executor of its own completes there, both when the wait takes a delivery already
+// queued at its start (posted: the adapter posts through the io_context's executor only when the
+// set's any_io_executor holds one) and when it waits on the descriptor.
+TYPED_TEST(AsioAdapter, AHandlerWithoutAnExecutorCompletesOnTheSetsExecutor) {
+  SIGRELAY_IN_CHILD([] {
+    using T = TypeParam;
+    sigrelay::test::prepare_signals({SIGUSR1, SIGUSR2});
+    net::io_context io;
+    auto strand = net::make_strand(io);
+    auto on_strand = T::make_on(strand, {SIGUSR1});
+    int completed = 0;
+    bool in_strand = true;
+    bool inside_async_wait = false;
+    const auto on_result = [&](error_code ec, const typename T::result& r) {
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(SIGUSR1, T::signo(r));
+      EXPECT_FALSE(inside_async_wait) << "completed inside async_wait()";
+      in_strand = in_strand && strand.running_in_this_thread();
+      ++completed;
+    };
+    kill(getpid(), SIGUSR1);  // recorded before the wait starts: taken at once
+    inside_async_wait = true;
+    on_strand->async_wait(on_result);
+    inside_async_wait = false;
+    run_until(io, [&] { return completed == 1; });
+    on_strand->async_wait(on_result);  // on the descriptor
+    io.poll();
+    EXPECT_EQ(1, completed);
+    send_from_other_process(SIGUSR1);
+    run_until(io, [&] { return completed == 2; });
+    EXPECT_TRUE(in_strand) << "a completion ran outside the set's strand";
+
+    net::thread_pool pool(1);
+    auto in_pool = T::make_on(pool.get_executor(), {SIGUSR2});
+    const auto pool_thread = [&] {
+      auto ran = std::make_shared<std::promise<std::thread::id>>();
+      std::future<std::thread::id> id = ran->get_future();
+      in_pool->async_wait([ran](error_code ec, const typename T::result& r) {
+        EXPECT_FALSE(ec) << ec.message();
+        EXPECT_EQ(SIGUSR2, T::signo(r));
+        ran->set_value(std::this_thread::get_id());
+      });
+      return id;
+    };
+    kill(getpid(), SIGUSR2);  // taken at once
+    std::future<std::thread::id> first = pool_thread();
+    ASSERT_EQ(std::future_status::ready, first.wait_for(5s)) << "the wait taken at once never completed";
+    EXPECT_NE(std::this_thread::get_id(), first.get());
+    std::future<std::thread::id> second = pool_thread();  // on the descriptor
+    EXPECT_EQ(std::future_status::timeout, second.wait_for(50ms));
+    send_from_other_process(SIGUSR2);
+    ASSERT_EQ(std::future_status::ready, second.wait_for(5s)) << "the wait on the descriptor never completed";
+    EXPECT_NE(std::this_thread::get_id(), second.get());
+    in_pool.reset();
+    pool.join();
   });
 }
 
