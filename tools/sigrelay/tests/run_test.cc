@@ -603,6 +603,66 @@ TEST(run_native, verbose_names_each_sender) {
   EXPECT_NE(p.output().find("forgeable"), std::string::npos) << p.output();
 }
 
+// The yield after forwarding (run_init.cc, design notes) is skipped only where the child's new
+// session is an autogroup of its own: autogroups enabled, and the init in the root cpu cgroup of
+// the initial cgroup namespace. `-vv` says which. Checked in this environment (where the test reads
+// those facts itself), in a cgroup namespace of its own (always the yield), and without a session
+// of its own (always the yield).
+bool autogroups_apply_here() {
+  std::ifstream enabled("/proc/sys/kernel/sched_autogroup_enabled");
+  std::string value;
+  if (!(enabled >> value) || value != "1") return false;
+  struct stat ns {};
+  if (stat("/proc/self/ns/cgroup", &ns) != 0 || ns.st_ino != 0xEFFFFFFBU) return false;
+  std::ifstream cgroups("/proc/self/cgroup");
+  std::string line;
+  std::string unified = "?";
+  while (std::getline(cgroups, line)) {
+    const std::size_t a = line.find(':');
+    const std::size_t b = line.find(':', a + 1);
+    const std::string controllers = line.substr(a + 1, b - a - 1);
+    const std::string path = line.substr(b + 1);
+    if (controllers.empty()) unified = path;
+    std::stringstream list(controllers);
+    std::string c;
+    while (std::getline(list, c, ',')) {
+      if (c == "cpu") return path == "/";
+    }
+  }
+  return unified == "/";
+}
+
+TEST(run_native, yields_after_forwarding_unless_the_childs_session_is_an_autogroup_of_its_own) {
+  const std::string yields = "yields the CPU to the child after each forwarding";
+  const std::string no_yield = "does not yield the CPU after forwarding";
+  struct variant {
+    std::vector<std::string> argv;
+    bool yields;
+  };
+  const bool here = autogroups_apply_here();
+  std::vector<variant> variants = {
+      {{sigrelay_bin, "run", "-vv", "--", probe, "exit", "0"}, true},
+      {{sigrelay_bin, "run", "-vv", "--setsid", "--", probe, "exit", "0"}, !here},
+  };
+  if (access("/usr/bin/unshare", X_OK) == 0) {
+    variants.push_back(
+        {{"/usr/bin/unshare", "--cgroup", sigrelay_bin, "run", "-vv", "--setsid", "--", probe, "exit", "0"},
+         true});
+  }
+  for (const variant& v : variants) {
+    std::string command;
+    for (const std::string& a : v.argv) command += a + " ";
+    SCOPED_TRACE(command + (here ? "(autogroups apply here)" : "(autogroups do not apply here)"));
+    process p(v.argv.front(), std::vector<std::string>(v.argv.begin() + 1, v.argv.end()));
+    const int status = p.finish();
+    ASSERT_EQ(exit_code(status), 0) << p.output();
+    const bool said_yields = p.output().find(yields) != std::string::npos;
+    const bool said_no_yield = p.output().find(no_yield) != std::string::npos;
+    EXPECT_NE(said_yields, said_no_yield) << p.output();
+    EXPECT_EQ(v.yields, said_yields) << p.output();
+  }
+}
+
 TEST(run_native, help_reads_like_a_man_page) {
   process p(sigrelay_bin, {"run", "--help"});
   EXPECT_EQ(exit_code(p.finish()), 0);
