@@ -36,7 +36,7 @@
 //   the root one, read in the initial cgroup namespace, whose inode number the kernel fixes; in any
 //   other namespace "/" is the namespace's own cgroup, a container's). Without a session of its own
 //   the child shares the init's autogroup and the yield helps there too. Measured side by side, the
-//   same build with and without the yield (/work/exp, 2026-12-05 afternoon, 9 rounds × 1000):
+//   same build with and without the yield (bench/results/2026-12-05-yield-autogroup, 9 rounds × 1000):
 //   root cgroup back to back, `--compat=dumb-init` 5.05 µs with, 3.81 without (dumb-init 3.87),
 //   `sigrelay run` 4.90 with, 5.10 without; root cgroup at rest, `--compat=dumb-init` 5.77 with,
 //   5.56 without (dumb-init 5.50), `sigrelay run` 5.39 and 5.35; container cgroup back to back,
