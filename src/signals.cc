@@ -185,6 +185,7 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -1292,8 +1293,10 @@ bool read_blocking(detail::signals_core& c, std::vector<signal_event>& events) {
     return stopped != nullptr && stopped->load(std::memory_order_seq_cst);
   };
   if (c.iter_left != 0 && !is_stopped() && take_leftovers(c, events)) return;
-  // The clock is read only for a timeout to keep (wait() without one never reads it).
+  // The clock is read only for a timeout to keep (wait() without one never reads it, nor does
+  // nanoseconds::max(), the dispatcher's "forever": always past the clock's range).
   clock::time_point deadline{};
+  if (timeout_ns == std::numeric_limits<long long>::max()) timeout_ns = -1;
   if (timeout_ns > 0) {
     const auto start = clock::now();
     // A timeout that would take the deadline past the clock's range means "forever" (never overflow).
