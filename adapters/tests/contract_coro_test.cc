@@ -51,6 +51,7 @@
 #include "support/child.hpp"
 #include "support/coro_task.hpp"
 #include "support/flood_limit.hpp"
+#include "support/senders.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
 
@@ -669,10 +670,14 @@ TEST(ContractCoro, TheDestructorOnAnotherThreadWaitsForTheResumeFunctionAndResum
 // --- Close -------------------------------------------------------------------------------------------
 
 // Promise ("Close and cancellation"): "close() ... ends the channel: the events already recorded are
-// still handed out, then every next() yields std::nullopt". A race loop: deliveries recorded (kill()
-// returns after the handler ran) just before close(), while the channel's thread drains concurrently:
-// every one of them is handed out afterwards, by next() (which does not suspend) and try_next(),
-// then std::nullopt.
+// still handed out, then every next() yields std::nullopt". A race loop: deliveries recorded just
+// before close(), while the channel's thread drains concurrently: every one of them is handed out
+// afterwards, by next() (which does not suspend) and try_next(), then std::nullopt.
+// Sent with tgkill() to this thread, whose handler has run when the call returns. Not kill(): a
+// process-directed signal is pending for the whole process, and the channel's thread, started just
+// before, may take it first (its start-up restores its signal mask, and the kernel hands it what is
+// pending), so the handler may record it on that thread after close(): not "already recorded".
+// Seen under load in ASan and dev builds (SIGUSR1 x0 of 1, SIGUSR2 x0).
 TEST(ContractCoro, CloseRacingDeliveriesStillHandsOutEveryRecordedOne) {
   SIGRELAY_IN_CHILD(
       [] {
@@ -680,8 +685,8 @@ TEST(ContractCoro, CloseRacingDeliveriesStillHandsOutEveryRecordedOne) {
         for (int round = 0; round < 100; ++round) {
           signal_channel ch({SIGUSR1, SIGUSR2});
           const int n = round % 4 + 1;
-          kill(getpid(), SIGUSR2);
-          for (int i = 0; i < n; ++i) kill(getpid(), SIGUSR1);
+          ASSERT_TRUE(sigrelay::test::tgkill_self(SIGUSR2));
+          for (int i = 0; i < n; ++i) ASSERT_TRUE(sigrelay::test::tgkill_self(SIGUSR1));
           if (round % 2 == 0) std::this_thread::yield();
           ch.close();
           std::vector<signal_event> got;
