@@ -246,24 +246,8 @@ int release_read_only_pages(dl_phdr_info* info, std::size_t /*size*/, void* /*da
   return 1;  // the main program only
 }
 
-// /proc/PID/comm without its newline, "?" if unreadable (open/read: no iostreams in the init).
-std::string command_name(pid_t pid) {
-  if (pid <= 0) return "?";
-  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "?";
-  char buffer[64];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof buffer)) < 0 && errno == EINTR) {
-  }
-  close(fd);
-  if (n <= 0) return "?";
-  std::string name(buffer, static_cast<std::size_t>(n));
-  if (name.back() == '\n') name.pop_back();
-  return name;
-}
-
-// A whole small file (/proc), or "" if unreadable or larger than `limit`.
+// A whole small file (/proc), or "" if unreadable or larger than `limit` (open/read: no iostreams
+// in the init).
 std::string read_small_file(const char* path, std::size_t limit = 4096) {
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
@@ -280,6 +264,15 @@ std::string read_small_file(const char* path, std::size_t limit = 4096) {
   }
   close(fd);
   return out;
+}
+
+// /proc/PID/comm without its newline, "?" if unreadable.
+std::string command_name(pid_t pid) {
+  if (pid <= 0) return "?";
+  std::string name = read_small_file(("/proc/" + std::to_string(pid) + "/comm").c_str(), 64);
+  if (name.empty()) return "?";
+  if (name.back() == '\n') name.pop_back();
+  return name;
 }
 
 // Whether the kernel's autogroups apply to the init's children (design notes, the CPU to the
