@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "handler/state.hpp"  // verified_pid
+#include "sigrelay/detail/settled_thread.hpp"
 
 namespace sigrelay::detail {
 
@@ -32,11 +33,12 @@ class own_thread {
   own_thread(const own_thread&) = delete;
   own_thread& operator=(const own_thread&) = delete;
 
-  // Starts `f` on a new thread (none may be running: finish() the previous one first).
+  // Starts `f` on a new thread (none may be running: finish() the previous one first) and returns
+  // once that thread runs (sigrelay/detail/settled_thread.hpp: none still taking its mask then).
   template <typename F>
   void start(F&& f) {
     started_by_ = ::getpid();
-    thread_ = std::thread(std::forward<F>(f));
+    thread_ = start_settled_thread(std::forward<F>(f));
   }
 
   bool joinable() const noexcept { return thread_.joinable(); }

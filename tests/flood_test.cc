@@ -60,19 +60,6 @@ constexpr bool kUnderThreadSanitizer = false;
 
 constexpr int kSent = 100000;
 
-// Pins the calling thread (and so every child and thread it creates later) to one CPU it may use.
-void pin_to_one_cpu() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(0, sched_getaffinity(0, sizeof allowed, &allowed));
-  int cpu = 0;
-  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) ++cpu;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  ASSERT_EQ(0, sched_setaffinity(0, sizeof one, &one));
-}
-
 // A sender process: kSent sigqueue() of `signo` to `target`, values 0, 1, ...; no retry on EAGAIN
 // (the kernel's queue is full: the consumer is starved). Writes how many succeeded to `fd`.
 pid_t fork_flooder(pid_t target, int signo, int fd) {
@@ -261,7 +248,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, Flood, testing::Values(backend::relay, backen
 TEST_P(Flood, StarvedConsumerGetsEveryQueuedSignal) {
   SIGRELAY_IN_CHILD(
       [] {
-        pin_to_one_cpu();
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
         sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
         expect_complete(flood_signals(GetParam(), /*starved=*/true), "starved consumer");
       },
@@ -271,7 +258,7 @@ TEST_P(Flood, StarvedConsumerGetsEveryQueuedSignal) {
 TEST_P(Flood, ConsumerOnTheSameCpuGetsEveryQueuedSignal) {
   SIGRELAY_IN_CHILD(
       [] {
-        pin_to_one_cpu();
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
         sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
         expect_complete(flood_signals(GetParam(), /*starved=*/false), "draining consumer");
       },
@@ -285,7 +272,7 @@ TEST_P(Flood, ConsumerOnTheSameCpuGetsEveryQueuedSignal) {
 TEST_P(Flood, EveryQueuedSignalBesideACountingAction) {
   SIGRELAY_IN_CHILD(
       [] {
-        pin_to_one_cpu();
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
         sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
         flood_result counted;
         expect_complete(flood_signals(GetParam(), /*starved=*/false, beside::counting_action, &counted),
@@ -304,7 +291,7 @@ TEST_P(Flood, EveryQueuedSignalBesideACountingAction) {
 TEST_P(Flood, StarvedConsumerBesideACountingAction) {
   SIGRELAY_IN_CHILD(
       [] {
-        pin_to_one_cpu();
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
         sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
         flood_result counted;
         expect_complete(flood_signals(GetParam(), /*starved=*/true, beside::counting_action, &counted),
@@ -321,7 +308,7 @@ TEST_P(Flood, StarvedConsumerBesideACountingAction) {
 TEST_P(Flood, BothObjectsGetEveryQueuedSignal) {
   SIGRELAY_IN_CHILD(
       [] {
-        pin_to_one_cpu();
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
         sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
         flood_result second;
         expect_complete(flood_signals(GetParam(), /*starved=*/false, beside::second_object, &second),
@@ -404,7 +391,7 @@ TEST(FloodHold, APokeStrippedOfItsSiginfoByAFullQueueStillLiftsTheHold) {
 TEST(FloodDispatcher, EveryQueuedSignalReachesTheCallback) {
   SIGRELAY_IN_CHILD(
       [] {
-        pin_to_one_cpu();
+        ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
         sigrelay::test::cap_pending_signals_for_a_flood();  // leave the tests beside us their share
         const int signo = SIGRTMIN + 1;
         sigrelay::dispatcher d;

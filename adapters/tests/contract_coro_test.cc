@@ -54,6 +54,7 @@
 #include "support/senders.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
+#include "support/thread_masks.hpp"
 
 namespace {
 
@@ -711,6 +712,23 @@ TEST(ContractCoro, CloseRacingDeliveriesStillHandsOutEveryRecordedOne) {
         }
       },
       60);
+}
+
+// Promise (the constructor): the channel's thread runs once the constructor returns, with the mask of
+// the thread that made it (sigrelay/detail/settled_thread.hpp). A thread still inside glibc's start-up
+// has every signal blocked, and its mask restore could take a signal the process sends itself next:
+// that was the cause of the rare loss in the test above when it still sent with kill(). Pinned to one
+// CPU, where the channel's thread cannot run beside its creator: the check failed in every run before
+// the constructor waited for it.
+TEST(ContractCoro, TheChannelsThreadRunsWithItsCreatorsMaskOnceConstructed) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::test::prepare_signals({SIGUSR1});
+    ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    for (int round = 0; round < 100; ++round) {
+      signal_channel ch({SIGUSR1});
+      ASSERT_EQ(sigrelay::test::threads_with_another_mask(), 0) << "round " << round;
+    }
+  });
 }
 
 // Promise ("Close and cancellation"): after close(), "every next() yields std::nullopt" — also

@@ -89,7 +89,9 @@ class SIGRELAY_EXPORT dispatcher {
 
   // Runs callbacks on the calling thread until stop(). Rethrows a callback's exception.
   void run();
-  // Runs callbacks on a new background thread until stop().
+  // Runs callbacks on a new background thread until stop(). Returns once that thread runs, with the
+  // signal mask of the calling thread: none is left starting with every signal blocked, whose mask
+  // restore could take a signal the process sends itself next.
   void start();
   // Ends run() or the background thread (from any thread, or from a callback). Never blocks.
   void stop() noexcept;

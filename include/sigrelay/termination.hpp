@@ -43,7 +43,9 @@
 //   so the stop comes, and the second signal kills, even in a program that blocked them in main
 //   before making the object (a mask every thread it creates inherits). The program's own threads
 //   keep their masks; a thread that does not block a signal may still be the one the kernel picks
-//   to run its handler.
+//   to run its handler. The constructor returns once the watcher runs (with the mask of the thread
+//   that made the object, before its own unblock): no thread of sigrelay's is then still starting
+//   with every signal blocked, whose mask restore could take a signal the process sends itself next.
 //
 // Thread safety
 //   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop

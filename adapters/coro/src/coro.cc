@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "sigrelay/detail/event_backlog.hpp"
+#include "sigrelay/detail/settled_thread.hpp"
 
 namespace sigrelay::co {
 namespace detail {
@@ -220,8 +221,9 @@ signal_channel::signal_channel(sigrelay::signals&& source, resume_function resum
   state_->closer = state_->source->get_handle();
   state_->resume = std::move(resume);
   const int fd = state_->source->native_handle();
-  // The thread holds the state too: when the destructor has to detach it, it ends on its own.
-  state_->thread = std::thread([state = state_, fd] { state->run(fd); });
+  // The thread holds the state too: when the destructor has to detach it, it ends on its own. Started
+  // settled: no thread of the channel's is still taking its signal mask once this returns.
+  state_->thread = sigrelay::detail::start_settled_thread([state = state_, fd] { state->run(fd); });
 }
 
 signal_channel::~signal_channel() {

@@ -19,7 +19,11 @@
 //
 // How it works
 //   The channel owns a `signals` and one background thread that poll()s signals::native_handle() and
-//   drains pending() into a queue (so the thread is the only consumer of the `signals`). `co_await ch.next()`
+//   drains pending() into a queue (so the thread is the only consumer of the `signals`). The constructor
+//   returns once that thread runs, with the signal mask of the thread that made the channel: none of
+//   its threads is still starting with every signal blocked, whose mask restore could take a signal
+//   the process sends itself next (a kill() of its own pid from a thread that does not block the
+//   signal is still handled before kill() returns, as without the channel). `co_await ch.next()`
 //   takes the next event from the queue at once if there is one (the coroutine does not suspend and goes on
 //   on its own thread); otherwise it suspends, and the channel's thread hands it the next event and resumes
 //   it through the channel's resume function. The queue is a reused vector (filled by

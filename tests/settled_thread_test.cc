@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// tests/settled_thread_test.cc — an object that owns a thread returns from its constructor (or
+// start()) only once that thread runs with its creator's signal mask (sigrelay/detail/
+// settled_thread.hpp): none is left inside glibc's thread start-up, with every signal blocked, where
+// its mask restore could take a process-directed signal that the process sends itself next.
+//
+// Each body runs in a child pinned to one CPU, where a new thread cannot run beside its creator: there
+// it is still starting when the constructor returns unless the constructor waited for it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+
+#include <sigrelay/describe.hpp>
+#include <sigrelay/dispatcher.hpp>
+#if __cplusplus >= 202002L && __has_include(<stop_token>)
+#include <sigrelay/termination.hpp>
+#endif
+
+#include "support/child.hpp"
+#include "support/flood_limit.hpp"  // pin_to_one_cpu()
+#include "support/thread_masks.hpp"
+
+namespace {
+
+using sigrelay::test::threads_with_another_mask;
+
+constexpr int kRounds = 100;
+
+TEST(SettledThread, ADispatchersBackgroundThreadRunsWithItsCreatorsMaskOnceStartReturns) {
+  SIGRELAY_IN_CHILD([] {
+    ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    for (int round = 0; round < kRounds; ++round) {
+      sigrelay::dispatcher d;
+      d.on(SIGUSR1, [](const sigrelay::signal_event&) {});
+      d.start();
+      ASSERT_EQ(threads_with_another_mask(), 0) << "round " << round;
+      d.stop();
+      d.join();
+    }
+  });
+}
+
+TEST(SettledThread, AnOwnershipWatchsThreadRunsWithItsCreatorsMaskOnceConstructed) {
+  SIGRELAY_IN_CHILD([] {
+    ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    for (int round = 0; round < kRounds; ++round) {
+      const sigrelay::ownership_watch watch([](const sigrelay::ownership_loss&) {},
+                                            std::chrono::milliseconds(1000));
+      ASSERT_EQ(threads_with_another_mask(), 0) << "round " << round;
+    }
+  });
+}
+
+#if __cplusplus >= 202002L && __has_include(<stop_token>)
+TEST(SettledThread, ATerminationWatcherRunsWithItsCreatorsMaskOnceConstructed) {
+  SIGRELAY_IN_CHILD([] {
+    ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    for (int round = 0; round < kRounds; ++round) {
+      const sigrelay::termination term;
+      ASSERT_EQ(threads_with_another_mask(), 0) << "round " << round;
+    }
+  });
+}
+#endif
+
+}  // namespace
