@@ -5,11 +5,14 @@
 // its mask restore could take a process-directed signal that the process sends itself next.
 //
 // Each body runs in a child pinned to one CPU, where a new thread cannot run beside its creator: there
-// it is still starting when the constructor returns unless the constructor waited for it.
+// it is still starting when the constructor returns unless the constructor waited for it. Threads of
+// a sanitizer's runtime, which block every signal for good, are left out (runtime_threads()).
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <csignal>
+#include <set>
+#include <string>
 
 #include <sigrelay/describe.hpp>
 #include <sigrelay/dispatcher.hpp>
@@ -30,11 +33,12 @@ constexpr int kRounds = 100;
 TEST(SettledThread, ADispatchersBackgroundThreadRunsWithItsCreatorsMaskOnceStartReturns) {
   SIGRELAY_IN_CHILD([] {
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < kRounds; ++round) {
       sigrelay::dispatcher d;
       d.on(SIGUSR1, [](const sigrelay::signal_event&) {});
       d.start();
-      ASSERT_EQ(threads_with_another_mask(), 0) << "round " << round;
+      ASSERT_EQ(threads_with_another_mask(runtime), 0) << "round " << round;
       d.stop();
       d.join();
     }
@@ -44,10 +48,11 @@ TEST(SettledThread, ADispatchersBackgroundThreadRunsWithItsCreatorsMaskOnceStart
 TEST(SettledThread, AnOwnershipWatchsThreadRunsWithItsCreatorsMaskOnceConstructed) {
   SIGRELAY_IN_CHILD([] {
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < kRounds; ++round) {
       const sigrelay::ownership_watch watch([](const sigrelay::ownership_loss&) {},
                                             std::chrono::milliseconds(1000));
-      ASSERT_EQ(threads_with_another_mask(), 0) << "round " << round;
+      ASSERT_EQ(threads_with_another_mask(runtime), 0) << "round " << round;
     }
   });
 }
@@ -56,9 +61,10 @@ TEST(SettledThread, AnOwnershipWatchsThreadRunsWithItsCreatorsMaskOnceConstructe
 TEST(SettledThread, ATerminationWatcherRunsWithItsCreatorsMaskOnceConstructed) {
   SIGRELAY_IN_CHILD([] {
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
+    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < kRounds; ++round) {
       const sigrelay::termination term;
-      ASSERT_EQ(threads_with_another_mask(), 0) << "round " << round;
+      ASSERT_EQ(threads_with_another_mask(runtime), 0) << "round " << round;
     }
   });
 }
