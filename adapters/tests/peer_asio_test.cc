@@ -699,10 +699,14 @@ TYPED_TEST(PeerAsioSideBySide, SetsDestroyedWhileAnotherThreadRunsTheirWaits) {
     using Set = typename TypeParam::set;
     net::io_context io;
     auto guard = net::make_work_guard(io);
+    std::atomic<bool> runner_blocks{false};
     std::thread runner([&] {
       sigrelay::test::block_signals_in_this_thread();
+      runner_blocks = true;
       io.run();
     });
+    // Before the first kill(): a thread still starting (or not yet blocking) could take it.
+    ASSERT_TRUE(sigrelay::test::wait_until_true([&] { return runner_blocks.load(); }, 5s));
     constexpr int kRounds = 200;
     std::atomic<int> completed{0}, with_signal{0}, aborted{0}, other{0};
     for (int i = 0; i < kRounds; ++i) {
