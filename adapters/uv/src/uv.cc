@@ -32,7 +32,7 @@
 #include <utility>
 
 #include "sigrelay/detail/event_backlog.hpp"
-#include "sigrelay/detail/fork_children.hpp"
+#include "sigrelay/detail/following_fork.hpp"
 
 namespace sigrelay::uv {
 

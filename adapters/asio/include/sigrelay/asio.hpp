@@ -182,7 +182,7 @@
 #include <vector>
 
 #include "sigrelay/detail/event_backlog.hpp"
-#include "sigrelay/detail/fork_children.hpp"
+#include "sigrelay/detail/following_fork.hpp"
 #include "sigrelay/signals.hpp"
 
 namespace sigrelay::asio {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// sigrelay/detail/fork_children.hpp — what the compiled libuv and libevent adapters share about fork.
-// Not API: it may change in any release.
+// sigrelay/detail/following_fork.hpp — the options the adapters give a `signals` they make from
+// signal numbers, so that it goes on in a fork child. Not API: installed only because the
+// header-only Asio adapter uses it (as do the compiled libuv and libevent adapters); it may change in
+// any release.
 #pragma once
 
 #include "sigrelay/signals.hpp"
