@@ -17,11 +17,14 @@
 //   from then on it keeps the mask it was given and takes only what the kernel hands it. The cost is
 //   one wake-up per object that owns a thread, at construction.
 // - The flag lives on the heap, shared by both sides: the new thread may still be inside notify
-//   when the creator, woken, has returned.
+//   when the creator, woken, has returned. A mutex and a condition variable rather than C++20's
+//   atomic wait: this header is also built as C++17, and their semantics leave nothing to a
+//   standard library's wait implementation.
 #pragma once
 
-#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -31,16 +34,25 @@ namespace sigrelay::detail {
 // Throws what std::thread's constructor or the allocation of the flag throws (nothing was started).
 template <typename F>
 std::thread start_settled_thread(F&& f) {
-  auto started = std::make_shared<std::atomic<bool>>(false);
+  struct flag {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool running = false;
+  };
+  auto started = std::make_shared<flag>();
   std::thread thread([started, f = std::forward<F>(f)]() mutable {
     {
-      const std::shared_ptr<std::atomic<bool>> flag = std::move(started);
-      flag->store(true, std::memory_order_release);
-      flag->notify_one();
+      const std::shared_ptr<flag> own = std::move(started);
+      {
+        const std::lock_guard<std::mutex> lock(own->mutex);
+        own->running = true;
+      }
+      own->changed.notify_one();
     }
     f();
   });
-  started->wait(false, std::memory_order_acquire);
+  std::unique_lock<std::mutex> lock(started->mutex);
+  started->changed.wait(lock, [&] { return started->running; });
   return thread;
 }
 
