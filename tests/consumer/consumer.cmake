@@ -19,8 +19,9 @@
 #                    install tree in PREFIX, and runs it; then the C99 program c_consumer.c with
 #                    C_COMPILER and `pkg-config --static`.
 #   -DSTEP=headers   SOURCE_DIR, BINARY_INCLUDE_DIR, ADAPTERS ("|"-separated), CXX_COMPILER: compiles
-#                    each public header alone, in C++17 and in C++20. In C++17, the C++20-only headers
-#                    must fail with "needs C++20" and every other one must compile; in C++20 all must.
+#                    each public header (and each installed detail/ header) alone, in C++17 and in
+#                    C++20. In C++17, the C++20-only headers must fail with "needs C++20" and every
+#                    other one must compile; in C++20 all must.
 #                    Also: the umbrella <sigrelay/sigrelay.hpp> includes every core header.
 cmake_minimum_required(VERSION 3.20)
 
@@ -220,6 +221,9 @@ elseif(STEP STREQUAL "headers")
     endif()
   endforeach()
   list(APPEND core version.hpp)
+  # The installed detail headers (not API, but an installed header must compile alone too).
+  file(GLOB details RELATIVE "${SOURCE_DIR}/include/sigrelay" "${SOURCE_DIR}/include/sigrelay/detail/*.hpp")
+  list(APPEND core ${details})
   foreach(adapter IN LISTS ADAPTERS)
     file(GLOB more RELATIVE "${SOURCE_DIR}/adapters/${adapter}/include/sigrelay"
          "${SOURCE_DIR}/adapters/${adapter}/include/sigrelay/*.hpp")
@@ -230,9 +234,11 @@ elseif(STEP STREQUAL "headers")
   set(failures "")
   foreach(h IN LISTS core)
     foreach(std IN ITEMS 17 20)
-      file(WRITE "${WORK_DIR}/include_${h}.cc" "#include <sigrelay/${h}>\n")
+      string(REPLACE "/" "_" name "${h}")
+      set(source "${WORK_DIR}/include_${name}.cc")
+      file(WRITE "${source}" "#include <sigrelay/${h}>\n")
       execute_process(COMMAND "${CXX_COMPILER}" -std=c++${std} -fsyntax-only -Wall -Wextra -Wpedantic -Werror
-                              ${includes} "${WORK_DIR}/include_${h}.cc"
+                              ${includes} "${source}"
                       RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
       if(std STREQUAL "17" AND h IN_LIST cxx20_only)
         if(rc EQUAL 0)
