@@ -14,6 +14,8 @@
 //   wait(std::vector&) with a signal pending, the range-for iterator, poll() on native_handle() then
 //   pending(std::vector&), a realtime delivery next to a second (counting) action, and through the
 //   dispatcher (run() until the callback's stop()).
+// * A dispatcher's background thread started and stopped (start(), stop(), join()), beside a bare
+//   std::thread started and joined.
 #include <benchmark/benchmark.h>
 
 #include <sigrelay/registry.hpp>
@@ -315,6 +317,27 @@ void BM_DispatcherDelivery(benchmark::State& state) {
   state.SetLabel("dispatcher, run() to the callback");
 }
 BENCHMARK(BM_DispatcherDelivery);
+
+// start(), then stop() and join(): the background thread's whole life, start() waiting until the
+// thread runs (sigrelay/detail/settled_thread.hpp). A bare std::thread started and joined, for
+// comparison, is BM_ThreadStartJoin.
+void BM_DispatcherStartStop(benchmark::State& state) {
+  sigrelay::dispatcher d;
+  d.on(SIGUSR1, [](const sigrelay::signal_event&) {});
+  for (auto _ : state) {
+    d.start();
+    d.stop();
+    d.join();
+  }
+  state.SetLabel("dispatcher, start() + stop() + join()");
+}
+BENCHMARK(BM_DispatcherStartStop)->UseRealTime();
+
+void BM_ThreadStartJoin(benchmark::State& state) {
+  for (auto _ : state) std::thread([] {}).join();
+  state.SetLabel("std::thread started and joined: the floor of the above");
+}
+BENCHMARK(BM_ThreadStartJoin)->UseRealTime();
 #endif
 
 }  // namespace
