@@ -9,10 +9,10 @@
 // a sanitizer's runtime, which block every signal for good, are left out (runtime_threads()).
 #include <gtest/gtest.h>
 
+#include <sys/types.h>
 #include <chrono>
 #include <csignal>
 #include <set>
-#include <string>
 
 #include <sigrelay/describe.hpp>
 #include <sigrelay/dispatcher.hpp>
@@ -23,7 +23,7 @@
 #include "support/child.hpp"
 #include "support/flood_limit.hpp"  // pin_to_one_cpu()
 #include "support/platform.hpp"
-#include "support/thread_masks.hpp"
+#include "support/process.hpp"
 
 namespace {
 
@@ -40,7 +40,7 @@ TEST_P(SettledThreadDispatcher, ItsBackgroundThreadRunsWithItsCreatorsMaskOnceSt
   if (kind == sigrelay::backend::signalfd) SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
   SIGRELAY_IN_CHILD([kind] {
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
-    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
+    const std::set<pid_t> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < kRounds; ++round) {
       sigrelay::dispatcher d(kind);
       d.on(SIGUSR1, [](const sigrelay::signal_event&) {});
@@ -61,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, SettledThreadDispatcher,
 TEST(SettledThread, AnOwnershipWatchsThreadRunsWithItsCreatorsMaskOnceConstructed) {
   SIGRELAY_IN_CHILD([] {
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
-    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
+    const std::set<pid_t> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < kRounds; ++round) {
       const sigrelay::ownership_watch watch([](const sigrelay::ownership_loss&) {},
                                             std::chrono::milliseconds(1000));
@@ -74,7 +74,7 @@ TEST(SettledThread, AnOwnershipWatchsThreadRunsWithItsCreatorsMaskOnceConstructe
 TEST(SettledThread, ATerminationWatcherRunsWithItsCreatorsMaskOnceConstructed) {
   SIGRELAY_IN_CHILD([] {
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
-    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
+    const std::set<pid_t> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < kRounds; ++round) {
       const sigrelay::termination term;
       ASSERT_EQ(threads_with_another_mask(runtime), 0) << "round " << round;

@@ -51,10 +51,10 @@
 #include "support/child.hpp"
 #include "support/coro_task.hpp"
 #include "support/flood_limit.hpp"
+#include "support/process.hpp"
 #include "support/senders.hpp"
 #include "support/signal_helpers.hpp"
 #include "support/signal_state.hpp"
-#include "support/thread_masks.hpp"
 
 namespace {
 
@@ -675,10 +675,10 @@ TEST(ContractCoro, TheDestructorOnAnotherThreadWaitsForTheResumeFunctionAndResum
 // before close(), while the channel's thread drains concurrently: every one of them is handed out
 // afterwards, by next() (which does not suspend) and try_next(), then std::nullopt.
 // Sent with tgkill() to this thread, whose handler has run when the call returns. Not kill(): a
-// process-directed signal is pending for the whole process, and the channel's thread, started just
-// before, may take it first (its start-up restores its signal mask, and the kernel hands it what is
-// pending), so the handler may record it on that thread after close(): not "already recorded".
-// Seen under load in ASan and dev builds (SIGUSR1 x0 of 1, SIGUSR2 x0).
+// process-directed signal is pending for the whole process, and another thread may take it, so the
+// handler may record it there after close(): not "already recorded". (Under load in ASan and dev
+// builds the channel's thread, still starting when the constructor returned, took it: SIGUSR1 x0 of
+// 1, SIGUSR2 x0. The constructor now waits for that thread to run: see the next test.)
 TEST(ContractCoro, CloseRacingDeliveriesStillHandsOutEveryRecordedOne) {
   SIGRELAY_IN_CHILD(
       [] {
@@ -724,7 +724,7 @@ TEST(ContractCoro, TheChannelsThreadRunsWithItsCreatorsMaskOnceConstructed) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::test::prepare_signals({SIGUSR1});
     ASSERT_TRUE(sigrelay::test::pin_to_one_cpu());
-    const std::set<std::string> runtime = sigrelay::test::runtime_threads();
+    const std::set<pid_t> runtime = sigrelay::test::runtime_threads();
     for (int round = 0; round < 100; ++round) {
       signal_channel ch({SIGUSR1});
       ASSERT_EQ(sigrelay::test::threads_with_another_mask(runtime), 0) << "round " << round;

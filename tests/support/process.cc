@@ -2,6 +2,9 @@
 // tests/support/process.cc — see process.hpp.
 #include "support/process.hpp"
 
+#include <gtest/gtest.h>
+
+#include <dirent.h>
 #include <poll.h>
 #include <pty.h>
 #include <sys/wait.h>
@@ -9,7 +12,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "support/child.hpp"
@@ -92,18 +97,69 @@ int process::finish(unsigned timeout_s) {
   return wait_with_deadline(pid_, timeout_s);
 }
 
-bool thread_blocks(pid_t tid, int signo) {
+bool thread_blocked_set(pid_t tid, std::uint64_t& blocked) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
   std::FILE* f = std::fopen(path, "r");
   if (f == nullptr) return false;
   char line[256];
-  unsigned long long blocked = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "SigBlk: %llx", &blocked) == 1) break;
+  unsigned long long value = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+    found = std::sscanf(line, "SigBlk: %llx", &value) == 1;
   }
   std::fclose(f);
-  return (blocked & (1ULL << (signo - 1))) != 0;
+  blocked = value;
+  return found;
+}
+
+bool thread_blocks(pid_t tid, int signo) {
+  std::uint64_t blocked = 0;
+  return thread_blocked_set(tid, blocked) && (blocked & (1ULL << (signo - 1))) != 0;
+}
+
+namespace {
+
+// The other threads of this process whose blocked set differs from `mine`, with their sets.
+std::map<pid_t, std::uint64_t> threads_blocking_otherwise(std::uint64_t mine) {
+  std::map<pid_t, std::uint64_t> found;
+  DIR* dir = ::opendir("/proc/self/task");
+  EXPECT_NE(dir, nullptr) << std::strerror(errno);
+  if (dir == nullptr) return found;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const auto tid = static_cast<pid_t>(std::atoi(entry->d_name));
+    std::uint64_t theirs = 0;
+    if (tid != ::gettid() && thread_blocked_set(tid, theirs) && theirs != mine) found[tid] = theirs;
+  }
+  ::closedir(dir);
+  return found;
+}
+
+std::uint64_t own_blocked_set() {
+  std::uint64_t mine = 0;
+  EXPECT_TRUE(thread_blocked_set(::gettid(), mine));
+  return mine;
+}
+
+}  // namespace
+
+std::set<pid_t> runtime_threads() {
+  std::thread([] {}).join();
+  std::set<pid_t> tids;
+  for (const auto& entry : threads_blocking_otherwise(own_blocked_set())) tids.insert(entry.first);
+  return tids;
+}
+
+int threads_with_another_mask(const std::set<pid_t>& runtime) {
+  const std::uint64_t mine = own_blocked_set();
+  int others = 0;
+  for (const auto& [tid, theirs] : threads_blocking_otherwise(mine)) {
+    if (runtime.count(tid) != 0) continue;
+    ADD_FAILURE() << "thread " << tid << " blocks " << std::hex << theirs << ", its creator " << mine;
+    ++others;
+  }
+  return others;
 }
 
 namespace {

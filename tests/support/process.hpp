@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 #include <chrono>
+#include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,9 +42,25 @@ class process {
   std::string output_;
 };
 
-// Whether thread `tid` of this process blocks `signo` (/proc/self/task/TID/status, SigBlk); false
-// if the thread is gone.
+// The set of signals thread `tid` of this process blocks (SigBlk of /proc/self/task/TID/status;
+// bit signo-1), in `blocked`; false if the thread is gone.
+bool thread_blocked_set(pid_t tid, std::uint64_t& blocked);
+
+// Whether thread `tid` of this process blocks `signo`; false if the thread is gone.
 bool thread_blocks(pid_t tid, int signo);
+
+// The threads a sanitizer runtime keeps with every signal blocked: ThreadSanitizer starts one in a
+// fork child and another at the process's first pthread_create(). Starts (and joins) a thread first,
+// so that the second exists, then names every other thread whose blocked set differs from the
+// calling thread's. Call it before what is checked, and pass the result to
+// threads_with_another_mask(). Empty without a sanitizer that starts threads.
+std::set<pid_t> runtime_threads();
+
+// How many other threads of this process, not among `runtime`, block another set of signals than the
+// calling thread; each is reported as a test failure with both sets. No thread of a library object
+// should be left doing so by its constructor: glibc blocks every signal in a new thread until it runs
+// (sigrelay/detail/settled_thread.hpp).
+int threads_with_another_mask(const std::set<pid_t>& runtime);
 
 // Waits (at most `timeout`, polling every millisecond) until thread `tid` of process `pid` is asleep
 // in the kernel (state S in /proc/PID/task/TID/stat); false if the time ran out. For a test whose
