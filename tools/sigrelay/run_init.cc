@@ -4,9 +4,9 @@
 // Design notes
 // - The lean loop, as the kernel makes fastest and as tini and dumb-init do it: every forwarded
 //   signal and SIGCHLD is blocked (one sigprocmask() at start), and the loop takes them one at a
-//   time with sigwaitinfo(). Per forwarded signal: one sigwaitinfo(), one kill() and one
-//   sched_yield() (next item), nothing else (no getpid(): the init's pid is read once; no
-//   allocation; the sender is described only when a log line that shows it is enabled). Per
+//   time with sigwaitinfo(). Per forwarded signal: one sigwaitinfo() and one kill(), nothing else (no
+//   getpid(): the init's pid is read once; no allocation; the sender is described only when a log
+//   line that shows it is enabled). Per
 //   SIGCHLD: one sigwaitinfo() and waitpid(-1, WNOHANG) until it returns 0 (every zombie there is,
 //   orphans included; in a mass exit, see below, it may pause), then one more sigwaitinfo(): a
 //   SIGCHLD that arrives after the last waitpid() stays pending, so no exit is missed. No handler
@@ -14,39 +14,31 @@
 //   (blocked); signals that arrive before the child exists wait in the kernel and are forwarded
 //   once it does. Blocked signals are never discarded by the kernel, even with SIG_DFL in a PID
 //   namespace's init or an inherited SIG_IGN.
-// - The CPU to the recipient after each forwarding: sched_yield() once kill() succeeded. Where the
-//   child shares the init's CPU (a container limited to one, the usual case in Kubernetes), the
-//   scheduler (EEVDF, 6.6 and later) mostly lets the init finish its turn after the kill(): back to
-//   sigwaitinfo() and asleep, and only then the child, which had the signal pending all along. The
-//   yield puts the init's deadline back by a slice, so the child runs at once. bench/init, one CPU,
-//   the same build with and without the yield side by side in each round
-//   (bench/results/2026-12-04-yield; µs from the sender's kill() to the child's sigwaitinfo()):
-//   in a container's cpu cgroup, each signal at rest, 25.9 with the yield, 30.8 without (tini 32.7,
-//   dumb-init 31.1); back to back 24.0 and 27.0 (tini 25.1, dumb-init 27.1); root cgroup at rest
-//   22.6 and 25.0 (tini 23.9, dumb-init 24.7). Root cgroup back to back, the one setting where it
-//   does not help: 29.1 and 27.9 (tini 28.1, dumb-init 22.1; README, "`sigrelay run` compared").
-//   There, in dumb-init's setsid mode, it costs: the child's new session is a scheduling entity of
-//   its own (an autogroup: root cpu cgroup only), which preempts the init at the kill() anyway, and
-//   the yield only delays the init's next turn. Intel machine, 2026-12-05, 9 rounds side by side
-//   (forwarded µs, ratio to direct): `--compat=dumb-init` 5.08 (3.02×) with the yield, 3.84 (2.23×)
-//   without, dumb-init 3.86 (2.28×); in a container's cpu cgroup (no autogroups) the yield still
-//   helps in that mode, 2.38× against 3.00× without (dumb-init 3.00×).
-//   So the init skips the yield exactly where that holds: the child has a session of its own
-//   (`new_session`) and autogroups apply (autogroups_apply(): enabled, and the init's cpu cgroup is
-//   the root one, read in the initial cgroup namespace, whose inode number the kernel fixes; in any
-//   other namespace "/" is the namespace's own cgroup, a container's). Without a session of its own
-//   the child shares the init's autogroup and the yield helps there too. Measured side by side, the
-//   same build with and without the yield (bench/results/2026-12-05-yield-autogroup, 9 rounds × 1000):
-//   root cgroup back to back, `--compat=dumb-init` 5.05 µs with, 3.81 without (dumb-init 3.87),
-//   `sigrelay run` 4.90 with, 5.10 without; root cgroup at rest, `--compat=dumb-init` 5.77 with,
-//   5.56 without (dumb-init 5.50), `sigrelay run` 5.39 and 5.35; container cgroup back to back,
-//   `--compat=dumb-init` 4.31 with, 5.37 without (dumb-init 5.37), `sigrelay run` 4.29 and 5.38.
-//   Native `-vv` says which it does.
-//   The cost: one system call and, on a shared CPU, the switch back to the init afterwards (its
-//   CPU per signal +1.2 to +6.7 µs: the child's work comes first). A child on another CPU: it
-//   returns at once. RSS after forwarding: 564 or 628 KiB from run to run with the same binary,
-//   as the code page that holds sched_yield() is mapped by a fault-around or needs its own (as for
-//   any code first run after release_read_only_pages()); 564 before.
+// - The CPU to the recipient: a scheduler slice of 10 ms for the init itself (sched_setattr()
+//   with sched_runtime, Linux 6.12 and later; lengthen_own_slice()), set after the child is forked
+//   so that the child keeps the slice it inherits from whoever started the init. The kernel
+//   (EEVDF) lets a woken task with a shorter slice than the running one preempt it: the child,
+//   woken by the kill(), runs at once, before the init is back in sigwaitinfo(), and the init, which
+//   asks for nothing but runs a few µs per signal, loses nothing by the longer slice. A slice is
+//   the task's own (sched_getattr() shows it, `chrt -p` does not); its policy and nice value stay as
+//   they were, and under another policy (realtime, batch, idle) nothing is set. Older kernels
+//   ignore sched_runtime for SCHED_OTHER: there the init forwards as tini does.
+//   It replaces a sched_yield() after each kill() (429dd9b, 28d26a6), which put the init's deadline
+//   back by a slice so the child ran first. Idle, it helped; but with another task busy on the CPU
+//   (a container's init meets its signals while its program works), a signal that came before the
+//   init was back in sigwaitinfo() waited out that task's slice: p99 3.9 ms. Side by side on one
+//   CPU, 9 rounds × 2000 signals, µs from the sender's kill() to the child's sigwaitinfo(), median
+//   [p99], slice against yield (bench/results/2026-12-05-init-slice, run 2; AMD EPYC VM, 6.18): a
+//   CPU-bound task in the root cgroup, at rest 18.18 [43] and 21.53 [3,860] (tini 23.52 [57],
+//   dumb-init 19.99 [47]), back to back 16.56 [41] and 23.85 [3,975]; idle, at rest, root cgroup
+//   16.50 and 20.14 (tini 19.24, dumb-init 20.35), a container's cpu cgroup 19.50 and 21.10
+//   (28.03, 26.50). Back to back (each signal sent as soon as the last one arrived, the child maybe
+//   still on its way back to sigwaitinfo()): root cgroup 29.13 and 32.10 (tini 30.45, dumb-init
+//   24.98: its child's new session is an autogroup of its own, which preempts the init at the
+//   kill(); `--compat=dumb-init` does the same, 23.86), a container's cgroup 21.65 and 20.91 (tini
+//   20.75, dumb-init 24.25): the one setting where the yield was ahead (the child there is often
+//   still runnable, so the kill() wakes nobody, and only a yield hands it the CPU). Native `-vv`
+//   says whether the slice was set.
 // - Reaping in a mass exit. waitpid(-1) walks the init's list of children from its head (the oldest
 //   first, orphans in the order they were re-parented) to the first zombie. While thousands of
 //   orphans are still exiting, the live ones ahead of the zombies make each reap a long walk: in
@@ -114,7 +106,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,6 +125,7 @@
 #include <vector>
 
 #include "run_fork_child.hpp"
+#include "sched_attributes.hpp"
 
 namespace sigrelay::tool::run {
 namespace {
@@ -275,42 +267,27 @@ std::string command_name(pid_t pid) {
   return name;
 }
 
-// Whether the kernel's autogroups apply to the init's children (design notes, the CPU to the
-// recipient): autogroups are enabled (kernel.sched_autogroup_enabled) and apply to tasks of the
-// root cpu cgroup only, so the init's cpu cgroup must be "/", read in the initial cgroup namespace
-// (in another one, "/" is the namespace's own cgroup, a container's). The cpu controller's line of
-// /proc/self/cgroup (cgroup v1: "cpu" among its controllers), or else the unified hierarchy's
-// ("0::PATH"). Anything unreadable or unexpected: no.
-bool autogroups_apply() {
-  if (read_small_file("/proc/sys/kernel/sched_autogroup_enabled") != "1\n") return false;
-  constexpr ino_t kInitialCgroupNamespace = 0xEFFFFFFB;  // the kernel's PROC_CGROUP_INIT_INO
-  struct stat ns {};
-  if (stat("/proc/self/ns/cgroup", &ns) != 0 || ns.st_ino != kInitialCgroupNamespace) return false;
-  const std::string cgroups = read_small_file("/proc/self/cgroup");
-  std::string_view unified;
-  std::size_t start = 0;
-  while (start < cgroups.size()) {
-    std::size_t end = cgroups.find('\n', start);
-    if (end == std::string::npos) end = cgroups.size();
-    const std::string_view line(cgroups.data() + start, end - start);
-    start = end + 1;
-    const std::size_t first = line.find(':');
-    const std::size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos) return false;
-    const std::string_view controllers = line.substr(first + 1, second - first - 1);
-    const std::string_view path = line.substr(second + 1);
-    if (controllers.empty() && line.substr(0, first) == "0") {
-      unified = path;
-      continue;
-    }
-    for (std::size_t at = 0; at <= controllers.size();) {
-      std::size_t comma = controllers.find(',', at);
-      if (comma == std::string_view::npos) comma = controllers.size();
-      if (controllers.substr(at, comma - at) == "cpu") return path == "/";
-      at = comma + 1;
-    }
-  }
-  return unified == "/";
+// The init's own scheduler slice (design notes, the CPU to the recipient): longer than the kernel's
+// base slice (0.75 ms × (1 + log2 of the CPUs, at most 8), so at most 3 ms), well below the kernel's
+// 100 ms limit.
+constexpr std::uint64_t kInitSliceNs = 10'000'000;
+
+// Sets the init's own slice to kInitSliceNs, if it runs under SCHED_OTHER (not a realtime, batch or
+// idle policy the caller chose), keeping its policy, nice value and flags as they are (read first).
+// Called after the child is forked: a slice is inherited across fork(). The slice the kernel now
+// reports, in ns: kInitSliceNs where the kernel has per-task slices, 0 where it has none (before
+// 6.12, where sched_runtime is ignored for SCHED_OTHER) or where the policy is another; a failed call
+// changes nothing.
+std::uint64_t lengthen_own_slice() {
+  sched_attributes attr{};
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) != 0 || attr.sched_policy != SCHED_OTHER) return 0;
+  attr.size = sizeof attr;
+  attr.sched_runtime = kInitSliceNs;
+  attr.sched_deadline = attr.sched_period = 0;
+  if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0) return 0;
+  sched_attributes now{};
+  if (syscall(SYS_sched_getattr, 0, &now, sizeof now, 0) != 0) return 0;
+  return now.sched_runtime;
 }
 
 // "pid 77 (bash, uid 0, kill, trusted)", for the -v log line.
@@ -367,16 +344,17 @@ class init {
     }
     if (!become_reaper()) return 1;
 
-    // The yield after forwarding, unless the child's session is an autogroup of its own (design
-    // notes). Decided before the spawn: the child's cpu cgroup is the init's.
-    yield_after_forwarding_ = !(o_.new_session && autogroups_apply());
     if (!spawn(started_with)) return 1;
+    // After the fork: the child keeps the slice the init was started with (design notes).
+    const std::uint64_t slice = lengthen_own_slice();
     if (o_.dialect == dialect::native) {
-      log_.print(level::debug, self_, "%s",
-                 yield_after_forwarding_
-                     ? "yields the CPU to the child after each forwarding"
-                     : "does not yield the CPU after forwarding (the child's new session is an autogroup "
-                       "of its own in the root cpu cgroup: it runs at the kill())");
+      if (slice == kInitSliceNs) {
+        log_.print(level::debug, self_, "scheduler slice of the init: %llu ms (the child's is its own)",
+                   static_cast<unsigned long long>(slice / 1'000'000));
+      } else {
+        log_.print(level::debug, self_, "scheduler slice of the init: unchanged (%s)",
+                   slice == 0 ? "no per-task slice here, or not SCHED_OTHER" : "the kernel chose another");
+      }
     }
     dl_iterate_phdr(&release_read_only_pages, nullptr);  // start-up is over (design notes)
     return loop();
@@ -561,8 +539,6 @@ class init {
     const int r = pidfd >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, target, nullptr, 0))
                              : kill(dest, target);
     const int err = errno;
-    if (r == 0 && yield_after_forwarding_)
-      sched_yield();  // the recipient first (design notes); errno is `err` from here on
     // Quiet (the usual case): no log line below is enabled, except tini's warning about a dead child.
     // Return before anything is formatted: no name, no strsignal(), no /proc read.
     if (!log_.enabled(level::info) && !(o_.dialect == dialect::tini && r != 0)) return;
@@ -812,10 +788,9 @@ class init {
   const init_options& o_;
   logger log_;
   const pid_t self_ = getpid();
-  sigset_t forwarded_{};                // the signals forwarded
-  sigset_t waited_{};                   // forwarded_ and SIGCHLD: all blocked
-  bool sigchld_ignored_ = false;        // started with SIG_IGN for SIGCHLD (given back to the child)
-  bool yield_after_forwarding_ = true;  // see run() and the design notes
+  sigset_t forwarded_{};          // the signals forwarded
+  sigset_t waited_{};             // forwarded_ and SIGCHLD: all blocked
+  bool sigchld_ignored_ = false;  // started with SIG_IGN for SIGCHLD (given back to the child)
   pid_t child_ = -1;
   int child_pidfd_ = -1;  // term_child_on_exit only: the child's pidfd (run_init.hpp, The end)
   int status_ = 0;

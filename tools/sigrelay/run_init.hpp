@@ -34,6 +34,12 @@
 //     so that it holds no reference to the directory it was started in (a volume there can be
 //     unmounted); the child starts in that directory all the same (it fchdir()s back before exec).
 //     The init has left before PROGRAM runs. A failure is only logged (debug).
+//   - Scheduling: once the child has been forked, the init sets its own scheduler slice to 10 ms
+//     (sched_setattr() with sched_runtime; Linux 6.12 and later, SCHED_OTHER only; its policy and nice
+//     value are kept), so that the child, on the kernel's default slice, preempts the init when a
+//     forwarded signal wakes it. The child's scheduling attributes are those the init was started
+//     with. Where the kernel has no per-task slice, or the init runs under another policy, nothing
+//     changes.
 //   - Memory: once the child has been started (exec'd or failed), the init unmaps the pages of its own
 //     program's read-only segments (code and constants) that start-up touched: madvise(MADV_DONTNEED)
 //     over every page wholly inside a PT_LOAD segment without PF_W and outside PT_GNU_RELRO, of the

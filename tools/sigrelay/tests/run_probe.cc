@@ -23,6 +23,8 @@
 //                           parent holds; it exits, and they all read EOF and exit): "orphans=N", then,
 //                           once every one is gone (reaped by the init) or after 20 s, "reaped R of N"
 //   run_probe state         "ignored=HEX blocked=HEX" from /proc/self/status (SigIgn, SigBlk)
+//   run_probe sched         "self policy=P nice=N slice=S" and "parent policy=P nice=N slice=S"
+//                           (sched_getattr(2) of itself and of its parent, the init)
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -37,6 +39,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "sched_attributes.hpp"
 
 namespace {
 
@@ -316,6 +320,11 @@ int main(int argc, char** argv) {
       if (line.rfind("SigBlk:", 0) == 0) blocked = line.substr(line.find_first_not_of(" \t", 7));
     }
     say("ignored=" + ignored + " blocked=" + blocked);
+    return 0;
+  }
+  if (mode == "sched") {
+    say("self " + sigrelay::test::sched_of(0));
+    say("parent " + sigrelay::test::sched_of(getppid()));
     return 0;
   }
   std::fprintf(stderr, "run_probe: unknown mode\n");

@@ -11,8 +11,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "run_support.hpp"
+#include "sched_attributes.hpp"
 #include "support/child.hpp"
 #include "support/process.hpp"
 
@@ -604,65 +606,77 @@ TEST(run_native, verbose_names_each_sender) {
   EXPECT_NE(p.output().find("forgeable"), std::string::npos) << p.output();
 }
 
-// The yield after forwarding (run_init.cc, design notes) is skipped only where the child's new
-// session is an autogroup of its own: autogroups enabled, and the init in the root cpu cgroup of
-// the initial cgroup namespace. `-vv` says which. Checked in this environment (where the test reads
-// those facts itself), in a cgroup namespace of its own (always the yield), and without a session
-// of its own (always the yield).
-bool autogroups_apply_here() {
-  std::ifstream enabled("/proc/sys/kernel/sched_autogroup_enabled");
-  std::string value;
-  if (!(enabled >> value) || value != "1") return false;
-  struct stat ns {};
-  if (stat("/proc/self/ns/cgroup", &ns) != 0 || ns.st_ino != 0xEFFFFFFBU) return false;
-  std::ifstream cgroups("/proc/self/cgroup");
-  std::string line;
-  std::string unified = "?";
-  while (std::getline(cgroups, line)) {
-    const std::size_t a = line.find(':');
-    const std::size_t b = line.find(':', a + 1);
-    const std::string controllers = line.substr(a + 1, b - a - 1);
-    const std::string path = line.substr(b + 1);
-    if (controllers.empty()) unified = path;
-    std::stringstream list(controllers);
-    std::string c;
-    while (std::getline(list, c, ',')) {
-      if (c == "cpu") return path == "/";
-    }
+// The init's own scheduler slice (run_init.cc, design notes; run_init.hpp, Scheduling): 10 ms once
+// the child is forked, where the kernel has per-task slices, with the policy and nice value the init
+// was started with; the child keeps every attribute it was started with (a slice is inherited across
+// fork(): set before it, the child would have the init's); under another policy than SCHED_OTHER
+// nothing changes. In each dialect. The probe reports its own attributes and its parent's (the init's).
+
+// Whether this kernel keeps a slice set with sched_setattr() for SCHED_OTHER (Linux 6.12 and later):
+// a forked child sets one and reads it back.
+bool per_task_slices_here() {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    sigrelay::test::sched_attributes a{};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.sched_policy != SCHED_OTHER) _exit(1);
+    a.size = sizeof a;
+    a.sched_runtime = 10'000'000;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) _exit(1);
+    sigrelay::test::sched_attributes b{};
+    _exit(syscall(SYS_sched_getattr, 0, &b, sizeof b, 0) == 0 && b.sched_runtime == 10'000'000 ? 0 : 1);
   }
-  return unified == "/";
+  int status = 0;
+  return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-TEST(run_native, yields_after_forwarding_unless_the_childs_session_is_an_autogroup_of_its_own) {
-  const std::string yields = "yields the CPU to the child after each forwarding";
-  const std::string no_yield = "does not yield the CPU after forwarding";
-  struct variant {
-    std::vector<std::string> argv;
-    bool yields;
-  };
-  const bool here = autogroups_apply_here();
-  std::vector<variant> variants = {
-      {{sigrelay_bin, "run", "-vv", "--", probe, "exit", "0"}, true},
-      {{sigrelay_bin, "run", "-vv", "--setsid", "--", probe, "exit", "0"}, !here},
-  };
-  // A cgroup namespace of its own needs CAP_SYS_ADMIN: that variant runs where the test can make one.
-  if (access("/usr/bin/unshare", X_OK) == 0 &&
-      std::system("/usr/bin/unshare --cgroup /bin/true 2>/dev/null") == 0) {
-    variants.push_back(
-        {{"/usr/bin/unshare", "--cgroup", sigrelay_bin, "run", "-vv", "--setsid", "--", probe, "exit", "0"},
-         true});
+// The probe's line that starts with `who` ("self " or "parent "), without it; "" if none.
+std::string sched_line(const std::string& output, const std::string& who) {
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(who, 0) == 0) return line.substr(who.size());
   }
-  for (const variant& v : variants) {
-    std::string command;
-    for (const std::string& a : v.argv) command += a + " ";
-    SCOPED_TRACE(command + (here ? "(autogroups apply here)" : "(autogroups do not apply here)"));
-    process p(v.argv.front(), std::vector<std::string>(v.argv.begin() + 1, v.argv.end()));
-    const int status = p.finish();
-    ASSERT_EQ(exit_code(status), 0) << p.output();
-    const bool said_yields = p.output().find(yields) != std::string::npos;
-    const bool said_no_yield = p.output().find(no_yield) != std::string::npos;
-    EXPECT_NE(said_yields, said_no_yield) << p.output();
-    EXPECT_EQ(v.yields, said_yields) << p.output();
+  return "";
+}
+
+TEST(run_all_dialects, set_the_inits_own_slice_after_the_fork_and_leave_the_childs_alone) {
+  // Whatever this test was started with is what each init is started with, and so its child.
+  sigrelay::test::sched_attributes mine{};
+  ASSERT_EQ(syscall(SYS_sched_getattr, 0, &mine, sizeof mine, 0), 0);
+  const bool slices = per_task_slices_here() && mine.sched_policy == SCHED_OTHER;
+  const std::string started_with = sigrelay::test::sched_of(0);
+  const std::string with_slice = "policy=" + std::to_string(mine.sched_policy) +
+                                 " nice=" + std::to_string(mine.sched_nice) + " slice=10000000";
+  for (const char* compat : {"", "--compat=tini", "--compat=dumb-init"}) {
+    std::vector<std::string> args = {"run"};
+    if (*compat != '\0') args.emplace_back(compat);
+    args.insert(args.end(), {"--", probe, "sched"});
+    SCOPED_TRACE(std::string("sigrelay run ") + compat +
+                 (slices ? " (per-task slices here)" : " (none here)"));
+    process p(sigrelay_bin, args);
+    ASSERT_EQ(exit_code(p.finish()), 0) << p.output();
+    EXPECT_EQ(sched_line(p.output(), "self "), started_with) << p.output();
+    EXPECT_EQ(sched_line(p.output(), "parent "), slices ? with_slice : started_with) << p.output();
+  }
+  // Started with a nice value: both keep it.
+  if (mine.sched_policy == SCHED_OTHER && mine.sched_nice <= 16) {
+    process p("/usr/bin/nice", {"-n", "3", sigrelay_bin, "run", "--", probe, "sched"});
+    ASSERT_EQ(exit_code(p.finish()), 0) << p.output();
+    const std::string nice = " nice=" + std::to_string(mine.sched_nice + 3) + " ";
+    EXPECT_NE(sched_line(p.output(), "self ").find(nice), std::string::npos) << p.output();
+    EXPECT_NE(sched_line(p.output(), "parent ").find(nice), std::string::npos) << p.output();
+    if (slices) {
+      EXPECT_NE(sched_line(p.output(), "parent ").find(" slice=10000000"), std::string::npos) << p.output();
+    }
+  }
+  // Under SCHED_BATCH (chrt -b): nothing set; the init's attributes are the child's.
+  if (access("/usr/bin/chrt", X_OK) == 0) {
+    process p("/usr/bin/chrt", {"-b", "0", sigrelay_bin, "run", "--", probe, "sched"});
+    ASSERT_EQ(exit_code(p.finish()), 0) << p.output();
+    const std::string child = sched_line(p.output(), "self ");
+    EXPECT_EQ(child.rfind("policy=" + std::to_string(SCHED_BATCH) + " ", 0), 0U) << p.output();
+    EXPECT_EQ(sched_line(p.output(), "parent "), child) << p.output();
   }
 }
 
