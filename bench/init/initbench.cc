@@ -49,6 +49,14 @@
 //   The two orders rank the inits differently on one CPU in the root cgroup; bench/run reports both.
 //   A sleep rather than a sched_yield(): yielding moves the driver's own deadline (EEVDF), which
 //   reorders the wake-ups that follow as well.
+// * --busy: a CPU-bound process (a child of the driver spinning in a loop) on the same CPU during the
+//   latency rounds, as a container's program at work when its init gets a signal: in the driver's
+//   session and cpu cgroup, or, with --container-cpu-cgroup, moved into the instances' cpu cgroup
+//   (the program's neighbour, as in a container). Outside the pids cgroup (not counted as the
+//   init's); stopped (SIGKILL to its pid, then reaped) before the reaping repetitions. An init
+//   that yields the CPU after forwarding (sched_yield(): its deadline a slice behind the busy
+//   task's) made 1% of its signals wait out that task's slice, 3.9 ms
+//   (bench/results/2026-12-05-init-slice): what the p99 column and its goal row show.
 // * RSS: the init's VmRSS once its child is ready and nothing happened yet (idle), its VmRSS after
 //   the round's last forwarded signal (the goal row uses this one: what forwarding keeps mapped), and
 //   VmHWM after the reaping. Binary size: the file's size, and the size of `strip -o` of it; whether it is
@@ -111,6 +119,7 @@ struct options {
   std::string out;
   bool container_cpu_cgroup = false;  // every instance in a cpu cgroup of its own (design notes)
   long at_rest_us = 0;                // > 0: sleep this long before each latency sample (design notes)
+  bool busy = false;                  // a CPU-bound process on the CPU during the latency rounds
   std::string cpu_cgroup_procs;       // its cgroup.procs, once created
 };
 
@@ -342,6 +351,53 @@ class cpu_cgroup {
 
  private:
   std::string dir_;
+};
+
+// A CPU-bound child of the driver on `cpu` (design notes, --busy), in the cpu cgroup whose cgroup.procs
+// is `cgroup_procs` if not empty; SIGKILLed by pid and reaped when this goes. It dies with the driver
+// too (PR_SET_PDEATHSIG).
+class busy_loop {
+ public:
+  busy_loop(int cpu, const std::string& cgroup_procs) {
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error(errno_text("fork (busy loop)"));
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(0);
+      if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        ::sched_setaffinity(0, sizeof set, &set);
+      }
+      for (;;) asm volatile("" ::: "memory");
+    }
+    if (!cgroup_procs.empty()) {
+      const int fd = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+      const std::string text = std::to_string(pid_);
+      const bool moved =
+          fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      if (fd >= 0) ::close(fd);
+      if (!moved) {
+        stop();
+        throw std::runtime_error(errno_text("cannot move the busy loop into " + cgroup_procs));
+      }
+    }
+  }
+  busy_loop(const busy_loop&) = delete;
+  busy_loop& operator=(const busy_loop&) = delete;
+  ~busy_loop() { stop(); }
+
+ private:
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+  pid_t pid_ = -1;
 };
 
 // --- one init under unshare ------------------------------------------------------------------------
@@ -632,7 +688,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: initbench [--init NAME=WORDS]... [--out DIR] [--child PATH] [--trips N] [--warmup N]\n"
                "                 [--rounds R] [--orphans N] [--reps R] [--cpu N|-1] [--timeout S] [--quick]\n"
-               "                 [--container-cpu-cgroup] [--at-rest US]\n"
+               "                 [--container-cpu-cgroup] [--at-rest US] [--busy]\n"
                "  --trips N          forwarded (and as many direct) signals per init, over all rounds\n"
                "  --rounds R         latency rounds, each a fresh instance of every init in turn\n"
                "  --reps R           reaping repetitions, likewise interleaved\n"
@@ -642,7 +698,9 @@ void usage() {
                "                     (also INIT_CMDS: such specs separated by ';')\n"
                "  --container-cpu-cgroup  each instance in a cpu cgroup of its own, as in a container\n"
                "                     (no autogroups there), the driver outside it\n"
-               "  --at-rest US       sleep US µs before each latency sample: init and child asleep\n");
+               "  --at-rest US       sleep US µs before each latency sample: init and child asleep\n"
+               "  --busy             a CPU-bound process on that CPU during the latency rounds (in the\n"
+               "                     instances' cpu cgroup with --container-cpu-cgroup)\n");
 }
 
 }  // namespace
@@ -687,6 +745,8 @@ int main(int argc, char** argv) {
       o.container_cpu_cgroup = true;
     } else if (a == "--at-rest") {
       o.at_rest_us = std::max(1L, std::atol(next().c_str()));
+    } else if (a == "--busy") {
+      o.busy = true;
     } else if (a == "--quick") {
       o.trips = 2000;
       o.warmup = 200;
@@ -765,7 +825,7 @@ int main(int argc, char** argv) {
   }
   struct summary {
     std::string name;
-    double lat_med = NAN, reap_med = NAN;
+    double lat_med = NAN, lat_p99 = NAN, reap_med = NAN;
     long long rss = -1;             // median VmRSS after forwarding
     std::vector<double> round_via;  // per-round medians, for the paired comparison
   };
@@ -776,6 +836,15 @@ int main(int argc, char** argv) {
   // Interleaved: round r measures every init once, starting with init r mod n, so that the machine's
   // load (shared, changing) falls on all alike and no init always follows the same other one.
   std::vector<latency_result> lats(n);
+  std::optional<busy_loop> busy;
+  if (o.busy) {
+    try {
+      busy.emplace(o.cpu, o.cpu_cgroup_procs);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "initbench: %s\n", e.what());
+      return 2;
+    }
+  }
   for (int r = 0; r < o.rounds; ++r) {
     std::fprintf(stderr, "[latency round %d/%d]", r + 1, o.rounds);
     for (std::size_t k = 0; k < n; ++k) {
@@ -803,6 +872,7 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "\n");
   }
+  busy.reset();  // before the reaping (design notes, --busy)
   std::vector<reap_result> reaps(n);
   for (int r = 0; r < o.reps; ++r) {
     std::fprintf(stderr, "[reaping repetition %d/%d]", r + 1, o.reps);
@@ -833,13 +903,14 @@ int main(int argc, char** argv) {
     for (auto& w : ic.words) cmd += (cmd.empty() ? "" : " ") + w;
     all_ok = all_ok && lat.error.empty() && rp.error.empty();
 
-    summary s{ic.name, NAN, NAN, -1, {}};
+    summary s{ic.name, NAN, NAN, NAN, -1, {}};
     const double im = pct(lat.round_via, 0.5), i99 = pct(lat.via_init, 0.99), dm = pct(lat.round_direct, 0.5),
                  d99 = pct(lat.direct, 0.99), rm_ratio = pct(lat.round_ratio, 0.5);
     std::vector<double> rss_idle(lat.rss_idle_kb.begin(), lat.rss_idle_kb.end());
     std::vector<double> rss_after(lat.rss_after_kb.begin(), lat.rss_after_kb.end());
     if (lat.error.empty()) {
       s.lat_med = im;
+      s.lat_p99 = i99;
       s.rss = static_cast<long long>(pct(rss_after, 0.5));
       s.round_via = lat.round_via;
       lat_md += "| " + ic.name + " | " + std::to_string(lat.round_via.size()) + " × " +
@@ -914,6 +985,10 @@ int main(int argc, char** argv) {
                               "signal comes (`--at-rest`)"
                         : std::string("; samples back to back (the child may still be on its way back to "
                                       "sigwaitinfo() when the next signal comes)")) +
+      (o.busy ? std::string("; a CPU-bound process on the same CPU throughout the latency rounds, ") +
+                    (o.container_cpu_cgroup ? "in the instances' cpu cgroup (`--busy`)"
+                                            : "in the driver's session and cpu cgroup (`--busy`)")
+              : std::string()) +
       ". µs; *median [range]* = median of the per-round medians [lowest–highest round]; p99 over every "
       "sample; *ratio* = per-round median forwarded ÷ median direct; *init CPU* and *switches* = the "
       "init's CPU time (schedstat) and context switches (/proc/PID/status) during the forwarded blocks, "
@@ -990,6 +1065,12 @@ int main(int argc, char** argv) {
           fmt("%.2f", s.lat_med) + " µs (tini " + fmt("%.2f", tini->lat_med) + wins_text(*tini) +
               "; dumb-init " + fmt("%.2f", dumb->lat_med) + wins_text(*dumb) + ")",
           "median below both, in most rounds", ahead(*tini) && ahead(*dumb));
+      if (o.busy) {
+        row("forwarding latency p99, CPU busy",
+            fmt("%.1f", s.lat_p99) + " µs (tini " + fmt("%.1f", tini->lat_p99) + "; dumb-init " +
+                fmt("%.1f", dumb->lat_p99) + ")",
+            "p99 below both", s.lat_p99 < tini->lat_p99 && s.lat_p99 < dumb->lat_p99);
+      }
       row("reaping",
           fmt("%.1f", s.reap_med) + " ms (tini " + fmt("%.1f", tini->reap_med) + ", dumb-init " +
               fmt("%.1f", dumb->reap_med) + ")",
