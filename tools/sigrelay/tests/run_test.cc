@@ -659,6 +659,15 @@ TEST(run_all_dialects, set_the_inits_own_slice_after_the_fork_and_leave_the_chil
     EXPECT_EQ(sched_line(p.output(), "self "), started_with) << p.output();
     EXPECT_EQ(sched_line(p.output(), "parent "), slices ? with_slice : started_with) << p.output();
   }
+  // `-vv` says which (native mode).
+  {
+    process p(sigrelay_bin, {"run", "-vv", "--", probe, "exit", "0"});
+    ASSERT_EQ(exit_code(p.finish()), 0) << p.output();
+    EXPECT_NE(p.output().find(slices ? "scheduler slice of the init: 10 ms"
+                                     : "scheduler slice of the init: unchanged"),
+              std::string::npos)
+        << p.output();
+  }
   // Started with a nice value: both keep it.
   if (mine.sched_policy == SCHED_OTHER && mine.sched_nice <= 16) {
     process p("/usr/bin/nice", {"-n", "3", sigrelay_bin, "run", "--", probe, "sched"});
