@@ -36,9 +36,12 @@
 //   still on its way back to sigwaitinfo()): root cgroup 29.13 and 32.10 (tini 30.45, dumb-init
 //   24.98: its child's new session is an autogroup of its own, which preempts the init at the
 //   kill(); `--compat=dumb-init` does the same, 23.86), a container's cgroup 21.65 and 20.91 (tini
-//   20.75, dumb-init 24.25): the one setting where the yield was ahead (the child there is often
-//   still runnable, so the kill() wakes nobody, and only a yield hands it the CPU). Native `-vv`
-//   says whether the slice was set.
+//   20.75, dumb-init 24.25): the one setting where the yield was ahead. A trace of the scheduler's
+//   switches there (sched_switch, sched_wakeup, signal_generate; bench/results/2026-12-05-init-slice,
+//   trace_seq.py): the sender is outside the container's cpu cgroup, and with the slice the init's
+//   wake-up preempted the sender inside its kill() in 511 of 1,011 forwardings (with the yield 38);
+//   after the init's kill() of the child the sender then ran first, to its wait, and the child only
+//   after it (438 of the 511). Native `-vv` says whether the slice was set.
 // - Reaping in a mass exit. waitpid(-1) walks the init's list of children from its head (the oldest
 //   first, orphans in the order they were re-parented) to the first zombie. While thousands of
 //   orphans are still exiting, the live ones ahead of the zombies make each reap a long walk: in
