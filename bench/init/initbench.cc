@@ -353,6 +353,26 @@ class cpu_cgroup {
   std::string dir_;
 };
 
+// The calling process on `cpu` (-1: on every CPU).
+void pin_self(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) {
+    CPU_SET(cpu, &set);
+  } else {
+    for (int i = 0; i < CPU_SETSIZE; ++i) CPU_SET(i, &set);
+  }
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+// Puts process `pid` ("0": the caller) into the cgroup whose cgroup.procs is `procs`.
+bool join_cgroup(const std::string& procs, const std::string& pid) {
+  const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+  const bool joined = fd >= 0 && ::write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+  if (fd >= 0) ::close(fd);
+  return joined;
+}
+
 // A CPU-bound child of the driver on `cpu` (design notes, --busy), in the cpu cgroup whose cgroup.procs
 // is `cgroup_procs` if not empty; SIGKILLed by pid and reaped when this goes. It dies with the driver
 // too (PR_SET_PDEATHSIG).
@@ -365,24 +385,13 @@ class busy_loop {
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(0);
-      if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        ::sched_setaffinity(0, sizeof set, &set);
-      }
+      pin_self(cpu);
       for (;;) asm volatile("" ::: "memory");
     }
-    if (!cgroup_procs.empty()) {
-      const int fd = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
-      const std::string text = std::to_string(pid_);
-      const bool moved =
-          fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-      if (fd >= 0) ::close(fd);
-      if (!moved) {
-        stop();
-        throw std::runtime_error(errno_text("cannot move the busy loop into " + cgroup_procs));
-      }
+    if (!cgroup_procs.empty() && !join_cgroup(cgroup_procs, std::to_string(pid_))) {
+      const std::string error = errno_text("cannot move the busy loop into " + cgroup_procs);
+      stop();  // (its waitpid() may change errno)
+      throw std::runtime_error(error);
     }
   }
   busy_loop(const busy_loop&) = delete;
@@ -422,15 +431,8 @@ class instance {
     if (unshare_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != self) ::_exit(3);
-      // Joins the cgroup whose cgroup.procs is `procs` ("0": the writing process).
-      const auto join = [](const std::string& procs) {
-        const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-        const bool joined = fd >= 0 && ::write(fd, "0", 1) == 1;
-        if (fd >= 0) ::close(fd);
-        return joined;
-      };
-      if (!join(cgroup_procs)) ::_exit(4);
-      if (!o.cpu_cgroup_procs.empty() && !join(o.cpu_cgroup_procs)) ::_exit(6);
+      if (!join_cgroup(cgroup_procs, "0")) ::_exit(4);
+      if (!o.cpu_cgroup_procs.empty() && !join_cgroup(o.cpu_cgroup_procs, "0")) ::_exit(6);
       if (cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -540,17 +542,6 @@ struct latency_round {
   double cpu_per_signal_us = NAN;        // the init's CPU time over the counted trips ÷ their number
   long long switches = -1;               // the init's context switches over the counted trips
 };
-
-void pin_self(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu >= 0) {
-    CPU_SET(cpu, &set);
-  } else {
-    for (int i = 0; i < CPU_SETSIZE; ++i) CPU_SET(i, &set);
-  }
-  ::sched_setaffinity(0, sizeof set, &set);
-}
 
 latency_round measure_latency_round(const options& o, const init_cmd& ic, pids_cgroup& cg) {
   latency_round res;
