@@ -250,7 +250,9 @@ snapshot_ptr make_snapshot(const struct sigaction& previous, const std::vector<e
   std::copy(entries.begin(), entries.end(), copy.get());
   const bool chained_by_action =
       std::any_of(entries.begin(), entries.end(), [](const entry& e) { return e.chains_itself; });
-  snapshot_ptr fresh(new snapshot{previous, entries.size(), copy.get(), chained_by_action});
+  std::uint64_t newest = 0;
+  for (const entry& e : entries) newest = std::max(newest, e.serial);
+  snapshot_ptr fresh(new snapshot{previous, entries.size(), copy.get(), chained_by_action, newest});
   copy.release();
   return fresh;
 }

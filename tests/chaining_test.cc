@@ -6,12 +6,14 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <thread>
 
 #include "sigrelay/registry.hpp"
@@ -169,6 +171,69 @@ TEST(Chaining, ANestedActionJumpingBackIntoItsOuterOneIsReleasedWhenTheOuterRetu
                               },
                               10),
                           0));
+}
+
+// A delivery runs the actions that were there when it began: one added while the earlier handler
+// (called outside the read-side section) still runs is not the delivery's (registry.hpp,
+// add_action(): "A delivery already under way when it is added ... is not `a`'s"). Before the fix,
+// the trampoline ran whatever snapshot it found after the chained call: a termination object made in
+// that window was armed by a signal that was over before it existed, and killed by its own first one
+// (found in CI by TerminationContract.DestroyedOnAnotherThreadWhileItsSignalIsHandled).
+std::atomic<int> g_foreign_entered{0};
+std::atomic<bool> g_may_return{false};
+// Signal context: atomics and clock_gettime() only. Waits (at most 5 s) until the test lets it return,
+// as a handler preempted here would.
+void waiting_foreign(int, siginfo_t*, void*) {
+  g_foreign_entered.fetch_add(1);
+  struct timespec start {};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (struct timespec now = start; !g_may_return.load() && now.tv_sec - start.tv_sec < 5;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  }
+}
+std::atomic<int> g_late_actions{0};
+void count_late_action(void*, const siginfo_t&) noexcept { g_late_actions.fetch_add(1); }
+
+TEST(Chaining, AnActionAddedWhileTheEarlierHandlerRunsIsNotRunForThatDelivery) {
+  SIGRELAY_IN_CHILD(
+      [] {
+        install(SIGUSR1, waiting_foreign, 0);
+        const auto first = add_action(SIGUSR1, {count_action, nullptr});
+        std::atomic<pid_t> receiver_tid{0};
+        std::atomic<int> receiver_loops{0};
+        std::atomic<bool> done{false};
+        std::thread receiver([&] {
+          sigset_t usr1;
+          sigemptyset(&usr1);
+          sigaddset(&usr1, SIGUSR1);
+          pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);
+          receiver_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+          while (!done.load()) {
+            usleep(1000);  // (intercepted: ThreadSanitizer runs its deferred handlers here)
+            receiver_loops.fetch_add(1);
+          }
+        });
+        ASSERT_TRUE(eventually([&] { return receiver_tid.load() != 0; }));
+        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), receiver_tid.load(), SIGUSR1));
+        ASSERT_TRUE(eventually([] { return g_foreign_entered.load() == 1; }));
+        const int loops_in_handler = receiver_loops.load();  // the receiver is inside the handler
+        const auto late = add_action(SIGUSR1, {count_late_action, nullptr});
+        g_may_return.store(true);
+        // The receiver's loop goes on only once the whole delivery is over.
+        ASSERT_TRUE(eventually([&] { return receiver_loops.load() > loops_in_handler; }));
+        EXPECT_EQ(1, g_actions.load()) << "the action that was there ran";
+        EXPECT_EQ(0, g_late_actions.load()) << "the action added after the signal came ran for it";
+
+        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), receiver_tid.load(), SIGUSR1));
+        EXPECT_TRUE(eventually([] { return g_late_actions.load() == 1 && g_actions.load() == 2; }))
+            << "the next delivery runs both: " << g_actions.load() << " and " << g_late_actions.load();
+        done.store(true);
+        receiver.join();
+        EXPECT_EQ(2, g_foreign_entered.load());
+        EXPECT_TRUE(remove_action(late));
+        EXPECT_TRUE(remove_action(first));
+      },
+      15);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -121,7 +121,8 @@ class action_id {
 // add_action()
 //
 // Runs `a` on every delivery of `signo`, after any previously installed handler and after the
-// actions added before it.
+// actions added before it. A delivery already under way when it is added (one whose earlier handler
+// is still running, say) is not `a`'s: each delivery runs the actions that were there when it began.
 //
 // Errors: std::errc::invalid_argument (message names the signal) for 0, negative numbers, numbers
 // above SIGRTMAX, numbers reserved by the C library (between the standard signals and SIGRTMIN),

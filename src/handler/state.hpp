@@ -67,6 +67,11 @@ struct snapshot {
   std::size_t size;
   const entry* entries;
   bool chained_by_action;  // some entry has chains_itself: the trampoline does not chain `previous`
+  // The largest serial among the entries (0 if none). Serials only grow, so an entry of a later
+  // snapshot with a larger one was added after this snapshot was published: a delivery that began
+  // with this snapshot and, after its chained handler, finds a later one runs only the entries
+  // that are not newer (trampoline.cc, chain_outside_section()).
+  std::uint64_t newest;
 };
 
 // A test-only observer called on entering (true) and leaving (false) the trampoline.

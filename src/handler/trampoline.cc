@@ -218,8 +218,39 @@ const snapshot* load_snapshot(int signo) noexcept {
   return (signo > 0 && signo < NSIG) ? g_handler.slots[signo].load(std::memory_order_seq_cst) : nullptr;
 }
 
+// Signal context. Whether `e` is a `signals` sink's action and this process is a child forked inside
+// the delivery that began as process `entry_pid` (an earlier action of the snapshot forked): the
+// delivery is the parent's (the parent records it), and a sink that follows fork became the child's
+// own in the fork, so its record_fn would hand the parent's delivery out in the child too. Other
+// actions run on, as the forking code expects. Only where a snapshot has several actions (with one,
+// nothing runs after the action that forked): the usual delivery pays nothing for it.
+[[gnu::always_inline]] inline bool forked_here(const entry& e, pid_t entry_pid) noexcept {
+  return e.fn == record_fn && current_pid() != entry_pid;
+}
+
+// Signal context. Runs the actions of `snap` that are no newer than `newest` (entry::serial; see
+// snapshot::newest), as run_delivery() runs a snapshot's actions. For a delivery whose chained
+// handler returned to find actions added while it ran: those came after the signal, and it is not
+// theirs (an object made then would take a signal that was over before it existed; found by
+// TerminationContract.DestroyedOnAnotherThreadWhileItsSignalIsHandled, whose next object was armed
+// by the previous round's signal and killed by its own). Cold: only such a race gets here.
+[[gnu::noinline, gnu::cold]] void run_actions_up_to(const snapshot& snap, std::uint64_t newest,
+                                                    const siginfo_t& info, void* ucontext) noexcept {
+  void* const outer_ucontext = t_ucontext;
+  t_ucontext = ucontext;
+  const pid_t entry_pid = current_pid();
+  for (std::size_t i = 0; i < snap.size; ++i) {
+    const entry& e = snap.entries[i];
+    if (e.serial <= newest && !forked_here(e, entry_pid)) e.fn(e.context, info);
+  }
+  t_ucontext = outer_ucontext;
+}
+
 // Signal context. Calls the chained earlier handler of `snap` (protected by `held`) outside the
-// read-side section, then enters it again (as `held`) and returns the snapshot now published. Kept
+// read-side section, then enters it again (as `held`) and returns the snapshot now published, for
+// run_delivery() to run its actions; or nullptr when nothing is left for it to run (this is a fork
+// child, see below), or when actions were added meanwhile: then it runs the others itself, those
+// that were there when the delivery began (run_actions_up_to()). Kept
 // out of line (a cold path) so that the sigaction copy and its registers do not weigh on every
 // delivery: the steps, their order and the frame recorded for the section are those of the inline
 // code it replaces.
@@ -229,6 +260,7 @@ const snapshot* load_snapshot(int signo) noexcept {
                                                                    section& held) noexcept {
   // Copied out, so that the call holds no reader count (it may never return).
   const struct sigaction previous = snap->previous;
+  const std::uint64_t newest = snap->newest;
   leave_reader(held);
   const pid_t entry_pid = current_pid();
   call_previous(previous, signo, info, ucontext);
@@ -241,17 +273,10 @@ const snapshot* load_snapshot(int signo) noexcept {
     if (ucontext != nullptr) strip_forgotten_blocks(static_cast<ucontext_t*>(ucontext)->uc_sigmask);
     return nullptr;
   }
-  return load_snapshot(signo);
-}
-
-// Signal context. Whether `e` is a `signals` sink's action and this process is a child forked inside
-// the delivery that began as process `entry_pid` (an earlier action of the snapshot forked): the
-// delivery is the parent's (the parent records it), and a sink that follows fork became the child's
-// own in the fork, so its record_fn would hand the parent's delivery out in the child too. Other
-// actions run on, as the forking code expects. Only where a snapshot has several actions (with one,
-// nothing runs after the action that forked): the usual delivery pays nothing for it.
-[[gnu::always_inline]] inline bool forked_here(const entry& e, pid_t entry_pid) noexcept {
-  return e.fn == record_fn && current_pid() != entry_pid;
+  const snapshot* const now = load_snapshot(signo);
+  if (now == nullptr || now->newest <= newest) return now;  // nothing added: the usual case
+  run_actions_up_to(*now, newest, *info, ucontext);
+  return nullptr;
 }
 
 // Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
