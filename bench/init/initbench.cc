@@ -353,8 +353,8 @@ class cpu_cgroup {
   std::string dir_;
 };
 
-// The calling process on `cpu` (-1: on every CPU).
-void pin_self(int cpu) {
+// The calling process on `cpu` (-1: on every CPU). False if sched_setaffinity() refused.
+bool pin_self(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (cpu >= 0) {
@@ -362,7 +362,7 @@ void pin_self(int cpu) {
   } else {
     for (int i = 0; i < CPU_SETSIZE; ++i) CPU_SET(i, &set);
   }
-  ::sched_setaffinity(0, sizeof set, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 // Puts process `pid` ("0": the caller) into the cgroup whose cgroup.procs is `procs`.
@@ -433,12 +433,7 @@ class instance {
       if (::getppid() != self) ::_exit(3);
       if (!join_cgroup(cgroup_procs, "0")) ::_exit(4);
       if (!o.cpu_cgroup_procs.empty() && !join_cgroup(o.cpu_cgroup_procs, "0")) ::_exit(6);
-      if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        if (::sched_setaffinity(0, sizeof set, &set) != 0) ::_exit(5);
-      }
+      if (cpu >= 0 && !pin_self(cpu)) ::_exit(5);
       sigset_t none;  // the init starts with an empty mask and default dispositions, as in a container
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
