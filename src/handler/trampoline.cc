@@ -228,32 +228,21 @@ const snapshot* load_snapshot(int signo) noexcept {
   return e.fn == record_fn && current_pid() != entry_pid;
 }
 
-// Every entry::serial is at most this: run_entries() with it runs them all (its check folds away).
-constexpr std::uint64_t kEveryEntry = ~std::uint64_t{0};
-
-// Signal context. Runs the actions of `snap` in order, those no newer than `newest` (entry::serial;
-// see snapshot::newest), minus a sink's where an earlier action forked and this is the child
-// (forked_here(): what is left of the delivery is the parent's).
-[[gnu::always_inline]] inline void run_entries(const snapshot& snap, std::uint64_t newest,
-                                               const siginfo_t& info) noexcept {
-  const pid_t entry_pid = current_pid();
-  for (std::size_t i = 0; i < snap.size; ++i) {
-    const entry& e = snap.entries[i];
-    if (e.serial <= newest && !forked_here(e, entry_pid)) e.fn(e.context, info);
-  }
-}
-
-// Signal context. Runs the actions of `snap` that are no newer than `newest`, with the delivery's
-// ucontext, as run_delivery() runs a snapshot's actions. For a delivery whose chained handler
-// returned to find actions added while it ran: those came after the signal, and it is not theirs
-// (an object made then would take a signal that was over before it existed; found by
+// Signal context. Runs the actions of `snap` that are no newer than `newest` (entry::serial; see
+// snapshot::newest), as run_delivery() runs a snapshot's actions. For a delivery whose chained
+// handler returned to find actions added while it ran: those came after the signal, and it is not
+// theirs (an object made then would take a signal that was over before it existed; found by
 // TerminationContract.DestroyedOnAnotherThreadWhileItsSignalIsHandled, whose next object was armed
 // by the previous round's signal and killed by its own). Cold: only such a race gets here.
 [[gnu::noinline, gnu::cold]] void run_actions_up_to(const snapshot& snap, std::uint64_t newest,
                                                     const siginfo_t& info, void* ucontext) noexcept {
   void* const outer_ucontext = t_ucontext;
   t_ucontext = ucontext;
-  run_entries(snap, newest, info);
+  const pid_t entry_pid = current_pid();
+  for (std::size_t i = 0; i < snap.size; ++i) {
+    const entry& e = snap.entries[i];
+    if (e.serial <= newest && !forked_here(e, entry_pid)) e.fn(e.context, info);
+  }
   t_ucontext = outer_ucontext;
 }
 
@@ -357,7 +346,13 @@ template <bool kHolds>
       const entry& only = snap->entries[0];
       only.fn(only.context, *info);
     } else {
-      run_entries(*snap, kEveryEntry, *info);
+      // A fork() inside an action: in the child, what is left of the delivery is the parent's
+      // (forked_here()).
+      const pid_t entry_pid = current_pid();
+      for (std::size_t i = 0; i < size; ++i) {
+        const entry& e = snap->entries[i];
+        if (!forked_here(e, entry_pid)) e.fn(e.context, *info);
+      }
     }
     if constexpr (kHolds) t_hold_allowed = 0;
     t_ucontext = outer_ucontext;
