@@ -315,6 +315,79 @@ TEST(FaultCount, EmptyPendingOnAPolledRelayObjectMakesNoRead) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------------
+// A realtime signal that reaches the handler while a drain of the signalfd backend is reading.
+
+// The hook's part (see the test below): at the first read() once armed, one value reaches the
+// handler at once (the signal is not blocked here), then the signal is blocked and four more are
+// queued for the read to take.
+std::atomic<bool> g_race_armed{false};
+int g_race_signo = 0;
+int queue_around_the_read(sys::call c) noexcept {
+  if (c != sys::call::read || !g_race_armed.exchange(false)) return 0;
+  union sigval v {};
+  v.sival_int = 0;
+  if (::sigqueue(::getpid(), g_race_signo, v) != 0) std::abort();  // handled on the way back
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, g_race_signo);
+  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) std::abort();
+  for (int i = 1; i <= 4; ++i) {
+    v.sival_int = i;
+    if (::sigqueue(::getpid(), g_race_signo, v) != 0) std::abort();
+  }
+  return 0;
+}
+
+// signals.hpp, "The realtime ring": a drain reads from the signalfd no more than the ring has room
+// for, "so dropped() stays 0 for signals read from the signalfd", and a realtime signal that reaches
+// the handler from a drain's read until what it read is recorded holds, so it is recorded after
+// them; per signal number, the order sent where one thread receives them (signal_event). A
+// signalfd-backed object (ring 4) made after a relay-backed one does not block its signal, so the
+// signal reaches this thread's handler too. The hook puts one value through the handler after the
+// drain counted its room and before its read, and four more in the queue: the read takes what the
+// room allows, and nothing is dropped, in either object, and each gets 0..4 in order. (Before the
+// fix, value 0 was recorded at once into a cell the read had counted as free, and the fourth value
+// read found the ring full: dropped, in ordinary code where nothing can hold.)
+TEST(FaultRace, ARealtimeSignalHandledDuringASignalfdReadIsNeitherDroppedNorReordered) {
+  if (sigrelay::detail::os::sanitizer_defers_signals) GTEST_SKIP() << "ThreadSanitizer: nothing holds";
+  SIGRELAY_IN_CHILD([] {
+    const int sig = SIGRTMIN + 2;
+    g_race_signo = sig;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    ASSERT_EQ(::pthread_sigmask(SIG_UNBLOCK, &set, nullptr), 0);
+    signals relay({sig}, signals_options{backend::relay, 8});
+    signals fd({sig}, signals_options{backend::signalfd, 4});
+    std::vector<signal_event> got_fd;
+    std::vector<signal_event> got_relay;
+    g_race_armed.store(true);
+    sys::fault_hook.store(&queue_around_the_read);
+    for (const signal_event& e : fd.pending()) got_fd.push_back(e);
+    sys::fault_hook.store(nullptr);
+    EXPECT_FALSE(g_race_armed.load()) << "the drain made no read()";
+    ASSERT_EQ(::pthread_sigmask(SIG_UNBLOCK, &set, nullptr), 0);  // what the hook blocked
+    for (int round = 0; round < 100 && got_fd.size() < 5; ++round) {
+      for (const signal_event& e : fd.pending()) got_fd.push_back(e);
+    }
+    for (const signal_event& e : relay.pending()) got_relay.push_back(e);
+    EXPECT_EQ(fd.dropped(), 0U) << "signalfd object";
+    EXPECT_EQ(relay.dropped(), 0U) << "relay object";
+    for (const auto* got : {&got_fd, &got_relay}) {
+      const char* name = got == &got_fd ? "signalfd object" : "relay object";
+      ASSERT_EQ(got->size(), 5U) << name;
+      for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ((*got)[static_cast<std::size_t>(i)].signo, sig) << name;
+        EXPECT_EQ((*got)[static_cast<std::size_t>(i)].last.value.sival_int, i) << name << " event " << i;
+      }
+    }
+    sigset_t now;
+    ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, nullptr, &now), 0);
+    EXPECT_EQ(sigismember(&now, sig), 0) << "a hold left the signal blocked";
+  });
+}
+
 // The sleep of wait(): ppoll() (signalfd backend; any backend under ThreadSanitizer) or the futex
 // (relay backend). An interrupted sleep looks again and sleeps on; a signal after it still wakes it.
 TEST_P(FaultBackend, ppoll_or_futex_EINTR_wait) {

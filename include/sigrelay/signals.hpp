@@ -46,11 +46,13 @@
 //       hides a delivery from another subscriber in the same thread: each object gets every delivery
 //       promptly, whatever the backends.
 //     - The realtime ring: a drain reads from the signalfd no more siginfos than the ring has room
-//       for. The rest stay queued in the kernel (up to RLIMIT_SIGPENDING; the kernel refuses a
-//       sigqueue() beyond that, the sender sees EAGAIN), keep native_handle() readable, and come
-//       with a later pending()/wait(): so dropped() stays 0 for signals read from the signalfd.
-//       Realtime signals that reach the object through the handler (another thread that does not
-//       block them) can still find the ring full; remove() reads everything of the removed signal.
+//       for, less its reserve (see "Realtime floods"). The rest stay queued in the kernel (up to
+//       RLIMIT_SIGPENDING; the kernel refuses a sigqueue() beyond that, the sender sees EAGAIN), keep
+//       native_handle() readable, and come with a later pending()/wait(): so dropped() stays 0 for
+//       signals read from the signalfd. From a drain's read until what it read is recorded, a realtime
+//       signal of the object that reaches the handler (in any thread) holds, so it is recorded after
+//       them. Realtime signals that reach the object through the handler (another thread that does
+//       not block them) can still find the ring full; remove() reads everything of the removed signal.
 //       Those and the ones read from the signalfd are two streams: each keeps its order, but their
 //       interleaving in the ring follows when each was taken, not when each was sent. Block the
 //       signals in every thread (create threads after the object) for one order.
@@ -68,7 +70,8 @@
 //   The realtime ring is bounded (signals_options::realtime_capacity); the kernel queues up to
 //   RLIMIT_SIGPENDING realtime signals per user (`ulimit -i`) and refuses a sigqueue() beyond that
 //   with EAGAIN, which the sender sees. sigrelay keeps everything the kernel queued:
-//   - signalfd backend: a drain reads no more than the ring has room for; the rest stays queued.
+//   - signalfd backend: a drain reads no more than the ring has room for (less its reserve, below);
+//     the rest stays queued.
 //   - Deliveries through the handler (relay backend, and threads that do not block the signals of a
 //     signalfd-backed object): when the ring is full, the handler *holds*: it sends the siginfo it
 //     got back to its own thread (rt_tgsigqueueinfo(); si_code, pid, uid and value unchanged) and
@@ -92,10 +95,13 @@
 //     ring full only where a hold is impossible: more than 256 threads hold at once, more deliveries than the
 //     reserve raced past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime
-//     signal (remove(), destruction), the program runs under ThreadSanitizer (which runs handlers
-//     on a copy of the interrupted context: a block there would not stick), or the library uses the
-//     posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there every delivery that finds
-//     the ring full is counted by dropped()).
+//     signal (remove(), destruction), a signalfd-backed object of the same signal read it (its read
+//     is sized to its own ring, and a read siginfo is recorded in ordinary code, where nothing can
+//     hold: a relay-backed object beside it whose consumer lags behind can find its ring full), the
+//     program runs under ThreadSanitizer (which runs handlers on a copy of the interrupted context:
+//     a block there would not stick), or the library uses the posix platform layer (holds need
+//     Linux's rt_tgsigqueueinfo(): there every delivery that finds the ring full is counted by
+//     dropped()).
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them
 //     (and the kernel's queue full): the sender sees EAGAIN, and the signal's other actions see
 //     nothing more until the drain either. A thread that holds also keeps thread-directed

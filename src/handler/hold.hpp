@@ -14,12 +14,15 @@
 // - Where a hold is taken: *before any action runs*, in the trampoline's dispatch(), when the
 //   signal is realtime and a `signals` sink among the delivery's actions has fewer than `reserve`
 //   free cells (ring_wants_hold(): one probe of the ring cell `reserve` places ahead of the producers;
-//   no flag to keep). The whole delivery is then re-queued and blocked: no action runs now, and every
-//   action (other `signals` objects, any other registry action, a chained earlier handler) sees it
-//   exactly once, when it comes back after the lift. So holds work whatever else the signal runs.
-//   `reserve` (a sink's ring capacity / 8, at least 1, at most 64) covers deliveries that passed
-//   the entry check just before the ring filled (other threads, or nested deliveries of other
-//   realtime signals on one thread: the kernel blocks a signal during its own handler).
+//   no flag to keep), or its consumer is between a signalfd read and the records of what it read
+//   (sink::reading: the siginfos read are older, and the read counted the free cells for them;
+//   src/signals.cc, read_guard). The whole delivery is then re-queued and blocked: no action runs
+//   now, and every action (other `signals` objects, any other registry action, a chained earlier
+//   handler) sees it exactly once, when it comes back after the lift. So holds work whatever else
+//   the signal runs. `reserve` (a sink's ring capacity / 8, at least 1, at most 64) covers
+//   deliveries that passed the entry check just before the ring filled (other threads, or nested
+//   deliveries of other realtime signals on one thread: the kernel blocks a signal during its own
+//   handler).
 // - The consumer is woken after the holder is listed (notify_holder()): no action runs for a held
 //   delivery, so no record notifies, and a drain that ran between the probe and the listing found
 //   no holder to poke; without the wake-up its consumer could sleep with the signal held.

@@ -99,12 +99,15 @@ void notify(sink& s) noexcept {
   write_flagged<write_wakeup>(s);
 }
 
-// Signal context. Whether the ring of `s` has fewer than s.reserve free cells for realtime `signo`.
-// The consumer frees cells in order, so the cell `reserve` places ahead of the producers being still
-// in use (its sequence number below the position it would take) means every cell after it is too.
+// Signal context. Whether the ring of `s` has fewer than s.reserve free cells for realtime `signo`,
+// or its consumer is recording what it read from a signalfd (`reading`: those siginfos are older and
+// were read for the cells that are free). The consumer frees cells in order, so the cell `reserve`
+// places ahead of the producers being still in use (its sequence number below the position it would
+// take) means every cell after it is too.
 bool nearly_full(const sink& s, int signo) noexcept {
   if (signo < s.rtmin || signo > s.rtmax || s.cells == nullptr) return false;
   if (s.owner != current_pid() || s.no_holds.load(std::memory_order_seq_cst)) return false;
+  if (s.reading.load(std::memory_order_seq_cst) != 0) return true;
   const std::size_t probe = s.enqueue_pos.load(std::memory_order_seq_cst) + s.reserve - 1;
   const std::size_t seq = s.cells[probe & s.mask].seq.load(std::memory_order_acquire);
   return static_cast<std::ptrdiff_t>(seq - probe) < 0;

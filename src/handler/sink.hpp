@@ -22,7 +22,9 @@
 //   interrupted context, so that the kernel keeps the rest queued until the consumer has room. The
 //   trampoline holds before any action runs once fewer than `reserve` cells are free
 //   (ring_wants_hold(), which names the sink so that the holder is listed for it and its consumer
-//   woken); where a hold is impossible, a delivery that finds the ring full is counted in `dropped`.
+//   woken), and while the consumer is between a signalfd read and the records of what it read
+//   (`reading`: see there); where a hold is impossible, a delivery that finds the ring full is
+//   counted in `dropped`.
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
 //   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
 //   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it) if
@@ -133,6 +135,12 @@ struct sink {
   std::size_t mask = 0;
   std::size_t reserve = 1;  // free cells below which the trampoline holds (hold.hpp)
   std::atomic<std::size_t> enqueue_pos{0};
+  // Set while a drain of the signalfd backend counts the ring's room, reads that many siginfos from
+  // the signalfd and records them (read_signalfd(), src/signals.cc): every handler delivery of a
+  // realtime signal to this sink then holds (nearly_full()), on any thread, so that none is recorded
+  // ahead of the older siginfos read, nor takes the cells they were read for. Written in ordinary
+  // context only.
+  std::atomic<std::uint32_t> reading{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> dropped_by[NSIG] = {};  // the same, per realtime signal
   // A copy that goes on in a fork child (signals_options::follow_fork): the registry's fork child
