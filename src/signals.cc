@@ -687,14 +687,27 @@ void check_signal(int signo) {
 }
 
 #if SIGRELAY_LINUX  // the signalfd backend's reads (the posix build refuses that backend)
+// Whether the process may have a thread other than this one (glibc's __libc_single_threaded, which
+// never goes back to true once a thread was made; true where it is missing).
+bool other_threads_may_exist() noexcept {
+#if __has_include(<sys/single_threaded.h>)
+  return __libc_single_threaded == 0;
+#else
+  return true;
+#endif
+}
+
 // How many siginfos a drain may read from the signalfd: the free cells of the realtime ring as the
-// consumer sees them (cells claimed by a producer count as used), less the sink's reserve, which
-// handler deliveries that passed their hold check before the read began may still take (see
-// read_signalfd()); unlimited while no realtime signal was ever subscribed. Consumer thread only.
+// consumer sees them (cells claimed by a producer count as used); unlimited while no realtime signal
+// was ever subscribed. Less the sink's reserve where another thread may exist: a handler there that
+// passed its hold check just before the read's guard (read_guard) may still take that many cells. In
+// a single thread every handler that runs meanwhile begins after the guard, and holds: a ring of 4
+// takes 4 at a time. Consumer thread only.
 std::size_t ring_room(const detail::signals_core& c) noexcept {
   if (c.sink.cells == nullptr) return static_cast<std::size_t>(-1);
   const std::size_t used = c.sink.enqueue_pos.load(std::memory_order_seq_cst) - c.dequeue_pos;
-  const std::size_t kept = c.capacity < c.sink.reserve ? c.capacity : c.capacity - c.sink.reserve;
+  const std::size_t racers = other_threads_may_exist() ? c.sink.reserve : 0;
+  const std::size_t kept = c.capacity > racers ? c.capacity - racers : 0;
   return used >= kept ? 0 : kept - used;
 }
 
@@ -824,7 +837,8 @@ bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
 // dropped, a few runs in 1,500 under AddressSanitizer beside two busy loops). Now such a delivery
 // holds, in the kernel (its siginfo re-queued to its thread, whose own queue a read takes first),
 // until this drain has taken the ring and lifts it. Other threads' deliveries hold too; one that
-// passed its hold check before the store is what the reserve, left out of the room, is for.
+// passed its hold check before the store is what the reserve, then left out of the room
+// (ring_room()), is for.
 class read_guard {
  public:
   read_guard(sink& s, bool on) noexcept : sink_(on ? &s : nullptr) {

@@ -46,16 +46,17 @@
 //       hides a delivery from another subscriber in the same thread: each object gets every delivery
 //       promptly, whatever the backends.
 //     - The realtime ring: a drain reads from the signalfd no more siginfos than the ring has room
-//       for, less its reserve (see "Realtime floods"). The rest stay queued in the kernel (up to
-//       RLIMIT_SIGPENDING; the kernel refuses a sigqueue() beyond that, the sender sees EAGAIN), keep
-//       native_handle() readable, and come with a later pending()/wait(): so dropped() stays 0 for
-//       signals read from the signalfd. From a drain's read until what it read is recorded, a realtime
-//       signal of the object that reaches the handler (in any thread) holds, so it is recorded after
-//       them. Realtime signals that reach the object through the handler (another thread that does
-//       not block them) can still find the ring full; remove() reads everything of the removed signal.
-//       Those and the ones read from the signalfd are two streams: each keeps its order, but their
-//       interleaving in the ring follows when each was taken, not when each was sent. Block the
-//       signals in every thread (create threads after the object) for one order.
+//       for (less its reserve, see "Realtime floods", once the process has had a second thread).
+//       The rest stay queued in the kernel (up to RLIMIT_SIGPENDING; the kernel refuses a sigqueue()
+//       beyond that, the sender sees EAGAIN), keep native_handle() readable, and come with a later
+//       pending()/wait(): so dropped() stays 0 for signals read from the signalfd. From a drain's
+//       read until what it read is recorded, a realtime signal of the object that reaches the
+//       handler (in any thread) holds, so it is recorded after them. Realtime signals that reach
+//       the object through the handler (another thread that does not block them) can still find
+//       the ring full; remove() reads everything of the removed signal. Those and the ones read
+//       from the signalfd are two streams: each keeps its order, but their interleaving in the
+//       ring follows when each was taken, not when each was sent. Block the signals in every thread
+//       (create threads after the object) for one order.
 //     - Chained handlers: a handler installed before sigrelay (see registry.hpp, Chaining) is called
 //       for each siginfo read from the signalfd, in the reading thread (inside pending(), wait*(),
 //       the iterator or remove()). A SA_SIGINFO one gets a real ucontext_t (never null), captured
@@ -70,8 +71,8 @@
 //   The realtime ring is bounded (signals_options::realtime_capacity); the kernel queues up to
 //   RLIMIT_SIGPENDING realtime signals per user (`ulimit -i`) and refuses a sigqueue() beyond that
 //   with EAGAIN, which the sender sees. sigrelay keeps everything the kernel queued:
-//   - signalfd backend: a drain reads no more than the ring has room for (less its reserve, below);
-//     the rest stays queued.
+//   - signalfd backend: a drain reads no more than the ring has room for (less its reserve, below,
+//     once the process has had a second thread); the rest stays queued.
 //   - Deliveries through the handler (relay backend, and threads that do not block the signals of a
 //     signalfd-backed object): when the ring is full, the handler *holds*: it sends the siginfo it
 //     got back to its own thread (rt_tgsigqueueinfo(); si_code, pid, uid and value unchanged) and
