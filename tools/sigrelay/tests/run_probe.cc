@@ -23,8 +23,11 @@
 //                           parent holds; it exits, and they all read EOF and exit): "orphans=N", then,
 //                           once every one is gone (reaped by the init) or after 20 s, "reaped R of N"
 //   run_probe state         "ignored=HEX blocked=HEX" from /proc/self/status (SigIgn, SigBlk)
-//   run_probe sched         "self policy=P nice=N slice=S" and "parent policy=P nice=N slice=S"
-//                           (sched_getattr(2) of itself and of its parent, the init)
+//   run_probe sched [settled]  "self policy=P nice=N slice=S" and "parent policy=P nice=N slice=S"
+//                           (sched_getattr(2) of itself and of its parent, the init). With `settled`:
+//                           first waits (up to 5 s) until the parent's line differs from its own, as
+//                           it does once an init that sets its own slice after the fork has set it
+//                           (this child may run first)
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -323,6 +326,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (mode == "sched") {
+    if (argc > 2 && std::strcmp(argv[2], "settled") == 0) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (sigrelay::test::sched_of(getppid()) == sigrelay::test::sched_of(0) &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
     say("self " + sigrelay::test::sched_of(0));
     say("parent " + sigrelay::test::sched_of(getppid()));
     return 0;
