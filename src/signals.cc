@@ -834,7 +834,8 @@ bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
 // recorded at once and took cells that the read had counted as free; the siginfos read then found
 // the ring full, in ordinary code where nothing can hold, and were dropped, and the later signal
 // came before them in the ring (ContractSignalsFlood.ARelayAndASignalfdObject...: 2 or 4 of 800
-// dropped, a few runs in 1,500 under AddressSanitizer beside two busy loops). Now such a delivery
+// dropped in 3 or more of 1,500 runs under AddressSanitizer beside two busy loops; FaultRace.*, in
+// tests/fault_test.cc, makes it happen every time). Now such a delivery
 // holds, in the kernel (its siginfo re-queued to its thread, whose own queue a read takes first),
 // until this drain has taken the ring and lifts it. Other threads' deliveries hold too; one that
 // passed its hold check before the store is what the reserve, then left out of the room
