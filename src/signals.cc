@@ -699,12 +699,14 @@ bool other_threads_may_exist() noexcept {
 
 // How many siginfos a drain may read from the signalfd: the free cells of the realtime ring as the
 // consumer sees them (cells claimed by a producer count as used); unlimited while no realtime signal
-// was ever subscribed. Less the sink's reserve where another thread may exist: a handler there that
-// passed its hold check just before the read's guard (read_guard) may still take that many cells. In
-// a single thread every handler that runs meanwhile begins after the guard, and holds: a ring of 4
-// takes 4 at a time. Consumer thread only.
-std::size_t ring_room(const detail::signals_core& c) noexcept {
+// was ever subscribed. `mark`: sets sink::reading first (see read_signalfd()), where there is a ring.
+// Less the sink's reserve where another thread may exist: a handler there that passed its hold check
+// just before sink::reading was set may still take that many cells. In a single thread every handler
+// that runs meanwhile begins after it was set, and holds: a ring of 4 takes 4 at a time. Consumer
+// thread only.
+std::size_t ring_room(detail::signals_core& c, bool mark) noexcept {
   if (c.sink.cells == nullptr) return static_cast<std::size_t>(-1);
+  if (mark) c.sink.reading.store(1, std::memory_order_seq_cst);  // before the room is counted
   const std::size_t used = c.sink.enqueue_pos.load(std::memory_order_seq_cst) - c.dequeue_pos;
   const std::size_t racers = other_threads_may_exist() ? c.sink.reserve : 0;
   const std::size_t kept = c.capacity > racers ? c.capacity - racers : 0;
@@ -827,34 +829,6 @@ bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
   return true;
 }
 
-// Sets sink::reading (when `on`) for one read of a drain: from before it counts the ring's room until
-// what it read is recorded. Without it, a realtime signal that reached the handler in that window
-// (in this thread, where a signalfd-backed object beside another subscriber does not block the
-// signal: the kernel runs the handler on the way back from any system call or preemption) was
-// recorded at once and took cells that the read had counted as free; the siginfos read then found
-// the ring full, in ordinary code where nothing can hold, and were dropped, and the later signal
-// came before them in the ring (ContractSignalsFlood.ARelayAndASignalfdObject...: 2 or 4 of 800
-// dropped in 3 or more of 1,500 runs under AddressSanitizer beside two busy loops; FaultRace.*, in
-// tests/fault_test.cc, makes it happen every time). Now such a delivery
-// holds, in the kernel (its siginfo re-queued to its thread, whose own queue a read takes first),
-// until this drain has taken the ring and lifts it. Other threads' deliveries hold too; one that
-// passed its hold check before the store is what the reserve, then left out of the room
-// (ring_room()), is for.
-class read_guard {
- public:
-  read_guard(sink& s, bool on) noexcept : sink_(on ? &s : nullptr) {
-    if (sink_ != nullptr) sink_->reading.store(1, std::memory_order_seq_cst);
-  }
-  ~read_guard() {
-    if (sink_ != nullptr) sink_->reading.store(0, std::memory_order_seq_cst);
-  }
-  read_guard(const read_guard&) = delete;
-  read_guard& operator=(const read_guard&) = delete;
-
- private:
-  sink* sink_;
-};
-
 // Reads the siginfos pending for this thread or process from the signalfd and dispatches them
 // (dispatch_records()). `block`: the first read() is of the blocking twin (wait() sleeping there, see
 // the notes at the top); the reads after it, only if that one filled its batch, are of the non-blocking
@@ -868,14 +842,26 @@ bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
   constexpr std::size_t kBatch = 16;
   struct signalfd_siginfo buffer[kBatch];
   bool handed = false;
-  // From a non-blocking read of a drain until what it read is recorded, every handler delivery of a
-  // realtime signal to this sink holds (sink::reading; see read_guard). The blocking read needs no
-  // such guard: it is made only where no other thread exists and every subscribed signal is blocked
-  // in this one (sleeps_in_read()), so no handler can record meanwhile.
-  const bool guarded = in_drain && c.sink.cells != nullptr;
+  // sink::reading, from before a drain's non-blocking read counts the ring's room until the reads
+  // are over (what they took is recorded by then): every handler delivery of a realtime signal to
+  // this sink holds meanwhile. Without it, a realtime signal that reached the handler in that window
+  // (in this thread, where a signalfd-backed object beside another subscriber does not block the
+  // signal: the kernel runs the handler on the way back from any system call or preemption) was
+  // recorded at once and took cells that the read had counted as free; the siginfos read then found
+  // the ring full, in ordinary code where nothing can hold, and were dropped, and the later signal
+  // came before them in the ring (ContractSignalsFlood.ARelayAndASignalfdObject...: 2 or 4 of 800
+  // dropped in 3 or more of 1,500 runs under AddressSanitizer beside two busy loops; FaultRace.*, in
+  // tests/fault_test.cc, makes it happen every time). Now such a delivery holds, in the kernel (its
+  // siginfo re-queued to its thread, whose own queue a read takes first), until this drain has taken
+  // the ring and lifts it. Other threads' deliveries hold too; one that passed its hold check before
+  // the store is what the reserve, then left out of the room (ring_room()), is for. The blocking read
+  // needs no such flag: it is made only where no other thread exists and every subscribed signal is
+  // blocked in this one (sleeps_in_read()), so no handler can record meanwhile. Stored by
+  // ring_room() before each non-blocking read, cleared once after the last: no other read of this
+  // sink runs meanwhile (drains hold the object's mutex; the blocking read is made only in a
+  // single-threaded process). A drain with no ring (standard signals only) stores nothing.
   for (;;) {
-    const read_guard guard(c.sink, guarded && !block);  // before the room is counted (see read_guard)
-    const std::size_t want = in_drain ? std::min(kBatch, ring_room(c)) : kBatch;
+    const std::size_t want = in_drain ? std::min(kBatch, ring_room(c, /*mark=*/!block)) : kBatch;
     if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
     const ssize_t n = detail::sys::read(block ? c.blocking_fd : c.signal_fd, buffer, want * sizeof buffer[0]);
     if (n < 0 && errno == EINTR) {
@@ -892,7 +878,10 @@ bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
     dispatch_records(buffer, records);
     if (records < want) break;  // the queue is empty: spare the system call that says so
   }
-  if (in_drain) detail::t_consumer_of = nullptr;
+  if (in_drain) {
+    if (c.sink.cells != nullptr) c.sink.reading.store(0, std::memory_order_seq_cst);
+    detail::t_consumer_of = nullptr;
+  }
   return handed;
 }
 #else
@@ -1282,11 +1271,7 @@ bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
                     const std::atomic<bool>* stopped) noexcept {
   if (c.kind != backend::signalfd || detail::os::sanitizer_defers_signals) return false;
   if (timeout_ns >= 0 || stopped != nullptr) return false;
-#if __has_include(<sys/single_threaded.h>)
-  if (__libc_single_threaded == 0) return false;  // first: no other thread changes `subscribed` now
-#else
-  return false;
-#endif
+  if (other_threads_may_exist()) return false;  // first: no other thread changes `subscribed` now
   if (c.subscribed == 0 || (c.subscribed & ~detail::t_applied) != 0) return false;
   if (c.blocking_fd < 0) {
     c.blocking_fd = detail::sys::signalfd(-1, &c.signalfd_mask, SFD_CLOEXEC);
