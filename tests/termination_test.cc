@@ -49,6 +49,8 @@ TEST(Termination, FirstSignalRequestsTheStopAndExitDiesByIt) {
     kill(getpid(), SIGTERM);
     wait_for_stop(term);
     EXPECT_TRUE(term.stop_requested());
+    // request_stop() sets the flag before it runs the callbacks (on sigrelay's thread): wait for ours.
+    for (int i = 0; i < 5000 && !callback_ran.load(); ++i) usleep(1000);
     EXPECT_TRUE(callback_ran.load());
     EXPECT_EQ(SIGTERM, term.signal());
     if (testing::Test::HasFailure()) _exit(1);
