@@ -125,6 +125,36 @@
 //   keep the kernel's queue full still overflows). Holds cost nothing at rest (no memory beyond the
 //   1,024-record ring), keep per-signal order, and measure 100,000 of 100,000 (or every sigqueue() the kernel
 //   accepted) in tests/flood_test.cc for the relay backend, the signalfd backend and the dispatcher.
+// - Reads beside other rings. A signalfd read is recorded, through dispatch(), into every sink of the
+//   signal, in ordinary code where nothing can hold. Sized to the reader's own ring only, it overran
+//   the ring of another object of the same signal whose consumer lagged (a relay-backed one: the
+//   soak's C0 handed out 51% of a sustained RTMIN+1 flood, 355,687 dropped in 60 s; a signalfd
+//   object beside it read the kernel's queue, which the holds had kept for C0, 65,536 at a time).
+//   So each read is sized by every ring it goes to:
+//   - Objects with a ring are listed in a directory of this process (weak pointers, under a mutex;
+//     made anew in a fork child). A drain of a signalfd object with a ring, once two rings are
+//     listed, copies the entries whose realtime signals meet its signalfd's (`peers`: shared
+//     pointers, so a peer torn down meanwhile stays readable until the drain lets go).
+//   - Before each read() it claims room (claim_room(): `claimed`, a compare-exchange) in its own
+//     ring and in each peer's, after raising that peer's sink::reading (its handlers hold from then
+//     on, as for the reader's own ring); the read takes the least. Claims go back once what was read
+//     is recorded. Two readers of one ring therefore never count the same free cells.
+//   - A peer with no room: the signals it shares leave the signalfd's mask (signalfd() with the
+//     smaller mask; `excluded`). The kernel keeps them queued, and the signalfd stops reporting them:
+//     a consumer that polls native_handle() or sleeps in wait() does not spin while the peer's
+//     consumer lags. The reader marks bit 0 of the peer's room_word, with a compare-exchange from the
+//     value it loaded before it counted; the peer's drain (after taking records) and every give-back
+//     add 2 to it, so a room made in between fails the compare-exchange and the reader counts again
+//     instead of stalling. A drain or give-back that finds bit 0 set wakes every stalled reader
+//     (`unstall`, and a wake-up like a delivery's: rearm()); the reader's next drain puts the signals
+//     back and counts again. A wake-up that lands after that drain's look is kept for the next one
+//     (the check after NOTIFIED is cleared).
+//   - Its cost: nothing for relay-backed objects beyond one atomic add per drain that took realtime
+//     records; for a signalfd-backed one with a ring, a compare-exchange and a subtraction per read,
+//     and a mutex only while two rings are listed. A read without a ring is unchanged.
+//   - A peer that subscribes later, or a ring made in a fork child of a follow_fork object (not
+//     listed in the child), is minded from the next drain on, or not at all: then its ring can
+//     still overrun as before, counted by dropped().
 // - Steady state allocates nothing and scans nothing: pending(std::vector&) reuses the caller's
 //   storage (the iterator, the dispatcher and the adapters use it); standard signals with a count are
 //   found through the sink's bitmask (taken with one exchange), realtime ones in the ring. Each
@@ -487,7 +517,14 @@ bool library_blocked_signals(sigset_t& out) noexcept {
 // ---------------------------------------------------------------------------------------------------
 // The core
 
-struct detail::signals_core {
+namespace {
+// How many objects with a realtime ring the ring directory lists (see "Reads beside other rings" at
+// the top): below 2, a signalfd read has no other ring to mind and skips the directory. Counts what
+// this process listed (a fork child starts with its parent's count: too high costs a look, no more).
+std::atomic<int> g_listed_rings{0};
+}  // namespace
+
+struct detail::signals_core : std::enable_shared_from_this<detail::signals_core> {
   detail::sink sink;
   std::unique_ptr<detail::ring_cell[]> cells;
   enum backend kind = backend::relay;
@@ -506,7 +543,32 @@ struct detail::signals_core {
   int block_slot[NSIG];  // per signal: the slot (masks.hpp) of the thread that blocked it, or -1
   action_id ids[NSIG];
   std::size_t capacity = 0;  // of the realtime ring, allocated with the first realtime signal
-  std::size_t dequeue_pos = 0;
+  // Written by the consumer alone; read by other objects' signalfd reads (see "Reads beside other
+  // rings" at the top), hence atomic (relaxed stores: plain moves).
+  std::atomic<std::size_t> dequeue_pos{0};
+  // Ring peers (see "Reads beside other rings" at the top). `rt_subscribed`: bit signo-1 of each
+  // realtime signal subscribed, set once its action (and so the ring) is published. `claimed`: cells
+  // of the ring that signalfd reads (this object's and others') have counted as theirs and not yet
+  // recorded into. `room_word`: +2 each time cells are freed or claims given back, bit 0 set by a
+  // read that found no room here and left signals out of its signalfd until woken.
+  std::atomic<std::uint64_t> rt_subscribed{0};
+  std::atomic<std::size_t> claimed{0};
+  std::atomic<std::uint64_t> room_word{0};
+  // This object's own signalfd reads beside other rings: the realtime signals left out of the
+  // signalfd's mask while such a ring had no room (bit signo-1; the drain's, and changes' under the
+  // mutex), whether any are (`stalled`, read by the drains that wake it) and whether such a drain
+  // asked for a new look (`unstall`). `peers`: the drain's list, its storage reused.
+  std::uint64_t excluded = 0;
+  std::atomic<bool> stalled{false};
+  std::atomic<bool> unstall{false};
+  struct peer {
+    std::shared_ptr<signals_core> core;
+    std::size_t claim;  // cells claimed in its ring for the read under way
+    bool marked;        // its sink's `reading` raised for that read
+  };
+  std::vector<peer> peers;
+  std::size_t own_claim = 0;  // cells claimed in this ring for the read under way
+  pid_t listed_in = 0;        // the process whose ring directory lists this object (0: none)
   // Orders subscription changes (ids, block_slot, signalfd_mask, the ring's allocation, the signalfd
   // reads of remove()) against each other and against drain(); never held while sleeping in wait().
   std::mutex mutex;
@@ -527,6 +589,8 @@ struct detail::signals_core {
   signals_core(const signals_core&) = delete;
   signals_core& operator=(const signals_core&) = delete;
   ~signals_core() {
+    if (listed_in != 0 && listed_in == detail::verified_pid())
+      g_listed_rings.fetch_sub(1, std::memory_order_seq_cst);
     detail::os::close_fd(epoll_fd);
     detail::os::close_fd(blocking_fd);
     detail::os::close_fd(signal_fd);
@@ -581,28 +645,45 @@ namespace {
 
 using detail::sink;
 
-// The mutex that orders the changes of the objects this process inherited across fork() or _Fork()
-// (see "Fork children" at the top), made anew in each process: whatever a thread of the parent held
-// at the fork is not this one. The first thread of a process to need it claims it (the claim word
-// set to this pid) and constructs it; others wait for the ready word to show this pid. Never
-// destroyed. Keyed by pid: a child of _Fork() that skips after_fork_in_child() is told by
-// verified_pid() (the kernel-zeroed page, else getpid()).
-std::mutex& inherited_copies_mutex() noexcept {
-  alignas(std::mutex) static unsigned char storage[sizeof(std::mutex)];
+// One T per process, made anew in each: whatever a thread of the parent held (or was changing) at a
+// fork is not this one's. The first thread of a process to need it claims it (the claim word set to
+// this pid) and constructs it over the parent's copy (which is left, never destroyed: a vector's
+// memory leaks, a mutex held by a thread that is not here stays out of the way); others wait for the
+// ready word to show this pid. Never destroyed. Keyed by pid: a child of _Fork() that skips
+// after_fork_in_child() is told by verified_pid() (the kernel-zeroed page, else getpid()).
+template <class T>
+T& this_process_instance() noexcept {
+  static_assert(std::is_nothrow_default_constructible_v<T>);
+  alignas(T) static unsigned char storage[sizeof(T)];
   static std::atomic<pid_t> claimed{0};
   static std::atomic<pid_t> ready{0};
   const pid_t self = detail::verified_pid();
   if (ready.load(std::memory_order_acquire) != self) {
     pid_t seen = claimed.load(std::memory_order_relaxed);
     if (seen != self && claimed.compare_exchange_strong(seen, self, std::memory_order_acq_rel)) {
-      ::new (static_cast<void*>(storage)) std::mutex;
+      ::new (static_cast<void*>(storage)) T;
       ready.store(self, std::memory_order_release);
     } else {
       while (ready.load(std::memory_order_acquire) != self) ::sched_yield();
     }
   }
-  return *std::launder(reinterpret_cast<std::mutex*>(storage));
+  return *std::launder(reinterpret_cast<T*>(storage));
 }
+
+// The mutex that orders the changes of the objects this process inherited across fork() or _Fork()
+// (see "Fork children" at the top).
+struct inherited_copies {
+  std::mutex mutex;
+};
+std::mutex& inherited_copies_mutex() noexcept { return this_process_instance<inherited_copies>().mutex; }
+
+// The objects of this process that have a realtime ring (see "Reads beside other rings" at the top),
+// listed when their ring is made; an entry expires with its object and is dropped at the next listing.
+struct ring_directory {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<detail::signals_core>> cores;
+};
+ring_directory& rings() noexcept { return this_process_instance<ring_directory>(); }
 
 // A subscription change: excludes other changes (the mutex) and the drain, in either of its modes.
 // Of an inherited copy (a fork child's): excludes the other changes of this process's inherited
@@ -697,20 +778,158 @@ bool other_threads_may_exist() noexcept {
 #endif
 }
 
-// How many siginfos a drain may read from the signalfd: the free cells of the realtime ring as the
-// consumer sees them (cells claimed by a producer count as used); unlimited while no realtime signal
-// was ever subscribed. `mark`: sets sink::reading first (see read_signalfd()), where there is a ring.
-// Less the sink's reserve where another thread may exist: a handler there that passed its hold check
-// just before sink::reading was set may still take that many cells. In a single thread every handler
-// that runs meanwhile begins after it was set, and holds: a ring of 4 takes 4 at a time. Consumer
-// thread only.
-std::size_t ring_room(detail::signals_core& c, bool mark) noexcept {
-  if (c.sink.cells == nullptr) return static_cast<std::size_t>(-1);
-  if (mark) c.sink.reading.store(1, std::memory_order_seq_cst);  // before the room is counted
-  const std::size_t used = c.sink.enqueue_pos.load(std::memory_order_seq_cst) - c.dequeue_pos;
-  const std::size_t racers = other_threads_may_exist() ? c.sink.reserve : 0;
-  const std::size_t kept = c.capacity > racers ? c.capacity - racers : 0;
-  return used >= kept ? 0 : kept - used;
+// --- Reads beside other rings (see the notes at the top) ---------------------------------------------
+
+void rearm(detail::signals_core& c) noexcept;
+std::error_code update_signalfd(detail::signals_core& c);
+
+// The signalfd's mask as it should be now: the subscribed signals, less those left out for a ring
+// without room.
+sigset_t signalfd_mask_now(const detail::signals_core& c) noexcept {
+  sigset_t mask = c.signalfd_mask;
+  for (std::uint64_t bits = c.excluded; bits != 0; bits &= bits - 1)
+    sigdelset(&mask, __builtin_ctzll(bits) + 1);
+  return mask;
+}
+
+// Takes up to `want` cells of the realtime ring of `p` for a signalfd read into p.claimed, and says
+// how many (0: no room). The room: the ring's capacity, less the cells in use, less what other reads
+// claimed, less the sink's reserve where another thread may exist (a handler there that passed its
+// hold check just before the read marked the sink `reading` may still take that many). In a single
+// thread every handler that runs meanwhile begins after the mark, and holds: a ring of 4 takes 4 at a
+// time. Any thread, ordinary context.
+std::size_t claim_room(detail::signals_core& p, std::size_t want) noexcept {
+  const std::size_t racers = other_threads_may_exist() ? p.sink.reserve : 0;
+  const std::size_t kept = p.capacity > racers ? p.capacity - racers : 0;
+  std::size_t claimed = p.claimed.load(std::memory_order_seq_cst);
+  for (;;) {
+    // The consumer's position first: a stale one counts free cells as used, never the other way.
+    const std::size_t freed = p.dequeue_pos.load(std::memory_order_acquire);
+    const std::size_t used = p.sink.enqueue_pos.load(std::memory_order_seq_cst) - freed + claimed;
+    const std::size_t room = used >= kept ? 0 : std::min(want, kept - used);
+    if (room == 0) return 0;
+    if (p.claimed.compare_exchange_weak(claimed, claimed + room, std::memory_order_seq_cst)) return room;
+  }
+}
+
+// Wakes every object whose signalfd reads left signals out because some ring had no room (`stalled`):
+// each looks again at its next drain (`unstall`), which this wake-up (as a delivery's) asks for.
+// Ordinary context.
+void wake_stalled_reads() noexcept {
+  ring_directory& d = rings();
+  const std::lock_guard lock(d.mutex);
+  for (const std::weak_ptr<detail::signals_core>& listed : d.cores) {
+    const std::shared_ptr<detail::signals_core> r = listed.lock();
+    if (!r || !r->stalled.load(std::memory_order_seq_cst) || r->foreign()) continue;
+    r->unstall.store(true, std::memory_order_seq_cst);
+    rearm(*r);
+  }
+}
+
+// Cells of `c`'s ring were freed (a drain took records) or given back (a read's claim): a read that
+// found no room there and stalled (bit 0 of room_word, set with a compare-exchange against the value
+// it loaded before it counted) is woken. The counter part makes that compare-exchange fail if this
+// came in between, so that the read counts again instead of stalling. Ordinary context.
+void note_room(detail::signals_core& c) noexcept {
+  if ((c.room_word.fetch_add(2, std::memory_order_seq_cst) & 1U) == 0) return;
+  c.room_word.fetch_and(~std::uint64_t{1}, std::memory_order_seq_cst);
+  wake_stalled_reads();
+}
+
+// The realtime signals that `c`'s signalfd reports now (bit signo-1).
+std::uint64_t realtime_in_signalfd(const detail::signals_core& c) noexcept {
+  return c.rt_subscribed.load(std::memory_order_relaxed) & ~c.excluded;
+}
+
+// At the start of a drain's read: if a drain of another ring woke this object, the signals it left
+// out go back into the signalfd (the claims that follow leave them out again if there is still no
+// room).
+void look_again_if_woken(detail::signals_core& c) noexcept {
+  if (!c.stalled.load(std::memory_order_relaxed) || !c.unstall.exchange(false, std::memory_order_seq_cst))
+    return;
+  c.stalled.store(false, std::memory_order_seq_cst);
+  if (c.excluded == 0) return;
+  c.excluded = 0;
+  (void)update_signalfd(c);  // widening back to the subscribed mask: made before, cannot fail
+}
+
+// Lists in c.peers the other objects of this process whose rings take a realtime signal of c's
+// signalfd. Below two listed rings, none (no lock). May throw (std::bad_alloc; the list is then empty).
+void find_peers(detail::signals_core& c) {
+  c.peers.clear();
+  if (g_listed_rings.load(std::memory_order_seq_cst) < 2) return;
+  const std::uint64_t mine = realtime_in_signalfd(c);
+  if (mine == 0) return;
+  ring_directory& d = rings();
+  const std::lock_guard lock(d.mutex);
+  try {
+    for (const std::weak_ptr<detail::signals_core>& listed : d.cores) {
+      std::shared_ptr<detail::signals_core> p = listed.lock();
+      if (!p || p.get() == &c || p->sink.owner != detail::current_pid()) continue;
+      if ((p->rt_subscribed.load(std::memory_order_seq_cst) & mine) == 0) continue;
+      c.peers.push_back(detail::signals_core::peer{std::move(p), 0, false});
+    }
+  } catch (...) {
+    c.peers.clear();
+    throw;
+  }
+}
+
+// Gives back what one read claimed in `p` and did not record (give_back_all()); with other rings
+// listed, a read of theirs may have stalled on that claim: note_room().
+void give_back(detail::signals_core& p, std::size_t n) noexcept {
+  if (n == 0) return;
+  p.claimed.fetch_sub(n, std::memory_order_seq_cst);
+  if (g_listed_rings.load(std::memory_order_seq_cst) >= 2) note_room(p);
+}
+
+// After a read's records are in (or it read nothing): its claims go back, the peers' marks come off.
+void give_back_all(detail::signals_core& c) noexcept {
+  give_back(c, std::exchange(c.own_claim, 0));
+  for (detail::signals_core::peer& peer : c.peers) {
+    give_back(*peer.core, std::exchange(peer.claim, 0));
+    if (std::exchange(peer.marked, false)) peer.core->sink.reading.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+// How many siginfos the next read of a drain may take (0: its own ring is full): claimed in its own
+// ring, and in the ring of each peer that shares a signal still in the signalfd, marked `reading`
+// first (its handlers hold meanwhile, as this object's own do for the whole drain). A peer with no
+// room: the signals it shares leave the signalfd's mask (the kernel keeps them queued, and the
+// signalfd stops being readable for them: no consumer spins on it) until a drain of that peer makes
+// room and wakes this object (note_room()); it then counts again. The compare-exchange on the peer's
+// room_word (from the value loaded before counting) makes a room made in between show up as a
+// failure: then everything is given back and counted again.
+std::size_t claim_batch(detail::signals_core& c, std::size_t want) noexcept {
+  for (;;) {
+    std::size_t n = claim_room(c, want);
+    if (n == 0) return 0;
+    c.own_claim = n;
+    bool again = false;
+    for (detail::signals_core::peer& peer : c.peers) {
+      detail::signals_core& p = *peer.core;
+      const std::uint64_t shared = p.rt_subscribed.load(std::memory_order_seq_cst) & realtime_in_signalfd(c);
+      if (shared == 0) continue;  // none left to share (left out, or the peer removed them)
+      p.sink.reading.fetch_add(1, std::memory_order_seq_cst);
+      peer.marked = true;
+      std::uint64_t seen = p.room_word.load(std::memory_order_seq_cst);
+      if (const std::size_t got = claim_room(p, n); got != 0) {
+        peer.claim = got;
+        n = got;
+        continue;
+      }
+      c.stalled.store(true, std::memory_order_seq_cst);  // before the bit: a waker that sees it wakes us
+      if (p.room_word.compare_exchange_strong(seen, seen | 1U, std::memory_order_seq_cst)) {
+        c.excluded |= shared;
+        (void)update_signalfd(c);  // narrowing a signalfd's mask cannot fail for a valid fd
+      }
+      again = true;
+      break;
+    }
+    if (!again) return n;
+    give_back_all(c);
+    c.stalled.store(c.excluded != 0, std::memory_order_seq_cst);
+  }
 }
 
 // Zeroes a siginfo_t as the kernel does before it fills one in. In four 32-byte pieces: GCC
@@ -734,6 +953,8 @@ void clear_siginfo(siginfo_t& info) noexcept {
   if (::sigaltstack(nullptr, &context.uc_stack) != 0) context.uc_stack.ss_flags = SS_DISABLE;
   return true;
 }
+#else
+void note_room(detail::signals_core&) noexcept {}  // no signalfd reads: none ever stalls
 #endif
 
 enum class read_mode {
@@ -838,11 +1059,7 @@ bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
                    std::vector<signal_event>* direct = nullptr) {
   if (c.signal_fd < 0) return false;
   const bool in_drain = mode == read_mode::drain;
-  if (in_drain) detail::t_consumer_of = &c.sink;
-  constexpr std::size_t kBatch = 16;
-  struct signalfd_siginfo buffer[kBatch];
-  bool handed = false;
-  // sink::reading, from before a drain's non-blocking read counts the ring's room until the reads
+  // sink::reading, from before a drain's non-blocking read claims room in the ring until the reads
   // are over (what they took is recorded by then): every handler delivery of a realtime signal to
   // this sink holds meanwhile. Without it, a realtime signal that reached the handler in that window
   // (in this thread, where a signalfd-backed object beside another subscriber does not block the
@@ -854,34 +1071,51 @@ bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
   // tests/fault_test.cc, makes it happen every time). Now such a delivery holds, in the kernel (its
   // siginfo re-queued to its thread, whose own queue a read takes first), until this drain has taken
   // the ring and lifts it. Other threads' deliveries hold too; one that passed its hold check before
-  // the store is what the reserve, then left out of the room (ring_room()), is for. The blocking read
-  // needs no such flag: it is made only where no other thread exists and every subscribed signal is
-  // blocked in this one (sleeps_in_read()), so no handler can record meanwhile. Stored by
-  // ring_room() before each non-blocking read, cleared once after the last: no other read of this
-  // sink runs meanwhile (drains hold the object's mutex; the blocking read is made only in a
-  // single-threaded process). A drain with no ring (standard signals only) stores nothing.
+  // the mark is what the reserve, then left out of the room (claim_room()), is for. The blocking read
+  // needs no mark: it is made only where no other thread exists and every subscribed signal is
+  // blocked in this one (sleeps_in_read()), so no handler can record meanwhile. A drain with no ring
+  // (standard signals only) marks nothing. The rings of other objects that the siginfos read also
+  // go to are claimed and marked per read (claim_batch(), "Reads beside other rings" at the top).
+  const bool sized = in_drain && c.sink.cells != nullptr;
+  const bool marked = sized && !block;
+  if (marked) {
+    look_again_if_woken(c);
+    find_peers(c);                                           // may throw, before anything is marked or read
+    c.sink.reading.fetch_add(1, std::memory_order_seq_cst);  // before any room is counted
+  }
+  if (in_drain) detail::t_consumer_of = &c.sink;
+  constexpr std::size_t kBatch = 16;
+  struct signalfd_siginfo buffer[kBatch];
+  bool handed = false;
   for (;;) {
-    const std::size_t want = in_drain ? std::min(kBatch, ring_room(c, /*mark=*/!block)) : kBatch;
+    const std::size_t want = sized ? claim_batch(c, kBatch) : kBatch;
     if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
     const ssize_t n = detail::sys::read(block ? c.blocking_fd : c.signal_fd, buffer, want * sizeof buffer[0]);
     if (n < 0 && errno == EINTR) {
+      if (sized) give_back_all(c);
       if (block) break;  // a handler ran while wait() slept: it looks again
       continue;
     }
-    if (n <= 0) break;
+    if (n <= 0) {
+      if (sized) give_back_all(c);
+      break;
+    }
     block = false;
     const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
     if (direct != nullptr && records == 1 && hand_out(c, buffer[0], *direct)) {
+      if (sized) give_back_all(c);
       handed = true;
       break;
     }
     dispatch_records(buffer, records);
-    if (records < want) break;  // the queue is empty: spare the system call that says so
+    if (sized) give_back_all(c);  // what was read is recorded: the rings' room counts it as used now
+    if (records < want) break;    // the queue is empty: spare the system call that says so
   }
-  if (in_drain) {
-    if (c.sink.cells != nullptr) c.sink.reading.store(0, std::memory_order_seq_cst);
-    detail::t_consumer_of = nullptr;
+  if (marked) {
+    c.sink.reading.fetch_sub(1, std::memory_order_seq_cst);
+    c.peers.clear();  // may destroy a peer's core: nothing of it is held any more
   }
+  if (in_drain) detail::t_consumer_of = nullptr;
   return handed;
 }
 #else
@@ -967,15 +1201,15 @@ namespace {
 bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
   sink& s = c.sink;
   bool any = false;
-  for (; s.cells != nullptr;) {
-    detail::ring_cell& cell = s.cells[c.dequeue_pos & s.mask];
-    if (cell.seq.load(std::memory_order_acquire) != c.dequeue_pos + 1) break;  // empty or unpublished
+  for (std::size_t pos = c.dequeue_pos.load(std::memory_order_relaxed); s.cells != nullptr;) {
+    detail::ring_cell& cell = s.cells[pos & s.mask];
+    if (cell.seq.load(std::memory_order_acquire) != pos + 1) break;  // empty or unpublished
     signal_event& e = events.emplace_back();  // may throw: the record stays in the ring
     e.signo = cell.record.signo;
     e.count = 1;
     detail::fill_origin(e.last, cell.record, s.owner);
-    cell.seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_release);  // now the cell may go
-    ++c.dequeue_pos;
+    cell.seq.store(pos + s.mask + 1, std::memory_order_release);  // now the cell may go
+    c.dequeue_pos.store(++pos, std::memory_order_release);
     any = true;
   }
   return any;
@@ -1199,6 +1433,11 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
   const std::uint32_t old =
       s.state.fetch_and(~(sink::notified | sink::fd_armed | sink::fd_stale), std::memory_order_seq_cst);
   if ((old & (sink::fd_armed | sink::fd_stale)) != 0 && (old & sink::closed) == 0) consume_eventfd(c);
+  // A wake-up for signals left out of the signalfd (see "Reads beside other rings" at the top) that
+  // came after this drain's read looked: the reads above may have taken it; keep it for the next.
+  if (c.kind == backend::signalfd && c.stalled.load(std::memory_order_relaxed) &&
+      c.unstall.load(std::memory_order_seq_cst)) [[unlikely]]
+    rearm(c);
 
   std::uint32_t bits = s.standard_pending.exchange(0, std::memory_order_seq_cst);
   try {
@@ -1216,8 +1455,10 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
     }
     // Realtime: the ring, then (if this thread held signals because it was full) what the lift lets
     // in, once: that is at most another ring's worth, the rest is held again.
-    if (s.cells != nullptr) take_ring(c, events);  // (no ring: no realtime signal subscribed yet)
-    if (release_holds(c)) take_ring(c, events);
+    bool took = false;
+    if (s.cells != nullptr) took = take_ring(c, events);  // (no ring: no realtime signal subscribed yet)
+    if (release_holds(c)) took = take_ring(c, events) || took;
+    if (took) note_room(c);  // a read of another object may wait for this room
   } catch (...) {
     if (bits != 0) s.standard_pending.fetch_or(bits, std::memory_order_seq_cst);
     rearm(c);
@@ -1274,7 +1515,8 @@ bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
   if (other_threads_may_exist()) return false;  // first: no other thread changes `subscribed` now
   if (c.subscribed == 0 || (c.subscribed & ~detail::t_applied) != 0) return false;
   if (c.blocking_fd < 0) {
-    c.blocking_fd = detail::sys::signalfd(-1, &c.signalfd_mask, SFD_CLOEXEC);
+    const sigset_t mask = signalfd_mask_now(c);
+    c.blocking_fd = detail::sys::signalfd(-1, &mask, SFD_CLOEXEC);
     if (c.blocking_fd < 0) return false;
   }
   leave_epoll_set(c);
@@ -1506,10 +1748,10 @@ namespace {
 
 #if SIGRELAY_LINUX
 std::error_code update_signalfd(detail::signals_core& c) {
-  if (detail::sys::signalfd(c.signal_fd, &c.signalfd_mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0)
-    return detail::errno_code();
+  const sigset_t mask = signalfd_mask_now(c);
+  if (detail::sys::signalfd(c.signal_fd, &mask, SFD_NONBLOCK | SFD_CLOEXEC) < 0) return detail::errno_code();
   // The blocking twin follows; should that fail (it cannot for a valid fd), it is dropped.
-  if (c.blocking_fd >= 0 && detail::sys::signalfd(c.blocking_fd, &c.signalfd_mask, SFD_CLOEXEC) < 0) {
+  if (c.blocking_fd >= 0 && detail::sys::signalfd(c.blocking_fd, &mask, SFD_CLOEXEC) < 0) {
     detail::os::close_fd(c.blocking_fd);
     c.blocking_fd = -1;
   }
@@ -1521,6 +1763,21 @@ std::error_code update_signalfd(detail::signals_core&) {
   return std::make_error_code(std::errc::not_supported);
 }
 #endif
+
+// Lists `c` in the ring directory (see "Reads beside other rings" at the top), when its realtime
+// ring is made. Drops the entries of objects gone meanwhile. May throw (std::bad_alloc).
+void list_ring(detail::signals_core& c) {
+  if (c.listed_in == detail::verified_pid()) return;  // (listed before a failure to make the ring)
+  ring_directory& d = rings();
+  const std::lock_guard lock(d.mutex);
+  d.cores.erase(
+      std::remove_if(d.cores.begin(), d.cores.end(),
+                     [](const std::weak_ptr<detail::signals_core>& listed) { return listed.expired(); }),
+      d.cores.end());
+  d.cores.push_back(c.weak_from_this());
+  c.listed_in = detail::verified_pid();
+  g_listed_rings.fetch_add(1, std::memory_order_seq_cst);
+}
 
 // Subscribes `signo`; on failure, nothing changed. `may_block`: false for a handle's add() (never
 // blocks, see the header). Caller holds c.mutex.
@@ -1534,6 +1791,7 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
                             ": the object was inherited across fork(); create a new one in this process");
   }
   if (signo >= SIGRTMIN && !c.cells) {
+    list_ring(c);  // may throw: before any change
     // Published to handlers by add_action() below (the registry's snapshot store is seq_cst).
     c.cells.reset(new detail::ring_cell[c.capacity]);
     for (std::size_t i = 0; i < c.capacity; ++i) c.cells[i].seq.store(i, std::memory_order_relaxed);
@@ -1561,6 +1819,7 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
   }
   c.ids[signo] = id;
   c.subscribed |= detail::signal_bit(signo);
+  if (signo >= SIGRTMIN) c.rt_subscribed.fetch_or(detail::signal_bit(signo), std::memory_order_seq_cst);
 }
 
 #if SIGRELAY_LINUX
@@ -1601,6 +1860,7 @@ void unsubscribe(detail::signals_core& c, int signo) {
     if (c.kind == backend::signalfd && !c.foreign() && sigismember(&c.signalfd_mask, signo) == 1) {
       read_pending_of(c, signo);  // what is pending for it now was delivered while we were subscribed
       sigdelset(&c.signalfd_mask, signo);
+      c.excluded &= ~detail::signal_bit(signo);
       update_signalfd(c);  // shrinking a signalfd's mask cannot fail for a valid fd; wakes its pollers
     }
     block = c.block_slot[signo];
@@ -1624,6 +1884,9 @@ void unsubscribe(detail::signals_core& c, int signo) {
   if (holds) {
     detail::lift_ring_holds(nullptr);
     c.sink.no_holds.store(false, std::memory_order_seq_cst);
+    // A read of another object that stalled on this ring for this signal looks again.
+    c.rt_subscribed.fetch_and(~detail::signal_bit(signo), std::memory_order_seq_cst);
+    note_room(c);
   }
   c.ids[signo] = action_id{};
   c.subscribed &= ~detail::signal_bit(signo);
@@ -1669,8 +1932,9 @@ bool adopt_in_child(void* context, pid_t self) noexcept {
   s.dropped.store(0, std::memory_order_relaxed);
   if (s.cells != nullptr) {
     const std::size_t end = s.enqueue_pos.load(std::memory_order_relaxed);
-    for (; c.dequeue_pos != end; ++c.dequeue_pos)
-      s.cells[c.dequeue_pos & s.mask].seq.store(c.dequeue_pos + s.mask + 1, std::memory_order_relaxed);
+    std::size_t pos = c.dequeue_pos.load(std::memory_order_relaxed);
+    for (; pos != end; ++pos) s.cells[pos & s.mask].seq.store(pos + s.mask + 1, std::memory_order_relaxed);
+    c.dequeue_pos.store(pos, std::memory_order_relaxed);
   }
   c.iter_batch.clear();
   c.iter_left = 0;

@@ -46,10 +46,18 @@
 //       hides a delivery from another subscriber in the same thread: each object gets every delivery
 //       promptly, whatever the backends.
 //     - The realtime ring: a drain reads from the signalfd no more siginfos than the ring has room
-//       for (less its reserve, see "Realtime floods", once the process has had a second thread).
-//       The rest stay queued in the kernel (up to RLIMIT_SIGPENDING; the kernel refuses a sigqueue()
-//       beyond that, the sender sees EAGAIN), keep native_handle() readable, and come with a later
-//       pending()/wait(): so dropped() stays 0 for signals read from the signalfd. From a drain's
+//       for (less its reserve, see "Realtime floods", once the process has had a second thread),
+//       nor more than the ring of any other `signals` object of the same realtime signal has room
+//       for (a siginfo read goes to every subscriber). The rest stay queued in the kernel (up to
+//       RLIMIT_SIGPENDING; the kernel refuses a sigqueue() beyond that, the sender sees EAGAIN) and
+//       come with a later pending()/wait(): so dropped() stays 0 for signals read from the signalfd,
+//       here and in the other objects. While this object's own ring is full they keep native_handle()
+//       readable. While another object's ring is full, the signals it shares leave this object's
+//       signalfd until that object's consumer drains: native_handle() is not readable for them
+//       meanwhile (no consumer spins), and that drain wakes this object as a delivery would. So a
+//       consumer that stops draining one object holds up these signals for the signalfd-backed
+//       objects beside it too, as a hold does for every subscriber (see "Realtime floods"). An object
+//       made in a fork child of a follow_fork object is not minded there. From a drain's
 //       read until what it read is recorded, a realtime signal of the object that reaches the
 //       handler (in any thread) holds, so it is recorded after them. Realtime signals that reach
 //       the object through the handler (another thread that does not block them) can still find
@@ -96,9 +104,8 @@
 //     ring full only where a hold is impossible: more than 256 threads hold at once, more deliveries than the
 //     reserve raced past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime
-//     signal (remove(), destruction), a signalfd-backed object of the same signal read it (its read
-//     is sized to its own ring, and a read siginfo is recorded in ordinary code, where nothing can
-//     hold: a relay-backed object beside it whose consumer lags behind can find its ring full), the
+//     signal (remove(), destruction; a signalfd-backed object then reads everything of it, into its
+//     ring and the others'), the
 //     program runs under ThreadSanitizer (which runs handlers on a copy of the interrupted context:
 //     a block there would not stick), or the library uses the posix platform layer (holds need
 //     Linux's rt_tgsigqueueinfo(): there every delivery that finds the ring full is counted by

@@ -14,9 +14,10 @@
 // - Where a hold is taken: *before any action runs*, in the trampoline's dispatch(), when the
 //   signal is realtime and a `signals` sink among the delivery's actions has fewer than `reserve`
 //   free cells (ring_wants_hold(): one probe of the ring cell `reserve` places ahead of the producers;
-//   no flag to keep), or its consumer is between a signalfd read and the records of what it read
-//   (sink::reading: the siginfos read are older, and the read counted the free cells for them;
-//   src/signals.cc, read_signalfd()). The whole delivery is then re-queued and blocked: no action runs
+//   no flag to keep), or a signalfd read whose siginfos go to that ring (its own consumer's, or
+//   another object's) is between counting and the records of what it read (sink::reading: the
+//   siginfos read are older, and the read claimed the free cells for them; src/signals.cc,
+//   read_signalfd()). The whole delivery is then re-queued and blocked: no action runs
 //   now, and every action (other `signals` objects, any other registry action, a chained earlier
 //   handler) sees it exactly once, when it comes back after the lift. So holds work whatever else
 //   the signal runs. `reserve` (a sink's ring capacity / 8, at least 1, at most 64) covers

@@ -135,8 +135,9 @@ struct sink {
   std::size_t mask = 0;
   std::size_t reserve = 1;  // free cells below which the trampoline holds (hold.hpp)
   std::atomic<std::size_t> enqueue_pos{0};
-  // Set while a drain of the signalfd backend counts the ring's room, reads that many siginfos from
-  // the signalfd and records them (read_signalfd(), src/signals.cc): every handler delivery of a
+  // Non-zero while a drain of the signalfd backend counts this ring's room, reads that many siginfos
+  // from a signalfd and records them (read_signalfd(), src/signals.cc): this object's own drain, or
+  // another object's whose reads go to this ring too (one count each). Every handler delivery of a
   // realtime signal to this sink then holds (nearly_full()), on any thread, so that none is recorded
   // ahead of the older siginfos read, nor takes the cells they were read for. Written in ordinary
   // context only.

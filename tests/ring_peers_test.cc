@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// tests/ring_peers_test.cc — a signalfd-backed object beside another object's realtime ring.
+//
+// signals.hpp, Backends, "The realtime ring": a drain reads from the signalfd no more siginfos than
+// its own ring, and every other ring the signal goes to, have room for; a signal whose other ring
+// has none leaves the signalfd's mask (so the signalfd is not readable for it: nothing spins) until
+// that ring's consumer drains, which wakes the reader. What a signalfd object reads is recorded in
+// ordinary code, where nothing can hold: before this, a relay-backed object beside it whose consumer
+// lagged found its ring full and counted the rest in dropped() (a soak's relay object handed out 51%
+// of a sustained flood).
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "sigrelay/signals.hpp"
+#include "support/child.hpp"
+#include "support/events.hpp"
+#include "support/flood_limit.hpp"
+#include "support/platform.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sigrelay::backend;
+using sigrelay::signal_event;
+using sigrelay::signals;
+using sigrelay::signals_options;
+using sigrelay::test::exited_with;
+using sigrelay::test::total;
+using sigrelay::test::wait_with_deadline;
+
+bool readable(int fd) {
+  struct pollfd p {
+    fd, POLLIN, 0
+  };
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+// Whether `got` holds the values first, first+1, ... of `sig`, one event each, sent by this process.
+testing::AssertionResult values_in_order(const std::vector<signal_event>& got, int sig, int first) {
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const signal_event& e = got[i];
+    if (e.signo != sig || e.count != 1 || e.last.value.sival_int != first + static_cast<int>(i))
+      return testing::AssertionFailure() << "event " << i << ": " << sigrelay::to_string(e);
+  }
+  return testing::AssertionSuccess();
+}
+
+// The signal is blocked in the only thread by the program itself, so the signalfd is the only way in:
+// 40 values queued, a relay-backed object with a ring of 8 made first (so the signalfd-backed one, with a
+// ring of 64, does not block the signal), drained only when the test says. Each signalfd drain takes
+// what the relay ring has room for, then stops, with the signalfd no longer readable; the relay drain
+// makes it readable again (its wake-up). Both get 0..39 in order, and nothing is dropped.
+TEST(RingPeers, ASignalfdReadTakesNoMoreThanTheOtherRingHoldsAndWaitsForItsDrain) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int sig = SIGRTMIN + 2;
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only, nullptr));
+        signals relay({sig}, signals_options{backend::relay, 8});
+        signals fd({sig}, signals_options{backend::signalfd, 64});
+        constexpr int kSends = 40;
+        for (int i = 0; i < kSends; ++i) {
+          union sigval v {};
+          v.sival_int = i;
+          ASSERT_EQ(0, sigqueue(getpid(), sig, v)) << i;
+        }
+        std::vector<signal_event> got_fd;
+        std::vector<signal_event> got_relay;
+        int rounds = 0;
+        while (total(got_fd, sig) < kSends && rounds < 100) {
+          ++rounds;
+          ASSERT_TRUE(readable(fd.native_handle()))
+              << "round " << rounds << ": the signalfd object was not woken";
+          const std::vector<signal_event> batch = fd.pending();
+          ASSERT_FALSE(batch.empty()) << "round " << rounds;
+          EXPECT_LE(batch.size(), 8U) << "round " << rounds << ": read more than the relay ring holds";
+          got_fd.insert(got_fd.end(), batch.begin(), batch.end());
+          EXPECT_EQ(0U, relay.dropped()) << "round " << rounds;
+          if (total(got_fd, sig) < kSends) {
+            // The relay ring is full: the rest waits in the kernel, and nothing says otherwise.
+            EXPECT_FALSE(readable(fd.native_handle()))
+                << "round " << rounds << ": readable with no room to read into";
+            EXPECT_TRUE(fd.pending().empty()) << "round " << rounds;
+          }
+          const std::vector<signal_event> drained = relay.pending();
+          got_relay.insert(got_relay.end(), drained.begin(), drained.end());
+        }
+        EXPECT_GE(rounds, kSends / 8) << "each round reads at most a relay ring's worth";
+        EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got_fd, sig));
+        EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got_relay, sig));
+        EXPECT_TRUE(values_in_order(got_fd, sig, 0)) << "signalfd object";
+        EXPECT_TRUE(values_in_order(got_relay, sig, 0)) << "relay object";
+        EXPECT_EQ(0U, fd.dropped());
+        EXPECT_EQ(0U, relay.dropped());
+        sigset_t pending;
+        sigpending(&pending);
+        EXPECT_EQ(0, sigismember(&pending, sig)) << "a value was left in the kernel";
+      },
+      30);
+}
+
+// The soak's case, scaled down: a relay-backed object (ring 64) drained by a lagging thread, a
+// signalfd-backed one (ring 4,096) beside it on the main thread, and another process sigqueue()s
+// 20,000 values (retrying on EAGAIN). Both objects get every value and drop none (before:
+// the relay object dropped most of what the signalfd object read past its ring). Holds are needed
+// for the relay object's own deliveries: not under ThreadSanitizer, nor the posix layer.
+TEST(RingPeers, ARelayObjectWithALaggingConsumerLosesNothingToASignalfdObjectBesideIt) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  if (SIGRELAY_TEST_UNDER_TSAN) GTEST_SKIP() << "ThreadSanitizer loses some of a flood's signals";
+  SIGRELAY_IN_CHILD(
+      [] {
+        sigrelay::test::cap_pending_signals_for_a_flood();
+        const int sig = SIGRTMIN + 1;
+        signals relay({sig}, signals_options{backend::relay, 64});
+        signals fd({sig}, signals_options{backend::signalfd, 4096});
+        constexpr int kSends = 20000;
+        std::atomic<bool> done{false};
+        std::vector<signal_event> got_relay;
+        std::thread lagging([&] {
+          std::vector<signal_event> batch;
+          while (!done.load()) {
+            std::this_thread::sleep_for(1ms);  // lags behind the sender on purpose
+            relay.pending(batch);
+            got_relay.insert(got_relay.end(), batch.begin(), batch.end());
+          }
+          relay.pending(batch);
+          got_relay.insert(got_relay.end(), batch.begin(), batch.end());
+        });
+        const pid_t parent = getpid();
+        std::fflush(nullptr);
+        const pid_t sender = fork();
+        if (sender == 0) {
+          for (int i = 0; i < kSends; ++i) {
+            union sigval v {};
+            v.sival_int = i;
+            while (sigqueue(parent, sig, v) != 0) {
+              if (errno != EAGAIN) _exit(2);
+              sched_yield();
+            }
+          }
+          _exit(0);
+        }
+        std::vector<signal_event> got_fd;
+        const auto deadline = std::chrono::steady_clock::now() + 90s;
+        while (total(got_fd, sig) + fd.dropped() < kSends && std::chrono::steady_clock::now() < deadline) {
+          for (const signal_event& e : fd.wait_for(10ms)) got_fd.push_back(e);
+        }
+        EXPECT_TRUE(exited_with(wait_with_deadline(sender, 30), 0));
+        // The relay object's consumer catches up with what is left.
+        for (int i = 0; i < 2000 && total(got_relay, sig) + relay.dropped() < kSends; ++i) {
+          std::this_thread::sleep_for(5ms);
+          for (const signal_event& e : fd.pending()) got_fd.push_back(e);
+        }
+        done.store(true);
+        lagging.join();
+        EXPECT_EQ(0U, relay.dropped()) << "relay object: " << total(got_relay, sig) << " received";
+        EXPECT_EQ(0U, fd.dropped()) << "signalfd object: " << total(got_fd, sig) << " received";
+        EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got_relay, sig));
+        EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got_fd, sig));
+        // (No order across the two threads: each object's deliveries come through the handler on either
+        // thread and, for the signalfd object, from its reads too; signals.hpp, "two streams".)
+      },
+      180);
+}
+
+}  // namespace
