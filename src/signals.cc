@@ -1930,6 +1930,11 @@ bool adopt_in_child(void* context, pid_t self) noexcept {
   }
   s.standard_pending.store(0, std::memory_order_relaxed);
   s.dropped.store(0, std::memory_order_relaxed);
+  // A signalfd read of another object of the parent may have been under way (its thread is not
+  // here): its mark would make every realtime delivery hold for ever, its claim keep cells.
+  s.reading.store(0, std::memory_order_relaxed);
+  c.claimed.store(0, std::memory_order_relaxed);
+  c.room_word.store(0, std::memory_order_relaxed);
   if (s.cells != nullptr) {
     const std::size_t end = s.enqueue_pos.load(std::memory_order_relaxed);
     std::size_t pos = c.dequeue_pos.load(std::memory_order_relaxed);
