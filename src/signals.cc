@@ -151,7 +151,11 @@
 //     (the check after NOTIFIED is cleared).
 //   - Its cost: nothing for relay-backed objects beyond one atomic add per drain that took realtime
 //     records; for a signalfd-backed one with a ring, a compare-exchange and a subtraction per read,
-//     and a mutex only while two rings are listed. A read without a ring is unchanged.
+//     and a mutex only while two rings are listed. A drain without a ring takes none of it: its loop
+//     is read_batches<false>, and the sized one is out of line (read_sized()). Callgrind, SIGUSR1 per
+//     delivery (bench/deliveries.cc): signalfd-reuse 270 -> 266, signalfd-wait 294 -> 290 (with
+//     hand_out() and hands_out_directly() now inlined by force: the grown file had made GCC call
+//     them, +16), signals-reuse 401 -> 402, iterator 441 -> 442.
 //   - A peer that subscribes later, or a ring made in a fork child of a follow_fork object (not
 //     listed in the child), is minded from the next drain on, or not at all: then its ring can
 //     still overrun as before, counted by dropped().
@@ -216,6 +220,7 @@
 #include <ctime>
 #include <iterator>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -524,8 +529,8 @@ namespace {
 std::atomic<int> g_listed_rings{0};
 }  // namespace
 
-struct detail::signals_core : std::enable_shared_from_this<detail::signals_core> {
-  detail::sink sink;
+struct detail::signals_core {
+  detail::sink sink;  // first: &c.sink is &c, which the drain's code takes often
   std::unique_ptr<detail::ring_cell[]> cells;
   enum backend kind = backend::relay;
   int signal_fd = -1;
@@ -567,8 +572,9 @@ struct detail::signals_core : std::enable_shared_from_this<detail::signals_core>
     bool marked;        // its sink's `reading` raised for that read
   };
   std::vector<peer> peers;
-  std::size_t own_claim = 0;  // cells claimed in this ring for the read under way
-  pid_t listed_in = 0;        // the process whose ring directory lists this object (0: none)
+  std::size_t own_claim = 0;         // cells claimed in this ring for the read under way
+  pid_t listed_in = 0;               // the process whose ring directory lists this object (0: none)
+  std::weak_ptr<signals_core> self;  // (make_core()) for the ring directory
   // Orders subscription changes (ids, block_slot, signalfd_mask, the ring's allocation, the signalfd
   // reads of remove()) against each other and against drain(); never held while sleeping in wait().
   std::mutex mutex;
@@ -975,7 +981,7 @@ enum class read_mode {
 // backend" at the top): this process's sink, nothing recorded in it since the last drain and not
 // closed, and our record_fn the only thing a dispatch would run. A handler on another thread that
 // records after this look is handed out by the next drain, which its wake-up asks for.
-bool hands_out_directly(detail::signals_core& c, int signo, int code) noexcept {
+[[gnu::always_inline]] inline bool hands_out_directly(detail::signals_core& c, int signo, int code) noexcept {
   const sink& s = c.sink;
   return s.owner == detail::current_pid() &&
          (s.state.load(std::memory_order_seq_cst) & (sink::notified | sink::closed)) == 0 &&
@@ -1034,8 +1040,8 @@ void to_siginfo(const struct signalfd_siginfo& r, siginfo_t& info) noexcept {
 // the holders' table (the usual case) has none, and ring_hold_taken() would do nothing (a thread with
 // one goes through dispatch_records(), which runs its stash first). The event is the one our record
 // would have made, filled from the signalfd's record itself: no siginfo_t, no ucontext.
-bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
-              std::vector<signal_event>& events) noexcept {
+[[gnu::always_inline]] inline bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
+                                            std::vector<signal_event>& events) noexcept {
   const int signo = static_cast<int>(r.ssi_signo);
   if (__atomic_load_n(&detail::t_ring_entry, __ATOMIC_SEQ_CST) >= 0 ||
       !hands_out_directly(c, signo, r.ssi_code))
@@ -1050,73 +1056,91 @@ bool hand_out(detail::signals_core& c, const struct signalfd_siginfo& r,
   return true;
 }
 
-// Reads the siginfos pending for this thread or process from the signalfd and dispatches them
-// (dispatch_records()). `block`: the first read() is of the blocking twin (wait() sleeping there, see
-// the notes at the top); the reads after it, only if that one filled its batch, are of the non-blocking
-// fd. `direct`: where a lone siginfo may go (hand_out()), its capacity reserved by the caller; true if
-// it went there (nothing else was read).
-bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
-                   std::vector<signal_event>* direct = nullptr) {
-  if (c.signal_fd < 0) return false;
-  const bool in_drain = mode == read_mode::drain;
-  // sink::reading, from before a drain's non-blocking read claims room in the ring until the reads
-  // are over (what they took is recorded by then): every handler delivery of a realtime signal to
-  // this sink holds meanwhile. Without it, a realtime signal that reached the handler in that window
-  // (in this thread, where a signalfd-backed object beside another subscriber does not block the
-  // signal: the kernel runs the handler on the way back from any system call or preemption) was
-  // recorded at once and took cells that the read had counted as free; the siginfos read then found
-  // the ring full, in ordinary code where nothing can hold, and were dropped, and the later signal
-  // came before them in the ring (ContractSignalsFlood.ARelayAndASignalfdObject...: 2 or 4 of 800
-  // dropped in 3 or more of 1,500 runs under AddressSanitizer beside two busy loops; FaultRace.*, in
-  // tests/fault_test.cc, makes it happen every time). Now such a delivery holds, in the kernel (its
-  // siginfo re-queued to its thread, whose own queue a read takes first), until this drain has taken
-  // the ring and lifts it. Other threads' deliveries hold too; one that passed its hold check before
-  // the mark is what the reserve, then left out of the room (claim_room()), is for. The blocking read
-  // needs no mark: it is made only where no other thread exists and every subscribed signal is
-  // blocked in this one (sleeps_in_read()), so no handler can record meanwhile. A drain with no ring
-  // (standard signals only) marks nothing. The rings of other objects that the siginfos read also
-  // go to are claimed and marked per read (claim_batch(), "Reads beside other rings" at the top).
-  const bool sized = in_drain && c.sink.cells != nullptr;
-  const bool marked = sized && !block;
-  if (marked) {
-    look_again_if_woken(c);
-    find_peers(c);                                           // may throw, before anything is marked or read
-    c.sink.reading.fetch_add(1, std::memory_order_seq_cst);  // before any room is counted
-  }
+// read_signalfd()'s loop. `Sized`: a drain with a realtime ring, each read sized by the room it
+// claimed (claim_batch(), given back once what was read is recorded); else reads of a full batch, and
+// the loop stays as lean as before there was a ring to mind (issue 9, goal 3: the standard signals'
+// path).
+template <bool Sized>
+[[gnu::always_inline]] inline bool read_batches(detail::signals_core& c, bool in_drain, bool block,
+                                                std::vector<signal_event>* direct) {
   if (in_drain) detail::t_consumer_of = &c.sink;
   constexpr std::size_t kBatch = 16;
   struct signalfd_siginfo buffer[kBatch];
   bool handed = false;
   for (;;) {
-    const std::size_t want = sized ? claim_batch(c, kBatch) : kBatch;
-    if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
+    std::size_t want = kBatch;
+    if constexpr (Sized) {
+      want = claim_batch(c, kBatch);
+      if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
+    }
     const ssize_t n = detail::sys::read(block ? c.blocking_fd : c.signal_fd, buffer, want * sizeof buffer[0]);
     if (n < 0 && errno == EINTR) {
-      if (sized) give_back_all(c);
+      if constexpr (Sized) give_back_all(c);
       if (block) break;  // a handler ran while wait() slept: it looks again
       continue;
     }
     if (n <= 0) {
-      if (sized) give_back_all(c);
+      if constexpr (Sized) give_back_all(c);
       break;
     }
     block = false;
     const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
     if (direct != nullptr && records == 1 && hand_out(c, buffer[0], *direct)) {
-      if (sized) give_back_all(c);
+      if constexpr (Sized) give_back_all(c);
       handed = true;
       break;
     }
     dispatch_records(buffer, records);
-    if (sized) give_back_all(c);  // what was read is recorded: the rings' room counts it as used now
-    if (records < want) break;    // the queue is empty: spare the system call that says so
-  }
-  if (marked) {
-    c.sink.reading.fetch_sub(1, std::memory_order_seq_cst);
-    c.peers.clear();  // may destroy a peer's core: nothing of it is held any more
+    if constexpr (Sized) give_back_all(c);  // what was read is recorded: the rooms count it as used now
+    if (records < want) break;              // the queue is empty: spare the system call that says so
   }
   if (in_drain) detail::t_consumer_of = nullptr;
   return handed;
+}
+
+// A drain's read with a realtime ring: marks the sink `reading` and finds the rings of other objects
+// that the siginfos go to (see below), then reads sized batches. Out of line: the standard signals'
+// drain does not carry it.
+[[gnu::noinline]] bool read_sized(detail::signals_core& c, bool block, std::vector<signal_event>* direct) {
+  if (block) return read_batches<true>(c, true, block, direct);  // (no mark: see read_signalfd())
+  look_again_if_woken(c);
+  find_peers(c);                                           // may throw, before anything is marked or read
+  c.sink.reading.fetch_add(1, std::memory_order_seq_cst);  // before any room is counted
+  const bool handed = read_batches<true>(c, true, block, direct);
+  c.sink.reading.fetch_sub(1, std::memory_order_seq_cst);
+  c.peers.clear();  // may destroy a peer's core: nothing of it is held any more
+  return handed;
+}
+
+// Reads the siginfos pending for this thread or process from the signalfd and dispatches them
+// (dispatch_records()). `block`: the first read() is of the blocking twin (wait() sleeping there, see
+// the notes at the top); the reads after it, only if that one filled its batch, are of the non-blocking
+// fd. `direct`: where a lone siginfo may go (hand_out()), its capacity reserved by the caller; true if
+// it went there (nothing else was read).
+//
+// sink::reading, from before a drain's non-blocking read claims room in the ring until the reads are
+// over (what they took is recorded by then): every handler delivery of a realtime signal to this sink
+// holds meanwhile. Without it, a realtime signal that reached the handler in that window (in this
+// thread, where a signalfd-backed object beside another subscriber does not block the signal: the
+// kernel runs the handler on the way back from any system call or preemption) was recorded at once
+// and took cells that the read had counted as free; the siginfos read then found the ring full, in
+// ordinary code where nothing can hold, and were dropped, and the later signal came before them in
+// the ring (ContractSignalsFlood.ARelayAndASignalfdObject...: 2 or 4 of 800 dropped in 3 or more of
+// 1,500 runs under AddressSanitizer beside two busy loops; FaultRace.*, in tests/fault_test.cc, makes
+// it happen every time). Now such a delivery holds, in the kernel (its siginfo re-queued to its
+// thread, whose own queue a read takes first), until this drain has taken the ring and lifts it.
+// Other threads' deliveries hold too; one that passed its hold check before the mark is what the
+// reserve, then left out of the room (claim_room()), is for. The blocking read needs no mark: it is
+// made only where no other thread exists and every subscribed signal is blocked in this one
+// (sleeps_in_read()), so no handler can record meanwhile. A drain with no ring (standard signals
+// only) marks nothing. The rings of other objects that the siginfos read also go to are claimed and
+// marked per read (claim_batch(), "Reads beside other rings" at the top).
+bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
+                   std::vector<signal_event>* direct = nullptr) {
+  if (c.signal_fd < 0) return false;
+  const bool in_drain = mode == read_mode::drain;
+  if (in_drain && c.sink.cells != nullptr) return read_sized(c, block, direct);
+  return read_batches<false>(c, in_drain, block, direct);
 }
 #else
 bool read_signalfd(detail::signals_core&, read_mode, bool = false,
@@ -1212,6 +1236,7 @@ bool take_ring(detail::signals_core& c, std::vector<signal_event>& events) {
     c.dequeue_pos.store(++pos, std::memory_order_release);
     any = true;
   }
+  if (any) note_room(c);  // a signalfd read of another object may wait for this room
   return any;
 }
 
@@ -1433,11 +1458,6 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
   const std::uint32_t old =
       s.state.fetch_and(~(sink::notified | sink::fd_armed | sink::fd_stale), std::memory_order_seq_cst);
   if ((old & (sink::fd_armed | sink::fd_stale)) != 0 && (old & sink::closed) == 0) consume_eventfd(c);
-  // A wake-up for signals left out of the signalfd (see "Reads beside other rings" at the top) that
-  // came after this drain's read looked: the reads above may have taken it; keep it for the next.
-  if (c.kind == backend::signalfd && c.stalled.load(std::memory_order_relaxed) &&
-      c.unstall.load(std::memory_order_seq_cst)) [[unlikely]]
-    rearm(c);
 
   std::uint32_t bits = s.standard_pending.exchange(0, std::memory_order_seq_cst);
   try {
@@ -1455,10 +1475,8 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
     }
     // Realtime: the ring, then (if this thread held signals because it was full) what the lift lets
     // in, once: that is at most another ring's worth, the rest is held again.
-    bool took = false;
-    if (s.cells != nullptr) took = take_ring(c, events);  // (no ring: no realtime signal subscribed yet)
-    if (release_holds(c)) took = take_ring(c, events) || took;
-    if (took) note_room(c);  // a read of another object may wait for this room
+    if (s.cells != nullptr) take_ring(c, events);  // (no ring: no realtime signal subscribed yet)
+    if (release_holds(c)) take_ring(c, events);
   } catch (...) {
     if (bits != 0) s.standard_pending.fetch_or(bits, std::memory_order_seq_cst);
     rearm(c);
@@ -1469,8 +1487,14 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
   if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
-  if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0 && !c.foreign())
+  if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0 && !c.foreign()) {
     detail::write_flagged<detail::sys::write_wakeup>(s);
+  } else if (c.stalled.load(std::memory_order_relaxed) && c.unstall.load(std::memory_order_seq_cst)) {
+    // A wake-up for signals left out of the signalfd (see "Reads beside other rings" at the top)
+    // that came after this drain's read looked, and before the clear: the reads above may have
+    // taken its write. (A signalfd-backed object always wants its eventfd: it gets here.)
+    rearm(c);
+  }
 }
 
 #if SIGRELAY_LINUX
@@ -1508,8 +1532,8 @@ void leave_epoll_set(detail::signals_core& c) noexcept {
 // at the top): nothing but a signal the signalfd reports can end this wait. Makes the blocking twin
 // of the signalfd on first use.
 #if SIGRELAY_LINUX
-bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
-                    const std::atomic<bool>* stopped) noexcept {
+[[gnu::always_inline]] inline bool sleeps_in_read(detail::signals_core& c, long long timeout_ns,
+                                                  const std::atomic<bool>* stopped) noexcept {
   if (c.kind != backend::signalfd || detail::os::sanitizer_defers_signals) return false;
   if (timeout_ns >= 0 || stopped != nullptr) return false;
   if (other_threads_may_exist()) return false;  // first: no other thread changes `subscribed` now
@@ -1774,7 +1798,7 @@ void list_ring(detail::signals_core& c) {
       std::remove_if(d.cores.begin(), d.cores.end(),
                      [](const std::weak_ptr<detail::signals_core>& listed) { return listed.expired(); }),
       d.cores.end());
-  d.cores.push_back(c.weak_from_this());
+  d.cores.push_back(c.self);
   c.listed_in = detail::verified_pid();
   g_listed_rings.fetch_add(1, std::memory_order_seq_cst);
 }
@@ -1951,6 +1975,7 @@ bool adopt_in_child(void* context, pid_t self) noexcept {
 std::shared_ptr<detail::signals_core> make_core(const signals_options& options) {
   detail::lift_released_blocks(nullptr);
   auto c = std::make_shared<detail::signals_core>();
+  c->self = c;
   c->kind = options.backend;
   c->capacity = round_up_pow2(std::max<std::size_t>(options.realtime_capacity, 2));
   c->sink.rtmin = SIGRTMIN;
