@@ -222,6 +222,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -653,10 +654,10 @@ using detail::sink;
 
 // One T per process, made anew in each: whatever a thread of the parent held (or was changing) at a
 // fork is not this one's. The first thread of a process to need it claims it (the claim word set to
-// this pid) and constructs it over the parent's copy (which is left, never destroyed: a vector's
-// memory leaks, a mutex held by a thread that is not here stays out of the way); others wait for the
-// ready word to show this pid. Never destroyed. Keyed by pid: a child of _Fork() that skips
-// after_fork_in_child() is told by verified_pid() (the kernel-zeroed page, else getpid()).
+// this pid) and constructs it over the parent's copy, never destroyed (a mutex held by a thread that
+// is not here stays out of the way), after T::left_by_parent() took what must stay reachable from
+// it; others wait for the ready word to show this pid. Never destroyed. Keyed by pid: a child of _Fork() that
+// skips after_fork_in_child() is told by verified_pid() (the kernel-zeroed page, else getpid()).
 template <class T>
 T& this_process_instance() noexcept {
   static_assert(std::is_nothrow_default_constructible_v<T>);
@@ -667,6 +668,7 @@ T& this_process_instance() noexcept {
   if (ready.load(std::memory_order_acquire) != self) {
     pid_t seen = claimed.load(std::memory_order_relaxed);
     if (seen != self && claimed.compare_exchange_strong(seen, self, std::memory_order_acq_rel)) {
+      if (seen != 0) T::left_by_parent(*std::launder(reinterpret_cast<T*>(storage)));
       ::new (static_cast<void*>(storage)) T;
       ready.store(self, std::memory_order_release);
     } else {
@@ -680,14 +682,27 @@ T& this_process_instance() noexcept {
 // (see "Fork children" at the top).
 struct inherited_copies {
   std::mutex mutex;
+  static void left_by_parent(inherited_copies&) noexcept {}
 };
 std::mutex& inherited_copies_mutex() noexcept { return this_process_instance<inherited_copies>().mutex; }
 
 // The objects of this process that have a realtime ring (see "Reads beside other rings" at the top),
-// listed when their ring is made; an entry expires with its object and is dropped at the next listing.
+// listed when their ring is made, taken off when they unsubscribe everything (unlist_ring()).
 struct ring_directory {
   std::mutex mutex;
   std::vector<std::weak_ptr<detail::signals_core>> cores;
+
+  // In a fork child, the parent's list (which a thread of the parent may have been changing at the
+  // fork) is never read again, but its memory is kept reachable: a leak checker at the child's exit
+  // would count it lost. Moving a vector copies its pointers, whatever state it was left in.
+  struct kept {
+    std::vector<std::weak_ptr<detail::signals_core>> cores;
+    kept* older;
+  };
+  static inline kept* kept_from_parents = nullptr;
+  static void left_by_parent(ring_directory& old) noexcept {
+    if (auto* k = new (std::nothrow) kept{std::move(old.cores), kept_from_parents}) kept_from_parents = k;
+  }
 };
 ring_directory& rings() noexcept { return this_process_instance<ring_directory>(); }
 
@@ -1916,8 +1931,27 @@ void unsubscribe(detail::signals_core& c, int signo) {
   c.subscribed &= ~detail::signal_bit(signo);
 }
 
+// Takes `c` off the ring directory (unsubscribe_all(): the object is done), so that the memory of an
+// object gone does not wait for the next listing to be freed.
+void unlist_ring(detail::signals_core& c) {
+  if (c.foreign()) return;
+  const change_lock changing(c);  // against a handle's add() that lists it
+  if (c.listed_in != detail::verified_pid()) return;
+  ring_directory& d = rings();
+  const std::lock_guard lock(d.mutex);
+  d.cores.erase(std::remove_if(d.cores.begin(), d.cores.end(),
+                               [&c](const std::weak_ptr<detail::signals_core>& listed) {
+                                 return listed.expired() ||
+                                        (!listed.owner_before(c.self) && !c.self.owner_before(listed));
+                               }),
+                d.cores.end());
+  c.listed_in = 0;
+  g_listed_rings.fetch_sub(1, std::memory_order_seq_cst);
+}
+
 void unsubscribe_all(detail::signals_core& c) {
   for (int signo = 1; signo < NSIG; ++signo) unsubscribe(c, signo);
+  unlist_ring(c);
 }
 
 // Following fork (signals_options::follow_fork): the sink's `adopt`, called by the registry's fork

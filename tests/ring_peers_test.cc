@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -176,6 +177,52 @@ TEST(RingPeers, ARelayObjectWithALaggingConsumerLosesNothingToASignalfdObjectBes
         // thread and, for the signalfd object, from its reads too; signals.hpp, "two streams".)
       },
       180);
+}
+
+// A fork child makes its own list of rings (the parent's, which a thread of the parent may have been
+// changing, is never read there): objects made in the child mind each other as in any process, and
+// the child ends through exit() with nothing reported lost (under AddressSanitizer, whose leak check
+// runs at exit() and fails the exit status, the parent's list must stay reachable).
+TEST(RingPeers, AForkChildMindsItsOwnRingsAndExitsCleanly) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend");
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int sig = SIGRTMIN + 2;
+        signals parent_relay({sig}, signals_options{backend::relay, 8});
+        signals parent_fd({sig}, signals_options{backend::signalfd, 64});
+        std::fflush(nullptr);
+        const pid_t child = fork();
+        if (child == 0) {
+          alarm(20);
+          sigset_t only;
+          sigemptyset(&only);
+          sigaddset(&only, sig);
+          pthread_sigmask(SIG_BLOCK, &only, nullptr);
+          int failures = 0;
+          {
+            signals relay({sig}, signals_options{backend::relay, 8});
+            signals fd({sig}, signals_options{backend::signalfd, 64});
+            for (int i = 0; i < 20; ++i) {
+              union sigval v {};
+              v.sival_int = i;
+              if (sigqueue(getpid(), sig, v) != 0) ++failures;
+            }
+            const std::vector<signal_event> first = fd.pending();
+            if (first.empty() || first.size() > 8) ++failures;  // sized by the child's relay ring
+            std::uint64_t got_fd = total(first, sig);
+            std::uint64_t got_relay = 0;
+            for (int round = 0; round < 20 && got_fd < 20; ++round) {
+              got_relay += total(relay.pending(), sig);
+              got_fd += total(fd.pending(), sig);
+            }
+            got_relay += total(relay.pending(), sig);
+            if (got_fd != 20 || got_relay != 20 || relay.dropped() != 0 || fd.dropped() != 0) ++failures;
+          }
+          std::exit(failures == 0 ? 0 : 3);
+        }
+        EXPECT_TRUE(exited_with(wait_with_deadline(child, 30), 0));
+      },
+      60);
 }
 
 }  // namespace
