@@ -1804,15 +1804,11 @@ std::error_code update_signalfd(detail::signals_core&) {
 #endif
 
 // Lists `c` in the ring directory (see "Reads beside other rings" at the top), when its realtime
-// ring is made. Drops the entries of objects gone meanwhile. May throw (std::bad_alloc).
+// ring is made (unlist_ring() takes it off). May throw (std::bad_alloc).
 void list_ring(detail::signals_core& c) {
   if (c.listed_in == detail::verified_pid()) return;  // (listed before a failure to make the ring)
   ring_directory& d = rings();
   const std::lock_guard lock(d.mutex);
-  d.cores.erase(
-      std::remove_if(d.cores.begin(), d.cores.end(),
-                     [](const std::weak_ptr<detail::signals_core>& listed) { return listed.expired(); }),
-      d.cores.end());
   d.cores.push_back(c.self);
   c.listed_in = detail::verified_pid();
   g_listed_rings.fetch_add(1, std::memory_order_seq_cst);
@@ -1931,8 +1927,8 @@ void unsubscribe(detail::signals_core& c, int signo) {
   c.subscribed &= ~detail::signal_bit(signo);
 }
 
-// Takes `c` off the ring directory (unsubscribe_all(): the object is done), so that the memory of an
-// object gone does not wait for the next listing to be freed.
+// Takes `c` off the ring directory (unsubscribe_all(): the object is done; every object ends there,
+// so no entry outlives its object for long), with any entry that expired anyway.
 void unlist_ring(detail::signals_core& c) {
   if (c.foreign()) return;
   const change_lock changing(c);  // against a handle's add() that lists it

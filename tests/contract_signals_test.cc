@@ -358,20 +358,7 @@ void two_backends_flood(bool signalfd_first) {
     a = std::make_unique<signals>(std::initializer_list<int>{sig}, signals_options{backend::signalfd, 4});
   }
   constexpr int kSends = 800;
-  const pid_t parent = getpid();
-  std::fflush(nullptr);
-  const pid_t sender = fork();
-  if (sender == 0) {
-    for (int i = 0; i < kSends; ++i) {
-      union sigval v {};
-      v.sival_int = i;
-      while (sigqueue(parent, sig, v) != 0) {
-        if (errno != EAGAIN) _exit(2);
-        sched_yield();
-      }
-    }
-    _exit(0);
-  }
+  const pid_t sender = sigrelay::test::fork_queue_sender(getpid(), sig, kSends);
   std::vector<signal_event> got_a;
   std::vector<signal_event> got_b;
   const auto deadline = std::chrono::steady_clock::now() + 60s;

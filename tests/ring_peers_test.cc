@@ -29,6 +29,7 @@
 #include "support/events.hpp"
 #include "support/flood_limit.hpp"
 #include "support/platform.hpp"
+#include "support/senders.hpp"
 
 namespace {
 
@@ -142,20 +143,7 @@ TEST(RingPeers, ARelayObjectWithALaggingConsumerLosesNothingToASignalfdObjectBes
           relay.pending(batch);
           got_relay.insert(got_relay.end(), batch.begin(), batch.end());
         });
-        const pid_t parent = getpid();
-        std::fflush(nullptr);
-        const pid_t sender = fork();
-        if (sender == 0) {
-          for (int i = 0; i < kSends; ++i) {
-            union sigval v {};
-            v.sival_int = i;
-            while (sigqueue(parent, sig, v) != 0) {
-              if (errno != EAGAIN) _exit(2);
-              sched_yield();
-            }
-          }
-          _exit(0);
-        }
+        const pid_t sender = sigrelay::test::fork_queue_sender(getpid(), sig, kSends);
         std::vector<signal_event> got_fd;
         const auto deadline = std::chrono::steady_clock::now() + 90s;
         while (total(got_fd, sig) + fd.dropped() < kSends && std::chrono::steady_clock::now() < deadline) {

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <string>
 
 namespace sigrelay::test {
@@ -54,6 +57,25 @@ inline int send_signal(sender how, pid_t pid, int signo) {
     }
   }
   return -1;
+}
+
+// Forks a sender process that sigqueue()s `signo` to `pid` `count` times, with the values 0, 1, ...
+// in order, retrying each on EAGAIN (the receiver's queue is full: a flood that the receiver must
+// keep). The sender ends with _exit(0), or _exit(2) at any other error. Returns its pid (-1 if fork()
+// failed); the caller waits for it.
+inline pid_t fork_queue_sender(pid_t pid, int signo, int count) {
+  std::fflush(nullptr);
+  const pid_t sender = ::fork();
+  if (sender != 0) return sender;
+  for (int i = 0; i < count; ++i) {
+    union sigval value {};
+    value.sival_int = i;
+    while (::sigqueue(pid, signo, value) != 0) {
+      if (errno != EAGAIN) ::_exit(2);
+      ::sched_yield();
+    }
+  }
+  ::_exit(0);
 }
 
 }  // namespace sigrelay::test
