@@ -8,6 +8,9 @@
 // ordinary code, where nothing can hold: before this, a relay-backed object beside it whose consumer
 // lagged found its ring full and counted the rest in dropped() (a soak's relay object handed out 51%
 // of a sustained flood).
+// Also: another object ending its subscription on a thread that holds for a full ring beside it
+// leaves what the hold keeps queued for the trampoline, which holds it again for that ring (before,
+// it was dispatched in ordinary code and dropped there: most of the soak's remaining 3.3%).
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -211,6 +214,62 @@ TEST(RingPeers, AForkChildMindsItsOwnRingsAndExitsCleanly) {
         EXPECT_TRUE(exited_with(wait_with_deadline(child, 30), 0));
       },
       60);
+}
+
+// signals.hpp, Realtime floods: "Ending a realtime subscription (remove(), close(), destruction) on a
+// thread that holds: ... taking stops while another object's ring of the signal would hold"; "dropped()
+// counts a delivery that found the ring full only where a hold is impossible". The only thread sends
+// itself 40 values: a relay object with a ring of 8, never drained yet, fills and holds the rest in
+// the kernel; another object of the signal (ring 64) is then removed on that thread. The full ring
+// drops nothing (before: the removal took the 32 held values and dropped them there), its drains get
+// 0..39 in order, and the removed object keeps what it recorded before, in order, with no loss
+// counted. Holds need a real interrupted context (not ThreadSanitizer) and Linux.
+TEST(RingPeers, RemovingASignalOnAThreadThatHoldsForAnotherRingDropsNothingThere) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("holds");
+  if (SIGRELAY_TEST_UNDER_TSAN) GTEST_SKIP() << "ThreadSanitizer runs handlers on a copy of the context";
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int sig = SIGRTMIN + 3;
+        ASSERT_NE(SIG_ERR, std::signal(sig, SIG_IGN));  // nothing fatal once every object is gone
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only, nullptr));
+        signals full({sig}, signals_options{backend::relay, 8});
+        signals leaving({sig}, signals_options{backend::relay, 64});
+        constexpr int kSends = 40;
+        for (int i = 0; i < kSends; ++i) {
+          union sigval v {};
+          v.sival_int = i;
+          ASSERT_EQ(0, sigqueue(getpid(), sig, v)) << i;
+        }
+        sigset_t now;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        ASSERT_EQ(1, sigismember(&now, sig)) << "the full ring was expected to hold the rest";
+        leaving.remove(sig);
+        EXPECT_EQ(0U, full.dropped()) << "the removal dropped held values in the full ring";
+
+        std::vector<signal_event> got;
+        for (int round = 0; round < 100 && total(got, sig) < kSends; ++round) {
+          const std::vector<signal_event> batch = full.pending();
+          got.insert(got.end(), batch.begin(), batch.end());
+        }
+        EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got, sig));
+        EXPECT_TRUE(values_in_order(got, sig, 0)) << "the full ring's object";
+        EXPECT_EQ(0U, full.dropped());
+
+        const std::vector<signal_event> before = leaving.pending();
+        EXPECT_GE(before.size(), 8U) << "recorded before the removal";
+        EXPECT_TRUE(values_in_order(before, sig, 0)) << "the removed object";
+        EXPECT_EQ(0U, leaving.dropped());
+
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(0, sigismember(&now, sig)) << "a hold was left behind";
+        sigset_t pending;
+        sigpending(&pending);
+        EXPECT_EQ(0, sigismember(&pending, sig)) << "a value was left in the kernel";
+      },
+      30);
 }
 
 }  // namespace

@@ -147,11 +147,16 @@
 //   - Ending a realtime subscription (remove(), close(), destruction) on a thread that holds: the
 //     deliveries its holds keep pending are taken synchronously, still blocked, at most the ring's
 //     capacity + 64 of them (recorded, or counted in dropped() once the ring is full); the hold is
-//     lifted only after the action is gone. Other threads that hold for the object are poked, as by
-//     a drain, and the teardown waits (up to a second for each) until that thread's mask no longer
-//     blocks the signal; a delivery that was about to hold as the teardown began does not hold.
-//     What a flood still queues after that meets the following disposition (an earlier SIG_IGN
-//     discards it; SIG_DFL of a realtime signal ends the process).
+//     lifted only after the action is gone. The taking stops while another object's ring of the
+//     signal would hold (nearly full, or its consumer recording a signalfd read): what is left stays
+//     queued and reaches the actions left after the lift, where that ring holds it again, so that
+//     ring drops none of it. The object being removed does not see those (not delivered yet, they
+//     come after its subscription ends), and does not count them in dropped(). Other threads that
+//     hold for the object are poked, as by a drain, and the teardown waits (up to a second for
+//     each) until that thread's mask no longer blocks the signal; a delivery that was about to hold
+//     as the teardown began does not hold. What a flood still queues after that meets the
+//     following disposition (an earlier SIG_IGN discards it; SIG_DFL of a realtime signal ends the
+//     process).
 //
 // Exit: static objects, exit() from any thread, signals during static destruction
 //   An object with static storage duration (or one a static destructor destroys) is torn down by

@@ -221,6 +221,16 @@ inline constexpr bool kHoldBeforeActions = true;
 // fewer than its reserve of free cells for realtime `signo` (see the notes), or null.
 sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcept;
 
+// Async-signal-safe; called from ordinary code (defined in trampoline.cc). Whether a delivery of
+// realtime `signo` that the trampoline ran now would be held before any action: some `signals` sink
+// of the signal that may hold (not unsubscribing: no `no_holds`) has fewer than its reserve of free
+// cells, or its consumer is recording a signalfd read. Always false where no hold can stick (under
+// ThreadSanitizer, see the notes; the posix platform layer). Reads the snapshot inside a read-side
+// section, as runs_only() does. Ending a subscription on a thread that holds stops taking its held
+// deliveries on true (src/signals.cc, take_own_holds()): dispatched in ordinary code, where nothing
+// can hold, they would be dropped in that ring.
+bool delivery_would_hold(int signo) noexcept;
+
 // Signal context (defined in sink.cc), after hold_whole_delivery() held a delivery of `signo` for
 // `s`: cancels the hold if `s` began unsubscribing meanwhile (cancel_hold(), with the uc_sigmask of
 // `ucontext`; see the notes, "Unsubscribing"), and wakes the consumer of `s` as a recorded delivery

@@ -392,6 +392,19 @@ bool runs_only(int signo, int code, action_fn fn, const void* context) noexcept 
   return only;
 }
 
+// Async-signal-safe; called from ordinary code (take_own_holds(), src/signals.cc). A read-side
+// section as in runs_only(): the snapshot and the sinks it names stay while it is looked at.
+bool delivery_would_hold(int signo) noexcept {
+  if (!SIGRELAY_LINUX || os::sanitizer_defers_signals || !kHoldBeforeActions) return false;
+  if (signo < ring_hold_first || signo >= NSIG) return false;
+  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
+  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
+  const snapshot* const snap = load_snapshot(signo);
+  const bool holds = snap != nullptr && ring_wants_hold(snap->entries, snap->size, signo) != nullptr;
+  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+  return holds;
+}
+
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
 // needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
 // the kernel restores on return. A poke exists only for that and runs nothing else; one that the
