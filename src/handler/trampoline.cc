@@ -376,33 +376,41 @@ void dispatch(int signo, siginfo_t* info, void* ucontext) noexcept {
   t_hold_allowed = outer_allowed;
 }
 
-// Async-signal-safe; called from ordinary code (wait() on the signalfd backend). Enters and leaves a
-// read-side section as dispatch() does, so the snapshot it looks at cannot be freed under it.
-// The section is not listed in t_held: nothing inside it can leave by siglongjmp (it runs no action
-// and no handler), and a delivery nested in it enters and leaves its own.
-bool runs_only(int signo, int code, action_fn fn, const void* context) noexcept {
-  if (g_handler.hook.load(std::memory_order_relaxed) != nullptr) return false;
+namespace {
+
+// Async-signal-safe; for ordinary code that only looks at a snapshot (runs_only(),
+// delivery_would_hold()). Calls `look` with the published snapshot of `signo` (null if none) inside a
+// read-side section entered and left as dispatch() does, so the snapshot and the sinks it names cannot
+// be freed under it. The section is not listed in t_held: nothing inside it can leave by siglongjmp
+// (it runs no action and no handler), and a delivery nested in it enters and leaves its own.
+template <typename Look>
+[[gnu::always_inline]] inline bool look_at_snapshot(int signo, Look look) noexcept {
   const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
   g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  const snapshot* const snap = load_snapshot(signo);
-  const bool only = snap != nullptr && snap->size == 1 && snap->entries[0].fn == fn &&
-                    snap->entries[0].context == context && !snap->chained_by_action &&
-                    !callable(snap->previous, signo, code);
+  const bool answer = look(load_snapshot(signo));
   g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
-  return only;
+  return answer;
 }
 
-// Async-signal-safe; called from ordinary code (take_own_holds(), src/signals.cc). A read-side
-// section as in runs_only(): the snapshot and the sinks it names stay while it is looked at.
+}  // namespace
+
+// Async-signal-safe; called from ordinary code (wait() on the signalfd backend).
+bool runs_only(int signo, int code, action_fn fn, const void* context) noexcept {
+  if (g_handler.hook.load(std::memory_order_relaxed) != nullptr) return false;
+  return look_at_snapshot(signo, [&](const snapshot* snap) {
+    return snap != nullptr && snap->size == 1 && snap->entries[0].fn == fn &&
+           snap->entries[0].context == context && !snap->chained_by_action &&
+           !callable(snap->previous, signo, code);
+  });
+}
+
+// Async-signal-safe; called from ordinary code (take_own_holds(), src/signals.cc).
 bool delivery_would_hold(int signo) noexcept {
   if (!SIGRELAY_LINUX || os::sanitizer_defers_signals || !kHoldBeforeActions) return false;
   if (signo < ring_hold_first || signo >= NSIG) return false;
-  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
-  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  const snapshot* const snap = load_snapshot(signo);
-  const bool holds = snap != nullptr && ring_wants_hold(snap->entries, snap->size, signo) != nullptr;
-  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
-  return holds;
+  return look_at_snapshot(signo, [signo](const snapshot* snap) {
+    return snap != nullptr && ring_wants_hold(snap->entries, snap->size, signo) != nullptr;
+  });
 }
 
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
