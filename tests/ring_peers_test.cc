@@ -79,11 +79,7 @@ TEST(RingPeers, ASignalfdReadTakesNoMoreThanTheOtherRingHoldsAndWaitsForItsDrain
         signals relay({sig}, signals_options{backend::relay, 8});
         signals fd({sig}, signals_options{backend::signalfd, 64});
         constexpr int kSends = 40;
-        for (int i = 0; i < kSends; ++i) {
-          union sigval v {};
-          v.sival_int = i;
-          ASSERT_EQ(0, sigqueue(getpid(), sig, v)) << i;
-        }
+        ASSERT_EQ(kSends, sigrelay::test::queue_values(getpid(), sig, kSends)) << "values accepted";
         std::vector<signal_event> got_fd;
         std::vector<signal_event> got_relay;
         int rounds = 0;
@@ -193,11 +189,7 @@ TEST(RingPeers, AForkChildMindsItsOwnRingsAndExitsCleanly) {
           {
             signals relay({sig}, signals_options{backend::relay, 8});
             signals fd({sig}, signals_options{backend::signalfd, 64});
-            for (int i = 0; i < 20; ++i) {
-              union sigval v {};
-              v.sival_int = i;
-              if (sigqueue(getpid(), sig, v) != 0) ++failures;
-            }
+            if (sigrelay::test::queue_values(getpid(), sig, 20) != 20) ++failures;
             const std::vector<signal_event> first = fd.pending();
             if (first.empty() || first.size() > 8) ++failures;  // sized by the child's relay ring
             std::uint64_t got_fd = total(first, sig);
@@ -238,11 +230,7 @@ TEST(RingPeers, RemovingASignalOnAThreadThatHoldsForAnotherRingDropsNothingThere
         signals full({sig}, signals_options{backend::relay, 8});
         signals leaving({sig}, signals_options{backend::relay, 64});
         constexpr int kSends = 40;
-        for (int i = 0; i < kSends; ++i) {
-          union sigval v {};
-          v.sival_int = i;
-          ASSERT_EQ(0, sigqueue(getpid(), sig, v)) << i;
-        }
+        ASSERT_EQ(kSends, sigrelay::test::queue_values(getpid(), sig, kSends)) << "values accepted";
         sigset_t now;
         ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
         ASSERT_EQ(1, sigismember(&now, sig)) << "the full ring was expected to hold the rest";

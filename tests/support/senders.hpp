@@ -59,6 +59,17 @@ inline int send_signal(sender how, pid_t pid, int signo) {
   return -1;
 }
 
+// sigqueue()s `signo` to `pid` `count` times, with the values 0, 1, ... in order, and stops at the
+// first refusal (no retry). Returns how many were accepted: `count` unless one was refused.
+inline int queue_values(pid_t pid, int signo, int count) {
+  for (int i = 0; i < count; ++i) {
+    union sigval value {};
+    value.sival_int = i;
+    if (::sigqueue(pid, signo, value) != 0) return i;
+  }
+  return count;
+}
+
 // Forks a sender process that sigqueue()s `signo` to `pid` `count` times, with the values 0, 1, ...
 // in order, retrying each on EAGAIN (the receiver's queue is full: a flood that the receiver must
 // keep). The sender ends with _exit(0), or _exit(2) at any other error. Returns its pid (-1 if fork()
