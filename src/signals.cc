@@ -1869,17 +1869,38 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
 
 #if SIGRELAY_LINUX
 // Reads what is pending of `signo` alone from the signalfd (remove()): those siginfos were delivered
-// while we were subscribed. Everything is read (a realtime ring too small counts the rest as dropped):
-// left in the kernel, they would reach the handler once unblocked, and the default action if ours was
-// the last action. Other signals stay queued for the next drain. Leaves the signalfd's mask at `signo`
-// alone: the caller sets the mask it wants next.
+// while we were subscribed. Everything is read (our realtime ring too small counts the rest as
+// dropped): left in the kernel, they would reach the handler once unblocked, and the default action
+// if ours was the last action. Except while another object's ring of a realtime `signo` would hold
+// (reads_without_drop(), hold.hpp): the rest stays queued, for the actions left after the removal,
+// which that ring's hold keeps in the kernel until its consumer has room. (Read and dispatched here,
+// in ordinary code where nothing can hold, it was dropped in that ring: the soak's churn removed
+// signals from short-lived signalfd-backed objects beside C0's relay ring.) Reads are one siginfo at a
+// time while such a ring exists, so that none takes the cell that fills it. Other signals stay queued
+// for the next drain. Leaves the signalfd's mask at `signo` alone: the caller sets the mask it wants
+// next.
 void read_pending_of(detail::signals_core& c, int signo) {
   sigset_t only;
   sigemptyset(&only);
   sigaddset(&only, signo);
   (void)detail::sys::signalfd(c.signal_fd, &only,
                               SFD_NONBLOCK | SFD_CLOEXEC);  // failing, it reads all: harmless
-  read_signalfd(c, read_mode::everything);
+  if (signo < c.sink.rtmin) {
+    read_signalfd(c, read_mode::everything);
+    return;
+  }
+  constexpr std::size_t kBatch = 16;
+  struct signalfd_siginfo buffer[kBatch];
+  for (;;) {
+    const std::size_t want = detail::reads_without_drop(signo, &c.sink, kBatch);
+    if (want == 0) break;  // another ring is (nearly) full: the rest stays queued for its hold
+    const ssize_t n = detail::sys::read(c.signal_fd, buffer, want * sizeof buffer[0]);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
+    dispatch_records(buffer, records);
+    if (records < want) break;  // the queue is empty: spare the system call that says so
+  }
 }
 #else
 void read_pending_of(detail::signals_core&, int) {}  // unreachable: no signalfd backend here

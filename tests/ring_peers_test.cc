@@ -260,4 +260,57 @@ TEST(RingPeers, RemovingASignalOnAThreadThatHoldsForAnotherRingDropsNothingThere
       30);
 }
 
+// signals.hpp, signals::remove(): a signalfd-backed object's remove() of a realtime signal "stops
+// while another object's ring of it would hold: the rest stays queued for the actions left". The only
+// thread blocks the signal itself, so 40 queued values stay in the kernel; a relay object with a ring
+// of 8 is made first, then a signalfd object (ring 64) that is removed before either drains. The
+// removal reads what the full ring has room for (8), then leaves the rest queued: once the thread
+// unblocks the signal, the trampoline holds it for the full ring, whose drains get 0..39 in order and
+// drop nothing (before: the removal read all 40 and the full ring dropped 32). The removed object
+// keeps what it read, in order, with no loss counted.
+TEST(RingPeers, ASignalfdObjectsRemovalLeavesQueuedWhatAnotherFullRingWouldDrop) {
+  SIGRELAY_SKIP_UNLESS_LINUX_PLATFORM("the signalfd backend and holds");
+  if (SIGRELAY_TEST_UNDER_TSAN) GTEST_SKIP() << "ThreadSanitizer runs handlers on a copy of the context";
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int sig = SIGRTMIN + 2;
+        ASSERT_NE(SIG_ERR, std::signal(sig, SIG_IGN));  // nothing fatal once every object is gone
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only, nullptr));
+        signals full({sig}, signals_options{backend::relay, 8});
+        signals leaving({sig}, signals_options{backend::signalfd, 64});
+        constexpr int kSends = 40;
+        ASSERT_EQ(kSends, sigrelay::test::queue_values(getpid(), sig, kSends)) << "values accepted";
+        leaving.remove(sig);
+        EXPECT_EQ(0U, full.dropped()) << "the removal dropped queued values in the full ring";
+        sigset_t pending;
+        ASSERT_EQ(0, sigpending(&pending));
+        EXPECT_EQ(1, sigismember(&pending, sig)) << "the removal read what the full ring had no room for";
+
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only, nullptr));  // the trampoline holds the rest
+        std::vector<signal_event> got;
+        for (int round = 0; round < 100 && total(got, sig) < kSends; ++round) {
+          const std::vector<signal_event> batch = full.pending();
+          got.insert(got.end(), batch.begin(), batch.end());
+        }
+        EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got, sig));
+        EXPECT_TRUE(values_in_order(got, sig, 0)) << "the full ring's object";
+        EXPECT_EQ(0U, full.dropped());
+
+        const std::vector<signal_event> read = leaving.pending();
+        EXPECT_EQ(8U, read.size()) << "read by the removal: what the full ring had room for";
+        EXPECT_TRUE(values_in_order(read, sig, 0)) << "the removed object";
+        EXPECT_EQ(0U, leaving.dropped());
+
+        sigset_t now;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(0, sigismember(&now, sig)) << "a hold was left behind";
+        ASSERT_EQ(0, sigpending(&pending));
+        EXPECT_EQ(0, sigismember(&pending, sig)) << "a value was left in the kernel";
+      },
+      30);
+}
+
 }  // namespace

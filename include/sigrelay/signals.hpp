@@ -61,10 +61,10 @@
 //       read until what it read is recorded, a realtime signal of the object that reaches the
 //       handler (in any thread) holds, so it is recorded after them. Realtime signals that reach
 //       the object through the handler (another thread that does not block them) can still find
-//       the ring full; remove() reads everything of the removed signal. Those and the ones read
-//       from the signalfd are two streams: each keeps its order, but their interleaving in the
-//       ring follows when each was taken, not when each was sent. Block the signals in every thread
-//       (create threads after the object) for one order.
+//       the ring full; remove() reads what is queued of the removed signal (see remove()). Those
+//       and the ones read from the signalfd are two streams: each keeps its order, but their
+//       interleaving in the ring follows when each was taken, not when each was sent. Block the
+//       signals in every thread (create threads after the object) for one order.
 //     - Chained handlers: a handler installed before sigrelay (see registry.hpp, Chaining) is called
 //       for each siginfo read from the signalfd, in the reading thread (inside pending(), wait*(),
 //       the iterator or remove()). A SA_SIGINFO one gets a real ucontext_t (never null), captured
@@ -104,8 +104,8 @@
 //     ring full only where a hold is impossible: more than 256 threads hold at once, more deliveries than the
 //     reserve raced past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime
-//     signal (remove(), destruction; a signalfd-backed object then reads everything of it, into its
-//     ring and the others'), the
+//     signal (remove(), destruction; a signalfd-backed object then reads what is queued of it into
+//     its own ring, and leaves queued what another object's nearly full ring would have to drop), the
 //     program runs under ThreadSanitizer (which runs handlers on a copy of the interrupted context:
 //     a block there would not stick), or the library uses the posix platform layer (holds need
 //     Linux's rt_tgsigqueueinfo(): there every delivery that finds the ring full is counted by
@@ -477,7 +477,11 @@ class SIGRELAY_EXPORT signals {
   // an absent one do nothing. Deliveries already recorded for a removed signal are still handed out.
   // signalfd backend: remove() first reads what the kernel still queues of that signal (counting a
   // realtime ring's overflow in dropped()) and wakes native_handle()/wait() for it as a handler
-  // would; other signals' deliveries stay where they are and still wake the consumer.
+  // would; other signals' deliveries stay where they are and still wake the consumer. Of a realtime
+  // signal that another object's ring also takes, it reads one siginfo at a time and stops while
+  // that ring would hold (nearly full, see "Realtime floods"): the rest stays queued and reaches the
+  // actions left once the removal is over, where that ring holds it until its consumer has room;
+  // this object does not see it and does not count it in dropped().
   // signalfd backend: add() blocks in the calling thread (when it blocks, see Backends); remove() (and
   // the destructor) lift the block in the thread that set it (see "Masks" above).
   // Errors: add() on a closed (or moved-from) object throws std::system_error

@@ -231,6 +231,17 @@ sink* ring_wants_hold(const entry* entries, std::size_t size, int signo) noexcep
 // can hold, they would be dropped in that ring.
 bool delivery_would_hold(int signo) noexcept;
 
+// Async-signal-safe; called from ordinary code (defined in trampoline.cc). How many siginfos of
+// realtime `signo` a read in ordinary code may take now and dispatch without a drop in the ring of a
+// `signals` sink other than `except`: 0 while one of those rings would hold (as delivery_would_hold()
+// sees it), 1 while such rings exist (the next delivery may fill one), else `most` (no other ring, or
+// no hold can stick here, so none would be kept queued anyway). A signalfd-backed object's remove()
+// reads what is queued of the removed signal in reads of that size: dispatched in ordinary code,
+// where nothing can hold, a siginfo meeting another object's full ring would be dropped there; left
+// queued, it reaches the actions left once the removal is over, through the trampoline, which holds
+// it for that ring.
+std::size_t reads_without_drop(int signo, const sink* except, std::size_t most) noexcept;
+
 // Signal context (defined in sink.cc), after hold_whole_delivery() held a delivery of `signo` for
 // `s`: cancels the hold if `s` began unsubscribing meanwhile (cancel_hold(), with the uc_sigmask of
 // `ucontext`; see the notes, "Unsubscribing"), and wakes the consumer of `s` as a recorded delivery

@@ -413,6 +413,26 @@ bool delivery_would_hold(int signo) noexcept {
   });
 }
 
+// Async-signal-safe; called from ordinary code (remove() on the signalfd backend, src/signals.cc).
+std::size_t reads_without_drop(int signo, const sink* except, std::size_t most) noexcept {
+  if (!SIGRELAY_LINUX || os::sanitizer_defers_signals || !kHoldBeforeActions) return most;
+  if (signo < ring_hold_first || signo >= NSIG) return most;
+  std::size_t answer = most;
+  look_at_snapshot(signo, [&](const snapshot* snap) {
+    for (std::size_t i = 0; snap != nullptr && i < snap->size; ++i) {
+      const entry& e = snap->entries[i];
+      if (e.fn != record_fn || e.context == except) continue;
+      if (ring_wants_hold(&e, 1, signo) != nullptr) {
+        answer = 0;
+        return true;
+      }
+      answer = 1;  // another ring: the next delivery may be the one that fills it
+    }
+    return false;
+  });
+  return answer;
+}
+
 // Signal context: the installed sa_sigaction. First lifts this thread's blocks that sigrelay no longer
 // needs (torn down on another thread; see masks.hpp): through the interrupted context's mask, which
 // the kernel restores on return. A poke exists only for that and runs nothing else; one that the
