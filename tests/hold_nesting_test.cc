@@ -19,9 +19,11 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -29,6 +31,7 @@
 #include <cstring>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "sigrelay/registry.hpp"
 #include "sigrelay/signals.hpp"
@@ -156,6 +159,88 @@ TEST_P(HoldNesting, APokeWhileTheHolderRunsAnotherHandlerLiftsTheHold) {
         sigrelay::remove_action(usr1);
       },
       90);
+}
+
+// A hold taken inside another handler outlives that handler's return. signals.hpp, "Realtime floods":
+// the stash of a refused re-queue "runs before anything else of the signal reaches that thread: still
+// held, never dropped for that". The nested run blocks the signal in its own context; the enclosing
+// run's return used to restore the mask its delivery had saved, without the block, so the next
+// delivery of the signal ran the stash at once, into the ring that was still full: dropped (every
+// remaining drop of the soak's C0 and dispatcher, 2026-12-06). Deterministic, on the only thread: a
+// ring of 8 is full; a SIGUSR1 action queues value 8 with the signal blocked, lowers
+// RLIMIT_SIGPENDING to 0 so that the hold's re-queue is refused (a stash), and unblocks it, so that
+// the delivery holds nested inside the action. After the SIGUSR1 handler returns the signal must
+// still be blocked here, value 9 must stay queued, and the drains must get 0..9 in order.
+std::atomic<int> g_nested_queue_errno{-1};
+std::atomic<int> g_nested_limit_errno{-1};
+int g_nested_signal = 0;
+
+// Signal context (the test's own action: system calls only).
+void queue_and_hold_nested(void*, const siginfo_t&) noexcept {
+  const int sig = g_nested_signal;
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  pthread_sigmask(SIG_BLOCK, &only, nullptr);
+  union sigval value {};
+  value.sival_int = 8;
+  g_nested_queue_errno = sigqueue(getpid(), sig, value) == 0 ? 0 : errno;
+  struct rlimit saved {};
+  getrlimit(RLIMIT_SIGPENDING, &saved);
+  struct rlimit none = saved;
+  none.rlim_cur = 0;
+  g_nested_limit_errno = setrlimit(RLIMIT_SIGPENDING, &none) == 0 ? 0 : errno;
+  pthread_sigmask(SIG_UNBLOCK, &only, nullptr);  // value 8 is delivered here, nested, and held
+  setrlimit(RLIMIT_SIGPENDING, &saved);
+}
+
+TEST(HoldNestingStash, AHoldTakenInsideAnotherHandlerStaysBlockedAfterItsReturn) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int rt = SIGRTMIN + 2;
+        g_nested_signal = rt;
+        ASSERT_NE(SIG_ERR, std::signal(rt, SIG_IGN));  // nothing fatal once every object is gone
+        sigset_t ours;
+        sigemptyset(&ours);
+        sigaddset(&ours, rt);
+        sigaddset(&ours, SIGUSR1);
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &ours, nullptr));
+        sigrelay::signals full({rt}, sigrelay::signals_options{backend::relay, 8});
+        for (int i = 0; i < 8; ++i) {
+          union sigval v {};
+          v.sival_int = i;
+          ASSERT_EQ(0, sigqueue(getpid(), rt, v));
+        }
+        const sigrelay::action_id usr1 = sigrelay::add_action(SIGUSR1, {queue_and_hold_nested, nullptr});
+        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR1));
+        ASSERT_EQ(0, g_nested_queue_errno.load()) << "the action's sigqueue()";
+        ASSERT_EQ(0, g_nested_limit_errno.load()) << "the action's setrlimit()";
+        sigset_t now;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(1, sigismember(&now, rt)) << "the nested hold's block was undone by the SIGUSR1 return";
+        union sigval nine {};
+        nine.sival_int = 9;
+        ASSERT_EQ(0, sigqueue(getpid(), rt, nine));
+        EXPECT_EQ(0U, full.dropped()) << "the stash ran into the full ring";
+
+        std::vector<sigrelay::signal_event> got;
+        for (int round = 0; round < 100 && got.size() < 10; ++round) {
+          const std::vector<sigrelay::signal_event> batch = full.pending();
+          got.insert(got.end(), batch.begin(), batch.end());
+        }
+        ASSERT_EQ(10U, got.size()) << "dropped: " << full.dropped();
+        for (std::size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(static_cast<int>(i), got[i].last.value.sival_int) << "event " << i;
+        EXPECT_EQ(0U, full.dropped());
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(0, sigismember(&now, rt)) << "a hold was left behind";
+        sigset_t pending;
+        ASSERT_EQ(0, sigpending(&pending));
+        EXPECT_EQ(0, sigismember(&pending, rt)) << "a value was left in the kernel";
+        sigrelay::remove_action(usr1);
+      },
+      30);
 }
 
 INSTANTIATE_TEST_SUITE_P(Inner, HoldNesting, testing::Values(inner::action, inner::chained_handler),

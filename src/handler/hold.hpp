@@ -78,8 +78,11 @@
 //   trampoline is installed with sa_mask {SIGURG, SIGWINCH}, the pokes (src/registry.cc), and a
 //   chained handler runs with them blocked too: a poke runs only once every run of the trampoline
 //   on that thread has returned, on the outermost context. The pokers wait (up to a second) while the
-//   thread blocks both. A hold applied in a nested run is undone by the outer return (the signal
-//   comes back at once and holds again, or is recorded): never a loss. apply_hold() still applies
+//   thread blocks both. A hold applied in a nested run blocks its signal in the nested context;
+//   every run of the trampoline adds what t_ring_held names to the context it returns to
+//   (keep_holds_blocked(), trampoline.cc), so the enclosing runs' returns keep the block too. (They
+//   used to undo it: the signal came back at once, and a stash then ran with no hold into a ring
+//   still full, dropped: the soak's last drops in C0 and the dispatcher.) apply_hold() still applies
 //   no block if the thread is no longer listed (a lift ran since the listing; the re-queued siginfo
 //   comes back at once). Found by the soak (children that inherited a held signal blocked) and by
 //   the safety test; tests/hold_nesting_test.cc.
