@@ -1345,6 +1345,7 @@ bool poke_ring_holders(int settle = 0) noexcept {
     info.si_uid = ::getuid();
     info.si_value.sival_ptr = const_cast<char*>(&detail::poke_cookie);
     const std::uint32_t lifts = detail::g_ring_lifts[i].load(std::memory_order_seq_cst);
+    const std::uint32_t put_offs = detail::g_ring_put_offs[i].load(std::memory_order_seq_cst);
     const int claim = detail::claim_poke(tid);  // in case the kernel keeps no siginfo (masks.hpp)
     if (detail::sys::rt_tgsigqueueinfo(pid, tid, signo, &info) == 0) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -1356,7 +1357,10 @@ bool poke_ring_holders(int settle = 0) noexcept {
         ::nanosleep(&pause, nullptr);
       }
       unsigned long long blocked = 0;
+      // A lift that kept the signal held (for another object's ring that would hold its stash) is as
+      // far as this wait goes: that hold is that ring's now.
       while (settle != 0 && std::chrono::steady_clock::now() < deadline &&
+             detail::g_ring_put_offs[i].load(std::memory_order_seq_cst) == put_offs &&
              detail::thread_blocked_mask(tid, blocked) && (blocked & detail::signal_bit(settle)) != 0) {
         const struct timespec pause { 0, 20000 };
         ::nanosleep(&pause, nullptr);

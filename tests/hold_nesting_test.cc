@@ -243,6 +243,60 @@ TEST(HoldNestingStash, AHoldTakenInsideAnotherHandlerStaysBlockedAfterItsReturn)
       30);
 }
 
+// A lift puts off a stash whose ring would hold it again. hold.hpp, "Stashes": a lift while the
+// stash's ring is still (or again) nearly full keeps that signal held, with the stash, instead of
+// running it into the ring with no hold. As above, value 8 of a full ring of 8 is stashed, held on
+// the only thread; then another object's drain on that thread lifts this thread's holds (as every
+// drain does) while the ring is still full: the stash stays, the signal blocked, nothing dropped
+// (before: the stash ran and was dropped). The full ring's own drains then get 0..8 in order.
+TEST(HoldNestingStash, ALiftKeepsAStashWhoseRingWouldHoldIt) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int rt = SIGRTMIN + 2;
+        g_nested_signal = rt;
+        ASSERT_NE(SIG_ERR, std::signal(rt, SIG_IGN));  // nothing fatal once every object is gone
+        sigset_t ours;
+        sigemptyset(&ours);
+        sigaddset(&ours, rt);
+        sigaddset(&ours, SIGUSR1);
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &ours, nullptr));
+        sigrelay::signals full({rt}, sigrelay::signals_options{backend::relay, 8});
+        sigrelay::signals other({SIGUSR2}, backend::relay);
+        for (int i = 0; i < 8; ++i) {
+          union sigval v {};
+          v.sival_int = i;
+          ASSERT_EQ(0, sigqueue(getpid(), rt, v));
+        }
+        const sigrelay::action_id usr1 = sigrelay::add_action(SIGUSR1, {queue_and_hold_nested, nullptr});
+        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR1));
+        ASSERT_EQ(0, g_nested_queue_errno.load()) << "the action's sigqueue()";
+        ASSERT_EQ(0, g_nested_limit_errno.load()) << "the action's setrlimit()";
+
+        EXPECT_TRUE(other.pending().empty());  // its drain lifts this thread's holds, the ring still full
+        EXPECT_EQ(0U, full.dropped()) << "the lift ran the stash into the full ring";
+        sigset_t now;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(1, sigismember(&now, rt)) << "the lift unblocked the signal of the kept stash";
+
+        std::vector<sigrelay::signal_event> got;
+        for (int round = 0; round < 100 && got.size() < 9; ++round) {
+          const std::vector<sigrelay::signal_event> batch = full.pending();
+          got.insert(got.end(), batch.begin(), batch.end());
+        }
+        ASSERT_EQ(9U, got.size()) << "dropped: " << full.dropped();
+        for (std::size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(static_cast<int>(i), got[i].last.value.sival_int) << "event " << i;
+        EXPECT_EQ(0U, full.dropped());
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(0, sigismember(&now, rt)) << "a hold was left behind";
+        EXPECT_EQ(0, sigismember(&now, SIGURG)) << "the pokes were left blocked";
+        EXPECT_EQ(0, sigismember(&now, SIGWINCH)) << "the pokes were left blocked";
+        sigrelay::remove_action(usr1);
+      },
+      30);
+}
+
 INSTANTIATE_TEST_SUITE_P(Inner, HoldNesting, testing::Values(inner::action, inner::chained_handler),
                          [](const testing::TestParamInfo<inner>& p) {
                            return p.param == inner::action ? "action" : "chained_handler";

@@ -100,7 +100,9 @@
 //     on EAGAIN keep it; or a kill()/tgkill() siginfo, si_code >= 0, in a thread other than the
 //     main one: the kernel lets a thread forge those only as itself), the hold keeps that one
 //     siginfo itself (one per signal and thread) and runs it before anything else of the signal
-//     reaches that thread: still held, never dropped for that. dropped() counts a delivery that found the
+//     reaches that thread: still held, never dropped for that. A lift that finds such a siginfo's
+//     ring (or another ring of the signal) nearly full again keeps that signal held, with it, and
+//     lifts the rest; the next drain's poke lifts it. dropped() counts a delivery that found the
 //     ring full only where a hold is impossible: more than 256 threads hold at once, more deliveries than the
 //     reserve raced past the check at once while the signal has other subscribers (any other registry action,
 //     another `signals` object, an earlier handler chained), the object is removing a realtime

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 
 #if SIGRELAY_LINUX
 #include <sys/syscall.h>
@@ -28,6 +29,7 @@ std::atomic<std::uint64_t> g_ring_holder_stashed[max_ring_holders]{};
 std::atomic<std::uint64_t> g_ring_holder_info[max_ring_holders][ring_hold_signals][ring_hold_info_words]{};
 std::atomic<int> g_ring_holder_count{0};
 std::atomic<std::uint32_t> g_ring_lifts[max_ring_holders]{};
+std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders]{};
 std::atomic<hold_test_hook_fn> g_hold_test_hook{nullptr};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_hold_request __attribute__((tls_model("initial-exec"))) = 0;
@@ -223,12 +225,93 @@ int take_exited_holds(int entry, pid_t tid, siginfo_t* out) noexcept {
   return taken;
 }
 
+// Signal context (also ordinary context on the holding thread): the held signals whose stash a ring
+// would hold now (delivery_would_hold()): the ring filled again since the drain that made room.
+std::uint64_t stashes_to_keep(int entry) noexcept {
+  std::uint64_t keep = 0;
+  const std::uint64_t stashed = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst) &
+                                __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST);
+  for (std::uint64_t rest = stashed; rest != 0; rest &= rest - 1) {
+    const int signo = __builtin_ctzll(rest) + 1;
+    if (delivery_would_hold(signo)) keep |= signal_bit(signo);
+  }
+  return keep;
+}
+
+// Signal context (also ordinary context on the holding thread, with the pokes blocked): a lift that
+// keeps the signals in `keep` held (their stashes, still blocked, stay this thread's and listed) and
+// lifts the rest, as lift_ring_holds() does: returns those, for the caller to unblock. No other lift
+// nests (the pokes are blocked: the trampoline's sa_mask, or the caller's pthread_sigmask()); a hold
+// that nests (another realtime signal) joins this entry.
+std::uint64_t lift_all_but(int entry, std::uint64_t keep) noexcept {
+  const std::uint64_t held = __atomic_fetch_and(&t_ring_held, keep, __ATOMIC_SEQ_CST) & ~keep;
+  for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) {
+    const int signo = __builtin_ctzll(rest) + 1;
+    siginfo_t stash;
+    if (listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);  // still blocked here
+    g_ring_holder_signals[entry].fetch_and(~signal_bit(signo), std::memory_order_seq_cst);
+  }
+  g_ring_put_offs[entry].fetch_add(1, std::memory_order_seq_cst);
+  g_ring_lifts[entry].fetch_add(1, std::memory_order_seq_cst);  // the poker waits for either
+  return held;
+}
+
+// Signal context: a poke's lift (the pokes are blocked here: the trampoline's sa_mask), `mask` the
+// context's. If some stash is to be kept (stashes_to_keep()), lifts the rest (lift_all_but(): what is
+// kept stays blocked in `mask`, the rest is unblocked at the return), sets `lifted` to whether
+// anything was, and returns true; else does nothing and returns false.
+bool put_off_here(sigset_t& mask, bool& lifted) noexcept {
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  const std::uint64_t keep = entry >= 0 ? stashes_to_keep(entry) : 0;
+  if (keep == 0) return false;
+  const std::uint64_t rest_lifted = lift_all_but(entry, keep);
+  for (std::uint64_t rest = rest_lifted; rest != 0; rest &= rest - 1)
+    sigdelset(&mask, __builtin_ctzll(rest) + 1);
+  lifted = rest_lifted != 0;
+  return true;
+}
+
+// Ordinary context on the holding thread (a drain's lift, the end of an unsubscription): as
+// put_off_here(), with the pokes blocked meanwhile (a poke's lift nested in this one could leave the
+// table, and the entry go to another thread, under it), then unblocks what it lifted. Two more system
+// calls, only where a stash may be kept.
+bool put_off_ordinary(bool& lifted) noexcept {
+  sigset_t unblock;  // the pokes unless blocked before, then the lifted signals too
+  sigemptyset(&unblock);
+  sigaddset(&unblock, SIGURG);
+  sigaddset(&unblock, SIGWINCH);
+  sigset_t before;
+  ::pthread_sigmask(SIG_BLOCK, &unblock, &before);
+  for (const int poke : {SIGURG, SIGWINCH}) {
+    if (sigismember(&before, poke) == 1) sigdelset(&unblock, poke);
+  }
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  const std::uint64_t keep = entry >= 0 ? stashes_to_keep(entry) : 0;
+  const std::uint64_t rest_lifted = keep != 0 ? lift_all_but(entry, keep) : 0;
+  for (std::uint64_t rest = rest_lifted; rest != 0; rest &= rest - 1)
+    sigaddset(&unblock, __builtin_ctzll(rest) + 1);
+  ::pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
+  lifted = rest_lifted != 0;
+  return keep != 0;
+}
+
 // Signal context (also ordinary context on the holding thread).
 bool lift_ring_holds(sigset_t* mask) noexcept {
   if (__atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST) == 0 &&
       __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0)
     return false;
   const int saved_errno = errno;
+  // Puts off the signals whose stash would find a ring that holds: run now, with no hold, it would be
+  // dropped there (hold.hpp, "Stashes").
+  if (const int current = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+      current >= 0 && stashes_to_keep(current) != 0) {
+    bool lifted = false;
+    if (mask != nullptr ? put_off_here(*mask, lifted) : put_off_ordinary(lifted)) {
+      errno = saved_errno;
+      return lifted;
+    }
+    // (Nothing to keep by now: the ring has room again, or a poke's lift ran in between.)
+  }
   // Leave the table first, then take the held signals (hold.hpp: "Nesting, within the bookkeeping").
   // Taken from a nested handler too: the exchanges give each step to one run only.
   const int entry = __atomic_exchange_n(&t_ring_entry, -1, __ATOMIC_SEQ_CST);

@@ -51,6 +51,14 @@
 //   and by the consumer that finds the thread exited (take_exited_holds(), as for a re-queued
 //   siginfo the kernel discarded). Each stash bit is taken with one atomic and: it runs once.
 //   Before stashes, such a delivery ran at once and a full ring counted it in dropped().
+// - A lift puts a stash off while a ring of its signal would hold it (stashes_to_keep(), hold.cc:
+//   delivery_would_hold()): that signal stays held, blocked, listed, with its stash; the rest is
+//   lifted, and the next poke tries again. Under ASan the soak's C0 ring filled again between its
+//   drain and the poked thread's lift, and each such stash was dropped (1,928 in 60 seconds,
+//   every drop left there); with the put-off, 1. A lift in ordinary code blocks the pokes while it
+//   keeps (a poke's lift nested in it could free the entry under it). The poker's wait ends at a
+//   put-off (g_ring_lifts), and a teardown's wait for the signal to come unblocked too
+//   (g_ring_put_offs): what is kept is held for another ring, whose consumer pokes again.
 // - Unsubscribing: a sink that ends a realtime subscription sets `no_holds`, then reads
 //   g_ring_holder_count and pokes the holders (src/signals.cc, unsubscribe()), then removes its
 //   action. A handler that read `no_holds` clear and holds after that read of the count would block
@@ -180,6 +188,10 @@ extern std::atomic<int> g_ring_holder_count;
 // all entries let another thread's lift end the wait early: the poker then removed the pokes' action,
 // and a poke still pending met SIGURG's default disposition (discarded): that hold stayed for good.
 extern std::atomic<std::uint32_t> g_ring_lifts[max_ring_holders];
+// Per entry: counts the poke lifts that kept some of its thread's holds (a stash whose ring would hold
+// again, lift_ring_holds()); each also counts in g_ring_lifts. A teardown that waits for the thread to
+// unblock its signal stops at it: what is kept is held for another ring.
+extern std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders];
 
 // Tests only (tests/hold_exit_test.cc): when set, called at the two points of the notes' "Nesting,
 // within the bookkeeping" (in signal context, or wherever a lift runs): a claim that has taken a
