@@ -194,28 +194,63 @@ void queue_and_hold_nested(void*, const siginfo_t&) noexcept {
   setrlimit(RLIMIT_SIGPENDING, &saved);
 }
 
+// The set-up of the tests below, in two steps around the caller making `full` (a relay ring of 8 on
+// `rt`): first `rt` ignored (nothing fatal once every object is gone) and unblocked here, with
+// SIGUSR1; then values 0..7 fill the ring and value 8 is stashed in a hold nested inside a SIGUSR1
+// action (queue_and_hold_nested()), whose id goes to `usr1`.
+void prepare_nested(int rt) {
+  g_nested_signal = rt;
+  ASSERT_NE(SIG_ERR, std::signal(rt, SIG_IGN));  // nothing fatal once every object is gone
+  sigset_t ours;
+  sigemptyset(&ours);
+  sigaddset(&ours, rt);
+  sigaddset(&ours, SIGUSR1);
+  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &ours, nullptr));
+}
+void stash_value_8_nested(int rt, sigrelay::action_id& usr1) {
+  for (int i = 0; i < 8; ++i) {
+    union sigval v {};
+    v.sival_int = i;
+    ASSERT_EQ(0, sigqueue(getpid(), rt, v));
+  }
+  usr1 = sigrelay::add_action(SIGUSR1, {queue_and_hold_nested, nullptr});
+  ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR1));
+  ASSERT_EQ(0, g_nested_queue_errno.load()) << "the action's sigqueue()";
+  ASSERT_EQ(0, g_nested_limit_errno.load()) << "the action's setrlimit()";
+}
+
+// Drains `full` until it has handed out values 0..count-1 of `rt` (each drain lifts this thread's
+// holds, which lets the next values in): they come in order, none dropped, and nothing of `rt` is
+// left blocked here (nor the pokes) or queued.
+void expect_values_then_nothing_left(sigrelay::signals& full, int rt, std::size_t count) {
+  std::vector<sigrelay::signal_event> got;
+  for (int round = 0; round < 100 && got.size() < count; ++round) {
+    const std::vector<sigrelay::signal_event> batch = full.pending();
+    got.insert(got.end(), batch.begin(), batch.end());
+  }
+  ASSERT_EQ(count, got.size()) << "dropped: " << full.dropped();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_EQ(static_cast<int>(i), got[i].last.value.sival_int) << "event " << i;
+  EXPECT_EQ(0U, full.dropped());
+  sigset_t now;
+  ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+  EXPECT_EQ(0, sigismember(&now, rt)) << "a hold was left behind";
+  EXPECT_EQ(0, sigismember(&now, SIGURG)) << "the pokes were left blocked";
+  EXPECT_EQ(0, sigismember(&now, SIGWINCH)) << "the pokes were left blocked";
+  sigset_t pending;
+  ASSERT_EQ(0, sigpending(&pending));
+  EXPECT_EQ(0, sigismember(&pending, rt)) << "a value was left in the kernel";
+}
+
 TEST(HoldNestingStash, AHoldTakenInsideAnotherHandlerStaysBlockedAfterItsReturn) {
   SIGRELAY_SKIP_WITHOUT_HOLDS();
   SIGRELAY_IN_CHILD(
       [] {
         const int rt = SIGRTMIN + 2;
-        g_nested_signal = rt;
-        ASSERT_NE(SIG_ERR, std::signal(rt, SIG_IGN));  // nothing fatal once every object is gone
-        sigset_t ours;
-        sigemptyset(&ours);
-        sigaddset(&ours, rt);
-        sigaddset(&ours, SIGUSR1);
-        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &ours, nullptr));
+        ASSERT_NO_FATAL_FAILURE(prepare_nested(rt));
         sigrelay::signals full({rt}, sigrelay::signals_options{backend::relay, 8});
-        for (int i = 0; i < 8; ++i) {
-          union sigval v {};
-          v.sival_int = i;
-          ASSERT_EQ(0, sigqueue(getpid(), rt, v));
-        }
-        const sigrelay::action_id usr1 = sigrelay::add_action(SIGUSR1, {queue_and_hold_nested, nullptr});
-        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR1));
-        ASSERT_EQ(0, g_nested_queue_errno.load()) << "the action's sigqueue()";
-        ASSERT_EQ(0, g_nested_limit_errno.load()) << "the action's setrlimit()";
+        sigrelay::action_id usr1;
+        ASSERT_NO_FATAL_FAILURE(stash_value_8_nested(rt, usr1));
         sigset_t now;
         ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
         EXPECT_EQ(1, sigismember(&now, rt)) << "the nested hold's block was undone by the SIGUSR1 return";
@@ -224,20 +259,7 @@ TEST(HoldNestingStash, AHoldTakenInsideAnotherHandlerStaysBlockedAfterItsReturn)
         ASSERT_EQ(0, sigqueue(getpid(), rt, nine));
         EXPECT_EQ(0U, full.dropped()) << "the stash ran into the full ring";
 
-        std::vector<sigrelay::signal_event> got;
-        for (int round = 0; round < 100 && got.size() < 10; ++round) {
-          const std::vector<sigrelay::signal_event> batch = full.pending();
-          got.insert(got.end(), batch.begin(), batch.end());
-        }
-        ASSERT_EQ(10U, got.size()) << "dropped: " << full.dropped();
-        for (std::size_t i = 0; i < got.size(); ++i)
-          EXPECT_EQ(static_cast<int>(i), got[i].last.value.sival_int) << "event " << i;
-        EXPECT_EQ(0U, full.dropped());
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(0, sigismember(&now, rt)) << "a hold was left behind";
-        sigset_t pending;
-        ASSERT_EQ(0, sigpending(&pending));
-        EXPECT_EQ(0, sigismember(&pending, rt)) << "a value was left in the kernel";
+        expect_values_then_nothing_left(full, rt, 10);
         sigrelay::remove_action(usr1);
       },
       30);
@@ -254,24 +276,11 @@ TEST(HoldNestingStash, ALiftKeepsAStashWhoseRingWouldHoldIt) {
   SIGRELAY_IN_CHILD(
       [] {
         const int rt = SIGRTMIN + 2;
-        g_nested_signal = rt;
-        ASSERT_NE(SIG_ERR, std::signal(rt, SIG_IGN));  // nothing fatal once every object is gone
-        sigset_t ours;
-        sigemptyset(&ours);
-        sigaddset(&ours, rt);
-        sigaddset(&ours, SIGUSR1);
-        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &ours, nullptr));
+        ASSERT_NO_FATAL_FAILURE(prepare_nested(rt));
         sigrelay::signals full({rt}, sigrelay::signals_options{backend::relay, 8});
         sigrelay::signals other({SIGUSR2}, backend::relay);
-        for (int i = 0; i < 8; ++i) {
-          union sigval v {};
-          v.sival_int = i;
-          ASSERT_EQ(0, sigqueue(getpid(), rt, v));
-        }
-        const sigrelay::action_id usr1 = sigrelay::add_action(SIGUSR1, {queue_and_hold_nested, nullptr});
-        ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR1));
-        ASSERT_EQ(0, g_nested_queue_errno.load()) << "the action's sigqueue()";
-        ASSERT_EQ(0, g_nested_limit_errno.load()) << "the action's setrlimit()";
+        sigrelay::action_id usr1;
+        ASSERT_NO_FATAL_FAILURE(stash_value_8_nested(rt, usr1));
 
         EXPECT_TRUE(other.pending().empty());  // its drain lifts this thread's holds, the ring still full
         EXPECT_EQ(0U, full.dropped()) << "the lift ran the stash into the full ring";
@@ -279,19 +288,7 @@ TEST(HoldNestingStash, ALiftKeepsAStashWhoseRingWouldHoldIt) {
         ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
         EXPECT_EQ(1, sigismember(&now, rt)) << "the lift unblocked the signal of the kept stash";
 
-        std::vector<sigrelay::signal_event> got;
-        for (int round = 0; round < 100 && got.size() < 9; ++round) {
-          const std::vector<sigrelay::signal_event> batch = full.pending();
-          got.insert(got.end(), batch.begin(), batch.end());
-        }
-        ASSERT_EQ(9U, got.size()) << "dropped: " << full.dropped();
-        for (std::size_t i = 0; i < got.size(); ++i)
-          EXPECT_EQ(static_cast<int>(i), got[i].last.value.sival_int) << "event " << i;
-        EXPECT_EQ(0U, full.dropped());
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(0, sigismember(&now, rt)) << "a hold was left behind";
-        EXPECT_EQ(0, sigismember(&now, SIGURG)) << "the pokes were left blocked";
-        EXPECT_EQ(0, sigismember(&now, SIGWINCH)) << "the pokes were left blocked";
+        expect_values_then_nothing_left(full, rt, 9);
         sigrelay::remove_action(usr1);
       },
       30);

@@ -62,6 +62,36 @@ testing::AssertionResult values_in_order(const std::vector<signal_event>& got, i
   return testing::AssertionSuccess();
 }
 
+// Sets SIG_IGN for `sig` (nothing fatal once every object is gone), then blocks or unblocks it here.
+void ignore_and_mask(int sig, int how) {
+  ASSERT_NE(SIG_ERR, std::signal(sig, SIG_IGN));
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  ASSERT_EQ(0, pthread_sigmask(how, &only, nullptr));
+}
+
+// Drains `s` until it has handed out `count` deliveries of `sig`, at most 100 times: each drain lifts
+// this thread's holds, which lets in the next ring's worth.
+std::vector<signal_event> drain_until(signals& s, int sig, int count) {
+  std::vector<signal_event> got;
+  for (int round = 0; round < 100 && total(got, sig) < static_cast<std::uint64_t>(count); ++round) {
+    const std::vector<signal_event> batch = s.pending();
+    got.insert(got.end(), batch.begin(), batch.end());
+  }
+  return got;
+}
+
+// Nothing of `sig` is left blocked in this thread (a hold) nor queued in the kernel.
+void expect_nothing_held_or_queued(int sig) {
+  sigset_t now;
+  ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+  EXPECT_EQ(0, sigismember(&now, sig)) << "a hold was left behind";
+  sigset_t pending;
+  ASSERT_EQ(0, sigpending(&pending));
+  EXPECT_EQ(0, sigismember(&pending, sig)) << "a value was left in the kernel";
+}
+
 // The signal is blocked in the only thread by the program itself, so the signalfd is the only way in:
 // 40 values queued, a relay-backed object with a ring of 8 made first (so the signalfd-backed one, with a
 // ring of 64, does not block the signal), drained only when the test says. Each signalfd drain takes
@@ -222,11 +252,7 @@ TEST(RingPeers, RemovingASignalOnAThreadThatHoldsForAnotherRingDropsNothingThere
   SIGRELAY_IN_CHILD(
       [] {
         const int sig = SIGRTMIN + 3;
-        ASSERT_NE(SIG_ERR, std::signal(sig, SIG_IGN));  // nothing fatal once every object is gone
-        sigset_t only;
-        sigemptyset(&only);
-        sigaddset(&only, sig);
-        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only, nullptr));
+        ASSERT_NO_FATAL_FAILURE(ignore_and_mask(sig, SIG_UNBLOCK));
         signals full({sig}, signals_options{backend::relay, 8});
         signals leaving({sig}, signals_options{backend::relay, 64});
         constexpr int kSends = 40;
@@ -237,11 +263,7 @@ TEST(RingPeers, RemovingASignalOnAThreadThatHoldsForAnotherRingDropsNothingThere
         leaving.remove(sig);
         EXPECT_EQ(0U, full.dropped()) << "the removal dropped held values in the full ring";
 
-        std::vector<signal_event> got;
-        for (int round = 0; round < 100 && total(got, sig) < kSends; ++round) {
-          const std::vector<signal_event> batch = full.pending();
-          got.insert(got.end(), batch.begin(), batch.end());
-        }
+        const std::vector<signal_event> got = drain_until(full, sig, kSends);
         EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got, sig));
         EXPECT_TRUE(values_in_order(got, sig, 0)) << "the full ring's object";
         EXPECT_EQ(0U, full.dropped());
@@ -251,11 +273,7 @@ TEST(RingPeers, RemovingASignalOnAThreadThatHoldsForAnotherRingDropsNothingThere
         EXPECT_TRUE(values_in_order(before, sig, 0)) << "the removed object";
         EXPECT_EQ(0U, leaving.dropped());
 
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(0, sigismember(&now, sig)) << "a hold was left behind";
-        sigset_t pending;
-        sigpending(&pending);
-        EXPECT_EQ(0, sigismember(&pending, sig)) << "a value was left in the kernel";
+        expect_nothing_held_or_queued(sig);
       },
       30);
 }
@@ -274,11 +292,7 @@ TEST(RingPeers, ASignalfdObjectsRemovalLeavesQueuedWhatAnotherFullRingWouldDrop)
   SIGRELAY_IN_CHILD(
       [] {
         const int sig = SIGRTMIN + 2;
-        ASSERT_NE(SIG_ERR, std::signal(sig, SIG_IGN));  // nothing fatal once every object is gone
-        sigset_t only;
-        sigemptyset(&only);
-        sigaddset(&only, sig);
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only, nullptr));
+        ASSERT_NO_FATAL_FAILURE(ignore_and_mask(sig, SIG_BLOCK));
         signals full({sig}, signals_options{backend::relay, 8});
         signals leaving({sig}, signals_options{backend::signalfd, 64});
         constexpr int kSends = 40;
@@ -289,12 +303,11 @@ TEST(RingPeers, ASignalfdObjectsRemovalLeavesQueuedWhatAnotherFullRingWouldDrop)
         ASSERT_EQ(0, sigpending(&pending));
         EXPECT_EQ(1, sigismember(&pending, sig)) << "the removal read what the full ring had no room for";
 
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
         ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only, nullptr));  // the trampoline holds the rest
-        std::vector<signal_event> got;
-        for (int round = 0; round < 100 && total(got, sig) < kSends; ++round) {
-          const std::vector<signal_event> batch = full.pending();
-          got.insert(got.end(), batch.begin(), batch.end());
-        }
+        const std::vector<signal_event> got = drain_until(full, sig, kSends);
         EXPECT_EQ(static_cast<std::uint64_t>(kSends), total(got, sig));
         EXPECT_TRUE(values_in_order(got, sig, 0)) << "the full ring's object";
         EXPECT_EQ(0U, full.dropped());
@@ -304,11 +317,7 @@ TEST(RingPeers, ASignalfdObjectsRemovalLeavesQueuedWhatAnotherFullRingWouldDrop)
         EXPECT_TRUE(values_in_order(read, sig, 0)) << "the removed object";
         EXPECT_EQ(0U, leaving.dropped());
 
-        sigset_t now;
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(0, sigismember(&now, sig)) << "a hold was left behind";
-        ASSERT_EQ(0, sigpending(&pending));
-        EXPECT_EQ(0, sigismember(&pending, sig)) << "a value was left in the kernel";
+        expect_nothing_held_or_queued(sig);
       },
       30);
 }
