@@ -152,8 +152,8 @@
 //   - Its cost: nothing for relay-backed objects beyond one atomic add per drain that took realtime
 //     records; for a signalfd-backed one with a ring, a compare-exchange and a subtraction per read,
 //     and a mutex only while two rings are listed. A drain without a ring takes none of it: its loop
-//     is read_batches<false>, and the sized one is out of line (read_sized()). Callgrind, SIGUSR1 per
-//     delivery (bench/deliveries.cc): signalfd-reuse 270 -> 266, signalfd-wait 294 -> 290 (with
+//     is read_batches<batch_size::full>, and the sized one is out of line (read_sized()). Callgrind, SIGUSR1
+//     per delivery (bench/deliveries.cc): signalfd-reuse 270 -> 266, signalfd-wait 294 -> 290 (with
 //     hand_out() and hands_out_directly() now inlined by force: the grown file had made GCC call
 //     them, +16), signals-reuse 401 -> 402, iterator 441 -> 442.
 //   - A peer that subscribes later, or a ring made in a fork child of a follow_fork object (not
@@ -1071,13 +1071,18 @@ void to_siginfo(const struct signalfd_siginfo& r, siginfo_t& info) noexcept {
   return true;
 }
 
-// read_signalfd()'s loop. `Sized`: a drain with a realtime ring, each read sized by the room it
-// claimed (claim_batch(), given back once what was read is recorded); else reads of a full batch, and
-// the loop stays as lean as before there was a ring to mind (issue 9, goal 3: the standard signals'
-// path).
-template <bool Sized>
+// How read_batches() sizes each read. `full`: a full batch, and the loop stays as lean as before
+// there was a ring to mind (issue 9, goal 3: the standard signals' path). `claimed`: a drain with a
+// realtime ring, by the room it claimed (claim_batch(), given back once what was read is recorded).
+// `beside_rings`: remove() of realtime `signo`, by what other objects' rings of it take without a
+// drop (reads_without_drop(), hold.hpp; see read_pending_of()).
+enum class batch_size { full, claimed, beside_rings };
+
+// read_signalfd()'s loop (and read_pending_of()'s, for a realtime signal). `signo`: beside_rings only.
+template <batch_size Size>
 [[gnu::always_inline]] inline bool read_batches(detail::signals_core& c, bool in_drain, bool block,
-                                                std::vector<signal_event>* direct) {
+                                                std::vector<signal_event>* direct, int signo = 0) {
+  constexpr bool Sized = Size == batch_size::claimed;
   if (in_drain) detail::t_consumer_of = &c.sink;
   constexpr std::size_t kBatch = 16;
   struct signalfd_siginfo buffer[kBatch];
@@ -1087,6 +1092,9 @@ template <bool Sized>
     if constexpr (Sized) {
       want = claim_batch(c, kBatch);
       if (want == 0) break;  // the ring is full: what is queued stays in the kernel until the next drain
+    } else if constexpr (Size == batch_size::beside_rings) {
+      want = detail::reads_without_drop(signo, &c.sink, kBatch);
+      if (want == 0) break;  // another ring is (nearly) full: the rest stays queued for its hold
     }
     const ssize_t n = detail::sys::read(block ? c.blocking_fd : c.signal_fd, buffer, want * sizeof buffer[0]);
     if (n < 0 && errno == EINTR) {
@@ -1117,11 +1125,12 @@ template <bool Sized>
 // that the siginfos go to (see below), then reads sized batches. Out of line: the standard signals'
 // drain does not carry it.
 [[gnu::noinline]] bool read_sized(detail::signals_core& c, bool block, std::vector<signal_event>* direct) {
-  if (block) return read_batches<true>(c, true, block, direct);  // (no mark: see read_signalfd())
+  if (block)
+    return read_batches<batch_size::claimed>(c, true, block, direct);  // (no mark: see read_signalfd())
   look_again_if_woken(c);
   find_peers(c);                                           // may throw, before anything is marked or read
   c.sink.reading.fetch_add(1, std::memory_order_seq_cst);  // before any room is counted
-  const bool handed = read_batches<true>(c, true, block, direct);
+  const bool handed = read_batches<batch_size::claimed>(c, true, block, direct);
   c.sink.reading.fetch_sub(1, std::memory_order_seq_cst);
   c.peers.clear();  // may destroy a peer's core: nothing of it is held any more
   return handed;
@@ -1155,7 +1164,7 @@ bool read_signalfd(detail::signals_core& c, read_mode mode, bool block = false,
   if (c.signal_fd < 0) return false;
   const bool in_drain = mode == read_mode::drain;
   if (in_drain && c.sink.cells != nullptr) return read_sized(c, block, direct);
-  return read_batches<false>(c, in_drain, block, direct);
+  return read_batches<batch_size::full>(c, in_drain, block, direct);
 }
 #else
 bool read_signalfd(detail::signals_core&, read_mode, bool = false,
@@ -1891,19 +1900,8 @@ void read_pending_of(detail::signals_core& c, int signo) {
                               SFD_NONBLOCK | SFD_CLOEXEC);  // failing, it reads all: harmless
   if (signo < c.sink.rtmin) {
     read_signalfd(c, read_mode::everything);
-    return;
-  }
-  constexpr std::size_t kBatch = 16;
-  struct signalfd_siginfo buffer[kBatch];
-  for (;;) {
-    const std::size_t want = detail::reads_without_drop(signo, &c.sink, kBatch);
-    if (want == 0) break;  // another ring is (nearly) full: the rest stays queued for its hold
-    const ssize_t n = detail::sys::read(c.signal_fd, buffer, want * sizeof buffer[0]);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    const std::size_t records = static_cast<std::size_t>(n) / sizeof buffer[0];
-    dispatch_records(buffer, records);
-    if (records < want) break;  // the queue is empty: spare the system call that says so
+  } else if (c.signal_fd >= 0) {
+    read_batches<batch_size::beside_rings>(c, /*in_drain=*/false, /*block=*/false, nullptr, signo);
   }
 }
 #else
