@@ -256,25 +256,20 @@ std::uint64_t lift_all_but(int entry, std::uint64_t keep) noexcept {
   return held;
 }
 
-// Signal context: a poke's lift (the pokes are blocked here: the trampoline's sa_mask), `mask` the
-// context's. If some stash is to be kept (stashes_to_keep()), lifts the rest (lift_all_but(): what is
-// kept stays blocked in `mask`, the rest is unblocked at the return), sets `lifted` to whether
-// anything was, and returns true; else does nothing and returns false.
-bool put_off_here(sigset_t& mask, bool& lifted) noexcept {
-  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  const std::uint64_t keep = entry >= 0 ? stashes_to_keep(entry) : 0;
-  if (keep == 0) return false;
-  const std::uint64_t rest_lifted = lift_all_but(entry, keep);
-  for (std::uint64_t rest = rest_lifted; rest != 0; rest &= rest - 1)
-    sigdelset(&mask, __builtin_ctzll(rest) + 1);
-  lifted = rest_lifted != 0;
-  return true;
+// Signal context: a poke's lift (the pokes are blocked here: the trampoline's sa_mask, so no
+// other lift runs under it), `mask` the context's: lift_all_but(); what is kept stays
+// blocked in `mask`, the rest is unblocked at the return. Whether anything was lifted.
+bool put_off_here(int entry, std::uint64_t keep, sigset_t& mask) noexcept {
+  const std::uint64_t lifted = lift_all_but(entry, keep);
+  for (std::uint64_t rest = lifted; rest != 0; rest &= rest - 1) sigdelset(&mask, __builtin_ctzll(rest) + 1);
+  return lifted != 0;
 }
 
 // Ordinary context on the holding thread (a drain's lift, the end of an unsubscription): as
 // put_off_here(), with the pokes blocked meanwhile (a poke's lift nested in this one could leave the
-// table, and the entry go to another thread, under it), then unblocks what it lifted. Two more system
-// calls, only where a stash may be kept.
+// table, and the entry go to another thread, under it), so the entry and what to keep are looked at
+// again once they are; then unblocks what it lifted. Two more system calls, only where a stash may be
+// kept. Returns whether it kept any (else it lifted nothing: the caller lifts all), and sets `lifted`.
 bool put_off_ordinary(bool& lifted) noexcept {
   sigset_t unblock;  // the pokes unless blocked before, then the lifted signals too
   sigemptyset(&unblock);
@@ -303,14 +298,20 @@ bool lift_ring_holds(sigset_t* mask) noexcept {
   const int saved_errno = errno;
   // Puts off the signals whose stash would find a ring that holds: run now, with no hold, it would be
   // dropped there (hold.hpp, "Stashes").
-  if (const int current = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-      current >= 0 && stashes_to_keep(current) != 0) {
-    bool lifted = false;
-    if (mask != nullptr ? put_off_here(*mask, lifted) : put_off_ordinary(lifted)) {
-      errno = saved_errno;
-      return lifted;
+  if (const int current = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST); current >= 0) {
+    if (const std::uint64_t keep = stashes_to_keep(current); keep != 0) {
+      if (mask != nullptr) {
+        const bool lifted = put_off_here(current, keep, *mask);
+        errno = saved_errno;
+        return lifted;
+      }
+      if (bool lifted = false; put_off_ordinary(lifted)) {
+        errno = saved_errno;
+        return lifted;
+      }
+      // (Nothing to keep by the time the pokes were blocked: the ring has room again, or a poke's
+      // lift ran in between. The whole lift below.)
     }
-    // (Nothing to keep by now: the ring has room again, or a poke's lift ran in between.)
   }
   // Leave the table first, then take the held signals (hold.hpp: "Nesting, within the bookkeeping").
   // Taken from a nested handler too: the exchanges give each step to one run only.
