@@ -294,6 +294,38 @@ TEST(HoldNestingStash, ALiftKeepsAStashWhoseRingWouldHoldIt) {
       30);
 }
 
+// A removal keeps a stash that another object's ring would hold. signals.hpp, "Realtime floods": a
+// stash "runs before anything else of the signal reaches that thread: still held, never dropped for
+// that". remove() on the holding thread used to run every stash of the thread at once, where nothing
+// can hold, so the other object's full ring dropped it. As above, value 8 is stashed in a hold on the
+// only thread, with two rings of 8 full; then one object removes the signal there. The stash must
+// stay held (the signal blocked, nothing dropped in either object), and the other object's drains
+// must get 0..8 in order.
+TEST(HoldNestingStash, ARemovalKeepsTheStashThatAnotherRingWouldHold) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int rt = SIGRTMIN + 2;
+        ASSERT_NO_FATAL_FAILURE(prepare_nested(rt));
+        sigrelay::signals full({rt}, sigrelay::signals_options{backend::relay, 8});
+        sigrelay::signals removed({rt}, sigrelay::signals_options{backend::relay, 8});
+        sigrelay::action_id usr1;
+        ASSERT_NO_FATAL_FAILURE(stash_value_8_nested(rt, usr1));
+
+        removed.remove(rt);  // on the holding thread, with the other ring still full
+        EXPECT_EQ(0U, full.dropped()) << "the removal ran the stash into the other object's full ring";
+        EXPECT_EQ(0U, removed.dropped()) << "the removed object counted what it left held";
+        sigset_t now;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(1, sigismember(&now, rt)) << "the removal unblocked the signal of the kept stash";
+
+        expect_values_then_nothing_left(full, rt, 9);
+        EXPECT_EQ(0U, removed.dropped());
+        sigrelay::remove_action(usr1);
+      },
+      30);
+}
+
 INSTANTIATE_TEST_SUITE_P(Inner, HoldNesting, testing::Values(inner::action, inner::chained_handler),
                          [](const testing::TestParamInfo<inner>& p) {
                            return p.param == inner::action ? "action" : "chained_handler";

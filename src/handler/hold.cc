@@ -200,10 +200,11 @@ bool ring_hold_taken_listed(int signo, siginfo_t& stash) noexcept {
   return stashed;
 }
 
-// Signal context (also ordinary context on the holding thread).
-void run_own_stashes() noexcept {
+// Ordinary context on the holding thread.
+void run_own_stash(int signo) noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry >= 0) run_stashes(entry);
+  siginfo_t stash;
+  if (entry >= 0 && listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);
 }
 
 // Ordinary context.

@@ -47,7 +47,8 @@
 //   hold: a ring still full counts it in dropped()) before anything else of its signal on the
 //   thread: in the lift, before the unblocking (run_stash()); in the trampoline or a signalfd read
 //   or sigtimedwait() of the signal on that thread (ring_hold_taken(): a hold that an enclosing
-//   handler's return undid, so the signal came back unblocked); at unsubscribe (run_own_stashes());
+//   handler's return undid, so the signal came back unblocked); at unsubscribe (run_own_stash(),
+//   unless another ring would hold it: then it stays for the lift that ends the removal);
 //   and by the consumer that finds the thread exited (take_exited_holds(), as for a re-queued
 //   siginfo the kernel discarded). Each stash bit is taken with one atomic and: it runs once.
 //   Before stashes, such a delivery ran at once and a full ring counted it in dropped().
@@ -278,9 +279,10 @@ inline bool ring_hold_taken(int signo, siginfo_t& stash) noexcept {
   return __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) >= 0 && ring_hold_taken_listed(signo, stash);
 }
 
-// Signal context (also ordinary context on the holding thread). Runs this thread's stashes through
-// dispatch() (no hold: a full ring counts them in dropped()) and unlists them.
-void run_own_stashes() noexcept;
+// Ordinary context on the holding thread (the removal of `signo` from an object: take_own_holds(),
+// src/signals.cc). Runs this thread's stash of `signo`, if it has one, through dispatch() (no hold: a
+// full ring counts it in dropped()) and unlists it.
+void run_own_stash(int signo) noexcept;
 
 // Ordinary context (a consumer of any `signals` object). Entry `entry` belongs to thread `tid`, which
 // has exited while it held: takes the siginfos its holds had re-queued (which the kernel discarded
