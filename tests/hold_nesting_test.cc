@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "handler/hold.hpp"  // the test hook
 #include "sigrelay/registry.hpp"
 #include "sigrelay/signals.hpp"
 #include "support/child.hpp"
@@ -321,6 +322,67 @@ TEST(HoldNestingStash, ARemovalKeepsTheStashThatAnotherRingWouldHold) {
 
         expect_values_then_nothing_left(full, rt, 9);
         EXPECT_EQ(0U, removed.dropped());
+        sigrelay::remove_action(usr1);
+      },
+      30);
+}
+
+// A hold cancelled because its object began unsubscribing keeps a stash that another object's ring
+// would hold. hold.hpp, "Unsubscribing": a hold that finds its sink unsubscribing once its thread is
+// listed cancels itself; it used to run a stash at once, with no hold, into every ring, and the other
+// object's full ring dropped it. As above, with two rings of 8 full (the one removed first in the
+// snapshot, so that the hold's probe picks it); the test hook, at the claim of the holding thread's
+// entry, lets another thread begin the removal and waits for it to mark the object unsubscribing.
+// (Were that thread slower than the wait, the hold would not be cancelled but poked by the removal,
+// and a lift keeps the stash too: the test then checks that path instead.)
+std::atomic<pid_t> g_claim_tid{0};
+std::atomic<bool> g_claimed{false};
+
+// Signal context (the test hook): atomics and nanosleep() only.
+void let_the_removal_begin(sigrelay::detail::hook_point where) noexcept {
+  if (where != sigrelay::detail::hook_point::claim || syscall(SYS_gettid) != g_claim_tid.load()) return;
+  g_claimed.store(true);
+  const timespec pause{0, 200'000'000};
+  nanosleep(&pause, nullptr);
+}
+
+TEST(HoldNestingStash, ACancelledHoldKeepsTheStashThatAnotherRingWouldHold) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  SIGRELAY_IN_CHILD(
+      [] {
+        const int rt = SIGRTMIN + 2;
+        ASSERT_NO_FATAL_FAILURE(prepare_nested(rt));
+        sigrelay::signals removed({rt}, sigrelay::signals_options{backend::relay, 8});
+        sigrelay::signals full({rt}, sigrelay::signals_options{backend::relay, 8});
+        g_claim_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+        sigrelay::detail::g_hold_test_hook.store(let_the_removal_begin);
+        std::atomic<bool> give_up{false};
+        // The remover starts with `rt` blocked (its mask is this thread's at its creation): every
+        // delivery must reach this thread.
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, rt);
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only, nullptr));
+        std::thread remover([&] {
+          while (!g_claimed.load() && !give_up.load()) usleep(100);
+          if (g_claimed.load()) removed.remove(rt);
+        });
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only, nullptr));
+        sigrelay::action_id usr1;
+        stash_value_8_nested(rt, usr1);
+        give_up.store(true);
+        remover.join();
+        sigrelay::detail::g_hold_test_hook.store(nullptr);
+        ASSERT_FALSE(HasFatalFailure());
+        ASSERT_TRUE(g_claimed.load()) << "the hold never claimed an entry";
+
+        EXPECT_EQ(0U, full.dropped()) << "the cancelled hold ran the stash into the other object's full ring";
+        EXPECT_EQ(0U, removed.dropped()) << "the removed object counted what it left held";
+        sigset_t now;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+        EXPECT_EQ(1, sigismember(&now, rt)) << "the signal of the kept stash was unblocked";
+
+        expect_values_then_nothing_left(full, rt, 9);
         sigrelay::remove_action(usr1);
       },
       30);

@@ -161,8 +161,16 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 // Signal context.
 void cancel_hold(int signo, sigset_t* mask) noexcept {
   if (t_hold_request == 0) return;
-  t_hold_request = 0;  // apply_hold() blocks nothing
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  // A refused re-queue whose signal another object's ring would hold (delivery_would_hold(); the
+  // unsubscribing sink's own ring no longer counts): the hold stays, for that ring, whose consumer's
+  // drain pokes this thread, as a lift would keep it (stashes_to_keep()). Run now, with no hold, it
+  // would be dropped there.
+  if (entry >= 0 && listable(signo) &&
+      (g_ring_holder_stashed[entry].load(std::memory_order_seq_cst) & signal_bit(signo)) != 0 &&
+      delivery_would_hold(signo))
+    return;
+  t_hold_request = 0;     // apply_hold() blocks nothing
   if (entry < 0) return;  // a nested lift left the table meanwhile (and ran any stash)
   // A refused re-queue: the delivery is only in the stash, and nothing will take it now.
   siginfo_t stash;

@@ -69,7 +69,8 @@
 //   (claim_entry() raised the count, or the thread was listed already), inside its reader section
 //   (the sink cannot be gone): of the two seq_cst pairs, store-then-load and add-then-load, one sees
 //   the other. Either the unsubscriber pokes the holder (the poke runs once the handler returns and
-//   lifts the hold) or the holder cancels its own hold (cancel_hold()).
+//   lifts the hold) or the holder cancels its own hold (cancel_hold()). A cancel keeps a stash that
+//   another ring of the signal would hold: that ring's consumer pokes the holder once it drains.
 // - Cost: a ring that a consumer stops draining keeps its signal held for every other action of that
 //   signal too (up to RLIMIT_SIGPENDING, then the sender sees EAGAIN).
 // - Lifting: `t_ring_held` (per thread, bit signo-1) is what this thread's holds block. The thread
@@ -227,6 +228,8 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept;
 // notes, "Unsubscribing"), before the trampoline applies it: no block; a stash of `signo` runs now
 // (dispatch(), no hold); the thread leaves the holders' table if it holds nothing else. A re-queued
 // siginfo comes back at the handler's return, as any delivery racing the end of a subscription.
+// Except a stash that another object's ring would hold (delivery_would_hold()): that hold stays, for
+// that ring's consumer to lift, as a lift keeps such a stash ("Stashes").
 // `mask` is the interrupted context's uc_sigmask (null outside a handler: nothing is lifted then).
 void cancel_hold(int signo, sigset_t* mask) noexcept;
 
