@@ -446,7 +446,6 @@ TEST(ContractCrashReport, AGeneralProtectionFaultIsSentByTheKernelWithoutAFaultA
 }
 #endif
 
-std::atomic<void*> g_hook_saw_context{nullptr};
 int g_hook_context_target = 0;
 
 // Signal context.

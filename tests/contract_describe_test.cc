@@ -257,7 +257,6 @@ TEST(ContractDescribe, HandlerInstalledOverSigrelayThenPassThrough) {
 TEST(ContractDescribe, EveryActionKindIsClassified) {
   SIGRELAY_IN_CHILD([] {
     std::atomic<bool> flag{false};
-    std::atomic<std::uint64_t> count{0};
     const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ASSERT_GE(efd, 0);
     sigrelay::relay::fd_relay wake(efd);

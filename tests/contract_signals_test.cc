@@ -886,7 +886,8 @@ TEST(ContractSignalsMove, MoveAssignmentOntoASignalfdObjectEndsItsSubscriptionAn
     EXPECT_TRUE(a.is_closed());
     EXPECT_TRUE(a.wait().empty());
     a = signals({SIGHUP});
-    a = std::move(a);  // self-move: nothing happens
+    signals& same = a;
+    a = std::move(same);  // self-move: nothing happens
     a = signals(std::initializer_list<int>{});
     EXPECT_EQ("", differences(before, snapshot()));
   });

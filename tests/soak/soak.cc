@@ -161,7 +161,6 @@ shared_state* g_shared = nullptr;
 pid_t g_soak_pid = 0;
 std::string g_self_exe;
 pthread_t g_thread_of[3];  // C0, C1, C2 (for pthread_sigqueue)
-std::atomic<int> g_threads_known{0};
 
 // Under ThreadSanitizer only: a thread's mask found blocking a signal that sigrelay had unblocked
 // (RTMIN+4 after its signalfd object's destruction, on the owner thread), and exec'd checkers that
@@ -1038,7 +1037,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "soak: bad SIGRELAY_SOAK_SECONDS '%s'\n", env);
     return 2;
   }
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // options and their values
     const bool seconds = std::strcmp(argv[i], "--seconds") == 0,
                window = std::strcmp(argv[i], "--window") == 0;
     if ((!seconds && !window) || i + 1 == argc ||
@@ -1046,7 +1045,6 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: soak [--seconds N] [--window S] | soak --check-clean\n");
       return 2;
     }
-    ++i;
   }
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
