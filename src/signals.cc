@@ -1239,8 +1239,7 @@ namespace {
 [[gnu::always_inline]] inline detail::raw_origin read_slot(const detail::origin_slot& slot,
                                                            int signo) noexcept {
   detail::raw_origin r;
-  if (try_read_slot(slot, signo, r)) [[likely]]
-    return r;
+  if (__builtin_expect(try_read_slot(slot, signo, r), 1)) return r;  // (C++17 too: no [[likely]])
   return read_slot_contended(slot, signo);
 }
 
@@ -2205,7 +2204,7 @@ std::size_t signals::pending(std::vector<signal_event>& events) {
     events.clear();
     return 0;
   }
-  if (core_->iter_left != 0) [[unlikely]] {
+  if (__builtin_expect(core_->iter_left != 0, 0)) {
     return pending_with_leftovers(*core_, events);
   }
   drain(*core_, events);  // clears `events` first

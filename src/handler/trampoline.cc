@@ -447,8 +447,9 @@ std::size_t reads_without_drop(int signo, const sink* except, std::size_t most) 
 // inside the trampoline: hold.hpp, "Nesting") or in ordinary code, and unblocks there itself.
 [[gnu::always_inline]] inline void keep_holds_blocked(ucontext_t* context) noexcept {
   const std::uint64_t held = __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST);
-  if (held == 0 || context == nullptr) [[likely]]
-    return;
+  // (__builtin_expect, not [[likely]]: the library also builds as C++17, where clang -Wpedantic
+  // rejects the attribute.)
+  if (__builtin_expect(held == 0 || context == nullptr, 1)) return;
   for (std::uint64_t rest = held; rest != 0; rest &= rest - 1)
     sigaddset(&context->uc_sigmask, __builtin_ctzll(rest) + 1);
 }
