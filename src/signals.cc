@@ -1426,11 +1426,11 @@ void take_own_holds(detail::signals_core& c, int signo) noexcept {
   detail::t_consumer_of = &c.sink;
   // This signal's stash (a re-queue the kernel refused) is not in the kernel, so sigtimedwait() below
   // cannot take it: being the oldest, it runs first, unless another ring would hold it. It then
-  // stays, held and listed with what is queued behind it, for the lift that ends the removal, which
-  // keeps it while that ring would hold it (hold.hpp, "Stashes"). The thread's stashes of other
-  // signals are that lift's too. (This ran every stash of the thread here, where nothing can hold,
-  // and a full ring dropped each.)
-  if (!detail::delivery_would_hold(signo)) detail::run_own_stash(signo);
+  // stays, held and listed with what is queued behind it (the loop below stops at once too), for the
+  // lift that ends the removal, which keeps it while that ring would hold it (hold.hpp, "Stashes").
+  // The thread's stashes of other signals are that lift's too. (This ran every stash of the thread
+  // here, where nothing can hold, and a full ring dropped each.)
+  detail::run_own_stash(signo);
   const struct timespec now {};
   for (std::size_t taken = 0; taken < c.capacity + 64;) {
     if (detail::delivery_would_hold(signo)) break;

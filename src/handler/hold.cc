@@ -69,6 +69,15 @@ bool take_stash(int entry, int signo, siginfo_t& out) noexcept {
   return true;
 }
 
+// Signal context (also ordinary context on the holding thread). Whether entry `entry` has a stash of
+// `signo` that a ring of the signal would hold now (delivery_would_hold()): run now, with no hold, it
+// would be dropped there, so it is kept instead (hold.hpp, "Stashes").
+bool stash_to_keep(int entry, int signo) noexcept {
+  return listable(signo) &&
+         (g_ring_holder_stashed[entry].load(std::memory_order_seq_cst) & signal_bit(signo)) != 0 &&
+         delivery_would_hold(signo);
+}
+
 // Signal context. Runs a stashed delivery through every action, with no hold (a full ring counts it
 // in dropped()).
 void run_stash(siginfo_t& info) noexcept {
@@ -78,13 +87,17 @@ void run_stash(siginfo_t& info) noexcept {
   t_hold_allowed = allowed;
 }
 
+// Signal context. Runs entry `entry`'s stash of `signo` (this thread's), if it has one, and unlists it.
+void run_stash_of(int entry, int signo) noexcept {
+  siginfo_t stash;
+  if (listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);
+}
+
 // Signal context. Runs every stash of entry `entry` (this thread's) and unlists it.
 void run_stashes(int entry) noexcept {
   for (std::uint64_t rest = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst); rest != 0;
-       rest &= rest - 1) {
-    siginfo_t info;
-    if (take_stash(entry, __builtin_ctzll(rest) + 1, info)) run_stash(info);
-  }
+       rest &= rest - 1)
+    run_stash_of(entry, __builtin_ctzll(rest) + 1);
 }
 
 #if SIGRELAY_LINUX
@@ -162,19 +175,14 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 void cancel_hold(int signo, sigset_t* mask) noexcept {
   if (t_hold_request == 0) return;
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  // A refused re-queue whose signal another object's ring would hold (delivery_would_hold(); the
-  // unsubscribing sink's own ring no longer counts): the hold stays, for that ring, whose consumer's
-  // drain pokes this thread, as a lift would keep it (stashes_to_keep()). Run now, with no hold, it
-  // would be dropped there.
-  if (entry >= 0 && listable(signo) &&
-      (g_ring_holder_stashed[entry].load(std::memory_order_seq_cst) & signal_bit(signo)) != 0 &&
-      delivery_would_hold(signo))
-    return;
+  // A refused re-queue whose signal another object's ring would hold (the unsubscribing sink's own
+  // ring no longer counts): the hold stays, for that ring, whose consumer's drain pokes this thread,
+  // as a lift would keep it.
+  if (entry >= 0 && stash_to_keep(entry, signo)) return;
   t_hold_request = 0;     // apply_hold() blocks nothing
   if (entry < 0) return;  // a nested lift left the table meanwhile (and ran any stash)
   // A refused re-queue: the delivery is only in the stash, and nothing will take it now.
-  siginfo_t stash;
-  if (listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);
+  run_stash_of(entry, signo);
   // Leave the table only if this thread holds nothing else: a lift here, nested inside another run
   // of the trampoline, could not lift what an outer context's saved mask blocks (notes, "Nesting").
   if (mask != nullptr && __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST) == 0 &&
@@ -211,8 +219,7 @@ bool ring_hold_taken_listed(int signo, siginfo_t& stash) noexcept {
 // Ordinary context on the holding thread.
 void run_own_stash(int signo) noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  siginfo_t stash;
-  if (entry >= 0 && listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);
+  if (entry >= 0 && !stash_to_keep(entry, signo)) run_stash_of(entry, signo);
 }
 
 // Ordinary context.
@@ -238,11 +245,9 @@ int take_exited_holds(int entry, pid_t tid, siginfo_t* out) noexcept {
 // would hold now (delivery_would_hold()): the ring filled again since the drain that made room.
 std::uint64_t stashes_to_keep(int entry) noexcept {
   std::uint64_t keep = 0;
-  const std::uint64_t stashed = g_ring_holder_stashed[entry].load(std::memory_order_seq_cst) &
-                                __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST);
-  for (std::uint64_t rest = stashed; rest != 0; rest &= rest - 1) {
+  for (std::uint64_t rest = __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST); rest != 0; rest &= rest - 1) {
     const int signo = __builtin_ctzll(rest) + 1;
-    if (delivery_would_hold(signo)) keep |= signal_bit(signo);
+    if (stash_to_keep(entry, signo)) keep |= signal_bit(signo);
   }
   return keep;
 }
@@ -256,8 +261,7 @@ std::uint64_t lift_all_but(int entry, std::uint64_t keep) noexcept {
   const std::uint64_t held = __atomic_fetch_and(&t_ring_held, keep, __ATOMIC_SEQ_CST) & ~keep;
   for (std::uint64_t rest = held; rest != 0; rest &= rest - 1) {
     const int signo = __builtin_ctzll(rest) + 1;
-    siginfo_t stash;
-    if (listable(signo) && take_stash(entry, signo, stash)) run_stash(stash);  // still blocked here
+    run_stash_of(entry, signo);  // still blocked here
     g_ring_holder_signals[entry].fetch_and(~signal_bit(signo), std::memory_order_seq_cst);
   }
   g_ring_put_offs[entry].fetch_add(1, std::memory_order_seq_cst);

@@ -284,7 +284,8 @@ inline bool ring_hold_taken(int signo, siginfo_t& stash) noexcept {
 
 // Ordinary context on the holding thread (the removal of `signo` from an object: take_own_holds(),
 // src/signals.cc). Runs this thread's stash of `signo`, if it has one, through dispatch() (no hold: a
-// full ring counts it in dropped()) and unlists it.
+// full ring counts it in dropped()) and unlists it; unless a ring of the signal would hold it (see
+// "Stashes"): then it stays, held and listed, for a later lift.
 void run_own_stash(int signo) noexcept;
 
 // Ordinary context (a consumer of any `signals` object). Entry `entry` belongs to thread `tid`, which
