@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -243,6 +244,19 @@ void expect_values_then_nothing_left(sigrelay::signals& full, int rt, std::size_
   EXPECT_EQ(0, sigismember(&pending, rt)) << "a value was left in the kernel";
 }
 
+// After `by` ran with value 8 stashed and `full` still full: the stash was kept, so `full` (and
+// `removed`, if given) dropped nothing and `rt` is still blocked here.
+void expect_stash_kept(const sigrelay::signals& full, const sigrelay::signals* removed, int rt,
+                       const std::string& by) {
+  EXPECT_EQ(0U, full.dropped()) << by << " ran the stash into the full ring";
+  if (removed != nullptr) {
+    EXPECT_EQ(0U, removed->dropped()) << "the removed object counted what it left held";
+  }
+  sigset_t now;
+  ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
+  EXPECT_EQ(1, sigismember(&now, rt)) << by << " unblocked the signal of the kept stash";
+}
+
 TEST(HoldNestingStash, AHoldTakenInsideAnotherHandlerStaysBlockedAfterItsReturn) {
   SIGRELAY_SKIP_WITHOUT_HOLDS();
   SIGRELAY_IN_CHILD(
@@ -284,10 +298,7 @@ TEST(HoldNestingStash, ALiftKeepsAStashWhoseRingWouldHoldIt) {
         ASSERT_NO_FATAL_FAILURE(stash_value_8_nested(rt, usr1));
 
         EXPECT_TRUE(other.pending().empty());  // its drain lifts this thread's holds, the ring still full
-        EXPECT_EQ(0U, full.dropped()) << "the lift ran the stash into the full ring";
-        sigset_t now;
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(1, sigismember(&now, rt)) << "the lift unblocked the signal of the kept stash";
+        ASSERT_NO_FATAL_FAILURE(expect_stash_kept(full, nullptr, rt, "the lift"));
 
         expect_values_then_nothing_left(full, rt, 9);
         sigrelay::remove_action(usr1);
@@ -314,11 +325,7 @@ TEST(HoldNestingStash, ARemovalKeepsTheStashThatAnotherRingWouldHold) {
         ASSERT_NO_FATAL_FAILURE(stash_value_8_nested(rt, usr1));
 
         removed.remove(rt);  // on the holding thread, with the other ring still full
-        EXPECT_EQ(0U, full.dropped()) << "the removal ran the stash into the other object's full ring";
-        EXPECT_EQ(0U, removed.dropped()) << "the removed object counted what it left held";
-        sigset_t now;
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(1, sigismember(&now, rt)) << "the removal unblocked the signal of the kept stash";
+        ASSERT_NO_FATAL_FAILURE(expect_stash_kept(full, &removed, rt, "the removal"));
 
         expect_values_then_nothing_left(full, rt, 9);
         EXPECT_EQ(0U, removed.dropped());
@@ -376,11 +383,7 @@ TEST(HoldNestingStash, ACancelledHoldKeepsTheStashThatAnotherRingWouldHold) {
         ASSERT_FALSE(HasFatalFailure());
         ASSERT_TRUE(g_claimed.load()) << "the hold never claimed an entry";
 
-        EXPECT_EQ(0U, full.dropped()) << "the cancelled hold ran the stash into the other object's full ring";
-        EXPECT_EQ(0U, removed.dropped()) << "the removed object counted what it left held";
-        sigset_t now;
-        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, nullptr, &now));
-        EXPECT_EQ(1, sigismember(&now, rt)) << "the signal of the kept stash was unblocked";
+        ASSERT_NO_FATAL_FAILURE(expect_stash_kept(full, &removed, rt, "the cancelled hold"));
 
         expect_values_then_nothing_left(full, rt, 9);
         sigrelay::remove_action(usr1);
