@@ -429,7 +429,18 @@ TEST(ContractSignalsLifetime, CreateAndDestroyOnTwoThreadsUnderAFloodLeavesEvery
         std::atomic<int> done{0};
         std::atomic<std::uint64_t> masks[3] = {{1}, {1}, {1}};
         const bool signalfd_ok = !sigrelay::test::posix_platform();
+        // A thread inherits its creator's mask, and the main thread may hold (for a full ring of the
+        // other looper's object) while it starts this one: such a block is the new thread's own,
+        // which no lift undoes (signals.hpp, "Realtime floods"). So each thread unblocks first.
+        const auto unblock_both = [rt] {
+          sigset_t both;
+          sigemptyset(&both);
+          sigaddset(&both, SIGUSR1);
+          sigaddset(&both, rt);
+          pthread_sigmask(SIG_UNBLOCK, &both, nullptr);
+        };
         const auto looper = [&](int index) {
+          unblock_both();
           for (int i = 0; i < 150; ++i) {
             const backend k = signalfd_ok && (i + index) % 2 == 0 ? backend::signalfd : backend::relay;
             {
