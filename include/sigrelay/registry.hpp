@@ -130,6 +130,12 @@ class action_id {
 // error of sigaction() itself, or std::errc::not_enough_memory if memory runs out (the throwing
 // overload: std::system_error with that code, naming the signal). On any error nothing changed: the
 // disposition, the signal's actions and every mask are as before the call.
+//
+// While it changes the registry (here, in remove_action(), ignore() and reset()), the calling thread
+// blocks every signal but the faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), and gives
+// back exactly those blocks before it returns: a flood that it would otherwise take, one delivery
+// after another, waits in the kernel's queue or goes to another thread meanwhile, so a change never
+// stalls behind it (nor do the other threads' changes, which wait for this one).
 SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options = {});
 SIGRELAY_EXPORT action_id add_action(int signo, action a, action_options options,
                                      std::error_code& ec) noexcept;
