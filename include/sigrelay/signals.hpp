@@ -159,6 +159,13 @@
 //     as the teardown began does not hold. What a flood still queues after that meets the
 //     following disposition (an earlier SIG_IGN discards it; SIG_DFL of a realtime signal ends the
 //     process).
+//   - Ending a realtime subscription on any thread: that thread blocks the signal while it does (if
+//     it did not block it already) and unblocks it once the action is gone. Nothing is held for the
+//     ending subscription any more, so no ring pushes back: a flood would otherwise keep the thread
+//     in its handler, one delivery after another, and the teardown would not end while the flood
+//     lasted. Meanwhile the flood waits in the kernel's queue or goes to other threads; what is
+//     still queued when the thread unblocks meets the actions left, or the following disposition,
+//     as above.
 //
 // Exit: static objects, exit() from any thread, signals during static destruction
 //   An object with static storage duration (or one a static destructor destroys) is torn down by
