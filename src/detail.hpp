@@ -2,6 +2,7 @@
 // src/detail.hpp — small internal utilities shared by the library's ordinary (non-signal) code.
 #pragma once
 
+#include <pthread.h>
 #include <sys/types.h>
 #include <atomic>
 #include <cerrno>
@@ -107,5 +108,35 @@ class deferred_lifts {
 // had not blocked already), and those a full realtime ring holds there (src/handler/hold.hpp); false
 // if none. Lifts released blocks first (src/handler/masks.hpp).
 bool library_blocked_signals(sigset_t& out) noexcept;
+
+// Blocks `set` in the calling thread for its lifetime, and then unblocks exactly those of its signals
+// that were not blocked before (none if the block failed). For ordinary code that must not be kept
+// in handlers by a flood while it works: a registry change (src/registry.cc, quiet_section()) and the
+// end of a realtime subscription (src/signals.cc, unsubscribe()). The code in between must not block
+// those signals itself, or the unblock would take that block too. Plain pthread_sigmask(), not the
+// platform layer's, whose test hooks count their calls.
+class blocked_here {
+ public:
+  explicit blocked_here(const sigset_t& set) noexcept {
+    sigemptyset(&added_);
+    sigset_t before;
+    if (::pthread_sigmask(SIG_BLOCK, &set, &before) != 0) return;
+    for (int signo = 1; signo < NSIG; ++signo) {
+      if (sigismember(&set, signo) == 1 && sigismember(&before, signo) == 0) {
+        sigaddset(&added_, signo);
+        any_ = true;
+      }
+    }
+  }
+  ~blocked_here() {
+    if (any_) ::pthread_sigmask(SIG_UNBLOCK, &added_, nullptr);
+  }
+  blocked_here(const blocked_here&) = delete;
+  blocked_here& operator=(const blocked_here&) = delete;
+
+ private:
+  sigset_t added_;
+  bool any_ = false;
+};
 
 }  // namespace sigrelay::detail

@@ -219,45 +219,24 @@ void child_after_fork() noexcept {
   sys::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 }
 
-// Keeps the process's asynchronous signals off this thread while it changes the registry: taken
-// before the registry's mutex, given back after it. A thread that holds the mutex must not be
-// starved: under a flood that nothing held back (the only thread with the signal unblocked, its
+// What a registry change blocks in its thread (detail::blocked_here), taken before the registry's
+// mutex and given back after it: every signal but the faults. A thread that holds the mutex must not
+// be starved: under a flood that nothing held back (the only thread with the signal unblocked, its
 // handler slower than the sender), every return to user space delivered the next signal, so the
 // writer ran no instruction of its own, and every other thread's add or removal waited for its
 // mutex for as long as the flood lasted (an ASan run of two threads making and destroying objects
 // under a realtime flood: stuck until the 120-second watchdog in 3 of 14 runs). Blocked here, the
 // signals go to other threads or wait in the kernel's queue for the few system calls and the grace
 // period that a change takes. The faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) stay
-// unblocked: one raised here must still reach a crash handler. The unblock gives back only what this
-// blocked: nothing in a registry change blocks or unblocks a signal of this thread (the action-added
-// hook, which may, runs after the mutex; see add_action_impl()). Plain pthread_sigmask(), not the
-// platform layer's, whose test hooks count their calls.
-class quiet_section {
- public:
-  quiet_section() noexcept {
-    sigset_t all;
-    sigfillset(&all);
-    for (const int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&all, fault);
-    sigset_t before;
-    sigemptyset(&added_);
-    if (::pthread_sigmask(SIG_BLOCK, &all, &before) != 0) return;
-    for (int signo = 1; signo < NSIG; ++signo) {
-      if (sigismember(&all, signo) == 1 && sigismember(&before, signo) == 0) {
-        sigaddset(&added_, signo);
-        any_ = true;
-      }
-    }
-  }
-  ~quiet_section() {
-    if (any_) ::pthread_sigmask(SIG_UNBLOCK, &added_, nullptr);
-  }
-  quiet_section(const quiet_section&) = delete;
-  quiet_section& operator=(const quiet_section&) = delete;
-
- private:
-  sigset_t added_;
-  bool any_ = false;
-};
+// unblocked: one raised here must still reach a crash handler. Nothing in a registry change blocks
+// or unblocks a signal of this thread (the action-added hook, which may, runs after the mutex; see
+// add_action_impl()), so the unblock gives back exactly what this blocked.
+sigset_t quiet_section() noexcept {
+  sigset_t all;
+  sigfillset(&all);
+  for (const int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&all, fault);
+  return all;
+}
 
 // Grace period: returns once every trampoline run that might have loaded a snapshot replaced before
 // this call has finished. Ordinary context; never call it from an action.
@@ -479,7 +458,7 @@ action_id add_action_impl(int signo, action a, action_options options, bool chai
   std::uint64_t serial = 0;
   try {
     registry& reg = the_registry();
-    const quiet_section quiet;  // before the mutex, given back after it
+    const blocked_here quiet(quiet_section());  // before the mutex, given back after it
     std::lock_guard<std::mutex> lock(reg.mutex);
     signal_record& record = reg.signals[signo];
     std::vector<entry> entries = record.entries;
@@ -558,7 +537,7 @@ bool remove_action(action_id id) noexcept {
   const int signo = id.signal();
   if (!id || signo <= 0 || signo >= NSIG) return false;
   registry& reg = the_registry();
-  const quiet_section quiet;  // before the mutex, given back after it
+  const blocked_here quiet(quiet_section());  // before the mutex, given back after it
   std::lock_guard<std::mutex> lock(reg.mutex);
   signal_record& record = reg.signals[signo];
   const std::uint64_t serial = action_id_access::serial(id);
@@ -645,7 +624,7 @@ bool ignore(int signo, std::error_code& ec) noexcept {
   }
   try {
     registry& reg = the_registry();
-    const quiet_section quiet;  // before the mutex, given back after it
+    const blocked_here quiet(quiet_section());  // before the mutex, given back after it
     std::lock_guard<std::mutex> lock(reg.mutex);
     signal_record& record = reg.signals[signo];
     ec.clear();
@@ -688,7 +667,7 @@ bool reset(int signo, std::error_code& ec) noexcept {
   }
   try {
     registry& reg = the_registry();
-    const quiet_section quiet;  // before the mutex, given back after it
+    const blocked_here quiet(quiet_section());  // before the mutex, given back after it
     std::lock_guard<std::mutex> lock(reg.mutex);
     signal_record& record = reg.signals[signo];
     ec.clear();

@@ -1913,39 +1913,22 @@ void read_pending_of(detail::signals_core& c, int signo) {
 void read_pending_of(detail::signals_core&, int) {}  // unreachable: no signalfd backend here
 #endif
 
-// Keeps realtime `signo` blocked on this thread while unsubscribe() ends its subscription, unless
-// it is blocked here already (0: does nothing). From `no_holds` on, no delivery is held for this
-// ring, so nothing pushes back on a flood: a handler slower than the sender kept the unsubscribing
-// thread in signal context, and its teardown (pokes, the registry's mutex, which others then wait
-// for) made no progress while the flood lasted. Under ASan, a thread queueing RTMIN+1 nonstop while
-// two threads made and destroyed objects: 4 of 14 runs stuck until the 120-second watchdog. Blocked
-// here, the flood waits in the kernel's queue (a sender sees EAGAIN at RLIMIT_SIGPENDING) or goes to
-// another thread. The unblock undoes only this block: no delivery of `signo` runs on this thread
-// meanwhile, so nothing holds it here, and a lift that unblocked it early leaves nothing to undo.
-// Plain pthread_sigmask(), not the platform layer's (whose test hooks count their calls).
-class blocked_while_ending {
- public:
-  explicit blocked_while_ending(int signo) noexcept {
-    if (signo == 0) return;
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    sigset_t before;
-    if (::pthread_sigmask(SIG_BLOCK, &one, &before) == 0 && sigismember(&before, signo) == 0) signo_ = signo;
-  }
-  ~blocked_while_ending() {
-    if (signo_ == 0) return;
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo_);
-    ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-  }
-  blocked_while_ending(const blocked_while_ending&) = delete;
-  blocked_while_ending& operator=(const blocked_while_ending&) = delete;
-
- private:
-  int signo_ = 0;
-};
+// What unsubscribe() blocks in its thread while it ends a realtime subscription (detail::blocked_here,
+// which leaves alone a block the thread had already): `signo` alone. From `no_holds` on, no
+// delivery is held for this ring, so nothing pushes back on a flood: a handler slower than the
+// sender kept the unsubscribing thread in signal context, and its teardown (pokes, the registry's
+// mutex, which others then wait for) made no progress while the flood lasted. Under ASan, a thread
+// queueing RTMIN+1 nonstop while two threads made and destroyed objects: 4 of 14 runs stuck until
+// the 120-second watchdog. Blocked here, the flood waits in the kernel's queue (a sender sees EAGAIN
+// at RLIMIT_SIGPENDING) or goes to another thread. The unblock undoes only this block: no delivery of
+// `signo` runs on this thread meanwhile, so nothing holds it here, and a lift that unblocked it early
+// leaves nothing to undo.
+sigset_t kept_off_while_ending(int signo) noexcept {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  return set;
+}
 
 // In three steps, so that the poke of another thread's block (up to a second) is made without the
 // mutex, which the consumer's drain takes: under the mutex, the signalfd is read and its mask
@@ -1981,8 +1964,9 @@ void unsubscribe(detail::signals_core& c, int signo) {
   // thread's own holds are taken synchronously, still blocked, and lifted only after the action is
   // gone (see "Exit races" at the top).
   const bool holds = signo >= c.sink.rtmin && !c.foreign_cached();
-  const blocked_while_ending flood_kept_off(holds ? signo : 0);
+  std::optional<detail::blocked_here> flood_kept_off;  // (no system call for a standard signal)
   if (holds) {
+    flood_kept_off.emplace(kept_off_while_ending(signo));
     c.sink.no_holds.store(true, std::memory_order_seq_cst);
     take_own_holds(c, signo);
     const int mine = detail::t_ring_entry >= 0 ? 1 : 0;
