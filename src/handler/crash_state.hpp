@@ -30,6 +30,7 @@ constexpr std::size_t kCrashBuildIdMax = 64;  // bytes; printed as up to 128 hex
 
 // One thread's stack, as prepare_thread() recorded it.
 struct crash_thread {
+  // A plain field, read and written with atomics (no call here; the tid comes from gettid()).
   std::atomic<pid_t> tid;      // 0: free; -1: being filled or emptied; otherwise the owner's tid
   std::uintptr_t stack_lo;     // lowest usable address of the stack
   std::uintptr_t stack_hi;     // one past the highest

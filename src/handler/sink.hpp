@@ -133,6 +133,7 @@ struct sink {
   origin_slot last[NSIG];
   ring_cell* cells = nullptr;  // capacity = mask + 1 cells, cells[i].seq starts at i
   std::size_t mask = 0;
+  // A plain field (no allocation: not std::vector::reserve()).
   std::size_t reserve = 1;  // free cells below which the trampoline holds (hold.hpp)
   std::atomic<std::size_t> enqueue_pos{0};
   // Non-zero while a drain of the signalfd backend counts this ring's room, reads that many siginfos
