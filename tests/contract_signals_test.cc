@@ -29,6 +29,7 @@
 // dispositions and masks it relies on first.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -392,6 +393,41 @@ void two_backends_flood(bool signalfd_first) {
       }
     }
   }
+}
+
+// registry.hpp: the trampoline "saves and restores errno around all actions". A standard signal whose
+// only action is a `signals` object's record takes a lane of its own in the trampoline that saves no
+// errno (trampoline.cc, run_standard()): only the wake-up's system call keeps it (notify_rest()). Here
+// that call fails: the object's eventfd number is made to name a read-only /dev/null before each
+// delivery (native_handle() was asked for, so every first delivery after a drain writes it: EBADF).
+// errno after each tgkill() to this thread, which runs the handler before it returns and leaves errno
+// alone itself, must be the value set before it; every delivery is still handed out.
+TEST(ContractSignalsErrno, AFailingWakeUpWriteOfALoneObjectLeavesTheInterruptedCodesErrno) {
+  SIGRELAY_IN_CHILD([] {
+    sigrelay::signals sigs({SIGUSR1});
+    const int fd = sigs.native_handle();
+    ASSERT_GE(fd, 0);
+    const int kept = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    const int read_only = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(kept, 0);
+    ASSERT_GE(read_only, 0);
+    std::vector<signal_event> events;
+    for (int round = 1; round <= 200; ++round) {
+      ASSERT_EQ(fd, ::dup2(read_only, fd));
+      const int mine = 1000 + round;
+      errno = mine;
+      ASSERT_EQ(0, ::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGUSR1));
+      const int seen = errno;
+      ASSERT_EQ(fd, ::dup2(kept, fd));  // the eventfd back, for the drain
+      ASSERT_EQ(mine, seen) << "round " << round
+                            << ": errno changed by the delivery: " << std::strerror(seen);
+      ASSERT_EQ(1U, sigs.pending(events)) << "round " << round;
+      EXPECT_EQ(SIGUSR1, events[0].signo);
+      EXPECT_EQ(1U, events[0].count);
+    }
+    ::close(kept);
+    ::close(read_only);
+  });
 }
 
 TEST(ContractSignalsFlood, ASignalfdAndARelayObjectMadeInThatOrderEachGetEveryValueInOrder) {
