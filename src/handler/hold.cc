@@ -154,18 +154,34 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
     // Refused (EAGAIN at RLIMIT_SIGPENDING, EPERM): the entry keeps the siginfo itself (see the notes).
     if (!held && listable(info.si_signo)) held = stashed = true;
   }
-  if (held && listable(info.si_signo)) {
+  // A delivery nested on the re-queue's return may have lifted since the claim (cancel_hold() of a
+  // hold of its own, which found nothing of this one listed yet), leaving the table: then this
+  // thread has no entry (-1), or a new one that a further nested hold claimed. Every use below goes
+  // through this one load, and none indexes the table with -1 (it did: a copy written before
+  // g_ring_holder_info, and a stash kept nowhere, lost without a count).
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (stashed && entry < 0) held = stashed = false;  // the actions run now (a full ring counts it)
+  if (held && entry >= 0 && listable(info.si_signo)) {
     // Kept for a consumer that finds this thread exited with the hold (see the notes). This signal's
     // bit is clear (ring_hold_taken() ran for this delivery), so no consumer reads the copy now.
-    store_copy(t_ring_entry, info);
+    store_copy(entry, info);
   }
   if (stashed) {
     // Listed at once, after the copy: a lift from here on runs it (apply_hold() lists it again).
-    const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-    g_ring_holder_stashed[entry].fetch_or(signal_bit(info.si_signo), std::memory_order_seq_cst);
-    g_ring_holder_signals[entry].fetch_or(signal_bit(info.si_signo), std::memory_order_seq_cst);
+    const std::uint64_t bit = signal_bit(info.si_signo);
+    g_ring_holder_stashed[entry].fetch_or(bit, std::memory_order_seq_cst);
+    g_ring_holder_signals[entry].fetch_or(bit, std::memory_order_seq_cst);
+    // A lift nested since the load above left `entry` before it saw the stash: take it back (one
+    // atomic and decides against any other taker) and let the actions run now. Taken by someone
+    // else, it ran: the delivery counts as held.
+    siginfo_t mine;
+    if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) != entry && take_stash(entry, info.si_signo, mine))
+      held = stashed = false;
   }
-  if (held) t_hold_request = 1;
+  // The request names the entry that holds the copy (entry + 1): apply_hold() and cancel_hold() act
+  // only if this thread still has that one. A re-queued siginfo whose entry is gone asks for nothing
+  // (0): it comes back at once.
+  if (held) t_hold_request = static_cast<unsigned>(entry + 1);
   errno = saved_errno;
   return held;
 #endif
@@ -175,12 +191,15 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 void cancel_hold(int signo, sigset_t* mask) noexcept {
   if (t_hold_request == 0) return;
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry < 0 || entry != static_cast<int>(t_hold_request) - 1) {
+    t_hold_request = 0;  // a nested lift left the hold's entry meanwhile (and ran any stash)
+    return;
+  }
   // A refused re-queue whose signal another object's ring would hold (the unsubscribing sink's own
   // ring no longer counts): the hold stays, for that ring, whose consumer's drain pokes this thread,
   // as a lift would keep it.
-  if (entry >= 0 && stash_to_keep(entry, signo)) return;
-  t_hold_request = 0;     // apply_hold() blocks nothing
-  if (entry < 0) return;  // a nested lift left the table meanwhile (and ran any stash)
+  if (stash_to_keep(entry, signo)) return;
+  t_hold_request = 0;  // apply_hold() blocks nothing
   // A refused re-queue: the delivery is only in the stash, and nothing will take it now.
   run_stash_of(entry, signo);
   // Leave the table only if this thread holds nothing else: a lift here, nested inside another run
@@ -194,16 +213,19 @@ void cancel_hold(int signo, sigset_t* mask) noexcept {
 // Signal context.
 void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
+  const int held_in = static_cast<int>(t_hold_request) - 1;  // the entry with the hold's copy
   t_hold_request = 0;
-  // A poke nested between the re-queue and here has lifted (and left the table): no block, so the
-  // re-queued siginfo comes back at once (and holds again if the ring is still full).
-  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0) return;
+  // A lift nested between the re-queue and here (a poke's, or a nested hold's cancel_hold()) left
+  // the table: no block, so the re-queued siginfo comes back at once (and holds again if the ring is
+  // still full). Also when a further nested hold has claimed a new entry since: listed there, beside
+  // whatever copy an earlier hold left in it, the hold would have a consumer that finds this thread
+  // exited run that stale siginfo instead of this one (a duplicate, and this delivery lost).
+  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (entry < 0 || entry != held_in) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, signal_bit(signo), __ATOMIC_SEQ_CST);
   // After the copy of the siginfo (hold_whole_delivery()): a consumer that takes the bit reads it.
-  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry >= 0 && listable(signo))
-    g_ring_holder_signals[entry].fetch_or(signal_bit(signo), std::memory_order_seq_cst);
+  if (listable(signo)) g_ring_holder_signals[entry].fetch_or(signal_bit(signo), std::memory_order_seq_cst);
 }
 
 // Signal context (also ordinary context: a signalfd read). ring_hold_taken() (hold.hpp) found an

@@ -207,7 +207,8 @@ extern std::atomic<hold_test_hook_fn> g_hold_test_hook;
 // GNU __thread, initial-exec: plain thread-pointer-relative accesses, safe in a signal handler.
 // 1 while dispatch() runs an action that may hold from inside (the only action, nothing chained).
 extern __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec")));
-// Set by hold_delivery(): the trampoline must block this signal in the interrupted context.
+// Set by hold_delivery(): the trampoline must block this signal in the interrupted context. The
+// value is the entry that holds the delivery's copy, plus one (0: nothing to apply).
 extern __thread unsigned t_hold_request __attribute__((tls_model("initial-exec")));
 // Signals this thread's holds block (bit signo-1); written with __atomic builtins (a handler may
 // add a bit while ordinary code on this thread takes them).
