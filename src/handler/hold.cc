@@ -40,6 +40,11 @@ namespace {
 
 bool listable(int signo) noexcept { return signo >= ring_hold_first && signo < NSIG; }
 
+// Signal context. The entry holding the copy of the delivery that t_hold_request (non-zero) asks to
+// hold: the request is that entry plus one (hold_whole_delivery()). Never -1, so a thread with no
+// entry never matches it.
+int requested_entry() noexcept { return static_cast<int>(t_hold_request) - 1; }
+
 #if SIGRELAY_LINUX  // only holds write copies (hold_whole_delivery())
 // Signal context. Writes `info` (what the kernel keeps of it) to entry `entry`'s slot of its signal.
 void store_copy(int entry, const siginfo_t& info) noexcept {
@@ -156,9 +161,9 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   }
   // A delivery nested on the re-queue's return may have lifted since the claim (cancel_hold() of a
   // hold of its own, which found nothing of this one listed yet), leaving the table: then this
-  // thread has no entry (-1), or a new one that a further nested hold claimed. Every use below goes
-  // through this one load, and none indexes the table with -1 (it did: a copy written before
-  // g_ring_holder_info, and a stash kept nowhere, lost without a count).
+  // thread has no entry (-1), or a new one that a further nested hold claimed. Every index below is
+  // this one load, never -1 (a re-read indexed with -1: a copy written before g_ring_holder_info,
+  // and a stash kept nowhere, lost without a count).
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
   if (stashed && entry < 0) held = stashed = false;  // the actions run now (a full ring counts it)
   if (held && entry >= 0 && listable(info.si_signo)) {
@@ -191,7 +196,7 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
 void cancel_hold(int signo, sigset_t* mask) noexcept {
   if (t_hold_request == 0) return;
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry < 0 || entry != static_cast<int>(t_hold_request) - 1) {
+  if (entry != requested_entry()) {
     t_hold_request = 0;  // a nested lift left the hold's entry meanwhile (and ran any stash)
     return;
   }
@@ -213,7 +218,7 @@ void cancel_hold(int signo, sigset_t* mask) noexcept {
 // Signal context.
 void apply_hold(int signo, sigset_t& mask) noexcept {
   if (t_hold_request == 0) return;
-  const int held_in = static_cast<int>(t_hold_request) - 1;  // the entry with the hold's copy
+  const int held_in = requested_entry();
   t_hold_request = 0;
   // A lift nested between the re-queue and here (a poke's, or a nested hold's cancel_hold()) left
   // the table: no block, so the re-queued siginfo comes back at once (and holds again if the ring is
@@ -221,7 +226,7 @@ void apply_hold(int signo, sigset_t& mask) noexcept {
   // whatever copy an earlier hold left in it, the hold would have a consumer that finds this thread
   // exited run that stale siginfo instead of this one (a duplicate, and this delivery lost).
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry < 0 || entry != held_in) return;
+  if (entry != held_in) return;
   sigaddset(&mask, signo);
   __atomic_fetch_or(&t_ring_held, signal_bit(signo), __ATOMIC_SEQ_CST);
   // After the copy of the siginfo (hold_whole_delivery()): a consumer that takes the bit reads it.
