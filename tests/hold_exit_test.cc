@@ -376,6 +376,128 @@ TEST_P(HoldExit, AHoldNestedInALiftIsRunOnceWhenItsThreadExits) {
       90);
 }
 
+// A lift nested in a hold's own window, before the trampoline applies it (hold.hpp, the test hook's
+// `requeue` and `requested` points): a delivery of another signal, nested on a system call's return
+// there, holds too and is cancelled because its object began unsubscribing; nothing of the outer
+// hold is listed yet, so its cancel_hold() lifts and the thread leaves the holders' table. The hook
+// stands in for that nested delivery: it lifts, on the holding thread, in signal context, exactly
+// as that cancel_hold() does (with a scratch mask: nothing is held yet to unblock). Optionally it
+// then gives the freed entry to a stand-in for another thread (a placeholder that no consumer pokes
+// or takes, -1) and sends `b` to this thread, which holds and so claims a new entry, before it frees
+// the placeholder. Before the fix the outer hold wrote its copy at entry -1 (out of bounds), kept a
+// refused re-queue (a stash) at entry -1, where nothing ever ran it (a delivery lost without a
+// count), or listed itself in the new entry beside that entry's stale copy, which a consumer ran once
+// the thread had exited (a duplicate, or nonsense, and the delivery lost).
+std::atomic<int> g_lift_point{-1};  // a hook_point, or -1: disarmed
+std::atomic<bool> g_lift_elsewhere{false};
+std::atomic<int> g_lift_freed{-1};  // the entry the lift left
+std::atomic<int> g_lift_new{-1};    // the entry the nested hold of b claimed
+
+// Signal context: the library's own lift, raw system calls and atomics.
+void lift_nested(sigrelay::detail::hook_point where) noexcept {
+  const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+  int armed = static_cast<int>(where);
+  if (tid != g_hook_tid.load() || !g_lift_point.compare_exchange_strong(armed, -1)) return;
+  const int entry = sigrelay::detail::t_ring_entry;
+  g_lift_freed.store(entry);
+  sigset_t scratch;
+  sigemptyset(&scratch);
+  sigrelay::detail::lift_ring_holds(&scratch);
+  if (g_lift_elsewhere.load() && entry >= 0) {
+    pid_t expected = 0;
+    const bool placed = sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1);
+    const auto pid = static_cast<pid_t>(syscall(SYS_getpid));
+    siginfo_t info{};
+    info.si_signo = g_hook_signo.load();
+    info.si_code = SI_QUEUE;
+    info.si_pid = pid;
+    info.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+    info.si_value.sival_int = 100;
+    syscall(SYS_rt_tgsigqueueinfo, pid, tid, info.si_signo, &info);  // delivered on the way back
+    g_lift_new.store(sigrelay::detail::t_ring_entry);
+    if (placed) sigrelay::detail::g_ring_holders[entry].store(0);
+  }
+  g_hook_fired.store(true);
+}
+
+enum class window_case { requeue_held, requeue_stashed, requested_new_entry };
+
+void lift_in_the_window(backend kind, window_case which) {
+  two_signals t;
+  ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
+  sigrelay::signals sigs = t.subscribe(kind, {t.a, t.b});
+  const bool stash = which == window_case::requeue_stashed;
+  g_hook_signo = t.b;
+  g_lift_elsewhere = which == window_case::requested_new_entry;
+  sigrelay::detail::g_hold_test_hook.store(lift_nested);
+  std::thread worker([&] {
+    sigset_t only_a;
+    sigemptyset(&only_a);
+    sigaddset(&only_a, t.a);
+    ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+    g_hook_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));  // ring full
+    ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only_a, nullptr));
+    ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = 2}));  // queued
+    struct rlimit saved {};
+    ASSERT_EQ(0, getrlimit(RLIMIT_SIGPENDING, &saved));
+    if (stash) {  // the re-queue of a=2 is refused: a stash
+      struct rlimit none = saved;
+      none.rlim_cur = 0;
+      ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &none));
+    }
+    g_lift_point =
+        static_cast<int>(which == window_case::requested_new_entry ? sigrelay::detail::hook_point::requested
+                                                                   : sigrelay::detail::hook_point::requeue);
+    ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only_a, nullptr));  // a=2 comes, finds the ring full
+    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &saved));
+    // Exits holding whatever held again once its siginfo came back.
+  });
+  worker.join();
+  sigrelay::detail::g_hold_test_hook.store(nullptr);
+  ASSERT_TRUE(g_hook_fired.load()) << "the delivery of a=2 did not hold";
+  ASSERT_GE(g_lift_freed.load(), 0) << "the hook found no entry to lift";
+  std::set<std::pair<int, int>> sent{{t.a, 0}, {t.a, 1}, {t.a, 2}};
+  if (which == window_case::requested_new_entry) {
+    sent.insert({t.b, 100});
+    ASSERT_GE(g_lift_new.load(), 0) << "b=100 did not hold";
+    ASSERT_NE(g_lift_freed.load(), g_lift_new.load()) << "b=100 did not claim another entry";
+  }
+  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+  if (!stash) {
+    t.drain(sigs, sent.size());
+    t.expect_each_once(sigs, sent);
+  } else {
+    // A stash with no entry left is not held: its actions ran at once, and the object's ring, still
+    // full, counted it as dropped. Counted, never lost: the registry action saw it.
+    t.drain(sigs, sent.size());
+    EXPECT_EQ(sent.size(), t.received() + sigs.dropped()) << "a=2 was lost without a count";
+    EXPECT_EQ(1U, sigs.dropped());
+    EXPECT_EQ(sent.size(), t.registry.load()) << "an action missed a=2, or saw it twice";
+    EXPECT_EQ(0, sigrelay::detail::g_ring_holder_count.load())
+        << "an entry of the holders' table stayed listed";
+  }
+  t.remove_counters();
+}
+
+TEST_P(HoldExit, ALiftNestedAfterTheReQueueLeavesTheHoldToComeBack) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] { lift_in_the_window(kind, window_case::requeue_held); }, 90);
+}
+
+TEST_P(HoldExit, ALiftNestedAfterARefusedReQueueCountsTheDeliveryInsteadOfLosingIt) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] { lift_in_the_window(kind, window_case::requeue_stashed); }, 90);
+}
+
+TEST_P(HoldExit, ALiftAndANewEntryNestedBeforeTheBlockDoNotListTheHoldBesideAStaleCopy) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] { lift_in_the_window(kind, window_case::requested_new_entry); }, 90);
+}
+
 // A hold whose re-queue the kernel refuses (EAGAIN: the queue is at RLIMIT_SIGPENDING, as in any
 // sustained flood) keeps the siginfo in the holders' table instead (a stash), and the signal still
 // blocked; the lift runs it before it unblocks, so order holds; a consumer that finds its thread

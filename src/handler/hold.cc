@@ -158,6 +158,8 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
     held = ::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, info.si_signo, &copy) == 0;
     // Refused (EAGAIN at RLIMIT_SIGPENDING, EPERM): the entry keeps the siginfo itself (see the notes).
     if (!held && listable(info.si_signo)) held = stashed = true;
+    if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
+      hook(hook_point::requeue);
   }
   // A delivery nested on the re-queue's return may have lifted since the claim (cancel_hold() of a
   // hold of its own, which found nothing of this one listed yet), leaving the table: then this
@@ -186,7 +188,11 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   // The request names the entry that holds the copy (entry + 1): apply_hold() and cancel_hold() act
   // only if this thread still has that one. A re-queued siginfo whose entry is gone asks for nothing
   // (0): it comes back at once.
-  if (held) t_hold_request = static_cast<unsigned>(entry + 1);
+  if (held) {
+    t_hold_request = static_cast<unsigned>(entry + 1);
+    if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
+      hook(hook_point::requested);
+  }
   errno = saved_errno;
   return held;
 #endif

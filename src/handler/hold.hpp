@@ -109,7 +109,8 @@
 //   at once) or is in t_ring_held as well. (The other way round, a hold nested in between joined the
 //   entry about to be cleared and stayed blocked, unlisted: no consumer could poke it, and its
 //   siginfo was lost if the thread exited.) g_hold_test_hook lets tests/hold_exit_test.cc nest a
-//   delivery at exactly these two points.
+//   delivery at exactly these two points, and lift within a hold's window before its block (the
+//   `requeue` and `requested` points: see apply_hold() and hold_whole_delivery()).
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
@@ -195,12 +196,17 @@ extern std::atomic<std::uint32_t> g_ring_lifts[max_ring_holders];
 // unblock its signal stops at it: what is kept is held for another ring.
 extern std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders];
 
-// Tests only (tests/hold_exit_test.cc): when set, called at the two points of the notes' "Nesting,
-// within the bookkeeping" (in signal context, or wherever a lift runs): a claim that has taken a
-// table entry but not yet t_ring_entry, and a lift that has left the table but not yet taken
-// t_ring_held. The hook may send its thread a signal, delivered nested on the system call's return.
-// Unset (the default) it costs one relaxed load per claim and per lift, never per delivery.
-enum class hook_point { claim, lift };
+// Tests only (tests/hold_exit_test.cc): when set, called at the points where a nested delivery has
+// broken the holders' table (in signal context, or wherever a lift runs): the two of the notes'
+// "Nesting, within the bookkeeping" (`claim`: a claim that has taken a table entry but not yet
+// t_ring_entry; `lift`: a lift that has left the table but not yet taken t_ring_held), and the two
+// ends of a hold's window before the trampoline applies it, in which a nested delivery's
+// cancel_hold() may lift (`requeue`: hold_whole_delivery() has claimed its entry and re-queued the
+// siginfo, or been refused, but not yet written its copy; `requested`: it has written the copy and
+// set t_hold_request). The hook may send its thread a signal, delivered nested on the system call's
+// return, or lift itself. Unset (the default) it costs one relaxed load per claim, per hold and per
+// lift, never per delivery.
+enum class hook_point { claim, lift, requeue, requested };
 using hold_test_hook_fn = void (*)(hook_point where) noexcept;
 extern std::atomic<hold_test_hook_fn> g_hold_test_hook;
 
