@@ -395,13 +395,13 @@ void two_backends_flood(bool signalfd_first) {
   }
 }
 
-// registry.hpp: the trampoline "saves and restores errno around all actions", a `signals` object's
-// record included, whose wake-up makes the handler's only system call. Here that call fails: the
-// object's eventfd number is made to name a read-only /dev/null before each delivery
-// (native_handle() was asked for, so every first delivery after a drain writes it: EBADF). errno
-// after each tgkill() to this thread, which runs the handler before it returns and leaves errno
-// alone itself, must be the value set before it; every delivery is still handed out. (A faster way
-// for that record that skips the trampoline's errno save must keep errno around the wake-up itself.)
+// registry.hpp: the trampoline "saves and restores errno around all actions". A standard signal whose
+// only action is a `signals` object's record takes a lane of its own in the trampoline that saves no
+// errno (trampoline.cc, run_standard()): only the wake-up's system call keeps it (notify_rest()). Here
+// that call fails: the object's eventfd number is made to name a read-only /dev/null before each
+// delivery (native_handle() was asked for, so every first delivery after a drain writes it: EBADF).
+// errno after each tgkill() to this thread, which runs the handler before it returns and leaves errno
+// alone itself, must be the value set before it; every delivery is still handed out.
 TEST(ContractSignalsErrno, AFailingWakeUpWriteOfALoneObjectLeavesTheInterruptedCodesErrno) {
   SIGRELAY_IN_CHILD([] {
     sigrelay::signals sigs({SIGUSR1});

@@ -129,7 +129,9 @@ bool take_lost_poke(const siginfo_t& info) noexcept;
 // Pokes are SIGURG or SIGWINCH only (src/signals.cc sends them), so every other signal is told by
 // its number alone, before its siginfo is looked at.
 inline bool take_poke(int signo, const siginfo_t* info) noexcept {
-  if ((signo != SIGURG && signo != SIGWINCH) || info == nullptr) return false;
+  // One bit test for both numbers (signo is 1..64 here: the kernel's).
+  constexpr std::uint64_t pokes = (std::uint64_t{1} << SIGURG) | (std::uint64_t{1} << SIGWINCH);
+  if (((pokes >> (static_cast<unsigned>(signo) & 63U)) & 1U) == 0 || info == nullptr) return false;
   return is_poke(info) || take_lost_poke(*info);
 }
 

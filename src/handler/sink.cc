@@ -3,8 +3,9 @@
 //
 // Everything in this file runs inside signal handlers: async-signal-safe (man 7 signal-safety),
 // lock-free, no allocation, no exceptions, no logging. System calls: write (through write_wakeup),
-// getpid and futex (and those of a hold, hold.cc); errno is restored by the trampoline. See sink.hpp for the
-// design.
+// getpid and futex (and those of a hold, hold.cc); errno is restored by the trampoline, and by
+// notify_rest() around its own (the trampoline's lane for a lone record saves none). See sink.hpp for
+// the design.
 #include "handler/sink.hpp"
 
 #include "platform/config.hpp"  // SIGRELAY_LINUX
@@ -14,6 +15,7 @@
 #include <sys/syscall.h>
 #endif
 #include <unistd.h>
+#include <cerrno>
 
 #include "handler/hold.hpp"
 #include "handler/relays.hpp"
@@ -37,25 +39,6 @@ void futex_wake(std::atomic<std::uint32_t>*) noexcept {}
 
 namespace {
 
-// Signal context. Stores the origin unless another writer holds the slot. No fence (ThreadSanitizer
-// does not model fences): the claim (odd) is a seq_cst read-modify-write, which no later store
-// passes; each field is a release store, so a reader whose acquire load sees it also sees the claim
-// (and its second sequence load then differs from its first); the even number is a release store,
-// which no field store passes. On x86-64 the field stores are plain moves: as seq_cst stores they
-// were six locked xchg instructions per delivery.
-void store_origin(origin_slot& slot, const siginfo_t& info) noexcept {
-  std::uint32_t seq = slot.seq.load(std::memory_order_relaxed);
-  if ((seq & 1U) != 0 || !slot.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_seq_cst)) {
-    return;  // a concurrent or interrupted writer is storing an origin just as recent
-  }
-  slot.code.store(info.si_code, std::memory_order_release);
-  slot.pid.store(info.si_pid, std::memory_order_release);
-  slot.uid.store(info.si_uid, std::memory_order_release);
-  slot.status.store(info.si_status, std::memory_order_release);
-  slot.value.store(info.si_value.sival_ptr, std::memory_order_release);
-  slot.seq.store(seq + 2, std::memory_order_release);
-}
-
 // Signal context. Appends to the realtime ring; false if it is full.
 bool push_record(sink& s, const siginfo_t& info) noexcept {
   std::size_t pos = s.enqueue_pos.load(std::memory_order_relaxed);
@@ -78,26 +61,25 @@ bool push_record(sink& s, const siginfo_t& info) noexcept {
   }
 }
 
-// Signal context. Wakes the consumer if this is the first delivery since its last drain.
-// Only NOTIFIED is taken from the fetch_or (a `lock bts` on x86-64, not a compare-exchange loop);
-// WAITING is read after it: a consumer that set WAITING before our bit is seen by that load (both
-// seq_cst on one word), and one that sets it after sees NOTIFIED in its own fetch_or and never sleeps.
-void notify(sink& s) noexcept {
-  if ((s.state.fetch_or(sink::notified, std::memory_order_seq_cst) & sink::notified) != 0) return;
-  if (t_consumer_of == &s) return;  // on the consumer's own thread: it re-checks state
-  if ((s.state.load(std::memory_order_seq_cst) & sink::waiting) != 0) {
+}  // namespace
+
+// Signal context (see sink.hpp): errno is saved and restored here, around the system call.
+void notify_rest(sink& s, bool waiting) noexcept {
+  const int saved_errno = errno;
+  if (waiting) {
     futex_wake(&s.state);
-    return;
+  } else if (s.owner == verified_pid()) {
+    // The eventfd is shared with fork children. A child of fork() never gets here (record_fn checks
+    // the pid the fork handler refreshed), but a child of _Fork() (no fork handlers) still has the
+    // parent's pid cached: verified_pid() (a word the kernel zeroes in every child, else getpid())
+    // tells. (Was: ask the kernel. getpid() is one cheap system call, paid only on this path, which
+    // makes a system call anyway, and only once until the consumer drains.)
+    write_flagged<write_wakeup>(s);
   }
-  if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;  // nobody polls the eventfd (sink.hpp)
-  // The eventfd is shared with fork children. A child of fork() never gets here (record_fn checks the
-  // pid the fork handler refreshed), but a child of _Fork() (no fork handlers) still has the parent's
-  // pid cached: verified_pid() (a word the kernel zeroes in every child, else getpid()) tells.
-  // (Was: ask the kernel. getpid() is one cheap system call, paid only on this path, which makes
-  // a system call anyway, and only once until the consumer drains.
-  if (s.owner != verified_pid()) return;
-  write_flagged<write_wakeup>(s);
+  errno = saved_errno;
 }
+
+namespace {
 
 // Signal context. Whether the ring of `s` has fewer than s.reserve free cells for realtime `signo`,
 // or its consumer is recording what it read from a signalfd (`reading`: those siginfos are older and
@@ -150,12 +132,10 @@ void record_fn(void* context, const siginfo_t& info) noexcept {
         cancel_hold(signo, uc != nullptr ? &static_cast<ucontext_t*>(uc)->uc_sigmask : nullptr);
       }
     }
+    notify(s);
   } else {
-    store_origin(s.last[signo], info);
-    s.counts[signo].fetch_add(1, std::memory_order_seq_cst);
-    s.standard_pending.fetch_or(1U << (signo - 1), std::memory_order_seq_cst);
+    record_standard(s, signo, info);
   }
-  notify(s);
 }
 
 }  // namespace sigrelay::detail

@@ -161,6 +161,55 @@ extern __thread const sink* t_consumer_of __attribute__((tls_model("initial-exec
 // The registry action of every `signals` object: records `info` into the sink. Signal context.
 void record_fn(void* sink, const siginfo_t& info) noexcept;
 
+// Signal context. The system call of a wake-up (notify() below): a futex wake if the consumer was
+// `waiting` on it, else an eventfd write (unless this is a child of _Fork()). Saves and restores
+// errno: the trampoline's lane for a lone record (trampoline.cc, run_standard()) does not.
+void notify_rest(sink& s, bool waiting) noexcept;
+
+// Signal context. Wakes the consumer if this is the first delivery since its last drain.
+// Only NOTIFIED is taken from the fetch_or (a `lock bts` on x86-64, not a compare-exchange loop);
+// WAITING is read after it (notify_rest()): a consumer that set WAITING before our bit is seen by that
+// load (both seq_cst on one word), and one that sets it after sees NOTIFIED in its own fetch_or and
+// never sleeps. Inline (with record_standard()), for the trampoline's lane.
+[[gnu::always_inline]] inline void notify(sink& s) noexcept {
+  if ((s.state.fetch_or(sink::notified, std::memory_order_seq_cst) & sink::notified) != 0) return;
+  if (t_consumer_of == &s) return;  // on the consumer's own thread: it re-checks state
+  const bool waiting = (s.state.load(std::memory_order_seq_cst) & sink::waiting) != 0;
+  // Nobody sleeps on the futex, and nobody polls the eventfd (`fd_wanted`): nothing to wake.
+  if (!waiting && !s.fd_wanted.load(std::memory_order_seq_cst)) return;
+  notify_rest(s, waiting);
+}
+
+// Signal context. Stores the origin unless another writer holds the slot. No fence (ThreadSanitizer
+// does not model fences): the claim (odd) is a seq_cst read-modify-write, which no later store
+// passes; each field is a release store, so a reader whose acquire load sees it also sees the claim
+// (and its second sequence load then differs from its first); the even number is a release store,
+// which no field store passes. On x86-64 the field stores are plain moves: as seq_cst stores they
+// were six locked xchg instructions per delivery.
+[[gnu::always_inline]] inline void store_origin(origin_slot& slot, const siginfo_t& info) noexcept {
+  std::uint32_t seq = slot.seq.load(std::memory_order_relaxed);
+  if ((seq & 1U) != 0 || !slot.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_seq_cst)) {
+    return;  // a concurrent or interrupted writer is storing an origin just as recent
+  }
+  slot.code.store(info.si_code, std::memory_order_release);
+  slot.pid.store(info.si_pid, std::memory_order_release);
+  slot.uid.store(info.si_uid, std::memory_order_release);
+  slot.status.store(info.si_status, std::memory_order_release);
+  slot.value.store(info.si_value.sival_ptr, std::memory_order_release);
+  slot.seq.store(seq + 2, std::memory_order_release);
+}
+
+// Signal context. Records a delivery of standard signal `signo` (1 <= signo < s.rtmin) into `s`,
+// owned by this process: the origin, then the count, then the pending bit (in that order: see the
+// design notes at the top), then the wake-up. No system call unless notify_rest() makes one, and it
+// keeps errno.
+[[gnu::always_inline]] inline void record_standard(sink& s, int signo, const siginfo_t& info) noexcept {
+  store_origin(s.last[signo], info);
+  s.counts[signo].fetch_add(1, std::memory_order_seq_cst);
+  s.standard_pending.fetch_or(1U << (signo - 1), std::memory_order_seq_cst);
+  notify(s);
+}
+
 // Wakes a futex waiter (one). Async-signal-safe. (The posix platform layer has no futex waiter:
 // there it does nothing; see sink.cc.)
 void futex_wake(std::atomic<std::uint32_t>* word) noexcept;

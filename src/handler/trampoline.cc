@@ -279,6 +279,53 @@ const snapshot* load_snapshot(int signo) noexcept {
   return nullptr;
 }
 
+// Signal context. What a delivery runs once its reader section is entered (as `held`, with the
+// trampoline's or dispatch()'s frame `frame`) and the snapshot `snap` loaded: a hold of the whole
+// delivery, the chained earlier handler, then the actions. Shared by run_delivery() and
+// run_standard(); the caller leaves the section and restores errno. `may_hold`: this delivery may
+// be held (run_delivery<true>() only).
+template <bool kHolds>
+[[gnu::always_inline]] inline void run_snapshot(const snapshot* snap, int signo, siginfo_t* info,
+                                                void* ucontext, std::uintptr_t frame, section& held,
+                                                unsigned may_hold) noexcept {
+  // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
+  // every action and a chained handler see it exactly once, when it comes back after the lift.
+  // kHoldBeforeActions (hold.hpp) switches it.
+  // Holds are of realtime signals only (a standard one skips the probe: nearly_full() would say no).
+  sink* const full =
+      kHolds && kHoldBeforeActions && may_hold != 0 && snap != nullptr && signo >= ring_hold_first
+          ? ring_wants_hold(snap->entries, snap->size, signo)
+          : nullptr;
+  if (full != nullptr && hold_whole_delivery(*info)) {
+    // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
+    // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
+    confirm_hold(full, signo, ucontext);
+    return;
+  }
+  if (snap != nullptr && !snap->chained_by_action && callable(snap->previous, signo, *info)) {
+    snap = chain_outside_section(snap, signo, info, ucontext, frame, held);
+  }
+  if (snap == nullptr) return;
+  void* const outer_ucontext = t_ucontext;
+  t_ucontext = ucontext;
+  const std::size_t size = snap->size;  // (immutable once published)
+  if (kHolds && may_hold != 0 && size == 1 && !callable(snap->previous, signo, *info)) t_hold_allowed = 1;
+  if (size == 1) {  // the usual case: no loop whose index and bound live across the call
+    const entry& only = snap->entries[0];
+    only.fn(only.context, *info);
+  } else {
+    // A fork() inside an action: in the child, what is left of the delivery is the parent's
+    // (forked_here()).
+    const pid_t entry_pid = current_pid();
+    for (std::size_t i = 0; i < size; ++i) {
+      const entry& e = snap->entries[i];
+      if (!forked_here(e, entry_pid)) e.fn(e.context, *info);
+    }
+  }
+  if constexpr (kHolds) t_hold_allowed = 0;
+  t_ucontext = outer_ucontext;
+}
+
 // Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
 // trampoline too, so that a delivery pays one handler frame, not two: `frame` below is then the
 // trampoline's frame, which is just as good a marker for the abandoned-section check (it lies below the
@@ -316,51 +363,46 @@ template <bool kHolds>
     t_hold_allowed = 0;
   }
   section held = enter_reader(frame);
-  const snapshot* snap = load_snapshot(signo);
-  // A realtime ring nearly full: hold the whole delivery before anything runs (hold.hpp), so that
-  // every action and a chained handler see it exactly once, when it comes back after the lift.
-  // kHoldBeforeActions (hold.hpp) switches it.
-  // Holds are of realtime signals only (a standard one skips the probe: nearly_full() would say no).
-  sink* const full =
-      kHolds && kHoldBeforeActions && may_hold != 0 && snap != nullptr && signo >= ring_hold_first
-          ? ring_wants_hold(snap->entries, snap->size, signo)
-          : nullptr;
-  if (full != nullptr && hold_whole_delivery(*info)) {
-    // Wake the ring's consumer after the thread is listed as a holder: a drain that ran between the
-    // probe and the listing found no holder to poke, and would otherwise sleep with the signal held.
-    confirm_hold(full, signo, ucontext);
-    leave_reader(held);
-    if (hook != nullptr) hook(false);
-    errno = saved_errno;
-    return;
-  }
-  if (snap != nullptr && !snap->chained_by_action && callable(snap->previous, signo, *info)) {
-    snap = chain_outside_section(snap, signo, info, ucontext, frame, held);
-  }
-  if (snap != nullptr) {
-    void* const outer_ucontext = t_ucontext;
-    t_ucontext = ucontext;
-    const std::size_t size = snap->size;  // (immutable once published)
-    if (kHolds && may_hold != 0 && size == 1 && !callable(snap->previous, signo, *info)) t_hold_allowed = 1;
-    if (size == 1) {  // the usual case: no loop whose index and bound live across the call
-      const entry& only = snap->entries[0];
-      only.fn(only.context, *info);
-    } else {
-      // A fork() inside an action: in the child, what is left of the delivery is the parent's
-      // (forked_here()).
-      const pid_t entry_pid = current_pid();
-      for (std::size_t i = 0; i < size; ++i) {
-        const entry& e = snap->entries[i];
-        if (!forked_here(e, entry_pid)) e.fn(e.context, *info);
-      }
-    }
-    if constexpr (kHolds) t_hold_allowed = 0;
-    t_ucontext = outer_ucontext;
-  }
+  run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
   leave_reader(held);
 
   if (hook != nullptr) hook(false);
   errno = saved_errno;
+}
+
+// Signal context: async-signal-safe, errno preserved. A standard signal in the trampoline. Its usual
+// delivery is one `signals` object's record and nothing else (snapshot::lone_record, set by the
+// registry: one entry, record_fn, nothing chained), which this records inline, with the steps of
+// run_delivery<false>() in the same order (abandoned sections released, the reader section entered,
+// the snapshot loaded, the action, the section left), less what that snapshot cannot need: no call
+// through the entry (record_standard() is inlined), no errno save (nothing on that way makes a
+// system call but notify_rest(), which keeps errno itself), no t_ucontext (a standard record never
+// reads it), no loop, no chain. Any other snapshot goes on inside the same section as
+// run_delivery<false>() would (run_snapshot(), errno saved first); a test hook, or a delivery with
+// no siginfo, takes run_delivery<false>() from the start. (Issue 9, goal 3: the record's call,
+// frame and checks, errno and t_ucontext were about 40 of the ~190 instructions per delivery of the
+// trampoline and record_fn under callgrind, bench/deliveries.cc.)
+[[gnu::always_inline]] inline void run_standard(int signo, siginfo_t* info, void* ucontext) noexcept {
+  if (info == nullptr || g_handler.hook.load(std::memory_order_relaxed) != nullptr) {
+    run_delivery<false>(signo, info, ucontext);
+    return;
+  }
+  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  if (t_held_depth != 0) release_abandoned(ucontext);  // (as in run_delivery())
+  const section entered = enter_reader(frame);
+  const snapshot* const snap = load_snapshot(signo);
+  if (snap != nullptr && snap->lone_record) {
+    sink& s = *static_cast<sink*>(snap->entries[0].context);
+    if (s.owner == current_pid()) record_standard(s, signo, *info);  // else a fork child's copy
+    leave_reader(entered);
+    return;
+  }
+  section held = entered;  // (its own variable: run_snapshot() may enter it again; the lane keeps
+                           // `entered` in registers)
+  const int saved_errno = errno;
+  run_snapshot<false>(snap, signo, info, ucontext, frame, held, 0);
+  errno = saved_errno;
+  leave_reader(held);
 }
 
 }  // namespace
@@ -467,7 +509,10 @@ std::size_t reads_without_drop(int signo, const sink* except, std::size_t most) 
 // (holds are of realtime signals only): it saves 35 of the ~180 instructions the trampoline cost per
 // delivery under callgrind (bench/deliveries.cc, issue 9). A snapshot of one action (the usual case)
 // is run without the loop, whose index and re-read bound lived across the call and cost spills:
-// 173 -> 164 instructions per delivery for one registry action.
+// 173 -> 164 instructions per delivery for one registry action. And a standard signal whose only
+// action is a `signals` object's record is recorded inline (run_standard()): 189 -> 141
+// instructions per delivery for the trampoline and the record together, 405 -> 354 for a delivery
+// to a `signals` consumer through pending(std::vector&).
 void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   auto* const context = static_cast<ucontext_t*>(ucontext);
   if (t_applied != 0) lift_released_blocks(context != nullptr ? &context->uc_sigmask : nullptr);
@@ -477,7 +522,7 @@ void trampoline(int signo, siginfo_t* info, void* ucontext) noexcept {
   }
   if (signo < ring_hold_first) {
     // A standard signal: never held, so no hold of it to take first and none to allow (hold.hpp).
-    run_delivery<false>(signo, info, ucontext);
+    run_standard(signo, info, ucontext);
     keep_holds_blocked(context);
     return;
   }
