@@ -165,9 +165,12 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   // hold of its own, which found nothing of this one listed yet), leaving the table: then this
   // thread has no entry (-1), or a new one that a further nested hold claimed. Every index below is
   // this one load, never -1 (a re-read indexed with -1: a copy written before g_ring_holder_info,
-  // and a stash kept nowhere, lost without a count).
-  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (stashed && entry < 0) held = stashed = false;  // the actions run now (a full ring counts it)
+  // and a stash kept nowhere, lost without a count). A re-queued siginfo needs no entry to survive
+  // (it comes back at once); a stash does: it claims one again, and only if the table is full do
+  // the actions run now (a full ring counts it in dropped()).
+  int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (stashed && entry < 0 && claim_entry(tid)) entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (stashed && entry < 0) held = stashed = false;
   if (held && entry >= 0 && listable(info.si_signo)) {
     // Kept for a consumer that finds this thread exited with the hold (see the notes). This signal's
     // bit is clear (ring_hold_taken() ran for this delivery), so no consumer reads the copy now.
