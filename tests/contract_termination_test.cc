@@ -411,11 +411,14 @@ TEST(TerminationContract, AStopCallbackMayDestroyTheObject) {
 // signal over when it came (it is then chained by sigrelay's handler, not called by the kernel):
 // if so, the stop must come. A delivery that armed the kill without requesting the stop would leave
 // the program waiting for a stop that only a second signal (which kills) ends.
-std::atomic<int> g_racing_delivery{0};  // 1: called by the kernel directly, 2: chained by sigrelay
+std::atomic<int> g_racing_delivery{0};   // 1: called by the kernel directly, 2: chained by sigrelay
+std::atomic<void*> g_restorer{nullptr};  // where the kernel makes a handler return: sa_restorer
 void racing_handler(int) {
-  struct sigaction now {};
-  sigaction(SIGUSR1, nullptr, &now);
-  g_racing_delivery.store(now.sa_handler == &racing_handler ? 1 : 2);
+  // Called by the kernel, a handler returns to the sa_restorer its frame was set up with; chained,
+  // into sigrelay's handler. (Looking at the disposition instead was wrong when the signal went to
+  // the sender thread, whose direct call could see the constructor's sigaction() of a moment later.)
+  void* const back = __builtin_return_address(0);
+  g_racing_delivery.store(back == g_restorer.load() ? 1 : 2);
 }
 
 TEST(TerminationContract, ASignalRacingTheConstructorRequestsTheStopOnceSigrelayTookIt) {
@@ -432,6 +435,10 @@ TEST(TerminationContract, ASignalRacingTheConstructorRequestsTheStopOnceSigrelay
           own.sa_handler = racing_handler;
           sigemptyset(&own.sa_mask);
           sigaction(SIGUSR1, &own, nullptr);
+          struct sigaction installed {};
+          sigaction(SIGUSR1, nullptr, &installed);
+          if (installed.sa_restorer == nullptr) _exit(5);  // (glibc on x86-64 always sets one)
+          g_restorer.store(reinterpret_cast<void*>(installed.sa_restorer));
           std::atomic<bool> go{false};
           std::thread sender([&] {
             while (!go.load()) {
