@@ -47,6 +47,13 @@
 //   that made the object, before its own unblock): no thread of sigrelay's is then still starting
 //   with every signal blocked, whose mask restore could take a signal the process sends itself next.
 //
+// A signal during construction
+//   One that comes before the constructor has taken the signal over reaches whatever handled it
+//   before (nothing to expect). One that comes later requests the stop. One limit: where sigrelay
+//   chains an earlier handler of the signal (installed before the object was made) and the signal
+//   comes while that handler runs, during the constructor, it requests the stop but does not arm
+//   the kill; then the second signal arms it and the third kills.
+//
 // Thread safety
 //   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop
 //   callbacks registered on the token run on sigrelay's watcher thread (or on the thread calling
