@@ -222,22 +222,44 @@ std::atomic<int> g_hook_signo{0};
 std::atomic<int> g_hook_sends{0};  // siginfos sent, with the values 100, 101, ...
 std::atomic<bool> g_hook_fired{false};
 
+// Signal context: raw system calls only. Queues g_hook_signo with `value` to thread `tid`, as
+// sigqueue() would; delivered on the system call's way back.
+void queue_to_self(pid_t tid, int value) noexcept {
+  const auto pid = static_cast<pid_t>(syscall(SYS_getpid));
+  siginfo_t info{};
+  info.si_signo = g_hook_signo.load();
+  info.si_code = SI_QUEUE;
+  info.si_pid = pid;
+  info.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+  info.si_value.sival_int = value;
+  syscall(SYS_rt_tgsigqueueinfo, pid, tid, info.si_signo, &info);
+}
+
 // Signal context (or a lift's ordinary context): raw system calls and atomics only.
 void nest_deliveries(sigrelay::detail::hook_point where) noexcept {
   const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
   int armed = static_cast<int>(where);
   if (tid != g_hook_tid.load() || !g_hook_point.compare_exchange_strong(armed, -1)) return;
-  const auto pid = static_cast<pid_t>(syscall(SYS_getpid));
-  for (int i = 0; i < g_hook_sends.load(); ++i) {
-    siginfo_t info{};
-    info.si_signo = g_hook_signo.load();
-    info.si_code = SI_QUEUE;
-    info.si_pid = pid;
-    info.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
-    info.si_value.sival_int = 100 + i;
-    syscall(SYS_rt_tgsigqueueinfo, pid, tid, info.si_signo, &info);  // delivered on the way back
-  }
+  for (int i = 0; i < g_hook_sends.load(); ++i) queue_to_self(tid, 100 + i);
   g_hook_fired.store(true);
+}
+
+// Unblocks `signo` on this thread, its queued siginfos coming in at once; with RLIMIT_SIGPENDING's
+// soft limit at 0 meanwhile if `refuse_requeues` (the kernel then refuses a hold's re-queue: the
+// hold keeps a stash).
+void unblock_now(int signo, bool refuse_requeues) {
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  struct rlimit saved {};
+  ASSERT_EQ(0, getrlimit(RLIMIT_SIGPENDING, &saved));
+  if (refuse_requeues) {
+    struct rlimit none = saved;
+    none.rlim_cur = 0;
+    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &none));
+  }
+  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &one, nullptr));
+  ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &saved));
 }
 
 // What the object and a registry action beside it saw of two realtime signals, a and b.
@@ -408,14 +430,7 @@ void lift_nested(sigrelay::detail::hook_point where) noexcept {
   if (g_lift_elsewhere.load() && entry >= 0) {
     pid_t expected = 0;
     const bool placed = sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1);
-    const auto pid = static_cast<pid_t>(syscall(SYS_getpid));
-    siginfo_t info{};
-    info.si_signo = g_hook_signo.load();
-    info.si_code = SI_QUEUE;
-    info.si_pid = pid;
-    info.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
-    info.si_value.sival_int = 100;
-    syscall(SYS_rt_tgsigqueueinfo, pid, tid, info.si_signo, &info);  // delivered on the way back
+    queue_to_self(tid, 100);
     g_lift_new.store(sigrelay::detail::t_ring_entry);
     if (placed) sigrelay::detail::g_ring_holders[entry].store(0);
   }
@@ -441,18 +456,10 @@ void lift_in_the_window(backend kind, window_case which) {
     for (int i = 0; i < 2; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));  // ring full
     ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only_a, nullptr));
     ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = 2}));  // queued
-    struct rlimit saved {};
-    ASSERT_EQ(0, getrlimit(RLIMIT_SIGPENDING, &saved));
-    if (stash) {  // the re-queue of a=2 is refused: a stash
-      struct rlimit none = saved;
-      none.rlim_cur = 0;
-      ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &none));
-    }
     g_lift_point =
         static_cast<int>(which == window_case::requested_new_entry ? sigrelay::detail::hook_point::requested
                                                                    : sigrelay::detail::hook_point::requeue);
-    ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only_a, nullptr));  // a=2 comes, finds the ring full
-    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &saved));
+    unblock_now(t.a, stash);  // a=2 comes, finds the ring full; a stash if `stash`
     // Exits holding whatever held again once its siginfo came back.
   });
   worker.join();
@@ -511,13 +518,7 @@ void stash_while_the_queue_is_full(backend kind, holder_then after) {
     for (int i = 0; i < 2; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));  // ring full
     ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only_a, nullptr));
     for (int i = 2; i < 4; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));  // queued
-    struct rlimit saved {};
-    ASSERT_EQ(0, getrlimit(RLIMIT_SIGPENDING, &saved));
-    struct rlimit none = saved;
-    none.rlim_cur = 0;
-    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &none));
-    ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only_a, nullptr));  // a=2 comes, finds the ring full
-    ASSERT_EQ(0, setrlimit(RLIMIT_SIGPENDING, &saved));
+    unblock_now(t.a, true);  // a=2 comes, finds the ring full: a stash
     stage = 1;
     while (after == holder_then::stays && !done.load()) std::this_thread::sleep_for(1ms);
   });
