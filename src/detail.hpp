@@ -63,6 +63,13 @@ struct c_consumer_access {
   static void keep_readable(const signals& s) noexcept;
 };
 
+// signals::add(signo) that also adds `companion` right after the object's record, in the same
+// published snapshot (add_actions_together()): a delivery runs both or neither. Returns the
+// companion's id, for remove_action(); throws as add() does. termination's kill (termination.cc).
+struct subscribe_access {
+  static action_id add_with(signals& s, int signo, action companion);
+};
+
 // Why `signo` cannot take an action, or nullptr if it can. Never throws.
 const char* refuse_reason(int signo, bool allow_fault_signals) noexcept;
 
@@ -76,6 +83,13 @@ pid_t process_pid();
 // before, or instead of, the earlier handler.
 action_id add_action_chaining_itself(int signo, action a, action_options options,
                                      std::error_code& ec) noexcept;
+
+// add_action() for `n` actions at once, in one published snapshot, in that order (default options):
+// a delivery runs all of them or none, even one whose chained earlier handler runs while they are
+// added (it then runs the actions that were there when it began: trampoline.cc,
+// run_actions_up_to()). Their ids go to ids[0..n). termination's recorder and kill (termination.cc).
+void add_actions_together(int signo, const action* as, std::size_t n, action_id* ids,
+                          std::error_code& ec) noexcept;
 
 // How many registry actions `signo` has now (0 for an invalid number). Ordinary context.
 std::size_t action_count(int signo) noexcept;

@@ -452,39 +452,58 @@ registry_view view_of(int signo) {
 }  // namespace detail
 
 namespace detail {
-action_id add_action_impl(int signo, action a, action_options options, bool chains_itself,
-                          std::error_code& ec) noexcept {
-  if (refuse_reason(signo, options.allow_fault_signals) != nullptr || a.fn == nullptr) {
+// Adds the `n` actions `as` (with `options` and `chains_itself` each) to `signo` in one published
+// snapshot, in that order, and writes their ids to `ids`: a delivery runs all of them or none.
+void add_actions_impl(int signo, const action* as, std::size_t n, action_options options, bool chains_itself,
+                      action_id* ids, std::error_code& ec) noexcept {
+  for (std::size_t i = 0; i < n; ++i) ids[i] = {};
+  bool refused = refuse_reason(signo, options.allow_fault_signals) != nullptr || n == 0;
+  for (std::size_t i = 0; i < n; ++i) refused = refused || as[i].fn == nullptr;
+  if (refused) {
     ec = invalid_argument();
-    return {};
+    return;
   }
-  std::uint64_t serial = 0;
+  std::uint64_t first = 0;
   try {
     registry& reg = the_registry();
     const blocked_here quiet(quiet_section());  // before the mutex, given back after it
     std::lock_guard<std::mutex> lock(reg.mutex);
     signal_record& record = reg.signals[signo];
     std::vector<entry> entries = record.entries;
-    serial = reg.next_serial;
-    entries.push_back(entry{a.fn, a.context, serial, options.restart, chains_itself});
+    first = reg.next_serial;
+    for (std::size_t i = 0; i < n; ++i) {
+      entries.push_back(entry{as[i].fn, as[i].context, first + i, options.restart, chains_itself});
+    }
     forget_abandoned_pass_through(signo, record);
     if (!record.installed) {
       ec = install(signo, record, entries);
-      if (ec) return {};
+      if (ec) return;
     } else {
       publish(signo, make_snapshot(record.previous, entries));
     }
     record.entries.swap(entries);
     update_restart(signo, record);
-    ++reg.next_serial;
+    reg.next_serial += n;
     ec.clear();
   } catch (const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
-    return {};
+    return;
   }
   // Outside the mutex: the hook may change this thread's signal mask (see detail.hpp).
   if (const auto added = g_action_added.load(std::memory_order_acquire)) added(signo);
-  return action_id_access::make(signo, serial);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = action_id_access::make(signo, first + i);
+}
+
+action_id add_action_impl(int signo, action a, action_options options, bool chains_itself,
+                          std::error_code& ec) noexcept {
+  action_id id{};
+  add_actions_impl(signo, &a, 1, options, chains_itself, &id, ec);
+  return id;
+}
+
+void add_actions_together(int signo, const action* as, std::size_t n, action_id* ids,
+                          std::error_code& ec) noexcept {
+  add_actions_impl(signo, as, n, {}, false, ids, ec);
 }
 
 action_id add_action_chaining_itself(int signo, action a, action_options options,

@@ -1843,11 +1843,22 @@ void list_ring(detail::signals_core& c) {
 }
 
 // Subscribes `signo`; on failure, nothing changed. `may_block`: false for a handle's add() (never
-// blocks, see the header). Caller holds c.mutex.
-void subscribe(detail::signals_core& c, int signo, bool may_block) {
+// blocks, see the header). `companion`: an action added after the record in the same snapshot (its id
+// to `*companion_id`; see detail::subscribe_access), for a `signo` not subscribed yet. Caller holds
+// c.mutex.
+void subscribe(detail::signals_core& c, int signo, bool may_block, const action* companion = nullptr,
+               action_id* companion_id = nullptr) {
   detail::lift_released_blocks(nullptr);  // this thread's released blocks (see the notes at the top)
   check_signal(signo);
-  if (c.ids[signo]) return;
+  if (c.ids[signo]) {
+    if (companion != nullptr) {  // the record is there already: a delivery that runs this runs it too
+      std::error_code ec;
+      const action_id id = add_action(signo, *companion, {}, ec);
+      if (ec) throw_for_signal(ec, signo, "subscribe to");
+      *companion_id = id;
+    }
+    return;
+  }
   if (c.foreign()) {
     detail::throw_error(std::make_error_code(std::errc::operation_not_permitted),
                         "sigrelay::signals: cannot subscribe to " + detail::describe_signal(signo) +
@@ -1866,13 +1877,17 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
   const bool blocks = c.kind == backend::signalfd && may_block;
   const int slot = blocks ? detail::my_slot() : -1;  // may throw: before any change
   std::error_code ec;
-  const action_id id = add_action(signo, action{detail::record_fn, &c.sink}, {}, ec);
+  const action both[2] = {action{detail::record_fn, &c.sink}, companion != nullptr ? *companion : action{}};
+  action_id ids[2] = {};
+  detail::add_actions_together(signo, both, companion != nullptr ? 2 : 1, ids, ec);
   if (ec) throw_for_signal(ec, signo, "subscribe to");
+  const action_id id = ids[0];
   if (c.kind == backend::signalfd) {
     sigaddset(&c.signalfd_mask, signo);
     if (const std::error_code err = update_signalfd(c)) {
       sigdelset(&c.signalfd_mask, signo);
       remove_action(id);
+      if (companion != nullptr) remove_action(ids[1]);
       throw_for_signal(err, signo, "add to the signalfd");
     }
     // Block only while ours is the signal's only action: a block would hide the signal from any other
@@ -1881,6 +1896,7 @@ void subscribe(detail::signals_core& c, int signo, bool may_block) {
     if (blocks && detail::action_count(signo) == 1) block_here(c, signo, slot);
   }
   c.ids[signo] = id;
+  if (companion_id != nullptr) *companion_id = ids[1];
   c.subscribed |= detail::signal_bit(signo);
   if (signo >= SIGRTMIN) c.rt_subscribed.fetch_or(detail::signal_bit(signo), std::memory_order_seq_cst);
 }
@@ -2181,7 +2197,8 @@ namespace {
 
 // add() of the object (`may_block`) or of a handle. Closed is checked under the mutex: a close()
 // and unsubscribe_all() of the destructor that took the mutex first leave nothing to subscribe to.
-void add_to(detail::signals_core* c, int signo, bool may_block, const char* none) {
+void add_to(detail::signals_core* c, int signo, bool may_block, const char* none,
+            const action* companion = nullptr, action_id* companion_id = nullptr) {
   std::optional<change_lock> lock;
   if (c != nullptr) lock.emplace(*c);
   if (c == nullptr || c->closed()) {
@@ -2190,11 +2207,19 @@ void add_to(detail::signals_core* c, int signo, bool may_block, const char* none
                             (c != nullptr ? ": the object is closed" : none));
   }
   detail::deferred_lifts lifts;  // a failure after add_action() leaves other objects' blocks alone
-  subscribe(*c, signo, may_block);
+  subscribe(*c, signo, may_block, companion, companion_id);
   lifts.commit();
 }
 
 }  // namespace
+
+namespace detail {
+action_id subscribe_access::add_with(signals& s, int signo, action companion) {
+  action_id id{};
+  add_to(s.core_.get(), signo, /*may_block=*/true, ": the object was moved from", &companion, &id);
+  return id;
+}
+}  // namespace detail
 
 void signals::add(int signo) {
   add_to(core_.get(), signo, /*may_block=*/true, ": the object was moved from");

@@ -2,17 +2,19 @@
 // src/termination.cc — graceful termination with std::stop_token (C++20; see termination.hpp).
 //
 // Design notes
-// - Per signal, two registry actions in this order: the `signals` recorder, then arm_or_die
-//   (src/handler/relays.hpp: the first delivery arms, the one that finds it armed kills, in signal
-//   context, even if every thread of the program is stuck). The recorder comes first because a
-//   delivery whose chained earlier handler runs while the constructor adds the second action runs,
-//   once that handler returns, only the actions that were there when it began (trampoline.cc,
-//   run_actions_up_to()), and that handler runs outside the registry's read-side section, so add()'s
-//   grace period does not wait for it. With arm_or_die first such a delivery armed the kill and was
-//   never recorded: no stop came, and the next signal killed (TerminationContract.
-//   ASignalRacingTheConstructorRequestsTheStopOnceSigrelayTookIt, 3 of 10 runs of 300 rounds after
-//   c883c18). Recorded first, it requests the stop; what it cannot do is arm the kill, so in that race
-//   the second signal arms it and the third kills. Arming is one exchange: a check (die_if_set)
+// - Per signal, two registry actions in this order, added in one published snapshot
+//   (detail::subscribe_access, registry.cc's add_actions_together()): the `signals` recorder, then
+//   arm_or_die (src/handler/relays.hpp: the first delivery arms, the one that finds it armed kills,
+//   in signal context, even if every thread of the program is stuck). Together, because a delivery
+//   whose chained earlier handler runs while the constructor adds them runs, once that handler
+//   returns, only the actions that were there when it began (trampoline.cc, run_actions_up_to()),
+//   and that handler runs outside the registry's read-side section, so the add's grace period does
+//   not wait for it. Added one after the other, such a delivery ran only the first: with arm_or_die
+//   first it armed the kill and was never recorded, so no stop came and the next signal killed
+//   (TerminationContract.ASignalRacingTheConstructorRequestsTheStopOnceSigrelayTookIt, 3 of 10 runs
+//   of 300 rounds after c883c18); with the recorder first it requested the stop without arming, so
+//   the second signal only armed the kill and the third killed (f39f89b, a limit the header stated
+//   until both came in one snapshot). Arming is one exchange: a check (die_if_set)
 //   and a later store (set_flag) let two deliveries handled at the same moment on two threads both
 //   find it unarmed, and the process survived its second signal (found by
 //   TerminationContract.TwoSignalsHandledTogetherOnTwoThreadsKill).
@@ -116,13 +118,16 @@ termination::termination(std::initializer_list<int> listed) : impl_(std::make_un
     if (std::find(signos.begin(), signos.end(), signo) == signos.end()) signos.push_back(signo);
   }
   detail::deferred_lifts lifts;  // a refused signal leaves the blocks of signalfd-backed objects alone
-  for (const int signo : signos) s.sigs.add(signo);
-  for (const int signo : signos) s.actions.push_back(add_action(signo, {detail::arm_or_die_fn, &s.armed}));
+  // Reserved, so that no push_back() can throw once its action is added.
+  s.actions.reserve(signos.size());
+  for (const int signo : signos) {
+    s.actions.push_back(detail::subscribe_access::add_with(s.sigs, signo, {detail::arm_or_die_fn, &s.armed}));
+  }
   lifts.commit();
   // A delivery that armed the kill is the first signal, so the stop is due; it was recorded as well
-  // (the recorder was there first), and this only makes the stop come without waiting for the
-  // watcher (found with the other order, where such a delivery was not recorded, by
-  // TerminationContract.ASignalRacingTheConstructorIsIgnoredOrStopsNeverOnlyArms).
+  // (in the same snapshot, before the kill's action), and this only makes the stop come without
+  // waiting for the watcher (found with arm_or_die added first, where such a delivery was not
+  // recorded, by TerminationContract.ASignalRacingTheConstructorIsIgnoredOrStopsNeverOnlyArms).
   if (const int early = s.armed.signo.load()) {
     int none = 0;
     s.signo.compare_exchange_strong(none, early);
@@ -162,8 +167,8 @@ void termination::request_stop() noexcept {
 void termination::exit(int status) {
   static_cast<void>(std::fflush(nullptr));  // nothing better to do about a failed flush now
   if (const int signo = impl_->armed.signo.load()) relay::die_by_signal(signo);
-  // A delivery recorded (the recorder runs first) whose arm_or_die has not run yet, or never will
-  // (the constructor's race, see the notes): the stop came from a signal all the same.
+  // A delivery recorded (the recorder runs first) whose arm_or_die has not run yet: the stop came
+  // from a signal all the same.
   if (const int signo = impl_->signo.load()) relay::die_by_signal(signo);
   std::exit(status);  // NOLINT(concurrency-mt-unsafe): ending the process is what was asked for
 }

@@ -414,6 +414,7 @@ class dispatcher;
 namespace detail {
 struct signals_core;
 struct c_consumer_access;  // src/detail.hpp: the C API's consumer (src/capi.cc)
+struct subscribe_access;   // src/detail.hpp: add() with a second action (src/termination.cc)
 
 // A timeout as nanoseconds, saturated: at most nanoseconds::max() (which wait_for() takes as "wait
 // forever"), zero for a negative (or NaN) one; never an overflow.
@@ -669,6 +670,8 @@ class SIGRELAY_EXPORT signals {
   // The C API hands out events in the caller's arrays and keeps what did not fit; it keeps
   // native_handle() readable for those (sigrelay.h).
   friend struct detail::c_consumer_access;
+  // termination adds its kill in the same snapshot as the record (src/detail.hpp).
+  friend struct detail::subscribe_access;
 
   // The engine of the std::stop_token overloads, in the C++17 ABI: wait_for(timeout), but returns
   // empty once `stopped` is true (checked before each drain and before each sleep); interrupt_wait(),

@@ -49,10 +49,10 @@
 //
 // A signal during construction
 //   One that comes before the constructor has taken the signal over reaches whatever handled it
-//   before (nothing to expect). One that comes later requests the stop. One limit: where sigrelay
-//   chains an earlier handler of the signal (installed before the object was made) and the signal
-//   comes while that handler runs, during the constructor, it requests the stop but does not arm
-//   the kill; then the second signal arms it and the third kills.
+//   before (nothing to expect). One that comes later requests the stop and arms the kill, as any
+//   first signal does: the next one kills. That holds for a signal that comes while an earlier
+//   handler of it (installed before the object was made, and chained by sigrelay) runs during the
+//   constructor, too.
 //
 // Thread safety
 //   token(), stop_requested(), signal() and request_stop() may be used from any thread. Stop
