@@ -1886,8 +1886,8 @@ void subscribe(detail::signals_core& c, int signo, bool may_block, const action*
     sigaddset(&c.signalfd_mask, signo);
     if (const std::error_code err = update_signalfd(c)) {
       sigdelset(&c.signalfd_mask, signo);
+      if (companion != nullptr) remove_action(ids[1]);  // (in the reverse order of the add)
       remove_action(id);
-      if (companion != nullptr) remove_action(ids[1]);
       throw_for_signal(err, signo, "add to the signalfd");
     }
     // Block only while ours is the signal's only action: a block would hide the signal from any other
