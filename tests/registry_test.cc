@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "detail.hpp"  // add_actions_together(), action_count()
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "support/child.hpp"
@@ -69,6 +70,48 @@ TEST(Registry, ActionsRunInRegistrationOrderAndRemovalKeepsTheRest) {
     EXPECT_EQ((std::vector<int>{1, 3}), g_log.take());
     EXPECT_TRUE(remove_action(ia));
     EXPECT_TRUE(remove_action(ic));
+  });
+}
+
+// Internal (src/detail.hpp): several actions in one published snapshot, termination's recorder and
+// kill. They run in the order given, after the actions already there; each has an id of its own; a
+// null function refuses the whole batch and changes nothing; removing them gives the disposition
+// back.
+TEST(Registry, ActionsAddedTogetherRunInOrderAndAreRefusedTogether) {
+  SIGRELAY_IN_CHILD([] {
+    ASSERT_NE(SIG_ERR, signal(SIGUSR2, SIG_IGN));
+    const struct sigaction before = query(SIGUSR2);
+    tagged a{1}, b{2}, c{3};
+    const auto ia = add_action(SIGUSR2, {log_tag, &a});
+    const action pair[2] = {{log_tag, &b}, {log_tag, &c}};
+    sigrelay::action_id ids[2];
+    std::error_code ec;
+    sigrelay::detail::add_actions_together(SIGUSR2, pair, 2, ids, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_TRUE(ids[0] && ids[1]);
+    EXPECT_NE(ids[0], ids[1]);
+    EXPECT_NE(ia, ids[0]);
+    EXPECT_EQ(3U, sigrelay::detail::action_count(SIGUSR2));
+    raise_here(SIGUSR2);
+    EXPECT_EQ((std::vector<int>{1, 2, 3}), g_log.take());
+
+    const action refused[2] = {{log_tag, &b}, {nullptr, nullptr}};
+    sigrelay::action_id none[2] = {ids[0], ids[1]};
+    sigrelay::detail::add_actions_together(SIGUSR2, refused, 2, none, ec);
+    EXPECT_EQ(std::errc::invalid_argument, ec);
+    EXPECT_FALSE(none[0] || none[1]) << "a refused batch hands out no id";
+    EXPECT_EQ(3U, sigrelay::detail::action_count(SIGUSR2));
+    sigrelay::detail::add_actions_together(SIGKILL, pair, 2, none, ec);
+    EXPECT_EQ(std::errc::invalid_argument, ec);
+
+    EXPECT_TRUE(remove_action(ids[0]));
+    raise_here(SIGUSR2);
+    EXPECT_EQ((std::vector<int>{1, 3}), g_log.take());
+    EXPECT_TRUE(remove_action(ia));
+    EXPECT_TRUE(remove_action(ids[1]));
+    EXPECT_EQ(0U, sigrelay::detail::action_count(SIGUSR2));
+    const struct sigaction after = query(SIGUSR2);
+    EXPECT_EQ(before.sa_handler, after.sa_handler) << "SIG_IGN given back";
   });
 }
 
