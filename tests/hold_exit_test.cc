@@ -399,7 +399,7 @@ TEST_P(HoldExit, AHoldNestedInALiftIsRunOnceWhenItsThreadExits) {
 }
 
 // A lift nested in a hold's own window, before the trampoline applies it (hold.hpp, the test hook's
-// `requeue` and `requested` points): a delivery of another signal, nested on a system call's return
+// `requeue`, `stash` and `requested` points): a delivery of another signal, nested on a system call's return
 // there, holds too and is cancelled because its object began unsubscribing; nothing of the outer
 // hold is listed yet, so its cancel_hold() lifts and the thread leaves the holders' table. The hook
 // stands in for that nested delivery: it lifts, on the holding thread, in signal context, exactly
@@ -437,13 +437,13 @@ void lift_nested(sigrelay::detail::hook_point where) noexcept {
   g_hook_fired.store(true);
 }
 
-enum class window_case { requeue_held, requeue_stashed, requested_new_entry };
+enum class window_case { requeue_held, requeue_stashed, requested_new_entry, stash_taken_back };
 
 void lift_in_the_window(backend kind, window_case which) {
   two_signals t;
   ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
   sigrelay::signals sigs = t.subscribe(kind, {t.a, t.b});
-  const bool stash = which == window_case::requeue_stashed;
+  const bool stash = which == window_case::requeue_stashed || which == window_case::stash_taken_back;
   g_hook_signo = t.b;
   g_lift_elsewhere = which == window_case::requested_new_entry;
   sigrelay::detail::g_hold_test_hook.store(lift_nested);
@@ -456,9 +456,11 @@ void lift_in_the_window(backend kind, window_case which) {
     for (int i = 0; i < 2; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));  // ring full
     ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only_a, nullptr));
     ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = 2}));  // queued
-    g_lift_point =
-        static_cast<int>(which == window_case::requested_new_entry ? sigrelay::detail::hook_point::requested
-                                                                   : sigrelay::detail::hook_point::requeue);
+    const sigrelay::detail::hook_point point =
+        which == window_case::requested_new_entry ? sigrelay::detail::hook_point::requested
+        : which == window_case::stash_taken_back  ? sigrelay::detail::hook_point::stash
+                                                  : sigrelay::detail::hook_point::requeue;
+    g_lift_point = static_cast<int>(point);
     unblock_now(t.a, stash);  // a=2 comes, finds the ring full; a stash if `stash`
     // Exits holding whatever held again once its siginfo came back.
   });
@@ -488,6 +490,16 @@ TEST_P(HoldExit, ALiftNestedAfterARefusedReQueueKeepsTheStashInANewEntry) {
   SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] { lift_in_the_window(kind, window_case::requeue_stashed); }, 90);
+}
+
+// The `stash` point: the lift leaves the entry after the hold read it and before the stash is listed
+// there, so the stash lands in an entry that is no longer this thread's and is taken back. It claims
+// an entry again (before, its actions ran at once, into the ring still full: a=2 counted in
+// dropped(), never handed out).
+TEST_P(HoldExit, ALiftNestedBeforeAStashIsListedKeepsItInANewEntry) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD([kind] { lift_in_the_window(kind, window_case::stash_taken_back); }, 90);
 }
 
 TEST_P(HoldExit, ALiftAndANewEntryNestedBeforeTheBlockDoNotListTheHoldBesideAStaleCopy) {

@@ -176,17 +176,27 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
     // bit is clear (ring_hold_taken() ran for this delivery), so no consumer reads the copy now.
     store_copy(entry, info);
   }
-  if (stashed) {
-    // Listed at once, after the copy: a lift from here on runs it (apply_hold() lists it again).
+  // A stash is listed at once, after the copy: a lift from here on runs it (apply_hold() lists it
+  // again). A lift nested since the load above left `entry` before it saw the stash: the stash is
+  // taken back (one atomic and decides against any other taker) and, like one whose entry a lift
+  // left before the load, claims an entry again and is listed there, a few times at most (each time
+  // needs another nested lift); then, or with the table full, the actions run now (a full ring
+  // counts it in dropped()). Taken by someone else, it ran: the delivery counts as held.
+  for (int listings = 0; stashed; ++listings) {
+    if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
+      hook(hook_point::stash);
     const std::uint64_t bit = signal_bit(info.si_signo);
     g_ring_holder_stashed[entry].fetch_or(bit, std::memory_order_seq_cst);
     g_ring_holder_signals[entry].fetch_or(bit, std::memory_order_seq_cst);
-    // A lift nested since the load above left `entry` before it saw the stash: take it back (one
-    // atomic and decides against any other taker) and let the actions run now. Taken by someone
-    // else, it ran: the delivery counts as held.
     siginfo_t mine;
-    if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) != entry && take_stash(entry, info.si_signo, mine))
+    if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) == entry || !take_stash(entry, info.si_signo, mine))
+      break;
+    entry = listings < 3 && claim_entry(tid) ? __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) : -1;
+    if (entry < 0) {
       held = stashed = false;
+      break;
+    }
+    store_copy(entry, info);
   }
   // The request names the entry that holds the copy (entry + 1): apply_hold() and cancel_hold() act
   // only if this thread still has that one. A re-queued siginfo whose entry is gone asks for nothing

@@ -110,7 +110,9 @@
 //   entry about to be cleared and stayed blocked, unlisted: no consumer could poke it, and its
 //   siginfo was lost if the thread exited.) g_hold_test_hook lets tests/hold_exit_test.cc nest a
 //   delivery at exactly these two points, and lift within a hold's window before its block (the
-//   `requeue` and `requested` points: see apply_hold() and hold_whole_delivery()).
+//   `requeue`, `stash` and `requested` points: see apply_hold() and hold_whole_delivery()). A stash
+//   whose entry such a lift left (before or while it was listed) claims an entry again and is listed
+//   there (hold_whole_delivery()); it used to run at once, into the ring still full.
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
@@ -203,10 +205,11 @@ extern std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders];
 // ends of a hold's window before the trampoline applies it, in which a nested delivery's
 // cancel_hold() may lift (`requeue`: hold_whole_delivery() has claimed its entry and re-queued the
 // siginfo, or been refused, but not yet written its copy; `requested`: it has written the copy and
-// set t_hold_request). The hook may send its thread a signal, delivered nested on the system call's
-// return, or lift itself. Unset (the default) it costs one relaxed load per claim, per hold and per
-// lift, never per delivery.
-enum class hook_point { claim, lift, requeue, requested };
+// set t_hold_request), and one inside it for a refused re-queue (`stash`: the copy is written, the
+// stash not yet listed in the entry). The hook may send its thread a signal, delivered nested on the
+// system call's return, or lift itself. Unset (the default) it costs one relaxed load per claim, per
+// hold and per lift, never per delivery.
+enum class hook_point { claim, lift, requeue, requested, stash };
 using hold_test_hook_fn = void (*)(hook_point where) noexcept;
 extern std::atomic<hold_test_hook_fn> g_hold_test_hook;
 
