@@ -1844,14 +1844,14 @@ void list_ring(detail::signals_core& c) {
 
 // Subscribes `signo`; on failure, nothing changed. `may_block`: false for a handle's add() (never
 // blocks, see the header). `companion`: an action added after the record in the same snapshot (its id
-// to `*companion_id`; see detail::subscribe_access), for a `signo` not subscribed yet. Caller holds
-// c.mutex.
+// to `*companion_id`; see detail::subscribe_access), or on its own if `signo` is subscribed already
+// (the record is there, so a delivery that runs it runs the record too). Caller holds c.mutex.
 void subscribe(detail::signals_core& c, int signo, bool may_block, const action* companion = nullptr,
                action_id* companion_id = nullptr) {
   detail::lift_released_blocks(nullptr);  // this thread's released blocks (see the notes at the top)
   check_signal(signo);
   if (c.ids[signo]) {
-    if (companion != nullptr) {  // the record is there already: a delivery that runs this runs it too
+    if (companion != nullptr) {
       std::error_code ec;
       const action_id id = add_action(signo, *companion, {}, ec);
       if (ec) throw_for_signal(ec, signo, "subscribe to");

@@ -129,6 +129,11 @@ bool claim_entry(pid_t tid) noexcept {
   }
   return false;
 }
+
+// Signal context. claim_entry(), then the entry this thread has: its index, or -1 if the table is full.
+int claimed_entry(pid_t tid) noexcept {
+  return claim_entry(tid) ? __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) : -1;
+}
 #endif
 
 }  // namespace
@@ -169,7 +174,7 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   // (it comes back at once); a stash does: it claims one again, and only if the table is full do
   // the actions run now (a full ring counts it in dropped()).
   int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (stashed && entry < 0 && claim_entry(tid)) entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+  if (stashed && entry < 0) entry = claimed_entry(tid);
   if (stashed && entry < 0) held = stashed = false;
   if (held && entry >= 0 && listable(info.si_signo)) {
     // Kept for a consumer that finds this thread exited with the hold (see the notes). This signal's
@@ -182,16 +187,16 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   // left before the load, claims an entry again and is listed there, a few times at most (each time
   // needs another nested lift); then, or with the table full, the actions run now (a full ring
   // counts it in dropped()). Taken by someone else, it ran: the delivery counts as held.
+  const std::uint64_t bit = signal_bit(info.si_signo);
   for (int listings = 0; stashed; ++listings) {
     if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
       hook(hook_point::stash);
-    const std::uint64_t bit = signal_bit(info.si_signo);
     g_ring_holder_stashed[entry].fetch_or(bit, std::memory_order_seq_cst);
     g_ring_holder_signals[entry].fetch_or(bit, std::memory_order_seq_cst);
     siginfo_t mine;
     if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) == entry || !take_stash(entry, info.si_signo, mine))
       break;
-    entry = listings < 3 && claim_entry(tid) ? __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) : -1;
+    entry = listings < 3 ? claimed_entry(tid) : -1;
     if (entry < 0) {
       held = stashed = false;
       break;
