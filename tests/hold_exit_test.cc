@@ -30,6 +30,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -399,11 +400,11 @@ TEST_P(HoldExit, AHoldNestedInALiftIsRunOnceWhenItsThreadExits) {
 }
 
 // A lift nested in a hold's own window, before the trampoline applies it (hold.hpp, the test hook's
-// `requeue`, `stash` and `requested` points): a delivery of another signal, nested on a system call's return
-// there, holds too and is cancelled because its object began unsubscribing; nothing of the outer
-// hold is listed yet, so its cancel_hold() lifts and the thread leaves the holders' table. The hook
-// stands in for that nested delivery: it lifts, on the holding thread, in signal context, exactly
-// as that cancel_hold() does (with a scratch mask: nothing is held yet to unblock). Optionally it
+// `requeue`, `stash` and `requested` points). A nested cancel_hold() used to lift there (a delivery of
+// another signal that held too and was cancelled because its object began unsubscribing: nothing of
+// the outer hold was listed yet); it no longer does (the next test), but a fork in a nested action
+// still leaves the table in the child. The hook lifts, on the holding thread, in signal context, as
+// that cancel_hold() did (with a scratch mask: nothing is held yet to unblock). Optionally it
 // then gives the freed entry to a stand-in for another thread (a placeholder that no consumer pokes
 // or takes, -1) and sends `b` to this thread, which holds and so claims a new entry, before it frees
 // the placeholder. Before the fix the outer hold wrote its copy at entry -1 (out of bounds), kept a
@@ -506,6 +507,100 @@ TEST_P(HoldExit, ALiftAndANewEntryNestedBeforeTheBlockDoNotListTheHoldBesideASta
   SIGRELAY_SKIP_WITHOUT_HOLDS();
   const backend kind = GetParam();
   SIGRELAY_IN_CHILD([kind] { lift_in_the_window(kind, window_case::requested_new_entry); }, 90);
+}
+
+// A hold cancelled inside another hold's window (hold.hpp, "Nesting, within the bookkeeping"): the
+// outer hold of a=2 has written its copy and asked for its block (the `requested` point) when a
+// delivery of b=100 nests on a system call's return there, holds too (the ring is full) and is
+// cancelled, as confirm_hold() cancels a hold for an object found unsubscribing (the hook calls the
+// library's cancel_hold() at that hold's own `requested` point, as confirm_hold() would right after).
+// Its cancel must not take the thread out of the holders' table: the outer hold has its entry's index
+// in hand and is not listed yet. It did (nothing of the thread was listed): the entry was free for
+// another thread to claim, hold a in, write its copy of a to and give back (a stand-in does so here,
+// with a=999), and b=100, coming back at once, held again and claimed that same entry; the outer hold
+// was then applied there beside the other thread's copy. When the thread exited, the consumer ran
+// a=999 a second time and a=2 was lost: the soak's rare failure, one realtime delivery handed out with
+// another's siginfo (1 duplicate, 1 missing, 0 dropped).
+std::atomic<int> g_cancel_stage{-1};  // -1 disarmed; 0 armed; 1 the outer hold nested b; 2 b cancelled
+std::atomic<int> g_cancel_entry_before{-2};
+std::atomic<int> g_cancel_entry_after{-2};
+std::atomic<bool> g_cancel_stood_in{false};
+std::atomic<int> g_cancel_a{0};
+
+// Signal context: the library's own cancel_hold(), raw system calls and atomics.
+void cancel_nested(sigrelay::detail::hook_point where) noexcept {
+  const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (tid != g_hook_tid.load() || where != sigrelay::detail::hook_point::requested) return;
+  int stage = 0;
+  if (g_cancel_stage.compare_exchange_strong(stage, 1)) {  // the outer hold, of a=2
+    g_cancel_entry_before.store(sigrelay::detail::t_ring_entry);
+    queue_to_self(tid, 100);  // b=100 nests here
+    g_hook_fired.store(true);
+    return;
+  }
+  if (stage != 1 || !g_cancel_stage.compare_exchange_strong(stage, 2)) return;  // b=100's hold
+  const int entry = sigrelay::detail::t_ring_entry;
+  sigset_t scratch;  // nothing is held yet to unblock
+  sigemptyset(&scratch);
+  sigrelay::detail::cancel_hold(g_hook_signo.load(), &scratch);
+  g_cancel_entry_after.store(sigrelay::detail::t_ring_entry);
+  if (entry < 0 || sigrelay::detail::t_ring_entry == entry) return;
+  // Left free: another thread claims it, holds a (its copy: a=999) and lifts.
+  pid_t expected = 0;
+  if (!sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1)) return;
+  siginfo_t other{};
+  other.si_signo = g_cancel_a.load();
+  other.si_code = SI_QUEUE;
+  other.si_pid = static_cast<pid_t>(syscall(SYS_getpid));
+  other.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+  other.si_value.sival_int = 999;
+  std::uint64_t words[sigrelay::detail::ring_hold_info_words];
+  std::memcpy(words, &other, sizeof words);
+  for (int i = 0; i < sigrelay::detail::ring_hold_info_words; ++i)
+    sigrelay::detail::g_ring_holder_info[entry][other.si_signo - sigrelay::detail::ring_hold_first][i].store(
+        words[i]);
+  sigrelay::detail::g_ring_holders[entry].store(0);
+  g_cancel_stood_in.store(true);
+}
+
+TEST_P(HoldExit, AHoldCancelledInsideAnotherHoldsWindowKeepsTheThreadsEntry) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  const backend kind = GetParam();
+  SIGRELAY_IN_CHILD(
+      [kind] {
+        two_signals t;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
+        sigrelay::signals sigs = t.subscribe(kind, {t.a, t.b});
+        g_hook_signo = t.b;
+        g_cancel_a = t.a;
+        sigrelay::detail::g_hold_test_hook.store(cancel_nested);
+        std::thread worker([&] {
+          sigset_t only_a;
+          sigemptyset(&only_a);
+          sigaddset(&only_a, t.a);
+          ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+          g_hook_tid = static_cast<pid_t>(syscall(SYS_gettid));
+          for (int i = 0; i < 2; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));  // full
+          ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &only_a, nullptr));
+          ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = 2}));  // queued
+          g_cancel_stage = 0;
+          unblock_now(t.a, false);  // a=2 comes, finds the ring full, holds: b=100 nests in its window
+          // Exits holding a=2 and b=100.
+        });
+        worker.join();
+        sigrelay::detail::g_hold_test_hook.store(nullptr);
+        ASSERT_TRUE(g_hook_fired.load()) << "the delivery of a=2 did not hold";
+        ASSERT_EQ(2, g_cancel_stage.load()) << "b=100 did not hold inside the window";
+        ASSERT_GE(g_cancel_entry_before.load(), 0);
+        EXPECT_EQ(g_cancel_entry_before.load(), g_cancel_entry_after.load())
+            << "the nested cancel took the thread out of the holders' table";
+        EXPECT_FALSE(g_cancel_stood_in.load()) << "another thread could claim the entry in the window";
+        ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
+        t.drain(sigs, 4);
+        t.expect_each_once(sigs, {{t.a, 0}, {t.a, 1}, {t.a, 2}, {t.b, 100}});
+        t.remove_counters();
+      },
+      90);
 }
 
 // A hold whose re-queue the kernel refuses (EAGAIN: the queue is at RLIMIT_SIGPENDING, as in any

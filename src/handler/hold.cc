@@ -33,6 +33,7 @@ std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders]{};
 std::atomic<hold_test_hook_fn> g_hold_test_hook{nullptr};
 __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_hold_request __attribute__((tls_model("initial-exec"))) = 0;
+__thread unsigned t_hold_windows __attribute__((tls_model("initial-exec"))) = 0;
 __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec"))) = 0;
 __thread int t_ring_entry __attribute__((tls_model("initial-exec"))) = -1;
 
@@ -153,6 +154,9 @@ bool hold_whole_delivery(const siginfo_t& info) noexcept {
   return false;
 #else
   const int saved_errno = errno;
+  // The window opens: a delivery nested from here to apply_hold() cannot take this thread out of the
+  // table (cancel_hold()). The trampoline puts the count back.
+  ++t_hold_windows;
   // Raw system calls: gettid/getpid name this thread for rt_tgsigqueueinfo (the overflow path only).
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   bool held = false;
@@ -233,7 +237,10 @@ void cancel_hold(int signo, sigset_t* mask) noexcept {
   run_stash_of(entry, signo);
   // Leave the table only if this thread holds nothing else: a lift here, nested inside another run
   // of the trampoline, could not lift what an outer context's saved mask blocks (notes, "Nesting").
-  if (mask != nullptr && __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST) == 0 &&
+  // Nor while an enclosing run's hold is in its window (t_hold_windows counts this one too): that
+  // hold has its entry's index in hand and is not listed yet; a lift would free the entry under it,
+  // for another thread to claim (notes, "Nesting, within the bookkeeping").
+  if (mask != nullptr && t_hold_windows <= 1 && __atomic_load_n(&t_ring_held, __ATOMIC_SEQ_CST) == 0 &&
       g_ring_holder_signals[entry].load(std::memory_order_seq_cst) == 0) {
     lift_ring_holds(mask);
   }

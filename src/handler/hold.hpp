@@ -108,11 +108,21 @@
 //   between the two steps either claimed a new entry (and is in t_ring_held: lifted, it comes back
 //   at once) or is in t_ring_held as well. (The other way round, a hold nested in between joined the
 //   entry about to be cleared and stayed blocked, unlisted: no consumer could poke it, and its
-//   siginfo was lost if the thread exited.) g_hold_test_hook lets tests/hold_exit_test.cc nest a
-//   delivery at exactly these two points, and lift within a hold's window before its block (the
-//   `requeue`, `stash` and `requested` points: see apply_hold() and hold_whole_delivery()). A stash
-//   whose entry such a lift left (before or while it was listed) claims an entry again and is listed
-//   there (hold_whole_delivery()); it used to run at once, into the ring still full.
+//   siginfo was lost if the thread exited.) And a hold nested in another hold's window (from its
+//   claim to the trampoline's apply_hold(): the outer hold has its entry's index in hand and is not
+//   listed yet) and cancelled there (cancel_hold(): its object began unsubscribing) leaves the
+//   thread in the table (t_hold_windows). It used to lift, as nothing of the thread was listed: the
+//   entry was free under the outer hold for another thread to claim, and the outer hold then wrote
+//   its copy over that thread's, or was applied in the same entry, claimed again by a further
+//   nested hold, beside the other thread's copy, which a consumer ran once this thread had exited:
+//   one delivery handed out with another's siginfo, and the first lost.
+//   g_hold_test_hook lets tests/hold_exit_test.cc nest a delivery at exactly these points, and lift
+//   within a hold's window before its block (the `requeue`, `stash` and `requested` points: see
+//   apply_hold() and hold_whole_delivery()). Such a lift no longer comes from a nested cancel, but
+//   still from a fork in a nested action (the child forgets the table: forget_ring_holds_in_child()),
+//   so the window keeps its checks: a hold is applied only in the entry that has its copy, and a
+//   stash whose entry such a lift left (before or while it was listed) claims an entry again and is
+//   listed there (hold_whole_delivery()); it used to run at once, into the ring still full.
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once), and with it the whole delivery: no action of the
@@ -202,13 +212,13 @@ extern std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders];
 // broken the holders' table (in signal context, or wherever a lift runs): the two of the notes'
 // "Nesting, within the bookkeeping" (`claim`: a claim that has taken a table entry but not yet
 // t_ring_entry; `lift`: a lift that has left the table but not yet taken t_ring_held), and the two
-// ends of a hold's window before the trampoline applies it, in which a nested delivery's
-// cancel_hold() may lift (`requeue`: hold_whole_delivery() has claimed its entry and re-queued the
-// siginfo, or been refused, but not yet written its copy; `requested`: it has written the copy and
-// set t_hold_request), and one inside it for a refused re-queue (`stash`: the copy is written, the
-// stash not yet listed in the entry). The hook may send its thread a signal, delivered nested on the
-// system call's return, or lift itself. Unset (the default) it costs one relaxed load per claim, per
-// hold and per lift, never per delivery.
+// ends of a hold's window before the trampoline applies it, in which a lift may nest (a fork
+// child's; a nested cancel_hold()'s, before t_hold_windows) (`requeue`: hold_whole_delivery() has
+// claimed its entry and re-queued the siginfo, or been refused, but not yet written its copy;
+// `requested`: it has written the copy and set t_hold_request), and one inside it for a refused
+// re-queue (`stash`: the copy is written, the stash not yet listed in the entry). The hook may send
+// its thread a signal, delivered nested on the system call's return, or lift itself. Unset (the
+// default) it costs one relaxed load per claim, per hold and per lift, never per delivery.
 enum class hook_point { claim, lift, requeue, requested, stash };
 using hold_test_hook_fn = void (*)(hook_point where) noexcept;
 extern std::atomic<hold_test_hook_fn> g_hold_test_hook;
@@ -219,6 +229,12 @@ extern __thread unsigned t_hold_allowed __attribute__((tls_model("initial-exec")
 // Set by hold_delivery(): the trampoline must block this signal in the interrupted context. The
 // value is the entry that holds the delivery's copy, plus one (0: nothing to apply).
 extern __thread unsigned t_hold_request __attribute__((tls_model("initial-exec")));
+// Holds of this thread in their window (hold_whole_delivery() entered, the trampoline's apply_hold()
+// not yet run), counting the enclosing runs of the trampoline (which put the count back as they
+// return): while another than its own is open, cancel_hold() does not leave the table (see the notes,
+// "Nesting, within the bookkeeping"). Left by siglongjmp, a window stays counted: that thread's
+// cancelled holds then stay listed until a poke or a drain lifts them (a poke more, never a loss).
+extern __thread unsigned t_hold_windows __attribute__((tls_model("initial-exec")));
 // Signals this thread's holds block (bit signo-1); written with __atomic builtins (a handler may
 // add a bit while ordinary code on this thread takes them).
 extern __thread std::uint64_t t_ring_held __attribute__((tls_model("initial-exec")));
