@@ -376,6 +376,7 @@ struct consumer {
   // Touched by the consumer's thread only; read after it is joined.
   std::vector<bool> seen[3][kSenders];
   std::uint64_t duplicates[3] = {}, phantoms[3] = {}, bad_origin[3] = {}, bad_count[3] = {};
+  std::uint32_t first_duplicates[3][4] = {};  // the payloads of the first few, for the failure's report
   std::uint64_t unexpected = 0;
   pid_t sender_pid[kSenders] = {};
 
@@ -400,6 +401,7 @@ struct consumer {
       std::vector<bool>& bits = seen[r][id];
       if (seq >= bits.size()) bits.resize(std::max<std::size_t>(seq + 1, bits.size() * 2));
       if (bits[seq]) {
+        if (duplicates[r] < 4) first_duplicates[r][duplicates[r]] = v;
         ++duplicates[r];
       } else {
         bits[seq] = true;
@@ -941,6 +943,10 @@ int soak(const run_options& opt) {
       }
       const int r = s - rt_a;
       std::uint64_t unique = 0, missing = 0, phantom = c->phantoms[r];
+      // The first few missing payloads (sender << 28 | sequence), for the failure's report: with the
+      // duplicates' payloads they tell which delivery carried which siginfo.
+      std::uint32_t first_missing[4] = {};
+      int missing_listed = 0;
       for (int id = 0; id < kSenders; ++id) {
         const std::uint64_t acc = g_shared->senders[id].rt_accepted[r].load();
         const std::vector<bool>& bits = c->seen[r][id];
@@ -951,6 +957,11 @@ int soak(const run_options& opt) {
           } else {
             ++phantom;
           }
+        }
+        for (std::uint64_t q = 0; q < acc && missing_listed < 4; ++q) {
+          if (q >= bits.size() || !bits[q])
+            first_missing[missing_listed++] =
+                static_cast<std::uint32_t>(id) << kSeqBits | static_cast<std::uint32_t>(q);
         }
       }
       const std::uint64_t acc = accepted_total(s);
@@ -965,6 +976,15 @@ int soak(const run_options& opt) {
         fail("%s %s: %llu duplicates, %llu never sent, %llu with a wrong origin, %llu with count != 1",
              c->name, slot_name(s), ull(c->duplicates[r]), ull(phantom), ull(c->bad_origin[r]),
              ull(c->bad_count[r]));
+      }
+      if (c->duplicates[r] != 0 || missing != dropped) {
+        const std::lock_guard<std::mutex> lock(g_print);
+        std::fprintf(stderr, "soak: %s %s: first payloads (hex) duplicated:", c->name, slot_name(s));
+        for (std::uint64_t k = 0; k < std::min<std::uint64_t>(c->duplicates[r], 4); ++k)
+          std::fprintf(stderr, " %x", c->first_duplicates[r][k]);
+        std::fprintf(stderr, "; missing:");
+        for (int k = 0; k < missing_listed; ++k) std::fprintf(stderr, " %x", first_missing[k]);
+        std::fprintf(stderr, "\n");
       }
       if (got != unique + c->duplicates[r] + phantom)
         fail("%s %s: event count %llu != values seen", c->name, slot_name(s), ull(got));
