@@ -1042,7 +1042,7 @@ void to_siginfo(const struct signalfd_siginfo& r, siginfo_t& info) noexcept {
     if (!have_context && detail::wants_ucontext(signo)) have_context = capture_context(context);
     // This thread's own queue came first, or its stash goes first (hold.hpp).
     siginfo_t stash;
-    if (detail::ring_hold_taken(signo, stash))
+    if (detail::ring_hold_taken_ordinary(signo, stash))
       detail::dispatch(signo, &stash, have_context ? &context : nullptr);
     siginfo_t info;
     to_siginfo(r, info);
@@ -1442,7 +1442,7 @@ void take_own_holds(detail::signals_core& c, int signo) noexcept {
     // Without this the copy stayed listed, and a consumer that found this thread exited ran the
     // delivery a second time (the soak: duplicates in C0 and the dispatcher, registry counts over).
     siginfo_t stash;
-    if (detail::ring_hold_taken(signo, stash))
+    if (detail::ring_hold_taken_ordinary(signo, stash))
       detail::dispatch(signo, &stash, have_context ? &context : nullptr);
     detail::dispatch(signo, &info, have_context ? &context : nullptr);
     ++taken;

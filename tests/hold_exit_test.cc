@@ -37,7 +37,8 @@
 #include <utility>
 #include <vector>
 
-#include "handler/hold.hpp"  // the test hook, g_ring_holder_count
+#include "handler/hold.hpp"   // the test hook, g_ring_holder_count
+#include "handler/masks.hpp"  // poke_cookie
 #include "sigrelay/registry.hpp"
 #include "sigrelay/relays.hpp"
 #include "sigrelay/signals.hpp"
@@ -599,6 +600,124 @@ TEST_P(HoldExit, AHoldCancelledInsideAnotherHoldsWindowKeepsTheThreadsEntry) {
         t.drain(sigs, 4);
         t.expect_each_once(sigs, {{t.a, 0}, {t.a, 1}, {t.a, 2}, {t.b, 100}});
         t.remove_counters();
+      },
+      90);
+}
+
+// A signalfd read on a thread listed in the holders' table (hold.hpp, ring_hold_taken_ordinary()):
+// dispatching what it read, it first takes this thread's hold of the signal, if any, from its entry.
+// A poke arriving between its load of the entry and its take (the test hook's `taken` point, where
+// the hook pokes its own thread as a consumer would) lifted there, leaving the table; another
+// thread could then claim the freed entry and hold the same signal in it as a stash (a stand-in does,
+// at the lift's own `lift` point: c=999), and the read took that stash as this thread's own and ran
+// it here (and cleared that thread's bit: a re-queued hold there would have been unlisted, its
+// siginfo lost if that thread exited). The pokes are now blocked across the take: the poke's lift
+// comes after it, and the other thread's stash stays its own.
+std::atomic<int> g_taken_stage{-1};  // -1 disarmed; 0 armed; 1 poked (at `taken`); 2 stood in (at `lift`)
+std::atomic<int> g_taken_entry{-1};
+std::atomic<int> g_taken_signo{0};
+
+// Signal context or ordinary context (a lift, or the read): raw system calls and atomics only.
+void poke_while_taking(sigrelay::detail::hook_point where) noexcept {
+  const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (tid != g_hook_tid.load()) return;
+  if (where == sigrelay::detail::hook_point::taken) {
+    int armed = 0;
+    if (!g_taken_stage.compare_exchange_strong(armed, 1)) return;
+    g_taken_entry.store(sigrelay::detail::t_ring_entry);
+    const auto pid = static_cast<pid_t>(syscall(SYS_getpid));
+    siginfo_t poke{};
+    poke.si_signo = SIGURG;
+    poke.si_code = SI_QUEUE;
+    poke.si_pid = pid;
+    poke.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+    poke.si_value.sival_ptr = const_cast<char*>(&sigrelay::detail::poke_cookie);
+    syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGURG, &poke);  // delivered on the way back, unless blocked
+    return;
+  }
+  if (where != sigrelay::detail::hook_point::lift) return;
+  int poked = 1;
+  if (!g_taken_stage.compare_exchange_strong(poked, 2)) return;
+  const int entry = g_taken_entry.load();
+  pid_t expected = 0;  // free once the lift has left it
+  if (entry < 0 || !sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1)) return;
+  siginfo_t other{};
+  other.si_signo = g_taken_signo.load();
+  other.si_code = SI_QUEUE;
+  other.si_pid = static_cast<pid_t>(syscall(SYS_getpid));
+  other.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+  other.si_value.sival_int = 999;
+  std::uint64_t words[sigrelay::detail::ring_hold_info_words];
+  std::memcpy(words, &other, sizeof words);
+  for (int i = 0; i < sigrelay::detail::ring_hold_info_words; ++i)
+    sigrelay::detail::g_ring_holder_info[entry][other.si_signo - sigrelay::detail::ring_hold_first][i].store(
+        words[i]);
+  const std::uint64_t bit = std::uint64_t{1} << (other.si_signo - 1);
+  sigrelay::detail::g_ring_holder_stashed[entry].fetch_or(bit);
+  sigrelay::detail::g_ring_holder_signals[entry].fetch_or(bit);
+}
+
+TEST(HoldTaken, APokeDuringASignalfdReadsTakeDoesNotTakeAnotherThreadsHold) {
+  SIGRELAY_SKIP_WITHOUT_HOLDS();
+  SIGRELAY_IN_CHILD(
+      [] {
+        two_signals t;  // a: held for a relay-backed ring; b (here "c"): read from a signalfd
+        const int c = t.b;
+        ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &t.both, nullptr));  // here: the worker alone takes them
+        sigrelay::signals_options options;
+        options.backend = backend::relay;
+        options.realtime_capacity = 2;
+        sigrelay::signals ring({t.a}, options);
+        // Keeps the trampoline installed for SIGURG, as a consumer's poke does (a poke runs no action).
+        std::atomic<std::uint64_t> unused{0};
+        const sigrelay::action_id keep = sigrelay::add_action(SIGURG, sigrelay::relay::add_count(unused));
+        g_taken_signo = c;
+        sigrelay::detail::g_hold_test_hook.store(poke_while_taking);
+        std::vector<int> read;  // c's values, as the signalfd-backed object handed them out
+        bool stash_kept = false;
+        std::thread worker([&] {
+          sigset_t only_a;
+          sigemptyset(&only_a);
+          sigaddset(&only_a, t.a);
+          ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &only_a, nullptr));
+          g_hook_tid = static_cast<pid_t>(syscall(SYS_gettid));
+          for (int i = 0; i < 3; ++i) ASSERT_EQ(0, sigqueue(getpid(), t.a, sigval{.sival_int = i}));
+          ASSERT_GE(sigrelay::detail::t_ring_entry, 0) << "a=2 did not hold";
+          sigrelay::signals_options fd_options;
+          fd_options.backend = backend::signalfd;
+          sigrelay::signals fd({c}, fd_options);
+          ASSERT_EQ(0, sigqueue(getpid(), c, sigval{.sival_int = 7}));
+          g_taken_stage = 0;
+          const auto deadline = std::chrono::steady_clock::now() + 20s;
+          while (read.empty() && std::chrono::steady_clock::now() < deadline) {
+            for (const sigrelay::signal_event& e : fd.wait_for(50ms)) read.push_back(e.last.value.sival_int);
+          }
+          for (const sigrelay::signal_event& e : fd.pending()) read.push_back(e.last.value.sival_int);
+          const int entry = g_taken_entry.load();
+          if (entry >= 0 && g_taken_stage.load() == 2) {
+            const std::uint64_t bit = std::uint64_t{1} << (c - 1);
+            stash_kept = (sigrelay::detail::g_ring_holder_stashed[entry].load() & bit) != 0;
+            // The stand-in's entry goes back: nobody else would take it.
+            sigrelay::detail::g_ring_holder_stashed[entry].store(0);
+            sigrelay::detail::g_ring_holder_signals[entry].store(0);
+            sigrelay::detail::g_ring_holders[entry].store(0);
+          }
+          // Exits holding a=2 again (its siginfo came back after the lift, into the ring still full).
+        });
+        worker.join();
+        sigrelay::detail::g_hold_test_hook.store(nullptr);
+        ASSERT_EQ(2, g_taken_stage.load()) << "the read did not take a hold, or the poke did not lift";
+        EXPECT_TRUE(stash_kept) << "the read took the other thread's stash as its own";
+        EXPECT_EQ(std::vector<int>{7}, read) << "c=999 is the other thread's stash";
+        std::multiset<int> ring_values;
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (ring_values.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+          for (const sigrelay::signal_event& e : ring.wait_for(50ms))
+            ring_values.insert(e.last.value.sival_int);
+        }
+        EXPECT_EQ((std::multiset<int>{0, 1, 2}), ring_values);
+        EXPECT_EQ(0U, ring.dropped());
+        EXPECT_TRUE(sigrelay::remove_action(keep));
       },
       90);
 }

@@ -269,15 +269,59 @@ void apply_hold(int signo, sigset_t& mask) noexcept {
 bool ring_hold_taken_listed(int signo, siginfo_t& stash) noexcept {
   const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
   if (entry < 0 || !listable(signo)) return false;
+  if (const hold_test_hook_fn hook = g_hold_test_hook.load(std::memory_order_relaxed))
+    hook(hook_point::taken);
   const bool stashed = take_stash(entry, signo, stash);
   g_ring_holder_signals[entry].fetch_and(~signal_bit(signo), std::memory_order_seq_cst);
   return stashed;
 }
 
-// Ordinary context on the holding thread.
+namespace {
+
+// Ordinary context: blocks the pokes on this thread (those it did not block already) for its
+// lifetime, so that no poke's lift leaves the table under code that has this thread's entry in hand.
+class pokes_blocked {
+ public:
+  pokes_blocked() noexcept {
+    sigemptyset(&blocked_);
+    sigaddset(&blocked_, SIGURG);
+    sigaddset(&blocked_, SIGWINCH);
+    sigset_t before;
+    ::pthread_sigmask(SIG_BLOCK, &blocked_, &before);
+    for (const int poke : {SIGURG, SIGWINCH}) {
+      if (sigismember(&before, poke) == 1) sigdelset(&blocked_, poke);
+    }
+  }
+  // Unblocks only the pokes: a hold that nested meanwhile blocked its signal in the thread's mask.
+  ~pokes_blocked() { ::pthread_sigmask(SIG_UNBLOCK, &blocked_, nullptr); }
+  pokes_blocked(const pokes_blocked&) = delete;
+  pokes_blocked& operator=(const pokes_blocked&) = delete;
+
+ private:
+  sigset_t blocked_;
+};
+
+}  // namespace
+
+// Ordinary context on this thread.
+bool ring_hold_taken_ordinary(int signo, siginfo_t& stash) noexcept {
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0 || !listable(signo)) return false;
+  const pokes_blocked quiet;
+  return ring_hold_taken_listed(signo, stash);
+}
+
+// Ordinary context on the holding thread. The stash is taken with the pokes blocked (as
+// ring_hold_taken_ordinary()) and run once they are not.
 void run_own_stash(int signo) noexcept {
-  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  if (entry >= 0 && !stash_to_keep(entry, signo)) run_stash_of(entry, signo);
+  if (__atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) < 0 || !listable(signo)) return;
+  siginfo_t stash;
+  bool taken = false;
+  {
+    const pokes_blocked quiet;
+    const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+    taken = entry >= 0 && !stash_to_keep(entry, signo) && take_stash(entry, signo, stash);
+  }
+  if (taken) run_stash(stash);
 }
 
 // Ordinary context.

@@ -216,10 +216,11 @@ extern std::atomic<std::uint32_t> g_ring_put_offs[max_ring_holders];
 // child's; a nested cancel_hold()'s, before t_hold_windows) (`requeue`: hold_whole_delivery() has
 // claimed its entry and re-queued the siginfo, or been refused, but not yet written its copy;
 // `requested`: it has written the copy and set t_hold_request), and one inside it for a refused
-// re-queue (`stash`: the copy is written, the stash not yet listed in the entry). The hook may send
+// re-queue (`stash`: the copy is written, the stash not yet listed in the entry); and `taken`:
+// ring_hold_taken_listed() has loaded this thread's entry but not yet taken from it. The hook may send
 // its thread a signal, delivered nested on the system call's return, or lift itself. Unset (the
 // default) it costs one relaxed load per claim, per hold and per lift, never per delivery.
-enum class hook_point { claim, lift, requeue, requested, stash };
+enum class hook_point { claim, lift, requeue, requested, stash, taken };
 using hold_test_hook_fn = void (*)(hook_point where) noexcept;
 extern std::atomic<hold_test_hook_fn> g_hold_test_hook;
 
@@ -297,16 +298,25 @@ void confirm_hold(sink* s, int signo, void* ucontext) noexcept;
 // (the interrupted context's uc_sigmask) and lists it in g_ring_holder_signals.
 void apply_hold(int signo, sigset_t& mask) noexcept;
 
-// Signal context (the trampoline, before dispatch(); also a signalfd read or sigtimedwait(), in
-// ordinary context). A siginfo of `signo` was taken on this thread: any hold of it here is over (its
-// re-queued siginfo, first in line, came back), so it is no longer listed in g_ring_holder_signals
-// (see the notes). Returns true if the hold was a stash, taken into `stash`: the caller runs it
-// first (dispatch(), no hold), then the siginfo it took. Inline: a thread with no entry in the
-// holders' table (the usual case) holds nothing, and pays one load, no call.
+// Signal context (the trampoline, before dispatch(); in ordinary context, a signalfd read or
+// sigtimedwait(), through ring_hold_taken_ordinary()). A siginfo of `signo` was taken on this
+// thread: any hold of it here is over (its re-queued siginfo, first in line, came back), so it is no
+// longer listed in g_ring_holder_signals (see the notes). Returns true if the hold was a stash, taken
+// into `stash`: the caller runs it first (dispatch(), no hold), then the siginfo it took. Inline: a
+// thread with no entry in the holders' table (the usual case) holds nothing, and pays one load, no
+// call.
 bool ring_hold_taken_listed(int signo, siginfo_t& stash) noexcept;  // the rest, in hold.cc
 inline bool ring_hold_taken(int signo, siginfo_t& stash) noexcept {
   return __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST) >= 0 && ring_hold_taken_listed(signo, stash);
 }
+
+// Ordinary context on this thread (a signalfd read, or sigtimedwait(): src/signals.cc):
+// ring_hold_taken() with the pokes blocked meanwhile. A poke's lift nested between its load of this
+// thread's entry and its take could leave the table under it, and another thread claim the entry,
+// hold the same signal there and lose it here: its stash taken and run on this thread, or its bit
+// cleared (its hold unlisted, its siginfo lost if that thread exits). In the trampoline no poke nests
+// (its sa_mask). Two system calls more, only on a thread listed in the holders' table.
+bool ring_hold_taken_ordinary(int signo, siginfo_t& stash) noexcept;
 
 // Ordinary context on the holding thread (the removal of `signo` from an object: take_own_holds(),
 // src/signals.cc). Runs this thread's stash of `signo`, if it has one, through dispatch() (no hold: a
