@@ -292,8 +292,11 @@ class pokes_blocked {
       if (sigismember(&before, poke) == 1) sigdelset(&blocked_, poke);
     }
   }
-  // Unblocks only the pokes: a hold that nested meanwhile blocked its signal in the thread's mask.
+  // Unblocks only the pokes (and what unblock_too() added): a hold that nested meanwhile blocked its
+  // signal in the thread's mask.
   ~pokes_blocked() { ::pthread_sigmask(SIG_UNBLOCK, &blocked_, nullptr); }
+  // Unblocks `signo` too, in the same system call.
+  void unblock_too(int signo) noexcept { sigaddset(&blocked_, signo); }
   pokes_blocked(const pokes_blocked&) = delete;
   pokes_blocked& operator=(const pokes_blocked&) = delete;
 
@@ -386,21 +389,16 @@ bool put_off_here(int entry, std::uint64_t keep, sigset_t& mask) noexcept {
 // again once they are; then unblocks what it lifted. Two more system calls, only where a stash may be
 // kept. Returns whether it kept any (else it lifted nothing: the caller lifts all), and sets `lifted`.
 bool put_off_ordinary(bool& lifted) noexcept {
-  sigset_t unblock;  // the pokes unless blocked before, then the lifted signals too
-  sigemptyset(&unblock);
-  sigaddset(&unblock, SIGURG);
-  sigaddset(&unblock, SIGWINCH);
-  sigset_t before;
-  ::pthread_sigmask(SIG_BLOCK, &unblock, &before);
-  for (const int poke : {SIGURG, SIGWINCH}) {
-    if (sigismember(&before, poke) == 1) sigdelset(&unblock, poke);
+  std::uint64_t keep = 0;
+  std::uint64_t rest_lifted = 0;
+  {
+    pokes_blocked quiet;
+    const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
+    keep = entry >= 0 ? stashes_to_keep(entry) : 0;
+    rest_lifted = keep != 0 ? lift_all_but(entry, keep) : 0;
+    for (std::uint64_t rest = rest_lifted; rest != 0; rest &= rest - 1)
+      quiet.unblock_too(__builtin_ctzll(rest) + 1);
   }
-  const int entry = __atomic_load_n(&t_ring_entry, __ATOMIC_SEQ_CST);
-  const std::uint64_t keep = entry >= 0 ? stashes_to_keep(entry) : 0;
-  const std::uint64_t rest_lifted = keep != 0 ? lift_all_but(entry, keep) : 0;
-  for (std::uint64_t rest = rest_lifted; rest != 0; rest &= rest - 1)
-    sigaddset(&unblock, __builtin_ctzll(rest) + 1);
-  ::pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
   lifted = rest_lifted != 0;
   return keep != 0;
 }
