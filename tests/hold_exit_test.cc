@@ -522,6 +522,22 @@ TEST_P(HoldExit, ALiftAndANewEntryNestedBeforeTheBlockDoNotListTheHoldBesideASta
 // was then applied there beside the other thread's copy. When the thread exited, the consumer ran
 // a=999 a second time and a=2 was lost: the soak's rare failure, one realtime delivery handed out with
 // another's siginfo (1 duplicate, 1 missing, 0 dropped).
+// Signal context: raw system calls and atomics. A stand-in for another thread's hold of `signo` in
+// entry `entry` (claimed by the caller): writes its copy of the siginfo, with the value 999, which
+// no test sends, where the library's own hold would (hold.hpp, g_ring_holder_info).
+void write_other_threads_copy(int entry, int signo) noexcept {
+  siginfo_t other{};
+  other.si_signo = signo;
+  other.si_code = SI_QUEUE;
+  other.si_pid = static_cast<pid_t>(syscall(SYS_getpid));
+  other.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+  other.si_value.sival_int = 999;
+  std::uint64_t words[sigrelay::detail::ring_hold_info_words];
+  std::memcpy(words, &other, sizeof words);
+  for (int i = 0; i < sigrelay::detail::ring_hold_info_words; ++i)
+    sigrelay::detail::g_ring_holder_info[entry][signo - sigrelay::detail::ring_hold_first][i].store(words[i]);
+}
+
 std::atomic<int> g_cancel_stage{-1};  // -1 disarmed; 0 armed; 1 the outer hold nested b; 2 b cancelled
 std::atomic<int> g_cancel_entry_before{-2};
 std::atomic<int> g_cancel_entry_after{-2};
@@ -549,17 +565,7 @@ void cancel_nested(sigrelay::detail::hook_point where) noexcept {
   // Left free: another thread claims it, holds a (its copy: a=999) and lifts.
   pid_t expected = 0;
   if (!sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1)) return;
-  siginfo_t other{};
-  other.si_signo = g_cancel_a.load();
-  other.si_code = SI_QUEUE;
-  other.si_pid = static_cast<pid_t>(syscall(SYS_getpid));
-  other.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
-  other.si_value.sival_int = 999;
-  std::uint64_t words[sigrelay::detail::ring_hold_info_words];
-  std::memcpy(words, &other, sizeof words);
-  for (int i = 0; i < sigrelay::detail::ring_hold_info_words; ++i)
-    sigrelay::detail::g_ring_holder_info[entry][other.si_signo - sigrelay::detail::ring_hold_first][i].store(
-        words[i]);
+  write_other_threads_copy(entry, g_cancel_a.load());
   sigrelay::detail::g_ring_holders[entry].store(0);
   g_cancel_stood_in.store(true);
 }
@@ -641,18 +647,9 @@ void poke_while_taking(sigrelay::detail::hook_point where) noexcept {
   const int entry = g_taken_entry.load();
   pid_t expected = 0;  // free once the lift has left it
   if (entry < 0 || !sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1)) return;
-  siginfo_t other{};
-  other.si_signo = g_taken_signo.load();
-  other.si_code = SI_QUEUE;
-  other.si_pid = static_cast<pid_t>(syscall(SYS_getpid));
-  other.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
-  other.si_value.sival_int = 999;
-  std::uint64_t words[sigrelay::detail::ring_hold_info_words];
-  std::memcpy(words, &other, sizeof words);
-  for (int i = 0; i < sigrelay::detail::ring_hold_info_words; ++i)
-    sigrelay::detail::g_ring_holder_info[entry][other.si_signo - sigrelay::detail::ring_hold_first][i].store(
-        words[i]);
-  const std::uint64_t bit = std::uint64_t{1} << (other.si_signo - 1);
+  const int signo = g_taken_signo.load();
+  write_other_threads_copy(entry, signo);
+  const std::uint64_t bit = std::uint64_t{1} << (signo - 1);
   sigrelay::detail::g_ring_holder_stashed[entry].fetch_or(bit);
   sigrelay::detail::g_ring_holder_signals[entry].fetch_or(bit);
 }
