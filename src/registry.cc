@@ -271,10 +271,10 @@ snapshot_ptr make_snapshot(const struct sigaction& previous, const std::vector<e
       std::any_of(entries.begin(), entries.end(), [](const entry& e) { return e.chains_itself; });
   std::uint64_t newest = 0;
   for (const entry& e : entries) newest = std::max(newest, e.serial);
-  const bool lone_record = entries.size() == 1 && entries[0].fn == record_fn && !chained_by_action &&
-                           (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN);
-  snapshot_ptr fresh(
-      new snapshot{previous, entries.size(), copy.get(), chained_by_action, newest, lone_record});
+  const bool lone = entries.size() == 1 && entries[0].fn == record_fn && !chained_by_action &&
+                    (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN);
+  snapshot_ptr fresh(new snapshot{previous, entries.size(), copy.get(), chained_by_action, newest,
+                                  lone ? entries[0].context : nullptr});
   copy.release();
   return fresh;
 }

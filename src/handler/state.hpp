@@ -72,10 +72,11 @@ struct snapshot {
   // with this snapshot and, after its chained handler, finds a later one runs only the entries
   // that are not newer (trampoline.cc, chain_outside_section()).
   std::uint64_t newest;
-  // The one entry is a `signals` sink's record_fn, no entry chains itself and `previous` is SIG_DFL or
-  // SIG_IGN (nothing to chain): the trampoline records a standard signal inline, on a lane of its own
-  // (trampoline.cc, run_standard()).
-  bool lone_record;
+  // When the one entry is a `signals` sink's record_fn, no entry chains itself and `previous` is
+  // SIG_DFL or SIG_IGN (nothing to chain): that entry's context (the sink), and the trampoline records a
+  // standard signal inline, on a lane of its own (trampoline.cc, run_standard()). Null otherwise. (The
+  // sink itself, not a flag: one load less per delivery than reaching it through `entries`.)
+  void* lone_record;
 };
 
 // A test-only observer called on entering (true) and leaving (false) the trampoline.

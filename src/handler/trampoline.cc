@@ -189,13 +189,17 @@ struct section {
 [[gnu::always_inline]] inline section enter_reader(std::uintptr_t frame) noexcept {
   const unsigned index = t_held_depth;
   const bool tracked = index < kMaxHeld;
+  // The slot's address, taken once and made opaque (the empty asm), so that the compiler keeps it in
+  // a register instead of reading the thread pointer again after the fences to compute it anew.
+  held_section* slot = &t_held[tracked ? index : 0];
+  asm("" : "+r"(slot));
   if (tracked) {
-    t_held[index] = held_section{frame, kNotCounted};
+    *slot = held_section{frame, kNotCounted};
     store_own(t_held_depth, index + 1);
   }
   const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
   g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  if (tracked) store_own(t_held[index].parity, parity);
+  if (tracked) store_own(slot->parity, parity);
   return section{tracked ? index : kMaxHeld, parity};
 }
 
@@ -208,6 +212,22 @@ struct section {
   }
   while (t_held_depth > held.index + 1) release_innermost();
   if (t_held_depth == held.index + 1) release_innermost();
+}
+
+// Signal context. leave_reader() for a section inside which only library code ran (the inline
+// record of run_standard(), no action and no chained handler): nothing inside it can have called
+// sigsetjmp(), so no delivery nested in it was left by siglongjmp back into it, and each nested one
+// either gave its own section back (it returned) or never resumes this one (it was left by
+// siglongjmp to a point outside). And none released this section: release_abandoned() stops at a
+// section whose frame the interrupted code runs under, which this one's always is. So the section
+// is this thread's innermost and still counted, with the parity it was entered with: it is popped
+// and its counter given back, with no exchange of its parity (that guards a release that may race
+// with another, which cannot happen here) and no loop or re-read of the depth. The slot above the
+// depth is dead (enter_reader() writes kNotCounted before it counts again). 20 instructions less per
+// delivery than leave_reader() under callgrind.
+[[gnu::always_inline]] inline void leave_innermost_reader(section held) noexcept {
+  if (held.index != kMaxHeld) store_own(t_held_depth, held.index);
+  g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
 // The ucontext of the delivery whose actions run on this thread (current_ucontext()).
@@ -387,20 +407,22 @@ template <bool kHolds>
     run_delivery<false>(signo, info, ucontext);
     return;
   }
-  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  // (The frame address is read at each use, not kept in a variable that lives across the record:
+  // kept, it was spilled to the stack and read back: 1 instruction more per delivery.)
   if (t_held_depth != 0) release_abandoned(ucontext);  // (as in run_delivery())
-  const section entered = enter_reader(frame);
+  const section entered = enter_reader(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
   const snapshot* const snap = load_snapshot(signo);
-  if (snap != nullptr && snap->lone_record) {
-    sink& s = *static_cast<sink*>(snap->entries[0].context);
+  if (snap != nullptr && snap->lone_record != nullptr) {
+    sink& s = *static_cast<sink*>(snap->lone_record);
     if (s.owner == current_pid()) record_standard(s, signo, *info);  // else a fork child's copy
-    leave_reader(entered);
+    leave_innermost_reader(entered);
     return;
   }
   section held = entered;  // (its own variable: run_snapshot() may enter it again; the lane keeps
                            // `entered` in registers)
   const int saved_errno = errno;
-  run_snapshot<false>(snap, signo, info, ucontext, frame, held, 0);
+  run_snapshot<false>(snap, signo, info, ucontext,
+                      reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)), held, 0);
   errno = saved_errno;
   leave_reader(held);
 }
