@@ -9,7 +9,7 @@
 //   handler's wake-up is then one futex system call, or none when the kernel delivered the signal to
 //   the sleeping thread itself (the consumer re-checks the word when the interrupted futex_wait
 //   restarts). native_handle() is the eventfd, written only when no futex waiter is registered, and
-//   only once native_handle() was called (sink.hpp, `fd_wanted`): pending()/wait() alone pay no
+//   only once native_handle() was called (sink.hpp, FD_WANTED): pending()/wait() alone pay no
 //   eventfd write or read, nor getpid() (verified_pid(), src/handler/state.hpp), per delivery.
 // - The signalfd backend blocks the signals in the subscribing thread and reads them from a
 //   signalfd. Every siginfo read is pushed through the registry's dispatch(), exactly as if the
@@ -639,12 +639,12 @@ struct detail::signals_core {
   }
   bool closed() const noexcept { return (sink.state.load() & detail::sink::closed) != 0; }
 
-  // native_handle(): from now on deliveries write the eventfd (src/handler/sink.hpp, `fd_wanted`);
+  // native_handle(): from now on deliveries write the eventfd (src/handler/sink.hpp, FD_WANTED);
   // a wake-up that came before, unwritten, is written now. Any thread.
   void want_fd() noexcept {
-    if (sink.fd_wanted.load(std::memory_order_seq_cst)) return;
-    sink.fd_wanted.store(true, std::memory_order_seq_cst);
-    if ((sink.state.load(std::memory_order_seq_cst) & detail::sink::notified) == 0 || foreign()) return;
+    if ((sink.state.load(std::memory_order_seq_cst) & detail::sink::fd_wanted) != 0) return;
+    const std::uint32_t old = sink.state.fetch_or(detail::sink::fd_wanted, std::memory_order_seq_cst);
+    if ((old & detail::sink::notified) == 0 || foreign()) return;
     detail::write_flagged<detail::sys::write_wakeup>(sink);
   }
 
@@ -1202,7 +1202,7 @@ void consume_eventfd(detail::signals_core& c) noexcept {
 // Makes the wake-up of a drain that could not hand out what the sink holds (an exception) stand again.
 void rearm(detail::signals_core& c) noexcept {
   sink& s = c.sink;
-  if (!s.fd_wanted.load(std::memory_order_seq_cst)) {
+  if ((s.state.load(std::memory_order_seq_cst) & sink::fd_wanted) == 0) {
     s.state.fetch_or(sink::notified, std::memory_order_seq_cst);
     return;
   }
@@ -1538,8 +1538,8 @@ void drain(detail::signals_core& c, std::vector<signal_event>& events, bool read
     if (events.empty()) throw;
     return;  // already taken out of the sink: they must reach the caller
   }
-  // Nobody polls an eventfd nobody asked for (sink.hpp, `fd_wanted`): none to keep readable.
-  if (!s.fd_wanted.load(std::memory_order_seq_cst)) return;
+  // Nobody polls an eventfd nobody asked for (sink.hpp, FD_WANTED): none to keep readable.
+  if ((s.state.load(std::memory_order_seq_cst) & sink::fd_wanted) == 0) return;
   // A delivery that notified after our clear may have had its eventfd write eaten by our reads above:
   // keep "NOTIFIED set" and "eventfd readable" together (see sink.hpp).
   if ((s.state.load(std::memory_order_seq_cst) & sink::notified) != 0 && !c.foreign()) {
@@ -2082,7 +2082,7 @@ bool adopt_in_child(void* context, pid_t self) noexcept {
   }
   c.iter_batch.clear();
   c.iter_left = 0;
-  s.state.store(0, std::memory_order_relaxed);
+  s.state.store(s.state.load(std::memory_order_relaxed) & sink::fd_wanted, std::memory_order_relaxed);
   s.owner = self;
   return true;
 }
@@ -2112,8 +2112,8 @@ std::shared_ptr<detail::signals_core> make_core(const signals_options& options) 
   c->sink.event_fd = wake.write;
   if (ec) detail::throw_error(ec, std::string("sigrelay::signals: cannot create ") + detail::os::wakeup_kind);
   // Where wait() ppoll()s the eventfd, deliveries must write it from the start (sink.hpp).
-  c->sink.fd_wanted.store(c->kind == backend::signalfd || detail::os::wait_polls_fd,
-                          std::memory_order_relaxed);
+  if (c->kind == backend::signalfd || detail::os::wait_polls_fd)
+    c->sink.state.fetch_or(detail::sink::fd_wanted, std::memory_order_relaxed);
   sigemptyset(&c->signalfd_mask);
   std::fill(std::begin(c->block_slot), std::end(c->block_slot), -1);
 #if SIGRELAY_LINUX  // the posix build's constructor refused backend::signalfd before this

@@ -28,9 +28,9 @@
 // - Wake-up, at most once until drained: `state` has NOTIFIED, set by the first delivery after a
 //   drain. Only that delivery wakes the consumer: with a futex wake if the consumer sleeps in wait()
 //   (WAITING), otherwise by writing the eventfd (and FD_ARMED, so the drain knows to read it) if
-//   anyone may poll it (`fd_wanted`: set by the first native_handle() call, or from the start where
+//   anyone may poll it (FD_WANTED: set by the first native_handle() call, or from the start where
 //   wait() polls it). Until then the eventfd is never written nor read: a consumer that only calls
-//   pending()/wait() pays no eventfd system call. native_handle() sets `fd_wanted`, then writes the
+//   pending()/wait() pays no eventfd system call. native_handle() sets FD_WANTED, then writes the
 //   eventfd itself if NOTIFIED is set (both seq_cst, against notify()'s fetch_or then load: one of
 //   the two sees the other and writes; both may, a spurious wake-up at worst). The
 //   consumer clears NOTIFIED *before* scanning, so a delivery it does not see re-notifies. A delivery
@@ -116,16 +116,18 @@ struct sink {
   // before the write (see flag_unarmed_write()): the next drain reads it. Without it an eventfd
   // written there stayed readable with nothing pending, and every empty pending() had to read().
   static constexpr std::uint32_t fd_stale = 32U;
+  // Someone may poll the eventfd: native_handle() was called, or the consumer's wait() polls it
+  // (signalfd backend; any backend under ThreadSanitizer). Until then nobody can see the eventfd, so
+  // a wake-up writes nothing to it: NOTIFIED alone stands for it (no getpid() and no write()). Set
+  // once, never cleared. A bit of `state`, beside WAITING, so that notify() tests both with one load
+  // (as an atomic<bool> of its own it cost the trampoline 4 instructions more per delivery).
+  static constexpr std::uint32_t fd_wanted = 64U;
 
   pid_t owner = 0;
   int event_fd = -1;
   int rtmin = 0;  // SIGRTMIN and SIGRTMAX, cached: their glibc macros are function calls
   int rtmax = 0;
   std::atomic<std::uint32_t> state{0};
-  // Someone may poll the eventfd: native_handle() was called, or the consumer's wait() polls it
-  // (signalfd backend; any backend under ThreadSanitizer). Until then nobody can see the eventfd, so
-  // a wake-up writes nothing to it: NOTIFIED alone stands for it (no getpid() and no write()).
-  std::atomic<bool> fd_wanted{false};
   // No more holds for this sink (set while it unsubscribes: a hold would outlive its action).
   std::atomic<bool> no_holds{false};
   std::atomic<std::uint32_t> standard_pending{0};  // bit signo-1 of standard signals with a count
@@ -170,14 +172,16 @@ void notify_rest(sink& s, bool waiting) noexcept;
 // Only NOTIFIED is taken from the fetch_or (a `lock bts` on x86-64, not a compare-exchange loop);
 // WAITING is read after it (notify_rest()): a consumer that set WAITING before our bit is seen by that
 // load (both seq_cst on one word), and one that sets it after sees NOTIFIED in its own fetch_or and
-// never sleeps. Inline (with record_standard()), for the trampoline's lane.
+// never sleeps. Inline (with record_standard()), for the trampoline's lane. The two tests that end
+// it without a wake-up come in the order that makes the usual delivery cheapest: state first (one
+// load, already needed), then the thread-local test that only a consumer's own thread passes.
 [[gnu::always_inline]] inline void notify(sink& s) noexcept {
   if ((s.state.fetch_or(sink::notified, std::memory_order_seq_cst) & sink::notified) != 0) return;
+  const std::uint32_t now = s.state.load(std::memory_order_seq_cst);
+  // Nobody sleeps on the futex, and nobody polls the eventfd (FD_WANTED): nothing to wake.
+  if ((now & (sink::waiting | sink::fd_wanted)) == 0) return;
   if (t_consumer_of == &s) return;  // on the consumer's own thread: it re-checks state
-  const bool waiting = (s.state.load(std::memory_order_seq_cst) & sink::waiting) != 0;
-  // Nobody sleeps on the futex, and nobody polls the eventfd (`fd_wanted`): nothing to wake.
-  if (!waiting && !s.fd_wanted.load(std::memory_order_seq_cst)) return;
-  notify_rest(s, waiting);
+  notify_rest(s, (now & sink::waiting) != 0);
 }
 
 // Signal context. Stores the origin unless another writer holds the slot. No fence (ThreadSanitizer
