@@ -299,13 +299,9 @@ namespace {
       o.uid = r.uid;
       o.value.sival_ptr = r.value;
       break;
-    case SI_QUEUE:
-      o.kind = origin_kind::queue;
-      o.pid = r.pid;
-      o.uid = r.uid;
-      o.value.sival_ptr = r.value;
-      break;
-    case SI_MESGQ:  // (kind: other, the default)
+    // SI_QUEUE carries what SI_MESGQ does, with a kind of its own (SI_MESGQ's: other, the default).
+    case SI_QUEUE: o.kind = origin_kind::queue; [[fallthrough]];
+    case SI_MESGQ:
       o.pid = r.pid;
       o.uid = r.uid;
       o.value.sival_ptr = r.value;

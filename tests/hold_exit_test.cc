@@ -649,7 +649,7 @@ void poke_while_taking(sigrelay::detail::hook_point where) noexcept {
   if (entry < 0 || !sigrelay::detail::g_ring_holders[entry].compare_exchange_strong(expected, -1)) return;
   const int signo = g_taken_signo.load();
   write_other_threads_copy(entry, signo);
-  const std::uint64_t bit = std::uint64_t{1} << (signo - 1);
+  const std::uint64_t bit = sigrelay::detail::signal_bit(signo);
   sigrelay::detail::g_ring_holder_stashed[entry].fetch_or(bit);
   sigrelay::detail::g_ring_holder_signals[entry].fetch_or(bit);
 }
@@ -692,7 +692,7 @@ TEST(HoldTaken, APokeDuringASignalfdReadsTakeDoesNotTakeAnotherThreadsHold) {
           for (const sigrelay::signal_event& e : fd.pending()) read.push_back(e.last.value.sival_int);
           const int entry = g_taken_entry.load();
           if (entry >= 0 && g_taken_stage.load() == 2) {
-            const std::uint64_t bit = std::uint64_t{1} << (c - 1);
+            const std::uint64_t bit = sigrelay::detail::signal_bit(c);
             stash_kept = (sigrelay::detail::g_ring_holder_stashed[entry].load() & bit) != 0;
             // The stand-in's entry goes back: nobody else would take it.
             sigrelay::detail::g_ring_holder_stashed[entry].store(0);
