@@ -20,8 +20,9 @@
 //   subscribed if it was SIG_IGN or had SA_NOCLDWAIT, and keeps SA_NOCLDSTOP; a chained SA_RESETHAND handler
 //   that has run is restored as SIG_DFL. The trampoline honours sa_mask, SA_NODEFER and SA_NOCLDSTOP when
 //   chaining.
-// - The trampoline is installed with sa_mask {SIGURG, SIGWINCH}, the pokes (see trampoline_action()):
-//   they never nest inside a run of the trampoline, and a chained handler runs with them blocked too.
+// - The trampoline is installed with every signal but the faults in its sa_mask (see
+//   trampoline_action()): nothing but a fault nests inside a run of the trampoline, and a chained
+//   handler runs with the pokes (SIGURG, SIGWINCH) blocked too.
 // - SA_RESTART is set while every action of the signal asks for it; changing it re-installs the
 //   trampoline with new flags, again only if it is still the installed handler.
 // - fork(): a pthread_atfork() handler holds the mutex across fork (the child's copy is consistent)
@@ -313,13 +314,23 @@ struct sigaction trampoline_action(int signo, bool restart, const struct sigacti
     // place of (coalesce with) the notice of its exit that the handler relies on.
     sa.sa_flags |= SA_NOCLDSTOP;
   }
-  // The pokes (SIGURG, SIGWINCH: src/signals.cc) wait until the trampoline has returned: a poke's lift
-  // edits the uc_sigmask of the context it interrupted, and one nested in another run of the
-  // trampoline would edit only that run's copy, which the outer run's return then overwrites with the
-  // mask it saved, the held or released signal still blocked (src/handler/hold.hpp, "Nesting").
-  sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, SIGURG);
-  sigaddset(&sa.sa_mask, SIGWINCH);
+  // Every signal but the faults waits until the trampoline has returned. The pokes (SIGURG, SIGWINCH:
+  // src/signals.cc) must: a poke's lift edits the uc_sigmask of the context it interrupted, and one
+  // nested in another run of the trampoline would edit only that run's copy, which the outer run's
+  // return then overwrites with the mask it saved, the held or released signal still blocked
+  // (src/handler/hold.hpp, "Nesting"). And the rest: a delivery nested in a run, whose action left
+  // by siglongjmp, abandoned that run wherever it was, and with it what no later run could finish:
+  // a standard signal's origin slot claimed for good (its consumer spun for ever), a realtime cell
+  // never published (its ring handed out nothing more), a reader count taken and not yet listed (every
+  // registry change waited for ever). A timer's jumping action did all three within two seconds
+  // (tests/longjmp_storm_test.cc). Blocked, nothing is ever half done when a jump leaves a run: an
+  // action jumps from its own run only, whose section is listed whole. It costs nothing per delivery
+  // (the kernel applies sa_mask as it sets up the frame anyway); a chained earlier handler now runs
+  // with its own mask set by two system calls (call_previous(), trampoline.cc), and pending signals
+  // of several numbers run one after the other, the lowest first, as a signalfd reads them. The
+  // faults stay deliverable: one in an action must reach its handler (the crash reporter, a probe).
+  sigfillset(&sa.sa_mask);
+  for (const int fault : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) sigdelset(&sa.sa_mask, fault);
   return sa;
 }
 

@@ -364,18 +364,30 @@ TEST(Chaining, AnEarlierSaNocldwaitHandlerKeepsReapingChildrenWhileSubscribed) {
   SIGRELAY_IN_CHILD([] { keeps_reaping_while_subscribed(false); }, 15);
 }
 
+std::atomic<bool> g_saw_term_blocked{true};
 void previous_checks_mask(int signo, siginfo_t*, void*) {
   g_previous_calls.fetch_add(1);
   g_saw_usr2_blocked.store(blocked_here(SIGUSR2));
   g_saw_own_signal_blocked.store(blocked_here(signo));
+  g_saw_term_blocked.store(blocked_here(SIGTERM));
 }
 
-std::atomic<bool> g_action_saw_usr2_blocked{true};
+std::atomic<bool> g_action_saw_usr2_blocked{false};
+std::atomic<bool> g_action_saw_term_blocked{false};
+std::atomic<bool> g_action_saw_segv_blocked{true};
 void action_checks_mask(void*, const siginfo_t&) noexcept {
   g_action_saw_usr2_blocked.store(blocked_here(SIGUSR2));
+  g_action_saw_term_blocked.store(blocked_here(SIGTERM));
+  g_action_saw_segv_blocked.store(blocked_here(SIGSEGV));
 }
 
-TEST(Chaining, AnEarlierHandlerRunsWithItsOwnSaMaskAndTheActionsWithout) {
+// registry.hpp: an earlier handler is called "the way the kernel would have called it: ... with its
+// sa_mask (and the signal itself unless SA_NODEFER) blocked while it runs"; and "Signal context":
+// actions "run with every signal blocked but the faults". So the earlier handler, whose sa_mask holds
+// SIGUSR2 only, runs with SIGUSR2 and SIGUSR1 blocked and SIGTERM not (the trampoline's own mask,
+// everything, is not what the kernel would have given it), and the actions with everything but the
+// faults blocked; the thread's mask is its own again afterwards.
+TEST(Chaining, AnEarlierHandlerRunsWithItsOwnSaMaskAndTheActionsWithEverythingButFaultsBlocked) {
   SIGRELAY_IN_CHILD(
       [] {
         sigset_t mask;
@@ -388,9 +400,13 @@ TEST(Chaining, AnEarlierHandlerRunsWithItsOwnSaMaskAndTheActionsWithout) {
         EXPECT_TRUE(g_saw_usr2_blocked.load()) << "its sa_mask was not applied";
         EXPECT_TRUE(g_saw_own_signal_blocked.load()) << "without SA_NODEFER its own signal is blocked";
         if (!kUnderThreadSanitizer) {  // which runs every handler with all signals blocked
-          EXPECT_FALSE(g_action_saw_usr2_blocked.load()) << "the mask is put back before the actions";
+          EXPECT_FALSE(g_saw_term_blocked.load()) << "blocked beyond its sa_mask";
+          EXPECT_FALSE(g_action_saw_segv_blocked.load()) << "a fault in an action must reach its handler";
         }
+        EXPECT_TRUE(g_action_saw_usr2_blocked.load());
+        EXPECT_TRUE(g_action_saw_term_blocked.load()) << "an action ran with a signal unblocked";
         EXPECT_FALSE(blocked_here(SIGUSR2));
+        EXPECT_FALSE(blocked_here(SIGTERM));
         EXPECT_TRUE(remove_action(id));
       },
       10);

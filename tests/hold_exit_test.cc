@@ -472,9 +472,11 @@ void lift_in_the_window(backend kind, window_case which) {
   ASSERT_GE(g_lift_freed.load(), 0) << "the hook found no entry to lift";
   std::set<std::pair<int, int>> sent{{t.a, 0}, {t.a, 1}, {t.a, 2}};
   if (which == window_case::requested_new_entry) {
+    // b=100 can no longer nest there: the trampoline blocks every signal but the faults while it
+    // runs (registry.hpp, "Signal context"), so it comes after the hold is applied, holds (the ring
+    // is still full) or is recorded, and is handed out once like the rest.
     sent.insert({t.b, 100});
-    ASSERT_GE(g_lift_new.load(), 0) << "b=100 did not hold";
-    ASSERT_NE(g_lift_freed.load(), g_lift_new.load()) << "b=100 did not claim another entry";
+    EXPECT_LT(g_lift_new.load(), 0) << "b=100 nested inside the trampoline";
   }
   ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &t.both, nullptr));
   t.drain(sigs, sent.size());

@@ -16,23 +16,36 @@
 // Signal context
 //   An action's `fn` runs inside a signal handler. It must be async-signal-safe (man 7
 //   signal-safety): no locks, no allocation, no stdio, no exceptions (it is noexcept). It may run on
-//   any thread, nested inside itself, and concurrently on several threads. The trampoline saves and
-//   restores errno around all actions. The relays in <sigrelay/relays.hpp> are ready-made actions.
+//   any thread, and concurrently on several threads. It runs with every signal blocked but the
+//   faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS): sigrelay's handler is installed with
+//   that sa_mask, so no other delivery runs nested inside it on its thread (one that arrives waits
+//   in the kernel until the handler returns, then runs, the lowest signal number first); only a
+//   fault's can, and a chained earlier handler's own mask (below) lets others into that handler. The
+//   trampoline saves and restores errno around all actions. The relays in <sigrelay/relays.hpp> are
+//   ready-made actions.
 //   An action should return (or end the process, as relay::die_by_signal does). One that leaves by
-//   siglongjmp is tolerated, not recommended: remove_action() and every other change of the actions
-//   wait for running actions to return (see remove_action), and wait for an abandoned one until its
-//   thread takes its next signal from a shallower point of the same stack, or from off the alternate
-//   signal stack the action ran on (x86-64 and AArch64; not under ThreadSanitizer), or until the
-//   action whose run it jumped back into returns. A thread that
-//   never takes another signal keeps them waiting. Never leave an action by throwing (it is
-//   noexcept) or by longjmp without "sig" (the signal mask would stay as the handler had it).
+//   siglongjmp is tolerated, not recommended. Nothing nests inside a run, so the jump abandons that
+//   run only, never another delivery's half-made record (it used to: tests/longjmp_storm_test.cc).
+//   remove_action() and every other change of the actions wait for running actions to return (see
+//   remove_action), and wait for an abandoned one until its thread takes its next signal from a
+//   shallower point of the same stack, or from off the alternate signal stack the action ran on
+//   (x86-64 and AArch64; not under ThreadSanitizer), or until the action whose run it jumped back
+//   into returns. That holds for any number of them: siglongjmp() puts the saved mask back before it
+//   jumps, so with signals queued each next delivery runs inside the previous jump, as deep as the
+//   queue (and the stack) goes, and all are released together. A thread that never takes another
+//   signal keeps them waiting. Never leave an action by throwing (it is noexcept) or by longjmp
+//   without "sig" (the signal mask would stay as the handler had it: everything blocked). Jump only
+//   out of code that may be interrupted so (POSIX: async-signal-safe code): sigrelay's own ordinary
+//   functions (pending(), wait(), add_action(), ...) are not.
 //
 // Chaining
 //   A handler installed with sigaction() before the first action is called first, once per delivery,
 //   the way the kernel would have called it: respecting its SA_SIGINFO flag, with its sa_mask (and
-//   the signal itself unless SA_NODEFER) blocked while it runs, and SIGURG and SIGWINCH too (sigrelay's
-//   own handler is installed with them in its sa_mask: they poke threads, see signals.hpp, and must
-//   not run nested inside it; they wait until it returns), only once if it has SA_RESETHAND
+//   the signal itself unless SA_NODEFER) blocked while it runs, on top of the interrupted code's
+//   mask, and nothing else but SIGURG and SIGWINCH (they poke threads, see signals.hpp, and must not
+//   run nested inside sigrelay's handler; they wait until it returns): what the trampoline blocks
+//   beyond that is unblocked for the call (two system calls) and blocked again for the actions;
+//   only once if it has SA_RESETHAND
 //   (then it counts as SIG_DFL, and SIG_DFL is what the last remove_action() restores), and for
 //   SIGCHLD never about a stopped or continued child if it has SA_NOCLDSTOP. A previous SIG_DFL or
 //   SIG_IGN is not "called". A SA_SIGINFO handler gets the kernel's ucontext_t, except for a delivery

@@ -91,27 +91,27 @@
 //     handler chained) sees it exactly once, after the lift, and holds work beside them too. Holds
 //     are lifted by the consumer's next drain (pending(), wait*(), the iterator): in the consumer's
 //     thread at once, in other threads by a poke (a SIGURG or SIGWINCH, as under "Masks"; the drain
-//     waits up to a second for each holding thread that blocks both, see below). sigrelay's
-//     handler runs with SIGURG and SIGWINCH blocked (its sa_mask), and so does a handler it chains,
-//     so that a poke never runs nested inside it. Order per signal number is kept where one thread
-//     receives the signal (see signal_event): a hold blocks it only in the thread that holds, so
-//     meanwhile another thread that leaves it unblocked takes, and records, the later deliveries
-//     first. If the kernel refuses the re-queue (RLIMIT_SIGPENDING reached, as senders that retry
-//     on EAGAIN keep it; or a kill()/tgkill() siginfo, si_code >= 0, in a thread other than the
-//     main one: the kernel lets a thread forge those only as itself), the hold keeps that one
-//     siginfo itself (one per signal and thread) and runs it before anything else of the signal
-//     reaches that thread: still held, never dropped for that. A lift that finds such a siginfo's
-//     ring (or another ring of the signal) nearly full again keeps that signal held, with it, and
-//     lifts the rest; the next drain's poke lifts it. dropped() counts a delivery that found the
-//     ring full only where a hold is impossible: more than 256 threads hold at once, more deliveries than the
-//     reserve raced past the check at once while the signal has other subscribers (any other registry action,
-//     another `signals` object, an earlier handler chained), the object is removing a realtime
-//     signal (remove(), destruction; a signalfd-backed object then reads what is queued of it into
-//     its own ring, and leaves queued what another object's nearly full ring would have to drop), the
-//     program runs under ThreadSanitizer (which runs handlers on a copy of the interrupted context:
-//     a block there would not stick), or the library uses the posix platform layer (holds need
-//     Linux's rt_tgsigqueueinfo(): there every delivery that finds the ring full is counted by
-//     dropped()).
+//     waits up to a second for each holding thread that blocks both, see below). sigrelay's handler
+//     runs with every signal but the faults blocked (its sa_mask), and a handler it chains with
+//     SIGURG and SIGWINCH blocked, so that a poke never runs nested inside either. Order per signal
+//     number is kept where one thread receives the signal (see signal_event): a hold blocks it only
+//     in the thread that holds, so meanwhile another thread that leaves it unblocked takes, and
+//     records, the later deliveries first. If the kernel refuses the re-queue (RLIMIT_SIGPENDING
+//     reached, as senders that retry on EAGAIN keep it; or a kill()/tgkill() siginfo, si_code >= 0,
+//     in a thread other than the main one: the kernel lets a thread forge those only as itself),
+//     the hold keeps that one siginfo itself (one per signal and thread) and runs it before
+//     anything else of the signal reaches that thread: still held, never dropped for that. A lift
+//     that finds such a siginfo's ring (or another ring of the signal) nearly full again keeps that
+//     signal held, with it, and lifts the rest; the next drain's poke lifts it. dropped() counts a
+//     delivery that found the ring full only where a hold is impossible: more than 256 threads hold
+//     at once, more deliveries than the reserve raced past the check at once while the signal has
+//     other subscribers (any other registry action, another `signals` object, an earlier handler
+//     chained), the object is removing a realtime signal (remove(), destruction; a signalfd-backed
+//     object then reads what is queued of it into its own ring, and leaves queued what another
+//     object's nearly full ring would have to drop), the program runs under ThreadSanitizer (which
+//     runs handlers on a copy of the interrupted context: a block there would not stick), or the
+//     library uses the posix platform layer (holds need Linux's rt_tgsigqueueinfo(): there every
+//     delivery that finds the ring full is counted by dropped()).
 //   - So a program that stops draining keeps its held signals blocked in the threads that held them
 //     (and the kernel's queue full): the sender sees EAGAIN, and the signal's other actions see
 //     nothing more until the drain either. A thread that holds also keeps thread-directed
@@ -342,14 +342,13 @@ SIGRELAY_EXPORT origin origin_of(const siginfo_t& info) noexcept;
 //   that does not block them): the kernel queues each number's siginfos in order and hands them out
 //   in that order. (Two queued signals handed to two threads at once may be recorded either way
 //   round.)
-// - Across numbers, no send order is kept. signalfd backend: of several pending realtime signals,
-//   the kernel hands out the lowest-numbered first: queued together, RTMIN+1, RTMIN, RTMIN+1, RTMIN
-//   (values 0, 1, 2, 3) come out as RTMIN (1), RTMIN (3), RTMIN+1 (0), RTMIN+1 (2). Relay backend:
-//   signals of several numbers that become deliverable to one thread at once (an unblock) have
-//   their handler frames set up one over the other before any runs, so the highest number is
-//   recorded first: RTMIN+1 (0), RTMIN+1 (2), RTMIN (1), RTMIN (3). Signals that arrive one at a
-//   time, each handled before the next is sent, come in the order sent. Use one number, or the
-//   sigqueue value, where the order across numbers matters.
+// - Across numbers, no send order is kept. Of several pending realtime signals, the kernel hands out
+//   the lowest-numbered first, to a signalfd read and to a handler alike (sigrelay's handler blocks
+//   every signal but the faults while it runs: the next frame is set up only after it returned):
+//   queued together, RTMIN+1, RTMIN, RTMIN+1, RTMIN (values 0, 1, 2, 3) come out as RTMIN (1),
+//   RTMIN (3), RTMIN+1 (0), RTMIN+1 (2) in both backends. Signals that arrive one at a time, each
+//   handled before the next is sent, come in the order sent. Use one number, or the sigqueue value,
+//   where the order across numbers matters.
 struct signal_event {
   int signo = 0;
   std::uint64_t count = 0;

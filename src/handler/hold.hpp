@@ -96,33 +96,37 @@
 //   no block if the thread is no longer listed (a lift ran since the listing; the re-queued siginfo
 //   comes back at once). Found by the soak (children that inherited a held signal blocked) and by
 //   the safety test; tests/hold_nesting_test.cc.
-// - Nesting, within the bookkeeping: a delivery of another realtime signal may nest anywhere in a
-//   run of the trampoline on the same thread (the kernel blocks only the signal being handled), and
-//   hold too. So a claim of this thread's entry takes t_ring_entry with a compare-exchange after it
-//   took the table's entry: a nested claim that got in first wins, and the outer one gives its entry
-//   back and joins the nested one. (It used to store t_ring_entry over the nested claim: that entry
-//   stayed listed for good, its hold forgotten by the thread, whose delivery of the held siginfo
-//   cleared the signal's bit in the other entry; once the thread exited, a consumer ran the siginfo
-//   a second time. The soak: one duplicate in every action of the signal, a few per million
-//   deliveries under ASan.) And a lift leaves the table before it takes t_ring_held: a hold nested
-//   between the two steps either claimed a new entry (and is in t_ring_held: lifted, it comes back
-//   at once) or is in t_ring_held as well. (The other way round, a hold nested in between joined the
-//   entry about to be cleared and stayed blocked, unlisted: no consumer could poke it, and its
-//   siginfo was lost if the thread exited.) And a hold nested in another hold's window (from its
-//   claim to the trampoline's apply_hold(): the outer hold has its entry's index in hand and is not
-//   listed yet) and cancelled there (cancel_hold(): its object began unsubscribing) leaves the
-//   thread in the table (t_hold_windows). It used to lift, as nothing of the thread was listed: the
-//   entry was free under the outer hold for another thread to claim, and the outer hold then wrote
-//   its copy over that thread's, or was applied in the same entry, claimed again by a further
-//   nested hold, beside the other thread's copy, which a consumer ran once this thread had exited:
-//   one delivery handed out with another's siginfo, and the first lost.
-//   g_hold_test_hook lets tests/hold_exit_test.cc nest a delivery at exactly these points, and lift
-//   within a hold's window before its block (the `requeue`, `stash` and `requested` points: see
-//   apply_hold() and hold_whole_delivery()). Such a lift no longer comes from a nested cancel, but
-//   still from a fork in a nested action (the child forgets the table: forget_ring_holds_in_child()),
-//   so the window keeps its checks: a hold is applied only in the entry that has its copy, and a
-//   stash whose entry such a lift left (before or while it was listed) claims an entry again and is
-//   listed there (hold_whole_delivery()); it used to run at once, into the ring still full.
+// - Nesting, within the bookkeeping: a delivery of another realtime signal used to nest anywhere in
+//   a run of the trampoline on the same thread (the kernel blocked only the signal being handled),
+//   and hold too. Since the trampoline blocks every signal but the faults (src/registry.cc), such a
+//   delivery nests only inside a chained handler (which runs with its own mask, outside any hold's
+//   window) or in ordinary code (a drain's lift, dispatch()); the guards below stay, for those and
+//   for the test hook below, which still reproduces each window. So a claim of this thread's entry
+//   takes t_ring_entry with a compare-exchange after it took the table's entry: a nested claim that
+//   got in first wins, and the outer one gives its entry back and joins the nested one. (It used to
+//   store t_ring_entry over the nested claim: that entry stayed listed for good, its hold forgotten
+//   by the thread, whose delivery of the held siginfo cleared the signal's bit in the other entry;
+//   once the thread exited, a consumer ran the siginfo a second time. The soak: one duplicate in
+//   every action of the signal, a few per million deliveries under ASan.) And a lift leaves the
+//   table before it takes t_ring_held: a hold nested between the two steps either claimed a new
+//   entry (and is in t_ring_held: lifted, it comes back at once) or is in t_ring_held as well. (The
+//   other way round, a hold nested in between joined the entry about to be cleared and stayed
+//   blocked, unlisted: no consumer could poke it, and its siginfo was lost if the thread exited.)
+//   And a hold nested in another hold's window (from its claim to the trampoline's apply_hold():
+//   the outer hold has its entry's index in hand and is not listed yet) and cancelled there
+//   (cancel_hold(): its object began unsubscribing) leaves the thread in the table
+//   (t_hold_windows). It used to lift, as nothing of the thread was listed: the entry was free
+//   under the outer hold for another thread to claim, and the outer hold then wrote its copy over
+//   that thread's, or was applied in the same entry, claimed again by a further nested hold, beside
+//   the other thread's copy, which a consumer ran once this thread had exited: one delivery handed
+//   out with another's siginfo, and the first lost. g_hold_test_hook lets tests/hold_exit_test.cc
+//   nest a delivery at exactly these points, and lift within a hold's window before its block (the
+//   `requeue`, `stash` and `requested` points: see apply_hold() and hold_whole_delivery()). Such a
+//   lift no longer comes from a nested cancel, but still from a fork in a nested action (the child
+//   forgets the table: forget_ring_holds_in_child()), so the window keeps its checks: a hold is
+//   applied only in the entry that has its copy, and a stash whose entry such a lift left (before
+//   or while it was listed) claims an entry again and is listed there (hold_whole_delivery()); it
+//   used to run at once, into the ring still full.
 // - A thread that exits while it holds: the kernel discards a thread's own pending signals with it,
 //   so the siginfo each hold re-queued to it is gone (one per held signal: while held, the signal is
 //   blocked there, so that thread holds it once), and with it the whole delivery: no action of the

@@ -27,6 +27,10 @@
 //   until its thread next takes a signal (at a shallower point of its stack, on the same stack);
 //   never released where the interrupted stack pointer is unknown (architectures other than x86-64
 //   and AArch64), nor under ThreadSanitizer (whose deferred handlers see a stale interrupted context).
+//   A thread lists 32 sections; deeper ones (queued signals whose action jumps, each run inside the
+//   previous siglongjmp()) are counted together and released together (trampoline.cc, t_deep).
+//   Nothing nests inside a run of the trampoline but a fault (its sa_mask: src/registry.cc), so a
+//   jump never leaves a section half entered or half left.
 //   synchronize() flips the epoch and waits for the old parity's counter to drain, twice. Why both
 //   parities: a reader may read the epoch, be preempted across a whole earlier writer's flip, and
 //   only then increment the "old" counter; it still loads the snapshot *after* incrementing, so for

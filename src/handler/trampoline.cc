@@ -2,10 +2,13 @@
 // src/handler/trampoline.cc — the one signal handler sigrelay installs. Signal context.
 //
 // Everything in this file runs inside signal handlers: it is async-signal-safe (man 7
-// signal-safety), never allocates, locks, throws or logs, and saves and restores errno. Nested and
-// concurrent runs on many threads are safe: the only shared writes are atomic increments of the
-// reader counters (see the read-copy-update notes in state.hpp), the one-shot flag of a chained
-// SA_RESETHAND handler, and the running thread's own lift counter (masks.hpp).
+// signal-safety), never allocates, locks, throws or logs, and saves and restores errno. Concurrent
+// runs on many threads are safe: the only shared writes are atomic increments of the reader counters
+// (see the read-copy-update notes in state.hpp), the one-shot flag of a chained SA_RESETHAND
+// handler, and the running thread's own lift counter (masks.hpp). On one thread, a run nests inside
+// another only through a fault, or inside a chained handler (which runs with its own mask) or
+// ordinary code's dispatch(): the trampoline is installed with every other signal in its sa_mask
+// (src/registry.cc, trampoline_action()), so no action's siglongjmp can leave another run half done.
 //
 // Chaining, exactly as the kernel would have run the earlier handler
 // - It is called outside the read-side section: the trampoline copies the saved disposition out of
@@ -104,9 +107,19 @@ struct held_section {
   std::uint32_t parity;  // the counter it holds, or kNotCounted
 };
 constexpr std::uint32_t kNotCounted = 2;
-constexpr unsigned kMaxHeld = 32;  // deeper nesting is held untracked (never seen in practice)
+constexpr unsigned kMaxHeld = 32;  // deeper sections are counted below, not listed
 __thread held_section t_held[kMaxHeld] __attribute__((tls_model("initial-exec")));
 __thread unsigned t_held_depth __attribute__((tls_model("initial-exec")));
+// Sections nested deeper than kMaxHeld, per counter, and the frame of the outermost of them (valid
+// while any is counted). Such depths come from actions that leave by siglongjmp while signals are
+// queued for their thread: glibc's siglongjmp() puts the mask back before it jumps, so the next
+// delivery runs inside it, on the abandoned run's stack, and jumps too, and so on while the queue
+// lasts (a flood of 200 queued realtime signals nests 200 deep). Untracked, their counters were
+// never given back once the last jump landed, and every later registry change waited for ever
+// (tests/longjmp_storm_test.cc). They can only be left together: the outermost returns (any still
+// counted inside it were left by siglongjmp back into it), or its frame is found abandoned.
+__thread std::uint32_t t_deep[2] __attribute__((tls_model("initial-exec")));
+__thread std::uintptr_t t_deep_frame __attribute__((tls_model("initial-exec")));
 
 // Signal context. A store to this thread's section records, in program order for its own nested
 // handlers (the only other readers): no instruction of its own, and no lock prefix.
@@ -123,6 +136,15 @@ template <typename T>
   const std::uint32_t parity = __atomic_exchange_n(&t_held[index].parity, kNotCounted, __ATOMIC_SEQ_CST);
   store_own(t_held_depth, index);
   if (parity != kNotCounted) g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+}
+
+// Signal context. Gives back the counters of every section deeper than kMaxHeld.
+[[gnu::noinline, gnu::cold]] void release_deep() noexcept {
+  for (const std::uint32_t parity : {0U, 1U}) {
+    const std::uint32_t n = t_deep[parity];
+    store_own(t_deep[parity], 0U);
+    if (n != 0) g_handler.active[parity].fetch_sub(n, std::memory_order_seq_cst);
+  }
 }
 
 }  // namespace
@@ -171,6 +193,7 @@ namespace {
 void release_abandoned(const void* uc) noexcept {
   const interrupted_code interrupted(uc);
   if (!interrupted.known() || os::sanitizer_defers_signals) return;
+  if ((t_deep[0] | t_deep[1]) != 0 && !interrupted.runs_under(t_deep_frame)) release_deep();
   while (t_held_depth > 0) {
     const held_section& top = t_held[t_held_depth - 1];
     if (__atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
@@ -180,9 +203,23 @@ void release_abandoned(const void* uc) noexcept {
 }
 
 struct section {
-  unsigned index;  // in t_held, or kMaxHeld if untracked
+  unsigned index;  // in t_held, or kMaxHeld if deeper (counted in t_deep)
   std::uint32_t parity;
 };
+
+// Signal context. Enters the count of a section deeper than kMaxHeld (see t_deep).
+[[gnu::noinline, gnu::cold]] void enter_deep(std::uintptr_t frame, std::uint32_t parity) noexcept {
+  if ((t_deep[0] | t_deep[1]) == 0) store_own(t_deep_frame, frame);
+  store_own(t_deep[parity], t_deep[parity] + 1);
+}
+
+// Signal context. Leaves a section deeper than kMaxHeld; the outermost of them also gives back any
+// nested inside it that were left by siglongjmp back into it.
+[[gnu::noinline, gnu::cold]] void leave_deep(std::uintptr_t frame, std::uint32_t parity) noexcept {
+  if (t_deep[parity] != 0) store_own(t_deep[parity], t_deep[parity] - 1);
+  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
+  if (frame == t_deep_frame) release_deep();
+}
 
 // Signal context. Enters the read-side section of the grace period (state.hpp). Inlined (as are
 // leave_reader() and release_innermost()): every delivery runs them; the code is the same.
@@ -199,17 +236,22 @@ struct section {
   }
   const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
   g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  if (tracked) store_own(slot->parity, parity);
+  if (tracked) {
+    store_own(slot->parity, parity);
+  } else {
+    enter_deep(frame, parity);
+  }
   return section{tracked ? index : kMaxHeld, parity};
 }
 
 // Signal context. Leaves it; sections nested inside it that a siglongjmp back into it abandoned are
 // released first.
-[[gnu::always_inline]] inline void leave_reader(section held) noexcept {
+[[gnu::always_inline]] inline void leave_reader(section held, std::uintptr_t frame) noexcept {
   if (held.index == kMaxHeld) {
-    g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
+    leave_deep(frame, held.parity);
     return;
   }
+  if (held.index == kMaxHeld - 1 && (t_deep[0] | t_deep[1]) != 0) release_deep();  // nested, left
   while (t_held_depth > held.index + 1) release_innermost();
   if (t_held_depth == held.index + 1) release_innermost();
 }
@@ -225,8 +267,12 @@ struct section {
 // with another, which cannot happen here) and no loop or re-read of the depth. The slot above the
 // depth is dead (enter_reader() writes kNotCounted before it counts again). 20 instructions less per
 // delivery than leave_reader() under callgrind.
-[[gnu::always_inline]] inline void leave_innermost_reader(section held) noexcept {
-  if (held.index != kMaxHeld) store_own(t_held_depth, held.index);
+[[gnu::always_inline]] inline void leave_innermost_reader(section held, std::uintptr_t frame) noexcept {
+  if (held.index == kMaxHeld) {
+    leave_deep(frame, held.parity);
+    return;
+  }
+  store_own(t_held_depth, held.index);
   g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
@@ -281,7 +327,7 @@ const snapshot* load_snapshot(int signo) noexcept {
   // Copied out, so that the call holds no reader count (it may never return).
   const struct sigaction previous = snap->previous;
   const std::uint64_t newest = snap->newest;
-  leave_reader(held);
+  leave_reader(held, frame);
   const pid_t entry_pid = current_pid();
   call_previous(previous, signo, info, ucontext);
   held = enter_reader(frame);
@@ -384,7 +430,7 @@ template <bool kHolds>
   }
   section held = enter_reader(frame);
   run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
-  leave_reader(held);
+  leave_reader(held, frame);
 
   if (hook != nullptr) hook(false);
   errno = saved_errno;
@@ -415,7 +461,7 @@ template <bool kHolds>
   if (snap != nullptr && snap->lone_record != nullptr) {
     sink& s = *static_cast<sink*>(snap->lone_record);
     if (s.owner == current_pid()) record_standard(s, signo, *info);  // else a fork child's copy
-    leave_innermost_reader(entered);
+    leave_innermost_reader(entered, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
     return;
   }
   section held = entered;  // (its own variable: run_snapshot() may enter it again; the lane keeps
@@ -424,7 +470,7 @@ template <bool kHolds>
   run_snapshot<false>(snap, signo, info, ucontext,
                       reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)), held, 0);
   errno = saved_errno;
-  leave_reader(held);
+  leave_reader(held, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
 }
 
 }  // namespace
@@ -598,6 +644,8 @@ void held_reader_counts(std::uint64_t counts[2]) noexcept {
   for (unsigned i = 0; i < t_held_depth && i < kMaxHeld; ++i) {
     if (t_held[i].parity != kNotCounted) ++counts[t_held[i].parity];
   }
+  counts[0] += t_deep[0];
+  counts[1] += t_deep[1];
 }
 
 // Signal context: sigaction() is async-signal-safe.
