@@ -107,19 +107,24 @@ struct held_section {
   std::uint32_t parity;  // the counter it holds, or kNotCounted
 };
 constexpr std::uint32_t kNotCounted = 2;
-constexpr unsigned kMaxHeld = 32;  // deeper sections are counted below, not listed
-__thread held_section t_held[kMaxHeld] __attribute__((tls_model("initial-exec")));
+constexpr std::uint32_t kDeepGroup = 3;  // the listing of the sections deeper than kMaxHeld (below)
+constexpr unsigned kMaxHeld = 32;        // sections listed one by one
+// Sections nested deeper than kMaxHeld are counted together, per counter (t_deep), and listed as one
+// more entry, t_held[kMaxHeld] (parity kDeepGroup), with the frame of the outermost of them. Such
+// depths come from actions that leave by siglongjmp while signals are queued for their thread:
+// glibc's siglongjmp() puts the mask back before it jumps, so the next delivery runs inside it, on
+// the abandoned run's stack, and jumps too, and so on while the queue lasts (200 queued realtime
+// signals nest 200 deep). Unlisted, their counters were never given back once the last jump landed,
+// and every later registry change waited for ever (tests/longjmp_storm_test.cc). The group is left
+// as a whole: when the outermost returns (any still counted were nested in it and left by
+// siglongjmp back into it), or when release_abandoned() or an enclosing section's leave_reader()
+// finds it abandoned, as it would a listed section. The usual delivery never meets it: a run that
+// finds the thread's listing full takes run_deep() (its depth is tested where the thread's
+// abandoned sections are, in the same branch), so that the inline enter and leave below stay those
+// of a listed section.
+__thread held_section t_held[kMaxHeld + 1] __attribute__((tls_model("initial-exec")));
 __thread unsigned t_held_depth __attribute__((tls_model("initial-exec")));
-// Sections nested deeper than kMaxHeld, per counter, and the frame of the outermost of them (valid
-// while any is counted). Such depths come from actions that leave by siglongjmp while signals are
-// queued for their thread: glibc's siglongjmp() puts the mask back before it jumps, so the next
-// delivery runs inside it, on the abandoned run's stack, and jumps too, and so on while the queue
-// lasts (a flood of 200 queued realtime signals nests 200 deep). Untracked, their counters were
-// never given back once the last jump landed, and every later registry change waited for ever
-// (tests/longjmp_storm_test.cc). They can only be left together: the outermost returns (any still
-// counted inside it were left by siglongjmp back into it), or its frame is found abandoned.
 __thread std::uint32_t t_deep[2] __attribute__((tls_model("initial-exec")));
-__thread std::uintptr_t t_deep_frame __attribute__((tls_model("initial-exec")));
 
 // Signal context. A store to this thread's section records, in program order for its own nested
 // handlers (the only other readers): no instruction of its own, and no lock prefix.
@@ -138,12 +143,23 @@ template <typename T>
   if (parity != kNotCounted) g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
-// Signal context. Gives back the counters of every section deeper than kMaxHeld.
+// Signal context. Gives back the counters of every section deeper than kMaxHeld and unlists their
+// group (the innermost entry: nothing is listed above it).
 [[gnu::noinline, gnu::cold]] void release_deep() noexcept {
   for (const std::uint32_t parity : {0U, 1U}) {
     const std::uint32_t n = t_deep[parity];
     store_own(t_deep[parity], 0U);
     if (n != 0) g_handler.active[parity].fetch_sub(n, std::memory_order_seq_cst);
+  }
+  store_own(t_held_depth, kMaxHeld);
+}
+
+// Signal context. Releases the innermost listed entry, left by siglongjmp: a section, or the group.
+[[gnu::always_inline]] inline void release_left() noexcept {
+  if (t_held[t_held_depth - 1].parity == kDeepGroup) {
+    release_deep();
+  } else {
+    release_innermost();
   }
 }
 
@@ -190,69 +206,72 @@ namespace {
 // siglongjmp from a handler on it: every later grace period waited for ever; found by
 // tests/contract_api_test.cc). The alternate stack is the one the kernel saved in the context
 // (uc_stack: no system call; src/signals.cc fills it for a getcontext() of its own).
-void release_abandoned(const void* uc) noexcept {
+// Returns whether the listing is still full (kMaxHeld sections or more: the run goes deep).
+bool release_abandoned(const void* uc) noexcept {
   const interrupted_code interrupted(uc);
-  if (!interrupted.known() || os::sanitizer_defers_signals) return;
-  if ((t_deep[0] | t_deep[1]) != 0 && !interrupted.runs_under(t_deep_frame)) release_deep();
-  while (t_held_depth > 0) {
-    const held_section& top = t_held[t_held_depth - 1];
-    if (__atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
-    if (interrupted.runs_under(top.frame)) break;  // live: the interrupted code runs inside it
-    release_innermost();
+  if (interrupted.known() && !os::sanitizer_defers_signals) {
+    while (t_held_depth > 0) {
+      const held_section& top = t_held[t_held_depth - 1];
+      if (__atomic_load_n(&top.parity, __ATOMIC_SEQ_CST) == kNotCounted) break;
+      if (interrupted.runs_under(top.frame)) break;  // live: the interrupted code runs inside it
+      release_left();
+    }
   }
+  return t_held_depth >= kMaxHeld;
 }
 
 struct section {
-  unsigned index;  // in t_held, or kMaxHeld if deeper (counted in t_deep)
+  // In t_held; kMaxHeld for a section of the deep group, kMaxHeld + 1 for the one that listed the
+  // group (the outermost).
+  unsigned index;
   std::uint32_t parity;
 };
 
-// Signal context. Enters the count of a section deeper than kMaxHeld (see t_deep).
-[[gnu::noinline, gnu::cold]] void enter_deep(std::uintptr_t frame, std::uint32_t parity) noexcept {
-  if ((t_deep[0] | t_deep[1]) == 0) store_own(t_deep_frame, frame);
-  store_own(t_deep[parity], t_deep[parity] + 1);
-}
-
-// Signal context. Leaves a section deeper than kMaxHeld; the outermost of them also gives back any
-// nested inside it that were left by siglongjmp back into it.
-[[gnu::noinline, gnu::cold]] void leave_deep(std::uintptr_t frame, std::uint32_t parity) noexcept {
-  if (t_deep[parity] != 0) store_own(t_deep[parity], t_deep[parity] - 1);
-  g_handler.active[parity].fetch_sub(1, std::memory_order_seq_cst);
-  if (frame == t_deep_frame) release_deep();
-}
-
-// Signal context. Enters the read-side section of the grace period (state.hpp). Inlined (as are
+// Signal context. Enters the read-side section of the grace period (state.hpp), listed at index
+// t_held_depth, which the caller knows to be below kMaxHeld (see t_held). Inlined (as are
 // leave_reader() and release_innermost()): every delivery runs them; the code is the same.
 [[gnu::always_inline]] inline section enter_reader(std::uintptr_t frame) noexcept {
   const unsigned index = t_held_depth;
-  const bool tracked = index < kMaxHeld;
-  // The slot's address, taken once and made opaque (the empty asm), so that the compiler keeps it in
-  // a register instead of reading the thread pointer again after the fences to compute it anew.
-  held_section* slot = &t_held[tracked ? index : 0];
-  asm("" : "+r"(slot));
-  if (tracked) {
-    *slot = held_section{frame, kNotCounted};
-    store_own(t_held_depth, index + 1);
-  }
+  held_section* slot = &t_held[index];  // (an empty asm that hid it cost 2 instructions, now)
+  *slot = held_section{frame, kNotCounted};
+  store_own(t_held_depth, index + 1);
   const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
   g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
-  if (tracked) {
-    store_own(slot->parity, parity);
-  } else {
-    enter_deep(frame, parity);
+  store_own(slot->parity, parity);
+  return section{index, parity};
+}
+
+// Signal context. enter_reader() for any depth: a section of the deep group once the listing is full.
+[[gnu::noinline, gnu::cold]] section enter_any_reader(std::uintptr_t frame) noexcept {
+  if (t_held_depth < kMaxHeld) return enter_reader(frame);
+  const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
+  g_handler.active[parity].fetch_add(1, std::memory_order_seq_cst);
+  store_own(t_deep[parity], t_deep[parity] + 1);
+  if (t_held_depth > kMaxHeld) return section{kMaxHeld, parity};
+  t_held[kMaxHeld] = held_section{frame, kDeepGroup};
+  store_own(t_held_depth, kMaxHeld + 1);
+  return section{kMaxHeld + 1, parity};
+}
+
+// Signal context. Leaves a section of the deep group; the outermost leaves the whole group (any
+// still counted were nested in it and left by siglongjmp back into it).
+[[gnu::noinline, gnu::cold]] void leave_deep(section held) noexcept {
+  if (held.index == kMaxHeld + 1) {
+    release_deep();
+    return;
   }
-  return section{tracked ? index : kMaxHeld, parity};
+  if (t_deep[held.parity] != 0) store_own(t_deep[held.parity], t_deep[held.parity] - 1);
+  g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
 }
 
 // Signal context. Leaves it; sections nested inside it that a siglongjmp back into it abandoned are
-// released first.
-[[gnu::always_inline]] inline void leave_reader(section held, std::uintptr_t frame) noexcept {
-  if (held.index == kMaxHeld) {
-    leave_deep(frame, held.parity);
+// released first (the deep group too).
+[[gnu::always_inline]] inline void leave_reader(section held) noexcept {
+  if (held.index >= kMaxHeld) {
+    leave_deep(held);
     return;
   }
-  if (held.index == kMaxHeld - 1 && (t_deep[0] | t_deep[1]) != 0) release_deep();  // nested, left
-  while (t_held_depth > held.index + 1) release_innermost();
+  while (t_held_depth > held.index + 1) release_left();
   if (t_held_depth == held.index + 1) release_innermost();
 }
 
@@ -267,11 +286,8 @@ struct section {
 // with another, which cannot happen here) and no loop or re-read of the depth. The slot above the
 // depth is dead (enter_reader() writes kNotCounted before it counts again). 20 instructions less per
 // delivery than leave_reader() under callgrind.
-[[gnu::always_inline]] inline void leave_innermost_reader(section held, std::uintptr_t frame) noexcept {
-  if (held.index == kMaxHeld) {
-    leave_deep(frame, held.parity);
-    return;
-  }
+// Only for a section that enter_reader() listed (never one of the deep group).
+[[gnu::always_inline]] inline void leave_innermost_reader(section held) noexcept {
   store_own(t_held_depth, held.index);
   g_handler.active[held.parity].fetch_sub(1, std::memory_order_seq_cst);
 }
@@ -327,10 +343,17 @@ const snapshot* load_snapshot(int signo) noexcept {
   // Copied out, so that the call holds no reader count (it may never return).
   const struct sigaction previous = snap->previous;
   const std::uint64_t newest = snap->newest;
-  leave_reader(held, frame);
+  // Where this section was listed: entries above it once the earlier handler returns are of runs
+  // nested in that handler and left by siglongjmp back into it, released here before it enters again.
+  // (A section of the deep group keeps the group, unless it was its outermost.)
+  unsigned listed = kMaxHeld + 1;                     // in the deep group: it stays
+  if (held.index < kMaxHeld) listed = held.index;     // listed one by one
+  if (held.index == kMaxHeld + 1) listed = kMaxHeld;  // the group's outermost: the group goes
+  leave_reader(held);
   const pid_t entry_pid = current_pid();
   call_previous(previous, signo, info, ucontext);
-  held = enter_reader(frame);
+  while (t_held_depth > listed) release_left();
+  held = enter_any_reader(frame);
   if (current_pid() != entry_pid) {
     // The earlier handler forked, and this is the child: the rest of the delivery is the parent's
     // (a following sink, the child's own since the fork, would record it: none of the actions run),
@@ -398,6 +421,30 @@ template <bool kHolds>
 // interrupted code's stack pointer and above everything the actions push, as dispatch()'s did), and
 // nothing else changes (same steps, same order, same reader protocol).
 //
+// Signal context. Releases this thread's abandoned sections (release_abandoned()); if its listing is
+// still full, runs the rest of the delivery (run_delivery() from there) with its section in the deep
+// group (enter_any_reader(); see t_held) and returns true. Out of line, with the test of the depth,
+// so that the usual delivery's inline enter and leave are those of a listed section and its
+// registers stay as they were. errno is saved here too (run_standard() has not). Even so the deep way
+// costs the usual delivery 2 instructions under callgrind (a register spilled: pending(std::vector&)
+// 293 -> 295, the registry's action 165 -> 169).
+template <bool kHolds>
+[[gnu::noinline, gnu::cold]] bool released_or_run_deep(int signo, siginfo_t* info, void* ucontext) noexcept {
+  if (!release_abandoned(ucontext)) return false;
+  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  const int saved_errno = errno;
+  unsigned may_hold = 0;
+  if constexpr (kHolds) {
+    may_hold = t_hold_allowed;
+    t_hold_allowed = 0;
+  }
+  section held = enter_any_reader(frame);
+  run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
+  leave_reader(held);
+  errno = saved_errno;
+  return true;
+}
+
 // `kHolds` false: no hold is probed or allowed, and t_hold_allowed is neither read nor written: for a
 // standard signal in the trampoline, which no hold concerns (holds are of realtime signals only,
 // hold.hpp), and for dispatch(), which forbids holds around it.
@@ -420,17 +467,20 @@ template <bool kHolds>
   // and re-entered: t_held_depth is this thread's own, and a nested delivery that runs between this
   // test and enter_reader() either returns (having put the depth back) or leaves by siglongjmp to a
   // point outside this delivery, which then never resumes here.
-  if (t_held_depth != 0) release_abandoned(ucontext);
-  // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
-  // inside a lone action with nothing chained.
-  unsigned may_hold = 0;
-  if constexpr (kHolds) {
-    may_hold = t_hold_allowed;
-    t_hold_allowed = 0;
+  // A listing left full takes run_deep() (see t_held).
+  if (t_held_depth != 0 && released_or_run_deep<kHolds>(signo, info, ucontext)) {
+  } else {
+    // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
+    // inside a lone action with nothing chained.
+    unsigned may_hold = 0;
+    if constexpr (kHolds) {
+      may_hold = t_hold_allowed;
+      t_hold_allowed = 0;
+    }
+    section held = enter_reader(frame);
+    run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
+    leave_reader(held);
   }
-  section held = enter_reader(frame);
-  run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
-  leave_reader(held, frame);
 
   if (hook != nullptr) hook(false);
   errno = saved_errno;
@@ -455,13 +505,14 @@ template <bool kHolds>
   }
   // (The frame address is read at each use, not kept in a variable that lives across the record:
   // kept, it was spilled to the stack and read back: 1 instruction more per delivery.)
-  if (t_held_depth != 0) release_abandoned(ucontext);  // (as in run_delivery())
+  if (t_held_depth != 0 && released_or_run_deep<false>(signo, info, ucontext))
+    return;  // (as in run_delivery())
   const section entered = enter_reader(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
   const snapshot* const snap = load_snapshot(signo);
   if (snap != nullptr && snap->lone_record != nullptr) {
     sink& s = *static_cast<sink*>(snap->lone_record);
     if (s.owner == current_pid()) record_standard(s, signo, *info);  // else a fork child's copy
-    leave_innermost_reader(entered, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+    leave_innermost_reader(entered);
     return;
   }
   section held = entered;  // (its own variable: run_snapshot() may enter it again; the lane keeps
@@ -470,7 +521,7 @@ template <bool kHolds>
   run_snapshot<false>(snap, signo, info, ucontext,
                       reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)), held, 0);
   errno = saved_errno;
-  leave_reader(held, reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+  leave_reader(held);
 }
 
 }  // namespace
@@ -642,10 +693,12 @@ void call_chained(int signo, siginfo_t* info, void* ucontext) noexcept {
 void held_reader_counts(std::uint64_t counts[2]) noexcept {
   counts[0] = counts[1] = 0;
   for (unsigned i = 0; i < t_held_depth && i < kMaxHeld; ++i) {
-    if (t_held[i].parity != kNotCounted) ++counts[t_held[i].parity];
+    if (t_held[i].parity < 2) ++counts[t_held[i].parity];  // (not kNotCounted)
   }
-  counts[0] += t_deep[0];
-  counts[1] += t_deep[1];
+  if (t_held_depth > kMaxHeld) {  // the deep group
+    counts[0] += t_deep[0];
+    counts[1] += t_deep[1];
+  }
 }
 
 // Signal context: sigaction() is async-signal-safe.
