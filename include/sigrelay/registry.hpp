@@ -20,9 +20,11 @@
 //   faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS): sigrelay's handler is installed with
 //   that sa_mask, so no other delivery runs nested inside it on its thread (one that arrives waits
 //   in the kernel until the handler returns, then runs, the lowest signal number first); only a
-//   fault's can, and a chained earlier handler's own mask (below) lets others into that handler. The
-//   trampoline saves and restores errno around all actions. The relays in <sigrelay/relays.hpp> are
-//   ready-made actions.
+//   fault's can, and a chained earlier handler's own mask (below) lets others into that handler. A
+//   child that fork() makes inside an action gets the mask of the code the delivery interrupted,
+//   plus SIGURG and SIGWINCH (a child of _Fork() or vfork() keeps the handler's: unblock before
+//   exec()). The trampoline saves and restores errno around all actions. The relays in
+//   <sigrelay/relays.hpp> are ready-made actions.
 //   An action should return (or end the process, as relay::die_by_signal does). One that leaves by
 //   siglongjmp is tolerated, not recommended. Nothing nests inside a run, so the jump abandons that
 //   run only, never another delivery's half-made record (it used to: tests/longjmp_storm_test.cc).
