@@ -119,9 +119,9 @@ constexpr unsigned kMaxHeld = 32;        // sections listed one by one
 // as a whole: when the outermost returns (any still counted were nested in it and left by
 // siglongjmp back into it), or when release_abandoned() or an enclosing section's leave_reader()
 // finds it abandoned, as it would a listed section. The usual delivery never meets it: a run that
-// finds the thread's listing full takes run_deep() (its depth is tested where the thread's
-// abandoned sections are, in the same branch), so that the inline enter and leave below stay those
-// of a listed section.
+// finds the thread's listing full takes released_or_run_deep() (its depth is tested where the
+// thread's abandoned sections are, in the same branch), so that the inline enter and leave below
+// stay those of a listed section.
 __thread held_section t_held[kMaxHeld + 1] __attribute__((tls_model("initial-exec")));
 __thread unsigned t_held_depth __attribute__((tls_model("initial-exec")));
 __thread std::uint32_t t_deep[2] __attribute__((tls_model("initial-exec")));
@@ -232,7 +232,7 @@ struct section {
 // leave_reader() and release_innermost()): every delivery runs them; the code is the same.
 [[gnu::always_inline]] inline section enter_reader(std::uintptr_t frame) noexcept {
   const unsigned index = t_held_depth;
-  held_section* slot = &t_held[index];  // (an empty asm that hid it cost 2 instructions, now)
+  held_section* slot = &t_held[index];  // (an empty asm that hid it from the optimizer now cost 2)
   *slot = held_section{frame, kNotCounted};
   store_own(t_held_depth, index + 1);
   const std::uint32_t parity = g_handler.epoch.load(std::memory_order_seq_cst) & 1U;
@@ -415,12 +415,6 @@ template <bool kHolds>
   t_ucontext = outer_ucontext;
 }
 
-// Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
-// trampoline too, so that a delivery pays one handler frame, not two: `frame` below is then the
-// trampoline's frame, which is just as good a marker for the abandoned-section check (it lies below the
-// interrupted code's stack pointer and above everything the actions push, as dispatch()'s did), and
-// nothing else changes (same steps, same order, same reader protocol).
-//
 // Signal context. Releases this thread's abandoned sections (release_abandoned()); if its listing is
 // still full, runs the rest of the delivery (run_delivery() from there) with its section in the deep
 // group (enter_any_reader(); see t_held) and returns true. Out of line, with the test of the depth,
@@ -445,6 +439,12 @@ template <bool kHolds>
   return true;
 }
 
+// Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
+// trampoline too, so that a delivery pays one handler frame, not two: `frame` below is then the
+// trampoline's frame, which is just as good a marker for the abandoned-section check (it lies below the
+// interrupted code's stack pointer and above everything the actions push, as dispatch()'s did), and
+// nothing else changes (same steps, same order, same reader protocol).
+//
 // `kHolds` false: no hold is probed or allowed, and t_hold_allowed is neither read nor written: for a
 // standard signal in the trampoline, which no hold concerns (holds are of realtime signals only,
 // hold.hpp), and for dispatch(), which forbids holds around it.
@@ -467,9 +467,8 @@ template <bool kHolds>
   // and re-entered: t_held_depth is this thread's own, and a nested delivery that runs between this
   // test and enter_reader() either returns (having put the depth back) or leaves by siglongjmp to a
   // point outside this delivery, which then never resumes here.
-  // A listing left full takes run_deep() (see t_held).
-  if (t_held_depth != 0 && released_or_run_deep<kHolds>(signo, info, ucontext)) {
-  } else {
+  // A listing left full takes the deep way instead (released_or_run_deep(); see t_held).
+  if (t_held_depth == 0 || !released_or_run_deep<kHolds>(signo, info, ucontext)) {
     // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
     // inside a lone action with nothing chained.
     unsigned may_hold = 0;
