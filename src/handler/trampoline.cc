@@ -415,6 +415,25 @@ template <bool kHolds>
   t_ucontext = outer_ucontext;
 }
 
+// Signal context. The delivery inside its read-side section, once abandoned sections are released:
+// a hold allowed only where the trampoline allows one (hold.hpp: of the whole delivery before any
+// action, or from inside a lone action with nothing chained), the section entered as a listed one
+// (enter_reader(): the caller knows the listing has room) or at any depth (`kAnyDepth`:
+// enter_any_reader()), the snapshot run, the section left. Shared by run_delivery() and
+// released_or_run_deep().
+template <bool kHolds, bool kAnyDepth>
+[[gnu::always_inline]] inline void run_in_section(int signo, siginfo_t* info, void* ucontext,
+                                                  std::uintptr_t frame) noexcept {
+  unsigned may_hold = 0;
+  if constexpr (kHolds) {
+    may_hold = t_hold_allowed;
+    t_hold_allowed = 0;
+  }
+  section held = kAnyDepth ? enter_any_reader(frame) : enter_reader(frame);
+  run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
+  leave_reader(held);
+}
+
 // Signal context. Releases this thread's abandoned sections (release_abandoned()); if its listing is
 // still full, runs the rest of the delivery (run_delivery() from there) with its section in the deep
 // group (enter_any_reader(); see t_held) and returns true. Out of line, with the test of the depth,
@@ -425,16 +444,9 @@ template <bool kHolds>
 template <bool kHolds>
 [[gnu::noinline, gnu::cold]] bool released_or_run_deep(int signo, siginfo_t* info, void* ucontext) noexcept {
   if (!release_abandoned(ucontext)) return false;
-  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
   const int saved_errno = errno;
-  unsigned may_hold = 0;
-  if constexpr (kHolds) {
-    may_hold = t_hold_allowed;
-    t_hold_allowed = 0;
-  }
-  section held = enter_any_reader(frame);
-  run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
-  leave_reader(held);
+  run_in_section<kHolds, true>(signo, info, ucontext,
+                               reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
   errno = saved_errno;
   return true;
 }
@@ -469,16 +481,7 @@ template <bool kHolds>
   // point outside this delivery, which then never resumes here.
   // A listing left full takes the deep way instead (released_or_run_deep(); see t_held).
   if (t_held_depth == 0 || !released_or_run_deep<kHolds>(signo, info, ucontext)) {
-    // Only the trampoline allows a hold (hold.hpp): of the whole delivery before any action, or from
-    // inside a lone action with nothing chained.
-    unsigned may_hold = 0;
-    if constexpr (kHolds) {
-      may_hold = t_hold_allowed;
-      t_hold_allowed = 0;
-    }
-    section held = enter_reader(frame);
-    run_snapshot<kHolds>(load_snapshot(signo), signo, info, ucontext, frame, held, may_hold);
-    leave_reader(held);
+    run_in_section<kHolds, false>(signo, info, ucontext, frame);
   }
 
   if (hook != nullptr) hook(false);
