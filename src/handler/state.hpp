@@ -19,7 +19,8 @@
 // Actions that never return
 //   An action that leaves by siglongjmp would hold its counter forever, and every later grace period
 //   would wait for it. Each thread therefore records the sections it holds (trampoline.cc), innermost
-//   last, with the frame address of the trampoline (or ordinary code's dispatch()) that holds each.
+//   last, with a mark of the frame of the trampoline (or ordinary code's dispatch()) that holds each
+//   (its stack pointer: frame_mark(), trampoline.cc).
 //   The next delivery on that thread compares them with the stack pointer of the code it interrupted:
 //   a section whose frame lies below it cannot be one that code runs inside (stacks grow down), so it
 //   was abandoned, and its counter is given back. A section that returns also releases any nested

@@ -103,7 +103,7 @@ void call_previous(const struct sigaction& previous, int signo, siginfo_t* info,
 // and nothing else reads them. (They were seq_cst stores: an xchg each, a locked instruction that
 // costs about as much as the rest of the section, three per delivery.)
 struct held_section {
-  std::uintptr_t frame;  // __builtin_frame_address(0) of the trampoline (or dispatch()) that holds it
+  std::uintptr_t frame;  // frame_mark() of the trampoline (or dispatch()) that holds it
   std::uint32_t parity;  // the counter it holds, or kNotCounted
 };
 constexpr std::uint32_t kNotCounted = 2;
@@ -125,6 +125,28 @@ constexpr unsigned kMaxHeld = 32;        // sections listed one by one
 __thread held_section t_held[kMaxHeld + 1] __attribute__((tls_model("initial-exec")));
 __thread unsigned t_held_depth __attribute__((tls_model("initial-exec")));
 __thread std::uint32_t t_deep[2] __attribute__((tls_model("initial-exec")));
+
+// Signal context. The marker of a section's frame (held_section::frame): the stack pointer of the
+// function it is inlined into, read where that function's frame is set up (or not yet all pushed:
+// then higher). So it lies at or above every stack pointer of that function's body and of its
+// callees, where any delivery nested in the section interrupts, and below the stack pointer of the
+// code the delivery interrupted (the kernel's signal frame lies between the two), which is what
+// release_abandoned() compares: the frame address did the same, but reading it made the trampoline
+// keep a frame pointer, a register fewer for the delivery, and spill signo to the stack (1
+// instruction per delivery under callgrind, on every path). Elsewhere, the frame address.
+[[gnu::always_inline]] inline std::uintptr_t frame_mark() noexcept {
+#if defined(__x86_64__)
+  std::uintptr_t sp;
+  asm volatile("mov %%rsp, %0" : "=r"(sp));
+  return sp;
+#elif defined(__aarch64__)
+  std::uintptr_t sp;
+  asm volatile("mov %0, sp" : "=r"(sp));
+  return sp;
+#else
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+#endif
+}
 
 // Signal context. A store to this thread's section records, in program order for its own nested
 // handlers (the only other readers): no instruction of its own, and no lock prefix.
@@ -439,20 +461,19 @@ template <bool kHolds, bool kAnyDepth>
 // group (enter_any_reader(); see t_held) and returns true. Out of line, with the test of the depth,
 // so that the usual delivery's inline enter and leave are those of a listed section and its
 // registers stay as they were. errno is saved here too (run_standard() has not). Even so the deep way
-// costs the usual delivery 2 instructions under callgrind (a register spilled: pending(std::vector&)
-// 293 -> 295, the registry's action 165 -> 169).
+// cost the usual delivery 2 instructions under callgrind (signo spilled: pending(std::vector&)
+// 293 -> 295, the registry's action 165 -> 169); frame_mark() gave one back (294, 168).
 template <bool kHolds>
 [[gnu::noinline, gnu::cold]] bool released_or_run_deep(int signo, siginfo_t* info, void* ucontext) noexcept {
   if (!release_abandoned(ucontext)) return false;
   const int saved_errno = errno;
-  run_in_section<kHolds, true>(signo, info, ucontext,
-                               reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+  run_in_section<kHolds, true>(signo, info, ucontext, frame_mark());
   errno = saved_errno;
   return true;
 }
 
 // Signal context: async-signal-safe, errno preserved. The body of dispatch(), inlined into the
-// trampoline too, so that a delivery pays one handler frame, not two: `frame` below is then the
+// trampoline too, so that a delivery pays one handler frame, not two: `frame` below then marks the
 // trampoline's frame, which is just as good a marker for the abandoned-section check (it lies below the
 // interrupted code's stack pointer and above everything the actions push, as dispatch()'s did), and
 // nothing else changes (same steps, same order, same reader protocol).
@@ -473,7 +494,7 @@ template <bool kHolds>
     info = &synthetic;
   }
 
-  const auto frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  const auto frame = frame_mark();
   // release_abandoned() does nothing when this thread holds no section (its loop starts with the
   // same test): the usual case skips reading the context and zeroing its stack_t. Still safe nested
   // and re-entered: t_held_depth is this thread's own, and a nested delivery that runs between this
@@ -505,11 +526,11 @@ template <bool kHolds>
     run_delivery<false>(signo, info, ucontext);
     return;
   }
-  // (The frame address is read at each use, not kept in a variable that lives across the record:
-  // kept, it was spilled to the stack and read back: 1 instruction more per delivery.)
+  // (The frame mark is read at each use, not kept in a variable that lives across the record: kept,
+  // it was spilled to the stack and read back: 1 instruction more per delivery.)
   if (t_held_depth != 0 && released_or_run_deep<false>(signo, info, ucontext))
     return;  // (as in run_delivery())
-  const section entered = enter_reader(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+  const section entered = enter_reader(frame_mark());
   const snapshot* const snap = load_snapshot(signo);
   if (snap != nullptr && snap->lone_record != nullptr) {
     sink& s = *static_cast<sink*>(snap->lone_record);
@@ -520,8 +541,7 @@ template <bool kHolds>
   section held = entered;  // (its own variable: run_snapshot() may enter it again; the lane keeps
                            // `entered` in registers)
   const int saved_errno = errno;
-  run_snapshot<false>(snap, signo, info, ucontext,
-                      reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)), held, 0);
+  run_snapshot<false>(snap, signo, info, ucontext, frame_mark(), held, 0);
   errno = saved_errno;
   leave_reader(held);
 }
